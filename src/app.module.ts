@@ -1,0 +1,88 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { EventsController } from './audit/events.controller';
+import { AuthGuard } from './auth/auth.guard';
+import { KeyService } from './auth/key-service';
+import { BlobStore } from './blobs/blob-store';
+import { AppConfig } from './config/app-config';
+import { createEventStore } from './event-store/create-event-store';
+import { EventStore } from './event-store/event-store.port';
+import { HealthController } from './health/health.controller';
+import { HttpErrorFilter } from './http/http-exception.filter';
+import { createValidationPipe } from './http/validation';
+import {
+  AttachJobFilesHandler,
+  CreateJobHandler,
+  JobCommandSupport,
+  RemoveJobFileHandler,
+  RemoveJobHandler,
+  UpdateJobHandler,
+} from './jobs/job.handlers';
+import { JobQueries } from './jobs/job.view';
+import { JobsController } from './jobs/jobs.controller';
+import { JobsReadModel } from './jobs/jobs.read-model';
+import { PROJECTIONS } from './projections/projection';
+import { ProjectionEngine } from './projections/projection-engine';
+import { RunExecutor } from './runs/execution/run-executor';
+import { RunRecovery } from './runs/execution/run-recovery';
+import { RunScheduler } from './runs/execution/run-scheduler';
+import { RequestRunHandler } from './runs/request-run.handler';
+import { RunOutputReader } from './runs/run-output.reader';
+import { RunsController } from './runs/runs.controller';
+import { RunsReadModel } from './runs/runs.read-model';
+import { CreateScriptHandler, RemoveScriptHandler, ScriptCommandSupport, UpdateScriptHandler } from './scripts/script.handlers';
+import { ScriptsController } from './scripts/scripts.controller';
+import { ScriptsReadModel } from './scripts/scripts.read-model';
+import { Clock, SystemClock } from './shared/clock';
+import { IdGenerator, RandomIdGenerator } from './shared/ids';
+import { Startup } from './startup';
+
+/** The whole application, configured once at start. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator } = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot()],
+      controllers: [HealthController, ScriptsController, JobsController, RunsController, EventsController],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
+        { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
+        { provide: EventStore, useFactory: () => createEventStore(config) },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        ScriptsReadModel,
+        JobsReadModel,
+        RunsReadModel,
+        {
+          provide: PROJECTIONS,
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel) => [scripts, jobs, runs],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel],
+        },
+        ProjectionEngine,
+        KeyService,
+        BlobStore,
+        ScriptCommandSupport,
+        CreateScriptHandler,
+        UpdateScriptHandler,
+        RemoveScriptHandler,
+        JobCommandSupport,
+        JobQueries,
+        CreateJobHandler,
+        UpdateJobHandler,
+        RemoveJobHandler,
+        AttachJobFilesHandler,
+        RemoveJobFileHandler,
+        RequestRunHandler,
+        RunOutputReader,
+        RunExecutor,
+        RunScheduler,
+        RunRecovery,
+        Startup,
+      ],
+    };
+  }
+}

@@ -1,0 +1,93 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
+import { ValidationError } from '../shared/domain-errors';
+import { JobQueries } from '../jobs/job.view';
+
+/** Events examined per request at most, so a rare filter cannot make one request read the whole log. */
+const SCAN_LIMIT = 20_000;
+const PAGE = 500;
+
+export class ListEventsQuery {
+  @IsOptional() @IsString() @MaxLength(200) stream?: string;
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$/, { message: 'type must be event types separated by commas' }) type?: string;
+  @IsOptional() @IsString() @MaxLength(64) actor?: string;
+  @IsOptional() @IsString() @MaxLength(100) jobId?: string;
+  @IsOptional() @IsString() @Matches(/^\d{1,20}(\.\d{1,20})?$/, { message: 'after must be a position from an earlier answer' }) after?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
+  /** Output and file bytes are left out unless asked for: they can be megabytes. */
+  @IsOptional() @Transform(({ value }: { value: unknown }) => value === 'true' || value === true) @IsBoolean() includeBytes?: boolean;
+}
+
+export interface AuditEvent {
+  position: string;
+  stream: string;
+  revision: number;
+  type: string;
+  data: unknown;
+  metadata: RecordedEvent['metadata'];
+}
+
+/** `/api/events`: the log itself, oldest first — who did what, when. */
+@Controller('api/events')
+export class EventsController {
+  constructor(
+    private readonly store: EventStore,
+    private readonly jobs: JobQueries,
+  ) {}
+
+  @Get()
+  async list(@Query() query: ListEventsQuery): Promise<{ items: AuditEvent[]; next: string | null }> {
+    const limit = query.limit ?? 100;
+    const streams = this.streamPrefixes(query);
+    const filter: EventFilter = { ...(streams ? { streamPrefixes: streams } : {}), ...(query.type ? { eventTypes: query.type.split(',') } : {}) };
+    let after = query.after !== undefined ? parsePosition(query.after) ?? undefined : undefined;
+    const items: AuditEvent[] = [];
+    let scanned = 0;
+    while (items.length < limit && scanned < SCAN_LIMIT) {
+      const page = await this.store.readAll({ after, maxCount: PAGE, filter });
+      if (page.length === 0) return { items, next: null };
+      for (const event of page) {
+        scanned++;
+        after = event.position;
+        if (query.stream !== undefined && event.stream !== query.stream) continue;
+        if (query.actor !== undefined && event.metadata.actor !== query.actor) continue;
+        items.push(toAuditEvent(event, query.includeBytes === true));
+        if (items.length === limit) break;
+      }
+      if (page.length < PAGE && items.length < limit) return { items, next: null };
+    }
+    return { items, next: after ? formatPosition(after) : null };
+  }
+
+  private streamPrefixes(query: ListEventsQuery): string[] | undefined {
+    if (query.jobId !== undefined) {
+      if (query.stream !== undefined) throw new ValidationError(['jobId: give either stream or jobId, not both']);
+      const job = this.jobs.require(query.jobId);
+      // A job's runs live in `run-<jobId>-<number>` streams.
+      return [`job-${job.id}`, `run-${job.id}-`];
+    }
+    return query.stream !== undefined ? [query.stream] : undefined;
+  }
+}
+
+function toAuditEvent(event: RecordedEvent, includeBytes: boolean): AuditEvent {
+  return {
+    position: formatPosition(event.position),
+    stream: event.stream,
+    revision: Number(event.revision),
+    type: event.type,
+    data: includeBytes ? event.data : withoutBytes(event),
+    metadata: event.metadata,
+  };
+}
+
+/** Replaces base64 payloads with their size. */
+function withoutBytes(event: RecordedEvent): unknown {
+  if ((event.type === 'RunOutputAppended' || event.type === 'BlobChunkStored') && typeof event.data === 'object' && event.data !== null) {
+    const data = event.data as { data?: unknown };
+    if (typeof data.data === 'string') return { ...data, data: undefined, bytes: Buffer.byteLength(data.data, 'base64') };
+  }
+  return event.data;
+}

@@ -1,0 +1,56 @@
+import { type CanActivate, type ExecutionContext, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ValidationError } from '../shared/domain-errors';
+import { KeyService } from './key-service';
+import { ACTOR_PATTERN, type AuthenticatedRequest, correlationIdOf, sourceOf } from './request-context';
+
+const PUBLIC = 'endercompute:public';
+
+/** Marks a route that needs no key (health, the page shell, static assets). */
+export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
+
+export const NOT_AUTHENTICATED = 'You are not authenticated';
+
+/**
+ * Requires `Authorization: Bearer <key>` on every route not marked public, and
+ * works out the actor: a named key's name, else the `X-Actor` header, else
+ * `anonymous`. The key itself is never kept on the request or logged.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly keys: KeyService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  canActivate(execution: ExecutionContext): boolean {
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [execution.getHandler(), execution.getClass()])) return true;
+    const request = execution.switchToHttp().getRequest<AuthenticatedRequest>();
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const verdict = match ? this.keys.verify(match[1]) : { valid: false as const };
+    if (!verdict.valid) throw new UnauthorizedException(NOT_AUTHENTICATED);
+    request.commandContext = {
+      actor: verdict.name ?? actorFromHeader(request.headers['x-actor']),
+      source: sourceOf(request),
+      correlationId: correlationIdOf(request),
+      causationId: null,
+    };
+    return true;
+  }
+}
+
+function actorFromHeader(raw: string | string[] | undefined): string {
+  if (raw === undefined) return 'anonymous';
+  // Browsers send header values as Latin-1; the pages percent-encode names so any language fits.
+  let value = Array.isArray(raw) ? raw[0] : raw;
+  try {
+    value = decodeURIComponent(value);
+  } catch {
+    throw new ValidationError(['X-Actor: is not valid percent-encoded text']);
+  }
+  value = value.trim();
+  if (value === '') return 'anonymous';
+  if (!ACTOR_PATTERN.test(value)) throw new ValidationError(['X-Actor: must be 1 to 64 printable characters']);
+  return value;
+}

@@ -1,0 +1,123 @@
+/**
+ * Translations between the port's vocabulary and `@eventstore/db-client`'s: expected
+ * revisions, positions, recorded events and errors.
+ */
+import {
+  ANY,
+  CancelledError,
+  DeadlineExceededError,
+  MaxAppendSizeExceededError,
+  NO_STREAM,
+  NotLeaderError,
+  STREAM_EXISTS,
+  TimeoutError,
+  UnavailableError,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
+import type { AppendExpectedRevision, Position as EsdbPosition, RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
+import {
+  EventMetadata,
+  EventStoreUnavailableError,
+  ExpectedRevision,
+  Position,
+  RecordedEvent,
+  StreamConflictError,
+} from '../event-store.port';
+
+/** The port's expected revision in the client's terms (`exists` is the client's `stream_exists`). */
+export function toExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
+  switch (expected) {
+    case 'no_stream': return NO_STREAM;
+    case 'exists': return STREAM_EXISTS;
+    case 'any': return ANY;
+    default: return expected;
+  }
+}
+
+/** A position as the client wants it. */
+export function toEsdbPosition(position: Position): EsdbPosition {
+  return { commit: position.commit, prepare: position.prepare };
+}
+
+/** Whether a stream or an event type is EventStoreDB's own: their names start with `$`. */
+export function isSystemName(name: string): boolean {
+  return name.startsWith('$');
+}
+
+/** Thrown when an append is larger than the server accepts (`MaxAppendSize`, 1 MiB by default). */
+export class AppendTooLargeError extends Error {
+  readonly code = 'APPEND_TOO_LARGE';
+  constructor(
+    readonly stream: string,
+    /** The append's size as the server counts it: data + metadata bytes + 2 × type length, summed. */
+    readonly size: number,
+    /** The server's limit, as it reported it. */
+    readonly maxAppendSize: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Append to ${stream} is ${size} bytes, over EventStoreDB's maximum append size of ${maxAppendSize} bytes; ` +
+        'nothing was written. Split the data into smaller events (or raise the server\'s MaxAppendSize).',
+      options,
+    );
+    this.name = 'AppendTooLargeError';
+  }
+}
+
+/** The size of an event as the server counts it against `MaxAppendSize` (`Event.SizeOnDisk`). */
+export function sizeOnDisk(type: string, data: string, metadata: string): number {
+  return Buffer.byteLength(data, 'utf8') + Buffer.byteLength(metadata, 'utf8') + type.length * 2;
+}
+
+/** Whether an error means the server could not be reached or gave up, so trying again later may work. */
+export function isTransient(error: unknown): boolean {
+  return (
+    error instanceof UnavailableError ||
+    error instanceof DeadlineExceededError ||
+    error instanceof CancelledError ||
+    error instanceof TimeoutError ||
+    error instanceof NotLeaderError
+  );
+}
+
+/**
+ * Maps a client error to the port's errors: wrong expected version → conflict,
+ * unreachable → unavailable (saying whether the operation may have happened).
+ * Anything else is returned as it is.
+ */
+export function toPortError(error: unknown, context: { stream?: string; expected?: ExpectedRevision; operation: string; mayHaveHappened?: boolean }): unknown {
+  if (error instanceof WrongExpectedVersionError && context.stream !== undefined && context.expected !== undefined) {
+    const actual = typeof error.actualVersion === 'bigint' ? error.actualVersion : null;
+    return new StreamConflictError(context.stream, context.expected, actual);
+  }
+  if (isTransient(error)) {
+    const outcome = context.mayHaveHappened ? ' It may or may not have been applied.' : '';
+    return new EventStoreUnavailableError(`EventStoreDB did not complete ${context.operation}: ${(error as Error).message}.${outcome}`, error);
+  }
+  if (error instanceof MaxAppendSizeExceededError) return error; // the caller knows the sizes
+  return error;
+}
+
+/** Metadata for events this adapter did not write (no JSON metadata): who and why are unknown. */
+function fallbackMetadata(event: EsdbRecordedEvent): EventMetadata {
+  return { actor: 'unknown', at: event.created.toISOString(), correlationId: event.id, causationId: null, source: 'eventstoredb' };
+}
+
+/**
+ * A client event as the port's event. JSON data is parsed by the client; binary data
+ * (only written by other tools) is passed on as bytes.
+ */
+export function toRecordedEvent(event: EsdbRecordedEvent): RecordedEvent {
+  const metadata = event.metadata;
+  const isObject = metadata !== null && typeof metadata === 'object' && !(metadata instanceof Uint8Array) && !Array.isArray(metadata);
+  if (!event.position) throw new Error(`EventStoreDB returned event ${event.id} of ${event.streamId} without a position`);
+  return {
+    id: event.id,
+    stream: event.streamId,
+    revision: event.revision,
+    position: { commit: event.position.commit, prepare: event.position.prepare },
+    type: event.type,
+    data: event.data,
+    metadata: isObject ? (metadata as EventMetadata) : fallbackMetadata(event),
+  };
+}

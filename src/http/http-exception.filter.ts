@@ -1,0 +1,72 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, ValidationError } from '../shared/domain-errors';
+import { errorBody, type ErrorBody } from './error-body';
+
+const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNAVAILABLE: 503 } as const;
+
+/**
+ * The one place errors become HTTP answers. Domain errors map by code; Nest's
+ * own exceptions keep their status; anything else is a 500 with a generic
+ * message (the details go to the server log, never to the client).
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = this.toBody(exception);
+    if (response.headersSent) {
+      response.end();
+      return;
+    }
+    response.status(body.statusCode).json(body);
+  }
+
+  toBody(exception: unknown): ErrorBody {
+    if (exception instanceof DomainError) {
+      const problems = exception instanceof ValidationError ? exception.problems : undefined;
+      return errorBody(STATUS_BY_CODE[exception.code], exception.message, problems);
+    }
+    if (exception instanceof HttpException) return fromHttpException(exception);
+    const status = statusOfExpressError(exception);
+    if (status !== null) return errorBody(status, messageOfExpressError(exception, status));
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    return errorBody(500, 'Something went wrong on the server; nothing was changed by this request');
+  }
+}
+
+function fromHttpException(exception: HttpException): ErrorBody {
+  const status = exception.getStatus();
+  const response = exception.getResponse();
+  if (typeof response === 'object' && response !== null && 'message' in response) {
+    const message = (response as { message: unknown }).message;
+    if (Array.isArray(message)) return errorBody(status, message.map(String).join('; '), message.map(String));
+    if (typeof message === 'string') return errorBody(status, message);
+  }
+  return errorBody(status, typeof response === 'string' ? response : exception.message);
+}
+
+/** body-parser and multer errors carry an HTTP status of their own. */
+function statusOfExpressError(exception: unknown): number | null {
+  if (typeof exception !== 'object' || exception === null) return null;
+  const status = (exception as { status?: unknown; statusCode?: unknown }).status ?? (exception as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : null;
+}
+
+function messageOfExpressError(exception: unknown, status: number): string {
+  const type = (exception as { type?: unknown }).type;
+  switch (type) {
+    case 'entity.parse.failed':
+      return 'The request body is not valid JSON';
+    case 'entity.too.large':
+      return 'The request body is too large';
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return 'The request body has an unsupported encoding';
+    default:
+      return status === 413 ? 'The request body is too large' : 'The request could not be read';
+  }
+}
+

@@ -1,0 +1,130 @@
+import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
+import { assertNever } from '../shared/exhaustive';
+import type { NameHolder } from '../scripts/script.decider';
+import { JOB_DEFINITION_FIELDS, type JobDefinition, type JobEvent, type JobFile } from './job.events';
+
+/**
+ * The job aggregate as a pure decider. Facts from outside the stream (is the
+ * name taken, does the script template exist, which runs are active) are looked
+ * up by the handler and passed in with the command.
+ */
+export type JobState =
+  | { status: 'absent' }
+  | ({ status: 'active'; jobId: string; files: JobFile[] } & JobDefinition)
+  | { status: 'removed'; jobId: string; name: string };
+
+export type ActiveJob = Extract<JobState, { status: 'active' }>;
+
+export const initialJobState: JobState = { status: 'absent' };
+
+export type JobCommand =
+  | {
+      type: 'CreateJob';
+      jobId: string;
+      definition: JobDefinition;
+      nameTakenBy: NameHolder | null;
+      /** Whether `definition.scriptId` names an existing, not removed template. */
+      scriptExists: boolean;
+    }
+  | {
+      type: 'UpdateJob';
+      jobId: string;
+      changes: Partial<JobDefinition>;
+      nameTakenBy: NameHolder | null;
+      scriptExists: boolean;
+    }
+  | { type: 'AttachJobFiles'; jobId: string; files: JobFile[] }
+  | { type: 'RemoveJobFile'; jobId: string; name: string }
+  | { type: 'RemoveJob'; jobId: string; activeRuns: number[] };
+
+export function evolveJob(state: JobState, event: JobEvent): JobState {
+  switch (event.type) {
+    case 'JobCreated': {
+      const { jobId, ...definition } = event.data;
+      return { status: 'active', jobId, files: [], ...definition };
+    }
+    case 'JobUpdated': {
+      if (state.status !== 'active') return state;
+      const { jobId: _id, ...changes } = event.data;
+      return { ...state, ...changes };
+    }
+    case 'JobFileAttached':
+      if (state.status !== 'active') return state;
+      return { ...state, files: [...state.files.filter((f) => f.name !== event.data.file.name), event.data.file] };
+    case 'JobFileRemoved':
+      if (state.status !== 'active') return state;
+      return { ...state, files: state.files.filter((f) => f.name !== event.data.name) };
+    case 'JobRemoved':
+      return state.status === 'active' ? { status: 'removed', jobId: state.jobId, name: state.name } : state;
+    default:
+      return assertNever(event, 'job event');
+  }
+}
+
+export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
+  switch (command.type) {
+    case 'CreateJob': {
+      if (state.status !== 'absent') throw new ConflictError(`Job ${command.jobId} already exists`);
+      refuseTakenName(command.definition.name, command.nameTakenBy, command.jobId);
+      if (!command.scriptExists) throw unknownScript(command.definition.scriptId);
+      return [{ type: 'JobCreated', data: { jobId: command.jobId, ...command.definition } }];
+    }
+    case 'UpdateJob': {
+      const job = requireActive(state, command.jobId);
+      const changed: Partial<JobDefinition> = {};
+      for (const field of JOB_DEFINITION_FIELDS) {
+        const value = command.changes[field];
+        if (value !== undefined && JSON.stringify(value) !== JSON.stringify(job[field])) {
+          (changed as Record<string, unknown>)[field] = value;
+        }
+      }
+      if (changed.name !== undefined) refuseTakenName(changed.name, command.nameTakenBy, command.jobId);
+      if (changed.scriptId !== undefined && !command.scriptExists) throw unknownScript(changed.scriptId);
+      // An edit that changes nothing records nothing.
+      if (Object.keys(changed).length === 0) return [];
+      return [{ type: 'JobUpdated', data: { jobId: command.jobId, ...changed } }];
+    }
+    case 'AttachJobFiles': {
+      const job = requireActive(state, command.jobId);
+      const names = command.files.map((f) => f.name);
+      const repeated = names.find((name, index) => names.indexOf(name) !== index);
+      if (repeated !== undefined) throw new ValidationError([`file: "${repeated}" is given twice`]);
+      // Re-attaching identical content under the same name records nothing.
+      return command.files
+        .filter((file) => !job.files.some((f) => f.name === file.name && f.sha256 === file.sha256))
+        .map((file) => ({ type: 'JobFileAttached', data: { jobId: command.jobId, file } }) as const);
+    }
+    case 'RemoveJobFile': {
+      const job = requireActive(state, command.jobId);
+      if (!job.files.some((f) => f.name === command.name)) {
+        throw new NotFoundError(`Job "${job.name}" has no input file named "${command.name}"`);
+      }
+      return [{ type: 'JobFileRemoved', data: { jobId: command.jobId, name: command.name } }];
+    }
+    case 'RemoveJob': {
+      const job = requireActive(state, command.jobId);
+      if (command.activeRuns.length > 0) {
+        throw new ConflictError(
+          `Job "${job.name}" has runs that are not finished (${command.activeRuns.map((n) => `#${n}`).join(', ')}): cancel them first`,
+        );
+      }
+      return [{ type: 'JobRemoved', data: { jobId: command.jobId } }];
+    }
+    default:
+      return assertNever(command, 'job command');
+  }
+}
+
+export function requireActive(state: JobState, jobId: string): ActiveJob {
+  if (state.status === 'absent') throw new NotFoundError(`Job ${jobId} does not exist`);
+  if (state.status === 'removed') throw new NotFoundError(`Job "${state.name}" was removed`);
+  return state;
+}
+
+function refuseTakenName(name: string, holder: NameHolder | null, selfId: string): void {
+  if (holder && holder.id !== selfId) throw new ConflictError(`A job named "${holder.name}" already exists`);
+}
+
+function unknownScript(scriptId: string): ValidationError {
+  return new ValidationError([`scriptId: no script template "${scriptId}" exists`]);
+}

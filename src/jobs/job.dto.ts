@@ -1,0 +1,61 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
+
+export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+export const TAG_PATTERN = /^[\p{L}\p{N}_.:/+-]{1,40}$/u;
+
+const DescriptionRules = (): PropertyDecorator =>
+  applyDecorators(IsString(), MaxLength(4000), Matches(NO_NUL, { message: 'description must not contain NUL characters' }));
+
+const ScriptRefRules = (): PropertyDecorator => applyDecorators(IsString(), Length(1, 100));
+
+/** Arguments: strings without NUL (a process cannot receive one). */
+export const ArgsRules = (): PropertyDecorator =>
+  applyDecorators(
+    IsArray(),
+    ArrayMaxSize(256),
+    IsString({ each: true }),
+    MaxLength(8192, { each: true }),
+    Matches(NO_NUL, { each: true, message: 'each value in $property must not contain NUL characters' }),
+  );
+
+const TagsRules = (): PropertyDecorator =>
+  applyDecorators(
+    IsArray(),
+    ArrayMaxSize(30),
+    IsString({ each: true }),
+    Matches(TAG_PATTERN, { each: true, message: 'each tag must be 1–40 letters, digits or _ . : / + -' }),
+    // Tags compare case-insensitively and once each.
+    Transform(({ value }: { value: unknown }) =>
+      Array.isArray(value) && value.every((t) => typeof t === 'string') ? [...new Set(value.map((t: string) => t.toLowerCase()))] : value,
+    ),
+  );
+
+const TimeoutRules = (): PropertyDecorator =>
+  applyDecorators(IsInt({ message: 'timeoutSeconds must be a whole number of seconds or null' }), Min(1), Max(MAX_TIMEOUT_SECONDS));
+
+export class CreateJobDto {
+  @DisplayNameRules() name!: string;
+  @IsOptional() @DescriptionRules() description?: string;
+  /** The template's id or name. */
+  @ScriptRefRules() scriptId!: string;
+  @IsOptional() @ArgsRules() args?: string[];
+  @IsOptional() @IsEnvMap() env?: Record<string, string>;
+  @IsOptional() @TagsRules() tags?: string[];
+  /** Null or absent: no time limit. */
+  @IsOptional() @TimeoutRules() timeoutSeconds?: number | null;
+}
+
+/** Any subset of the fields; `timeoutSeconds: null` removes the limit. */
+export class UpdateJobDto {
+  @IsOptional() @DisplayNameRules() name?: string;
+  @IsOptional() @DescriptionRules() description?: string;
+  @IsOptional() @ScriptRefRules() scriptId?: string;
+  @IsOptional() @ArgsRules() args?: string[];
+  @IsOptional() @IsEnvMap() env?: Record<string, string>;
+  @IsOptional() @TagsRules() tags?: string[];
+  @IsOptional() @TimeoutRules() timeoutSeconds?: number | null;
+}
+

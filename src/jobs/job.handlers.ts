@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { BlobStore } from '../blobs/blob-store';
+import { EventStore } from '../event-store/event-store.port';
+import { fileNameProblems } from '../http/validators';
+import { ProjectionEngine } from '../projections/projection-engine';
+import { RunsReadModel } from '../runs/runs.read-model';
+import { ScriptsReadModel } from '../scripts/scripts.read-model';
+import { Clock } from '../shared/clock';
+import type { CommandContext } from '../shared/command-context';
+import type { CommandOutcome } from '../shared/command-outcome';
+import { decideAndAppend, type Decider, type Dependencies } from '../shared/decide-and-append';
+import { ValidationError } from '../shared/domain-errors';
+import { IdGenerator } from '../shared/ids';
+import { Mutex } from '../shared/mutex';
+import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
+import { decideJob, evolveJob, initialJobState, type JobCommand, type JobState } from './job.decider';
+import { JOB_EVENT_TYPES, jobStream, type JobEvent } from './job.events';
+import { JobsReadModel } from './jobs.read-model';
+
+const jobDecider: Decider<JobState, JobEvent, JobCommand> = { initial: initialJobState, evolve: evolveJob, decide: decideJob };
+
+/** Shared by the job handlers: dependencies, look-ups, and the lock that keeps names unique on this server. */
+@Injectable()
+export class JobCommandSupport {
+  readonly names = new Mutex();
+  readonly deps: Dependencies;
+
+  constructor(
+    store: EventStore,
+    clock: Clock,
+    readonly ids: IdGenerator,
+    readonly jobs: JobsReadModel,
+    readonly scripts: ScriptsReadModel,
+    readonly runs: RunsReadModel,
+    readonly blobs: BlobStore,
+    readonly projections: ProjectionEngine,
+  ) {
+    this.deps = { store, clock, ids };
+  }
+
+  async execute(jobId: string, command: JobCommand, context: CommandContext, expected?: bigint): Promise<CommandOutcome> {
+    const result = await decideAndAppend(this.deps, jobStream(jobId), jobDecider, JOB_EVENT_TYPES, command, context, expected);
+    const position = result.append?.position ?? null;
+    if (position) await this.projections.waitFor(position);
+    return { id: jobId, position };
+  }
+
+  /** The template's id for an id or a name; unknown references stay as given so the decider can refuse them. */
+  resolveScript(reference: string): { scriptId: string; scriptExists: boolean } {
+    const script = this.scripts.find(reference);
+    return script ? { scriptId: script.id, scriptExists: true } : { scriptId: reference, scriptExists: false };
+  }
+}
+
+@CommandHandler(CreateJobCommand)
+export class CreateJobHandler implements ICommandHandler<CreateJobCommand> {
+  constructor(private readonly support: JobCommandSupport) {}
+
+  execute({ definition, context }: CreateJobCommand): Promise<CommandOutcome> {
+    const { support } = this;
+    const jobId = support.ids.newId();
+    return support.names.run(() => {
+      const { scriptId, scriptExists } = support.resolveScript(definition.scriptId);
+      const command: JobCommand = {
+        type: 'CreateJob',
+        jobId,
+        definition: { ...definition, scriptId },
+        nameTakenBy: support.jobs.nameHolder(definition.name),
+        scriptExists,
+      };
+      return support.execute(jobId, command, context);
+    });
+  }
+}
+
+@CommandHandler(UpdateJobCommand)
+export class UpdateJobHandler implements ICommandHandler<UpdateJobCommand> {
+  constructor(private readonly support: JobCommandSupport) {}
+
+  execute({ jobId, changes, expectedVersion, context }: UpdateJobCommand): Promise<CommandOutcome> {
+    const { support } = this;
+    return support.names.run(() => {
+      const script = changes.scriptId !== undefined ? support.resolveScript(changes.scriptId) : { scriptExists: true, scriptId: undefined };
+      const command: JobCommand = {
+        type: 'UpdateJob',
+        jobId,
+        changes: { ...changes, ...(script.scriptId !== undefined ? { scriptId: script.scriptId } : {}) },
+        nameTakenBy: changes.name !== undefined ? support.jobs.nameHolder(changes.name) : null,
+        scriptExists: script.scriptExists,
+      };
+      return support.execute(jobId, command, context, expectedVersion);
+    });
+  }
+}
+
+@CommandHandler(RemoveJobCommand)
+export class RemoveJobHandler implements ICommandHandler<RemoveJobCommand> {
+  constructor(private readonly support: JobCommandSupport) {}
+
+  execute({ jobId, expectedVersion, context }: RemoveJobCommand): Promise<CommandOutcome> {
+    const activeRuns = this.support.runs
+      .forJob(jobId)
+      .filter((run) => run.phase !== 'finished')
+      .map((run) => run.number);
+    return this.support.execute(jobId, { type: 'RemoveJob', jobId, activeRuns }, context, expectedVersion);
+  }
+}
+
+@CommandHandler(AttachJobFilesCommand)
+export class AttachJobFilesHandler implements ICommandHandler<AttachJobFilesCommand> {
+  constructor(private readonly support: JobCommandSupport) {}
+
+  async execute({ jobId, files, context }: AttachJobFilesCommand): Promise<CommandOutcome> {
+    if (files.length === 0) throw new ValidationError(['file: attach at least one file (multipart field "file")']);
+    const problems = files.flatMap((file) => fileNameProblems(file.name).map((problem) => `file: ${problem}`));
+    if (problems.length > 0) throw new ValidationError(problems);
+    const stored = [];
+    for (const file of files) {
+      const blob = await this.support.blobs.put(file.bytes, context);
+      stored.push({ name: file.name, size: blob.size, sha256: blob.sha256 });
+    }
+    return this.support.execute(jobId, { type: 'AttachJobFiles', jobId, files: stored }, context);
+  }
+}
+
+@CommandHandler(RemoveJobFileCommand)
+export class RemoveJobFileHandler implements ICommandHandler<RemoveJobFileCommand> {
+  constructor(private readonly support: JobCommandSupport) {}
+
+  execute({ jobId, name, context }: RemoveJobFileCommand): Promise<CommandOutcome> {
+    return this.support.execute(jobId, { type: 'RemoveJobFile', jobId, name }, context);
+  }
+}

@@ -1,0 +1,132 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+  StreamableFile,
+  UploadedFiles,
+  UseInterceptors,
+} from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { FilesInterceptor } from '@nestjs/platform-express';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import type { Response } from 'express';
+import { Ctx } from '../auth/request-context';
+import { BlobStore } from '../blobs/blob-store';
+import { parseIfMatch, setVersionTag } from '../http/etag';
+import { uploadOptions } from '../http/uploads';
+import { ALL_STATUSES } from '../runs/runs.read-model';
+import type { CommandContext } from '../shared/command-context';
+import { NotFoundError } from '../shared/domain-errors';
+import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
+import { CreateJobDto, UpdateJobDto } from './job.dto';
+import { JobQueries, type JobView } from './job.view';
+
+export class ListJobsQuery {
+  @IsOptional() @IsString() @MaxLength(200) q?: string;
+  @IsOptional() @IsString() @MaxLength(40) tag?: string;
+  @IsOptional() @IsIn([...ALL_STATUSES, 'never']) lastStatus?: (typeof ALL_STATUSES)[number] | 'never';
+}
+
+/** REST resource `/api/jobs`: jobs and their input files. Wherever a job id is accepted, its name is too. */
+@Controller('api/jobs')
+export class JobsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: JobQueries,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  @Post()
+  async create(@Body() dto: CreateJobDto, @Ctx() context: CommandContext, @Res({ passthrough: true }) response: Response): Promise<JobView> {
+    const definition = {
+      name: dto.name.trim(),
+      description: dto.description ?? '',
+      scriptId: dto.scriptId,
+      args: dto.args ?? [],
+      env: dto.env ?? {},
+      tags: dto.tags ?? [],
+      timeoutSeconds: dto.timeoutSeconds ?? null,
+    };
+    const { id } = await this.commands.execute(new CreateJobCommand(definition, context));
+    return this.respond(id, response);
+  }
+
+  @Get()
+  list(@Query() query: ListJobsQuery): { items: JobView[] } {
+    return { items: this.queries.list(query) };
+  }
+
+  @Get(':id')
+  get(@Param('id') idOrName: string, @Res({ passthrough: true }) response: Response): JobView {
+    return this.respond(this.queries.require(idOrName).id, response);
+  }
+
+  @Put(':id')
+  async update(
+    @Param('id') idOrName: string,
+    @Body() dto: UpdateJobDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Ctx() context: CommandContext,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<JobView> {
+    const expected = parseIfMatch(ifMatch);
+    const job = this.queries.require(idOrName);
+    const changes = { ...dto, ...(dto.name !== undefined ? { name: dto.name.trim() } : {}) };
+    await this.commands.execute(new UpdateJobCommand(job.id, changes, expected, context));
+    return this.respond(job.id, response);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') idOrName: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() context: CommandContext): Promise<void> {
+    const expected = parseIfMatch(ifMatch);
+    await this.commands.execute(new RemoveJobCommand(this.queries.require(idOrName).id, expected, context));
+  }
+
+  @Post(':id/files')
+  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  async attachFiles(
+    @Param('id') idOrName: string,
+    @UploadedFiles() files: Express.Multer.File[] | undefined,
+    @Ctx() context: CommandContext,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<JobView> {
+    const job = this.queries.require(idOrName);
+    const inputs = (files ?? []).map((file) => ({ name: file.originalname, bytes: file.buffer }));
+    await this.commands.execute(new AttachJobFilesCommand(job.id, inputs, context));
+    response.status(201);
+    return this.respond(job.id, response);
+  }
+
+  @Get(':id/files/:name')
+  async downloadFile(@Param('id') idOrName: string, @Param('name') name: string, @Res({ passthrough: true }) response: Response): Promise<StreamableFile> {
+    const job = this.queries.require(idOrName);
+    const file = job.files.find((f) => f.name === name);
+    if (!file) throw new NotFoundError(`Job "${job.name}" has no input file named "${name}"`);
+    const bytes = await this.blobs.get(file.sha256);
+    response.setHeader('Content-Type', 'application/octet-stream');
+    response.setHeader('Content-Disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`);
+    response.setHeader('ETag', `"${file.sha256}"`);
+    return new StreamableFile(bytes);
+  }
+
+  @Delete(':id/files/:name')
+  @HttpCode(204)
+  async removeFile(@Param('id') idOrName: string, @Param('name') name: string, @Ctx() context: CommandContext): Promise<void> {
+    await this.commands.execute(new RemoveJobFileCommand(this.queries.require(idOrName).id, name, context));
+  }
+
+  private respond(id: string, response: Response): JobView {
+    const job = this.queries.require(id);
+    setVersionTag(response, job.version);
+    return this.queries.view(job);
+  }
+}

@@ -1,0 +1,79 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { EventStore } from '../../event-store/event-store.port';
+import { ProjectionEngine } from '../../projections/projection-engine';
+import { Clock } from '../../shared/clock';
+import { loadAggregate } from '../../shared/decide-and-append';
+import { ConflictError } from '../../shared/domain-errors';
+import { IdGenerator } from '../../shared/ids';
+import { evolveRun, initialRunState } from '../run.decider';
+import { RUN_EVENT_TYPES, runStream } from '../run.events';
+import { RunsReadModel, type RunRecord } from '../runs.read-model';
+import { findProcessesByEnvironment, isSameProcessAlive, killProcessGroup } from '../runner/process-group';
+import { RUN_ID_VARIABLE } from '../runner/run-environment';
+import { RunExecutor } from './run-executor';
+import { RunWriter } from './run-writer';
+
+/**
+ * At start, before any new run starts: every run the log says this runner was
+ * executing is one whose server died (it is not in this process). Its
+ * processes, if any survived, are killed — found by the recorded pid with its
+ * start time (a reused pid is left alone) and by the run id in their
+ * environment — and the run ends as `lost`, saying why. Nothing stays
+ * "running" forever.
+ */
+@Injectable()
+export class RunRecovery {
+  private readonly logger = new Logger(RunRecovery.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: EventStore,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly runs: RunsReadModel,
+    private readonly executor: RunExecutor,
+    private readonly projections: ProjectionEngine,
+  ) {}
+
+  async recover(): Promise<number> {
+    const orphans = this.runs.executingRuns().filter((run) => run.runner === this.config.runnerId && !this.executor.isActive(run.id));
+    for (const run of orphans) await this.markLost(run);
+    if (orphans.length > 0) this.logger.warn(`${orphans.length} run(s) were cut short by the last stop of this server and are marked lost`);
+    return orphans.length;
+  }
+
+  private async markLost(run: RunRecord): Promise<void> {
+    const killed = await this.killLeftovers(run);
+    const context = { actor: 'system', source: 'system', correlationId: run.correlationId, causationId: run.requestEventId };
+    const loaded = await loadAggregate(this.store, runStream(run.id), { initial: initialRunState, evolve: evolveRun }, RUN_EVENT_TYPES);
+    if (loaded.revision === null) return;
+    const writer = new RunWriter({ store: this.store, clock: this.clock, ids: this.ids }, run.id, loaded.state, loaded.revision, context);
+    const reason =
+      loaded.state.phase === 'claimed'
+        ? 'The server stopped while the run was starting'
+        : `The server stopped while the run was running; ${killed > 0 ? `${killed} leftover process(es) were killed` : 'its process was gone'}`;
+    try {
+      const position = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
+      if (position) await this.projections.waitFor(position);
+    } catch (error) {
+      // Finished meanwhile (another path recorded it): nothing is lost after all.
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+
+  /** Kills what is left of a run: its process group (if the pid is still that process) and anything carrying its run id. */
+  private async killLeftovers(run: RunRecord): Promise<number> {
+    let killed = 0;
+    if (run.pid !== null && isSameProcessAlive(run.pid, run.processStartTicks) && killProcessGroup(run.pid, 'SIGKILL')) killed++;
+    for (const pid of await findProcessesByEnvironment(RUN_ID_VARIABLE, run.id)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch {
+        // Already gone.
+      }
+    }
+    return killed;
+  }
+}

@@ -1,0 +1,90 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { ProjectionEngine } from '../../projections/projection-engine';
+import { Clock } from '../../shared/clock';
+import { RunsReadModel } from '../runs.read-model';
+import { RunExecutor } from './run-executor';
+
+/** setTimeout cannot wait longer than about 24.8 days; a later run is re-checked then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Starts queued runs in request order (FIFO) while this server's runner has
+ * room (`ENDERCOMPUTE_MAX_CONCURRENT_RUNS`), and wakes up when a scheduled
+ * run's time comes. It reacts to read-model changes, so a request starts
+ * within milliseconds rather than at the next poll.
+ */
+@Injectable()
+export class RunScheduler implements OnApplicationShutdown {
+  private readonly logger = new Logger(RunScheduler.name);
+  private pumping = false;
+  private pumpAgain = false;
+  private stopped = true;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly runs: RunsReadModel,
+    private readonly executor: RunExecutor,
+    private readonly projections: ProjectionEngine,
+    private readonly clock: Clock,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.unsubscribe = this.projections.onChange(() => this.pump());
+    this.pump();
+  }
+
+  /** Stops starting runs; running ones go on. */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  onApplicationShutdown(): void {
+    this.stop();
+  }
+
+  /** Starts as many queued runs as there is room for; safe to call at any time. */
+  pump(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    this.fill()
+      .catch((error: unknown) => this.logger.error(`Starting queued runs failed: ${String(error)}`))
+      .finally(() => {
+        this.pumping = false;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pump();
+        }
+      });
+  }
+
+  private async fill(): Promise<void> {
+    const skipped = new Set<string>();
+    while (!this.stopped && this.executor.activeCount < this.config.maxConcurrentRuns) {
+      const next = this.runs.queued(this.clock.now()).find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id));
+      if (!next) break;
+      // Not claimed: another runner won it, or it changed; the read model will catch up.
+      if (!(await this.executor.claimAndStart(next))) skipped.add(next.id);
+    }
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const now = this.clock.now();
+    const next = this.runs.nextScheduledTime(now);
+    if (next === null) return;
+    this.timer = setTimeout(() => this.pump(), Math.min(MAX_TIMER_MS, Math.max(0, next - now.getTime()) + 5));
+    this.timer.unref();
+  }
+}

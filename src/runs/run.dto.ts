@@ -1,0 +1,16 @@
+import { Type } from 'class-transformer';
+import { IsISO8601, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsEnvMap } from '../http/validators';
+import { ArgsRules } from '../jobs/job.dto';
+
+export const MAX_DELAY_SECONDS = 366 * 24 * 3600;
+
+/** The body of `POST /api/jobs/:id/runs` (JSON, or the fields of a multipart form). */
+export class StartRunDto {
+  /** Appended to the job's arguments. */
+  @IsOptional() @ArgsRules() args?: string[];
+  /** On top of the job's environment. */
+  @IsOptional() @IsEnvMap() env?: Record<string, string>;
+  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
+}

@@ -1,0 +1,97 @@
+import type { JobFile } from '../jobs/job.events';
+
+/** Events of the `run-<runId>` stream. Type names are stable strings: never rename them. */
+
+/** Everything a run executes with, frozen when it is requested: a re-run repeats exactly this. */
+export interface RunSnapshot {
+  scriptId: string;
+  scriptName: string;
+  /** The template's stream revision when the run was requested. */
+  scriptVersion: number;
+  interpreter: string;
+  body: string;
+  /** The job's version when the run was requested. */
+  jobVersion: number;
+  /** The job's arguments followed by the run's extra arguments. */
+  args: string[];
+  /** The job's environment with the run's extra variables on top. */
+  env: Record<string, string>;
+  /** The job's input files with the run's extra files (a run file replaces a job file of the same name). */
+  files: JobFile[];
+  timeoutSeconds: number | null;
+}
+
+export interface RunRequested {
+  type: 'RunRequested';
+  data: {
+    runId: string;
+    jobId: string;
+    jobName: string;
+    number: number;
+    snapshot: RunSnapshot;
+    /** The arguments, variables and files given with this run only (already merged into the snapshot). */
+    extra: { args: string[]; env: Record<string, string>; files: JobFile[] };
+    /** When set, the run waits until then (status `scheduled`). */
+    scheduledFor: string | null;
+    rerunOf: string | null;
+  };
+}
+
+/** A runner took the run: appended with the expected revision, so exactly one runner wins it. */
+export interface RunClaimed {
+  type: 'RunClaimed';
+  data: { runId: string; runner: string; workdir: string };
+}
+
+export interface RunStarted {
+  type: 'RunStarted';
+  data: {
+    runId: string;
+    runner: string;
+    pid: number;
+    /** The process's start time in clock ticks since boot: tells a reused pid apart during recovery. */
+    processStartTicks: string | null;
+    workdir: string;
+  };
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface RunOutputAppended {
+  type: 'RunOutputAppended';
+  data: {
+    runId: string;
+    /** Where this batch starts in the run's whole output. */
+    offset: number;
+    /** The bytes, base64-encoded (the log stores JSON). */
+    data: string;
+    /** Consecutive pieces of `data` and the stream each came from. */
+    pieces: Array<{ stream: OutputStream; length: number }>;
+  };
+}
+
+export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'lost';
+
+export interface RunFinished {
+  type: 'RunFinished';
+  data: {
+    runId: string;
+    status: FinishedStatus;
+    exitCode: number | null;
+    signal: string | null;
+    outputBytes: number;
+    /** Output bytes not stored because the output limit was reached. */
+    droppedBytes: number;
+    /** Why, in words, when the exit code does not say it all (start failure, lost, …). */
+    reason: string | null;
+  };
+}
+
+export type RunEvent = RunRequested | RunClaimed | RunStarted | RunOutputAppended | RunFinished;
+
+export const RUN_EVENT_TYPES: readonly RunEvent['type'][] = ['RunRequested', 'RunClaimed', 'RunStarted', 'RunOutputAppended', 'RunFinished'];
+
+export const runStream = (runId: string): string => `run-${runId}`;
+
+/** A run's id is its job's id and its number: readable, and unique by construction. */
+export const runIdFor = (jobId: string, number: number): string => `${jobId}-${number}`;

@@ -1,0 +1,252 @@
+/**
+ * Turns the chunks read from a process's stdout and stderr into ordered
+ * {@link OutputBatch}es, hands them over one at a time, and tells the reader when to
+ * stop reading so memory stays bounded however fast the process writes.
+ */
+import type { OutputBatch, OutputStreamName } from './runner.types';
+
+/** Reading pauses once more than this many batches' worth of bytes wait to be stored. */
+export const HIGH_WATER_BATCHES = 4;
+/** Reading resumes once no more than this many batches' worth of bytes wait. */
+export const LOW_WATER_BATCHES = 2;
+
+/** What the batcher needs from its owner. */
+export interface OutputBatcherOptions {
+  flushIntervalMs: number;
+  maxBatchBytes: number;
+  /** Bytes kept before the rest is dropped; null for no limit. */
+  maxOutputBytes: number | null;
+  /** Stores one batch; the next one is handed over only after this settles. */
+  deliver(batch: OutputBatch): Promise<void>;
+  /** Sees every kept chunk synchronously, with its offset in the stored output. */
+  onLiveChunk?(stream: OutputStreamName, chunk: Buffer, offset: number): void;
+  /** `true`: stop reading the pipes; `false`: read again. */
+  onPressure(paused: boolean): void;
+  /** Called once when storing failed (or {@link OutputBatcher.fail} was called). */
+  onFailure(error: unknown): void;
+}
+
+/** Totals reported once all output was stored. */
+export interface OutputTotals {
+  /** Bytes handed to `deliver`, including any truncation notice. */
+  outputBytes: number;
+  /** Bytes read beyond `maxOutputBytes` and discarded. */
+  droppedBytes: number;
+}
+
+interface Piece {
+  stream: OutputStreamName;
+  bytes: Buffer;
+}
+
+/**
+ * Batches by time (`flushIntervalMs` after the first unflushed byte) and by size
+ * (`maxBatchBytes`). Deliveries start only after {@link release}, so the owner can
+ * report the process as started first.
+ */
+export class OutputBatcher {
+  /** The batch being filled. */
+  private open: Piece[] = [];
+  private openBytes = 0;
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** Sealed batches waiting for their turn. */
+  private readonly queue: OutputBatch[] = [];
+  /** Bytes accepted but not yet stored: open + queued + the one being stored. */
+  private pending = 0;
+  /** Offset the next kept byte will have. */
+  private keptBytes = 0;
+  /** Offset the next sealed batch will have. */
+  private sealedBytes = 0;
+  private droppedBytes = 0;
+  private paused = false;
+  private released = false;
+  private delivering = false;
+  private finishing = false;
+  private failure: { error: unknown } | null = null;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: OutputBatcherOptions) {}
+
+  /** Bytes read but not yet stored. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /** Whether the owner was told to stop reading. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Accepts one chunk as read from `stream`. */
+  push(stream: OutputStreamName, chunk: Buffer): void {
+    if (this.finishing || chunk.length === 0) return;
+    let kept = chunk;
+    const limit = this.options.maxOutputBytes;
+    if (limit !== null && this.keptBytes + chunk.length > limit) {
+      // Read and drop rather than stop reading: a process must never block on a full pipe because of the cap.
+      kept = chunk.subarray(0, Math.max(0, limit - this.keptBytes));
+      this.droppedBytes += chunk.length - kept.length;
+    }
+    if (kept.length === 0) return;
+    this.accept(stream, kept);
+  }
+
+  /** Starts handing batches over (until now they were only queued). */
+  release(): void {
+    this.released = true;
+    this.pump();
+  }
+
+  /** Records a failure from outside (e.g. the start could not be recorded): stops storing and discards output. */
+  fail(error: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = { error };
+    this.clearFlushTimer();
+    this.open = [];
+    this.openBytes = 0;
+    this.queue.length = 0;
+    this.pending = 0;
+    this.updatePressure();
+    this.notifyIfIdle();
+    this.options.onFailure(error);
+  }
+
+  /**
+   * Call once no more output can come: stores what is left, then the truncation
+   * notice if bytes were dropped. Resolves when every batch was stored; rejects with
+   * the first storage failure.
+   */
+  async finish(): Promise<OutputTotals> {
+    this.finishing = true;
+    this.clearFlushTimer();
+    if (this.failure === null) {
+      if (this.openBytes > 0) this.seal(this.openBytes);
+      if (this.droppedBytes > 0) {
+        // The notice is its own, final batch so that it is visible wherever the output is shown.
+        const notice = Buffer.from(`\n[EnderCompute: output truncated, ${this.droppedBytes} bytes dropped]\n`);
+        this.accept('stderr', notice);
+        this.seal(this.openBytes);
+      }
+      this.pump();
+    }
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notifyIfIdle();
+    });
+    if (this.failure !== null) throw this.failure.error;
+    return { outputBytes: this.sealedBytes, droppedBytes: this.droppedBytes };
+  }
+
+  private accept(stream: OutputStreamName, bytes: Buffer): void {
+    const offset = this.keptBytes;
+    this.keptBytes += bytes.length;
+    this.callLive(stream, bytes, offset);
+    if (this.failure !== null) return;
+    this.open.push({ stream, bytes });
+    this.openBytes += bytes.length;
+    this.pending += bytes.length;
+    while (this.openBytes >= this.options.maxBatchBytes) this.seal(this.options.maxBatchBytes);
+    if (this.openBytes > 0 && this.flushTimer === null && !this.finishing) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        if (this.openBytes > 0) this.seal(this.openBytes);
+        this.pump();
+      }, this.options.flushIntervalMs);
+    }
+    this.updatePressure();
+    this.pump();
+  }
+
+  private callLive(stream: OutputStreamName, bytes: Buffer, offset: number): void {
+    try {
+      this.options.onLiveChunk?.(stream, bytes, offset);
+    } catch {
+      // A failing live viewer must not break the run or its stored output.
+    }
+  }
+
+  /** Moves the first `size` bytes of the open batch into the queue. */
+  private seal(size: number): void {
+    const parts: Buffer[] = [];
+    const pieces: OutputBatch['pieces'] = [];
+    let taken = 0;
+    while (taken < size) {
+      const piece = this.open[0];
+      if (piece === undefined) break;
+      const want = size - taken;
+      let part = piece.bytes;
+      if (part.length > want) {
+        this.open[0] = { stream: piece.stream, bytes: part.subarray(want) };
+        part = part.subarray(0, want);
+      } else {
+        this.open.shift();
+      }
+      parts.push(part);
+      taken += part.length;
+      const last = pieces[pieces.length - 1];
+      if (last !== undefined && last.stream === piece.stream) last.length += part.length;
+      else pieces.push({ stream: piece.stream, length: part.length });
+    }
+    this.openBytes -= taken;
+    if (this.openBytes === 0) this.clearFlushTimer();
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, taken);
+    this.queue.push({ offset: this.sealedBytes, bytes, pieces });
+    this.sealedBytes += taken;
+  }
+
+  /** Hands over the next batch if none is being stored. */
+  private pump(): void {
+    if (!this.released || this.delivering || this.failure !== null) return;
+    const batch = this.queue.shift();
+    if (batch === undefined) {
+      this.notifyIfIdle();
+      return;
+    }
+    this.delivering = true;
+    let stored: Promise<void>;
+    try {
+      stored = Promise.resolve(this.options.deliver(batch));
+    } catch (error) {
+      stored = Promise.reject(error);
+    }
+    stored.then(
+      () => {
+        this.delivering = false;
+        this.pending -= batch.bytes.length;
+        this.updatePressure();
+        this.pump();
+      },
+      (error: unknown) => {
+        this.delivering = false;
+        this.fail(error);
+      },
+    );
+  }
+
+  private updatePressure(): void {
+    const { maxBatchBytes } = this.options;
+    // After a failure output is discarded, so reading must go on: the process is being killed and must not block.
+    const shouldPause = this.failure === null && (this.paused
+      ? this.pending > LOW_WATER_BATCHES * maxBatchBytes
+      : this.pending > HIGH_WATER_BATCHES * maxBatchBytes);
+    if (shouldPause !== this.paused) {
+      this.paused = shouldPause;
+      this.options.onPressure(shouldPause);
+    }
+  }
+
+  private notifyIfIdle(): void {
+    const idle = this.failure !== null || (!this.delivering && this.queue.length === 0);
+    if (!idle || !this.finishing) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private clearFlushTimer(): void {
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+  }
+}

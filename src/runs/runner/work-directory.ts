@@ -1,0 +1,76 @@
+/**
+ * Prepares a run's work directory: wiped and created fresh, with the script written
+ * as a file and the input files beside it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, isAbsolute, join, normalize } from 'node:path';
+import type { RunnerHooks, RunSpec } from './runner.types';
+
+/** The script's file name without extension. */
+const SCRIPT_STEM = 'script';
+
+/**
+ * The script's file name for an interpreter: `script.sh` for shells, `script.py` for
+ * Python, `script.js` for Node, plain `script` otherwise. Some interpreters care
+ * (Node treats `.mjs`/`.cjs` differently, Python names modules after files), and a
+ * familiar extension helps whoever looks at the directory.
+ */
+export function scriptFileName(interpreter: string): string {
+  const name = basename(interpreter);
+  if (/^(ba|da|k|z)?sh$/.test(name)) return `${SCRIPT_STEM}.sh`;
+  if (/^python(\d+(\.\d+)*)?$/.test(name)) return `${SCRIPT_STEM}.py`;
+  if (name === 'node' || name === 'nodejs') return `${SCRIPT_STEM}.js`;
+  return SCRIPT_STEM;
+}
+
+/**
+ * Throws unless `name` is a plain file name. Names were validated when the job was
+ * defined; this is a second line of defence because a bad name here would write
+ * outside the work directory.
+ */
+export function assertPlainFileName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new Error(`refusing input file name ${JSON.stringify(name)}: not a plain file name`);
+  }
+}
+
+/**
+ * Wipes `spec.workdir` (left over from an earlier, crashed attempt), creates it and
+ * its parents, writes the script (mode 0700) and the input files. Returns the
+ * script's absolute path.
+ *
+ * @throws Error with a message naming the directory when anything fails; the run
+ *   cannot start without its directory.
+ */
+export async function prepareWorkDirectory(spec: RunSpec, hooks: Pick<RunnerHooks, 'readFile'>): Promise<string> {
+  const workdir = spec.workdir.replace(/(.)\/+$/, '$1');
+  // The directory is deleted recursively: refuse anything but a normalised absolute path below the root.
+  if (!isAbsolute(workdir) || normalize(workdir) !== workdir || workdir === '/') {
+    throw new Error(`cannot prepare work directory ${JSON.stringify(spec.workdir)}: not a normalised absolute path`);
+  }
+  const scriptName = scriptFileName(spec.interpreter);
+  const scriptPath = join(workdir, scriptName);
+  try {
+    for (const file of spec.files) {
+      assertPlainFileName(file.name);
+      if (file.name === scriptName) throw new Error(`input file ${file.name} would overwrite the script`);
+    }
+    await rm(workdir, { recursive: true, force: true });
+    await mkdir(workdir, { recursive: true, mode: 0o700 });
+    // `wx`: the directory was just emptied, so an existing file means two inputs share a name.
+    await writeFile(scriptPath, spec.scriptBody, { mode: 0o700, flag: 'wx' });
+    for (const file of spec.files) {
+      const bytes = await hooks.readFile(file.sha256);
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== file.sha256.toLowerCase() || bytes.length !== file.size) {
+        throw new Error(`input file ${file.name}: content does not match its sha256/size`);
+      }
+      await writeFile(join(workdir, file.name), bytes, { mode: 0o600, flag: 'wx' });
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot prepare work directory ${workdir}: ${reason}`, { cause: error });
+  }
+  return scriptPath;
+}

@@ -1,0 +1,140 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { FilesInterceptor } from '@nestjs/platform-express';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import type { Response } from 'express';
+import { Ctx } from '../auth/request-context';
+import { uploadOptions } from '../http/uploads';
+import { validateInto } from '../http/validation';
+import { JobQueries } from '../jobs/job.view';
+import { Clock } from '../shared/clock';
+import type { CommandContext } from '../shared/command-context';
+import { NotFoundError, ValidationError } from '../shared/domain-errors';
+import { RequestRunCommand } from './run.commands';
+import { StartRunDto } from './run.dto';
+import { RunOutputReader } from './run-output.reader';
+import { toRunView, type RunView } from './run.view';
+import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from './runs.read-model';
+
+export class ListRunsQuery {
+  /** A status, `active`, `finished`, or several separated by commas. */
+  @IsOptional() @IsString() @Matches(/^[a-z_]+(,[a-z_]+)*$/, { message: 'status must be statuses separated by commas' }) status?: string;
+  @IsOptional() @IsString() @MaxLength(100) jobId?: string;
+  @IsOptional() @IsString() @MaxLength(64) by?: string;
+  @IsOptional() @IsString() @MaxLength(200) q?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) before?: number;
+}
+
+export class OutputQuery {
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'offset must be a whole number of bytes' }) @Min(0) offset?: number;
+}
+
+/** Expands `active`, `finished` and comma lists into statuses; an unknown word is a 400. */
+export function parseStatuses(raw: string | undefined): readonly RunStatus[] | undefined {
+  if (raw === undefined) return undefined;
+  const statuses = new Set<RunStatus>();
+  for (const word of raw.split(',')) {
+    if (word === 'active') ACTIVE_STATUSES.forEach((s) => statuses.add(s));
+    else if (word === 'finished') FINISHED_STATUSES.forEach((s) => statuses.add(s));
+    else if ((ALL_STATUSES as readonly string[]).includes(word)) statuses.add(word as RunStatus);
+    else throw new ValidationError([`status: "${word}" is not one of ${[...ALL_STATUSES, 'active', 'finished'].join(', ')}`]);
+  }
+  return [...statuses];
+}
+
+/** REST resources for runs: start one (`/api/jobs/:id/runs`), list, read, and read output. */
+@Controller('api')
+export class RunsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly runs: RunsReadModel,
+    private readonly jobs: JobQueries,
+    private readonly output: RunOutputReader,
+    private readonly clock: Clock,
+  ) {}
+
+  /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
+  @Post('jobs/:id/runs')
+  @HttpCode(202)
+  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  async start(
+    @Param('id') idOrName: string,
+    @Body() body: Record<string, unknown> | undefined,
+    @UploadedFiles() files: Express.Multer.File[] | undefined,
+    @Ctx() context: CommandContext,
+  ): Promise<RunView> {
+    const job = this.jobs.require(idOrName);
+    const dto = validateInto(StartRunDto, files !== undefined ? fromMultipart(body ?? {}) : (body ?? {}));
+    const input = {
+      args: dto.args ?? [],
+      env: dto.env ?? {},
+      files: (files ?? []).map((file) => ({ name: file.originalname, bytes: file.buffer })),
+      at: dto.at,
+      delaySeconds: dto.delaySeconds,
+    };
+    const { id } = await this.commands.execute(new RequestRunCommand(job.id, input, context));
+    return this.view(this.require(id));
+  }
+
+  @Get('runs')
+  list(@Query() query: ListRunsQuery): { items: RunView[]; next: string | null } {
+    const jobId = query.jobId !== undefined ? this.jobs.require(query.jobId).id : undefined;
+    const page = this.runs.list(
+      { statuses: parseStatuses(query.status), jobId, by: query.by, q: query.q, before: query.before, limit: query.limit ?? 50 },
+      this.clock.now(),
+    );
+    return { items: page.items.map((run) => this.view(run)), next: page.next === null ? null : String(page.next) };
+  }
+
+  @Get('runs/:id')
+  get(@Param('id') id: string): RunView {
+    return this.view(this.require(id));
+  }
+
+  /** The stored output, stdout and stderr interleaved as produced; `?offset=N` skips N bytes. */
+  @Get('runs/:id/output')
+  async getOutput(@Param('id') id: string, @Query() query: OutputQuery, @Res() response: Response): Promise<void> {
+    const run = this.require(id);
+    response.status(200);
+    response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    response.setHeader('X-Content-Type-Options', 'nosniff');
+    response.setHeader('X-Output-Bytes', String(run.outputBytes));
+    for await (const chunk of this.output.read(run, query.offset ?? 0)) {
+      if (!response.write(chunk)) await new Promise<void>((resolve) => response.once('drain', resolve));
+    }
+    response.end();
+  }
+
+  private require(id: string): RunRecord {
+    const run = this.runs.get(id);
+    if (!run) throw new NotFoundError(`No run "${id}" exists`);
+    return run;
+  }
+
+  private view(run: RunRecord): RunView {
+    return toRunView(run, this.runs, this.clock.now());
+  }
+}
+
+/** Multipart fields are text: `args` may repeat or be a JSON array, `env` is JSON text. */
+function fromMultipart(fields: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...fields };
+  if (typeof fields.args === 'string') result.args = parseJsonOr(fields.args, 'args', (text) => [text]);
+  if (typeof fields.env === 'string') result.env = parseJsonOr(fields.env, 'env', () => undefined);
+  return result;
+}
+
+function parseJsonOr(text: string, field: string, fallback: (text: string) => unknown): unknown {
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ValidationError([`${field}: is not valid JSON`]);
+    }
+  }
+  const value = fallback(text);
+  if (value === undefined) throw new ValidationError([`${field}: must be JSON text in a multipart form`]);
+  return value;
+}

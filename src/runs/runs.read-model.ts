@@ -1,0 +1,256 @@
+import { Injectable } from '@nestjs/common';
+import type { RecordedEvent } from '../event-store/event-store.port';
+import type { Projection } from '../projections/projection';
+import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot } from './run.events';
+import type { RunPhase } from './run.decider';
+
+export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
+
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['scheduled', 'queued', 'running', 'paused'];
+export const FINISHED_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'];
+export const ALL_STATUSES: readonly RunStatus[] = [...ACTIVE_STATUSES, ...FINISHED_STATUSES];
+
+/** Where one stored output batch sits, so `?offset=` reads start at the right event. */
+export interface OutputChunkRef {
+  revision: bigint;
+  offset: number;
+  length: number;
+}
+
+/** A run as the read model keeps it. */
+export interface RunRecord {
+  id: string;
+  /** Order of request across all runs: the paging cursor. */
+  seq: number;
+  jobId: string;
+  jobName: string;
+  number: number;
+  phase: RunPhase;
+  snapshot: RunSnapshot;
+  extra: RunRequested['data']['extra'];
+  requestedAt: string;
+  requestedBy: string;
+  /** The request's correlation id and event id: the runner's events continue that chain. */
+  correlationId: string;
+  requestEventId: string;
+  scheduledFor: string | null;
+  rerunOf: string | null;
+  runner: string | null;
+  pid: number | null;
+  processStartTicks: string | null;
+  workdir: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  finishedStatus: FinishedStatus | null;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | null;
+  outputBytes: number;
+  droppedBytes: number;
+  outputChunks: OutputChunkRef[];
+  version: number;
+}
+
+export interface RunFilter {
+  statuses?: readonly RunStatus[];
+  jobId?: string;
+  by?: string;
+  q?: string;
+  /** Only runs requested before this cursor (exclusive). */
+  before?: number;
+  limit: number;
+}
+
+/** Runs, projected from their events, with the queue order the scheduler follows. */
+@Injectable()
+export class RunsReadModel implements Projection {
+  readonly name = 'runs';
+  /** Every run in request order; `seq` is the index. */
+  private readonly ordered: RunRecord[] = [];
+  private readonly byId = new Map<string, RunRecord>();
+  private readonly byJob = new Map<string, RunRecord[]>();
+  /** Runs waiting for a runner (queued or scheduled), in request order. */
+  private readonly waiting = new Set<RunRecord>();
+  /** Runs claimed or running, by any runner. */
+  private readonly executing = new Set<RunRecord>();
+
+  apply(recorded: RecordedEvent): void {
+    if (!recorded.stream.startsWith('run-')) return;
+    const event = { type: recorded.type, data: recorded.data } as RunEvent;
+    const { at, actor } = recorded.metadata;
+    if (event.type === 'RunRequested') {
+      this.addRequested(event.data, recorded);
+      return;
+    }
+    const run = this.byId.get((event.data as { runId: string }).runId);
+    if (!run) return;
+    run.version = Number(recorded.revision);
+    switch (event.type) {
+      case 'RunClaimed':
+        run.phase = 'claimed';
+        run.runner = event.data.runner;
+        run.workdir = event.data.workdir;
+        this.waiting.delete(run);
+        this.executing.add(run);
+        return;
+      case 'RunStarted':
+        run.phase = 'running';
+        run.pid = event.data.pid;
+        run.processStartTicks = event.data.processStartTicks;
+        run.startedAt = at;
+        return;
+      case 'RunOutputAppended': {
+        const length = Buffer.byteLength(event.data.data, 'base64');
+        run.outputChunks.push({ revision: recorded.revision, offset: event.data.offset, length });
+        run.outputBytes = event.data.offset + length;
+        return;
+      }
+      case 'RunFinished':
+        run.phase = 'finished';
+        run.finishedAt = at;
+        run.finishedStatus = event.data.status;
+        run.exitCode = event.data.exitCode;
+        run.signal = event.data.signal;
+        run.reason = event.data.reason;
+        run.outputBytes = event.data.outputBytes;
+        run.droppedBytes = event.data.droppedBytes;
+        this.waiting.delete(run);
+        this.executing.delete(run);
+        return;
+      default:
+        return;
+    }
+  }
+
+  get(id: string): RunRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The status a person sees now: a scheduled run whose time has come is queued. */
+  statusOf(run: RunRecord, now: Date): RunStatus {
+    switch (run.phase) {
+      case 'absent':
+      case 'waiting':
+        return run.scheduledFor !== null && Date.parse(run.scheduledFor) > now.getTime() ? 'scheduled' : 'queued';
+      case 'claimed':
+        return 'queued';
+      case 'running':
+        return 'running';
+      case 'finished':
+        return run.finishedStatus ?? 'failed';
+    }
+  }
+
+  /** Runs waiting for a runner whose time has come, oldest request first (FIFO). */
+  queued(now: Date): RunRecord[] {
+    return [...this.waiting].filter((run) => this.statusOf(run, now) === 'queued');
+  }
+
+  /** 1 for the next run to start, or null when the run is not queued. */
+  queuePosition(run: RunRecord, now: Date): number | null {
+    if (run.phase !== 'waiting' || this.statusOf(run, now) !== 'queued') return null;
+    let position = 0;
+    for (const other of this.waiting) {
+      if (this.statusOf(other, now) === 'queued') position++;
+      if (other === run) return position;
+    }
+    return null;
+  }
+
+  /** The earliest future `scheduledFor` among waiting runs, for the scheduler's timer. */
+  nextScheduledTime(now: Date): number | null {
+    let earliest: number | null = null;
+    for (const run of this.waiting) {
+      if (run.scheduledFor === null) continue;
+      const time = Date.parse(run.scheduledFor);
+      if (time > now.getTime() && (earliest === null || time < earliest)) earliest = time;
+    }
+    return earliest;
+  }
+
+  /** Runs claimed or running on any runner. */
+  executingRuns(): RunRecord[] {
+    return [...this.executing];
+  }
+
+  forJob(jobId: string): readonly RunRecord[] {
+    return this.byJob.get(jobId) ?? [];
+  }
+
+  latestForJob(jobId: string): RunRecord | undefined {
+    const runs = this.byJob.get(jobId);
+    return runs?.[runs.length - 1];
+  }
+
+  /** The number the next run of a job should get (a hint: the append decides). */
+  nextNumber(jobId: string): number {
+    const runs = this.byJob.get(jobId);
+    return runs && runs.length > 0 ? Math.max(...runs.slice(-5).map((r) => r.number)) + 1 : 1;
+  }
+
+  /** Newest first, filtered; `next` is the cursor for the following page. */
+  list(filter: RunFilter, now: Date): { items: RunRecord[]; next: number | null } {
+    const items: RunRecord[] = [];
+    const source = filter.jobId !== undefined ? (this.byJob.get(filter.jobId) ?? []) : this.ordered;
+    const q = filter.q?.toLowerCase();
+    const by = filter.by?.toLowerCase();
+    for (let i = source.length - 1; i >= 0; i--) {
+      const run = source[i];
+      if (filter.before !== undefined && run.seq >= filter.before) continue;
+      if (filter.statuses && !filter.statuses.includes(this.statusOf(run, now))) continue;
+      if (by !== undefined && run.requestedBy.toLowerCase() !== by) continue;
+      if (q !== undefined && !searchTextOf(run).includes(q)) continue;
+      if (items.length === filter.limit) return { items, next: items[items.length - 1].seq };
+      items.push(run);
+    }
+    return { items, next: null };
+  }
+
+  get size(): number {
+    return this.ordered.length;
+  }
+
+  private addRequested(data: RunRequested['data'], recorded: RecordedEvent): void {
+    if (this.byId.has(data.runId)) return;
+    const run: RunRecord = {
+      id: data.runId,
+      seq: this.ordered.length,
+      jobId: data.jobId,
+      jobName: data.jobName,
+      number: data.number,
+      phase: 'waiting',
+      snapshot: data.snapshot,
+      extra: data.extra,
+      requestedAt: recorded.metadata.at,
+      requestedBy: recorded.metadata.actor,
+      correlationId: recorded.metadata.correlationId,
+      requestEventId: recorded.id,
+      scheduledFor: data.scheduledFor,
+      rerunOf: data.rerunOf,
+      runner: null,
+      pid: null,
+      processStartTicks: null,
+      workdir: null,
+      startedAt: null,
+      finishedAt: null,
+      finishedStatus: null,
+      exitCode: null,
+      signal: null,
+      reason: null,
+      outputBytes: 0,
+      droppedBytes: 0,
+      outputChunks: [],
+      version: Number(recorded.revision),
+    };
+    this.ordered.push(run);
+    this.byId.set(run.id, run);
+    const jobRuns = this.byJob.get(run.jobId) ?? [];
+    jobRuns.push(run);
+    this.byJob.set(run.jobId, jobRuns);
+    this.waiting.add(run);
+  }
+}
+
+function searchTextOf(run: RunRecord): string {
+  return `${run.jobName}\n#${run.number}\n${run.requestedBy}\n${run.snapshot.args.join(' ')}\n${run.reason ?? ''}`.toLowerCase();
+}

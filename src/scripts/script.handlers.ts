@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { EventStore } from '../event-store/event-store.port';
+import { JobsReadModel } from '../jobs/jobs.read-model';
+import { ProjectionEngine } from '../projections/projection-engine';
+import { Clock } from '../shared/clock';
+import type { CommandOutcome } from '../shared/command-outcome';
+import { decideAndAppend, type Decider, type Dependencies } from '../shared/decide-and-append';
+import { IdGenerator } from '../shared/ids';
+import { Mutex } from '../shared/mutex';
+import { CreateScriptCommand, RemoveScriptCommand, UpdateScriptCommand } from './script.commands';
+import { decideScript, evolveScript, initialScriptState, type ScriptCommand, type ScriptState } from './script.decider';
+import { SCRIPT_EVENT_TYPES, scriptStream, type ScriptEvent } from './script.events';
+import { ScriptsReadModel } from './scripts.read-model';
+
+const scriptDecider: Decider<ScriptState, ScriptEvent, ScriptCommand> = {
+  initial: initialScriptState,
+  evolve: evolveScript,
+  decide: decideScript,
+};
+
+/** Shared by the script handlers: dependencies and the lock that keeps names unique on this server. */
+@Injectable()
+export class ScriptCommandSupport {
+  readonly names = new Mutex();
+  readonly deps: Dependencies;
+
+  constructor(
+    store: EventStore,
+    clock: Clock,
+    readonly ids: IdGenerator,
+    readonly scripts: ScriptsReadModel,
+    readonly jobs: JobsReadModel,
+    readonly projections: ProjectionEngine,
+  ) {
+    this.deps = { store, clock, ids };
+  }
+
+  /** Decides, appends, and waits until the read models show the result (read your writes). */
+  async execute(scriptId: string, command: ScriptCommand, context: CreateScriptCommand['context'], expected?: bigint): Promise<CommandOutcome> {
+    const result = await decideAndAppend(this.deps, scriptStream(scriptId), scriptDecider, SCRIPT_EVENT_TYPES, command, context, expected);
+    const position = result.append?.position ?? null;
+    if (position) await this.projections.waitFor(position);
+    return { id: scriptId, position };
+  }
+}
+
+@CommandHandler(CreateScriptCommand)
+export class CreateScriptHandler implements ICommandHandler<CreateScriptCommand> {
+  constructor(private readonly support: ScriptCommandSupport) {}
+
+  execute({ input, context }: CreateScriptCommand): Promise<CommandOutcome> {
+    const { support } = this;
+    const scriptId = support.ids.newId();
+    return support.names.run(() =>
+      support.execute(scriptId, { type: 'CreateScript', scriptId, ...input, nameTakenBy: support.scripts.nameHolder(input.name) }, context),
+    );
+  }
+}
+
+@CommandHandler(UpdateScriptCommand)
+export class UpdateScriptHandler implements ICommandHandler<UpdateScriptCommand> {
+  constructor(private readonly support: ScriptCommandSupport) {}
+
+  execute({ scriptId, changes, expectedVersion, context }: UpdateScriptCommand): Promise<CommandOutcome> {
+    const { support } = this;
+    return support.names.run(() => {
+      const nameTakenBy = changes.name !== undefined ? support.scripts.nameHolder(changes.name) : null;
+      return support.execute(scriptId, { type: 'UpdateScript', scriptId, changes, nameTakenBy }, context, expectedVersion);
+    });
+  }
+}
+
+@CommandHandler(RemoveScriptCommand)
+export class RemoveScriptHandler implements ICommandHandler<RemoveScriptCommand> {
+  constructor(private readonly support: ScriptCommandSupport) {}
+
+  execute({ scriptId, expectedVersion, context }: RemoveScriptCommand): Promise<CommandOutcome> {
+    const usedByJobs = this.support.jobs.usingScript(scriptId).map((job) => job.name);
+    return this.support.execute(scriptId, { type: 'RemoveScript', scriptId, usedByJobs }, context, expectedVersion);
+  }
+}

@@ -1,0 +1,86 @@
+import { Injectable } from '@nestjs/common';
+import type { RecordedEvent } from '../event-store/event-store.port';
+import type { Projection } from '../projections/projection';
+import type { ScriptEvent } from './script.events';
+import type { NameHolder } from './script.decider';
+
+/** A script template as the API shows it. */
+export interface ScriptView {
+  id: string;
+  name: string;
+  interpreter: string;
+  body: string;
+  version: number;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** Script templates, projected from their events; removed ones are forgotten. */
+@Injectable()
+export class ScriptsReadModel implements Projection {
+  readonly name = 'scripts';
+  private readonly byId = new Map<string, ScriptView>();
+  private readonly idByLowerName = new Map<string, string>();
+
+  apply(recorded: RecordedEvent): void {
+    if (!recorded.stream.startsWith('script-')) return;
+    const event = { type: recorded.type, data: recorded.data } as ScriptEvent;
+    const { at, actor } = recorded.metadata;
+    const version = Number(recorded.revision);
+    switch (event.type) {
+      case 'ScriptCreated': {
+        const { scriptId, name, interpreter, body } = event.data;
+        this.byId.set(scriptId, { id: scriptId, name, interpreter, body, version, createdAt: at, createdBy: actor, updatedAt: at, updatedBy: actor });
+        this.idByLowerName.set(name.toLowerCase(), scriptId);
+        return;
+      }
+      case 'ScriptUpdated': {
+        const view = this.byId.get(event.data.scriptId);
+        if (!view) return;
+        if (event.data.name !== undefined) {
+          this.idByLowerName.delete(view.name.toLowerCase());
+          this.idByLowerName.set(event.data.name.toLowerCase(), view.id);
+        }
+        const { scriptId: _id, ...changes } = event.data;
+        Object.assign(view, changes, { version, updatedAt: at, updatedBy: actor });
+        return;
+      }
+      case 'ScriptRemoved': {
+        const view = this.byId.get(event.data.scriptId);
+        if (!view) return;
+        this.byId.delete(view.id);
+        this.idByLowerName.delete(view.name.toLowerCase());
+        return;
+      }
+      default:
+        // Other script-stream events are not this read model's concern.
+        return;
+    }
+  }
+
+  get(id: string): ScriptView | undefined {
+    return this.byId.get(id);
+  }
+
+  /** By id, or else by name (case-insensitive). */
+  find(idOrName: string): ScriptView | undefined {
+    return this.byId.get(idOrName) ?? this.byId.get(this.idByLowerName.get(idOrName.toLowerCase()) ?? '');
+  }
+
+  nameHolder(name: string): NameHolder | null {
+    const id = this.idByLowerName.get(name.toLowerCase());
+    const view = id ? this.byId.get(id) : undefined;
+    return view ? { id: view.id, name: view.name } : null;
+  }
+
+  /** Every template, by name. */
+  list(): ScriptView[] {
+    return [...this.byId.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}

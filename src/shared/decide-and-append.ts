@@ -1,0 +1,103 @@
+import {
+  EventStore,
+  type AppendResult,
+  type ExpectedRevision,
+  type NewEvent,
+  type RecordedEvent,
+  StreamConflictError,
+} from '../event-store/event-store.port';
+import type { Clock } from './clock';
+import { metadataFor, type CommandContext } from './command-context';
+import { ConflictError } from './domain-errors';
+import type { IdGenerator } from './ids';
+
+/** A domain event before it is stored: a stable type name and its data. */
+export interface DomainEvent {
+  type: string;
+  data: unknown;
+}
+
+/** The pure half of an aggregate: how events fold into state, and how a command becomes events. */
+export interface Decider<State, Event extends DomainEvent, Command> {
+  initial: State;
+  evolve(state: State, event: Event): State;
+  decide(command: Command, state: State): Event[];
+}
+
+export interface Dependencies {
+  store: EventStore;
+  clock: Clock;
+  ids: IdGenerator;
+}
+
+export interface Decided<State, Event> {
+  state: State;
+  events: Event[];
+  /** The stream's revision after the command (null: the stream still does not exist). */
+  revision: bigint | null;
+  /** Where the new events landed in the log; null when the command changed nothing. */
+  append: AppendResult | null;
+}
+
+/** Folds a stream into state. Unknown event types (newer servers) are skipped, not fatal. */
+export async function loadAggregate<State, Event extends DomainEvent>(
+  store: EventStore,
+  stream: string,
+  decider: Pick<Decider<State, Event, unknown>, 'initial' | 'evolve'>,
+  knownTypes: readonly string[],
+): Promise<{ state: State; revision: bigint | null; events: RecordedEvent[] }> {
+  const events = await store.readStream(stream);
+  let state = decider.initial;
+  for (const recorded of events) {
+    if (knownTypes.includes(recorded.type)) state = decider.evolve(state, { type: recorded.type, data: recorded.data } as Event);
+  }
+  const revision = events.length > 0 ? events[events.length - 1].revision : null;
+  return { state, revision, events };
+}
+
+/**
+ * The thin shell around a pure decider: read the stream, fold it, decide, and
+ * append with the revision that was read, so a concurrent change is a conflict
+ * and never a silent overwrite. `expectedVersion` is the client's `If-Match`.
+ */
+export async function decideAndAppend<State, Event extends DomainEvent, Command>(
+  deps: Dependencies,
+  stream: string,
+  decider: Decider<State, Event, Command>,
+  knownTypes: readonly string[],
+  command: Command,
+  context: CommandContext,
+  expectedVersion?: bigint,
+): Promise<Decided<State, Event>> {
+  const loaded = await loadAggregate(deps.store, stream, decider, knownTypes);
+  if (expectedVersion !== undefined && loaded.revision !== expectedVersion) {
+    throw new ConflictError(
+      `It was changed since you loaded it: you have version ${expectedVersion}, the current version is ${loaded.revision ?? 'none'}. Reload and try again`,
+    );
+  }
+  const events = decider.decide(command, loaded.state);
+  if (events.length === 0) return { state: loaded.state, events, revision: loaded.revision, append: null };
+  const append = await appendEvents(deps, stream, events, loaded.revision ?? 'no_stream', context);
+  const state = events.reduce(decider.evolve, loaded.state);
+  return { state, events, revision: append.nextRevision, append };
+}
+
+/** Appends domain events with metadata and fresh ids; a store conflict becomes a domain conflict. */
+export async function appendEvents(
+  deps: Dependencies,
+  stream: string,
+  events: readonly DomainEvent[],
+  expected: ExpectedRevision,
+  context: CommandContext,
+): Promise<AppendResult> {
+  const metadata = metadataFor(context, deps.clock.now());
+  const toAppend: NewEvent[] = events.map((event) => ({ id: deps.ids.newEventId(), type: event.type, data: event.data, metadata }));
+  try {
+    return await deps.store.append(stream, toAppend, expected);
+  } catch (error) {
+    if (error instanceof StreamConflictError) {
+      throw new ConflictError('Someone else changed it at the same moment: reload and try again');
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Domain errors carry a code; one exception filter maps the codes to HTTP
+ * (400/404/409/413). Deciders throw these, never HTTP exceptions.
+ */
+export type DomainErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'TOO_LARGE' | 'UNAVAILABLE';
+
+export abstract class DomainError extends Error {
+  abstract readonly code: DomainErrorCode;
+}
+
+/** The input is malformed or breaks a rule; `problems` names every invalid field. */
+export class ValidationError extends DomainError {
+  readonly code = 'VALIDATION';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The request does not fit the current state (duplicate name, stale version, finished run, …). */
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class TooLargeError extends DomainError {
+  readonly code = 'TOO_LARGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TooLargeError';
+  }
+}
+
+/** A dependency (the store) cannot serve the request now; nothing was changed. */
+export class UnavailableError extends DomainError {
+  readonly code = 'UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}

@@ -1,0 +1,35 @@
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { KeyService } from './auth/key-service';
+import { EventStore } from './event-store/event-store.port';
+import { ProjectionEngine } from './projections/projection-engine';
+import { RunRecovery } from './runs/execution/run-recovery';
+import { RunScheduler } from './runs/execution/run-scheduler';
+
+/**
+ * Brings the server up in an order that matters: read models caught up with
+ * the whole log first, then the key, then recovery of runs cut short by the
+ * last stop, and only then the scheduler starts new runs.
+ */
+@Injectable()
+export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    private readonly projections: ProjectionEngine,
+    private readonly keys: KeyService,
+    private readonly recovery: RunRecovery,
+    private readonly scheduler: RunScheduler,
+    private readonly store: EventStore,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.projections.start();
+    await this.keys.start();
+    await this.recovery.recover();
+    this.scheduler.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.scheduler.stop();
+    await this.projections.onApplicationShutdown();
+    await this.store.close();
+  }
+}
