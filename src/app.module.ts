@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { EventsController } from './audit/events.controller';
-import { AuthGuard } from './auth/auth.guard';
+import { Authenticator, AuthGuard } from './auth/auth.guard';
 import { KeyService } from './auth/key-service';
 import { BlobStore } from './blobs/blob-store';
 import { AppConfig } from './config/app-config';
@@ -64,6 +64,7 @@ export class AppModule {
         },
         ProjectionEngine,
         KeyService,
+        Authenticator,
         BlobStore,
         ScriptCommandSupport,
         CreateScriptHandler,

@@ -1,5 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { CommandContext } from '../shared/command-context';
 import { ValidationError } from '../shared/domain-errors';
 import { KeyService } from './key-service';
 import { ACTOR_PATTERN, type AuthenticatedRequest, correlationIdOf, sourceOf } from './request-context';
@@ -12,30 +13,42 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 export const NOT_AUTHENTICATED = 'You are not authenticated';
 
 /**
- * Requires `Authorization: Bearer <key>` on every route not marked public, and
- * works out the actor: a named key's name, else the `X-Actor` header, else
- * `anonymous`. The key itself is never kept on the request or logged.
+ * Works out who is asking: null without a valid `Authorization: Bearer <key>`;
+ * else the actor is a named key's name, the `X-Actor` header, or `anonymous`.
+ * The key itself is never kept on the request or logged.
  */
+@Injectable()
+export class Authenticator {
+  constructor(private readonly keys: KeyService) {}
+
+  authenticate(request: AuthenticatedRequest): CommandContext | null {
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const verdict = match ? this.keys.verify(match[1]) : { valid: false as const };
+    if (!verdict.valid) return null;
+    return {
+      actor: verdict.name ?? actorFromHeader(request.headers['x-actor']),
+      source: sourceOf(request),
+      correlationId: correlationIdOf(request),
+      causationId: null,
+    };
+  }
+}
+
+/** Requires a valid key on every route not marked {@link Public}; sets `request.commandContext`. */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
-    private readonly keys: KeyService,
+    private readonly authenticator: Authenticator,
     private readonly reflector: Reflector,
   ) {}
 
   canActivate(execution: ExecutionContext): boolean {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [execution.getHandler(), execution.getClass()])) return true;
     const request = execution.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const verdict = match ? this.keys.verify(match[1]) : { valid: false as const };
-    if (!verdict.valid) throw new UnauthorizedException(NOT_AUTHENTICATED);
-    request.commandContext = {
-      actor: verdict.name ?? actorFromHeader(request.headers['x-actor']),
-      source: sourceOf(request),
-      correlationId: correlationIdOf(request),
-      causationId: null,
-    };
+    const context = this.authenticator.authenticate(request);
+    if (!context) throw new UnauthorizedException(NOT_AUTHENTICATED);
+    request.commandContext = context;
     return true;
   }
 }

@@ -29,8 +29,13 @@ export class HttpErrorFilter implements ExceptionFilter {
       const problems = exception instanceof ValidationError ? exception.problems : undefined;
       return errorBody(STATUS_BY_CODE[exception.code], exception.message, problems);
     }
+    // Nest wraps body-parser's errors (bad JSON, too large) with the original as the cause.
+    const expressError = exception instanceof HttpException && exception.cause !== undefined ? exception.cause : exception;
+    const status = statusOfExpressError(expressError);
+    if (status !== null && typeof (expressError as { type?: unknown }).type === 'string') {
+      return errorBody(status, messageOfExpressError(expressError, status));
+    }
     if (exception instanceof HttpException) return fromHttpException(exception);
-    const status = statusOfExpressError(exception);
     if (status !== null) return errorBody(status, messageOfExpressError(exception, status));
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return errorBody(500, 'Something went wrong on the server; nothing was changed by this request');

@@ -1,12 +1,53 @@
-import type { MulterOptions } from '@nestjs/platform-express/multer/interfaces/multer-options.interface';
-import { loadConfig } from '../config/app-config';
+import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import multer from 'multer';
+import type { Observable } from 'rxjs';
+import { AppConfig } from '../config/app-config';
+import { TooLargeError, ValidationError } from '../shared/domain-errors';
+
+/** How many files one request may carry. */
+export const MAX_FILES_PER_REQUEST = 50;
 
 /**
- * Multer settings for input files: kept in memory (they go into the log
- * straight away), names read as UTF-8, sizes capped by
- * ENDERCOMPUTE_MAX_FILE_BYTES (a larger file is a 413).
+ * Reads the `file` parts of a multipart request into memory (they go into the
+ * log straight away). Sizes are capped by ENDERCOMPUTE_MAX_FILE_BYTES (a 413),
+ * names are read as UTF-8 and kept as sent (`preservePath`), so a path-like
+ * name is refused with a 400 rather than silently cut to its last part. A
+ * request that is not multipart passes through untouched.
  */
-export function uploadOptions(): MulterOptions {
-  const { maxFileBytes } = loadConfig();
-  return { limits: { fileSize: maxFileBytes, files: 50, fields: 200, fieldSize: 1024 * 1024 }, defParamCharset: 'utf8' } as MulterOptions;
+@Injectable()
+export class InputFilesInterceptor implements NestInterceptor {
+  private readonly parse: ReturnType<multer.Multer['array']>;
+
+  constructor(private readonly config: AppConfig) {
+    this.parse = multer({
+      storage: multer.memoryStorage(),
+      limits: { fileSize: config.maxFileBytes, files: MAX_FILES_PER_REQUEST, fields: 200, fieldSize: 1024 * 1024 },
+      preservePath: true,
+      defParamCharset: 'utf8',
+    }).array('file', MAX_FILES_PER_REQUEST);
+  }
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const http = context.switchToHttp();
+    await new Promise<void>((resolve, reject) => {
+      this.parse(http.getRequest<Request>(), http.getResponse<Response>(), (error: unknown) => (error ? reject(this.describe(error)) : resolve()));
+    });
+    return next.handle();
+  }
+
+  private describe(error: unknown): Error {
+    if (error instanceof multer.MulterError) {
+      switch (error.code) {
+        case 'LIMIT_FILE_SIZE':
+          return new TooLargeError(`file: a file is larger than the limit of ${this.config.maxFileBytes} bytes (ENDERCOMPUTE_MAX_FILE_BYTES)`);
+        case 'LIMIT_FILE_COUNT':
+        case 'LIMIT_UNEXPECTED_FILE':
+          return new ValidationError([`file: at most ${MAX_FILES_PER_REQUEST} files, all in fields named "file" (${error.message})`]);
+        default:
+          return new ValidationError([`body: ${error.message}`]);
+      }
+    }
+    return new ValidationError([`body: the multipart form could not be read (${error instanceof Error ? error.message : String(error)})`]);
+  }
 }

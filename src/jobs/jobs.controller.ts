@@ -15,13 +15,12 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { FilesInterceptor } from '@nestjs/platform-express';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
 import { BlobStore } from '../blobs/blob-store';
 import { parseIfMatch, setVersionTag } from '../http/etag';
-import { uploadOptions } from '../http/uploads';
+import { InputFilesInterceptor } from '../http/uploads';
 import { ALL_STATUSES } from '../runs/runs.read-model';
 import type { CommandContext } from '../shared/command-context';
 import { NotFoundError } from '../shared/domain-errors';
@@ -92,7 +91,7 @@ export class JobsController {
   }
 
   @Post(':id/files')
-  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  @UseInterceptors(InputFilesInterceptor)
   async attachFiles(
     @Param('id') idOrName: string,
     @UploadedFiles() files: Express.Multer.File[] | undefined,

@@ -1,11 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { FilesInterceptor } from '@nestjs/platform-express';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
-import { uploadOptions } from '../http/uploads';
+import { InputFilesInterceptor } from '../http/uploads';
 import { validateInto } from '../http/validation';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
@@ -58,7 +57,7 @@ export class RunsController {
   /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
   @Post('jobs/:id/runs')
   @HttpCode(202)
-  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  @UseInterceptors(InputFilesInterceptor)
   async start(
     @Param('id') idOrName: string,
     @Body() body: Record<string, unknown> | undefined,

@@ -76,6 +76,8 @@ class Recorder {
   readonly order: string[] = [];
   readonly live: Array<{ stream: OutputStreamName; chunk: Buffer; offset: number }> = [];
   liveText = '';
+  /** How long onStarted takes, to check that no batch overtakes it. */
+  startDelayMs = 0;
   private liveWaiters: Array<{ pattern: RegExp; resolve: (match: RegExpMatchArray) => void }> = [];
 
   constructor(
@@ -91,6 +93,7 @@ class Recorder {
       return bytes;
     },
     onStarted: async (info) => {
+      await delay(this.startDelayMs);
       this.order.push('started');
       this.started.push(info);
     },
@@ -214,8 +217,9 @@ describe('startProcess', { timeout: 120_000 }, () => {
     mkdirSync(join(spec.workdir, 'stale-dir'), { recursive: true });
     writeFileSync(join(spec.workdir, 'stale.txt'), 'old');
     const recorder = new Recorder(new Map([[greeting.entry.sha256, greeting.bytes]]));
+    recorder.startDelayMs = 300;
 
-    const { running, exit } = await run(spec, recorder);
+    const { running, exit } = await run(spec, recorder, { flushIntervalMs: 1 });
 
     const scriptPath = join(spec.workdir, 'script.sh');
     const expected = [
@@ -573,6 +577,20 @@ describe('startProcess', { timeout: 120_000 }, () => {
     assert.equal(calls, 1, 'no batch is handed over after a failure');
     await eventually(() => !isSameProcessAlive(child.pid, child.ticks), 'the background child is gone');
     await eventually(() => !isSameProcessAlive(running.pid!, recorder.started[0]!.processStartTicks), 'the script is gone');
+  });
+
+  test('kills the process group and rejects done when onStarted fails, handing over no batch', async () => {
+    const unrecorded = new Error('cannot record RunStarted');
+    const recorder = new Recorder();
+    recorder.hooks.onStarted = async () => {
+      await delay(200);
+      throw unrecorded;
+    };
+    const running = await startProcess(makeSpec({ scriptBody: 'sleep 1000 &\necho "bg $!"\nwhile true; do echo tick; sleep 0.01; done' }), recorder.hooks);
+    const child = await pidFromOutput(recorder, 'bg');
+    await assert.rejects(running.done, (error) => error === unrecorded);
+    assert.equal(recorder.batches.length, 0);
+    await eventually(() => !isSameProcessAlive(child.pid, child.ticks), 'the background child is gone');
   });
 
   test('measures throughput into a no-op onOutput', async (t) => {

@@ -1,0 +1,94 @@
+/**
+ * A form as the page shows it again after a refusal: the values the person
+ * typed, each field's problems beside it, and problems that belong to no field.
+ */
+export interface FormState {
+  values: Record<string, string>;
+  errors: Record<string, string[]>;
+  general: string[];
+}
+
+export function emptyForm(values: Record<string, string> = {}): FormState {
+  return { values, errors: {}, general: [] };
+}
+
+export function hasErrors(form: FormState): boolean {
+  return form.general.length > 0 || Object.keys(form.errors).length > 0;
+}
+
+export function addError(form: FormState, field: string | null, message: string): void {
+  if (field === null) {
+    form.general.push(message);
+    return;
+  }
+  (form.errors[field] ??= []).push(message);
+}
+
+/**
+ * Files problems (`field: message`, as the validators and deciders word them)
+ * beside the form's fields. `labels` maps a problem's field to the form field
+ * and the word a person reads; a message that starts with the field's code
+ * name starts with its label instead ("timeoutSeconds must be…" → "Timeout must be…").
+ */
+export function fileProblems(form: FormState, problems: string[], labels: Record<string, { field: string; label: string }>): void {
+  for (const problem of problems) {
+    const match = /^([A-Za-z][\w.-]*?)(?:\.\d+)?: (.*)$/s.exec(problem);
+    const target = match ? labels[match[1]] : undefined;
+    if (!match || !target) {
+      addError(form, null, problem);
+      continue;
+    }
+    let message = match[2];
+    if (message.startsWith(`${match[1]} `)) message = `${target.label} ${message.slice(match[1].length + 1)}`;
+    else if (message.startsWith('each value in ')) message = message.replace(/^each value in \S+ /, `Each line of ${target.label.toLowerCase()} `);
+    addError(form, target.field, capitalise(message));
+  }
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** One text field of a parsed form body: the first value when repeated, '' when absent. */
+export function text(body: Record<string, unknown> | undefined, name: string): string {
+  const value = body?.[name];
+  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : '';
+  return typeof value === 'string' ? value : '';
+}
+
+/** Lines of a textarea: CR dropped, blank lines left out. */
+export function lines(value: string): string[] {
+  return value
+    .split('\n')
+    .map((line) => line.replace(/\r$/, ''))
+    .filter((line) => line.trim() !== '');
+}
+
+/** `NAME=value` lines into an environment map; malformed lines become problems. */
+export function parseEnvLines(value: string, form: FormState, field: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  lines(value).forEach((line) => {
+    if (line.trimStart().startsWith('#')) return;
+    const separator = line.indexOf('=');
+    if (separator <= 0) {
+      addError(form, field, `“${line.trim().slice(0, 40)}” is not NAME=value`);
+      return;
+    }
+    env[line.slice(0, separator).trim()] = line.slice(separator + 1);
+  });
+  return env;
+}
+
+/** Environment map back into lines for the textarea. */
+export function envToLines(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('\n');
+}
+
+/** A whole number from a text field; null when blank; NaN when not a whole number. */
+export function wholeNumber(value: string): number | null {
+  const trimmed = value.trim();
+  if (trimmed === '') return null;
+  return /^-?\d{1,15}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+}

@@ -1,0 +1,249 @@
+import { Body, Delete, Get, Param, Post, Put, Query, Req, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { FilesInterceptor } from '@nestjs/platform-express';
+import type { Request, Response } from 'express';
+import type { AuthenticatedRequest } from '../auth/request-context';
+import { fileNameProblems } from '../http/validators';
+import { uploadOptions } from '../http/uploads';
+import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from '../jobs/job.commands';
+import { JobQueries } from '../jobs/job.view';
+import { JobsReadModel, type JobRecord } from '../jobs/jobs.read-model';
+import { RequestRunCommand } from '../runs/run.commands';
+import { ALL_STATUSES, type RunStatus } from '../runs/runs.read-model';
+import { ScriptsReadModel } from '../scripts/scripts.read-model';
+import { Clock } from '../shared/clock';
+import type { CommandContext } from '../shared/command-context';
+import { ConflictError, ValidationError } from '../shared/domain-errors';
+import { addError, emptyForm, type FormState, text } from './forms/form-state';
+import { fileJobProblems, jobFormValues, parseJobForm } from './forms/job-form';
+import { fileRunProblems, parseRunForm, runFormValues } from './forms/run-form';
+import { PageController } from './page-auth';
+import { PageQueries } from './page-queries';
+import { RunPages } from './runs.page';
+import { type Flash, type PageSpec, ViewRenderer } from './view-renderer';
+
+type Files = Express.Multer.File[] | undefined;
+
+/** Jobs: the list with search and filters, create and edit, input files, the job page with its run form and history. */
+@PageController('jobs')
+export class JobsPages {
+  constructor(
+    private readonly views: ViewRenderer,
+    private readonly commands: CommandBus,
+    private readonly jobQueries: JobQueries,
+    private readonly jobs: JobsReadModel,
+    private readonly scripts: ScriptsReadModel,
+    private readonly queries: PageQueries,
+    private readonly runPages: RunPages,
+    private readonly clock: Clock,
+  ) {}
+
+  @Get()
+  list(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): void {
+    this.views.respond(request, response, this.listPage(query));
+  }
+
+  @Get('new')
+  newForm(@Req() request: Request, @Res() response: Response): void {
+    const values = jobFormValues();
+    const scriptRef = text(request.query as Record<string, unknown>, 'script');
+    if (scriptRef) values.scriptId = this.scripts.find(scriptRef)?.id ?? '';
+    this.views.respond(request, response, this.formPage(emptyForm(values)));
+  }
+
+  @Post()
+  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  async create(@Body() body: Record<string, unknown>, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    const { form, definition } = parseJobForm(body);
+    const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
+    for (const file of uploads) for (const problem of fileNameProblems(file.originalname)) addError(form, 'file', problem);
+    if (definition) {
+      const holder = this.jobs.nameHolder(definition.name);
+      if (holder) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
+    }
+    if (!definition || Object.keys(form.errors).length > 0) return this.refuseForm(request, response, form);
+    const context = contextOf(request);
+    let jobId: string;
+    try {
+      ({ id: jobId } = await this.commands.execute(new CreateJobCommand(definition, context)));
+    } catch (error) {
+      if (!this.fileCommandError(form, error)) throw error;
+      return this.refuseForm(request, response, form);
+    }
+    let flash: Flash = { kind: 'success', message: `Job “${definition.name}” was created` };
+    if (uploads.length > 0) {
+      try {
+        await this.commands.execute(new AttachJobFilesCommand(jobId, uploads.map((f) => ({ name: f.originalname, bytes: f.buffer })), context));
+      } catch (error) {
+        if (!(error instanceof ValidationError || error instanceof ConflictError)) throw error;
+        flash = { kind: 'error', message: `Job “${definition.name}” was created, but its files were not attached: ${error.message}` };
+      }
+    }
+    this.views.respond(request, response, this.jobPage(this.jobQueries.require(jobId)), { flash, pushUrl: `/jobs/${jobId}` });
+  }
+
+  @Get(':id')
+  show(@Param('id') id: string, @Req() request: Request, @Res() response: Response): void {
+    this.views.respond(request, response, this.jobPage(this.jobQueries.require(id)));
+  }
+
+  @Get(':id/edit')
+  editForm(@Param('id') id: string, @Req() request: Request, @Res() response: Response): void {
+    const job = this.jobQueries.require(id);
+    this.views.respond(request, response, this.formPage(emptyForm(jobFormValues(job)), job));
+  }
+
+  @Put(':id')
+  async update(@Param('id') id: string, @Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    const job = this.jobQueries.require(id);
+    const { form, definition } = parseJobForm(body);
+    if (definition) {
+      const holder = this.jobs.nameHolder(definition.name);
+      if (holder && holder.id !== job.id) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
+    }
+    if (!definition || Object.keys(form.errors).length > 0) return this.refuseForm(request, response, form, job);
+    const version = /^\d{1,15}$/.test(form.values.version) ? BigInt(form.values.version) : undefined;
+    try {
+      await this.commands.execute(new UpdateJobCommand(job.id, definition, version, contextOf(request)));
+    } catch (error) {
+      if (!this.fileCommandError(form, error)) throw error;
+      return this.refuseForm(request, response, form, job);
+    }
+    const flash: Flash = { kind: 'success', message: `Job “${definition.name}” was saved` };
+    this.views.respond(request, response, this.jobPage(this.jobQueries.require(job.id)), { flash, pushUrl: `/jobs/${job.id}` });
+  }
+
+  @Delete(':id')
+  async remove(@Param('id') id: string, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    const job = this.jobQueries.require(id);
+    await this.commands.execute(new RemoveJobCommand(job.id, undefined, contextOf(request)));
+    const flash: Flash = { kind: 'success', message: `Job “${job.name}” was deleted` };
+    this.views.respond(request, response, this.listPage({}), { flash, pushUrl: '/jobs' });
+  }
+
+  @Post(':id/files')
+  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  async attach(@Param('id') id: string, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    const job = this.jobQueries.require(id);
+    const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
+    const problems = uploads.flatMap((file) => fileNameProblems(file.originalname));
+    if (uploads.length === 0) problems.push('Choose one or more files to upload');
+    if (problems.length > 0) return this.filesPanel(request, response, job, { kind: 'error', message: problems.join('; ') }, 422);
+    try {
+      await this.commands.execute(new AttachJobFilesCommand(job.id, uploads.map((f) => ({ name: f.originalname, bytes: f.buffer })), contextOf(request)));
+    } catch (error) {
+      if (!(error instanceof ValidationError || error instanceof ConflictError)) throw error;
+      return this.filesPanel(request, response, job, { kind: 'error', message: error.message }, 422);
+    }
+    const names = uploads.map((f) => `“${f.originalname}”`).join(', ');
+    this.filesPanel(request, response, this.jobQueries.require(job.id), { kind: 'success', message: `Uploaded ${names}` });
+  }
+
+  @Delete(':id/files/:name')
+  async removeFile(@Param('id') id: string, @Param('name') name: string, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    const job = this.jobQueries.require(id);
+    await this.commands.execute(new RemoveJobFileCommand(job.id, name, contextOf(request)));
+    this.filesPanel(request, response, this.jobQueries.require(job.id), { kind: 'success', message: `Removed “${name}”` });
+  }
+
+  @Post(':id/runs')
+  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  async run(
+    @Param('id') id: string,
+    @Body() body: Record<string, unknown>,
+    @UploadedFiles() files: Files,
+    @Req() request: AuthenticatedRequest,
+    @Res() response: Response,
+  ): Promise<void> {
+    const job = this.jobQueries.require(id);
+    const { form, input } = parseRunForm(body, this.clock.now());
+    const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
+    for (const file of uploads) for (const problem of fileNameProblems(file.originalname)) addError(form, 'file', problem);
+    if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form);
+    let runId: string;
+    try {
+      const command = new RequestRunCommand(job.id, { ...input, files: uploads.map((f) => ({ name: f.originalname, bytes: f.buffer })) }, contextOf(request));
+      ({ id: runId } = await this.commands.execute(command));
+    } catch (error) {
+      if (error instanceof ValidationError) fileRunProblems(form, error.problems);
+      else if (error instanceof ConflictError) addError(form, null, error.message);
+      else throw error;
+      return this.refuseRunForm(request, response, job, form);
+    }
+    const spec = await this.runPages.runPage(runId);
+    const number = (spec.data.run as { number: number }).number;
+    const when = input.at !== undefined || input.delaySeconds !== undefined ? 'scheduled' : 'requested';
+    const flash: Flash = { kind: 'success', message: `Run #${number} of “${job.name}” was ${when}` };
+    this.views.respond(request, response, spec, { flash, pushUrl: `/runs/${runId}` });
+  }
+
+  /** The list page with its results fragment (`#job-results`) for searches and filters. */
+  listPage(query: Record<string, unknown>): PageSpec {
+    const q = text(query, 'q').slice(0, 200);
+    const tag = text(query, 'tag').slice(0, 40);
+    const statusText = text(query, 'status');
+    const lastStatus = statusText === 'never' || (ALL_STATUSES as readonly string[]).includes(statusText) ? (statusText as RunStatus | 'never') : undefined;
+    const page = Number.parseInt(text(query, 'page'), 10) || 1;
+    const result = this.queries.jobList({ q, tag, lastStatus }, page, this.clock.now());
+    return {
+      template: 'pages/jobs',
+      fragment: 'partials/job-results',
+      title: 'Jobs',
+      nav: 'jobs',
+      data: { ...result, filter: { q, tag, status: lastStatus ?? '' }, statuses: [...ALL_STATUSES, 'never'], scriptCount: this.scripts.size },
+    };
+  }
+
+  jobPage(job: JobRecord, runForm: FormState = emptyForm(runFormValues())): PageSpec {
+    const now = this.clock.now();
+    const script = this.scripts.get(job.scriptId) ?? null;
+    const history = this.queries.jobRuns(job.id, now);
+    return {
+      template: 'pages/job',
+      fragment: 'partials/job-history',
+      title: job.name,
+      nav: 'jobs',
+      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null },
+    };
+  }
+
+  private formPage(form: FormState, job?: JobRecord): PageSpec {
+    return {
+      template: 'pages/job-form',
+      title: job ? `Edit ${job.name}` : 'New job',
+      nav: 'jobs',
+      data: { form, job: job ?? null, scripts: this.queries.scriptChoices() },
+    };
+  }
+
+  private refuseForm(request: Request, response: Response, form: FormState, job?: JobRecord): void {
+    this.views.fragment(request, response, 'partials/job-form', { form, job: job ?? null, scripts: this.queries.scriptChoices() }, { status: 422 });
+  }
+
+  private refuseRunForm(request: Request, response: Response, job: JobRecord, form: FormState): void {
+    this.views.fragment(request, response, 'partials/run-form', { job, runForm: form }, { status: 422 });
+  }
+
+  private filesPanel(request: Request, response: Response, job: JobRecord, flash: Flash, status = 200): void {
+    this.views.fragment(request, response, 'partials/job-files', { job, filesFlash: flash }, { status });
+  }
+
+  /** Puts a refused command's problems beside the form's fields; false when the error is not one the form can show. */
+  private fileCommandError(form: FormState, error: unknown): boolean {
+    if (error instanceof ValidationError) {
+      fileJobProblems(form, error.problems);
+      return true;
+    }
+    if (error instanceof ConflictError) {
+      if (/named/.test(error.message)) addError(form, 'name', error.message);
+      else addError(form, null, error.message);
+      return true;
+    }
+    return false;
+  }
+}
+
+export function contextOf(request: AuthenticatedRequest): CommandContext {
+  if (!request.commandContext) throw new Error('A page route without the page guard');
+  return request.commandContext;
+}

@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The compiled server entry point (tests run from dist/test/…). */
+export const SERVER_ENTRY = resolve(__dirname, '../../src/main.js');
+
+export interface ServerOptions {
+  /** Reuse a data directory (to test restarts); a fresh temp dir by default. */
+  dataDir?: string;
+  /** Extra environment variables for the server process. */
+  env?: Record<string, string>;
+  key?: string;
+}
+
+export interface ServerProcess {
+  url: string;
+  key: string;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** Sends a request with the key (and optional actor). */
+  request(path: string, init?: RequestInit & { actor?: string }): Promise<Response>;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for the exit: a crash. */
+  kill(): Promise<void>;
+  /** Removes the data directory (after stop). */
+  cleanup(): void;
+}
+
+export const TEST_KEY = 'test-key-0123456789abcdef';
+
+/** Starts `node dist/src/main.js` on a free port and resolves once it serves. */
+export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
+  const key = options.key ?? TEST_KEY;
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      LANG: 'C.UTF-8',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ENDERCOMPUTE_DATA_DIR: dataDir,
+      ENDERCOMPUTE_KEY: key,
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let printed = '';
+  child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`The server did not start in time:\n${printed}`)), 30_000);
+    const check = (): void => {
+      const match = /running at (http:\/\/[^\s/]+)\//.exec(printed);
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`The server exited with ${code} before serving:\n${printed}`));
+    });
+  });
+
+  return {
+    url,
+    key,
+    dataDir,
+    child,
+    output: () => printed,
+    request: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
+      if (init.actor !== undefined) headers.set('x-actor', init.actor);
+      return fetch(`${url}${path}`, { ...init, headers });
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'the condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** JSON of a response, failing with the body when the status is not the expected one. */
+export async function expectJson<T>(response: Response, status: number): Promise<T> {
+  const text = await response.text();
+  if (response.status !== status) throw new Error(`Expected HTTP ${status}, got ${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}

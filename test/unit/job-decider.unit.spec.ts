@@ -1,0 +1,282 @@
+/** The job decider: every command, the events it yields and every refusal. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideJob, evolveJob, initialJobState, requireActive, type JobCommand, type JobState } from '../../src/jobs/job.decider';
+import type { JobDefinition, JobEvent, JobFile } from '../../src/jobs/job.events';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/shared/domain-errors';
+import { spec } from './given-when-then';
+
+const jobs = spec<JobCommand, JobState, JobEvent>({ initialState: initialJobState, decide: decideJob, evolve: evolveJob });
+
+const ID = 'j-1';
+const definition: JobDefinition = {
+  name: 'nightly',
+  description: 'Runs every test',
+  scriptId: 's-1',
+  args: ['--all', '-v'],
+  env: { CI: '1', LANG: 'C' },
+  tags: ['ci'],
+  timeoutSeconds: 600,
+};
+const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
+const removed: JobEvent = { type: 'JobRemoved', data: { jobId: ID } };
+const fileA: JobFile = { name: 'a.txt', size: 3, sha256: 'a'.repeat(64) };
+const fileB: JobFile = { name: 'b.bin', size: 10, sha256: 'b'.repeat(64) };
+const attached = (file: JobFile): JobEvent => ({ type: 'JobFileAttached', data: { jobId: ID, file } });
+const activeState = (over: Partial<Extract<JobState, { status: 'active' }>> = {}): JobState => ({
+  status: 'active',
+  jobId: ID,
+  files: [],
+  ...definition,
+  ...over,
+});
+
+const create = (over: Partial<Extract<JobCommand, { type: 'CreateJob' }>> = {}): JobCommand => ({
+  type: 'CreateJob',
+  jobId: ID,
+  definition,
+  nameTakenBy: null,
+  scriptExists: true,
+  ...over,
+});
+const update = (changes: Partial<JobDefinition>, over: Partial<Extract<JobCommand, { type: 'UpdateJob' }>> = {}): JobCommand => ({
+  type: 'UpdateJob',
+  jobId: ID,
+  changes,
+  nameTakenBy: null,
+  scriptExists: true,
+  ...over,
+});
+const attach = (...files: JobFile[]): JobCommand => ({ type: 'AttachJobFiles', jobId: ID, files });
+const removeFile = (name: string): JobCommand => ({ type: 'RemoveJobFile', jobId: ID, name });
+const removeJob = (activeRuns: number[] = []): JobCommand => ({ type: 'RemoveJob', jobId: ID, activeRuns });
+
+describe('job decider', () => {
+  describe('CreateJob', () => {
+    it('records JobCreated with the whole definition; the job starts with no files', () => {
+      const state = jobs.given().when(create()).then([created]);
+      assert.deepStrictEqual(state, activeState());
+    });
+
+    it('accepts a name whose holder is this very job', () => {
+      jobs.given().when(create({ nameTakenBy: { id: ID, name: 'Nightly' } })).then([created]);
+    });
+
+    it('refuses a name another job holds', () => {
+      jobs.given().when(create({ nameTakenBy: { id: 'j-2', name: 'Nightly' } })).thenThrows(ConflictError, /^A job named "Nightly" already exists$/);
+    });
+
+    it('refuses an unknown script template', () => {
+      jobs
+        .given()
+        .when(create({ scriptExists: false }))
+        .thenThrows(ValidationError, /^scriptId: no script template "s-1" exists$/);
+    });
+
+    it('refuses an id that already exists, also when that job was removed', () => {
+      jobs.given(created).when(create()).thenThrows(ConflictError, /^Job j-1 already exists$/);
+      jobs.given(created, removed).when(create()).thenThrows(ConflictError, /^Job j-1 already exists$/);
+    });
+  });
+
+  describe('UpdateJob', () => {
+    it('records only the fields that changed, comparing lists and maps by value', () => {
+      const state = jobs
+        .given(created)
+        .when(update({ ...definition, args: ['--all', '-v'], env: { CI: '1', LANG: 'C' }, tags: ['ci', 'slow'], timeoutSeconds: null }))
+        .then([{ type: 'JobUpdated', data: { jobId: ID, tags: ['ci', 'slow'], timeoutSeconds: null } }]);
+      assert.deepStrictEqual(state, activeState({ tags: ['ci', 'slow'], timeoutSeconds: null }));
+    });
+
+    it('records a change of every field', () => {
+      const next: JobDefinition = {
+        name: 'weekly',
+        description: '',
+        scriptId: 's-2',
+        args: [],
+        env: {},
+        tags: [],
+        timeoutSeconds: 30,
+      };
+      jobs.given(created).when(update(next)).then([{ type: 'JobUpdated', data: { jobId: ID, ...next } }]);
+    });
+
+    it('sees a reordered argument list as a change', () => {
+      jobs.given(created).when(update({ args: ['-v', '--all'] })).then([{ type: 'JobUpdated', data: { jobId: ID, args: ['-v', '--all'] } }]);
+    });
+
+    it('records nothing when nothing changes', () => {
+      jobs.given(created).when(update({ ...definition })).then([]);
+      jobs.given(created).when(update({})).then([]);
+    });
+
+    it(
+      'records nothing for the same environment written in another key order',
+      { todo: 'src/jobs/job.decider.ts compares env with JSON.stringify, so key order counts as a change (see report)' },
+      () => {
+        jobs.given(created).when(update({ env: { LANG: 'C', CI: '1' } })).then([]);
+      },
+    );
+
+    it('accepts a rename whose name holder is the job itself', () => {
+      jobs
+        .given(created)
+        .when(update({ name: 'NIGHTLY' }, { nameTakenBy: { id: ID, name: 'nightly' } }))
+        .then([{ type: 'JobUpdated', data: { jobId: ID, name: 'NIGHTLY' } }]);
+    });
+
+    it('refuses a rename to a name another job holds', () => {
+      jobs
+        .given(created)
+        .when(update({ name: 'weekly' }, { nameTakenBy: { id: 'j-2', name: 'Weekly' } }))
+        .thenThrows(ConflictError, /^A job named "Weekly" already exists$/);
+    });
+
+    it('checks the name only when it changes', () => {
+      jobs
+        .given(created)
+        .when(update({ name: 'nightly', description: 'new' }, { nameTakenBy: { id: 'j-2', name: 'nightly' } }))
+        .then([{ type: 'JobUpdated', data: { jobId: ID, description: 'new' } }]);
+    });
+
+    it('refuses a change to an unknown script template', () => {
+      jobs
+        .given(created)
+        .when(update({ scriptId: 's-404' }, { scriptExists: false }))
+        .thenThrows(ValidationError, /^scriptId: no script template "s-404" exists$/);
+    });
+
+    it('still allows other edits when the unchanged template no longer exists', () => {
+      jobs
+        .given(created)
+        .when(update({ scriptId: 's-1', tags: [] }, { scriptExists: false }))
+        .then([{ type: 'JobUpdated', data: { jobId: ID, tags: [] } }]);
+    });
+
+    it('refuses an absent job', () => {
+      jobs.given().when(update({ description: 'x' })).thenThrows(NotFoundError, /^Job j-1 does not exist$/);
+    });
+
+    it('refuses a removed job, naming it', () => {
+      jobs.given(created, removed).when(update({ description: 'x' })).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+    });
+  });
+
+  describe('AttachJobFiles', () => {
+    it('records one JobFileAttached per file, in the order given', () => {
+      const state = jobs.given(created).when(attach(fileA, fileB)).then([attached(fileA), attached(fileB)]);
+      assert.deepStrictEqual(state, activeState({ files: [fileA, fileB] }));
+    });
+
+    it('records nothing when no file is given', () => {
+      jobs.given(created).when(attach()).then([]);
+    });
+
+    it('records nothing when identical content is attached again under the same name', () => {
+      jobs.given(created, attached(fileA)).when(attach({ ...fileA })).then([]);
+    });
+
+    it('records only the files that differ from what is attached', () => {
+      jobs.given(created, attached(fileA)).when(attach(fileA, fileB)).then([attached(fileB)]);
+    });
+
+    it('replaces a file attached again under the same name with other content', () => {
+      const newA: JobFile = { name: 'a.txt', size: 5, sha256: 'c'.repeat(64) };
+      const state = jobs.given(created, attached(fileA), attached(fileB)).when(attach(newA)).then([attached(newA)]);
+      assert.deepStrictEqual(state, activeState({ files: [fileB, newA] }));
+    });
+
+    it('attaches the same content under another name', () => {
+      const copy: JobFile = { ...fileA, name: 'copy.txt' };
+      jobs.given(created, attached(fileA)).when(attach(copy)).then([attached(copy)]);
+    });
+
+    it('refuses the same file name twice in one attach, even with the same content', () => {
+      jobs
+        .given(created)
+        .when(attach(fileA, fileB, { ...fileA, sha256: 'd'.repeat(64) }))
+        .thenThrows(ValidationError, /^file: "a\.txt" is given twice$/);
+      jobs.given(created, attached(fileA)).when(attach(fileA, fileA)).thenThrows(ValidationError, /"a\.txt" is given twice/);
+    });
+
+    it('refuses an absent or removed job', () => {
+      jobs.given().when(attach(fileA)).thenThrows(NotFoundError, /^Job j-1 does not exist$/);
+      jobs.given(created, removed).when(attach(fileA)).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+    });
+  });
+
+  describe('RemoveJobFile', () => {
+    it('records JobFileRemoved for an attached file', () => {
+      const state = jobs
+        .given(created, attached(fileA), attached(fileB))
+        .when(removeFile('a.txt'))
+        .then([{ type: 'JobFileRemoved', data: { jobId: ID, name: 'a.txt' } }]);
+      assert.deepStrictEqual(state, activeState({ files: [fileB] }));
+    });
+
+    it('refuses a file name the job does not have, naming job and file', () => {
+      jobs
+        .given(created, attached(fileA))
+        .when(removeFile('missing.txt'))
+        .thenThrows(NotFoundError, /^Job "nightly" has no input file named "missing\.txt"$/);
+    });
+
+    it('refuses to remove the same file twice', () => {
+      jobs
+        .given(created, attached(fileA), { type: 'JobFileRemoved', data: { jobId: ID, name: 'a.txt' } })
+        .when(removeFile('a.txt'))
+        .thenThrows(NotFoundError, /no input file named "a\.txt"/);
+    });
+
+    it('matches file names exactly (case-sensitive)', () => {
+      jobs.given(created, attached(fileA)).when(removeFile('A.TXT')).thenThrows(NotFoundError, /"A\.TXT"/);
+    });
+
+    it('refuses an absent or removed job', () => {
+      jobs.given().when(removeFile('a.txt')).thenThrows(NotFoundError, /does not exist/);
+      jobs.given(created, attached(fileA), removed).when(removeFile('a.txt')).thenThrows(NotFoundError, /"nightly" was removed/);
+    });
+  });
+
+  describe('RemoveJob', () => {
+    it('records JobRemoved when no run is active', () => {
+      const state = jobs.given(created, attached(fileA)).when(removeJob()).then([removed]);
+      assert.deepStrictEqual(state, { status: 'removed', jobId: ID, name: 'nightly' });
+    });
+
+    it('refuses while runs are active, naming their numbers', () => {
+      jobs
+        .given(created)
+        .when(removeJob([3, 5]))
+        .thenThrows(ConflictError, /^Job "nightly" has runs that are not finished \(#3, #5\): cancel them first$/);
+      jobs.given(created).when(removeJob([12])).thenThrows(ConflictError, /\(#12\)/);
+    });
+
+    it('refuses an absent job, and to remove twice', () => {
+      jobs.given().when(removeJob()).thenThrows(NotFoundError, /^Job j-1 does not exist$/);
+      jobs.given(created, removed).when(removeJob()).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+    });
+  });
+
+  describe('evolveJob', () => {
+    it('starts absent', () => {
+      jobs.given().thenState({ status: 'absent' });
+    });
+
+    it('keeps the name of the job at its removal', () => {
+      jobs.given(created, { type: 'JobUpdated', data: { jobId: ID, name: 'renamed' } }, removed).thenState({ status: 'removed', jobId: ID, name: 'renamed' });
+    });
+
+    it('ignores events that do not apply to an absent or removed job', () => {
+      jobs.given({ type: 'JobUpdated', data: { jobId: ID, name: 'x' } }, attached(fileA), removed).thenState({ status: 'absent' });
+      jobs
+        .given(created, removed, { type: 'JobUpdated', data: { jobId: ID, name: 'x' } }, attached(fileA), { type: 'JobFileRemoved', data: { jobId: ID, name: 'a.txt' } }, removed)
+        .thenState({ status: 'removed', jobId: ID, name: 'nightly' });
+    });
+
+    it('requireActive returns the active state itself', () => {
+      const state = jobs.given(created).state;
+      assert.equal(requireActive(state, ID), state);
+    });
+  });
+});

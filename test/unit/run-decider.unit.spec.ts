@@ -1,0 +1,308 @@
+/** The run decider: request, claim, start, output, finish, and every refusal. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideRun, evolveRun, initialRunState, type RunCommand, type RunState } from '../../src/runs/run.decider';
+import type { OutputStream, RunEvent, RunRequested } from '../../src/runs/run.events';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/shared/domain-errors';
+import { spec } from './given-when-then';
+
+const runs = spec<RunCommand, RunState, RunEvent>({ initialState: initialRunState, decide: decideRun, evolve: evolveRun });
+
+const RUN = 'j-1-13';
+const SCHEDULED_FOR = '2026-03-02T09:00:00.000Z';
+const requestData: RunRequested['data'] = {
+  runId: RUN,
+  jobId: 'j-1',
+  jobName: 'nightly',
+  number: 13,
+  snapshot: {
+    scriptId: 's-1',
+    scriptName: 'Build',
+    scriptVersion: 2,
+    interpreter: 'bash',
+    body: 'make all',
+    jobVersion: 4,
+    args: ['--all', 'extra'],
+    env: { CI: '1', EXTRA: 'yes' },
+    files: [{ name: 'a.txt', size: 3, sha256: 'a'.repeat(64) }],
+    timeoutSeconds: 600,
+  },
+  extra: { args: ['extra'], env: { EXTRA: 'yes' }, files: [] },
+  scheduledFor: null,
+  rerunOf: null,
+};
+const requested: RunEvent = { type: 'RunRequested', data: requestData };
+const scheduled: RunEvent = { type: 'RunRequested', data: { ...requestData, scheduledFor: SCHEDULED_FOR } };
+const claimed: RunEvent = { type: 'RunClaimed', data: { runId: RUN, runner: 'host#abc123', workdir: '/data/work/nightly-j-1/13' } };
+const started: RunEvent = {
+  type: 'RunStarted',
+  data: { runId: RUN, runner: 'host#abc123', pid: 4242, processStartTicks: '123456', workdir: '/data/work/nightly-j-1/13' },
+};
+
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
+const output = (offset: number, text: string, pieces: Array<{ stream: OutputStream; length: number }>): RunEvent => ({
+  type: 'RunOutputAppended',
+  data: { runId: RUN, offset, data: b64(text), pieces },
+});
+const hello = output(0, 'hello', [{ stream: 'stdout', length: 5 }]);
+const finished = (status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'lost', outputBytes: number): RunEvent => ({
+  type: 'RunFinished',
+  data: { runId: RUN, status, exitCode: status === 'succeeded' ? 0 : null, signal: null, outputBytes, droppedBytes: 0, reason: null },
+});
+
+const claim = (now = '2026-03-02T08:00:00.000Z', runner = 'host#abc123'): RunCommand => ({
+  type: 'ClaimRun',
+  runId: RUN,
+  runner,
+  workdir: '/data/work/nightly-j-1/13',
+  now,
+});
+const start = (runner = 'host#abc123'): RunCommand => ({
+  type: 'StartRun',
+  runId: RUN,
+  runner,
+  pid: 4242,
+  processStartTicks: '123456',
+  workdir: '/data/work/nightly-j-1/13',
+});
+const append = (offset: number, text: string, pieces: Array<{ stream: OutputStream; length: number }>): RunCommand => ({
+  type: 'AppendOutput',
+  runId: RUN,
+  offset,
+  data: b64(text),
+  pieces,
+});
+const finish = (over: Partial<Extract<RunCommand, { type: 'FinishRun' }>> = {}): RunCommand => ({
+  type: 'FinishRun',
+  runId: RUN,
+  status: 'succeeded',
+  exitCode: 0,
+  signal: null,
+  droppedBytes: 0,
+  reason: null,
+  ...over,
+});
+
+const waitingState: RunState = {
+  phase: 'waiting',
+  runId: RUN,
+  jobName: 'nightly',
+  number: 13,
+  scheduledFor: null,
+  runner: null,
+  outputBytes: 0,
+  finishedStatus: null,
+};
+
+describe('run decider', () => {
+  describe('RequestRun', () => {
+    it('records RunRequested with the whole snapshot; the run waits', () => {
+      const state = runs.given().when({ type: 'RequestRun', ...requestData }).then([requested]);
+      assert.deepStrictEqual(state, waitingState);
+    });
+
+    it('records a scheduled time and a re-run origin', () => {
+      const data = { ...requestData, scheduledFor: SCHEDULED_FOR, rerunOf: 'j-1-12' };
+      const state = runs.given().when({ type: 'RequestRun', ...data }).then([{ type: 'RunRequested', data }]);
+      assert.deepStrictEqual(state, { ...waitingState, scheduledFor: SCHEDULED_FOR });
+    });
+
+    it('refuses a run id that exists', () => {
+      runs.given(requested).when({ type: 'RequestRun', ...requestData }).thenThrows(ConflictError, /^Run j-1-13 already exists$/);
+      runs.given(requested, finished('cancelled', 0)).when({ type: 'RequestRun', ...requestData }).thenThrows(ConflictError, /already exists/);
+    });
+  });
+
+  describe('ClaimRun', () => {
+    it('records RunClaimed for a waiting run (the clock reading is not recorded)', () => {
+      const state = runs.given(requested).when(claim()).then([claimed]);
+      assert.deepStrictEqual(state, { ...waitingState, phase: 'claimed', runner: 'host#abc123' });
+    });
+
+    it('refuses a scheduled run before its time, saying when', () => {
+      runs
+        .given(scheduled)
+        .when(claim('2026-03-02T08:59:59.999Z'))
+        .thenThrows(ConflictError, /^Run nightly #13 is scheduled for 2026-03-02T09:00:00\.000Z$/);
+    });
+
+    it('claims a scheduled run at and after its time', () => {
+      runs.given(scheduled).when(claim(SCHEDULED_FOR)).then([claimed]);
+      runs.given(scheduled).when(claim('2026-03-02T09:00:00.001Z')).then([claimed]);
+    });
+
+    it('refuses to claim twice, even for the same runner', () => {
+      runs.given(requested, claimed).when(claim()).thenThrows(ConflictError, /^Run nightly #13 is starting: it cannot be started again$/);
+      runs.given(requested, claimed).when(claim(undefined, 'other#1')).thenThrows(ConflictError, /is starting/);
+    });
+
+    it('refuses a running or finished run', () => {
+      runs.given(requested, claimed, started).when(claim()).thenThrows(ConflictError, /^Run nightly #13 is running: it cannot be started again$/);
+      runs
+        .given(requested, finished('cancelled', 0))
+        .when(claim())
+        .thenThrows(ConflictError, /^Run nightly #13 is finished \(cancelled\): it cannot be started again$/);
+    });
+
+    it('refuses an absent run', () => {
+      runs.given().when(claim()).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+    });
+  });
+
+  describe('StartRun', () => {
+    it('records RunStarted with runner, pid, start ticks and work directory', () => {
+      const state = runs.given(requested, claimed).when(start()).then([started]);
+      assert.deepStrictEqual(state, { ...waitingState, phase: 'running', runner: 'host#abc123' });
+    });
+
+    it('refuses a runner other than the one that claimed it', () => {
+      runs.given(requested, claimed).when(start('other#1')).thenThrows(ConflictError, /^Run nightly #13 was not claimed by runner other#1$/);
+    });
+
+    it('refuses a run nobody claimed', () => {
+      runs.given(requested).when(start()).thenThrows(ConflictError, /was not claimed by runner host#abc123/);
+    });
+
+    it('refuses to start twice', () => {
+      runs.given(requested, claimed, started).when(start()).thenThrows(ConflictError, /was not claimed by runner host#abc123/);
+    });
+
+    it('refuses a finished run', () => {
+      runs.given(requested, claimed, finished('lost', 0)).when(start()).thenThrows(ConflictError, /not claimed/);
+    });
+
+    it('refuses an absent run', () => {
+      runs.given().when(start()).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+    });
+  });
+
+  describe('AppendOutput', () => {
+    it('records a batch at offset 0 and counts its bytes', () => {
+      const state = runs.given(requested, claimed, started).when(append(0, 'hello', [{ stream: 'stdout', length: 5 }])).then([hello]);
+      assert.equal(state.outputBytes, 5);
+    });
+
+    it('records interleaved pieces at the next offset', () => {
+      const pieces = [
+        { stream: 'stderr' as const, length: 4 },
+        { stream: 'stdout' as const, length: 2 },
+      ];
+      const state = runs
+        .given(requested, claimed, started, hello)
+        .when(append(5, 'oops\nok', [...pieces, { stream: 'stderr', length: 1 }]))
+        .then([output(5, 'oops\nok', [...pieces, { stream: 'stderr', length: 1 }])]);
+      assert.equal(state.outputBytes, 12);
+    });
+
+    it('counts bytes, not characters', () => {
+      const state = runs.given(requested, claimed, started).when(append(0, 'héllo ✓', [{ stream: 'stdout', length: 10 }])).then([
+        output(0, 'héllo ✓', [{ stream: 'stdout', length: 10 }]),
+      ]);
+      assert.equal(state.outputBytes, 10);
+    });
+
+    it('refuses a batch at the wrong offset: a gap or an overlap', () => {
+      runs
+        .given(requested, claimed, started, hello)
+        .when(append(6, 'x', [{ stream: 'stdout', length: 1 }]))
+        .thenThrows(ConflictError, /^Run nightly #13 has 5 bytes of output, not 6$/);
+      runs
+        .given(requested, claimed, started, hello)
+        .when(append(0, 'hello', [{ stream: 'stdout', length: 5 }]))
+        .thenThrows(ConflictError, /has 5 bytes of output, not 0/);
+    });
+
+    it('refuses pieces that do not add up to the batch', () => {
+      runs
+        .given(requested, claimed, started)
+        .when(append(0, 'hello', [{ stream: 'stdout', length: 2 }, { stream: 'stderr', length: 2 }]))
+        .thenThrows(ValidationError, /^pieces add up to 4 bytes, the batch has 5$/);
+      runs
+        .given(requested, claimed, started)
+        .when(append(0, 'hello', []))
+        .thenThrows(ValidationError, /pieces add up to 0 bytes, the batch has 5/);
+    });
+
+    it('refuses output before the run started', () => {
+      runs.given(requested).when(append(0, 'x', [{ stream: 'stdout', length: 1 }])).thenThrows(ConflictError, /^Run nightly #13 is waiting to start: it takes no output$/);
+      runs.given(requested, claimed).when(append(0, 'x', [{ stream: 'stdout', length: 1 }])).thenThrows(ConflictError, /is starting: it takes no output/);
+    });
+
+    it('refuses output after the run finished', () => {
+      runs
+        .given(requested, claimed, started, hello, finished('succeeded', 5))
+        .when(append(5, 'late', [{ stream: 'stdout', length: 4 }]))
+        .thenThrows(ConflictError, /^Run nightly #13 is finished \(succeeded\): it takes no output$/);
+    });
+
+    it('refuses an absent run', () => {
+      runs.given().when(append(0, 'x', [{ stream: 'stdout', length: 1 }])).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+    });
+  });
+
+  describe('FinishRun', () => {
+    it('records RunFinished with the output byte count the run has', () => {
+      const state = runs
+        .given(requested, claimed, started, hello)
+        .when(finish({ droppedBytes: 7 }))
+        .then([
+          {
+            type: 'RunFinished',
+            data: { runId: RUN, status: 'succeeded', exitCode: 0, signal: null, outputBytes: 5, droppedBytes: 7, reason: null },
+          },
+        ]);
+      assert.deepStrictEqual(state, { ...waitingState, phase: 'finished', runner: 'host#abc123', outputBytes: 5, finishedStatus: 'succeeded' });
+    });
+
+    it('records a failure with its signal and reason', () => {
+      runs
+        .given(requested, claimed, started)
+        .when(finish({ status: 'failed', exitCode: null, signal: 'SIGKILL', reason: 'Ended by signal SIGKILL' }))
+        .then([
+          {
+            type: 'RunFinished',
+            data: { runId: RUN, status: 'failed', exitCode: null, signal: 'SIGKILL', outputBytes: 0, droppedBytes: 0, reason: 'Ended by signal SIGKILL' },
+          },
+        ]);
+    });
+
+    it('finishes a run that never started (cancelled while waiting, or lost after its claim)', () => {
+      runs.given(requested).when(finish({ status: 'cancelled', exitCode: null })).then([finished('cancelled', 0)]);
+      runs.given(requested, claimed).when(finish({ status: 'lost', exitCode: null })).then([finished('lost', 0)]);
+    });
+
+    it('refuses to finish twice, saying how it ended', () => {
+      runs
+        .given(requested, claimed, started, finished('timed_out', 0))
+        .when(finish())
+        .thenThrows(ConflictError, /^Run nightly #13 has already finished \(timed_out\)$/);
+    });
+
+    it('refuses an absent run', () => {
+      runs.given().when(finish()).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+    });
+  });
+
+  describe('evolveRun', () => {
+    it('starts absent', () => {
+      runs.given().thenState(initialRunState);
+      assert.equal(initialRunState.phase, 'absent');
+    });
+
+    it('folds a whole run', () => {
+      runs
+        .given(requested, claimed, started, hello, output(5, 'abc', [{ stream: 'stderr', length: 3 }]), finished('failed', 8))
+        .thenState({ ...waitingState, phase: 'finished', runner: 'host#abc123', outputBytes: 8, finishedStatus: 'failed' });
+    });
+
+    it('takes the output count of RunFinished as final', () => {
+      runs.given(requested, claimed, started, hello, finished('succeeded', 9)).thenState({
+        ...waitingState,
+        phase: 'finished',
+        runner: 'host#abc123',
+        outputBytes: 9,
+        finishedStatus: 'succeeded',
+      });
+    });
+  });
+});
