@@ -2,15 +2,14 @@
 
 /** The most recent Monday 00:00 (local time) at or before `now`. */
 export function lastMondayMidnight(now: Date): Date {
-  const monday = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-  const daysSinceMonday = (monday.getDay() + 6) % 7;
-  monday.setDate(monday.getDate() - daysSinceMonday);
-  return monday;
+  const daysSinceMonday = (now.getDay() + 6) % 7;
+  // Built in one step from the Monday's date: going through another day's midnight
+  // would land an hour off where that midnight does not exist (a DST change at 00:00).
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() - daysSinceMonday);
 }
 
 /** The first Monday 00:00 (local time) strictly after `now`. */
 export function nextMondayMidnight(now: Date): Date {
-  const next = lastMondayMidnight(now);
-  next.setDate(next.getDate() + 7);
-  return next;
+  const daysSinceMonday = (now.getDay() + 6) % 7;
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() - daysSinceMonday + 7);
 }

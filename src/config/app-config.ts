@@ -45,7 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return fallback;
-    const value = Number(raw);
+    const value = /^\s*\d{1,16}\s*$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
       return fallback;
@@ -76,13 +76,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
 function parseNamedKeys(raw: string, problems: string[]): Array<{ name: string; key: string }> {
   const keys: Array<{ name: string; key: string }> = [];
-  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+  const entries = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
     const separator = entry.indexOf('=');
     const name = separator > 0 ? entry.slice(0, separator).trim() : '';
     const key = separator > 0 ? entry.slice(separator + 1).trim() : '';
     // The entry itself is never echoed: it holds a key.
     if (!/^[^\x00-\x1f\x7f=,]{1,64}$/.test(name) || key.length < 16) {
-      problems.push(`ENDERCOMPUTE_KEYS entry ${keys.length + 1} must be name=KEY with a 1–64 character name and a key of at least 16 characters`);
+      problems.push(`ENDERCOMPUTE_KEYS entry ${index + 1} must be name=KEY with a 1–64 character name and a key of at least 16 characters`);
       continue;
     }
     keys.push({ name, key });

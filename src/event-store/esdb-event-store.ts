@@ -6,7 +6,9 @@
  *   expected version becomes {@link StreamConflictError} with the server's actual
  *   revision. An append over the server's maximum size (1 MiB by default) becomes
  *   {@link AppendTooLargeError}. Re-appending the same event ids at the same expected
- *   revision succeeds without writing twice: EventStoreDB's idempotent writes.
+ *   revision succeeds without writing twice: EventStoreDB's idempotent writes. That is
+ *   also why appends and reads are sent again (twice at most) when the connection was
+ *   lost or reset, as after a server restart (see `esdb/retry.ts`).
  * - `$all` reads and subscriptions never return system events (`$`-streams): they are
  *   filtered out by the server, together with as much of the port filter as the server
  *   can express, and the rest is checked here (see `esdb/filters.ts`).
@@ -35,7 +37,8 @@ import {
 } from './event-store.port';
 import { readAllFiltered } from './esdb/filtered-read';
 import { NON_SYSTEM_STREAMS, planFilter } from './esdb/filters';
-import { AppendTooLargeError, sizeOnDisk, toExpectedRevision, toPortError, toRecordedEvent } from './esdb/mapping';
+import { AppendTooLargeError, clientError, sizeOnDisk, toExpectedRevision, toPortError, toRecordedEvent } from './esdb/mapping';
+import { withRetries } from './esdb/retry';
 import { DEFAULT_RETRY, EsdbSubscription, RetryPolicy } from './esdb/subscription';
 
 export { AppendTooLargeError } from './esdb/mapping';
@@ -99,12 +102,13 @@ export class EsdbEventStore extends EventStore {
       jsonEvent({ id: event.id, type: event.type, data: event.data as JSONType, metadata: event.metadata as unknown as JSONType }),
     );
     try {
-      const result = await this.client.appendToStream(stream, payload, { expectedRevision: toExpectedRevision(expected) });
+      const result = await withRetries(() => this.client.appendToStream(stream, payload, { expectedRevision: toExpectedRevision(expected) }));
       if (!result.position) throw new Error(`EventStoreDB accepted the append to ${stream} but reported no position`);
       return { nextRevision: result.nextExpectedRevision, position: { commit: result.position.commit, prepare: result.position.prepare } };
     } catch (error) {
-      if (error instanceof MaxAppendSizeExceededError) {
-        throw new AppendTooLargeError(stream, size, error.maxAppendSize, { cause: error });
+      const typed = clientError(error);
+      if (typed instanceof MaxAppendSizeExceededError) {
+        throw new AppendTooLargeError(stream, size, typed.maxAppendSize, { cause: typed });
       }
       throw toPortError(error, { stream, expected, operation: `the append to ${stream}`, mayHaveHappened: true });
     }
@@ -128,22 +132,25 @@ export class EsdbEventStore extends EventStore {
     this.assertOpen();
     if (options.maxCount === 0) return [];
     const direction = options.direction ?? 'forwards';
-    const events: RecordedEvent[] = [];
-    try {
-      const read = this.client.readStream(stream, {
+    const read = async (): Promise<RecordedEvent[]> => {
+      const events: RecordedEvent[] = [];
+      const reading = this.client.readStream(stream, {
         direction,
         fromRevision: options.fromRevision ?? (direction === 'forwards' ? START : END),
         maxCount: options.maxCount ?? UNLIMITED,
       });
-      for await (const resolved of read) {
+      for await (const resolved of reading) {
         if (resolved.event) events.push(toRecordedEvent(resolved.event));
       }
+      return events;
+    };
+    try {
+      return await withRetries(read);
     } catch (error) {
       // A stream that was never written, or was deleted, reads as no events.
       if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
       throw toPortError(error, { operation: `the read of ${stream}` });
     }
-    return events;
   }
 
   override async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -160,7 +167,8 @@ export class EsdbEventStore extends EventStore {
       const count = limit === Infinity ? UNLIMITED : Math.min(limit - events.length + 1, UNLIMITED);
       let page;
       try {
-        page = await readAllFiltered(this.client, { direction, from: boundary ?? (forwards ? 'start' : 'end'), count, filter: plan.server });
+        const from = boundary ?? (forwards ? 'start' : 'end');
+        page = await withRetries(() => readAllFiltered(this.client, { direction, from, count, filter: plan.server }));
       } catch (error) {
         throw toPortError(error, { operation: 'the read of $all' });
       }

@@ -20,11 +20,12 @@ export function envProblems(value: unknown): string[] {
   const problems: string[] = [];
   if (entries.length > MAX_ENV_VARS) problems.push(`must have at most ${MAX_ENV_VARS} variables`);
   for (const [name, val] of entries) {
-    if (!ENV_NAME.test(name)) problems.push(`"${name.slice(0, 40)}" is not a valid variable name (letters, digits and _, not starting with a digit)`);
+    if (name === '__proto__') problems.push('__proto__ is not allowed as a variable name');
+    else if (!ENV_NAME.test(name)) problems.push(`"${name.slice(0, 40)}" is not a valid variable name (letters, digits and _, not starting with a digit)`);
     else if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) problems.push(`${name} is reserved: ${RESERVED_ENV_PREFIX}* variables are set by EnderCompute`);
     if (typeof val !== 'string') problems.push(`${name.slice(0, 40)} must be a string`);
-    else if (!NO_NUL.test(val)) problems.push(`${name} must not contain NUL characters`);
-    else if (val.length > MAX_ENV_VALUE) problems.push(`${name} must be at most ${MAX_ENV_VALUE} characters`);
+    else if (!NO_NUL.test(val)) problems.push(`${name.slice(0, 40)} must not contain NUL characters`);
+    else if (val.length > MAX_ENV_VALUE) problems.push(`${name.slice(0, 40)} must be at most ${MAX_ENV_VALUE} characters`);
   }
   return problems;
 }

@@ -74,7 +74,7 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
       const changed: Partial<JobDefinition> = {};
       for (const field of JOB_DEFINITION_FIELDS) {
         const value = command.changes[field];
-        if (value !== undefined && JSON.stringify(value) !== JSON.stringify(job[field])) {
+        if (value !== undefined && !sameValue(value, job[field])) {
           (changed as Record<string, unknown>)[field] = value;
         }
       }
@@ -127,4 +127,17 @@ function refuseTakenName(name: string, holder: NameHolder | null, selfId: string
 
 function unknownScript(scriptId: string): ValidationError {
   return new ValidationError([`scriptId: no script template "${scriptId}" exists`]);
+}
+
+/** Equal as data: arrays in order, objects (the environment) whatever their key order. */
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
 }

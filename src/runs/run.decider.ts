@@ -109,6 +109,10 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
     case 'FinishRun': {
       requireExisting(state, command.runId);
       if (state.phase === 'finished') throw new ConflictError(`${label(state)} has already finished (${state.finishedStatus})`);
+      // A run that never started cannot have succeeded or timed out.
+      if (state.phase === 'waiting' && (command.status === 'succeeded' || command.status === 'timed_out')) {
+        throw new ConflictError(`${label(state)} never started: it cannot end as ${command.status}`);
+      }
       const { type: _type, ...rest } = command;
       return [{ type: 'RunFinished', data: { ...rest, outputBytes: state.outputBytes } }];
     }

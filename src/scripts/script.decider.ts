@@ -56,12 +56,12 @@ export function decideScript(command: ScriptCommand, state: ScriptState): Script
     }
     case 'UpdateScript': {
       const active = requireActive(state, command.scriptId);
-      if (command.changes.name !== undefined) refuseTakenName(command.changes.name, command.nameTakenBy, command.scriptId);
       const changed: { name?: string; interpreter?: string; body?: string } = {};
       for (const key of ['name', 'interpreter', 'body'] as const) {
         const value = command.changes[key];
         if (value !== undefined && value !== active[key]) changed[key] = value;
       }
+      if (changed.name !== undefined) refuseTakenName(changed.name, command.nameTakenBy, command.scriptId);
       // An edit that changes nothing records nothing: the log stays a list of real changes.
       if (Object.keys(changed).length === 0) return [];
       return [{ type: 'ScriptUpdated', data: { scriptId: command.scriptId, ...changed } }];

@@ -221,14 +221,14 @@ describe('startProcess', { timeout: 120_000 }, () => {
 
     const { running, exit } = await run(spec, recorder, { flushIntervalMs: 1 });
 
-    const scriptPath = join(spec.workdir, 'script.sh');
+    const scriptPath = join(spec.workdir, '.endercompute-script.sh');
     const expected = [
       'args:2|one two|x*',
       'env:hi there',
       'file:hello from a file',
       `cwd:${spec.workdir}`,
       `script:${scriptPath}`,
-      'files:greeting.txt script.sh ',
+      'files:.endercompute-script.sh greeting.txt ',
       '',
     ].join('\n');
     assert.equal(recorder.output().toString(), expected);
@@ -241,7 +241,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
     assert.match(started.processStartTicks ?? '', /^\d+$/);
     assert.equal(recorder.order[0], 'started');
     assert.equal(statSync(scriptPath).mode & 0o777, 0o700);
-    assert.deepEqual(readdirSync(spec.workdir).sort(), ['greeting.txt', 'script.sh']);
+    assert.deepEqual(readdirSync(spec.workdir).sort(), ['.endercompute-script.sh', 'greeting.txt']);
     assert.equal(running.signalGroup('SIGTERM'), false, 'nothing to signal once done');
   });
 
@@ -414,7 +414,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
       args: ['a', 'b c'],
     });
     const pythonRun = await run(pythonSpec, python);
-    assert.equal(python.output().toString(), "script.py ['a', 'b c'] True\n");
+    assert.equal(python.output().toString(), ".endercompute-script.py ['a', 'b c'] True\n");
     assert.equal(pythonRun.exit.exitCode, 5);
 
     const node = new Recorder();
@@ -428,7 +428,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
       args: ['--flag', 'x y'],
     });
     const nodeRun = await run(nodeSpec, node);
-    assert.equal(node.output().toString(), 'script.js ["--flag","x y"] true\n');
+    assert.equal(node.output().toString(), '.endercompute-script.js ["--flag","x y"] true\n');
     assert.equal(nodeRun.exit.exitCode, 4);
   });
 

@@ -8,7 +8,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { lastMondayMidnight, nextMondayMidnight } from '../../src/auth/key-schedule';
 import { keyFingerprint } from '../../src/auth/key-service';
 
@@ -104,6 +106,67 @@ describe('key schedule', () => {
       }
     });
   });
+});
+
+/**
+ * The schedule evaluated in a child process started with `TZ=zone` (the only reliable
+ * way to pick a zone), for local times given as [year, month (1-12), day, hour].
+ * Returns `[last, next]` as UTC ISO strings per input.
+ */
+function scheduleInZone(zone: string, inputs: Array<[number, number, number, number]>): Array<[string, string]> {
+  const modulePath = join(__dirname, '../../src/auth/key-schedule.js');
+  const script = `
+    const { lastMondayMidnight, nextMondayMidnight } = require(${JSON.stringify(modulePath)});
+    const inputs = ${JSON.stringify(inputs)};
+    process.stdout.write(JSON.stringify(inputs.map(([y, m, d, h]) => {
+      const now = new Date(y, m - 1, d, h);
+      return [lastMondayMidnight(now).toISOString(), nextMondayMidnight(now).toISOString()];
+    })));`;
+  const child = spawnSync(process.execPath, ['-e', script], { env: { TZ: zone }, encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  return JSON.parse(child.stdout) as Array<[string, string]>;
+}
+
+describe('key schedule in named time zones', () => {
+  it('Europe/Berlin: Monday midnight on both sides of both daylight-saving changes', () => {
+    assert.deepStrictEqual(
+      scheduleInZone('Europe/Berlin', [
+        [2026, 3, 29, 12],
+        [2026, 3, 31, 12],
+        [2026, 10, 25, 12],
+        [2026, 12, 31, 23],
+      ]),
+      [
+        ['2026-03-22T23:00:00.000Z', '2026-03-29T22:00:00.000Z'],
+        ['2026-03-29T22:00:00.000Z', '2026-04-05T22:00:00.000Z'],
+        ['2026-10-18T22:00:00.000Z', '2026-10-25T23:00:00.000Z'],
+        ['2026-12-27T23:00:00.000Z', '2027-01-03T23:00:00.000Z'],
+      ],
+    );
+  });
+
+  it('America/New_York: Monday midnight across the US changes', () => {
+    assert.deepStrictEqual(
+      scheduleInZone('America/New_York', [
+        [2026, 3, 8, 12],
+        [2026, 11, 1, 12],
+      ]),
+      [
+        ['2026-03-02T05:00:00.000Z', '2026-03-09T04:00:00.000Z'],
+        ['2026-10-26T04:00:00.000Z', '2026-11-02T05:00:00.000Z'],
+      ],
+    );
+  });
+
+  it(
+    'Asia/Beirut and Atlantic/Azores: Monday midnight when the Sunday starts at 01:00 (midnight skipped)',
+
+    () => {
+      // Beirut: UTC+2 before, UTC+3 after 2026-03-29 00:00. Azores: UTC-1 before, UTC+0 after.
+      assert.deepStrictEqual(scheduleInZone('Asia/Beirut', [[2026, 3, 29, 12]]), [['2026-03-22T22:00:00.000Z', '2026-03-29T21:00:00.000Z']]);
+      assert.deepStrictEqual(scheduleInZone('Atlantic/Azores', [[2026, 3, 29, 12]]), [['2026-03-23T01:00:00.000Z', '2026-03-30T00:00:00.000Z']]);
+    },
+  );
 });
 
 describe('keyFingerprint', () => {

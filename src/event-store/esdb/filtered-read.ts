@@ -14,7 +14,7 @@
  * integration tests catch it.
  */
 import type { Readable } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { convertToCommandError, EventStoreDBClient } from '@eventstore/db-client';
 import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { Empty, UUID } from '@eventstore/db-client/generated/shared_pb';

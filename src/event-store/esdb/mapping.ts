@@ -5,8 +5,8 @@
 import {
   ANY,
   CancelledError,
+  convertToCommandError,
   DeadlineExceededError,
-  MaxAppendSizeExceededError,
   NO_STREAM,
   NotLeaderError,
   STREAM_EXISTS,
@@ -69,33 +69,53 @@ export function sizeOnDisk(type: string, data: string, metadata: string): number
   return Buffer.byteLength(data, 'utf8') + Buffer.byteLength(metadata, 'utf8') + type.length * 2;
 }
 
+/**
+ * The client's typed error for a raw gRPC error. Most client commands convert their
+ * errors, but not all paths do (asking the server for its features, for one, rejects
+ * with the raw gRPC error), so every error is passed through this first.
+ */
+export function clientError(error: unknown): unknown {
+  return error instanceof Error ? convertToCommandError(error) : error;
+}
+
 /** Whether an error means the server could not be reached or gave up, so trying again later may work. */
 export function isTransient(error: unknown): boolean {
+  const typed = clientError(error);
   return (
-    error instanceof UnavailableError ||
-    error instanceof DeadlineExceededError ||
-    error instanceof CancelledError ||
-    error instanceof TimeoutError ||
-    error instanceof NotLeaderError
+    typed instanceof UnavailableError ||
+    typed instanceof DeadlineExceededError ||
+    typed instanceof CancelledError ||
+    typed instanceof TimeoutError ||
+    typed instanceof NotLeaderError
   );
+}
+
+/**
+ * Whether an operation that failed with this error can be sent again at once: the
+ * connection was lost or reset (a server restart, a leader change), so a new attempt
+ * goes over a new connection. Timeouts are not retried: the server may be overloaded.
+ */
+export function isRetryable(error: unknown): boolean {
+  const typed = clientError(error);
+  return typed instanceof UnavailableError || typed instanceof CancelledError || typed instanceof NotLeaderError;
 }
 
 /**
  * Maps a client error to the port's errors: wrong expected version → conflict,
  * unreachable → unavailable (saying whether the operation may have happened).
- * Anything else is returned as it is.
+ * Anything else is returned as the client's typed error.
  */
 export function toPortError(error: unknown, context: { stream?: string; expected?: ExpectedRevision; operation: string; mayHaveHappened?: boolean }): unknown {
-  if (error instanceof WrongExpectedVersionError && context.stream !== undefined && context.expected !== undefined) {
-    const actual = typeof error.actualVersion === 'bigint' ? error.actualVersion : null;
+  const typed = clientError(error);
+  if (typed instanceof WrongExpectedVersionError && context.stream !== undefined && context.expected !== undefined) {
+    const actual = typeof typed.actualVersion === 'bigint' ? typed.actualVersion : null;
     return new StreamConflictError(context.stream, context.expected, actual);
   }
-  if (isTransient(error)) {
+  if (isTransient(typed)) {
     const outcome = context.mayHaveHappened ? ' It may or may not have been applied.' : '';
-    return new EventStoreUnavailableError(`EventStoreDB did not complete ${context.operation}: ${(error as Error).message}.${outcome}`, error);
+    return new EventStoreUnavailableError(`EventStoreDB did not complete ${context.operation}: ${(typed as Error).message}.${outcome}`, typed);
   }
-  if (error instanceof MaxAppendSizeExceededError) return error; // the caller knows the sizes
-  return error;
+  return typed;
 }
 
 /** Metadata for events this adapter did not write (no JSON metadata): who and why are unknown. */

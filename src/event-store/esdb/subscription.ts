@@ -24,7 +24,7 @@ import { eventTypeFilter, START, streamNameFilter } from '@eventstore/db-client'
 import type { AllStreamResolvedEvent, AllStreamSubscription, EventStoreDBClient, Filter } from '@eventstore/db-client';
 import { comparePositions, Position, RecordedEvent, Subscription } from '../event-store.port';
 import type { FilterPlan, ServerFilter } from './filters';
-import { isTransient, toEsdbPosition, toPortError, toRecordedEvent } from './mapping';
+import { clientError, isTransient, toEsdbPosition, toPortError, toRecordedEvent } from './mapping';
 
 /** How long to wait between resubscription attempts. */
 export interface RetryPolicy {
@@ -37,9 +37,9 @@ export const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 100, maxDelayMs: 2_0
 /** gRPC codes that a new attempt may not meet again: CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE. */
 const RETRYABLE_CODES = new Set([1, 4, 8, 10, 13, 14]);
 
-function isRetryable(error: unknown): boolean {
+function canResubscribe(error: unknown): boolean {
   if (isTransient(error)) return true;
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = (clientError(error) as { code?: unknown } | null)?.code;
   return typeof code === 'number' && RETRYABLE_CODES.has(code);
 }
 
@@ -117,7 +117,7 @@ export class EsdbSubscription implements Subscription {
       } catch (error) {
         if (this.closed) break;
         this.drop();
-        if (!isRetryable(error)) {
+        if (!canResubscribe(error)) {
           await this.close();
           throw toPortError(error, { operation: 'the $all subscription' });
         }

@@ -90,21 +90,21 @@ export async function findProcessesByEnvironment(name: string, value: string): P
   } catch {
     return [];
   }
+  const pids = entries.filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => pid !== process.pid);
   const found: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    let environ: Buffer;
-    try {
-      environ = await readFile(`/proc/${entry}/environ`);
-    } catch {
-      continue;
-    }
-    if (hasEntry(environ, needle)) found.push(pid);
+  // A few reads at a time: one by one is slow (each goes through the thread pool), all at once floods it.
+  for (let start = 0; start < pids.length; start += SCAN_CONCURRENCY) {
+    const slice = pids.slice(start, start + SCAN_CONCURRENCY);
+    const environs = await Promise.all(slice.map((pid) => readFile(`/proc/${pid}/environ`).catch(() => null)));
+    environs.forEach((environ, index) => {
+      if (environ !== null && hasEntry(environ, needle)) found.push(slice[index]!);
+    });
   }
   return found;
 }
+
+/** How many `/proc/<pid>/environ` files {@link findProcessesByEnvironment} reads at once. */
+const SCAN_CONCURRENCY = 32;
 
 /** Whether a NUL-separated environment block contains `needle` as a whole entry. */
 function hasEntry(environ: Buffer, needle: Buffer): boolean {

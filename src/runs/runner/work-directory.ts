@@ -8,7 +8,8 @@ import { basename, isAbsolute, join, normalize } from 'node:path';
 import type { RunnerHooks, RunSpec } from './runner.types';
 
 /** The script's file name without extension. */
-const SCRIPT_STEM = 'script';
+// The reserved `.endercompute` prefix keeps the script from clashing with an input file (those names are refused).
+const SCRIPT_STEM = '.endercompute-script';
 
 /**
  * The script's file name for an interpreter: `script.sh` for shells, `script.py` for

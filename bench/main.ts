@@ -1,0 +1,41 @@
+/**
+ * `npm run bench`: the figures the issues name, each beside a baseline
+ * measured in the same run (this machine is noisy: compare ratios, not
+ * absolute numbers across machines).
+ */
+import { startServer } from '../test/support/server-process';
+import { benchReplay } from './replay-bench';
+import { benchLargeOutput, benchTrivialJob } from './run-bench';
+
+const TEXT_LINES_100MB = `import sys
+out = sys.stdout
+for i in range(1_000_000):
+    out.write(f"{i:09d} INFO tests::module_{i % 977}::case_{i % 131} passed in {i % 1000} ms -- all good here\\n")
+`;
+const YES_100MB = `yes 'EnderCompute benchmark line: the quick brown fox jumps over the lazy dog 0123456789' | head -c 100000000\n`;
+const RANDOM_20MB = 'head -c 20000000 /dev/urandom\n';
+
+async function main(): Promise<void> {
+  const only = new Set(process.argv.slice(2));
+  const wants = (name: string) => only.size === 0 || only.has(name);
+  process.stdout.write(`EnderCompute benchmarks — node ${process.version}, ${new Date().toISOString()}\n\n`);
+
+  if (wants('runs')) {
+    const server = await startServer({ env: { ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '4' } });
+    try {
+      await benchTrivialJob(server);
+      await benchLargeOutput(server, '100 MB of log lines (python3)', 'python3', TEXT_LINES_100MB, 3);
+      await benchLargeOutput(server, '100 MB from yes|head (worst case)', 'bash', YES_100MB, null);
+      await benchLargeOutput(server, '20 MB of random bytes', 'bash', RANDOM_20MB, null);
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+  }
+  if (wants('replay')) await benchReplay();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
