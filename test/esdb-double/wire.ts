@@ -6,7 +6,6 @@
  * `convertToCommandError` reads).
  */
 import * as grpc from '@grpc/grpc-js';
-import { once } from 'node:events';
 import { StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import type { LogRecord } from './log';
@@ -125,17 +124,18 @@ export function wantsStringUuids(options: ReadReq.Options): boolean {
 export async function send<T>(call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>, message: T): Promise<boolean> {
   if (call.cancelled || call.destroyed) return false;
   if (call.write(message)) return true;
-  const controller = new AbortController();
-  try {
-    await Promise.race([
-      once(call, 'drain', { signal: controller.signal }),
-      once(call, 'cancelled', { signal: controller.signal }),
-      once(call, 'close', { signal: controller.signal }),
-    ]);
-  } catch {
-    return false;
-  } finally {
-    controller.abort();
-  }
+  // Plain listeners rather than events.once with an AbortSignal: this runs for most
+  // messages of a large read, and abort signals cost more than the message itself.
+  await new Promise<void>((resolve) => {
+    const settle = (): void => {
+      call.off('drain', settle);
+      call.off('cancelled', settle);
+      call.off('close', settle);
+      resolve();
+    };
+    call.on('drain', settle);
+    call.on('cancelled', settle);
+    call.on('close', settle);
+  });
   return !call.cancelled && !call.destroyed;
 }

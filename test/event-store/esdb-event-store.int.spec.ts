@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventStoreDBClient } from '@eventstore/db-client';
+import { EventStoreDBClient, streamNameFilter } from '@eventstore/db-client';
 import { AppendTooLargeError, EsdbEventStore } from '../../src/event-store/esdb-event-store';
 import {
   comparePositions,
@@ -224,6 +224,37 @@ describe('EsdbEventStore system events', () => {
     const filter = { streamPrefixes: ['mine-'], eventTypes: ['Wanted'] };
     assert.deepEqual((await store.readAll({ filter, maxCount: 2 })).map((e) => e.id), [mine[0].id, mine[1].id]);
     assert.deepEqual((await store.readAll({ filter, maxCount: 2, direction: 'backwards' })).map((e) => e.id), [mine[2].id, mine[1].id]);
+  });
+});
+
+describe('the EventStoreDB double, seen through the raw client', () => {
+  it('confirms a filtered subscription, sends checkpoints while catching up and at the end, then caught-up', { timeout: 20_000 }, async () => {
+    const double = await newDouble();
+    const store = connect(double);
+    for (let i = 0; i < 100; i += 1) await store.append(`noise-${i}`, [event('Noise')], 'no_stream');
+    const wanted = await store.append('wanted-1', [event('Wanted')], 'no_stream');
+    const client = EventStoreDBClient.connectionString(double.connectionString);
+    try {
+      const checkpoints: bigint[] = [];
+      const seen: string[] = [];
+      const subscription = client.subscribeToAll({
+        filter: streamNameFilter({ prefixes: ['wanted-'], checkpointReached: (_subscription, position) => { checkpoints.push(position.commit); } }),
+      });
+      let confirmed = false;
+      subscription.on('confirmation', () => { confirmed = true; });
+      const caughtUp = once(subscription, 'caughtUp');
+      subscription.on('data', (resolved: { event?: { streamId: string } }) => seen.push(resolved.event?.streamId ?? ''));
+      await Promise.race([caughtUp, sleep(5_000).then(() => assert.fail('no caught-up'))]);
+      await subscription.unsubscribe();
+      assert.ok(confirmed);
+      assert.deepEqual(seen, ['wanted-1']);
+      // ~110 events examined with a window of 32: three interval checkpoints and one at the end.
+      assert.ok(checkpoints.length >= 4, `checkpoints: ${checkpoints.join(', ')}`);
+      assert.deepEqual(checkpoints, [...checkpoints].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      assert.ok(checkpoints[checkpoints.length - 1] >= wanted.position.commit);
+    } finally {
+      await client.dispose();
+    }
   });
 });
 

@@ -61,6 +61,13 @@ export function openDatabase(filePath: string): Database.Database {
 }
 
 function configure(db: Database.Database): void {
+  // 64 KiB pages (SQLite's largest): output batches and file chunks are events of a few
+  // hundred KiB, and with the default 4 KiB pages each one is a long chain of overflow
+  // pages, every one a separate WAL frame to write and to walk on reads. Measured here:
+  // a 350 KB insert takes less than half the time. Only takes effect on a new, empty
+  // file (before WAL is on); an existing file keeps the page size it was created with.
+  db.pragma('page_size = 65536');
+
   // WAL: readers (subscriptions, pages) never block the writer and vice versa, and a
   // commit is one sequential append to the -wal file rather than a rewrite of pages.
   const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -88,9 +95,9 @@ function configure(db: Database.Database): void {
 
   // After a large burst the -wal file keeps its size; let a checkpoint shrink it back.
   db.pragma('journal_size_limit = 67108864');
-  // A larger page cache (32 MiB, negative means KiB) keeps recent pages hot for
-  // subscriptions that read what was just written.
-  db.pragma('cache_size = -32768');
+  // The page cache stays at SQLite's default (2 MiB): replay reads the log once in
+  // position order, and a larger cache measured slower on a cold replay (filling it
+  // costs more than it saves); the kernel's page cache holds the file anyway.
 }
 
 function createSchema(db: Database.Database): void {
