@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { packageVersion } from '../shared/version';
 
 /**
  * Everything the server is configured with, read once at start from the
@@ -24,6 +25,10 @@ export abstract class AppConfig {
   abstract readonly maxOutputBytes: number;
   /** The largest input file accepted. */
   abstract readonly maxFileBytes: number;
+  /** Seconds a cancelled or timed-out run's processes get between SIGTERM and SIGKILL. */
+  abstract readonly cancelGraceSeconds: number;
+  /** Seconds running runs get to finish when the server is stopped (SIGTERM) before they are cancelled. */
+  abstract readonly shutdownGraceSeconds: number;
   abstract readonly version: string;
 }
 
@@ -68,7 +73,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     runnerId: env.ENDERCOMPUTE_RUNNER_ID?.trim() || defaultRunnerId(dataDir),
     maxOutputBytes: integer('ENDERCOMPUTE_MAX_OUTPUT_BYTES', 256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     maxFileBytes: integer('ENDERCOMPUTE_MAX_FILE_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
-    version: readVersion(),
+    cancelGraceSeconds: integer('ENDERCOMPUTE_CANCEL_GRACE_SECONDS', 10, 0, 3600),
+    shutdownGraceSeconds: integer('ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS', 5, 0, 3600),
+    version: packageVersion(),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -96,11 +103,3 @@ function defaultRunnerId(dataDir: string): string {
   return `${hostname()}#${createHash('sha256').update(dataDir).digest('hex').slice(0, 6)}`;
 }
 
-function readVersion(): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
