@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ApiClient } from './client';
+import type { JobView } from '../jobs/job.view';
+import type { RunView } from '../runs/run.view';
+import type { ScriptView } from '../scripts/scripts.read-model';
 import { duration, table, when } from './format';
 
 /** What a command needs: the client, its options and positional words, and where to write. */
@@ -14,45 +17,10 @@ export interface CommandInput {
 /** A command's exit code (0 = success). */
 export type Command = (input: CommandInput) => Promise<number>;
 
-interface Script {
-  id: string;
-  name: string;
-  interpreter: string;
-  body: string;
-  version: number;
-  updatedAt: string;
-  updatedBy: string;
-}
-interface Job {
-  id: string;
-  name: string;
-  description: string;
-  scriptName: string | null;
-  args: string[];
-  env: Record<string, string>;
-  tags: string[];
-  files: Array<{ name: string; size: number }>;
-  timeoutSeconds: number | null;
-  version: number;
-  lastRun: { number: number; status: string; finishedAt: string | null } | null;
-}
-interface Run {
-  id: string;
-  jobName: string;
-  number: number;
-  status: string;
-  requestedBy: string;
-  requestedAt: string;
-  scheduledFor: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  durationMs: number | null;
-  outputBytes: number;
-  reason: string | null;
-  args: string[];
-}
+// The API's own shapes: type-only imports, nothing of the server is loaded by the CLI.
+type Script = ScriptView;
+type Job = JobView;
+type Run = RunView;
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost']);
 
