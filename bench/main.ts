@@ -9,11 +9,15 @@ import { benchLargeOutput, benchTrivialJob } from './run-bench';
 
 const TEXT_LINES_100MB = `import sys
 out = sys.stdout
-for i in range(1_000_000):
+for i in range(1_310_000):
     out.write(f"{i:09d} INFO tests::module_{i % 977}::case_{i % 131} passed in {i % 1000} ms -- all good here\\n")
 `;
 const YES_100MB = `yes 'EnderCompute benchmark line: the quick brown fox jumps over the lazy dog 0123456789' | head -c 100000000\n`;
-const RANDOM_20MB = 'head -c 20000000 /dev/urandom\n';
+/** Incompressible bytes, the same on every run (a seeded generator), so the file and the stored output can be compared. */
+const RANDOM_20MB = `import random, sys
+random.seed(7)
+sys.stdout.buffer.write(random.randbytes(20_000_000))
+`;
 
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
@@ -26,7 +30,7 @@ async function main(): Promise<void> {
       await benchTrivialJob(server);
       await benchLargeOutput(server, '100 MB of log lines (python3)', 'python3', TEXT_LINES_100MB, 3);
       await benchLargeOutput(server, '100 MB from yes|head (worst case)', 'bash', YES_100MB, null);
-      await benchLargeOutput(server, '20 MB of random bytes', 'bash', RANDOM_20MB, null);
+      await benchLargeOutput(server, '20 MB of random bytes', 'python3', RANDOM_20MB, null);
     } finally {
       await server.stop();
       server.cleanup();

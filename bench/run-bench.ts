@@ -1,56 +1,25 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, expectJson, type ServerProcess } from '../test/support/server-process';
+import { createJob, runAndWait } from '../test/support/rest';
+import type { ServerProcess } from '../test/support/server-process';
 import { median, ms, percentile, ratio, report } from './stats';
 
-interface Run {
-  id: string;
-  requestedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  outputBytes: number;
-  status: string;
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-/** Creates a template and a job for it; returns the job id. */
-async function createJob(server: ServerProcess, name: string, interpreter: string, body: string): Promise<string> {
-  await expectJson(await server.request('/api/scripts', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ name, interpreter, body }) }), 201);
-  const job = await expectJson<{ id: string }>(
-    await server.request('/api/jobs', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ name, scriptId: name }) }),
-    201,
-  );
-  return job.id;
-}
-
-async function runAndWait(server: ServerProcess, jobId: string, timeoutMs = 120_000): Promise<{ run: Run; sentAt: number; doneAt: number }> {
-  const sentAt = Date.now();
-  const requested = await expectJson<Run>(await server.request(`/api/jobs/${jobId}/runs`, { method: 'POST', headers: JSON_HEADERS, body: '{}' }), 202);
-  const run = await eventually(async () => {
-    const current = await expectJson<Run>(await server.request(`/api/runs/${requested.id}`), 200);
-    return current.finishedAt !== null ? current : undefined;
-  }, timeoutMs, 'the run to finish');
-  return { run, sentAt, doneAt: Date.now() };
-}
-
-/** Spawns `interpreter script` directly: the floor any job runner sits on. */
+/** Spawns `interpreter script` directly, its stdout straight into a file when given: the floor any job runner sits on. */
 function bareSpawn(interpreter: string, script: string, stdoutFile?: string): Promise<{ startedMs: number; finishedMs: number }> {
   return new Promise((resolve, reject) => {
+    const out = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
     const t0 = performance.now();
-    const out = stdoutFile ? createWriteStream(stdoutFile) : null;
-    const child = spawn(interpreter, [script], { stdio: ['ignore', out ? 'pipe' : 'ignore', 'ignore'] });
+    const child = spawn(interpreter, [script], { stdio: ['ignore', out, 'ignore'] });
     let startedMs = 0;
     child.once('spawn', () => (startedMs = performance.now() - t0));
-    if (out && child.stdout) child.stdout.pipe(out);
     child.once('error', reject);
     child.once('close', () => {
-      const finish = () => resolve({ startedMs, finishedMs: performance.now() - t0 });
-      if (out) out.end(finish);
-      else finish();
+      const finishedMs = performance.now() - t0;
+      if (typeof out === 'number') closeSync(out);
+      resolve({ startedMs, finishedMs });
     });
   });
 }

@@ -22,21 +22,28 @@ import {
 import { JobQueries } from './jobs/job.view';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsReadModel } from './jobs/jobs.read-model';
+import { LIVE_CONTROLLERS, LIVE_PROVIDERS } from './live/live.module';
+import { LiveOutputProjection } from './live/live-output.projection';
 import { PROJECTIONS } from './projections/projection';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunExecutor } from './runs/execution/run-executor';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { RunShutdown } from './runs/execution/run-shutdown';
 import { RequestRunHandler } from './runs/request-run.handler';
+import { ControlRunHandler, RerunRunHandler } from './runs/run-control.handler';
 import { RunOutputReader } from './runs/run-output.reader';
 import { RunsController } from './runs/runs.controller';
 import { RunsReadModel } from './runs/runs.read-model';
 import { CreateScriptHandler, RemoveScriptHandler, ScriptCommandSupport, UpdateScriptHandler } from './scripts/script.handlers';
 import { ScriptsController } from './scripts/scripts.controller';
+import { ScheduleTicker } from './schedules/schedule-ticker';
+import { SchedulesReadModel } from './schedules/schedules.read-model';
 import { ScriptsReadModel } from './scripts/scripts.read-model';
 import { Clock, SystemClock } from './shared/clock';
 import { IdGenerator, RandomIdGenerator } from './shared/ids';
 import { Startup } from './startup';
+import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
 
 /** The whole application, configured once at start. */
 @Module({})
@@ -45,7 +52,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, ScriptsController, JobsController, RunsController, EventsController],
+      controllers: [HealthController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -57,10 +64,18 @@ export class AppModule {
         ScriptsReadModel,
         JobsReadModel,
         RunsReadModel,
+        SchedulesReadModel,
         {
           provide: PROJECTIONS,
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel) => [scripts, jobs, runs],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel],
+          // Live output last: it reads what the runs read model has already applied.
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, live: LiveOutputProjection) => [
+            scripts,
+            jobs,
+            runs,
+            schedules,
+            live,
+          ],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, LiveOutputProjection],
         },
         ProjectionEngine,
         KeyService,
@@ -78,11 +93,17 @@ export class AppModule {
         AttachJobFilesHandler,
         RemoveJobFileHandler,
         RequestRunHandler,
+        ControlRunHandler,
+        RerunRunHandler,
         RunOutputReader,
         RunExecutor,
         RunScheduler,
         RunRecovery,
+        RunShutdown,
+        ScheduleTicker,
         Startup,
+        ...WEB_PROVIDERS,
+        ...LIVE_PROVIDERS,
       ],
     };
   }

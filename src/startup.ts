@@ -4,11 +4,15 @@ import { EventStore } from './event-store/event-store.port';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { ScheduleTicker } from './schedules/schedule-ticker';
 
 /**
  * Brings the server up in an order that matters: read models caught up with
  * the whole log first, then the key, then recovery of runs cut short by the
- * last stop, and only then the scheduler starts new runs.
+ * last stop, and only then the scheduler starts new runs and recurring
+ * schedules fire (one firing for whatever came due while the server was down).
+ * A graceful stop of running runs happens before this class's shutdown (see
+ * RunShutdown), so the log is still open to record how each ended.
  */
 @Injectable()
 export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -17,6 +21,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly keys: KeyService,
     private readonly recovery: RunRecovery,
     private readonly scheduler: RunScheduler,
+    private readonly schedules: ScheduleTicker,
     private readonly store: EventStore,
   ) {}
 
@@ -25,10 +30,12 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.keys.start();
     await this.recovery.recover();
     this.scheduler.start();
+    this.schedules.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.scheduler.stop();
+    this.schedules.stop();
     await this.projections.onApplicationShutdown();
     await this.store.close();
   }

@@ -1,9 +1,19 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger, Optional } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { DomainError, ValidationError } from '../shared/domain-errors';
 import { errorBody, type ErrorBody } from './error-body';
 
 const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNAVAILABLE: 503 } as const;
+
+/**
+ * Answers, as HTML, the errors of requests that are not API calls and reach
+ * no page controller (a mistyped page URL); the web pages provide it. API
+ * answers never go through it.
+ */
+export abstract class PageErrorPages {
+  abstract handles(request: Request, exception: unknown): boolean;
+  abstract render(exception: unknown, host: ArgumentsHost): void;
+}
 
 /**
  * The one place errors become HTTP answers. Domain errors map by code; Nest's
@@ -14,8 +24,14 @@ const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, TOO_LAR
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
+  constructor(@Optional() private readonly pages?: PageErrorPages) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    if (this.pages && !response.headersSent && this.pages.handles(host.switchToHttp().getRequest<Request>(), exception)) {
+      this.pages.render(exception, host);
+      return;
+    }
     const body = this.toBody(exception);
     if (response.headersSent) {
       response.end();

@@ -1,7 +1,11 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
+import { scheduleProblems } from '../schedules/cron';
 import type { NameHolder } from '../scripts/script.decider';
-import { JOB_DEFINITION_FIELDS, type JobDefinition, type JobEvent, type JobFile } from './job.events';
+import { JOB_DEFINITION_FIELDS, withDefinitionDefaults, type JobDefinition, type JobEvent, type JobFile } from './job.events';
+
+/** The most a job may allow at once (the server's own limit is at most 1024). */
+export const MAX_JOB_CONCURRENCY = 1024;
 
 /**
  * The job aggregate as a pure decider. Facts from outside the stream (is the
@@ -10,7 +14,7 @@ import { JOB_DEFINITION_FIELDS, type JobDefinition, type JobEvent, type JobFile 
  */
 export type JobState =
   | { status: 'absent' }
-  | ({ status: 'active'; jobId: string; files: JobFile[] } & JobDefinition)
+  | ({ status: 'active'; jobId: string; files: JobFile[] } & Required<JobDefinition>)
   | { status: 'removed'; jobId: string; name: string };
 
 export type ActiveJob = Extract<JobState, { status: 'active' }>;
@@ -41,7 +45,7 @@ export function evolveJob(state: JobState, event: JobEvent): JobState {
   switch (event.type) {
     case 'JobCreated': {
       const { jobId, ...definition } = event.data;
-      return { status: 'active', jobId, files: [], ...definition };
+      return { status: 'active', jobId, files: [], ...withDefinitionDefaults(definition) };
     }
     case 'JobUpdated': {
       if (state.status !== 'active') return state;
@@ -67,7 +71,9 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
       if (state.status !== 'absent') throw new ConflictError(`Job ${command.jobId} already exists`);
       refuseTakenName(command.definition.name, command.nameTakenBy, command.jobId);
       if (!command.scriptExists) throw unknownScript(command.definition.scriptId);
-      return [{ type: 'JobCreated', data: { jobId: command.jobId, ...command.definition } }];
+      const definition = withDefinitionDefaults(command.definition);
+      refuseInvalidControls(definition);
+      return [{ type: 'JobCreated', data: { jobId: command.jobId, ...definition } }];
     }
     case 'UpdateJob': {
       const job = requireActive(state, command.jobId);
@@ -80,6 +86,7 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
       }
       if (changed.name !== undefined) refuseTakenName(changed.name, command.nameTakenBy, command.jobId);
       if (changed.scriptId !== undefined && !command.scriptExists) throw unknownScript(changed.scriptId);
+      refuseInvalidControls(changed);
       // An edit that changes nothing records nothing.
       if (Object.keys(changed).length === 0) return [];
       return [{ type: 'JobUpdated', data: { jobId: command.jobId, ...changed } }];
@@ -123,6 +130,17 @@ export function requireActive(state: JobState, jobId: string): ActiveJob {
 
 function refuseTakenName(name: string, holder: NameHolder | null, selfId: string): void {
   if (holder && holder.id !== selfId) throw new ConflictError(`A job named "${holder.name}" already exists`);
+}
+
+/** The run-control fields: a limit of at least 1, and schedules croner can read. */
+function refuseInvalidControls(definition: Partial<JobDefinition>): void {
+  const problems: string[] = [];
+  const limit = definition.maxConcurrent;
+  if (limit !== undefined && limit !== null && (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_CONCURRENCY)) {
+    problems.push(`maxConcurrent must be a whole number from 1 to ${MAX_JOB_CONCURRENCY}, or null for no limit of its own`);
+  }
+  if (definition.schedules !== undefined) problems.push(...scheduleProblems(definition.schedules));
+  if (problems.length > 0) throw new ValidationError(problems);
 }
 
 function unknownScript(scriptId: string): ValidationError {

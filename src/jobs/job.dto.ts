@@ -1,7 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
+import { scheduleProblems } from '../schedules/cron';
+import type { JobSchedule } from './job.events';
+import { MAX_JOB_CONCURRENCY } from './job.decider';
 
 export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const TAG_PATTERN = /^[\p{L}\p{N}_.:/+-]{1,40}$/u;
@@ -36,6 +39,37 @@ const TagsRules = (): PropertyDecorator =>
 const TimeoutRules = (): PropertyDecorator =>
   applyDecorators(IsInt({ message: 'timeoutSeconds must be a whole number of seconds or null' }), Min(1), Max(MAX_TIMEOUT_SECONDS));
 
+const MaxConcurrentRules = (): PropertyDecorator =>
+  applyDecorators(
+    IsInt({ message: 'maxConcurrent must be a whole number of runs, or null for no limit of its own' }),
+    Min(1),
+    Max(MAX_JOB_CONCURRENCY),
+  );
+
+/** `[{cron, timeZone}]`; a schedule without a time zone is read in UTC. */
+const SchedulesRules = (): PropertyDecorator =>
+  applyDecorators(
+    Transform(({ value }: { value: unknown }) =>
+      Array.isArray(value)
+        ? value.map((entry: unknown) =>
+            typeof entry === 'object' && entry !== null && !Array.isArray(entry) && (entry as { timeZone?: unknown }).timeZone === undefined
+              ? { ...entry, timeZone: 'UTC' }
+              : entry,
+          )
+        : value,
+    ),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isSchedules',
+        target: target.constructor,
+        propertyName: propertyName as string,
+        validator: {
+          validate: (value: unknown) => scheduleProblems(value).length === 0,
+          defaultMessage: (args) => scheduleProblems(args?.value, '').join('; '),
+        },
+      }),
+  );
+
 export class CreateJobDto {
   @DisplayNameRules() name!: string;
   @IsOptional() @DescriptionRules() description?: string;
@@ -46,6 +80,9 @@ export class CreateJobDto {
   @IsOptional() @TagsRules() tags?: string[];
   /** Null or absent: no time limit. */
   @IsOptional() @TimeoutRules() timeoutSeconds?: number | null;
+  /** Null or absent: only the server's limit. */
+  @IsOptional() @MaxConcurrentRules() maxConcurrent?: number | null;
+  @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
 }
 
 /** Any subset of the fields; `timeoutSeconds: null` removes the limit. */
@@ -57,5 +94,9 @@ export class UpdateJobDto {
   @IsOptional() @IsEnvMap() env?: Record<string, string>;
   @IsOptional() @TagsRules() tags?: string[];
   @IsOptional() @TimeoutRules() timeoutSeconds?: number | null;
+  /** `null` removes the job's own limit. */
+  @IsOptional() @MaxConcurrentRules() maxConcurrent?: number | null;
+  /** The whole list; `[]` removes every schedule. */
+  @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
 }
 

@@ -8,6 +8,20 @@ export interface JobDefinition {
   tags: string[];
   /** Seconds a run may take before it is stopped; null: no limit. */
   timeoutSeconds: number | null;
+  /**
+   * How many of its runs may execute at once (1 serialises the job); null: only
+   * the server's limit. Absent in events recorded before it existed: null.
+   */
+  maxConcurrent?: number | null;
+  /** Recurring schedules; each firing requests a run as the actor `schedule`. Absent in older events: none. */
+  schedules?: JobSchedule[];
+}
+
+/** A recurring schedule: a cron expression read in an IANA time zone. */
+export interface JobSchedule {
+  /** Five fields (`0 3 * * 1-5`), or six with seconds first, or `@daily` and friends. */
+  cron: string;
+  timeZone: string;
 }
 
 export interface JobFile {
@@ -49,4 +63,9 @@ export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = ['JobCreated', 'JobU
 
 export const jobStream = (jobId: string): string => `job-${jobId}`;
 
-export const JOB_DEFINITION_FIELDS = ['name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds'] as const;
+export const JOB_DEFINITION_FIELDS = ['name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules'] as const;
+
+/** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
+export function withDefinitionDefaults<T extends Partial<JobDefinition>>(definition: T): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules'>> {
+  return { ...definition, maxConcurrent: definition.maxConcurrent ?? null, schedules: definition.schedules ?? [] };
+}

@@ -9,10 +9,11 @@ import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
-import { decideAndAppend, type Decider, type Dependencies } from '../shared/decide-and-append';
+import { decideAndAppend, type Decider, type Dependencies, loadAggregate } from '../shared/decide-and-append';
 import { ValidationError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
+import { UniqueNames } from '../shared/unique-names';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
 import { decideJob, evolveJob, initialJobState, type JobCommand, type JobState } from './job.decider';
 import { JOB_EVENT_TYPES, jobStream, type JobEvent } from './job.events';
@@ -25,6 +26,8 @@ const jobDecider: Decider<JobState, JobEvent, JobCommand> = { initial: initialJo
 export class JobCommandSupport {
   readonly names = new Mutex();
   readonly deps: Dependencies;
+  /** Keeps names unique across servers sharing the log: reserved in the log around each append. */
+  readonly uniqueNames: UniqueNames<JobState>;
 
   constructor(
     store: EventStore,
@@ -37,10 +40,16 @@ export class JobCommandSupport {
     readonly projections: ProjectionEngine,
   ) {
     this.deps = { store, clock, ids };
+    const activeName = (state: JobState): string | null => (state.status === 'active' ? state.name : null);
+    this.uniqueNames = new UniqueNames(this.deps, 'job', 'job', activeName, async (id) => {
+      const { state } = await loadAggregate(store, jobStream(id), jobDecider, JOB_EVENT_TYPES);
+      return { status: state.status, name: state.status === 'absent' ? null : state.name };
+    });
   }
 
   async execute(jobId: string, command: JobCommand, context: CommandContext, expected?: bigint): Promise<CommandOutcome> {
-    const result = await decideAndAppend(this.deps, jobStream(jobId), jobDecider, JOB_EVENT_TYPES, command, context, expected);
+    const guard = this.uniqueNames.guard(jobId, context);
+    const result = await decideAndAppend(this.deps, jobStream(jobId), jobDecider, JOB_EVENT_TYPES, command, context, expected, guard);
     const position = result.append?.position ?? null;
     if (position) await this.projections.waitFor(position);
     return { id: jobId, position };

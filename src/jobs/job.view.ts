@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { type RunSummary, toRunSummary } from '../runs/run.view';
+import type { FinishedStatus } from '../runs/run.events';
 import { RunsReadModel, type RunStatus } from '../runs/runs.read-model';
+import { SchedulesReadModel } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
-import type { JobFile } from './job.events';
+import type { JobFile, JobSchedule } from './job.events';
 import { JobsReadModel, type JobRecord } from './jobs.read-model';
 
 /** A job as the API shows it (API.md `Job`). */
@@ -19,18 +21,32 @@ export interface JobView {
   files: JobFile[];
   tags: string[];
   timeoutSeconds: number | null;
+  /** Runs of this job that may execute at once; null: only the server's limit. */
+  maxConcurrent: number | null;
+  schedules: ScheduleView[];
   version: number;
   createdAt: string;
   createdBy: string;
   updatedAt: string;
   updatedBy: string;
   lastRun: RunSummary | null;
+  /** How its most recently finished run ended (the last run may still be going). */
+  lastOutcome: FinishedStatus | null;
+}
+
+/** A recurring schedule with when it fires next and when it last fired. */
+export interface ScheduleView extends JobSchedule {
+  nextAt: string | null;
+  lastSlot: string | null;
+  lastFiredAt: string | null;
 }
 
 export interface JobFilter {
   q?: string;
   tag?: string;
   lastStatus?: RunStatus | 'never';
+  /** How the most recently finished run ended, or `never` for jobs with no finished run. */
+  lastOutcome?: FinishedStatus | 'never';
 }
 
 /** Job queries: the jobs read model joined with templates and runs at read time. */
@@ -40,6 +56,7 @@ export class JobQueries {
     private readonly jobs: JobsReadModel,
     private readonly scripts: ScriptsReadModel,
     private readonly runs: RunsReadModel,
+    private readonly schedules: SchedulesReadModel,
     private readonly clock: Clock,
   ) {}
 
@@ -53,10 +70,19 @@ export class JobQueries {
   view(job: JobRecord): JobView {
     const { searchText: _search, ...fields } = job;
     const last = this.runs.latestForJob(job.id);
+    const now = this.clock.now();
     return {
       ...fields,
+      schedules: this.schedules.forJob(job.id).map((schedule) => ({
+        cron: schedule.cron,
+        timeZone: schedule.timeZone,
+        nextAt: this.schedules.nextSlot(schedule, now),
+        lastSlot: schedule.lastSlot,
+        lastFiredAt: schedule.lastFiredAt,
+      })),
       scriptName: this.scripts.get(job.scriptId)?.name ?? null,
-      lastRun: last ? toRunSummary(last, this.runs, this.clock.now()) : null,
+      lastRun: last ? toRunSummary(last, this.runs, now) : null,
+      lastOutcome: this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? null,
     };
   }
 
@@ -72,6 +98,11 @@ export class JobQueries {
         if (!filter.lastStatus) return true;
         const last = this.runs.latestForJob(job.id);
         return filter.lastStatus === 'never' ? !last : last !== undefined && this.runs.statusOf(last, now) === filter.lastStatus;
+      })
+      .filter((job) => {
+        if (!filter.lastOutcome) return true;
+        const outcome = this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? 'never';
+        return outcome === filter.lastOutcome;
       })
       .map((job) => this.view(job));
   }

@@ -21,7 +21,8 @@ import { Ctx } from '../auth/request-context';
 import { BlobStore } from '../blobs/blob-store';
 import { parseIfMatch, setVersionTag } from '../http/etag';
 import { InputFilesInterceptor } from '../http/uploads';
-import { ALL_STATUSES } from '../runs/runs.read-model';
+import { ALL_STATUSES, FINISHED_STATUSES } from '../runs/runs.read-model';
+import type { FinishedStatus } from '../runs/run.events';
 import type { CommandContext } from '../shared/command-context';
 import { NotFoundError } from '../shared/domain-errors';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
@@ -32,6 +33,8 @@ export class ListJobsQuery {
   @IsOptional() @IsString() @MaxLength(200) q?: string;
   @IsOptional() @IsString() @MaxLength(40) tag?: string;
   @IsOptional() @IsIn([...ALL_STATUSES, 'never']) lastStatus?: (typeof ALL_STATUSES)[number] | 'never';
+  /** How the most recently finished run ended: succeeded, failed, cancelled, timed_out, lost, or never. */
+  @IsOptional() @IsIn([...FINISHED_STATUSES, 'never']) lastOutcome?: FinishedStatus | 'never';
 }
 
 /** REST resource `/api/jobs`: jobs and their input files. Wherever a job id is accepted, its name is too. */
@@ -53,6 +56,8 @@ export class JobsController {
       env: dto.env ?? {},
       tags: dto.tags ?? [],
       timeoutSeconds: dto.timeoutSeconds ?? null,
+      maxConcurrent: dto.maxConcurrent ?? null,
+      schedules: dto.schedules ?? [],
     };
     const { id } = await this.commands.execute(new CreateJobCommand(definition, context));
     return this.respond(id, response);

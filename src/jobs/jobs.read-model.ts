@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { NameHolder } from '../scripts/script.decider';
-import type { JobEvent, JobFile } from './job.events';
+import { withDefinitionDefaults, type JobEvent, type JobFile, type JobSchedule } from './job.events';
 
 /** A job as stored in the read model (the API adds `lastRun` from the runs read model). */
 export interface JobRecord {
@@ -15,6 +15,9 @@ export interface JobRecord {
   files: JobFile[];
   tags: string[];
   timeoutSeconds: number | null;
+  /** Runs of this job that may execute at once; null: only the server's limit. */
+  maxConcurrent: number | null;
+  schedules: JobSchedule[];
   version: number;
   createdAt: string;
   createdBy: string;
@@ -39,7 +42,7 @@ export class JobsReadModel implements Projection {
     switch (event.type) {
       case 'JobCreated': {
         const { jobId, ...definition } = event.data;
-        const job: JobRecord = { id: jobId, ...definition, files: [], createdAt: at, createdBy: actor, ...stamp, searchText: '' };
+        const job: JobRecord = { id: jobId, ...withDefinitionDefaults(definition), files: [], createdAt: at, createdBy: actor, ...stamp, searchText: '' };
         job.searchText = searchTextOf(job);
         this.byId.set(jobId, job);
         this.idByLowerName.set(job.name.toLowerCase(), jobId);

@@ -8,18 +8,72 @@ import { ProjectionEngine } from '../projections/projection-engine';
 import { decideScript, evolveScript, initialScriptState } from '../scripts/script.decider';
 import { SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
 import { Clock } from '../shared/clock';
+import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
 import { loadAggregate } from '../shared/decide-and-append';
 import { metadataFor } from '../shared/command-context';
 import { ConflictError, ValidationError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
-import { RequestRunCommand, type RunRequestInput } from './run.commands';
+import { RequestRunCommand } from './run.commands';
 import { decideRun, initialRunState } from './run.decider';
-import { runIdFor, runStream, type RunSnapshot } from './run.events';
+import { runIdFor, runStream, type RunRequested, type RunSnapshot } from './run.events';
 import { RunsReadModel } from './runs.read-model';
 
 /** How many taken numbers a request skips before giving up (other servers numbering the same job). */
 const NUMBER_ATTEMPTS = 50;
+
+/** What a new run is requested with; its id and number are taken when it is appended. */
+export type NewRunRequest = Omit<RunRequested['data'], 'runId' | 'number'>;
+
+/** What {@link appendRunRequest} needs. */
+export interface RunRequestDeps {
+  store: EventStore;
+  clock: Clock;
+  ids: IdGenerator;
+  runs: RunsReadModel;
+  projections: ProjectionEngine;
+}
+
+/**
+ * Appends a new run of a job with the next free number: the append to
+ * `run-<job>-<n>` expects no stream, so a number another request (or server)
+ * took meanwhile is skipped. Resolves once the read models show the run.
+ */
+export async function appendRunRequest(deps: RunRequestDeps, request: NewRunRequest, context: CommandContext): Promise<CommandOutcome> {
+  let number = deps.runs.nextNumber(request.jobId);
+  for (let attempt = 0; attempt < NUMBER_ATTEMPTS; attempt++, number++) {
+    const runId = runIdFor(request.jobId, number);
+    const events = decideRun({ type: 'RequestRun', ...request, runId, number }, initialRunState);
+    const metadata = metadataFor(context, deps.clock.now());
+    try {
+      const result = await deps.store.append(
+        runStream(runId),
+        events.map((event) => ({ id: deps.ids.newEventId(), type: event.type, data: event.data, metadata })),
+        'no_stream',
+      );
+      await deps.projections.waitFor(result.position);
+      return { id: runId, position: result.position };
+    } catch (error) {
+      if (!(error instanceof StreamConflictError)) throw error;
+    }
+  }
+  throw new ConflictError(`Could not number a new run of "${request.jobName}": too many runs were requested at the same moment, try again`);
+}
+
+/**
+ * When a run asked for `at` or `delaySeconds` should start: null for now. A time
+ * already past (or a clock a little ahead) simply means now.
+ */
+export function scheduledTimeOf(input: { at?: string; delaySeconds?: number }, now: Date): string | null {
+  if (input.at !== undefined && input.delaySeconds !== undefined) {
+    throw new ValidationError(['at: give either at or delaySeconds, not both']);
+  }
+  if (input.delaySeconds !== undefined) return input.delaySeconds > 0 ? new Date(now.getTime() + input.delaySeconds * 1000).toISOString() : null;
+  if (input.at === undefined) return null;
+  const at = Date.parse(input.at);
+  if (Number.isNaN(at)) throw new ValidationError(['at: is not a valid time']);
+  return at > now.getTime() ? new Date(at).toISOString() : null;
+}
 
 /**
  * Requests a run: freezes everything it will run with (template body and
@@ -38,7 +92,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
   ) {}
 
   async execute({ jobId, input, context }: RequestRunCommand): Promise<CommandOutcome> {
-    const scheduledFor = this.scheduledFor(input);
+    const scheduledFor = scheduledTimeOf(input, this.clock.now());
     const fileProblems = input.files.flatMap((file) => fileNameProblems(file.name).map((problem) => `file: ${problem}`));
     if (fileProblems.length > 0) throw new ValidationError(fileProblems);
 
@@ -69,48 +123,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
       timeoutSeconds: job.timeoutSeconds,
     };
     const extra = { args: input.args, env: input.env, files: extraFiles };
-    return this.appendWithNextNumber(jobId, job.name, snapshot, extra, scheduledFor, context);
-  }
-
-  /** Takes the next free number: the append to `run-<job>-<n>` expects no stream, so a taken number is skipped. */
-  private async appendWithNextNumber(
-    jobId: string,
-    jobName: string,
-    snapshot: RunSnapshot,
-    extra: { args: string[]; env: Record<string, string>; files: JobFile[] },
-    scheduledFor: string | null,
-    context: RequestRunCommand['context'],
-  ): Promise<CommandOutcome> {
-    let number = this.runs.nextNumber(jobId);
-    for (let attempt = 0; attempt < NUMBER_ATTEMPTS; attempt++, number++) {
-      const runId = runIdFor(jobId, number);
-      const events = decideRun({ type: 'RequestRun', runId, jobId, jobName, number, snapshot, extra, scheduledFor, rerunOf: null }, initialRunState);
-      const metadata = metadataFor(context, this.clock.now());
-      try {
-        const result = await this.store.append(
-          runStream(runId),
-          events.map((event) => ({ id: this.ids.newEventId(), type: event.type, data: event.data, metadata })),
-          'no_stream',
-        );
-        await this.projections.waitFor(result.position);
-        return { id: runId, position: result.position };
-      } catch (error) {
-        if (!(error instanceof StreamConflictError)) throw error;
-      }
-    }
-    throw new ConflictError(`Could not number a new run of "${jobName}": too many runs were requested at the same moment, try again`);
-  }
-
-  private scheduledFor(input: RunRequestInput): string | null {
-    if (input.at !== undefined && input.delaySeconds !== undefined) {
-      throw new ValidationError(['at: give either at or delaySeconds, not both']);
-    }
-    const now = this.clock.now().getTime();
-    if (input.delaySeconds !== undefined) return input.delaySeconds > 0 ? new Date(now + input.delaySeconds * 1000).toISOString() : null;
-    if (input.at === undefined) return null;
-    const at = Date.parse(input.at);
-    if (Number.isNaN(at)) throw new ValidationError(['at: is not a valid time']);
-    // A time already past (or a clock a little ahead) simply means: now.
-    return at > now ? new Date(at).toISOString() : null;
+    const deps = { store: this.store, clock: this.clock, ids: this.ids, runs: this.runs, projections: this.projections };
+    return appendRunRequest(deps, { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null }, context);
   }
 }

@@ -4,10 +4,14 @@ import type { FinishedStatus, OutputStream, RunEvent, RunRequested } from './run
 
 /**
  * The run aggregate as a pure decider. It keeps what decisions need (phase,
- * claim, output length) and never the output bytes themselves, so the runner
- * can keep it in memory while it appends output batch after batch.
+ * claim, output length, whether a cancel was asked for) and never the output
+ * bytes themselves, so the runner can keep it in memory while it appends
+ * output batch after batch.
+ *
+ * Control actions (cancel, pause, resume, re-time) are decided here and only
+ * recorded; the runner executing the run follows the log and acts on them.
  */
-export type RunPhase = 'absent' | 'waiting' | 'claimed' | 'running' | 'finished';
+export type RunPhase = 'absent' | 'waiting' | 'claimed' | 'running' | 'paused' | 'finished';
 
 export interface RunState {
   phase: RunPhase;
@@ -17,6 +21,8 @@ export interface RunState {
   scheduledFor: string | null;
   runner: string | null;
   outputBytes: number;
+  /** Someone asked to cancel it while it was claimed, running or paused; the runner is stopping it. */
+  cancelRequested: boolean;
   finishedStatus: FinishedStatus | null;
 }
 
@@ -28,14 +34,23 @@ export const initialRunState: RunState = {
   scheduledFor: null,
   runner: null,
   outputBytes: 0,
+  cancelRequested: false,
   finishedStatus: null,
 };
+
+/** The commands a person can give about an existing run (the API's control actions). */
+export type RunControlCommand =
+  | { type: 'CancelRun'; runId: string; /** Who cancels: named in the reason of a run cancelled before it started. */ actor: string }
+  | { type: 'PauseRun'; runId: string }
+  | { type: 'ResumeRun'; runId: string }
+  | { type: 'RescheduleRun'; runId: string; scheduledFor: string | null };
 
 export type RunCommand =
   | ({ type: 'RequestRun' } & RunRequested['data'])
   | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | { type: 'AppendOutput'; runId: string; offset: number; data: string; pieces: Array<{ stream: OutputStream; length: number }> }
+  | RunControlCommand
   | {
       type: 'FinishRun';
       runId: string;
@@ -63,6 +78,15 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
       return { ...state, phase: 'running' };
     case 'RunOutputAppended':
       return { ...state, outputBytes: event.data.offset + Buffer.byteLength(event.data.data, 'base64') };
+    case 'RunCancelRequested':
+      // Cancelling continues a paused run's processes (SIGCONT after SIGTERM) so that they can end.
+      return { ...state, cancelRequested: true, phase: state.phase === 'paused' ? 'running' : state.phase };
+    case 'RunPaused':
+      return state.phase === 'running' ? { ...state, phase: 'paused' } : state;
+    case 'RunResumed':
+      return state.phase === 'paused' ? { ...state, phase: 'running' } : state;
+    case 'RunRescheduled':
+      return { ...state, scheduledFor: event.data.scheduledFor };
     case 'RunFinished':
       return { ...state, phase: 'finished', finishedStatus: event.data.status, outputBytes: event.data.outputBytes };
     default:
@@ -95,7 +119,8 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
     }
     case 'AppendOutput': {
       requireExisting(state, command.runId);
-      if (state.phase !== 'running') throw new ConflictError(`${label(state)} is ${describePhase(state)}: it takes no output`);
+      // A paused run's last bytes (written before SIGSTOP) may still be on their way.
+      if (state.phase !== 'running' && state.phase !== 'paused') throw new ConflictError(`${label(state)} is ${describePhase(state)}: it takes no output`);
       // Batches arrive strictly in order; a gap or an overlap would corrupt the stored output.
       if (command.offset !== state.outputBytes) {
         throw new ConflictError(`${label(state)} has ${state.outputBytes} bytes of output, not ${command.offset}`);
@@ -105,6 +130,50 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (pieceTotal !== length) throw new ValidationError([`pieces add up to ${pieceTotal} bytes, the batch has ${length}`]);
       const { type: _type, ...data } = command;
       return [{ type: 'RunOutputAppended', data }];
+    }
+    case 'CancelRun': {
+      requireExisting(state, command.runId);
+      refuseFinished(state, 'cancelled');
+      // Asked twice: the first request is being carried out; nothing new to record.
+      if (state.cancelRequested) return [];
+      const requested: RunEvent = { type: 'RunCancelRequested', data: { runId: command.runId } };
+      if (state.phase !== 'waiting') return [requested];
+      // Nothing runs yet: dequeued and finished in the same append, so no runner can claim it in between.
+      const finished: RunEvent = {
+        type: 'RunFinished',
+        data: {
+          runId: command.runId,
+          status: 'cancelled',
+          exitCode: null,
+          signal: null,
+          outputBytes: 0,
+          droppedBytes: 0,
+          reason: `Cancelled by ${command.actor} before it started`,
+        },
+      };
+      return [requested, finished];
+    }
+    case 'PauseRun': {
+      requireExisting(state, command.runId);
+      refuseFinished(state, 'paused');
+      if (state.cancelRequested) throw new ConflictError(`${label(state)} is being cancelled: it cannot be paused`);
+      if (state.phase === 'paused') return [];
+      if (state.phase !== 'running') throw new ConflictError(`${label(state)} is ${describePhase(state)}: only a running run can be paused`);
+      return [{ type: 'RunPaused', data: { runId: command.runId } }];
+    }
+    case 'ResumeRun': {
+      requireExisting(state, command.runId);
+      refuseFinished(state, 'resumed');
+      if (state.phase === 'running') return [];
+      if (state.phase !== 'paused') throw new ConflictError(`${label(state)} is ${describePhase(state)}: only a paused run can be resumed`);
+      return [{ type: 'RunResumed', data: { runId: command.runId } }];
+    }
+    case 'RescheduleRun': {
+      requireExisting(state, command.runId);
+      refuseFinished(state, 're-timed');
+      if (state.phase !== 'waiting') throw new ConflictError(`${label(state)} is ${describePhase(state)}: only a queued or scheduled run can be re-timed`);
+      if (state.scheduledFor === command.scheduledFor) return [];
+      return [{ type: 'RunRescheduled', data: { runId: command.runId, scheduledFor: command.scheduledFor } }];
     }
     case 'FinishRun': {
       requireExisting(state, command.runId);
@@ -125,6 +194,10 @@ function requireExisting(state: RunState, runId: string): void {
   if (state.phase === 'absent') throw new NotFoundError(`Run ${runId} does not exist`);
 }
 
+function refuseFinished(state: RunState, verb: string): void {
+  if (state.phase === 'finished') throw new ConflictError(`${label(state)} has already finished (${state.finishedStatus}): it cannot be ${verb}`);
+}
+
 function label(state: RunState): string {
   return `Run ${state.jobName} #${state.number}`;
 }
@@ -138,7 +211,9 @@ function describePhase(state: RunState): string {
     case 'claimed':
       return 'starting';
     case 'running':
-      return 'running';
+      return state.cancelRequested ? 'being cancelled' : 'running';
+    case 'paused':
+      return 'paused';
     case 'finished':
       return `finished (${state.finishedStatus})`;
     default:

@@ -14,3 +14,9 @@ export class StartRunDto {
   @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
   @IsOptional() @Type(() => Number) @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
 }
+
+/** The body of `POST /api/runs/:id/reschedule`: a new time, or neither field to start it as soon as there is room. */
+export class RescheduleRunDto {
+  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
+}

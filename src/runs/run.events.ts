@@ -34,7 +34,20 @@ export interface RunRequested {
     /** When set, the run waits until then (status `scheduled`). */
     scheduledFor: string | null;
     rerunOf: string | null;
+    /** What requested it when no person did: a recurring schedule of the job. Absent in runs recorded before schedules existed. */
+    trigger?: RunTrigger | null;
   };
+}
+
+/** A run requested by one of its job's recurring schedules. */
+export interface RunTrigger {
+  kind: 'schedule';
+  /** The `ScheduleFired` event's firing id: tells a firing whose run was never requested (a crash in between). */
+  firingId: string;
+  cron: string;
+  timeZone: string;
+  /** The schedule's time this firing stands for (the latest one due, when several were missed). */
+  slot: string;
 }
 
 /** A runner took the run: appended with the expected revision, so exactly one runner wins it. */
@@ -87,9 +100,56 @@ export interface RunFinished {
   };
 }
 
-export type RunEvent = RunRequested | RunClaimed | RunStarted | RunOutputAppended | RunFinished;
+/**
+ * Someone asked to cancel a run that has been claimed or is running (the actor in the
+ * metadata is who). The runner then stops its processes; `RunFinished` follows. A run
+ * still waiting is cancelled at once: this event and `RunFinished` are appended together.
+ */
+export interface RunCancelRequested {
+  type: 'RunCancelRequested';
+  data: { runId: string };
+}
 
-export const RUN_EVENT_TYPES: readonly RunEvent['type'][] = ['RunRequested', 'RunClaimed', 'RunStarted', 'RunOutputAppended', 'RunFinished'];
+/** The run's processes are to be stopped (SIGSTOP) until `RunResumed`; paused time does not count toward the timeout. */
+export interface RunPaused {
+  type: 'RunPaused';
+  data: { runId: string };
+}
+
+/** The run's processes are to continue (SIGCONT). */
+export interface RunResumed {
+  type: 'RunResumed';
+  data: { runId: string };
+}
+
+/** A waiting run was re-timed: it starts at `scheduledFor`, or as soon as there is room when null. */
+export interface RunRescheduled {
+  type: 'RunRescheduled';
+  data: { runId: string; scheduledFor: string | null };
+}
+
+export type RunEvent =
+  | RunRequested
+  | RunClaimed
+  | RunStarted
+  | RunOutputAppended
+  | RunCancelRequested
+  | RunPaused
+  | RunResumed
+  | RunRescheduled
+  | RunFinished;
+
+export const RUN_EVENT_TYPES: readonly RunEvent['type'][] = [
+  'RunRequested',
+  'RunClaimed',
+  'RunStarted',
+  'RunOutputAppended',
+  'RunCancelRequested',
+  'RunPaused',
+  'RunResumed',
+  'RunRescheduled',
+  'RunFinished',
+];
 
 export const runStream = (runId: string): string => `run-${runId}`;
 

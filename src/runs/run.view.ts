@@ -1,4 +1,6 @@
 import type { JobFile } from '../jobs/job.events';
+import { decideRun, type RunControlCommand, type RunState } from './run.decider';
+import type { RunTrigger } from './run.events';
 import type { RunRecord, RunsReadModel, RunStatus } from './runs.read-model';
 
 /** A run as the API shows it (API.md `Run`, plus fields a person needs). */
@@ -21,6 +23,18 @@ export interface RunView {
   signal: string | null;
   durationMs: number | null;
   rerunOf: string | null;
+  /** Set when one of the job's recurring schedules requested it. */
+  trigger: RunTrigger | null;
+  /** The time limit it runs with (from the job when it was requested); paused time does not count. */
+  timeoutSeconds: number | null;
+  /** Who asked to cancel it, and when. */
+  cancelRequestedBy: string | null;
+  cancelRequestedAt: string | null;
+  /** Since when it is paused (null unless paused), and the total time it spent paused so far. */
+  pausedAt: string | null;
+  pausedMs: number;
+  /** Which control actions its state allows now (`rerun` is always allowed while its job exists). */
+  actions: RunActions;
   outputBytes: number;
   droppedBytes: number;
   /** 1 for the next queued run to start; null unless queued. */
@@ -29,6 +43,14 @@ export interface RunView {
   reason: string | null;
   runner: string | null;
   version: number;
+}
+
+export interface RunActions {
+  cancel: boolean;
+  pause: boolean;
+  resume: boolean;
+  /** Re-time (`POST /api/runs/:id/reschedule`): only while it waits. */
+  reschedule: boolean;
 }
 
 /** The short form in a job's `lastRun` and in lists. */
@@ -69,6 +91,13 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date): RunVi
     signal: run.signal,
     durationMs: durationOf(run, now),
     rerunOf: run.rerunOf,
+    trigger: run.trigger,
+    timeoutSeconds: run.snapshot.timeoutSeconds,
+    cancelRequestedBy: run.cancelRequestedBy,
+    cancelRequestedAt: run.cancelRequestedAt,
+    pausedAt: run.pausedAt,
+    pausedMs: pausedMsOf(run, now),
+    actions: actionsOf(run),
     outputBytes: run.outputBytes,
     droppedBytes: run.droppedBytes,
     queuePosition: runs.queuePosition(run, now),
@@ -89,5 +118,47 @@ export function toRunSummary(run: RunRecord, runs: RunsReadModel, now: Date): Ru
     finishedAt: run.finishedAt,
     durationMs: durationOf(run, now),
     exitCode: run.exitCode,
+  };
+}
+
+/** Time spent paused, including the pause going on now. */
+export function pausedMsOf(run: RunRecord, now: Date): number {
+  return run.pausedMs + (run.pausedAt !== null ? Math.max(0, now.getTime() - Date.parse(run.pausedAt)) : 0);
+}
+
+/** The decider's state for a run as the read model has it. */
+export function runStateOf(run: RunRecord): RunState {
+  return {
+    phase: run.phase,
+    runId: run.id,
+    jobName: run.jobName,
+    number: run.number,
+    scheduledFor: run.scheduledFor,
+    runner: run.runner,
+    outputBytes: run.outputBytes,
+    cancelRequested: run.cancelRequestedBy !== null,
+    finishedStatus: run.finishedStatus,
+  };
+}
+
+/**
+ * What the control buttons may offer, asked of the decider itself so that the
+ * pages never offer what the API would refuse (an action that would record
+ * nothing, like pausing a paused run, is not offered either).
+ */
+export function actionsOf(run: RunRecord): RunActions {
+  const state = runStateOf(run);
+  const allows = (command: RunControlCommand): boolean => {
+    try {
+      return decideRun(command, state).length > 0;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    cancel: allows({ type: 'CancelRun', runId: run.id, actor: '' }),
+    pause: allows({ type: 'PauseRun', runId: run.id }),
+    resume: allows({ type: 'ResumeRun', runId: run.id }),
+    reschedule: run.phase === 'waiting',
   };
 }

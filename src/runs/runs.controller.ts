@@ -10,8 +10,8 @@ import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import { NotFoundError, ValidationError } from '../shared/domain-errors';
-import { RequestRunCommand } from './run.commands';
-import { StartRunDto } from './run.dto';
+import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
+import { RescheduleRunDto, StartRunDto } from './run.dto';
 import { RunOutputReader } from './run-output.reader';
 import { toRunView, type RunView } from './run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from './runs.read-model';
@@ -43,7 +43,7 @@ export function parseStatuses(raw: string | undefined): readonly RunStatus[] | u
   return [...statuses];
 }
 
-/** REST resources for runs: start one (`/api/jobs/:id/runs`), list, read, and read output. */
+/** REST resources for runs: start one (`/api/jobs/:id/runs`), list, read, read output, and control (cancel, pause, resume, re-time, re-run). */
 @Controller('api')
 export class RunsController {
   constructor(
@@ -104,6 +104,49 @@ export class RunsController {
       if (!response.write(chunk)) await new Promise<void>((resolve) => response.once('drain', resolve));
     }
     response.end();
+  }
+
+  /** Cancels: a waiting run at once; a running or paused one is stopped (SIGTERM, then SIGKILL after a grace period). */
+  @Post('runs/:id/cancel')
+  @HttpCode(202)
+  cancel(@Param('id') id: string, @Ctx() context: CommandContext): Promise<RunView> {
+    return this.control(id, { type: 'cancel' }, context);
+  }
+
+  /** Stops the run's processes (SIGSTOP) until resumed; paused time does not count toward the timeout. */
+  @Post('runs/:id/pause')
+  @HttpCode(202)
+  pause(@Param('id') id: string, @Ctx() context: CommandContext): Promise<RunView> {
+    return this.control(id, { type: 'pause' }, context);
+  }
+
+  @Post('runs/:id/resume')
+  @HttpCode(202)
+  resume(@Param('id') id: string, @Ctx() context: CommandContext): Promise<RunView> {
+    return this.control(id, { type: 'resume' }, context);
+  }
+
+  /** Re-times a queued or scheduled run: `{at}` or `{delaySeconds}`, or neither for as soon as there is room. */
+  @Post('runs/:id/reschedule')
+  @HttpCode(202)
+  reschedule(@Param('id') id: string, @Body() body: Record<string, unknown> | undefined, @Ctx() context: CommandContext): Promise<RunView> {
+    const dto = validateInto(RescheduleRunDto, body ?? {});
+    return this.control(id, { type: 'reschedule', at: dto.at, delaySeconds: dto.delaySeconds }, context);
+  }
+
+  /** A new run with exactly the inputs of this one, attributed to the caller; answers the new run. */
+  @Post('runs/:id/rerun')
+  @HttpCode(202)
+  async rerun(@Param('id') id: string, @Ctx() context: CommandContext): Promise<RunView> {
+    this.require(id);
+    const { id: newId } = await this.commands.execute(new RerunRunCommand(id, context));
+    return this.view(this.require(newId));
+  }
+
+  private async control(id: string, action: RunControlAction, context: CommandContext): Promise<RunView> {
+    this.require(id);
+    await this.commands.execute(new ControlRunCommand(id, action, context));
+    return this.view(this.require(id));
   }
 
   private require(id: string): RunRecord {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
-import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot } from './run.events';
+import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot, RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
@@ -35,12 +35,20 @@ export interface RunRecord {
   requestEventId: string;
   scheduledFor: string | null;
   rerunOf: string | null;
+  /** Set when a recurring schedule requested it (the actor is then `schedule`). */
+  trigger: RunTrigger | null;
   runner: string | null;
   pid: number | null;
   processStartTicks: string | null;
   workdir: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Who asked to cancel it, and when (also set for a run cancelled before it started). */
+  cancelRequestedBy: string | null;
+  cancelRequestedAt: string | null;
+  /** Since when it is paused (null unless paused), and how long it was paused before. */
+  pausedAt: string | null;
+  pausedMs: number;
   finishedStatus: FinishedStatus | null;
   exitCode: number | null;
   signal: string | null;
@@ -105,7 +113,24 @@ export class RunsReadModel implements Projection {
         run.outputBytes = event.data.offset + length;
         return;
       }
+      case 'RunCancelRequested':
+        run.cancelRequestedBy = actor;
+        run.cancelRequestedAt = at;
+        if (run.phase === 'paused') this.endPause(run, at);
+        return;
+      case 'RunPaused':
+        if (run.phase !== 'running') return;
+        run.phase = 'paused';
+        run.pausedAt = at;
+        return;
+      case 'RunResumed':
+        if (run.phase === 'paused') this.endPause(run, at);
+        return;
+      case 'RunRescheduled':
+        run.scheduledFor = event.data.scheduledFor;
+        return;
       case 'RunFinished':
+        if (run.phase === 'paused') this.endPause(run, at);
         run.phase = 'finished';
         run.finishedAt = at;
         run.finishedStatus = event.data.status;
@@ -136,25 +161,26 @@ export class RunsReadModel implements Projection {
         return 'queued';
       case 'running':
         return 'running';
+      case 'paused':
+        return 'paused';
       case 'finished':
         return run.finishedStatus ?? 'failed';
     }
   }
 
-  /** Runs waiting for a runner whose time has come, oldest request first (FIFO). */
+  /**
+   * Runs waiting for a runner whose time has come, first in first out: a run joins
+   * the queue when it is requested, or when its scheduled time comes.
+   */
   queued(now: Date): RunRecord[] {
-    return [...this.waiting].filter((run) => this.statusOf(run, now) === 'queued');
+    return [...this.waiting].filter((run) => this.statusOf(run, now) === 'queued').sort(byQueueOrder);
   }
 
   /** 1 for the next run to start, or null when the run is not queued. */
   queuePosition(run: RunRecord, now: Date): number | null {
     if (run.phase !== 'waiting' || this.statusOf(run, now) !== 'queued') return null;
-    let position = 0;
-    for (const other of this.waiting) {
-      if (this.statusOf(other, now) === 'queued') position++;
-      if (other === run) return position;
-    }
-    return null;
+    const position = this.queued(now).indexOf(run);
+    return position < 0 ? null : position + 1;
   }
 
   /** The earliest future `scheduledFor` among waiting runs, for the scheduler's timer. */
@@ -168,9 +194,16 @@ export class RunsReadModel implements Projection {
     return earliest;
   }
 
-  /** Runs claimed or running on any runner. */
+  /** Runs claimed, running or paused on any runner. */
   executingRuns(): RunRecord[] {
     return [...this.executing];
+  }
+
+  /** Ids of a job's runs claimed, running or paused on any runner (for its `maxConcurrent`). */
+  executingRunIdsForJob(jobId: string): string[] {
+    const ids: string[] = [];
+    for (const run of this.executing) if (run.jobId === jobId) ids.push(run.id);
+    return ids;
   }
 
   forJob(jobId: string): readonly RunRecord[] {
@@ -180,6 +213,18 @@ export class RunsReadModel implements Projection {
   latestForJob(jobId: string): RunRecord | undefined {
     const runs = this.byJob.get(jobId);
     return runs?.[runs.length - 1];
+  }
+
+  /** A job's latest finished run (its last outcome), or undefined. */
+  latestFinishedForJob(jobId: string): RunRecord | undefined {
+    const runs = this.byJob.get(jobId) ?? [];
+    let latest: RunRecord | undefined;
+    // Runs finish out of request order: the latest to finish, not the latest requested.
+    for (let i = runs.length - 1; i >= 0; i--) {
+      const run = runs[i];
+      if (run.finishedAt !== null && (latest === undefined || run.finishedAt > (latest.finishedAt ?? ''))) latest = run;
+    }
+    return latest;
   }
 
   /** The number the next run of a job should get (a hint: the append decides). */
@@ -227,12 +272,17 @@ export class RunsReadModel implements Projection {
       requestEventId: recorded.id,
       scheduledFor: data.scheduledFor,
       rerunOf: data.rerunOf,
+      trigger: data.trigger ?? null,
       runner: null,
       pid: null,
       processStartTicks: null,
       workdir: null,
       startedAt: null,
       finishedAt: null,
+      cancelRequestedBy: null,
+      cancelRequestedAt: null,
+      pausedAt: null,
+      pausedMs: 0,
       finishedStatus: null,
       exitCode: null,
       signal: null,
@@ -249,6 +299,23 @@ export class RunsReadModel implements Projection {
     this.byJob.set(run.jobId, jobRuns);
     this.waiting.add(run);
   }
+
+  private endPause(run: RunRecord, at: string): void {
+    if (run.pausedAt !== null) run.pausedMs += Math.max(0, Date.parse(at) - Date.parse(run.pausedAt));
+    run.pausedAt = null;
+    if (run.phase === 'paused') run.phase = 'running';
+  }
+}
+
+/** When a waiting run joined the queue: its scheduled time, or else its request. */
+function queuedSince(run: RunRecord): string {
+  return run.scheduledFor !== null && run.scheduledFor > run.requestedAt ? run.scheduledFor : run.requestedAt;
+}
+
+function byQueueOrder(a: RunRecord, b: RunRecord): number {
+  const x = queuedSince(a);
+  const y = queuedSince(b);
+  return x < y ? -1 : x > y ? 1 : a.seq - b.seq;
 }
 
 function searchTextOf(run: RunRecord): string {

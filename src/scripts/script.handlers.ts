@@ -5,9 +5,10 @@ import { JobsReadModel } from '../jobs/jobs.read-model';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { Clock } from '../shared/clock';
 import type { CommandOutcome } from '../shared/command-outcome';
-import { decideAndAppend, type Decider, type Dependencies } from '../shared/decide-and-append';
+import { decideAndAppend, type Decider, type Dependencies, loadAggregate } from '../shared/decide-and-append';
 import { IdGenerator } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
+import { UniqueNames } from '../shared/unique-names';
 import { CreateScriptCommand, RemoveScriptCommand, UpdateScriptCommand } from './script.commands';
 import { decideScript, evolveScript, initialScriptState, type ScriptCommand, type ScriptState } from './script.decider';
 import { SCRIPT_EVENT_TYPES, scriptStream, type ScriptEvent } from './script.events';
@@ -24,6 +25,8 @@ const scriptDecider: Decider<ScriptState, ScriptEvent, ScriptCommand> = {
 export class ScriptCommandSupport {
   readonly names = new Mutex();
   readonly deps: Dependencies;
+  /** Keeps names unique across servers sharing the log: reserved in the log around each append. */
+  readonly uniqueNames: UniqueNames<ScriptState>;
 
   constructor(
     store: EventStore,
@@ -34,11 +37,17 @@ export class ScriptCommandSupport {
     readonly projections: ProjectionEngine,
   ) {
     this.deps = { store, clock, ids };
+    const activeName = (state: ScriptState): string | null => (state.status === 'active' ? state.name : null);
+    this.uniqueNames = new UniqueNames(this.deps, 'script', 'script template', activeName, async (id) => {
+      const { state } = await loadAggregate(store, scriptStream(id), scriptDecider, SCRIPT_EVENT_TYPES);
+      return { status: state.status, name: state.status === 'absent' ? null : state.name };
+    });
   }
 
   /** Decides, appends, and waits until the read models show the result (read your writes). */
   async execute(scriptId: string, command: ScriptCommand, context: CreateScriptCommand['context'], expected?: bigint): Promise<CommandOutcome> {
-    const result = await decideAndAppend(this.deps, scriptStream(scriptId), scriptDecider, SCRIPT_EVENT_TYPES, command, context, expected);
+    const guard = this.uniqueNames.guard(scriptId, context);
+    const result = await decideAndAppend(this.deps, scriptStream(scriptId), scriptDecider, SCRIPT_EVENT_TYPES, command, context, expected, guard);
     const position = result.append?.position ?? null;
     if (position) await this.projections.waitFor(position);
     return { id: scriptId, position };

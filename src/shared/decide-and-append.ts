@@ -30,6 +30,21 @@ export interface Dependencies {
   ids: IdGenerator;
 }
 
+/**
+ * Work that must happen around the append of a decision, such as reserving a name the
+ * decision gives the aggregate (see `unique-names.ts`). It sees the state before and
+ * after the decision, and may refuse it by throwing before anything is appended.
+ */
+export interface AppendGuard<State> {
+  beforeAppend(before: State, after: State): Promise<AfterAppend>;
+}
+
+/** What the guard does once the append is known to have succeeded, or to have been refused. */
+export interface AfterAppend {
+  succeeded(): Promise<void>;
+  refused(): Promise<void>;
+}
+
 export interface Decided<State, Event> {
   state: State;
   events: Event[];
@@ -58,7 +73,8 @@ export async function loadAggregate<State, Event extends DomainEvent>(
 /**
  * The thin shell around a pure decider: read the stream, fold it, decide, and
  * append with the revision that was read, so a concurrent change is a conflict
- * and never a silent overwrite. `expectedVersion` is the client's `If-Match`.
+ * and never a silent overwrite. `expectedVersion` is the client's `If-Match`; `guard`
+ * runs between the decision and the append.
  */
 export async function decideAndAppend<State, Event extends DomainEvent, Command>(
   deps: Dependencies,
@@ -68,6 +84,7 @@ export async function decideAndAppend<State, Event extends DomainEvent, Command>
   command: Command,
   context: CommandContext,
   expectedVersion?: bigint,
+  guard?: AppendGuard<State>,
 ): Promise<Decided<State, Event>> {
   const loaded = await loadAggregate(deps.store, stream, decider, knownTypes);
   if (expectedVersion !== undefined && loaded.revision !== expectedVersion) {
@@ -77,8 +94,17 @@ export async function decideAndAppend<State, Event extends DomainEvent, Command>
   }
   const events = decider.decide(command, loaded.state);
   if (events.length === 0) return { state: loaded.state, events, revision: loaded.revision, append: null };
-  const append = await appendEvents(deps, stream, events, loaded.revision ?? 'no_stream', context);
   const state = events.reduce(decider.evolve, loaded.state);
+  const after = guard ? await guard.beforeAppend(loaded.state, state) : null;
+  let append: AppendResult;
+  try {
+    append = await appendEvents(deps, stream, events, loaded.revision ?? 'no_stream', context);
+  } catch (error) {
+    // Only a conflict proves nothing was appended; after any other failure it may have been.
+    if (after && error instanceof ConflictError) await after.refused();
+    throw error;
+  }
+  await after?.succeeded();
   return { state, events, revision: append.nextRevision, append };
 }
 

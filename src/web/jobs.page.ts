@@ -1,10 +1,9 @@
 import { Body, Delete, Get, Param, Post, Put, Query, Req, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { FilesInterceptor } from '@nestjs/platform-express';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/request-context';
 import { fileNameProblems } from '../http/validators';
-import { uploadOptions } from '../http/uploads';
+import { InputFilesInterceptor } from '../http/uploads';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from '../jobs/job.commands';
 import { JobQueries } from '../jobs/job.view';
 import { JobsReadModel, type JobRecord } from '../jobs/jobs.read-model';
@@ -52,7 +51,7 @@ export class JobsPages {
   }
 
   @Post()
-  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  @UseInterceptors(InputFilesInterceptor)
   async create(@Body() body: Record<string, unknown>, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
     const { form, definition } = parseJobForm(body);
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
@@ -122,7 +121,7 @@ export class JobsPages {
   }
 
   @Post(':id/files')
-  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  @UseInterceptors(InputFilesInterceptor)
   async attach(@Param('id') id: string, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
     const job = this.jobQueries.require(id);
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
@@ -147,7 +146,7 @@ export class JobsPages {
   }
 
   @Post(':id/runs')
-  @UseInterceptors(FilesInterceptor('file', 50, uploadOptions()))
+  @UseInterceptors(InputFilesInterceptor)
   async run(
     @Param('id') id: string,
     @Body() body: Record<string, unknown>,

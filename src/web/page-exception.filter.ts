@@ -54,7 +54,7 @@ export class PageExceptionFilter implements ExceptionFilter {
       response.setHeader('HX-Reswap', 'innerHTML');
     }
     const message = error.reason === 'missing' ? null : error.message;
-    this.views.send(response, status, this.views.render('pages/shell', { title: 'EnderCompute', nav: null, keyMessage: message }, request));
+    this.views.send(response, status, this.views.render('pages/shell', { title: 'Welcome', nav: null, keyMessage: message }, request));
   }
 
   private problem(request: Request, response: Response, exception: unknown): void {

@@ -59,7 +59,7 @@ export interface RespondOptions {
 @Injectable()
 export class ViewRenderer {
   private readonly eta = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
-  /** Asset URLs with a content hash, so browsers may cache them for long. */
+  /** Asset URLs carrying a content hash, so browsers may cache them for long. */
   readonly assets: { css: string; js: string; htmx: string };
 
   constructor(

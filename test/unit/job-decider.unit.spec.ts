@@ -9,7 +9,7 @@ import { spec } from './given-when-then';
 const jobs = spec<JobCommand, JobState, JobEvent>({ initialState: initialJobState, decide: decideJob, evolve: evolveJob });
 
 const ID = 'j-1';
-const definition: JobDefinition = {
+const definition: Required<JobDefinition> = {
   name: 'nightly',
   description: 'Runs every test',
   scriptId: 's-1',
@@ -17,6 +17,8 @@ const definition: JobDefinition = {
   env: { CI: '1', LANG: 'C' },
   tags: ['ci'],
   timeoutSeconds: 600,
+  maxConcurrent: null,
+  schedules: [],
 };
 const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
 const removed: JobEvent = { type: 'JobRemoved', data: { jobId: ID } };
@@ -97,6 +99,8 @@ describe('job decider', () => {
         env: {},
         tags: [],
         timeoutSeconds: 30,
+        maxConcurrent: 1,
+        schedules: [{ cron: '0 3 * * *', timeZone: 'Europe/Berlin' }],
       };
       jobs.given(created).when(update(next)).then([{ type: 'JobUpdated', data: { jobId: ID, ...next } }]);
     });
@@ -255,6 +259,69 @@ describe('job decider', () => {
     it('refuses an absent job, and to remove twice', () => {
       jobs.given().when(removeJob()).thenThrows(NotFoundError, /^Job j-1 does not exist$/);
       jobs.given(created, removed).when(removeJob()).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+    });
+  });
+
+  describe('run control fields: maxConcurrent and schedules', () => {
+    const nightly = { cron: '30 2 * * 1-5', timeZone: 'Europe/Berlin' };
+
+    it('records a limit and schedules given at creation', () => {
+      const withControls = { ...definition, maxConcurrent: 1, schedules: [nightly] };
+      const state = jobs.given().when(create({ definition: withControls })).then([{ type: 'JobCreated', data: { jobId: ID, ...withControls } }]);
+      assert.deepStrictEqual(state, activeState({ maxConcurrent: 1, schedules: [nightly] }));
+    });
+
+    it('fills in no limit and no schedules when a definition leaves them out (the web form, older clients)', () => {
+      const { maxConcurrent: _m, schedules: _s, ...plain } = definition;
+      jobs.given().when(create({ definition: plain })).then([created]);
+    });
+
+    it('reads a JobCreated recorded before these fields existed as no limit and no schedules (upcast)', () => {
+      const { maxConcurrent: _m, schedules: _s, ...plain } = definition;
+      jobs.given({ type: 'JobCreated', data: { jobId: ID, ...plain } }).thenState(activeState());
+    });
+
+    it('records a changed limit, its removal, and changed schedules; the same schedules again record nothing', () => {
+      const state = jobs
+        .given(created)
+        .when(update({ maxConcurrent: 2, schedules: [nightly] }))
+        .then([{ type: 'JobUpdated', data: { jobId: ID, maxConcurrent: 2, schedules: [nightly] } }]);
+      assert.deepStrictEqual(state, activeState({ maxConcurrent: 2, schedules: [nightly] }));
+      const limited: JobEvent = { type: 'JobUpdated', data: { jobId: ID, maxConcurrent: 2, schedules: [nightly] } };
+      jobs.given(created, limited).when(update({ maxConcurrent: null })).then([{ type: 'JobUpdated', data: { jobId: ID, maxConcurrent: null } }]);
+      jobs.given(created, limited).when(update({ schedules: [{ ...nightly }], maxConcurrent: 2 })).then([]);
+      jobs.given(created, limited).when(update({ schedules: [] })).then([{ type: 'JobUpdated', data: { jobId: ID, schedules: [] } }]);
+    });
+
+    it('refuses a limit below 1, above the maximum, or not whole', () => {
+      for (const maxConcurrent of [0, -1, 1.5, 1025]) {
+        jobs.given(created).when(update({ maxConcurrent })).thenThrows(ValidationError, /^maxConcurrent must be a whole number from 1 to 1024/);
+        jobs.given().when(create({ definition: { ...definition, maxConcurrent } })).thenThrows(ValidationError, /maxConcurrent/);
+      }
+    });
+
+    it('refuses an invalid cron expression, naming the schedule and what is wrong', () => {
+      jobs
+        .given(created)
+        .when(update({ schedules: [nightly, { cron: '61 * * * *', timeZone: 'UTC' }] }))
+        .thenThrows(ValidationError, /^schedules\[1\]\.cron "61 \* \* \* \*" is not a valid cron expression: .*minute/);
+      jobs.given(created).when(update({ schedules: [{ cron: 'every day', timeZone: 'UTC' }] })).thenThrows(ValidationError, /schedules\[0\]\.cron/);
+    });
+
+    it('refuses an unknown time zone, a pattern that never matches, and a repeated schedule', () => {
+      jobs.given(created).when(update({ schedules: [{ cron: '0 3 * * *', timeZone: 'Mars/Olympus' }] })).thenThrows(ValidationError, /^schedules\[0\]\.timeZone must be an IANA time zone/);
+      jobs.given(created).when(update({ schedules: [{ cron: '0 0 30 2 *', timeZone: 'UTC' }] })).thenThrows(ValidationError, /^schedules\[0\]\.cron "0 0 30 2 \*" never matches any time$/);
+      jobs.given(created).when(update({ schedules: [nightly, { ...nightly }] })).thenThrows(ValidationError, /^schedules\[1\] repeats an earlier schedule$/);
+    });
+
+    it('accepts the same pattern in another time zone, six fields with seconds, and @daily', () => {
+      const schedules = [nightly, { ...nightly, timeZone: 'UTC' }, { cron: '*/10 * * * * *', timeZone: 'UTC' }, { cron: '@daily', timeZone: 'Asia/Tokyo' }];
+      jobs.given(created).when(update({ schedules })).then([{ type: 'JobUpdated', data: { jobId: ID, schedules } }]);
+    });
+
+    it('refuses more than ten schedules', () => {
+      const schedules = Array.from({ length: 11 }, (_, minute) => ({ cron: `${minute} * * * *`, timeZone: 'UTC' }));
+      jobs.given(created).when(update({ schedules })).thenThrows(ValidationError, /^schedules must have at most 10 entries$/);
     });
   });
 

@@ -50,6 +50,11 @@ const finished = (status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | '
   data: { runId: RUN, status, exitCode: status === 'succeeded' ? 0 : null, signal: null, outputBytes, droppedBytes: 0, reason: null },
 });
 
+const finishedEvent = (status: 'cancelled'): Extract<RunEvent, { type: 'RunFinished' }> => ({
+  type: 'RunFinished',
+  data: { runId: RUN, status, exitCode: null, signal: null, outputBytes: 0, droppedBytes: 0, reason: null },
+});
+
 const claim = (now = '2026-03-02T08:00:00.000Z', runner = 'host#abc123'): RunCommand => ({
   type: 'ClaimRun',
   runId: RUN,
@@ -91,6 +96,7 @@ const waitingState: RunState = {
   scheduledFor: null,
   runner: null,
   outputBytes: 0,
+  cancelRequested: false,
   finishedStatus: null,
 };
 
@@ -280,6 +286,146 @@ describe('run decider', () => {
 
     it('refuses an absent run', () => {
       runs.given().when(finish()).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+    });
+  });
+
+  describe('control: the commands a person gives about a run', () => {
+    const cancel = (actor = 'carol'): RunCommand => ({ type: 'CancelRun', runId: RUN, actor });
+    const pause: RunCommand = { type: 'PauseRun', runId: RUN };
+    const resume: RunCommand = { type: 'ResumeRun', runId: RUN };
+    const reschedule = (scheduledFor: string | null): RunCommand => ({ type: 'RescheduleRun', runId: RUN, scheduledFor });
+    const cancelRequested: RunEvent = { type: 'RunCancelRequested', data: { runId: RUN } };
+    const paused: RunEvent = { type: 'RunPaused', data: { runId: RUN } };
+    const resumed: RunEvent = { type: 'RunResumed', data: { runId: RUN } };
+    const runningState: RunState = { ...waitingState, phase: 'running', runner: 'host#abc123' };
+
+    describe('CancelRun', () => {
+      it('dequeues a waiting run at once: the request and its end, as cancelled, in one append, naming who', () => {
+        const state = runs
+          .given(requested)
+          .when(cancel())
+          .then([
+            cancelRequested,
+            {
+              type: 'RunFinished',
+              data: { runId: RUN, status: 'cancelled', exitCode: null, signal: null, outputBytes: 0, droppedBytes: 0, reason: 'Cancelled by carol before it started' },
+            },
+          ]);
+        assert.deepStrictEqual(state, { ...waitingState, phase: 'finished', cancelRequested: true, finishedStatus: 'cancelled' });
+      });
+
+      it('dequeues a scheduled run the same way', () => {
+        runs.given(scheduled).when(cancel('dave')).then([cancelRequested, { ...finishedEvent('cancelled'), data: { ...finishedEvent('cancelled').data, reason: 'Cancelled by dave before it started' } }]);
+      });
+
+      it('only records the request for a run that is starting, running or paused: the runner stops it', () => {
+        for (const given of [[requested, claimed], [requested, claimed, started], [requested, claimed, started, paused]]) {
+          runs.given(...given).when(cancel()).then([cancelRequested]);
+        }
+      });
+
+      it('continues a paused run once cancelled (it must run to act on SIGTERM)', () => {
+        runs.given(requested, claimed, started, paused, cancelRequested).thenState({ ...runningState, cancelRequested: true });
+      });
+
+      it('records nothing when a cancel is already under way', () => {
+        runs.given(requested, claimed, started, cancelRequested).when(cancel('someone else')).then([]);
+      });
+
+      it('refuses a finished run, saying how it ended', () => {
+        for (const status of ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'] as const) {
+          runs
+            .given(requested, claimed, started, finished(status, 0))
+            .when(cancel())
+            .thenThrows(ConflictError, new RegExp(`^Run nightly #13 has already finished \\(${status}\\): it cannot be cancelled$`));
+        }
+      });
+
+      it('refuses an absent run', () => {
+        runs.given().when(cancel()).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+      });
+    });
+
+    describe('PauseRun and ResumeRun', () => {
+      it('pauses a running run and resumes it', () => {
+        const pausedState = runs.given(requested, claimed, started).when(pause).then([paused]);
+        assert.deepStrictEqual(pausedState, { ...runningState, phase: 'paused' });
+        const resumedState = runs.given(requested, claimed, started, paused).when(resume).then([resumed]);
+        assert.deepStrictEqual(resumedState, runningState);
+      });
+
+      it('records nothing for a pause of a paused run or a resume of a running one', () => {
+        runs.given(requested, claimed, started, paused).when(pause).then([]);
+        runs.given(requested, claimed, started).when(resume).then([]);
+        runs.given(requested, claimed, started, paused, resumed).when(resume).then([]);
+      });
+
+      it('refuses to pause a run that is not running yet, saying why', () => {
+        runs.given(requested).when(pause).thenThrows(ConflictError, /^Run nightly #13 is waiting to start: only a running run can be paused$/);
+        runs.given(requested, claimed).when(pause).thenThrows(ConflictError, /^Run nightly #13 is starting: only a running run can be paused$/);
+      });
+
+      it('refuses to pause a run being cancelled', () => {
+        runs.given(requested, claimed, started, cancelRequested).when(pause).thenThrows(ConflictError, /^Run nightly #13 is being cancelled: it cannot be paused$/);
+      });
+
+      it('refuses to resume a run that is not paused', () => {
+        runs.given(requested).when(resume).thenThrows(ConflictError, /^Run nightly #13 is waiting to start: only a paused run can be resumed$/);
+        runs.given(requested, claimed).when(resume).thenThrows(ConflictError, /is starting: only a paused run can be resumed/);
+      });
+
+      it('refuses both on a finished run', () => {
+        runs.given(requested, claimed, started, finished('failed', 0)).when(pause).thenThrows(ConflictError, /^Run nightly #13 has already finished \(failed\): it cannot be paused$/);
+        runs.given(requested, claimed, started, paused, finished('lost', 0)).when(resume).thenThrows(ConflictError, /^Run nightly #13 has already finished \(lost\): it cannot be resumed$/);
+      });
+
+      it('refuses an absent run', () => {
+        runs.given().when(pause).thenThrows(NotFoundError, /does not exist/);
+        runs.given().when(resume).thenThrows(NotFoundError, /does not exist/);
+      });
+    });
+
+    describe('output and the end of a paused or cancelled run', () => {
+      it('takes the last output of a paused run (written before SIGSTOP)', () => {
+        runs.given(requested, claimed, started, paused).when(append(0, 'hello', [{ stream: 'stdout', length: 5 }])).then([hello]);
+      });
+
+      it('finishes a paused run, and a run being cancelled as cancelled', () => {
+        runs.given(requested, claimed, started, paused).when(finish({ status: 'lost', exitCode: null })).then([finished('lost', 0)]);
+        runs.given(requested, claimed, started, cancelRequested).when(finish({ status: 'cancelled', exitCode: null })).then([finished('cancelled', 0)]);
+      });
+
+      it('still records the start of a run cancelled while it was starting (its pid is needed to stop it)', () => {
+        runs.given(requested, claimed, cancelRequested).when(start()).then([started]);
+      });
+    });
+
+    describe('RescheduleRun', () => {
+      it('re-times a queued run, and a scheduled one, to a time or to now', () => {
+        const later = '2026-03-03T10:00:00.000Z';
+        const state = runs.given(requested).when(reschedule(later)).then([{ type: 'RunRescheduled', data: { runId: RUN, scheduledFor: later } }]);
+        assert.deepStrictEqual(state, { ...waitingState, scheduledFor: later });
+        runs.given(scheduled).when(reschedule(null)).then([{ type: 'RunRescheduled', data: { runId: RUN, scheduledFor: null } }]);
+      });
+
+      it('records nothing for the time it already has', () => {
+        runs.given(scheduled).when(reschedule(SCHEDULED_FOR)).then([]);
+        runs.given(requested).when(reschedule(null)).then([]);
+      });
+
+      it('lets a run re-timed to now be claimed before its old time', () => {
+        runs.given(scheduled, { type: 'RunRescheduled', data: { runId: RUN, scheduledFor: null } }).when(claim('2026-03-02T08:00:00.000Z')).then([claimed]);
+      });
+
+      it('refuses a run that started or finished', () => {
+        runs.given(requested, claimed).when(reschedule(null)).thenThrows(ConflictError, /^Run nightly #13 is starting: only a queued or scheduled run can be re-timed$/);
+        runs.given(requested, claimed, started).when(reschedule(null)).thenThrows(ConflictError, /is running: only a queued or scheduled run can be re-timed/);
+        runs.given(requested, finished('cancelled', 0)).when(reschedule(null)).thenThrows(ConflictError, /^Run nightly #13 has already finished \(cancelled\): it cannot be re-timed$/);
+      });
+
+      it('refuses an absent run', () => {
+        runs.given().when(reschedule(null)).thenThrows(NotFoundError, /does not exist/);
+      });
     });
   });
 

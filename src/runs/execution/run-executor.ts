@@ -1,8 +1,11 @@
 import { join } from 'node:path';
-import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { BlobStore } from '../../blobs/blob-store';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
+import { LiveOutputHub } from '../../live/live-output.hub';
+import { ProjectionEngine } from '../../projections/projection-engine';
 import { Clock } from '../../shared/clock';
 import type { CommandContext } from '../../shared/command-context';
 import { loadAggregate } from '../../shared/decide-and-append';
@@ -11,15 +14,22 @@ import { IdGenerator } from '../../shared/ids';
 import { slugify } from '../../shared/slug';
 import { evolveRun, initialRunState } from '../run.decider';
 import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
-import type { RunRecord } from '../runs.read-model';
+import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { startProcess } from '../runner/process-runner';
 import type { ProcessExit, RunningProcess } from '../runner/runner.types';
+import { RunControl } from './run-control';
 import { RunWriter } from './run-writer';
+
+/** Between SIGTERM and SIGKILL when the server itself is stopping (at most the configured cancel grace). */
+const SHUTDOWN_KILL_GRACE_MS = 2_000;
 
 /** A run this server's runner is executing. */
 export interface ActiveRun {
+  jobId: string;
   writer: RunWriter;
   process: RunningProcess | null;
+  /** Pause, resume, cancel and the time limit, applied to the process group. */
+  control: RunControl;
   finished: Promise<void>;
 }
 
@@ -27,12 +37,19 @@ export interface ActiveRun {
  * Executes runs on this server: claims a run (an append with the expected
  * revision, so exactly one runner anywhere wins it), prepares its work
  * directory, runs the process, records its output and how it ended.
+ *
+ * Control actions reach it through the log, not through calls: whoever accepts a
+ * cancel, pause or resume records it on the run's stream, and the executor,
+ * following the read model, signals the process group. So a control action works
+ * the same whichever server took the request.
  */
 @Injectable()
-export class RunExecutor {
+export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RunExecutor.name);
   private readonly active = new Map<string, ActiveRun>();
   private readonly deps: { store: EventStore; clock: Clock; ids: IdGenerator };
+  private readonly endListeners = new Set<() => void>();
+  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly config: AppConfig,
@@ -40,8 +57,23 @@ export class RunExecutor {
     clock: Clock,
     ids: IdGenerator,
     private readonly blobs: BlobStore,
+    private readonly runs: RunsReadModel,
+    private readonly projections: ProjectionEngine,
+    /** Live viewers get each chunk as soon as it is read, before it is stored. */
+    private readonly live: LiveOutputHub,
   ) {
     this.deps = { store, clock, ids };
+  }
+
+  onModuleInit(): void {
+    this.unsubscribe = this.projections.onChange(() => {
+      for (const entry of this.active.values()) this.followLog(entry);
+    });
+  }
+
+  /** Late, after {@link shutdown}: control actions keep working while runs get their grace period. */
+  onApplicationShutdown(): void {
+    this.unsubscribe?.();
   }
 
   get activeCount(): number {
@@ -50,6 +82,17 @@ export class RunExecutor {
 
   isActive(runId: string): boolean {
     return this.active.has(runId);
+  }
+
+  /** Ids of the runs of one job this runner is executing. */
+  activeRunIdsForJob(jobId: string): string[] {
+    return [...this.active].filter(([, entry]) => entry.jobId === jobId).map(([id]) => id);
+  }
+
+  /** Called whenever a run this runner executed has ended and its end is recorded (there is room again). */
+  onRunEnded(listener: () => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
   }
 
   /** The work directory of a run: `<data>/work/<job-slug>-<job-id>/<number>/` (the id keeps similar names apart). */
@@ -73,11 +116,18 @@ export class RunExecutor {
       if (error instanceof ConflictError) return false;
       throw error;
     }
-    const entry: ActiveRun = { writer, process: null, finished: Promise.resolve() };
+    const timeout = run.snapshot.timeoutSeconds;
+    const control = new RunControl({ timeoutMs: timeout === null ? null : timeout * 1000, killGraceMs: this.config.cancelGraceSeconds * 1000 });
+    const entry: ActiveRun = { jobId: run.jobId, writer, process: null, control, finished: Promise.resolve() };
     this.active.set(run.id, entry);
     entry.finished = this.execute(run, entry, workdir)
       .catch((error: unknown) => this.logger.error(`Run ${run.id} could not be recorded to the end: ${String(error)}`))
-      .finally(() => this.active.delete(run.id));
+      .finally(() => {
+        this.live.runEnded(run.id);
+        control.dispose();
+        this.active.delete(run.id);
+        for (const listener of this.endListeners) listener();
+      });
     return true;
   }
 
@@ -86,9 +136,41 @@ export class RunExecutor {
     await Promise.all([...this.active.values()].map((entry) => entry.finished));
   }
 
+  /**
+   * The server is stopping: running runs get `graceMs` to finish on their own;
+   * the rest are ended (SIGTERM, SIGKILL shortly after) and recorded as
+   * cancelled, saying why. Resolves once every run's end is recorded, so none
+   * is left "running" in the log.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.active.size === 0) return;
+    const timer = new AbortController();
+    await Promise.race([this.drain(), delay(graceMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
+    const killGraceMs = Math.min(this.config.cancelGraceSeconds * 1000, SHUTDOWN_KILL_GRACE_MS);
+    for (const entry of this.active.values()) {
+      entry.control.end({ status: 'cancelled', reason: 'The server was stopped before the run finished' }, killGraceMs);
+    }
+    await this.drain();
+  }
+
+  /** Applies what the log says about the run (paused, cancel requested) to its processes. */
+  private followLog(entry: ActiveRun): void {
+    const record = this.runs.get(entry.writer.runId);
+    if (!record) return;
+    entry.control.sync({ paused: record.phase === 'paused', cancelledBy: record.cancelRequestedBy });
+  }
+
   private async execute(run: RunRecord, entry: ActiveRun, workdir: string): Promise<void> {
-    const { writer } = entry;
+    const { writer, control } = entry;
+    this.followLog(entry);
+    if (control.outcome) {
+      // Cancelled while it was being claimed: nothing was started.
+      await writer.record({ type: 'FinishRun', runId: run.id, status: control.outcome.status, exitCode: null, signal: null, droppedBytes: 0, reason: control.outcome.reason });
+      return;
+    }
     let exit: ProcessExit;
+    this.live.runStarting(run.id);
     try {
       const process = await startProcess(
         {
@@ -115,6 +197,7 @@ export class RunExecutor {
               workdir: started.workdir,
             });
           },
+          onLiveChunk: (_stream, chunk, offset) => this.live.publish(run.id, chunk, offset),
           onOutput: async (batch) => {
             await writer.record({
               type: 'AppendOutput',
@@ -128,6 +211,11 @@ export class RunExecutor {
         { maxOutputBytes: this.config.maxOutputBytes },
       );
       entry.process = process;
+      if (process.pid !== null) {
+        control.attach(process);
+        // A cancel or pause that arrived while the process was being started.
+        this.followLog(entry);
+      }
       exit = await process.done;
     } catch (error) {
       // The work directory could not be prepared, or output could not be stored (full disk, store down).
@@ -135,7 +223,9 @@ export class RunExecutor {
       await writer.record({ type: 'FinishRun', runId: run.id, status: 'failed', exitCode: null, signal: null, droppedBytes: 0, reason });
       return;
     }
-    const { status, reason } = outcomeOf(exit);
+    control.dispose();
+    // Ended on purpose (cancel, timeout, shutdown): that is its status, whatever the exit code.
+    const { status, reason } = control.outcome ?? outcomeOf(exit);
     await writer.record({
       type: 'FinishRun',
       runId: run.id,

@@ -9,18 +9,19 @@ import { IdGenerator } from '../../shared/ids';
 import { evolveRun, initialRunState } from '../run.decider';
 import { RUN_EVENT_TYPES, runStream } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
-import { findProcessesByEnvironment, isSameProcessAlive, killProcessGroup } from '../runner/process-group';
+import { findProcessesByEnvironment, isSameProcessAlive, killProcessGroup, readProcessStat } from '../runner/process-group';
 import { RUN_ID_VARIABLE } from '../runner/run-environment';
 import { RunExecutor } from './run-executor';
 import { RunWriter } from './run-writer';
 
 /**
  * At start, before any new run starts: every run the log says this runner was
- * executing is one whose server died (it is not in this process). Its
- * processes, if any survived, are killed — found by the recorded pid with its
- * start time (a reused pid is left alone) and by the run id in their
- * environment — and the run ends as `lost`, saying why. Nothing stays
- * "running" forever.
+ * executing (claimed, running or paused) is one whose server died (it is not in
+ * this process). Its processes, if any survived, are killed — found by the
+ * recorded pid with its start time (a reused pid is left alone) and by the run
+ * id in their environment; SIGKILL ends stopped processes too — and the run
+ * ends as `lost`, saying why. Nothing stays "running" forever. Queued and
+ * scheduled runs are untouched: they are in the log and simply run.
  */
 @Injectable()
 export class RunRecovery {
@@ -44,15 +45,20 @@ export class RunRecovery {
   }
 
   private async markLost(run: RunRecord): Promise<void> {
-    const killed = await this.killLeftovers(run);
+    const { killed, pidReused } = await this.killLeftovers(run);
     const context = { actor: 'system', source: 'system', correlationId: run.correlationId, causationId: run.requestEventId };
     const loaded = await loadAggregate(this.store, runStream(run.id), { initial: initialRunState, evolve: evolveRun }, RUN_EVENT_TYPES);
     if (loaded.revision === null) return;
     const writer = new RunWriter({ store: this.store, clock: this.clock, ids: this.ids }, run.id, loaded.state, loaded.revision, context);
+    const phase = loaded.state.phase;
     const reason =
-      loaded.state.phase === 'claimed'
-        ? 'The server stopped while the run was starting'
-        : `The server stopped while the run was running; ${killed > 0 ? `${killed} leftover process(es) were killed` : 'its process was gone'}`;
+      phase === 'claimed'
+        ? `The server stopped while the run was starting${killed > 0 ? `; ${killed} leftover process(es) were killed` : ''}`
+        : [
+            `The server stopped while the run was ${phase === 'paused' ? 'paused' : loaded.state.cancelRequested ? 'being cancelled' : 'running'}`,
+            killed > 0 ? `${killed} leftover process(es) were killed` : 'its process was gone',
+            ...(pidReused ? [`pid ${run.pid} now belongs to another process, which was left alone`] : []),
+          ].join('; ');
     try {
       const position = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
       if (position) await this.projections.waitFor(position);
@@ -63,9 +69,18 @@ export class RunRecovery {
   }
 
   /** Kills what is left of a run: its process group (if the pid is still that process) and anything carrying its run id. */
-  private async killLeftovers(run: RunRecord): Promise<number> {
+  private async killLeftovers(run: RunRecord): Promise<{ killed: number; pidReused: boolean }> {
     let killed = 0;
-    if (run.pid !== null && isSameProcessAlive(run.pid, run.processStartTicks) && killProcessGroup(run.pid, 'SIGKILL')) killed++;
+    let pidReused = false;
+    if (run.pid !== null) {
+      if (isSameProcessAlive(run.pid, run.processStartTicks)) {
+        if (killProcessGroup(run.pid, 'SIGKILL')) killed++;
+      } else {
+        // Alive but started at another time: the pid was reused by an unrelated process.
+        const stat = readProcessStat(run.pid);
+        pidReused = stat !== null && stat.startTicks !== run.processStartTicks;
+      }
+    }
     for (const pid of await findProcessesByEnvironment(RUN_ID_VARIABLE, run.id)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -74,6 +89,6 @@ export class RunRecovery {
         // Already gone.
       }
     }
-    return killed;
+    return { killed, pidReused };
   }
 }

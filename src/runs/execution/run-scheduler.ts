@@ -1,18 +1,22 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { ProjectionEngine } from '../../projections/projection-engine';
+import { JobsReadModel } from '../../jobs/jobs.read-model';
 import { Clock } from '../../shared/clock';
-import { RunsReadModel } from '../runs.read-model';
+import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { RunExecutor } from './run-executor';
 
 /** setTimeout cannot wait longer than about 24.8 days; a later run is re-checked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Starts queued runs in request order (FIFO) while this server's runner has
- * room (`ENDERCOMPUTE_MAX_CONCURRENT_RUNS`), and wakes up when a scheduled
- * run's time comes. It reacts to read-model changes, so a request starts
- * within milliseconds rather than at the next poll.
+ * Starts queued runs first in, first out while this server's runner has room
+ * (`ENDERCOMPUTE_MAX_CONCURRENT_RUNS`; a paused run keeps its place), and wakes
+ * up when a scheduled run's time comes. A job with `maxConcurrent` never has
+ * more runs executing than that, on any runner; its other runs wait without
+ * holding up the runs of other jobs behind them. It reacts to read-model
+ * changes and to runs ending, so a request starts within milliseconds rather
+ * than at the next poll.
  */
 @Injectable()
 export class RunScheduler implements OnApplicationShutdown {
@@ -21,11 +25,12 @@ export class RunScheduler implements OnApplicationShutdown {
   private pumpAgain = false;
   private stopped = true;
   private timer: NodeJS.Timeout | null = null;
-  private unsubscribe: (() => void) | null = null;
+  private unsubscribe: Array<() => void> = [];
 
   constructor(
     private readonly config: AppConfig,
     private readonly runs: RunsReadModel,
+    private readonly jobs: JobsReadModel,
     private readonly executor: RunExecutor,
     private readonly projections: ProjectionEngine,
     private readonly clock: Clock,
@@ -33,14 +38,15 @@ export class RunScheduler implements OnApplicationShutdown {
 
   start(): void {
     this.stopped = false;
-    this.unsubscribe = this.projections.onChange(() => this.pump());
+    this.unsubscribe = [this.projections.onChange(() => this.pump()), this.executor.onRunEnded(() => this.pump())];
     this.pump();
   }
 
-  /** Stops starting runs; running ones go on. */
+  /** Stops starting runs; running ones go on, and queued ones stay queued (in the log) for the next start. */
   stop(): void {
     this.stopped = true;
-    this.unsubscribe?.();
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.unsubscribe = [];
     if (this.timer) clearTimeout(this.timer);
   }
 
@@ -70,12 +76,24 @@ export class RunScheduler implements OnApplicationShutdown {
   private async fill(): Promise<void> {
     const skipped = new Set<string>();
     while (!this.stopped && this.executor.activeCount < this.config.maxConcurrentRuns) {
-      const next = this.runs.queued(this.clock.now()).find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id));
+      const next = this.runs.queued(this.clock.now()).find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && this.jobHasRoom(run));
       if (!next) break;
       // Not claimed: another runner won it, or it changed; the read model will catch up.
       if (!(await this.executor.claimAndStart(next))) skipped.add(next.id);
     }
     this.armTimer();
+  }
+
+  /**
+   * Whether the run's job is under its own limit. Runs executing anywhere count
+   * (the read model), and so do this runner's claims the read model may not show yet.
+   */
+  private jobHasRoom(run: RunRecord): boolean {
+    const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
+    if (limit === null) return true;
+    const executing = new Set(this.runs.executingRunIdsForJob(run.jobId));
+    for (const id of this.executor.activeRunIdsForJob(run.jobId)) executing.add(id);
+    return executing.size < limit;
   }
 
   private armTimer(): void {

@@ -14,7 +14,7 @@ const LABELS = {
 const UNIT_SECONDS: Record<string, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86_400 };
 
 export function runFormValues(): Record<string, string> {
-  return { args: '', env: '', when: 'now', at: '', delayAmount: '10', delayUnit: 'minutes' };
+  return { args: '', env: '', when: 'now', at: '', atLocal: '', delayAmount: '10', delayUnit: 'minutes' };
 }
 
 /** What the run form asks for, in the shape of the run command's input (files come separately). */

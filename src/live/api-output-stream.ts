@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { durationOf } from '../runs/run.view';
+import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
+import { Clock } from '../shared/clock';
+import { LiveOutputHub } from './live-output.hub';
+import { OutputBytes } from './output-bytes';
+import type { ByteFrame, RunFeed } from './run-feed';
+import { sseMessage, type SseConnection } from './sse-connection';
+
+/** Largest piece of stored output sent as one event. */
+const MAX_EVENT_BYTES = 256 * 1024;
+
+/**
+ * `GET /api/runs/:id/output/stream`, event by event (API.md, "Live output"):
+ *
+ * - `status` — `{"status": …}`, first and whenever the run's status changes;
+ * - `output` — `{"offset": N, "data": "<base64>"}` with `id:` the offset after
+ *   its last byte, so `Last-Event-ID` resumes exactly there;
+ * - `end` — `{"status", "exitCode", "signal", "reason", "outputBytes",
+ *   "droppedBytes", "durationMs"}` with `id:` the total; then the answer ends;
+ * - `: heartbeat` comments while nothing else is sent.
+ *
+ * Bytes come from the run's live window while it holds the viewer's offset,
+ * otherwise from the store: whichever source, each event starts exactly where
+ * the previous one ended, so nothing repeats and nothing is skipped.
+ */
+@Injectable()
+export class ApiOutputStream {
+  constructor(
+    private readonly hub: LiveOutputHub,
+    private readonly runs: RunsReadModel,
+    private readonly bytes: OutputBytes,
+    private readonly clock: Clock,
+  ) {}
+
+  async serve(runId: string, from: number, connection: SseConnection): Promise<void> {
+    const feed = this.hub.attach(runId, connection.waker, () => connection.end());
+    try {
+      await this.loop(runId, from, feed, connection);
+    } finally {
+      this.hub.detach(feed, connection.waker);
+      connection.end();
+    }
+  }
+
+  private async loop(runId: string, from: number, feed: RunFeed, connection: SseConnection): Promise<void> {
+    let sent = from;
+    let lastStatus: string | null = null;
+    while (!connection.closed) {
+      const run = this.runs.get(runId);
+      if (!run) return;
+      const status = this.runs.statusOf(run, this.clock.now());
+      if (status !== lastStatus) {
+        lastStatus = status;
+        await connection.write(sseMessage({ event: 'status', data: JSON.stringify({ status }) }));
+        continue;
+      }
+      const frame = feed.frameAt(sent);
+      if (frame) {
+        await connection.write(frame.from === sent ? frameEvent(frame) : outputEvent(sent, frame.bytes.subarray(sent - frame.from)));
+        sent = frame.to;
+        continue;
+      }
+      if (run.outputBytes > sent) {
+        sent = await this.sendStored(run, sent, feed, connection);
+        continue;
+      }
+      if (run.phase === 'finished' && sent >= run.outputBytes && !feed.local) {
+        await connection.write(sseMessage({ id: sent, event: 'end', data: JSON.stringify(this.summary(run)) }));
+        return;
+      }
+      await connection.waker.sleep(connection.heartbeatInMs);
+      await connection.heartbeatIfDue();
+    }
+  }
+
+  /** Sends stored output from `from` until the live window holds the next byte (or the stored end). */
+  private async sendStored(run: RunRecord, from: number, feed: RunFeed, connection: SseConnection): Promise<number> {
+    let sent = from;
+    for await (const chunk of this.bytes.stored(run, from)) {
+      for (let at = 0; at < chunk.length; at += MAX_EVENT_BYTES) {
+        const piece = chunk.subarray(at, at + MAX_EVENT_BYTES);
+        await connection.write(outputEvent(sent, piece));
+        sent += piece.length;
+      }
+      if (connection.closed || feed.frameAt(sent)) break;
+    }
+    return sent;
+  }
+
+  private summary(run: RunRecord): Record<string, unknown> {
+    return {
+      status: run.finishedStatus ?? 'failed',
+      exitCode: run.exitCode,
+      signal: run.signal,
+      reason: run.reason,
+      outputBytes: run.outputBytes,
+      droppedBytes: run.droppedBytes,
+      durationMs: durationOf(run, this.clock.now()),
+    };
+  }
+}
+
+function outputEvent(offset: number, bytes: Buffer): string {
+  return sseMessage({ id: offset + bytes.length, event: 'output', data: `{"offset":${offset},"data":"${bytes.toString('base64')}"}` });
+}
+
+/** The event for a whole frame, encoded once for every viewer. */
+function frameEvent(frame: ByteFrame): Buffer {
+  frame.sse ??= Buffer.from(outputEvent(frame.from, frame.bytes));
+  return frame.sse;
+}

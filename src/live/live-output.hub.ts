@@ -1,0 +1,104 @@
+import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { RunFeed } from './run-feed';
+import type { Waker } from './waker';
+
+/**
+ * Where live output meets its viewers. The run executor hands every chunk it
+ * reads from a process to {@link publish} (before the chunk is stored); the
+ * {@link LiveOutputProjection} hands over stored output of runs that have
+ * viewers here but run elsewhere. Viewers attach to a run's {@link RunFeed}
+ * and are woken when it grows, or when the read models change what they
+ * show (a status, a finish: see {@link wakeRun} and {@link wakeAll}).
+ */
+@Injectable()
+export class LiveOutputHub implements BeforeApplicationShutdown {
+  private readonly feeds = new Map<string, RunFeed>();
+  /** Every attached viewer, and how to end it when the server stops. */
+  private readonly viewers = new Map<Waker, () => void>();
+  private stopping = false;
+
+  /** Ends every stream so the HTTP server can close; clients resume with `Last-Event-ID`. */
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+    for (const end of [...this.viewers.values()]) end();
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** A run's process is about to start on this server. */
+  runStarting(runId: string): void {
+    this.feedFor(runId).local = true;
+  }
+
+  /** A chunk as read from the run's process, at its offset in the run's output. */
+  publish(runId: string, chunk: Buffer, offset: number): void {
+    this.feeds.get(runId)?.append(offset, chunk);
+  }
+
+  /** The run's process ended and all its output was stored. */
+  runEnded(runId: string): void {
+    const feed = this.feeds.get(runId);
+    if (!feed) return;
+    feed.local = false;
+    feed.wakeViewers();
+    this.releaseIfUnused(feed);
+  }
+
+  /** Output stored in the log; taken only for runs someone here is watching, and not already held. */
+  stored(runId: string, offset: number, base64: string): void {
+    const feed = this.feeds.get(runId);
+    if (!feed) return;
+    if (feed.started && offset + Buffer.byteLength(base64, 'base64') <= feed.takenEnd) return;
+    feed.append(offset, Buffer.from(base64, 'base64'));
+  }
+
+  /** Wakes the viewers of one run: the read models changed something about it. */
+  wakeRun(runId: string): void {
+    this.feeds.get(runId)?.wakeViewers();
+  }
+
+  /** Wakes every viewer (a change that may move queue positions). */
+  wakeAll(): void {
+    for (const waker of this.viewers.keys()) waker.wake();
+  }
+
+  /** Attaches a viewer to a run's feed; `end` is called when the server stops. */
+  attach(runId: string, waker: Waker, end: () => void): RunFeed {
+    const feed = this.feedFor(runId);
+    feed.viewers.add(waker);
+    this.viewers.set(waker, end);
+    return feed;
+  }
+
+  detach(feed: RunFeed, waker: Waker): void {
+    feed.viewers.delete(waker);
+    this.viewers.delete(waker);
+    this.releaseIfUnused(feed);
+  }
+
+  /** The feed of a run, if it exists (for tests and the page renderer). */
+  feed(runId: string): RunFeed | undefined {
+    return this.feeds.get(runId);
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  private feedFor(runId: string): RunFeed {
+    let feed = this.feeds.get(runId);
+    if (!feed) {
+      feed = new RunFeed(runId);
+      this.feeds.set(runId, feed);
+    }
+    return feed;
+  }
+
+  private releaseIfUnused(feed: RunFeed): void {
+    if (feed.local || feed.viewers.size > 0) return;
+    feed.onSealed = null;
+    this.feeds.delete(feed.runId);
+  }
+}

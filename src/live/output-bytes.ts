@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { RunOutputReader } from '../runs/run-output.reader';
+import type { RunRecord } from '../runs/runs.read-model';
+import type { RunFeed } from './run-feed';
+
+/**
+ * A run's output bytes wherever they are: the live window in memory first
+ * (it may hold bytes not stored yet), else the store (bytes the window no
+ * longer holds).
+ */
+@Injectable()
+export class OutputBytes {
+  constructor(private readonly reader: RunOutputReader) {}
+
+  /** The end of what can be read now: the stored output, or further when the live window is ahead. */
+  available(run: RunRecord, feed: RunFeed | undefined): number {
+    return Math.max(run.outputBytes, feed?.started ? feed.end : 0);
+  }
+
+  /**
+   * Bytes [from, to): fewer when not all are available yet (an empty buffer
+   * when none is). Reads at most `to - from` bytes into memory.
+   */
+  async read(run: RunRecord, feed: RunFeed | undefined, from: number, to: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let at = from;
+    while (at < to) {
+      const live = feed?.slice(at, to);
+      if (live && live.length > 0) {
+        parts.push(live);
+        at += live.length;
+        continue;
+      }
+      if (run.outputBytes <= at) break;
+      let progressed = false;
+      for await (const chunk of this.reader.read(run, at)) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, to - at));
+        parts.push(piece);
+        at += piece.length;
+        progressed = true;
+        if (at >= to || feed?.frameAt(at)) break;
+      }
+      if (!progressed) break;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /** Stored chunks from `from` on, as stored (for the API stream, which sends them as they are). */
+  stored(run: RunRecord, from: number): AsyncGenerator<Buffer> {
+    return this.reader.read(run, from);
+  }
+}

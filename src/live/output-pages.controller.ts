@@ -1,0 +1,61 @@
+import { Get, Param, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
+import { NotFoundError, UnavailableError, ValidationError } from '../shared/domain-errors';
+import { PageController } from '../web/page-auth';
+import { ViewRenderer } from '../web/view-renderer';
+import { LiveOutputHub } from './live-output.hub';
+import { heartbeatSeconds } from './output-stream.controller';
+import { earlierControl } from './output-html';
+import { OutputView } from './output-view';
+import { PageOutputStream } from './page-output-stream';
+import { resumeOffset, SseConnection } from './sse-connection';
+
+/** The run page's output endpoints: its live stream (htmx SSE) and "load earlier". */
+@PageController('runs')
+export class OutputPagesController {
+  constructor(
+    private readonly runs: RunsReadModel,
+    private readonly hub: LiveOutputHub,
+    private readonly stream: PageOutputStream,
+    private readonly view: OutputView,
+    private readonly views: ViewRenderer,
+  ) {}
+
+  /** `?from=` the line start the page's output ends in (a reconnection's `Last-Event-ID` wins); `?state=` what the page shows of the run. */
+  @Get(':id/output/live')
+  async live(
+    @Param('id') id: string,
+    @Query('from') fromQuery: unknown,
+    @Query('state') stateQuery: unknown,
+    @Query('heartbeat') heartbeatQuery: unknown,
+    @Req() request: Request,
+    @Res() response: Response,
+  ): Promise<void> {
+    const run = this.require(id);
+    const from = resumeOffset(request, fromQuery);
+    if (from === 'invalid') throw new ValidationError(['from: must be a byte offset']);
+    const heartbeatMs = heartbeatSeconds(heartbeatQuery) * 1000;
+    if (this.hub.isStopping) throw new UnavailableError('The server is stopping; reconnect in a moment');
+    const state = typeof stateQuery === 'string' ? stateQuery : this.stream.pageState(run);
+    const connection = new SseConnection(request, response, heartbeatMs);
+    await this.stream.serve(run.id, from ?? 0, state, connection);
+  }
+
+  /** The part of the output before byte `before`, for the page: its lines go in front, and the control moves back. */
+  @Get(':id/output/earlier')
+  async earlier(@Param('id') id: string, @Query('before') beforeQuery: unknown, @Res() response: Response): Promise<void> {
+    const run = this.require(id);
+    const before = typeof beforeQuery === 'string' && /^\d{1,15}$/.test(beforeQuery) ? Number(beforeQuery) : Number.NaN;
+    if (!Number.isSafeInteger(before)) throw new ValidationError(['before: must be a byte offset']);
+    const { from, html } = await this.view.earlier(run, before);
+    const lines = html === '' ? '' : `<hx-partial hx-target="#output-lines" hx-swap="afterbegin">${html}</hx-partial>`;
+    this.views.send(response, 200, earlierControl(run.id, from) + lines);
+  }
+
+  private require(id: string): RunRecord {
+    const run = this.runs.get(id);
+    if (!run) throw new NotFoundError(`No run "${id}" exists`);
+    return run;
+  }
+}

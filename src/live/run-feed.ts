@@ -1,0 +1,152 @@
+/**
+ * The recent output of one run, in memory, for the viewers of its live
+ * streams: a window of the last {@link WINDOW_BYTES} bytes as frames, fed
+ * either straight from the process (a run this server executes: bytes arrive
+ * as soon as they are read, before they are stored) or from the stored
+ * `RunOutputAppended` events as the projections see them (a run another
+ * server executes). Both may feed the same run; bytes already held are ignored.
+ *
+ * Viewers never get a queue of their own: each keeps only its byte offset and
+ * reads the frame at it, or the store when it has fallen behind the window.
+ * So memory per run is bounded however many viewers there are, and a slow
+ * viewer never holds the run back.
+ */
+import type { Waker } from './waker';
+
+/** Recent output kept per run. A viewer further behind reads the store instead. */
+export const WINDOW_BYTES = 2 * 1024 * 1024;
+/** Largest frame: chunks read in the same turn of the event loop are joined up to this size. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+
+/** A piece of the output; its encodings for the streams are made once and shared by every viewer. */
+export interface ByteFrame {
+  from: number;
+  to: number;
+  bytes: Buffer;
+  /** The API stream's `output` event for the whole frame, once a viewer needed it. */
+  sse?: Buffer;
+}
+
+export class RunFeed {
+  /** Sealed frames, contiguous, oldest first. */
+  private readonly frames: ByteFrame[] = [];
+  private windowBytes = 0;
+  /** Bytes taken in but not yet sealed into a frame (they are, before this turn of the event loop ends). */
+  private open: Buffer[] = [];
+  private openFrom = 0;
+  private openBytes = 0;
+  private sealScheduled = false;
+  private startedAt: number | null = null;
+  /** Offset after the last sealed byte: what viewers can see. */
+  private sealedEnd = 0;
+  /** The process of this run is running on this server and feeds bytes directly. */
+  local = false;
+  readonly viewers = new Set<Waker>();
+  /** Called after frames were sealed (the shared page renderer listens). */
+  onSealed: (() => void) | null = null;
+
+  constructor(readonly runId: string) {}
+
+  /** Whether any byte arrived yet; before that the window is empty. */
+  get started(): boolean {
+    return this.startedAt !== null;
+  }
+
+  /** First byte offset the window holds. */
+  get start(): number {
+    return this.frames.length > 0 ? this.frames[0].from : this.sealedEnd;
+  }
+
+  /** Offset after the last byte viewers can see. */
+  get end(): number {
+    return this.sealedEnd;
+  }
+
+  /** Offset after the last byte taken in (sealed or not). */
+  get takenEnd(): number {
+    return this.openBytes > 0 ? this.openFrom + this.openBytes : this.sealedEnd;
+  }
+
+  /**
+   * Takes in output bytes at `offset`. Bytes already held are skipped; a gap
+   * (bytes missing before `offset`) restarts the window there, since viewers
+   * behind it read the store anyway.
+   */
+  append(offset: number, bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.startedAt === null) {
+      this.startedAt = offset;
+      this.sealedEnd = offset;
+      this.openFrom = offset;
+    }
+    const held = this.takenEnd;
+    if (offset + bytes.length <= held) return;
+    if (offset > held) {
+      this.seal();
+      this.frames.length = 0;
+      this.windowBytes = 0;
+      this.sealedEnd = offset;
+      this.openFrom = offset;
+    } else if (offset < held) {
+      bytes = bytes.subarray(held - offset);
+    }
+    if (this.openBytes > 0 && this.openBytes + bytes.length > MAX_FRAME_BYTES) this.seal();
+    if (this.openBytes === 0) this.openFrom = this.sealedEnd;
+    this.open.push(bytes);
+    this.openBytes += bytes.length;
+    if (!this.sealScheduled) {
+      this.sealScheduled = true;
+      // After the current turn: chunks read together become one frame, and every viewer wakes once.
+      setImmediate(() => {
+        this.sealScheduled = false;
+        this.seal();
+      });
+    }
+  }
+
+  /** The frame holding byte `offset`, if the window still has it. */
+  frameAt(offset: number): ByteFrame | undefined {
+    const frames = this.frames;
+    if (frames.length === 0 || offset < frames[0].from || offset >= this.sealedEnd) return undefined;
+    // Viewers are nearly always at one of the last frames.
+    for (let i = frames.length - 1; i >= 0; i--) if (frames[i].from <= offset) return frames[i];
+    return undefined;
+  }
+
+  /** Bytes [from, to) if the window holds `from` (fewer when it ends before `to`), else null. */
+  slice(from: number, to: number): Buffer | null {
+    if (this.frameAt(from) === undefined) return null;
+    const parts: Buffer[] = [];
+    let at = from;
+    while (at < to) {
+      const frame = this.frameAt(at);
+      if (!frame) break;
+      const piece = frame.bytes.subarray(at - frame.from, Math.min(frame.bytes.length, to - frame.from));
+      parts.push(piece);
+      at += piece.length;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /** Wakes every viewer (new output, or something else they should look at). */
+  wakeViewers(): void {
+    for (const viewer of this.viewers) viewer.wake();
+  }
+
+  private seal(): void {
+    if (this.openBytes === 0) return;
+    const bytes = this.open.length === 1 ? this.open[0] : Buffer.concat(this.open, this.openBytes);
+    const frame: ByteFrame = { from: this.openFrom, to: this.openFrom + bytes.length, bytes };
+    this.open = [];
+    this.openBytes = 0;
+    this.frames.push(frame);
+    this.windowBytes += bytes.length;
+    this.sealedEnd = frame.to;
+    this.openFrom = frame.to;
+    while (this.frames.length > 1 && this.windowBytes - this.frames[0].bytes.length >= WINDOW_BYTES) {
+      this.windowBytes -= this.frames.shift()!.bytes.length;
+    }
+    this.wakeViewers();
+    this.onSealed?.();
+  }
+}

@@ -1,0 +1,35 @@
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { ScheduleTicker } from '../../schedules/schedule-ticker';
+import { RunExecutor } from './run-executor';
+import { RunScheduler } from './run-scheduler';
+
+/**
+ * A graceful stop (SIGTERM, SIGINT, or closing the app): no new run starts and
+ * no schedule fires; running runs get `ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS` to
+ * finish, then are cancelled, and every end is recorded before the log is
+ * closed. Queued and scheduled runs stay in the log and run after the next start.
+ * It runs before the store closes, while the HTTP server still answers.
+ */
+@Injectable()
+export class RunShutdown implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(RunShutdown.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly scheduler: RunScheduler,
+    private readonly ticker: ScheduleTicker,
+    private readonly executor: RunExecutor,
+  ) {}
+
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    this.scheduler.stop();
+    this.ticker.stop();
+    const running = this.executor.activeCount;
+    if (running === 0) return;
+    this.logger.warn(
+      `Stopping${signal ? ` on ${signal}` : ''}: ${running} run(s) get ${this.config.shutdownGraceSeconds} s to finish, then are cancelled`,
+    );
+    await this.executor.shutdown(this.config.shutdownGraceSeconds * 1000);
+  }
+}

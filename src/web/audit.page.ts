@@ -1,0 +1,205 @@
+import { Get, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
+import { JobsReadModel } from '../jobs/jobs.read-model';
+import { RunsReadModel } from '../runs/runs.read-model';
+import { ScriptsReadModel } from '../scripts/scripts.read-model';
+import { text } from './forms/form-state';
+import { PageController } from './page-auth';
+import { bytes } from './view-helpers';
+import { ViewRenderer } from './view-renderer';
+
+const PAGE = 50;
+/** Events examined per page at most, as in `/api/events`: a rare filter never reads the whole log at once. */
+const SCAN_LIMIT = 20_000;
+const READ_BATCH = 500;
+
+/** Event types a person reads in the audit trail; output batches and file chunks are shown only on request. */
+export const AUDIT_TYPES = [
+  'ScriptCreated',
+  'ScriptUpdated',
+  'ScriptRemoved',
+  'JobCreated',
+  'JobUpdated',
+  'JobFileAttached',
+  'JobFileRemoved',
+  'JobRemoved',
+  'RunRequested',
+  'RunClaimed',
+  'RunStarted',
+  'RunPaused',
+  'RunResumed',
+  'RunCancelRequested',
+  'RunFinished',
+  'BlobCompleted',
+  'KeyRotated',
+];
+const BULK_TYPES = ['RunOutputAppended', 'BlobChunkStored'];
+
+export interface AuditRow {
+  position: string;
+  at: string;
+  actor: string;
+  source: string;
+  type: string;
+  stream: string;
+  summary: string;
+  link: { href: string; label: string } | null;
+  /** The event's data as JSON, bytes left out, cut to a readable length. */
+  data: string;
+}
+
+/** `/audit`: the event log, newest first — who did what, when — with the filters of `/api/events`. */
+@PageController('audit')
+export class AuditPage {
+  constructor(
+    private readonly views: ViewRenderer,
+    private readonly store: EventStore,
+    private readonly jobs: JobsReadModel,
+    private readonly scripts: ScriptsReadModel,
+    private readonly runs: RunsReadModel,
+  ) {}
+
+  @Get()
+  async show(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const type = text(query, 'type');
+    const actor = text(query, 'actor').trim().slice(0, 64);
+    const jobText = text(query, 'job').trim().slice(0, 100);
+    const all = text(query, 'all') === '1';
+    const before = parsePosition(text(query, 'before')) ?? undefined;
+    const job = jobText ? this.jobs.find(jobText) : undefined;
+
+    const filter: EventFilter = {};
+    if (/^[A-Za-z0-9_]{1,60}$/.test(type)) filter.eventTypes = [type];
+    else if (!all) filter.eventTypes = AUDIT_TYPES;
+    // A job's runs live in `run-<jobId>-<number>` streams.
+    if (job) filter.streamPrefixes = [`job-${job.id}`, `run-${job.id}-`];
+
+    const rows: AuditRow[] = [];
+    let cursor = before;
+    let scanned = 0;
+    let exhausted = jobText !== '' && !job;
+    while (!exhausted && rows.length < PAGE && scanned < SCAN_LIMIT) {
+      const batch = await this.store.readAll({ after: cursor, direction: 'backwards', maxCount: READ_BATCH, filter });
+      for (const event of batch) {
+        scanned++;
+        cursor = event.position;
+        if (actor && event.metadata.actor.toLowerCase() !== actor.toLowerCase()) continue;
+        rows.push(this.row(event));
+        if (rows.length === PAGE) break;
+      }
+      if (batch.length < READ_BATCH && rows.length < PAGE) exhausted = true;
+    }
+    const next = !exhausted && cursor ? formatPosition(cursor) : null;
+    this.views.respond(request, response, {
+      template: 'pages/audit',
+      fragment: 'partials/audit-results',
+      title: 'Audit trail',
+      nav: 'audit',
+      data: {
+        rows,
+        next,
+        filter: { type: filter.eventTypes?.length === 1 ? type : '', actor, job: jobText, all },
+        unknownJob: jobText !== '' && !job,
+        types: [...AUDIT_TYPES, ...BULK_TYPES],
+        filtered: Boolean(type || actor || jobText || before),
+      },
+    });
+  }
+
+  private row(event: RecordedEvent): AuditRow {
+    const { summary, link } = this.describe(event);
+    return {
+      position: formatPosition(event.position),
+      at: event.metadata.at,
+      actor: event.metadata.actor,
+      source: event.metadata.source,
+      type: event.type,
+      stream: event.stream,
+      summary,
+      link,
+      data: dataText(event),
+    };
+  }
+
+  /** A sentence for an event and a link to what it is about. */
+  private describe(event: RecordedEvent): { summary: string; link: AuditRow['link'] } {
+    const data = (event.data ?? {}) as Record<string, unknown>;
+    const str = (key: string): string => (typeof data[key] === 'string' ? (data[key] as string) : '');
+    const changed = (): string =>
+      Object.keys(data)
+        .filter((key) => !key.endsWith('Id'))
+        .join(', ');
+    const scriptLink = (id: string): AuditRow['link'] => {
+      const script = this.scripts.get(id);
+      return script ? { href: `/scripts/${id}`, label: script.name } : null;
+    };
+    const jobLink = (id: string): AuditRow['link'] => {
+      const job = this.jobs.get(id);
+      return job ? { href: `/jobs/${id}`, label: job.name } : null;
+    };
+    const runLink = (id: string): AuditRow['link'] => {
+      const run = this.runs.get(id);
+      return run ? { href: `/runs/${id}`, label: `${run.jobName} #${run.number}` } : null;
+    };
+    /** "Created job" with a link to it, or "Created job “x”" when it is gone. */
+    const about = (text: string, name: string, link: AuditRow['link']): { summary: string; link: AuditRow['link'] } =>
+      link ? { summary: text, link } : { summary: name ? `${text} “${name}”` : text, link: null };
+    switch (event.type) {
+      case 'ScriptCreated':
+        return about('Created script template', str('name'), scriptLink(str('scriptId')));
+      case 'ScriptUpdated':
+        return about(`Changed ${changed() || 'nothing'} of script template`, '', scriptLink(str('scriptId')));
+      case 'ScriptRemoved':
+        return { summary: 'Deleted a script template', link: null };
+      case 'JobCreated':
+        return about('Created job', str('name'), jobLink(str('jobId')));
+      case 'JobUpdated':
+        return about(`Changed ${changed() || 'nothing'} of job`, '', jobLink(str('jobId')));
+      case 'JobFileAttached': {
+        const file = (data.file ?? {}) as { name?: string; size?: number };
+        return about(`Attached “${file.name ?? '?'}” (${bytes(file.size ?? 0)}) to job`, '', jobLink(str('jobId')));
+      }
+      case 'JobFileRemoved':
+        return about(`Removed “${str('name')}” from job`, '', jobLink(str('jobId')));
+      case 'JobRemoved':
+        return { summary: 'Deleted a job', link: null };
+      case 'RunRequested': {
+        const scheduled = str('scheduledFor');
+        return about(scheduled ? `Scheduled for ${scheduled}:` : 'Requested', `${str('jobName')} #${String(data.number)}`, runLink(str('runId')));
+      }
+      case 'RunClaimed':
+        return about(`Runner ${str('runner')} took`, '', runLink(str('runId')));
+      case 'RunStarted':
+        return about(`Started process ${String(data.pid)} for`, '', runLink(str('runId')));
+      case 'RunOutputAppended':
+        return about(`${bytes(Buffer.byteLength(str('data'), 'base64'))} of output from`, '', runLink(str('runId')));
+      case 'RunFinished': {
+        const detail = data.signal ? `signal ${String(data.signal)}` : data.exitCode !== null && data.exitCode !== undefined ? `exit ${String(data.exitCode)}` : '';
+        return about(`Finished ${str('status').replace('_', ' ')}${detail ? ` (${detail})` : ''}:`, '', runLink(str('runId')));
+      }
+      case 'BlobCompleted':
+        return { summary: `Stored a file (${bytes(typeof data.size === 'number' ? data.size : 0)})`, link: null };
+      case 'BlobChunkStored':
+        return { summary: `Stored part ${String(data.index)} of a file`, link: null };
+      case 'KeyRotated':
+        return { summary: `The shared key was ${str('reason') || 'renewed'} (fingerprint ${str('fingerprint')})`, link: null };
+      default:
+        return {
+          summary: event.type.replace(/([a-z])([A-Z])/g, '$1 $2'),
+          link: runLink(str('runId')) ?? jobLink(str('jobId')) ?? scriptLink(str('scriptId')),
+        };
+    }
+  }
+}
+
+/** The event's data for the details view: base64 payloads replaced by their size, long text cut. */
+function dataText(event: RecordedEvent): string {
+  let data = event.data;
+  if (BULK_TYPES.includes(event.type) && typeof data === 'object' && data !== null) {
+    const payload = (data as { data?: unknown }).data;
+    if (typeof payload === 'string') data = { ...(data as object), data: `(${bytes(Buffer.byteLength(payload, 'base64'))})` };
+  }
+  const json = JSON.stringify(data, null, 2) ?? '';
+  return json.length > 4000 ? `${json.slice(0, 4000)}\n…` : json;
+}

@@ -1,0 +1,156 @@
+/**
+ * Several EnderCompute servers on one EventStoreDB (the in-process double): two server
+ * processes, each with its own data directory and runner id, each projecting from its
+ * own subscription. They show the same templates, jobs and runs; every run executes
+ * exactly once whichever server it was requested through (the claim is an append with
+ * the expected revision); names stay unique across servers (a reservation stream per
+ * name); and a server's start-up recovery only touches its own runner's runs.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
+import { getJson, postJson, requestRun, type RestClient, type Run, waitForRun } from '../support/rest';
+import { processesOfRun } from '../support/run-processes';
+import { eventually, type ServerProcess, startServer } from '../support/server-process';
+
+const RUNS = 24;
+
+describe('Two servers on one EventStoreDB', () => {
+  let double: EsdbDouble;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  const shared = mkdtempSync(join(tmpdir(), 'endercompute-shared-'));
+  const stopped: ServerProcess[] = [];
+
+  const start = (runnerId: string, dataDir?: string): Promise<ServerProcess> =>
+    startServer({
+      ...(dataDir ? { dataDir } : {}),
+      env: { EVENTSTORE_CONNECTION_STRING: double.connectionString, ENDERCOMPUTE_RUNNER_ID: runnerId, ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '4' },
+    });
+
+  before(async () => {
+    double = await startEsdbDouble();
+    [a, b] = await Promise.all([start('server-a'), start('server-b')]);
+  });
+  after(async () => {
+    for (const server of [a, b, ...stopped]) {
+      await server.kill();
+      server.cleanup();
+    }
+    await double.stop();
+    rmSync(shared, { recursive: true, force: true });
+  });
+
+  it('shows the same jobs and runs on both, and executes every run exactly once', async () => {
+    const ledger = join(shared, 'ledger.txt');
+    await postJson(a, '/api/scripts', { name: 'ledger', body: 'echo "$ENDERCOMPUTE_RUN_ID" >> "$LEDGER"; echo "ran $ENDERCOMPUTE_RUN_NUMBER"' }, 201);
+    const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'Ledger', scriptId: 'ledger', env: { LEDGER: ledger } }, 201);
+    // B follows the log on its own subscription: the job appears there without any request to B.
+    await eventually(async () => ((await b.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'B to show the job');
+
+    const requested = await Promise.all(Array.from({ length: RUNS }, (_, i) => requestRun(i % 2 === 0 ? a : b, job.id)));
+    // Each run is watched through the server it was not requested through.
+    const finished = await Promise.all(requested.map((run, n) => waitForRun(n % 2 === 0 ? b : a, run.id, 30_000)));
+    assert.deepEqual(finished.map((run) => run.status), Array(RUNS).fill('succeeded'));
+    // Numbering is shared: 1..RUNS, each once, though both servers numbered runs at the same time.
+    assert.deepEqual(requested.map((run) => run.number).sort((x, y) => x - y), Array.from({ length: RUNS }, (_, n) => n + 1));
+
+    const ledgerLines = readFileSync(ledger, 'utf8').trim().split('\n').sort();
+    assert.deepEqual(ledgerLines, requested.map((run) => run.id).sort(), 'every run executed exactly once');
+    const claims = requested.map((run) => double.log.stream(`run-${run.id}`).filter((record) => record.type === 'RunClaimed').length);
+    assert.deepEqual(claims, Array(RUNS).fill(1), 'one claim per run');
+
+    await waitForSameView([a, b], `/api/runs?jobId=${job.id}&limit=100`);
+    await waitForSameView([a, b], '/api/jobs');
+    const listed = await getJson<{ items: Run[] }>(a, `/api/runs?jobId=${job.id}&limit=100`);
+    assert.deepEqual(listed.items.map((run) => run.number), Array.from({ length: RUNS }, (_, n) => RUNS - n));
+  });
+
+  it('keeps template and job names unique across servers, case-insensitively', async () => {
+    const names = Array.from({ length: 8 }, (_, n) => `Race ${n}`);
+    const scriptAnswers = await Promise.all(
+      names.flatMap((name) => [a.request('/api/scripts', post({ name, body: 'true' })), b.request('/api/scripts', post({ name: name.toUpperCase(), body: 'true' }))]),
+    );
+    assert.deepEqual(pairsOf(scriptAnswers.map((r) => r.status)), names.map(() => [201, 409]), 'one creation per name, the other is a conflict');
+
+    const scripts = (await waitForSameView([a, b], '/api/scripts')) as { items: Array<{ name: string }> };
+    const scriptNames = scripts.items.map((script) => script.name.toLowerCase()).filter((name) => name.startsWith('race'));
+    assert.deepEqual(scriptNames.sort(), names.map((name) => name.toLowerCase()), 'each name once, on both servers');
+
+    const jobAnswers = await Promise.all(
+      names.flatMap((name) => [a.request('/api/jobs', post({ name, scriptId: names[0] })), b.request('/api/jobs', post({ name: name.toLowerCase(), scriptId: names[0] }))]),
+    );
+    assert.deepEqual(pairsOf(jobAnswers.map((r) => r.status)), names.map(() => [201, 409]));
+    const jobs = (await waitForSameView([a, b], '/api/jobs')) as { items: Array<{ name: string }> };
+    const jobNames = jobs.items.map((job) => job.name.toLowerCase()).filter((name) => name.startsWith('race'));
+    assert.deepEqual(jobNames.sort(), names.map((name) => name.toLowerCase()));
+  });
+
+  it('frees a name when it is renamed or removed, for either server to take', async () => {
+    const first = await postJson<{ id: string }>(a, '/api/scripts', { name: 'Old name', body: 'true' }, 201);
+    await postJson(b, '/api/scripts', { name: 'old NAME', body: 'true' }, 409);
+    await expectStatus(a.request(`/api/scripts/${first.id}`, { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ name: 'New name' }) }), 200);
+    await postJson(b, '/api/scripts', { name: 'new name', body: 'true' }, 409);
+    const second = await postJson<{ id: string }>(b, '/api/scripts', { name: 'old name', body: 'true' }, 201);
+    await expectStatus(b.request(`/api/scripts/${second.id}`, { method: 'DELETE' }), 204);
+    await postJson(a, '/api/scripts', { name: 'Old Name', body: 'true' }, 201);
+  });
+
+  it("does not mark another server's running run lost when it restarts", async () => {
+    const gate = join(shared, 'gate');
+    await postJson(a, '/api/scripts', { name: 'gated', body: `echo started; while [ ! -e "${gate}" ]; do sleep 0.05; done; echo done` }, 201);
+    const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'Gated', scriptId: 'gated' }, 201);
+    // Requested through B, so whichever server claims it, the other one is restarted.
+    const requested = await requestRun(b, job.id);
+    const running = await eventually(async () => {
+      const run = await getJson<Run & { runner?: string }>(a, `/api/runs/${requested.id}`);
+      return run.status === 'running' && run.outputBytes > 0 ? run : undefined;
+    }, 10_000, 'the gated run to start');
+    const claim = double.log.stream(`run-${requested.id}`).find((record) => record.type === 'RunClaimed');
+    const runner = (JSON.parse(Buffer.from(claim?.data ?? []).toString()) as { runner: string }).runner;
+    assert.ok(runner === 'server-a' || runner === 'server-b', `claimed by ${runner}`);
+    const [owner, other] = runner === 'server-a' ? [a, b] : [b, a];
+
+    await other.stop();
+    stopped.push(other);
+    const restarted = await start(runner === 'server-a' ? 'server-b' : 'server-a', other.dataDir);
+    if (other === a) a = restarted;
+    else b = restarted;
+    assert.equal((await getJson<Run>(restarted, `/api/runs/${running.id}`)).status, 'running');
+    assert.equal((await processesOfRun(running.id)).length > 0, true, 'its process is alive');
+
+    writeFileSync(gate, '');
+    const done = await waitForRun(owner, running.id);
+    assert.equal(done.status, 'succeeded');
+    assert.equal((await (await restarted.request(`/api/runs/${running.id}/output`)).text()), 'started\ndone\n');
+  });
+});
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function post(body: unknown): RequestInit {
+  return { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) };
+}
+
+async function expectStatus(response: Promise<Response>, status: number): Promise<void> {
+  const answer = await response;
+  assert.equal(answer.status, status, await answer.text());
+}
+
+/** Statuses of [a, b] pairs, each pair sorted, so "one won, one lost" reads [201, 409] whoever won. */
+function pairsOf(statuses: number[]): number[][] {
+  const pairs: number[][] = [];
+  for (let n = 0; n < statuses.length; n += 2) pairs.push([statuses[n], statuses[n + 1]].sort());
+  return pairs;
+}
+
+/** Waits until every server answers the same JSON for `path`, and returns it. */
+async function waitForSameView(servers: RestClient[], path: string): Promise<unknown> {
+  return eventually(async () => {
+    const views = await Promise.all(servers.map((server) => getJson<unknown>(server, path)));
+    return views.every((view) => JSON.stringify(view) === JSON.stringify(views[0])) ? views[0] : undefined;
+  }, 5_000, `both servers to answer the same for ${path}`);
+}

@@ -1,0 +1,203 @@
+/**
+ * `GET /api/runs/:id/output/stream` on a real server in this process: output
+ * arrives while the run goes on, resumes exactly from `Last-Event-ID` (also
+ * across the hand-over from the store to the live window), ends with the
+ * run's status, replays a finished run, keeps NUL and invalid UTF-8 byte-exact,
+ * shows the truncation notice, sends heartbeats, and refuses a missing key.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LiveOutputHub } from '../../src/live/live-output.hub';
+import { WINDOW_BYTES } from '../../src/live/run-feed';
+import { createJob, getJson, outputOf, requestRun, type Run, waitForRun } from '../support/rest';
+import { eventually, TEST_KEY } from '../support/server-process';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { openSse, outputBytes, readToEnd, type SseStream } from './sse-client';
+
+const AUTH = { authorization: `Bearer ${TEST_KEY}` };
+
+describe('the live output stream (API)', () => {
+  let t: TestApp;
+  let truncating: TestApp;
+  const gates = mkdtempSync(join(tmpdir(), 'endercompute-gates-'));
+  let gateCount = 0;
+
+  const stream = (runId: string, headers: Record<string, string> = {}, query = ''): Promise<SseStream> =>
+    openSse(`${t.url}/api/runs/${runId}/output/stream${query}`, { ...AUTH, ...headers });
+
+  /** A file the script waits for: the test decides when the run may go on. */
+  const gate = (): { path: string; open: () => void } => {
+    const path = join(gates, `gate-${++gateCount}`);
+    return { path, open: () => writeFileSync(path, '') };
+  };
+  const waitFor = (path: string): string => `while [ ! -e '${path}' ]; do sleep 0.02; done`;
+
+  before(async () => {
+    t = await startTestApp();
+    truncating = await startTestApp({ ENDERCOMPUTE_MAX_OUTPUT_BYTES: '2048' });
+  });
+  after(async () => {
+    await t?.close();
+    await truncating?.close();
+    rmSync(gates, { recursive: true, force: true });
+  });
+
+  it('delivers lines while the run is still going, then the final status', async () => {
+    const go = gate();
+    const jobId = await createJob(t, 'live-lines', 'bash', `echo 'first line'\n${waitFor(go.path)}\necho 'second line'\nexit 3\n`);
+    const run = await requestRun(t, jobId);
+    const events = await stream(run.id);
+    assert.equal(events.status, 200);
+    assert.match(events.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.equal(events.headers.get('cache-control'), 'no-store');
+    let received = '';
+    while (!received.includes('first line\n')) {
+      const event = await events.next();
+      assert.ok(event, 'the stream is open');
+      if (event.event === 'output') received += outputBytes(event).bytes.toString();
+    }
+    // The script is blocked until the gate opens: the line came while it ran.
+    const during = await getJson<Run>(t, `/api/runs/${run.id}`);
+    assert.equal(during.status, 'running');
+    assert.ok(!existsSync(go.path));
+    go.open();
+    const rest = await readToEnd(events, Buffer.byteLength(received));
+    assert.equal(received + rest.bytes.toString(), 'first line\nsecond line\n');
+    assert.equal(rest.end.status, 'failed');
+    assert.equal(rest.end.exitCode, 3);
+    assert.equal(rest.end.outputBytes, 23);
+    assert.equal(rest.endId, '23');
+    assert.equal(await events.next(2000), null, 'the answer ends after the end event');
+  });
+
+  it('starts with the status and reports its changes', async () => {
+    const go = gate();
+    const jobId = await createJob(t, 'live-status', 'bash', `${waitFor(go.path)}\necho done\n`);
+    const run = await requestRun(t, jobId);
+    const events = await stream(run.id);
+    const first = await events.next();
+    assert.equal(first?.event, 'status');
+    const statuses = [JSON.parse(first!.data).status as string];
+    while (statuses[statuses.length - 1] !== 'running') {
+      const event = await events.next();
+      if (event?.event === 'status') statuses.push(JSON.parse(event.data).status as string);
+    }
+    go.open();
+    const { end } = await readToEnd(events);
+    assert.equal(end.status, 'succeeded');
+    assert.ok(statuses.every((status) => ['queued', 'running'].includes(status)), statuses.join());
+  });
+
+  it('resumes from Last-Event-ID without repeating or skipping a byte', async () => {
+    const go = gate();
+    const body = `for i in $(seq 1 5); do echo "line $i"; sleep 0.05; done\n${waitFor(go.path)}\nfor i in $(seq 6 10); do echo "line $i"; sleep 0.05; done\n`;
+    const jobId = await createJob(t, 'live-resume', 'bash', body);
+    const run = await requestRun(t, jobId);
+    const first = await stream(run.id);
+    let lastId = '';
+    let received = Buffer.alloc(0);
+    while (!received.toString().includes('line 5\n')) {
+      const event = await first.next();
+      if (event?.event !== 'output') continue;
+      received = Buffer.concat([received, outputBytes(event).bytes]);
+      lastId = event.id!;
+    }
+    await first.close();
+    assert.equal(lastId, String(received.length));
+    go.open();
+    const second = await stream(run.id, { 'last-event-id': lastId });
+    const rest = await readToEnd(second, Number(lastId));
+    const whole = Buffer.concat([received, rest.bytes]);
+    assert.equal(whole.toString(), Array.from({ length: 10 }, (_, i) => `line ${i + 1}\n`).join(''));
+    assert.ok(whole.equals(await outputOf(t, run.id)));
+    // Any offset works, also one inside an event; `?offset=` does the same for clients that cannot set headers.
+    for (const [headers, query] of [[{ 'last-event-id': '9' }, ''], [{}, '?offset=9']] as const) {
+      const replay = await readToEnd(await stream(run.id, headers, query), 9);
+      assert.ok(replay.bytes.equals(whole.subarray(9)));
+    }
+    const atEnd = await readToEnd(await stream(run.id, { 'last-event-id': String(whole.length) }), whole.length);
+    assert.equal(atEnd.bytes.length, 0, 'resuming at the end gives just the end');
+    const bad = await t.request(`/api/runs/${run.id}/output/stream`, { headers: { 'last-event-id': 'abc' } });
+    assert.equal(bad.status, 400);
+  });
+
+  it('hands over from the store to the live window exactly', async () => {
+    const go = gate();
+    // More than the live window holds, then a pause: a viewer from 0 must start in the store.
+    const size = WINDOW_BYTES + 1024 * 1024;
+    const body = `head -c ${size} /dev/urandom\n${waitFor(go.path)}\nhead -c 300000 /dev/urandom\necho the end\n`;
+    const jobId = await createJob(t, 'live-handover', 'bash', body);
+    const run = await requestRun(t, jobId);
+    await eventually(async () => ((await getJson<Run>(t, `/api/runs/${run.id}`)).outputBytes >= size ? true : undefined), 20_000, 'the first part to be stored');
+    const feed = t.app.get(LiveOutputHub).feed(run.id);
+    assert.ok(feed && feed.start > 0 && feed.end === size, 'the live window no longer holds the start');
+    const events = await stream(run.id);
+    go.open();
+    const { bytes, end } = await readToEnd(events);
+    assert.equal(end.status, 'succeeded');
+    assert.ok(bytes.equals(await outputOf(t, run.id)), 'the same bytes as /output');
+    assert.equal(bytes.length, size + 300000 + 8);
+  });
+
+  it('replays a finished run and ends', async () => {
+    const jobId = await createJob(t, 'live-finished', 'bash', 'echo one\nsleep 0.1\necho two >&2\nsleep 0.1\necho three\n');
+    const run = await requestRun(t, jobId);
+    await waitForRun(t, run.id);
+    const events = await stream(run.id);
+    const { bytes, end, events: all } = await readToEnd(events);
+    assert.equal(bytes.toString(), 'one\ntwo\nthree\n');
+    assert.deepEqual({ status: end.status, exitCode: end.exitCode, droppedBytes: end.droppedBytes }, { status: 'succeeded', exitCode: 0, droppedBytes: 0 });
+    assert.equal(typeof end.durationMs, 'number');
+    assert.equal(all[0].event, 'status');
+    assert.equal(JSON.parse(all[0].data).status, 'succeeded');
+    assert.equal(await events.next(2000), null);
+  });
+
+  it('keeps NUL and invalid UTF-8 byte-exact in the stream and in /output', async () => {
+    const expected = Buffer.from([0x61, 0x00, 0x62, 0xff, 0xfe, 0xc3, 0x28, 0x0a, 0xe2, 0x82, 0x00, 0x0d, 0x1b, 0x5b, 0x33, 0x0a]);
+    const printf = [...expected].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('');
+    const jobId = await createJob(t, 'live-binary', 'bash', `printf '${printf}'\n`);
+    const run = await requestRun(t, jobId);
+    const { bytes } = await readToEnd(await stream(run.id));
+    assert.ok(bytes.equals(expected), `stream: ${bytes.toString('hex')}`);
+    const stored = await outputOf(t, run.id);
+    assert.ok(stored.equals(expected), `/output: ${stored.toString('hex')}`);
+  });
+
+  it('ends the output with the truncation notice when the limit is reached', async () => {
+    const jobId = await createJob(truncating, 'live-truncated', 'bash', 'head -c 10000 /dev/zero | tr "\\0" "x"\necho\necho after the limit\n');
+    const run = await requestRun(truncating, jobId);
+    const events = await openSse(`${truncating.url}/api/runs/${run.id}/output/stream`, AUTH);
+    const { bytes, end } = await readToEnd(events);
+    const text = bytes.toString();
+    assert.equal(text.slice(0, 2048), 'x'.repeat(2048));
+    assert.match(text.slice(2048), /^\n\[EnderCompute: output truncated, 7969 bytes dropped\]\n$/);
+    assert.equal(end.droppedBytes, 7969);
+    assert.equal(end.outputBytes, bytes.length);
+    assert.ok((await outputOf(truncating, run.id)).equals(bytes));
+  });
+
+  it('sends heartbeats while a run is quiet', async () => {
+    const go = gate();
+    const jobId = await createJob(t, 'live-quiet', 'bash', `${waitFor(go.path)}\n`);
+    const run = await requestRun(t, jobId);
+    const events = await stream(run.id, {}, '?heartbeat=1');
+    const heartbeat = await events.waitForComment(/^heartbeat /, 5_000);
+    assert.match(heartbeat, /^heartbeat \d{4}-\d\d-\d\dT/);
+    go.open();
+    await readToEnd(events);
+    const badHeartbeat = await t.request(`/api/runs/${run.id}/output/stream?heartbeat=0`);
+    assert.equal(badHeartbeat.status, 400);
+  });
+
+  it('needs the key, and answers 404 for an unknown run', async () => {
+    const response = await fetch(`${t.url}/api/runs/nope/output/stream`);
+    assert.equal(response.status, 401);
+    assert.equal(((await response.json()) as { message: string }).message, "You are not authenticated");
+    const unknown = await t.request('/api/runs/nope/output/stream');
+    assert.equal(unknown.status, 404);
+  });
+});
