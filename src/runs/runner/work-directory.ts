@@ -3,7 +3,8 @@
  * as a file and the input files beside it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize } from 'node:path';
 import type { RunnerHooks, RunSpec } from './runner.types';
 
@@ -57,10 +58,13 @@ export async function prepareWorkDirectory(spec: RunSpec, hooks: Pick<RunnerHook
       assertPlainFileName(file.name);
       if (file.name === scriptName) throw new Error(`input file ${file.name} would overwrite the script`);
     }
-    await rm(workdir, { recursive: true, force: true });
-    await mkdir(workdir, { recursive: true, mode: 0o700 });
+    // Small, local operations done synchronously: each asynchronous one costs a thread-pool
+    // round trip, and together they dominated the time from claim to start. Only a
+    // leftover directory (from a crashed attempt) is removed asynchronously: it may be big.
+    if (existsSync(workdir)) await rm(workdir, { recursive: true, force: true });
+    mkdirSync(workdir, { recursive: true, mode: 0o700 });
     // `wx`: the directory was just emptied, so an existing file means two inputs share a name.
-    await writeFile(scriptPath, spec.scriptBody, { mode: 0o700, flag: 'wx' });
+    writeFileSync(scriptPath, spec.scriptBody, { mode: 0o700, flag: 'wx' });
     for (const file of spec.files) {
       const bytes = await hooks.readFile(file.sha256);
       const actual = createHash('sha256').update(bytes).digest('hex');
