@@ -24,8 +24,17 @@ function bareSpawn(interpreter: string, script: string, stdoutFile?: string): Pr
   });
 }
 
-/** Request→started and request→finished of a trivial job, against a bare spawn of its interpreter. */
-export async function benchTrivialJob(server: ServerProcess, samples = 40): Promise<void> {
+/** What {@link benchTrivialJob} measured, for comparisons across stores. */
+export interface TrivialJobFigures {
+  startedMedianMs: number;
+  finishedMedianMs: number;
+}
+
+/**
+ * Request→started and request→finished of a trivial job, against a bare spawn of its
+ * interpreter; `label` names the figures (e.g. the store the server runs on).
+ */
+export async function benchTrivialJob(server: ServerProcess, samples = 40, label = 'trivial job'): Promise<TrivialJobFigures> {
   const jobId = await createJob(server, 'bench-trivial', 'bash', 'true');
   const dir = mkdtempSync(join(tmpdir(), 'ec-bench-'));
   const script = join(dir, 'script.sh');
@@ -46,14 +55,15 @@ export async function benchTrivialJob(server: ServerProcess, samples = 40): Prom
   rmSync(dir, { recursive: true, force: true });
   const startedMedian = median(started);
   const finishedMedian = median(finished);
-  report('trivial job: request → started (median)', ms(startedMedian), `bare spawn → spawned ${ms(median(bareStarted))}`, startedMedian <= 25);
-  report('trivial job: request → started (p95)', ms(percentile(started, 95)), '');
+  report(`${label}: request → started (median)`, ms(startedMedian), `bare spawn → spawned ${ms(median(bareStarted))}`, startedMedian <= 25);
+  report(`${label}: request → started (p95)`, ms(percentile(started, 95)), '');
   report(
-    'trivial job: request → finished (median)',
+    `${label}: request → finished (median)`,
     ms(finishedMedian),
     `bare spawn → exit ${ms(median(bareFinished))} (${ratio(finishedMedian, median(bareFinished))})`,
     finishedMedian <= 100,
   );
+  return { startedMedianMs: startedMedian, finishedMedianMs: finishedMedian };
 }
 
 /** A job printing `megabytes` of log-like text lines: stored, returned, and checked against the same command writing to a file. */

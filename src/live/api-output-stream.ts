@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { durationOf } from '../runs/run.view';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
@@ -26,6 +26,8 @@ const MAX_EVENT_BYTES = 256 * 1024;
  */
 @Injectable()
 export class ApiOutputStream {
+  private readonly logger = new Logger(ApiOutputStream.name);
+
   constructor(
     private readonly hub: LiveOutputHub,
     private readonly runs: RunsReadModel,
@@ -37,6 +39,9 @@ export class ApiOutputStream {
     const feed = this.hub.attach(runId, connection.waker, () => connection.end());
     try {
       await this.loop(runId, from, feed, connection);
+    } catch (error) {
+      // The answer has begun: no error body can follow. The client resumes with `Last-Event-ID`.
+      this.logger.warn(`The output stream of run ${runId} stopped: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.hub.detach(feed, connection.waker);
       connection.end();

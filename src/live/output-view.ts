@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { RunRecord } from '../runs/runs.read-model';
+import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
+import { Clock } from '../shared/clock';
 import { LiveOutputHub } from './live-output.hub';
 import { OutputBytes } from './output-bytes';
 import { currentLine, earlierControl, linesChunk } from './output-html';
+import { pageStateOf } from './page-state';
 import type { RunFeed } from './run-feed';
 import { MAX_LINE_BYTES, TerminalRenderer } from './terminal-renderer';
 
@@ -23,6 +25,8 @@ export interface OutputPanel {
   totalBytes: number;
   /** Where the live stream continues from: the start of the unfinished line. */
   streamFrom: number;
+  /** The page's live stream (`/runs/:id/output/live?from=…&state=…`), for a run not finished yet; else null. */
+  streamUrl: string | null;
 }
 
 /** Renders stored output for the run page: the tail at once, earlier parts by byte offset. */
@@ -31,6 +35,8 @@ export class OutputView {
   constructor(
     private readonly bytes: OutputBytes,
     private readonly hub: LiveOutputHub,
+    private readonly runs: RunsReadModel,
+    private readonly clock: Clock,
   ) {}
 
   /** The tail of the output, starting at a line start, rendered as the terminal shows it. */
@@ -47,6 +53,10 @@ export class OutputView {
       shownFrom: from,
       totalBytes: total,
       streamFrom: part.state.lineStart,
+      streamUrl:
+        run.phase === 'finished'
+          ? null
+          : `/runs/${encodeURIComponent(run.id)}/output/live?from=${part.state.lineStart}&state=${encodeURIComponent(pageStateOf(this.runs, run, this.clock.now()))}`,
     };
   }
 

@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { LiveOutputHub } from './live-output.hub';
 import { OutputBytes } from './output-bytes';
 import { appendFrame, resetFrame } from './output-html';
 import { OutputView } from './output-view';
+import { pageStateOf } from './page-state';
 import { PAGE_SKIP_BYTES, PAGE_SKIP_TAIL_BYTES, PAGE_TICK_MS, SharedPageFrames } from './page-frames';
 import type { RunFeed } from './run-feed';
 import { sseMessage, type SseConnection } from './sse-connection';
@@ -22,6 +23,7 @@ import { type LineState, TerminalRenderer } from './terminal-renderer';
 @Injectable()
 export class PageOutputStream {
   private readonly shared = new WeakMap<RunFeed, SharedPageFrames>();
+  private readonly logger = new Logger(PageOutputStream.name);
 
   constructor(
     private readonly hub: LiveOutputHub,
@@ -33,10 +35,7 @@ export class PageOutputStream {
 
   /** What the run page shows about a run besides its output; a change makes the page refresh it. */
   pageState(run: RunRecord): string {
-    const now = this.clock.now();
-    const status = this.runs.statusOf(run, now);
-    const position = status === 'queued' ? (this.runs.queuePosition(run, now) ?? '') : '';
-    return [status, position, run.cancelRequestedBy ?? '', run.pausedAt ?? '', run.scheduledFor ?? ''].join('|');
+    return pageStateOf(this.runs, run, this.clock.now());
   }
 
   async serve(runId: string, from: number, pageState: string, connection: SseConnection): Promise<void> {
@@ -44,6 +43,9 @@ export class PageOutputStream {
     const frames = this.framesFor(feed);
     try {
       await this.loop(runId, from, pageState, feed, frames, connection);
+    } catch (error) {
+      // The answer has begun: no error page can follow. htmx reconnects with `Last-Event-ID`.
+      this.logger.warn(`The live output of run ${runId} for a page stopped: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.hub.detach(feed, connection.waker);
       if (--frames.users === 0) {

@@ -13,7 +13,9 @@
  * 2. copy: the events the target does not hold yet, in order; consecutive events of one
  *    stream go in one append, kept well under EventStoreDB's 1 MiB append limit. Each
  *    append expects the stream at the revision before its first event, so nobody else's
- *    write can interleave unnoticed.
+ *    write can interleave unnoticed (the servers on both stores should be stopped: a
+ *    write into the target during the copy stops it, and with the embedded target the
+ *    appends already on their way may land after the refused one).
  *
  * Running it again is therefore safe on both stores: what is already there is skipped
  * (on EventStoreDB a repeated append of the same event ids at the same expected revision
@@ -68,6 +70,8 @@ function sizeOf(event: RecordedEvent): number {
 const MAX_APPEND_BYTES = 512 * 1024;
 /** Events per append at most. */
 const MAX_APPEND_EVENTS = 500;
+/** Appends to the embedded store on their way at once. */
+const SQLITE_APPENDS_IN_FLIGHT = 256;
 
 /** Reads `$all` of a store page by page, oldest first. */
 async function* eventsOf(store: EventStore, pageSize: number): AsyncGenerator<RecordedEvent> {
@@ -91,21 +95,37 @@ export async function transferLog(source: EventStore, target: EventStore, option
     return progress;
   }
 
+  // The embedded store commits appends in the order they were made, many per transaction
+  // (group commit), so several can be on their way at once without changing the order.
+  // EventStoreDB gives no such promise for concurrent appends: one at a time.
+  const window = target.kind === 'sqlite' ? SQLITE_APPENDS_IN_FLIGHT : 1;
+  let inFlight: Array<Promise<void>> = [];
   let batch: RecordedEvent[] = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const first = batch[0];
-    const events: NewEvent[] = batch.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }));
-    const result = await target.append(first.stream, events, first.revision === 0n ? 'no_stream' : first.revision - 1n);
-    const last = batch[batch.length - 1];
-    if (result.nextRevision !== last.revision) {
-      throw new Error(`The target put ${last.stream}@${last.revision} at revision ${result.nextRevision}: stopping`);
-    }
-    progress.copied += batch.length;
+    const sent = batch;
     batch = [];
     batchBytes = 0;
-    options.onProgress?.(progress);
+    const first = sent[0];
+    const last = sent[sent.length - 1];
+    const events: NewEvent[] = sent.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }));
+    const appended = target.append(first.stream, events, first.revision === 0n ? 'no_stream' : first.revision - 1n).then((result) => {
+      if (result.nextRevision !== last.revision) {
+        throw new Error(`The target put ${last.stream}@${last.revision} at revision ${result.nextRevision}: stopping`);
+      }
+      progress.copied += sent.length;
+      options.onProgress?.(progress);
+    });
+    // Handled when the window settles; until then a failure must not count as unhandled.
+    appended.catch(() => undefined);
+    inFlight.push(appended);
+    if (inFlight.length >= window) await settle();
+  };
+  const settle = async (): Promise<void> => {
+    const waiting = inFlight;
+    inFlight = [];
+    await Promise.all(waiting);
   };
 
   for await (const event of eventsOf(source, pageSize)) {
@@ -118,6 +138,7 @@ export async function transferLog(source: EventStore, target: EventStore, option
     batchBytes += size;
   }
   await flush();
+  await settle();
   options.onProgress?.(progress);
   return progress;
 }

@@ -6,7 +6,7 @@ import { RunsReadModel } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { text } from './forms/form-state';
 import { PageController } from './page-auth';
-import { bytes } from './view-helpers';
+import { absoluteTime, bytes } from './view-helpers';
 import { ViewRenderer } from './view-renderer';
 
 const PAGE = 50;
@@ -30,11 +30,38 @@ export const AUDIT_TYPES = [
   'RunPaused',
   'RunResumed',
   'RunCancelRequested',
+  'RunRescheduled',
   'RunFinished',
+  'ScheduleFired',
   'BlobCompleted',
   'KeyRotated',
 ];
 const BULK_TYPES = ['RunOutputAppended', 'BlobChunkStored'];
+
+/** What the audit page's event menu calls each type. */
+export const AUDIT_TYPE_LABELS: Record<string, string> = {
+  ScriptCreated: 'Template created',
+  ScriptUpdated: 'Template changed',
+  ScriptRemoved: 'Template deleted',
+  JobCreated: 'Job created',
+  JobUpdated: 'Job changed',
+  JobFileAttached: 'Input file attached',
+  JobFileRemoved: 'Input file removed',
+  JobRemoved: 'Job deleted',
+  RunRequested: 'Run requested',
+  RunClaimed: 'Run taken by a runner',
+  RunStarted: 'Run started',
+  RunPaused: 'Run paused',
+  RunResumed: 'Run resumed',
+  RunCancelRequested: 'Run cancel asked',
+  RunRescheduled: 'Run re-timed',
+  RunFinished: 'Run finished',
+  ScheduleFired: 'Schedule fired',
+  BlobCompleted: 'File stored',
+  KeyRotated: 'Key renewed',
+  RunOutputAppended: 'Run output (bulk)',
+  BlobChunkStored: 'File chunk (bulk)',
+};
 
 export interface AuditRow {
   position: string;
@@ -72,8 +99,8 @@ export class AuditPage {
     const filter: EventFilter = {};
     if (/^[A-Za-z0-9_]{1,60}$/.test(type)) filter.eventTypes = [type];
     else if (!all) filter.eventTypes = AUDIT_TYPES;
-    // A job's runs live in `run-<jobId>-<number>` streams.
-    if (job) filter.streamPrefixes = [`job-${job.id}`, `run-${job.id}-`];
+    // A job's runs live in `run-<jobId>-<number>` streams, its schedules' firings in `schedule-<jobId>`.
+    if (job) filter.streamPrefixes = [`job-${job.id}`, `run-${job.id}-`, `schedule-${job.id}`];
 
     const rows: AuditRow[] = [];
     let cursor = before;
@@ -102,6 +129,7 @@ export class AuditPage {
         filter: { type: filter.eventTypes?.length === 1 ? type : '', actor, job: jobText, all },
         unknownJob: jobText !== '' && !job,
         types: [...AUDIT_TYPES, ...BULK_TYPES],
+        typeLabels: AUDIT_TYPE_LABELS,
         filtered: Boolean(type || actor || jobText || before),
       },
     });
@@ -166,8 +194,25 @@ export class AuditPage {
         return { summary: 'Deleted a job', link: null };
       case 'RunRequested': {
         const scheduled = str('scheduledFor');
-        return about(scheduled ? `Scheduled for ${scheduled}:` : 'Requested', `${str('jobName')} #${String(data.number)}`, runLink(str('runId')));
+        const trigger = (data.trigger ?? null) as { cron?: string; timeZone?: string } | null;
+        const what = `${str('jobName')} #${String(data.number)}`;
+        if (trigger && trigger.cron) return about(`Requested by the schedule “${trigger.cron}” (${trigger.timeZone ?? 'UTC'}):`, what, runLink(str('runId')));
+        const rerunOf = str('rerunOf');
+        if (rerunOf) return about(`Re-ran #${rerunOf.replace(/^.*-/, '')} with the same inputs as`, what, runLink(str('runId')));
+        return about(scheduled ? `Scheduled for ${absoluteTime(scheduled)}:` : 'Requested', what, runLink(str('runId')));
       }
+      case 'RunCancelRequested':
+        return about('Asked to cancel', '', runLink(str('runId')));
+      case 'RunPaused':
+        return about('Paused', '', runLink(str('runId')));
+      case 'RunResumed':
+        return about('Resumed', '', runLink(str('runId')));
+      case 'RunRescheduled': {
+        const at = str('scheduledFor');
+        return about(at ? `Re-timed to start at ${absoluteTime(at)}:` : 'Asked to start now:', '', runLink(str('runId')));
+      }
+      case 'ScheduleFired':
+        return about(`The schedule “${str('cron')}” (${str('timeZone') || 'UTC'}) fired for ${absoluteTime(str('slot'))}: job`, '', jobLink(str('jobId')));
       case 'RunClaimed':
         return about(`Runner ${str('runner')} took`, '', runLink(str('runId')));
       case 'RunStarted':

@@ -8,13 +8,14 @@ import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFil
 import { JobQueries } from '../jobs/job.view';
 import { JobsReadModel, type JobRecord } from '../jobs/jobs.read-model';
 import { RequestRunCommand } from '../runs/run.commands';
-import { ALL_STATUSES, type RunStatus } from '../runs/runs.read-model';
+import type { FinishedStatus } from '../runs/run.events';
+import { ALL_STATUSES, FINISHED_STATUSES, type RunStatus } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import { ConflictError, ValidationError } from '../shared/domain-errors';
 import { addError, emptyForm, type FormState, text } from './forms/form-state';
-import { fileJobProblems, jobFormValues, parseJobForm } from './forms/job-form';
+import { fileJobProblems, jobFormValues, MAX_SCHEDULE_ROW, parseJobForm } from './forms/job-form';
 import { fileRunProblems, parseRunForm, runFormValues } from './forms/run-form';
 import { PageController } from './page-auth';
 import { PageQueries } from './page-queries';
@@ -53,7 +54,7 @@ export class JobsPages {
   @Post()
   @UseInterceptors(InputFilesInterceptor)
   async create(@Body() body: Record<string, unknown>, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
-    const { form, definition } = parseJobForm(body);
+    const { form, definition, scheduleRows } = parseJobForm(body);
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
     for (const file of uploads) for (const problem of fileNameProblems(file.originalname)) addError(form, 'file', problem);
     if (definition) {
@@ -66,7 +67,7 @@ export class JobsPages {
     try {
       ({ id: jobId } = await this.commands.execute(new CreateJobCommand(definition, context)));
     } catch (error) {
-      if (!this.fileCommandError(form, error)) throw error;
+      if (!this.fileCommandError(form, error, scheduleRows)) throw error;
       return this.refuseForm(request, response, form);
     }
     let flash: Flash = { kind: 'success', message: `Job “${definition.name}” was created` };
@@ -79,6 +80,17 @@ export class JobsPages {
       }
     }
     this.views.respond(request, response, this.jobPage(this.jobQueries.require(jobId)), { flash, pushUrl: `/jobs/${jobId}` });
+  }
+
+  /**
+   * One more empty row for the job form's schedules editor (its "Add a schedule"
+   * button), followed by the button for the row after it.
+   */
+  @Get('new/schedule-row')
+  scheduleRow(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): void {
+    const rowText = text(query, 'row');
+    const row = /^\d{1,2}$/.test(rowText) ? Number(rowText) : 0;
+    this.views.fragment(request, response, 'partials/schedule-row', { row: Math.min(row, MAX_SCHEDULE_ROW), cron: '', timeZone: 'UTC', errors: {}, added: true });
   }
 
   @Get(':id')
@@ -95,7 +107,7 @@ export class JobsPages {
   @Put(':id')
   async update(@Param('id') id: string, @Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
     const job = this.jobQueries.require(id);
-    const { form, definition } = parseJobForm(body);
+    const { form, definition, scheduleRows } = parseJobForm(body);
     if (definition) {
       const holder = this.jobs.nameHolder(definition.name);
       if (holder && holder.id !== job.id) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
@@ -105,7 +117,7 @@ export class JobsPages {
     try {
       await this.commands.execute(new UpdateJobCommand(job.id, definition, version, contextOf(request)));
     } catch (error) {
-      if (!this.fileCommandError(form, error)) throw error;
+      if (!this.fileCommandError(form, error, scheduleRows)) throw error;
       return this.refuseForm(request, response, form, job);
     }
     const flash: Flash = { kind: 'success', message: `Job “${definition.name}” was saved` };
@@ -182,14 +194,22 @@ export class JobsPages {
     const tag = text(query, 'tag').slice(0, 40);
     const statusText = text(query, 'status');
     const lastStatus = statusText === 'never' || (ALL_STATUSES as readonly string[]).includes(statusText) ? (statusText as RunStatus | 'never') : undefined;
+    const outcomeText = text(query, 'outcome');
+    const lastOutcome = outcomeText === 'never' || (FINISHED_STATUSES as readonly string[]).includes(outcomeText) ? (outcomeText as FinishedStatus | 'never') : undefined;
     const page = Number.parseInt(text(query, 'page'), 10) || 1;
-    const result = this.queries.jobList({ q, tag, lastStatus }, page, this.clock.now());
+    const result = this.queries.jobList({ q, tag, lastStatus, lastOutcome }, page, this.clock.now());
     return {
       template: 'pages/jobs',
       fragment: 'partials/job-results',
       title: 'Jobs',
       nav: 'jobs',
-      data: { ...result, filter: { q, tag, status: lastStatus ?? '' }, statuses: [...ALL_STATUSES, 'never'], scriptCount: this.scripts.size },
+      data: {
+        ...result,
+        filter: { q, tag, status: lastStatus ?? '', outcome: lastOutcome ?? '' },
+        statuses: [...ALL_STATUSES, 'never'],
+        outcomes: [...FINISHED_STATUSES, 'never'],
+        scriptCount: this.scripts.size,
+      },
     };
   }
 
@@ -202,7 +222,7 @@ export class JobsPages {
       fragment: 'partials/job-history',
       title: job.name,
       nav: 'jobs',
-      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null },
+      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null, schedules: this.jobQueries.view(job).schedules },
     };
   }
 
@@ -228,9 +248,9 @@ export class JobsPages {
   }
 
   /** Puts a refused command's problems beside the form's fields; false when the error is not one the form can show. */
-  private fileCommandError(form: FormState, error: unknown): boolean {
+  private fileCommandError(form: FormState, error: unknown, scheduleRows: number[] = []): boolean {
     if (error instanceof ValidationError) {
-      fileJobProblems(form, error.problems);
+      fileJobProblems(form, error.problems, scheduleRows);
       return true;
     }
     if (error instanceof ConflictError) {

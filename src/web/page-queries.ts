@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { JobRecord } from '../jobs/jobs.read-model';
 import { JobsReadModel } from '../jobs/jobs.read-model';
-import { durationOf } from '../runs/run.view';
+import type { FinishedStatus } from '../runs/run.events';
+import { actionsOf, durationOf, type RunActions } from '../runs/run.view';
 import { FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 
@@ -22,18 +23,28 @@ export interface RunRow {
   signal: string | null;
   /** 1 for the next queued run to start; null unless queued and waiting. */
   queuePosition: number | null;
+  /** The control buttons its state allows now (the decider's answer, as in the API). */
+  actions: RunActions;
+  /** Who asked to cancel it (it may still be stopping). */
+  cancelRequestedBy: string | null;
+  /** Since when it is paused; null unless paused. */
+  pausedAt: string | null;
 }
 
 export interface JobRow {
   job: JobRecord;
   scriptName: string | null;
   lastRun: RunRow | null;
+  /** How its most recently finished run ended (the last run may still be going). */
+  lastOutcome: FinishedStatus | null;
 }
 
 export interface JobListFilter {
   q?: string;
   tag?: string;
   lastStatus?: RunStatus | 'never';
+  /** How its most recently finished run ended, or `never` for jobs with no finished run. */
+  lastOutcome?: FinishedStatus | 'never';
 }
 
 export const JOBS_PER_PAGE = 50;
@@ -68,6 +79,9 @@ export class PageQueries {
       exitCode: run.exitCode,
       signal: run.signal,
       queuePosition,
+      actions: actionsOf(run),
+      cancelRequestedBy: run.cancelRequestedBy,
+      pausedAt: run.pausedAt,
     };
   }
 
@@ -110,6 +124,7 @@ export class PageQueries {
         const last = this.runs.latestForJob(job.id);
         if (filter.lastStatus === 'never' ? last !== undefined : last === undefined || this.runs.statusOf(last, now) !== filter.lastStatus) continue;
       }
+      if (filter.lastOutcome !== undefined && (this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? 'never') !== filter.lastOutcome) continue;
       matching.push(job);
     }
     const pages = Math.max(1, Math.ceil(matching.length / JOBS_PER_PAGE));
@@ -120,7 +135,12 @@ export class PageQueries {
 
   jobRow(job: JobRecord, now: Date): JobRow {
     const last = this.runs.latestForJob(job.id);
-    return { job, scriptName: this.scripts.get(job.scriptId)?.name ?? null, lastRun: last ? this.runRow(last, now) : null };
+    return {
+      job,
+      scriptName: this.scripts.get(job.scriptId)?.name ?? null,
+      lastRun: last ? this.runRow(last, now) : null,
+      lastOutcome: this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? null,
+    };
   }
 
   /** Jobs by the template they use, each list by name. */

@@ -1,7 +1,7 @@
 import { Get, Injectable, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { JobsReadModel } from '../jobs/jobs.read-model';
-import { RunOutputReader } from '../runs/run-output.reader';
+import { OutputView } from '../live/output-view';
 import { toRunView } from '../runs/run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
@@ -11,25 +11,17 @@ import { PageController } from './page-auth';
 import { PageQueries } from './page-queries';
 import { type PageSpec, ViewRenderer } from './view-renderer';
 
-/** The run page shows at most this much of the stored output: the end of it. */
-export const OUTPUT_TAIL_BYTES = 256 * 1024;
 const RUNS_PER_PAGE = 50;
-
-/** A run's stored output as the page shows it: the tail, as text. */
-export interface OutputTail {
-  text: string;
-  /** Bytes before the shown part that were left out. */
-  skippedBytes: number;
-  totalBytes: number;
-}
 
 /** Builds the run page; also used by the job page's run form, which answers with the new run's page. */
 @Injectable()
 export class RunPages {
   constructor(
     private readonly runs: RunsReadModel,
-    private readonly output: RunOutputReader,
+    /** The output panel: the tail of the output, rendered as a terminal shows it, and its live stream (src/live). */
+    private readonly output: OutputView,
     private readonly clock: Clock,
+    private readonly jobs: JobsReadModel,
   ) {}
 
   async runPage(id: string): Promise<PageSpec> {
@@ -38,53 +30,16 @@ export class RunPages {
     const now = this.clock.now();
     const run = toRunView(record, this.runs, now);
     const active = (ACTIVE_STATUSES as readonly string[]).includes(run.status);
-    const output = await this.tail(record, OUTPUT_TAIL_BYTES);
+    const output = await this.output.panel(record);
     return {
       template: 'pages/run',
       fragment: 'partials/run-live',
       title: `${run.jobName} #${run.number}`,
       nav: 'runs',
-      data: { run, active, output, snapshot: record.snapshot, extra: record.extra },
+      // A run can be re-run while its job exists (the run controls' Re-run button).
+      data: { run, active, output, snapshot: record.snapshot, extra: record.extra, canRerun: this.jobs.get(record.jobId) !== undefined },
     };
   }
-
-  /** The last `limit` bytes of the output, decoded as UTF-8, terminal escapes removed. */
-  async tail(run: Parameters<RunOutputReader['read']>[0], limit: number): Promise<OutputTail> {
-    const total = run.outputBytes;
-    const from = Math.max(0, total - limit);
-    const parts: Buffer[] = [];
-    for await (const chunk of this.output.read(run, from)) parts.push(chunk);
-    let bytes = Buffer.concat(parts);
-    let skipped = from;
-    if (from > 0) {
-      // Starting mid-file may split a character: skip to the next character boundary.
-      let start = 0;
-      while (start < bytes.length && start < 4 && (bytes[start] & 0xc0) === 0x80) start++;
-      bytes = bytes.subarray(start);
-      skipped += start;
-    }
-    return { text: displayText(bytes.toString('utf8')), skippedBytes: skipped, totalBytes: total };
-  }
-}
-
-/**
- * Console text for a `<pre>`: colour and cursor escape sequences removed, and a
- * line redrawn with carriage returns (progress bars) shown as its last state.
- * The template escapes the result.
- */
-export function displayText(raw: string): string {
-  return raw
-    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '')
-    .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '')
-    .replace(/\x1b[@-Z\\-_]/g, '')
-    .replace(/\r\n/g, '\n')
-    .split('\n')
-    .map((line) => {
-      if (!line.includes('\r')) return line;
-      const states = line.split('\r').filter((part) => part !== '');
-      return states[states.length - 1] ?? '';
-    })
-    .join('\n');
 }
 
 /** `/runs` with filters and paging, and `/runs/:id`. */

@@ -103,5 +103,20 @@ export function plural(count: number, word: string, pluralWord = `${word}s`): st
   return `${count.toLocaleString('en-US')} ${count === 1 ? word : pluralWord}`;
 }
 
-export const viewHelpers = { statusLabel, absoluteTime, relativeTime, duration, bytes, seg, query, exitText, plural };
+/** The number of a run from its id (`<jobId>-<number>`), for "re-run of #3". */
+export function runNumber(runId: string): string {
+  const match = /-(\d+)$/.exec(runId);
+  return match ? match[1] : runId;
+}
+
+/** `1 at a time`, `3 at once`, or `No limit of its own`: a job's `maxConcurrent`. */
+export function limitText(maxConcurrent: number | null): string {
+  if (maxConcurrent === null) return 'No limit of its own';
+  return maxConcurrent === 1 ? '1 at a time' : `${maxConcurrent} at once`;
+}
+
+/** The IANA time zones this server knows, UTC first: the schedules' suggestions. */
+export const TIME_ZONES: readonly string[] = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'UTC')];
+
+export const viewHelpers = { statusLabel, absoluteTime, relativeTime, duration, bytes, seg, query, exitText, plural, runNumber, limitText, timeZones: TIME_ZONES };
 export type ViewHelpers = typeof viewHelpers;

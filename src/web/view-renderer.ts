@@ -14,6 +14,8 @@ export const VIEWS_DIR = findViewsDir();
 export const STATIC_DIR = join(VIEWS_DIR, 'static');
 /** htmx itself, served from the installed package at a stable URL. */
 export const HTMX_FILE = require.resolve('htmx.org/dist/htmx.min.js');
+/** htmx's SSE extension (it streams with fetch, so the key's header reaches the run page's live output). */
+export const HTMX_SSE_FILE = require.resolve('htmx.org/dist/ext/hx-sse.min.js');
 
 function findViewsDir(): string {
   // dist/src/web → repository root; src/web (ts-node style runs) → repository root.
@@ -60,7 +62,7 @@ export interface RespondOptions {
 export class ViewRenderer {
   private readonly eta = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
   /** Asset URLs carrying a content hash, so browsers may cache them for long. */
-  readonly assets: { css: string; js: string; htmx: string };
+  readonly assets: { css: string; js: string; htmx: string; sse: string; outputCss: string; outputJs: string };
 
   constructor(
     private readonly config: AppConfig,
@@ -71,6 +73,9 @@ export class ViewRenderer {
       css: `/static/app.css?v=${version(join(STATIC_DIR, 'app.css'))}`,
       js: `/static/app.js?v=${version(join(STATIC_DIR, 'app.js'))}`,
       htmx: `/static/htmx.min.js?v=${version(HTMX_FILE)}`,
+      sse: `/static/hx-sse.min.js?v=${version(HTMX_SSE_FILE)}`,
+      outputCss: `/static/output.css?v=${version(join(STATIC_DIR, 'output.css'))}`,
+      outputJs: `/static/live-output.js?v=${version(join(STATIC_DIR, 'live-output.js'))}`,
     };
   }
 

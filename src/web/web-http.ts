@@ -1,7 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
-import { HTMX_FILE, STATIC_DIR } from './view-renderer';
+import { HTMX_FILE, HTMX_SSE_FILE, STATIC_DIR } from './view-renderer';
 
 /**
  * The Content-Security-Policy of every answer: scripts and styles only from
@@ -43,9 +43,11 @@ export function configureWebHttp(app: NestExpressApplication): void {
     response.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()');
     next();
   });
-  app.use('/static/htmx.min.js', (request: Request, response: Response, next: NextFunction) => {
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || request.path !== '/') return next();
-    response.sendFile(HTMX_FILE, { maxAge: STATIC_MAX_AGE_MS, headers: { 'Content-Type': 'text/javascript; charset=utf-8' } });
-  });
+  for (const [path, file] of [['/static/htmx.min.js', HTMX_FILE], ['/static/hx-sse.min.js', HTMX_SSE_FILE]]) {
+    app.use(path, (request: Request, response: Response, next: NextFunction) => {
+      if ((request.method !== 'GET' && request.method !== 'HEAD') || request.path !== '/') return next();
+      response.sendFile(file, { maxAge: STATIC_MAX_AGE_MS, headers: { 'Content-Type': 'text/javascript; charset=utf-8' } });
+    });
+  }
   app.useStaticAssets(STATIC_DIR, { prefix: '/static/', maxAge: STATIC_MAX_AGE_MS, index: false, fallthrough: true, dotfiles: 'ignore' });
 }

@@ -6,6 +6,7 @@ import { PageErrorPages } from '../http/http-exception.filter';
 import { PageExceptionFilter } from './page-exception.filter';
 import { PageFallback } from './page-fallback';
 import { PageQueries } from './page-queries';
+import { RunControlPages } from './run-control.page';
 import { RunPages, RunsPages } from './runs.page';
 import { ScriptsPages } from './scripts.page';
 import { ViewRenderer } from './view-renderer';
@@ -14,7 +15,7 @@ import { ViewRenderer } from './view-renderer';
  * The web pages: UI-shaped controllers over the same commands and read models
  * as the REST API. Listed here and added to `AppModule`, whose providers they use.
  */
-export const WEB_CONTROLLERS = [DashboardPage, JobsPages, ScriptsPages, RunsPages, AuditPage];
+export const WEB_CONTROLLERS = [DashboardPage, JobsPages, ScriptsPages, RunsPages, RunControlPages, AuditPage];
 
 export const WEB_PROVIDERS = [
   ViewRenderer,

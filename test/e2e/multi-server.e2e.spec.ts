@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
-import { getJson, postJson, requestRun, type RestClient, type Run, waitForRun } from '../support/rest';
+import { getJson, JSON_HEADERS, outputOf, postJson, requestRun, type RestClient, type Run, waitForRun } from '../support/rest';
 import { processesOfRun } from '../support/run-processes';
 import { eventually, type ServerProcess, startServer } from '../support/server-process';
 
@@ -94,8 +94,11 @@ describe('Two servers on one EventStoreDB', () => {
     await postJson(b, '/api/scripts', { name: 'old NAME', body: 'true' }, 409);
     await expectStatus(a.request(`/api/scripts/${first.id}`, { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ name: 'New name' }) }), 200);
     await postJson(b, '/api/scripts', { name: 'new name', body: 'true' }, 409);
+    // A server refuses a name its own view still shows as taken: let B's view catch up first.
+    await waitForSameView([a, b], '/api/scripts');
     const second = await postJson<{ id: string }>(b, '/api/scripts', { name: 'old name', body: 'true' }, 201);
     await expectStatus(b.request(`/api/scripts/${second.id}`, { method: 'DELETE' }), 204);
+    await waitForSameView([a, b], '/api/scripts');
     await postJson(a, '/api/scripts', { name: 'Old Name', body: 'true' }, 201);
   });
 
@@ -106,7 +109,7 @@ describe('Two servers on one EventStoreDB', () => {
     // Requested through B, so whichever server claims it, the other one is restarted.
     const requested = await requestRun(b, job.id);
     const running = await eventually(async () => {
-      const run = await getJson<Run & { runner?: string }>(a, `/api/runs/${requested.id}`);
+      const run = await getJson<Run>(a, `/api/runs/${requested.id}`);
       return run.status === 'running' && run.outputBytes > 0 ? run : undefined;
     }, 10_000, 'the gated run to start');
     const claim = double.log.stream(`run-${requested.id}`).find((record) => record.type === 'RunClaimed');
@@ -123,13 +126,12 @@ describe('Two servers on one EventStoreDB', () => {
     assert.equal((await processesOfRun(running.id)).length > 0, true, 'its process is alive');
 
     writeFileSync(gate, '');
-    const done = await waitForRun(owner, running.id);
-    assert.equal(done.status, 'succeeded');
-    assert.equal((await (await restarted.request(`/api/runs/${running.id}/output`)).text()), 'started\ndone\n');
+    for (const server of [owner, restarted]) {
+      assert.equal((await waitForRun(server, running.id)).status, 'succeeded');
+      assert.equal((await outputOf(server, running.id)).toString(), 'started\ndone\n');
+    }
   });
 });
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
 
 function post(body: unknown): RequestInit {
   return { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) };

@@ -73,6 +73,15 @@ async function contents(store: EventStore): Promise<Array<Omit<RecordedEvent, 'p
   return (await store.readAll()).map(({ id, stream, revision, type, data, metadata }) => ({ id, stream, revision, type, data, metadata }));
 }
 
+/** The contents of a store this test opens only to read them. */
+async function contentsThenClose(store: EventStore): ReturnType<typeof contents> {
+  try {
+    return await contents(store);
+  } finally {
+    await store.close();
+  }
+}
+
 describe('transfer-log: moving a log between the embedded store and EventStoreDB', () => {
   let double: EsdbDouble;
   let source: SqliteEventStore;
@@ -98,23 +107,13 @@ describe('transfer-log: moving a log between the embedded store and EventStoreDB
     assert.equal(there.stderr, '');
     assert.equal(there.code, 0);
     assert.equal(there.stdout, `Copying ${sourceSpec} → EventStoreDB at 127.0.0.1:${double.port}\n${firstProgressLine(there.stdout)}Done: 716/716 events (100%) in 8 streams: 716 copied, 0 already there.\n`);
-    const esdb = EsdbEventStore.connect(double.connectionString);
-    try {
-      assert.deepEqual(await contents(esdb), original);
-    } finally {
-      await esdb.close();
-    }
+    assert.deepEqual(await contentsThenClose(EsdbEventStore.connect(double.connectionString)), original);
 
     const backSpec = `sqlite:${join(dir, 'back.db')}`;
     const back = await run('--from', double.connectionString, '--to', backSpec);
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /Done: 716\/716 events \(100%\) in 8 streams: 716 copied, 0 already there\.\n$/);
-    const copy = SqliteEventStore.open(join(dir, 'back.db'));
-    try {
-      assert.deepEqual(await contents(copy), original);
-    } finally {
-      await copy.close();
-    }
+    assert.deepEqual(await contentsThenClose(SqliteEventStore.open(join(dir, 'back.db'))), original);
   });
 
   it('copies nothing when run again, on both stores', async () => {
@@ -136,12 +135,7 @@ describe('transfer-log: moving a log between the embedded store and EventStoreDB
     assert.match(dry.stdout, /Would copy 316 of 716 events; 400 are already there\.\n$/);
     const rest = await run('--from', sourceSpec, '--to', `sqlite:${join(dir, 'partial.db')}`);
     assert.match(rest.stdout, /316 copied, 400 already there\.\n$/);
-    const done = SqliteEventStore.open(join(dir, 'partial.db'));
-    try {
-      assert.deepEqual(await contents(done), original);
-    } finally {
-      await done.close();
-    }
+    assert.deepEqual(await contentsThenClose(SqliteEventStore.open(join(dir, 'partial.db'))), original);
   });
 
   it('refuses, writing nothing, when the target holds other events in the same streams', async () => {
@@ -155,12 +149,7 @@ describe('transfer-log: moving a log between the embedded store and EventStoreDB
       refused.stderr,
       `Nothing was copied: 1 stream(s) cannot be transferred as they are:\n  - job-j1: the target holds another event at revision 0 (JobCreated ${foreign.id})\n`,
     );
-    const unchanged = SqliteEventStore.open(join(dir, 'other.db'));
-    try {
-      assert.deepEqual((await contents(unchanged)).map((e) => e.id), [foreign.id]);
-    } finally {
-      await unchanged.close();
-    }
+    assert.deepEqual((await contentsThenClose(SqliteEventStore.open(join(dir, 'other.db')))).map((e) => e.id), [foreign.id]);
   });
 
   it('explains its arguments', async () => {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
+import { heading, markDocument, sameDocument } from '../support/pages';
 import { type ServerProcess, startServer } from '../support/server-process';
 
 const SCRIPT = [
@@ -19,19 +20,6 @@ const SCRIPT = [
   'for i in 1 2 3 4; do echo "step $i"; sleep 1; done',
   'echo "all done"',
 ].join('\n');
-
-/** Marks the document: a full page load would lose the mark. */
-async function markDocument(page: Page): Promise<void> {
-  await page.evaluate("document.documentElement.setAttribute('data-test-mark', 'same-document')");
-}
-
-async function sameDocument(page: Page): Promise<boolean> {
-  return (await page.evaluate("document.documentElement.getAttribute('data-test-mark')")) === 'same-document';
-}
-
-async function heading(page: Page): Promise<string> {
-  return (await page.locator('main h1').first().innerText()).trim();
-}
 
 describe('the web pages in a browser', () => {
   let server: ServerProcess;

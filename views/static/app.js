@@ -245,6 +245,9 @@
     document.getElementById('confirm-message').textContent = detail.ctx.confirm;
     var source = detail.ctx.sourceElement;
     document.getElementById('confirm-ok').textContent = (source && source.getAttribute('data-confirm-label')) || 'Confirm';
+    // "Cancel" would be ambiguous when the action itself cancels something (a run).
+    var dismiss = dialog.querySelector('button[value="cancel"]');
+    if (dismiss) dismiss.textContent = (source && source.getAttribute('data-confirm-dismiss')) || 'Cancel';
     dialog.returnValue = '';
     dialog.addEventListener('close', function onClose() {
       dialog.removeEventListener('close', onClose);
@@ -330,6 +333,13 @@
     if (action === 'dismiss') {
       var alert = actionElt.closest('.alert');
       if (alert) alert.remove();
+    } else if (action === 'remove-row') {
+      // A row of an editor (the job form's schedules): gone from the form, focus on the editor's "add" button.
+      var row = actionElt.closest('[data-row]');
+      var container = row && row.parentElement;
+      if (row) row.remove();
+      var add = container && container.querySelector('#schedule-add');
+      if (add) add.focus();
     } else if (action === 'change-name') {
       changeName();
     } else if (action === 'forget-key') {

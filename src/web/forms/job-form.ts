@@ -1,9 +1,14 @@
-import type { JobDefinition } from '../../jobs/job.events';
+import { MAX_JOB_CONCURRENCY } from '../../jobs/job.decider';
+import type { JobDefinition, JobSchedule } from '../../jobs/job.events';
 import { CreateJobDto } from '../../jobs/job.dto';
 import type { JobRecord } from '../../jobs/jobs.read-model';
 import { validateInto } from '../../http/validation';
+import { MAX_SCHEDULES_PER_JOB, scheduleProblems } from '../../schedules/cron';
 import { ValidationError } from '../../shared/domain-errors';
 import { addError, emptyForm, envToLines, fileProblems, type FormState, hasErrors, lines, parseEnvLines, text, wholeNumber } from './form-state';
+
+/** Row numbers the schedules editor may use (rows are added one at a time; removed ones leave gaps). */
+export const MAX_SCHEDULE_ROW = 99;
 
 const LABELS = {
   name: { field: 'name', label: 'Name' },
@@ -13,13 +18,14 @@ const LABELS = {
   env: { field: 'env', label: 'Environment' },
   tags: { field: 'tags', label: 'Tags' },
   timeoutSeconds: { field: 'timeoutSeconds', label: 'Timeout' },
+  maxConcurrent: { field: 'maxConcurrent', label: 'Runs at once' },
   file: { field: 'file', label: 'Input files' },
 };
 
 /** The job form's fields as text, from a job (edit) or defaults (new). */
 export function jobFormValues(job?: JobRecord): Record<string, string> {
-  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', version: '' };
-  return {
+  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', scheduleRows: '', version: '' };
+  const values: Record<string, string> = {
     name: job.name,
     description: job.description,
     scriptId: job.scriptId,
@@ -27,8 +33,77 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     env: envToLines(job.env),
     tags: job.tags.join(', '),
     timeoutSeconds: job.timeoutSeconds === null ? '' : String(job.timeoutSeconds),
+    maxConcurrent: job.maxConcurrent === null ? '' : String(job.maxConcurrent),
+    scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
     version: String(job.version),
   };
+  job.schedules.forEach((schedule, index) => {
+    values[`cron-${index}`] = schedule.cron;
+    values[`timeZone-${index}`] = schedule.timeZone;
+  });
+  return values;
+}
+
+/** The schedules editor's row numbers, in the order shown. */
+export function scheduleRowsOf(values: Record<string, string>): number[] {
+  return (values.scheduleRows ?? '')
+    .split(',')
+    .filter((part) => /^\d{1,2}$/.test(part))
+    .map(Number);
+}
+
+/**
+ * The schedules editor's rows from a form body (`cron-N`, `timeZone-N`), in row
+ * order, into `values`; a row whose cron is blank is no schedule. Answers the
+ * schedules and, for each, the row it came from.
+ */
+function readSchedules(body: Record<string, unknown> | undefined, values: Record<string, string>): { schedules: JobSchedule[]; rows: number[] } {
+  const rows = Object.keys(body ?? {})
+    .map((key) => /^cron-(\d{1,2})$/.exec(key))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => Number(match[1]))
+    .filter((row) => row <= MAX_SCHEDULE_ROW)
+    .sort((a, b) => a - b);
+  values.scheduleRows = rows.join(',');
+  const schedules: JobSchedule[] = [];
+  const scheduleRows: number[] = [];
+  for (const row of rows) {
+    const cron = text(body, `cron-${row}`);
+    const timeZone = text(body, `timeZone-${row}`);
+    values[`cron-${row}`] = cron;
+    values[`timeZone-${row}`] = timeZone;
+    if (cron.trim() === '') continue;
+    schedules.push({ cron: cron.trim(), timeZone: timeZone.trim() || 'UTC' });
+    scheduleRows.push(row);
+  }
+  return { schedules, rows: scheduleRows };
+}
+
+/**
+ * Files the schedules' problems (as {@link scheduleProblems} and the job decider
+ * word them: `schedules[1].cron …`) beside the row's cron or time zone field;
+ * `rows` maps a schedule's place in the list to its row in the editor.
+ */
+export function fileScheduleProblems(form: FormState, problems: string[], rows: number[]): string[] {
+  const rest: string[] = [];
+  for (const problem of problems) {
+    const match = /^schedules\[(\d+)\](?:\.(cron|timeZone))? (.*)$/s.exec(problem);
+    const row = match ? rows[Number(match[1])] : undefined;
+    if (!match || row === undefined) {
+      if (/^schedules /.test(problem)) addError(form, 'schedules', `At most ${MAX_SCHEDULES_PER_JOB} schedules: remove the ones you do not need`);
+      else rest.push(problem);
+      continue;
+    }
+    const [, , field, message] = match;
+    if (field === 'timeZone') addError(form, `timeZone-${row}`, message.startsWith('must ') ? `The time zone ${message}` : capitalise(message));
+    else if (field === 'cron') addError(form, `cron-${row}`, `The schedule ${message}`);
+    else addError(form, `cron-${row}`, message === 'repeats an earlier schedule' ? 'The same schedule is given twice' : capitalise(message));
+  }
+  return rest;
+}
+
+function capitalise(value: string): string {
+  return value.charAt(0).toUpperCase() + value.slice(1);
 }
 
 /**
@@ -36,13 +111,18 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
  * commas or spaces, a blank timeout for none) and checks it with the API's own
  * rules, so the page refuses exactly what the API refuses, beside each field.
  */
-export function parseJobForm(body: Record<string, unknown> | undefined): { form: FormState; definition: JobDefinition | null } {
+export function parseJobForm(body: Record<string, unknown> | undefined): { form: FormState; definition: JobDefinition | null; scheduleRows: number[] } {
   const values = jobFormValues();
   for (const key of Object.keys(values)) values[key] = text(body, key);
   const form = emptyForm(values);
   const env = parseEnvLines(values.env, form, 'env');
   const timeout = wholeNumber(values.timeoutSeconds);
   if (Number.isNaN(timeout)) addError(form, 'timeoutSeconds', 'Timeout must be a whole number of seconds, or blank for no limit');
+  const limit = wholeNumber(values.maxConcurrent);
+  const limitValid = limit !== null && !Number.isNaN(limit) && limit >= 1 && limit <= MAX_JOB_CONCURRENCY;
+  if (limit !== null && !limitValid) addError(form, 'maxConcurrent', `Runs at once must be a whole number from 1 to ${MAX_JOB_CONCURRENCY}, or blank for no limit of its own`);
+  const { schedules, rows } = readSchedules(body, values);
+  for (const problem of fileScheduleProblems(form, scheduleProblems(schedules), rows)) addError(form, 'schedules', problem);
   const plain = {
     name: values.name.trim(),
     description: values.description,
@@ -51,6 +131,7 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     env,
     tags: values.tags.split(/[\s,]+/).filter(Boolean),
     ...(timeout !== null && !Number.isNaN(timeout) ? { timeoutSeconds: timeout } : {}),
+    ...(limitValid ? { maxConcurrent: limit } : {}),
   };
   if (plain.scriptId === '') addError(form, 'scriptId', 'Choose the script template this job runs');
   let dto: CreateJobDto | null = null;
@@ -65,8 +146,9 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
       LABELS,
     );
   }
-  if (!dto || hasErrors(form)) return { form, definition: null };
+  if (!dto || hasErrors(form)) return { form, definition: null, scheduleRows: rows };
   return {
+    scheduleRows: rows,
     form,
     definition: {
       name: dto.name.trim(),
@@ -76,11 +158,20 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
       env: dto.env ?? {},
       tags: dto.tags ?? [],
       timeoutSeconds: dto.timeoutSeconds ?? null,
+      maxConcurrent: dto.maxConcurrent ?? null,
+      schedules,
     },
   };
 }
 
-/** Problems from a command (decider, file names) filed beside the job form's fields. */
-export function fileJobProblems(form: FormState, problems: string[]): void {
-  fileProblems(form, problems, LABELS);
+/**
+ * Problems from a command (decider, file names) filed beside the job form's
+ * fields; `scheduleRows` maps the schedules to their rows in the editor.
+ */
+export function fileJobProblems(form: FormState, problems: string[], scheduleRows: number[] = []): void {
+  const rest = fileScheduleProblems(form, problems, scheduleRows).map((problem) =>
+    // The decider words the limit's problem without a `field:` prefix.
+    problem.startsWith('maxConcurrent ') ? `maxConcurrent: ${problem}` : problem,
+  );
+  fileProblems(form, rest, LABELS);
 }

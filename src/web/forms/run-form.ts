@@ -17,6 +17,34 @@ export function runFormValues(): Record<string, string> {
   return { args: '', env: '', when: 'now', at: '', atLocal: '', delayAmount: '10', delayUnit: 'minutes' };
 }
 
+/**
+ * The "when" part of a form (`when` = `at` with an ISO `at`, or `delay` with
+ * `delayAmount` and `delayUnit`): the start time as the run commands take it.
+ * Problems go beside the fields named in `fields`; any other `when` gives nothing.
+ */
+export function readWhen(
+  values: Record<string, string>,
+  form: FormState,
+  now: Date,
+  fields: { at: string; delayAmount: string },
+): { at?: string; delaySeconds?: number } {
+  if (values.when === 'at') {
+    const at = values.at.trim();
+    const time = at === '' ? Number.NaN : Date.parse(at);
+    if (Number.isNaN(time)) addError(form, fields.at, 'Choose the date and time to start at');
+    else if (time <= now.getTime()) addError(form, fields.at, 'That time has passed: choose a time in the future, or run it now');
+    else return { at: new Date(time).toISOString() };
+  } else if (values.when === 'delay') {
+    const amount = Number(values.delayAmount.trim());
+    const unit = UNIT_SECONDS[values.delayUnit] ?? Number.NaN;
+    if (values.delayAmount.trim() === '' || !Number.isFinite(amount) || amount <= 0) addError(form, fields.delayAmount, 'The delay must be a number above 0');
+    else if (amount * unit > MAX_DELAY_SECONDS) addError(form, fields.delayAmount, 'The delay can be at most 366 days');
+    else if (Number.isNaN(unit)) addError(form, fields.delayAmount, 'Choose seconds, minutes, hours or days');
+    else return { delaySeconds: Math.round(amount * unit) };
+  }
+  return {};
+}
+
 /** What the run form asks for, in the shape of the run command's input (files come separately). */
 export interface RunFormInput {
   args: string[];
@@ -35,19 +63,8 @@ export function parseRunForm(body: Record<string, unknown> | undefined, now: Dat
   for (const key of Object.keys(values)) values[key] = text(body, key) || (key === 'when' ? 'now' : '');
   const form = emptyForm(values);
   const plain: Record<string, unknown> = { args: lines(values.args), env: parseEnvLines(values.env, form, 'env') };
-  if (values.when === 'at') {
-    const at = values.at.trim();
-    const time = at === '' ? Number.NaN : Date.parse(at);
-    if (Number.isNaN(time)) addError(form, 'at', 'Choose the date and time to start at');
-    else if (time <= now.getTime()) addError(form, 'at', 'That time has passed: choose a time in the future, or run it now');
-    else plain.at = new Date(time).toISOString();
-  } else if (values.when === 'delay') {
-    const amount = Number(values.delayAmount.trim());
-    const unit = UNIT_SECONDS[values.delayUnit] ?? Number.NaN;
-    if (values.delayAmount.trim() === '' || !Number.isFinite(amount) || amount <= 0) addError(form, 'delayAmount', 'The delay must be a number above 0');
-    else if (amount * unit > MAX_DELAY_SECONDS) addError(form, 'delayAmount', 'The delay can be at most 366 days');
-    else plain.delaySeconds = Math.round(amount * unit);
-  } else if (values.when !== 'now') {
+  Object.assign(plain, readWhen(values, form, now, { at: 'at', delayAmount: 'delayAmount' }));
+  if (values.when !== 'now' && values.when !== 'at' && values.when !== 'delay') {
     addError(form, null, 'Choose when to run it: now, at a time, or after a delay');
   }
   try {

@@ -1,0 +1,42 @@
+# EnderCompute server image (used by docker-compose.yml).
+#   docker build -t endercompute .
+#   docker run -p 3000:3000 -v endercompute-data:/data endercompute              (embedded log)
+#   docker run … -e EVENTSTORE_CONNECTION_STRING="esdb://host:2113?tls=false" endercompute
+ARG NODE_VERSION=20
+
+# Build: all dependencies (better-sqlite3 compiles from source when no prebuilt binary
+# can be fetched, hence python3, make and g++), compile, then drop the dev dependencies.
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json nest-cli.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+# Run: the same base (the compiled better-sqlite3 matches its Node and glibc), no compilers.
+FROM node:${NODE_VERSION}-bookworm-slim
+# Scripts run with interpreters from this image: bash and sh are here; python3 is added
+# because templates commonly use it. Add what your jobs need in an image built on this one.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    ENDERCOMPUTE_DATA_DIR=/data
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY views ./views
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME /data
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/api/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/src/main.js"]

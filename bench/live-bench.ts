@@ -1,0 +1,170 @@
+/**
+ * Live output figures (issue 4), against the built server as a process:
+ *
+ * - a line printed by a run → the same line received by a client of
+ *   `GET /api/runs/:id/output/stream`: median and p99;
+ * - a run printing 100 MB with 10 live viewers attached, request → finished,
+ *   against the same command writing to a file;
+ * - the run page of that 100 MB run (full page with the key), median.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createJob, getJson, requestRun, type Run, waitForRun } from '../test/support/rest';
+import { startServer, type ServerProcess } from '../test/support/server-process';
+import { median, ms, percentile, ratio, report } from './stats';
+
+/** Lines with the wall-clock time they were printed at, flushed one by one. */
+const TIMED_LINES = `import sys, time
+for i in range(int(sys.argv[1])):
+    print(f"L {i} {time.time() * 1000:.3f}", flush=True)
+    time.sleep(0.01)
+`;
+const LATENCY_LINES = 400;
+const LATENCY_WARM_UP = 20;
+
+/** 100 MB of log-like lines (the same command as the run benchmark's). */
+const TEXT_LINES_100MB = `import sys
+out = sys.stdout
+for i in range(1_310_000):
+    out.write(f"{i:09d} INFO tests::module_{i % 977}::case_{i % 131} passed in {i % 1000} ms -- all good here\\n")
+`;
+const VIEWERS = 10;
+const PAGE_SAMPLES = 15;
+
+export async function benchLive(): Promise<void> {
+  const server = await startServer();
+  try {
+    await benchLatency(server);
+    await benchLargeRunWatched(server);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+}
+
+/** Printed → received, for lines printed 10 ms apart and read by one stream client. */
+async function benchLatency(server: ServerProcess): Promise<void> {
+  const script = await createJob(server, 'bench-live-latency', 'python3', TIMED_LINES);
+  const run = await requestRun(server, script, { args: [String(LATENCY_LINES)] });
+  const latencies: number[] = [];
+  let pending = '';
+  await readStream(server, run.id, (data, receivedAt) => {
+    if (!data.startsWith('{')) return;
+    pending += Buffer.from((JSON.parse(data) as { data: string }).data, 'base64').toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const [, index, printedAt] = line.split(' ');
+      if (Number(index) >= LATENCY_WARM_UP) latencies.push(receivedAt - Number(printedAt));
+    }
+  });
+  const p50 = median(latencies);
+  const p99 = percentile(latencies, 99);
+  report(`live output: line printed → received by a stream client (median, ${latencies.length} lines)`, ms(p50), 'target ≤ 50 ms', p50 <= 50);
+  report('live output: line printed → received (p99)', ms(p99), 'target ≤ 200 ms', p99 <= 200);
+}
+
+/** 100 MB with 10 viewers reading it live, against the command alone writing to a file; then the run page of it. */
+async function benchLargeRunWatched(server: ServerProcess): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ec-live-bench-'));
+  try {
+    const scriptPath = join(dir, 'script.py');
+    writeFileSync(scriptPath, TEXT_LINES_100MB);
+    const baselineMs = await commandToFile('python3', scriptPath, join(dir, 'out.txt'));
+
+    const jobId = await createJob(server, 'bench-live-100mb', 'python3', TEXT_LINES_100MB);
+    const sentAt = Date.now();
+    const requested = await requestRun(server, jobId);
+    const agent = new Agent({ maxSockets: Infinity });
+    const viewers = Array.from({ length: VIEWERS }, () => countStreamBytes(server, requested.id, agent));
+    const run = await waitForRun(server, requested.id, 600_000);
+    const runMs = Date.parse(run.finishedAt ?? '') - sentAt;
+    const received = await Promise.all(viewers);
+    const allReadMs = Date.now() - sentAt;
+    agent.destroy();
+    const everyone = received.every((bytes) => bytes >= run.outputBytes);
+    report(
+      `live output: 100 MB run with ${VIEWERS} live viewers, request → finished`,
+      ms(runMs),
+      `command → file ${ms(baselineMs)} (${ratio(runMs, baselineMs)}; target ≤ 3×)`,
+      runMs <= 3 * baselineMs,
+    );
+    report(`live output: … until all ${VIEWERS} viewers had every byte`, ms(allReadMs), everyone ? `${(run.outputBytes / 1e6).toFixed(0)} MB each` : 'A VIEWER MISSED BYTES', everyone);
+
+    await getJson<Run>(server, `/api/runs/${run.id}`);
+    const times: number[] = [];
+    for (let i = 0; i < PAGE_SAMPLES; i++) {
+      const started = performance.now();
+      const response = await server.request(`/runs/${run.id}`);
+      const html = await response.text();
+      times.push(performance.now() - started);
+      if (response.status !== 200 || !html.includes('id="output-lines"')) throw new Error(`The run page answered ${response.status} without its output`);
+    }
+    const pageMs = median(times);
+    report('live output: run page of a 100 MB run (median, full page)', ms(pageMs), `p95 ${ms(percentile(times, 95))}; target ≤ 300 ms`, pageMs <= 300);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function commandToFile(interpreter: string, script: string, file: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const out = openSync(file, 'w');
+    const started = performance.now();
+    const child = spawn(interpreter, [script], { stdio: ['ignore', out, 'ignore'] });
+    child.once('error', reject);
+    child.once('close', () => {
+      closeSync(out);
+      resolve(performance.now() - started);
+    });
+  });
+}
+
+/** Reads an API stream to its end, handing each `output` event's data and arrival time (epoch ms) to `onOutput`. */
+function readStream(server: ServerProcess, runId: string, onOutput: (data: string, receivedAt: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`${server.url}/api/runs/${runId}/output/stream`);
+    const req = httpRequest(url, { headers: { authorization: `Bearer ${server.key}` } }, (response) => {
+      response.setEncoding('utf8');
+      let buffer = '';
+      response.on('data', (text: string) => {
+        const receivedAt = performance.timeOrigin + performance.now();
+        buffer += text;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (!message.includes('event: output')) continue;
+          const data = /^data: (.*)$/m.exec(message)?.[1];
+          if (data) onOutput(data, receivedAt);
+        }
+      });
+      response.on('end', resolve);
+      response.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A viewer that reads the whole stream (bytes only) and resolves with the output bytes its last event reached. */
+function countStreamBytes(server: ServerProcess, runId: string, agent: Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`${server.url}/api/runs/${runId}/output/stream`);
+    const req = httpRequest(url, { agent, headers: { authorization: `Bearer ${server.key}` } }, (response) => {
+      let tail = '';
+      response.setEncoding('latin1');
+      response.on('data', (text: string) => (tail = (tail + text).slice(-4096)));
+      response.on('end', () => {
+        const ids = [...tail.matchAll(/^id: (\d+)$/gm)];
+        resolve(ids.length > 0 ? Number(ids[ids.length - 1][1]) : 0);
+      });
+      response.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * The run page's live output in a real browser (Debian's chromium through
+ * playwright-core), against the built server: output appears while the run
+ * goes on without reloading, in colour and escaped; a progress line redraws
+ * in place; the panel follows the bottom until the person scrolls up, with a
+ * button back; status and buttons change when the run ends and the stream
+ * closes; a large log shows its tail and loads earlier parts. No console
+ * error and no CSP violation on the way. Screenshots go to test-results/.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
+import { createJob, requestRun, waitForRun } from '../support/rest';
+import { type ServerProcess, startServer } from '../support/server-process';
+
+const gates = mkdtempSync(join(tmpdir(), 'endercompute-browser-gates-'));
+const gate = (name: string): string => join(gates, name);
+const waitFor = (name: string): string => `while [ ! -e '${gate(name)}' ]; do sleep 0.02; done`;
+
+const LIVE_SCRIPT = [
+  `printf '\\033[1;31mERROR\\033[0m compiling <b>not bold</b> & friends\\n'`,
+  `printf '\\033[32mok\\033[0m step one\\n'`,
+  `for p in 10 40 70 100; do printf '\\rprogress %3d%%' "$p"; sleep 0.15; done; printf '\\n'`,
+  waitFor('one'),
+  'for i in $(seq 1 300); do echo "bulk line $i"; done',
+  waitFor('two'),
+  'for i in $(seq 1 40); do echo "late line $i"; done',
+  waitFor('three'),
+  'echo "the end"',
+].join('\n');
+
+async function scrollState(page: Page): Promise<{ top: number; atBottom: boolean }> {
+  return page.evaluate(
+    "(() => { const pre = document.getElementById('output-text'); return { top: pre.scrollTop, atBottom: pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 30 }; })()",
+  ) as Promise<{ top: number; atBottom: boolean }>;
+}
+
+describe('the run page live output in a browser', () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    assert.ok(browserAvailable(), `chromium is needed at ${CHROMIUM}: apt-get install -y chromium`);
+    server = await startServer();
+    browser = await launchBrowser({ viewport: { width: 1360, height: 900 } });
+    page = browser.page;
+    page.setDefaultTimeout(15_000);
+    await page.goto(`${server.url}/`);
+    await page.locator('#key-form').waitFor({ state: 'visible' });
+    await page.fill('#name-input', 'Live Viewer');
+    await page.fill('#key-input', server.key);
+    await page.click('#key-form button[type=submit]');
+    await page.locator('#dashboard-live').waitFor();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+    rmSync(gates, { recursive: true, force: true });
+  });
+
+  it('shows the output live, in colour and escaped, following the bottom, and updates the page at the end', async () => {
+    const jobId = await createJob(server, 'Live build', 'bash', LIVE_SCRIPT);
+    const run = await requestRun(server, jobId);
+    await page.goto(`${server.url}/runs/${run.id}`);
+    await page.locator('#output-stream').waitFor({ state: 'attached' });
+    await page.evaluate("document.documentElement.setAttribute('data-test-mark', 'same-document')");
+
+    const lines = page.locator('#output-lines');
+    await lines.locator('text=step one').waitFor();
+    const error = page.locator('#output-lines .ansi-red-fg', { hasText: 'ERROR' });
+    assert.equal(await error.count(), 1);
+    const colour = (await error.evaluate('(e) => getComputedStyle(e).color')) as string;
+    const [r, g, b] = (colour.match(/\d+/g) ?? []).map(Number);
+    assert.ok(r > 180 && g < 140 && b < 140, `ERROR is shown red: ${colour}`);
+    assert.equal((await error.evaluate('(e) => getComputedStyle(e).fontWeight')) as string, '700');
+    assert.equal(await page.locator('#output-text b').count(), 0, 'markup in the output stays text');
+    assert.match(await lines.innerText(), /ERROR compiling <b>not bold<\/b> & friends/);
+
+    // The progress line redraws in place and ends as a terminal shows it.
+    await lines.locator('text=progress 100%').waitFor();
+    const text = await page.locator('#output-text').innerText();
+    assert.equal(text.match(/progress/g)?.length, 1, text);
+    await browser.screenshot('live-01-running');
+
+    writeFileSync(gate('one'), '');
+    await lines.locator('text=bulk line 300').waitFor();
+    await page.waitForFunction("(() => { const p = document.getElementById('output-text'); return p.scrollTop + p.clientHeight >= p.scrollHeight - 30; })()");
+    assert.ok((await scrollState(page)).atBottom, 'it follows the bottom');
+    assert.ok(await page.locator('#output-follow').isHidden());
+
+    // Scrolling up stops following; new output does not move the view; the button brings it back.
+    await page.locator('#output-text').evaluate('(pre) => { pre.scrollTop = 0; pre.dispatchEvent(new Event("scroll")); }');
+    await page.locator('#output-follow').waitFor({ state: 'visible' });
+    writeFileSync(gate('two'), '');
+    await lines.locator('text=late line 40').waitFor();
+    assert.equal((await scrollState(page)).top, 0, 'the view stays where the person put it');
+    await browser.screenshot('live-02-scrolled-up');
+    await page.click('#output-follow');
+    assert.ok((await scrollState(page)).atBottom);
+    await page.locator('#output-follow').waitFor({ state: 'hidden' });
+
+    writeFileSync(gate('three'), '');
+    await page.locator('.page-head .status-succeeded').waitFor();
+    await lines.locator('text=the end').waitFor();
+    await page.locator('#output-stream').waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate("document.documentElement.getAttribute('data-test-mark')"), 'same-document', 'no reload happened');
+    assert.equal(await page.locator('#run-controls button', { hasText: 'Cancel run' }).count(), 0, 'the buttons follow the state');
+    const all = await page.locator('#output-text').innerText();
+    assert.equal(all.match(/bulk line 1\n/g)?.length, 1, 'nothing repeated');
+    assert.match(all, /late line 40\nthe end\n?$/);
+    await browser.screenshot('live-03-finished');
+    assert.deepEqual(browser.problems, [], 'no console error or CSP violation');
+  });
+
+  it('shows the tail of a large log at once and loads earlier output on request', async () => {
+    const jobId = await createJob(server, 'Large log', 'bash', 'for i in $(seq 1 30000); do echo "entry $i: the quick brown fox"; done\n');
+    const run = await requestRun(server, jobId);
+    await waitForRun(server, run.id, 30_000);
+    await page.goto(`${server.url}/runs/${run.id}`);
+    const lines = page.locator('#output-lines');
+    await lines.locator('text=entry 30000:').waitFor();
+    assert.equal(await lines.locator('text=/^entry 1: /').count(), 0, 'the start is not shown at first');
+    const firstShown = async (): Promise<number> => Number(/entry (\d+):/.exec(await lines.innerText())?.[1]);
+    const before = await firstShown();
+    assert.ok(before > 1000, `the tail starts at entry ${before}`);
+    assert.ok(await page.locator('#output-earlier').isVisible());
+    await page.locator('#output-earlier button').click();
+    await page.waitForFunction(`!/^entry ${before}:/.test(document.getElementById('output-lines').innerText)`);
+    const after = await firstShown();
+    assert.ok(after < before, `earlier lines came in front: ${after} < ${before}`);
+    const text = await lines.innerText();
+    assert.ok(text.includes(`entry ${before - 1}: the quick brown fox\nentry ${before}: the quick brown fox\n`), 'no gap and no repeat where the parts meet');
+    await browser.screenshot('live-04-large-log');
+    assert.deepEqual(browser.problems, []);
+  });
+});
