@@ -5,7 +5,11 @@
  */
 import { startServer } from '../test/support/server-process';
 import { benchReplay } from './replay-bench';
+import { benchEsdbDouble } from './esdb-bench';
+import { benchLive } from './live-bench';
+import { benchPages } from './pages-bench';
 import { benchLargeOutput, benchTrivialJob } from './run-bench';
+import { ms, report } from './stats';
 
 const TEXT_LINES_100MB = `import sys
 out = sys.stdout
@@ -37,6 +41,30 @@ async function main(): Promise<void> {
     }
   }
   if (wants('replay')) await benchReplay();
+  if (wants('pages')) await reportPages();
+  if (wants('live')) await benchLive();
+  if (wants('esdb')) await benchEsdbDouble();
+}
+
+/** Server time per page with 10,000 jobs and 100,000 runs (target: median ≤ 50 ms). */
+async function reportPages(): Promise<void> {
+  const figures = await benchPages();
+  const pages: Array<[string, number]> = [
+    ['dashboard', figures.dashboardMs],
+    ['dashboard live refresh', figures.dashboardPollMs],
+    ['jobs', figures.jobsMs],
+    ['jobs search', figures.jobsSearchMs],
+    ['job', figures.jobMs],
+    ['runs', figures.runsMs],
+    ['runs filtered', figures.runsFilteredMs],
+    ['run', figures.runMs],
+    ['templates', figures.scriptsMs],
+    ['audit', figures.auditMs],
+  ];
+  for (const [page, value] of pages) {
+    report(`page ${page} (${figures.jobs} jobs, ${figures.runs} runs), median`, ms(value), 'target 50 ms', value <= 50);
+  }
+  report('pages: slowest p95', ms(figures.worstP95Ms), '');
 }
 
 main().catch((error: unknown) => {
