@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
-import type { JobSchedule } from './job.events';
+import type { JobDefinition, JobSchedule } from './job.events';
 import { MAX_JOB_CONCURRENCY } from './job.decider';
 
 export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
@@ -100,3 +100,18 @@ export class UpdateJobDto {
   @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
 }
 
+
+/** A new job's definition from a validated body: absent fields get their defaults. */
+export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = dto.schedules ?? []): JobDefinition {
+  return {
+    name: dto.name.trim(),
+    description: dto.description ?? '',
+    scriptId: dto.scriptId,
+    args: dto.args ?? [],
+    env: dto.env ?? {},
+    tags: dto.tags ?? [],
+    timeoutSeconds: dto.timeoutSeconds ?? null,
+    maxConcurrent: dto.maxConcurrent ?? null,
+    schedules,
+  };
+}

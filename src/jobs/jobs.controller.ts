@@ -26,7 +26,7 @@ import type { FinishedStatus } from '../runs/run.events';
 import type { CommandContext } from '../shared/command-context';
 import { NotFoundError } from '../shared/domain-errors';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
-import { CreateJobDto, UpdateJobDto } from './job.dto';
+import { CreateJobDto, jobDefinitionFrom, UpdateJobDto } from './job.dto';
 import { JobQueries, type JobView } from './job.view';
 
 export class ListJobsQuery {
@@ -48,18 +48,7 @@ export class JobsController {
 
   @Post()
   async create(@Body() dto: CreateJobDto, @Ctx() context: CommandContext, @Res({ passthrough: true }) response: Response): Promise<JobView> {
-    const definition = {
-      name: dto.name.trim(),
-      description: dto.description ?? '',
-      scriptId: dto.scriptId,
-      args: dto.args ?? [],
-      env: dto.env ?? {},
-      tags: dto.tags ?? [],
-      timeoutSeconds: dto.timeoutSeconds ?? null,
-      maxConcurrent: dto.maxConcurrent ?? null,
-      schedules: dto.schedules ?? [],
-    };
-    const { id } = await this.commands.execute(new CreateJobCommand(definition, context));
+    const { id } = await this.commands.execute(new CreateJobCommand(jobDefinitionFrom(dto), context));
     return this.respond(id, response);
   }
 

@@ -1,6 +1,6 @@
 import { MAX_JOB_CONCURRENCY } from '../../jobs/job.decider';
 import type { JobDefinition, JobSchedule } from '../../jobs/job.events';
-import { CreateJobDto } from '../../jobs/job.dto';
+import { CreateJobDto, jobDefinitionFrom } from '../../jobs/job.dto';
 import type { JobRecord } from '../../jobs/jobs.read-model';
 import { validateInto } from '../../http/validation';
 import { MAX_SCHEDULES_PER_JOB, scheduleProblems } from '../../schedules/cron';
@@ -150,17 +150,7 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
   return {
     scheduleRows: rows,
     form,
-    definition: {
-      name: dto.name.trim(),
-      description: dto.description ?? '',
-      scriptId: dto.scriptId,
-      args: dto.args ?? [],
-      env: dto.env ?? {},
-      tags: dto.tags ?? [],
-      timeoutSeconds: dto.timeoutSeconds ?? null,
-      maxConcurrent: dto.maxConcurrent ?? null,
-      schedules,
-    },
+    definition: jobDefinitionFrom(dto, schedules),
   };
 }
 
