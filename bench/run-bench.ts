@@ -44,10 +44,14 @@ export async function benchTrivialJob(server: ServerProcess, samples = 40, label
   const bareStarted: number[] = [];
   const bareFinished: number[] = [];
   await runAndWait(server, jobId); // warm-up
+  // The two series run one after the other, not interleaved: a spawn in this process
+  // right before each request was seen to slow the server's next start (shared CPU).
   for (let i = 0; i < samples; i++) {
     const { run, sentAt } = await runAndWait(server, jobId);
     started.push(Date.parse(run.startedAt ?? '') - sentAt);
     finished.push(Date.parse(run.finishedAt ?? '') - sentAt);
+  }
+  for (let i = 0; i < samples; i++) {
     const bare = await bareSpawn('bash', script);
     bareStarted.push(bare.startedMs);
     bareFinished.push(bare.finishedMs);
