@@ -63,8 +63,8 @@ async function benchLatency(server: ServerProcess): Promise<void> {
   });
   const p50 = median(latencies);
   const p99 = percentile(latencies, 99);
-  report(`live output: line printed → received by a stream client (median, ${latencies.length} lines)`, ms(p50), 'target ≤ 50 ms', p50 <= 50);
-  report('live output: line printed → received (p99)', ms(p99), 'target ≤ 200 ms', p99 <= 200);
+  report('live: line printed → received by a stream client (median)', ms(p50), `${latencies.length} lines; target ≤ 50 ms`, p50 <= 50);
+  report('live: line printed → received (p99)', ms(p99), 'target ≤ 200 ms', p99 <= 200);
 }
 
 /** 100 MB with 10 viewers reading it live, against the command alone writing to a file; then the run page of it. */
@@ -87,12 +87,12 @@ async function benchLargeRunWatched(server: ServerProcess): Promise<void> {
     agent.destroy();
     const everyone = received.every((bytes) => bytes >= run.outputBytes);
     report(
-      `live output: 100 MB run with ${VIEWERS} live viewers, request → finished`,
+      `live: 100 MB run, ${VIEWERS} live viewers: request → finished`,
       ms(runMs),
       `command → file ${ms(baselineMs)} (${ratio(runMs, baselineMs)}; target ≤ 3×)`,
       runMs <= 3 * baselineMs,
     );
-    report(`live output: … until all ${VIEWERS} viewers had every byte`, ms(allReadMs), everyone ? `${(run.outputBytes / 1e6).toFixed(0)} MB each` : 'A VIEWER MISSED BYTES', everyone);
+    report(`live: … until all ${VIEWERS} viewers had every byte`, ms(allReadMs), everyone ? `${(run.outputBytes / 1e6).toFixed(0)} MB each` : 'A VIEWER MISSED BYTES', everyone);
 
     await getJson<Run>(server, `/api/runs/${run.id}`);
     const times: number[] = [];
@@ -104,7 +104,7 @@ async function benchLargeRunWatched(server: ServerProcess): Promise<void> {
       if (response.status !== 200 || !html.includes('id="output-lines"')) throw new Error(`The run page answered ${response.status} without its output`);
     }
     const pageMs = median(times);
-    report('live output: run page of a 100 MB run (median, full page)', ms(pageMs), `p95 ${ms(percentile(times, 95))}; target ≤ 300 ms`, pageMs <= 300);
+    report('live: run page of a 100 MB run (median, full page)', ms(pageMs), `p95 ${ms(percentile(times, 95))}; target ≤ 300 ms`, pageMs <= 300);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

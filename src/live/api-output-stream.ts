@@ -4,6 +4,7 @@ import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { LiveOutputHub } from './live-output.hub';
 import { OutputBytes } from './output-bytes';
+import { msUntilDue } from './page-state';
 import type { ByteFrame, RunFeed } from './run-feed';
 import { sseMessage, type SseConnection } from './sse-connection';
 
@@ -13,7 +14,8 @@ const MAX_EVENT_BYTES = 256 * 1024;
 /**
  * `GET /api/runs/:id/output/stream`, event by event (API.md, "Live output"):
  *
- * - `status` — `{"status": …}`, first and whenever the run's status changes;
+ * - `status` — `{"status": …}`, first and whenever the run's status changes
+ *   (how it finished is told by `end`);
  * - `output` — `{"offset": N, "data": "<base64>"}` with `id:` the offset after
  *   its last byte, so `Last-Event-ID` resumes exactly there;
  * - `end` — `{"status", "exitCode", "signal", "reason", "outputBytes",
@@ -55,7 +57,8 @@ export class ApiOutputStream {
       const run = this.runs.get(runId);
       if (!run) return;
       const status = this.runs.statusOf(run, this.clock.now());
-      if (status !== lastStatus) {
+      // After the first, a finished status comes with the end event, once all output is sent.
+      if (status !== lastStatus && (lastStatus === null || run.phase !== 'finished')) {
         lastStatus = status;
         await connection.write(sseMessage({ event: 'status', data: JSON.stringify({ status }) }));
         continue;
@@ -74,7 +77,7 @@ export class ApiOutputStream {
         await connection.write(sseMessage({ id: sent, event: 'end', data: JSON.stringify(this.summary(run)) }));
         return;
       }
-      await connection.waker.sleep(connection.heartbeatInMs);
+      await connection.waker.sleep(Math.min(connection.heartbeatInMs, msUntilDue(run, this.clock.now())));
       await connection.heartbeatIfDue();
     }
   }

@@ -38,7 +38,7 @@ export class OutputPagesController {
     const heartbeatMs = heartbeatSeconds(heartbeatQuery) * 1000;
     if (this.hub.isStopping) throw new UnavailableError('The server is stopping; reconnect in a moment');
     const state = typeof stateQuery === 'string' ? stateQuery : this.stream.pageState(run);
-    const connection = new SseConnection(request, response, heartbeatMs);
+    const connection = new SseConnection(response, heartbeatMs);
     await this.stream.serve(run.id, from ?? 0, state, connection);
   }
 

@@ -34,7 +34,7 @@ export class OutputStreamController {
     if (offset === 'invalid') throw new ValidationError(['Last-Event-ID: must be a byte offset (a whole number) from an earlier event']);
     const heartbeatMs = heartbeatSeconds(heartbeatQuery) * 1000;
     if (this.hub.isStopping) throw new UnavailableError('The server is stopping; reconnect in a moment');
-    const connection = new SseConnection(request, response, heartbeatMs);
+    const connection = new SseConnection(response, heartbeatMs);
     await this.streams.serve(run.id, offset ?? 0, connection);
   }
 }

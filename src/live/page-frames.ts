@@ -22,8 +22,9 @@ export const PAGE_TICK_MS = 100;
 export const PAGE_SKIP_BYTES = 512 * 1024;
 /** How much a skip-ahead frame shows. */
 export const PAGE_SKIP_TAIL_BYTES = 64 * 1024;
-/** Frames kept for viewers a little behind. */
+/** Frames kept for viewers a little behind: at most this many, and this many bytes. */
 const FRAMES_KEPT = 64;
+const FRAME_BYTES_KEPT = 4 * 1024 * 1024;
 
 export interface PageFrame {
   seq: number;
@@ -41,6 +42,7 @@ export interface PageFrame {
 
 export class SharedPageFrames {
   private readonly frames: PageFrame[] = [];
+  private framesBytes = 0;
   private seq = 0;
   private renderer: TerminalRenderer | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -130,7 +132,10 @@ export class SharedPageFrames {
   private add(frame: Omit<PageFrame, 'seq' | 'message'>, html: string): void {
     const message = Buffer.from(sseMessage({ id: frame.state.lineStart, data: html }));
     this.frames.push({ ...frame, seq: this.seq++, message });
-    if (this.frames.length > FRAMES_KEPT) this.frames.shift();
+    this.framesBytes += message.length;
+    while (this.frames.length > 1 && (this.frames.length > FRAMES_KEPT || this.framesBytes > FRAME_BYTES_KEPT)) {
+      this.framesBytes -= this.frames.shift()!.message.length;
+    }
     this.feed.wakeViewers();
   }
 }

@@ -5,7 +5,7 @@ import { LiveOutputHub } from './live-output.hub';
 import { OutputBytes } from './output-bytes';
 import { appendFrame, resetFrame } from './output-html';
 import { OutputView } from './output-view';
-import { pageStateOf } from './page-state';
+import { msUntilDue, pageStateOf } from './page-state';
 import { PAGE_SKIP_BYTES, PAGE_SKIP_TAIL_BYTES, PAGE_TICK_MS, SharedPageFrames } from './page-frames';
 import type { RunFeed } from './run-feed';
 import { sseMessage, type SseConnection } from './sse-connection';
@@ -76,7 +76,8 @@ export class PageOutputStream {
     while (!connection.closed) {
       const run = this.runs.get(runId);
       if (!run) return;
-      const current = this.pageState(run);
+      // The end is told by run-done once all output is sent: a refresh before would close the stream early.
+      const current = run.phase === 'finished' ? lastPageState : this.pageState(run);
       if (current !== lastPageState) {
         lastPageState = current;
         await connection.write(sseMessage({ event: 'run-status', data: current }));
@@ -110,7 +111,7 @@ export class PageOutputStream {
         await connection.write(sseMessage({ event: 'run-done', data: run.finishedStatus ?? 'failed' }));
         return;
       }
-      await connection.waker.sleep(connection.heartbeatInMs);
+      await connection.waker.sleep(Math.min(connection.heartbeatInMs, msUntilDue(run, this.clock.now())));
       await connection.heartbeatIfDue();
     }
   }

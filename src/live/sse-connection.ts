@@ -23,7 +23,6 @@ export class SseConnection {
   dropped = false;
 
   constructor(
-    request: Request,
     private readonly response: Response,
     private readonly heartbeatMs: number,
   ) {
@@ -33,13 +32,10 @@ export class SseConnection {
     // Proxies (nginx) must pass events on as they come.
     response.setHeader('X-Accel-Buffering', 'no');
     response.flushHeaders();
-    const closed = (): void => {
+    // The answer's 'close' comes when the client goes away (or the answer ended); the request's may come earlier.
+    response.once('close', () => {
       this.isClosed = true;
       this.waker.wake();
-    };
-    response.once('close', closed);
-    request.once('close', () => {
-      if (!response.writableFinished) closed();
     });
   }
 

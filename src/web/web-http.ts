@@ -28,7 +28,7 @@ const STATIC_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 /**
  * Security headers for every answer (pages and API alike), and the static
  * files of the pages: `/static/app.css`, `/static/app.js`, and htmx itself at
- * `/static/htmx.min.js`. Asset URLs in the pages carry a content hash (`?v=`),
+ * `/static/htmx.min.js` with its SSE extension at `/static/hx-sse.min.js`. Asset URLs in the pages carry a content hash (`?v=`),
  * so a week of caching never serves a stale file after an upgrade.
  */
 export function configureWebHttp(app: NestExpressApplication): void {

@@ -66,11 +66,48 @@ describe('the live output stream (API)', () => {
     go.open();
     const rest = await readToEnd(events, Buffer.byteLength(received));
     assert.equal(received + rest.bytes.toString(), 'first line\nsecond line\n');
+    // Output may come before the read model saw the start: `running` can follow it; how it finished comes only with `end`.
+    const statuses = rest.events.filter((event) => event.event === 'status').map((event) => JSON.parse(event.data).status as string);
+    assert.ok(statuses.every((status) => status === 'running'), statuses.join());
     assert.equal(rest.end.status, 'failed');
     assert.equal(rest.end.exitCode, 3);
     assert.equal(rest.end.outputBytes, 23);
     assert.equal(rest.endId, '23');
     assert.equal(await events.next(2000), null, 'the answer ends after the end event');
+  });
+
+  it('delivers output as soon as it is read, before it is stored', async () => {
+    const go = gate();
+    const jobId = await createJob(t, 'live-before-stored', 'bash', `echo 'early line'\n${waitFor(go.path)}\necho 'late line'\n`);
+    // Hold back every output append of this test's run, as a slow store would.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const store = t.store;
+    const append = store.append.bind(store);
+    store.append = async (stream, events, expected) => {
+      if (stream.startsWith(`run-${jobId}`) && events.some((event) => event.type === 'RunOutputAppended')) await released;
+      return append(stream, events, expected);
+    };
+    try {
+      const run = await requestRun(t, jobId);
+      const events = await stream(run.id);
+      let received = '';
+      while (!received.includes('early line\n')) {
+        const event = await events.next();
+        assert.ok(event);
+        if (event.event === 'output') received += outputBytes(event).bytes.toString();
+      }
+      const meanwhile = await getJson<Run>(t, `/api/runs/${run.id}`);
+      assert.equal(meanwhile.outputBytes, 0, 'the line is not stored yet');
+      release();
+      go.open();
+      const rest = await readToEnd(events, received.length);
+      assert.equal(received + rest.bytes.toString(), 'early line\nlate line\n');
+      assert.ok(Buffer.from(received + rest.bytes.toString()).equals(await outputOf(t, run.id)));
+    } finally {
+      store.append = append;
+      release();
+    }
   });
 
   it('starts with the status and reports its changes', async () => {
@@ -191,6 +228,22 @@ describe('the live output stream (API)', () => {
     await readToEnd(events);
     const badHeartbeat = await t.request(`/api/runs/${run.id}/output/stream?heartbeat=0`);
     assert.equal(badHeartbeat.status, 400);
+  });
+
+  it('lets go of a viewer that disconnects, and of the run\'s feed once it ended', async () => {
+    const go = gate();
+    const jobId = await createJob(t, 'live-disconnect', 'bash', `echo hello\n${waitFor(go.path)}\n`);
+    const run = await requestRun(t, jobId);
+    const hub = t.app.get(LiveOutputHub);
+    const events = await stream(run.id);
+    await events.next();
+    assert.equal(hub.viewerCount, 1);
+    await events.close();
+    await eventually(async () => (hub.viewerCount === 0 ? true : undefined), 5_000, 'the viewer to be let go');
+    assert.ok(hub.feed(run.id), 'the feed lives while the run does');
+    go.open();
+    await waitForRun(t, run.id);
+    await eventually(async () => (hub.feed(run.id) === undefined ? true : undefined), 5_000, 'the feed to be let go');
   });
 
   it('needs the key, and answers 404 for an unknown run', async () => {

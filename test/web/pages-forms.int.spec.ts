@@ -147,7 +147,8 @@ describe('pages: forms, fragments and navigation over HTTP', () => {
     const results = await (await htmx(`/jobs?q=nightly`)).text();
     assert.ok(results.startsWith('<div id="job-results"') && results.includes('Nightly'));
     const runFragment = await (await htmx(`/runs/${jobId}-1`)).text();
-    assert.ok(runFragment.includes('id="run-poll"'), 'a scheduled run keeps refreshing itself');
+    // Its live output stream (src/live) says when the run changed; the page then refreshes this part.
+    assert.ok(runFragment.includes('id="run-refresh"') && runFragment.includes('hx-sse:connect="/runs/'), 'a scheduled run keeps refreshing itself');
   });
 
   it('refuses to delete a job with an unfinished run, and deletes one without', async () => {

@@ -3,9 +3,10 @@
  * the live output itself):
  * - follows the bottom of the output while the person is there; scrolling up
  *   stops following and shows a button to jump back;
- * - keeps the page light on long runs: while following, the oldest lines are
- *   dropped once the panel holds more than MAX_SHOWN_BYTES, and the "load
- *   earlier" control moves to where the panel now starts;
+ * - keeps the page light on long runs: the oldest lines are dropped once the
+ *   panel holds more than MAX_SHOWN_BYTES (four times that while the person
+ *   reads further up, keeping their view still), and the "load earlier"
+ *   control moves to where the panel now starts;
  * - keeps the view still when earlier output is put in front.
  * No inline script or style: the pages run under a strict CSP.
  */
@@ -49,16 +50,19 @@
     return (value < 10 ? value.toFixed(1) : Math.round(value)) + ' ' + units[unit];
   }
 
-  /** Drops the oldest chunks of lines while the panel shows too much, and points "load earlier" at the new start. */
-  function trim() {
+  /** Drops the oldest chunks of lines while the panel shows more than `max` bytes, and points "load earlier" at the new start. */
+  function trim(pre, max, keep) {
     var lines = document.getElementById('output-lines');
     if (!lines || lines.childElementCount < 2) return;
     var last = Number(lines.lastElementChild.getAttribute('data-at'));
     var first = Number(lines.firstElementChild.getAttribute('data-at'));
-    if (!(last - first > MAX_SHOWN_BYTES)) return;
-    while (lines.childElementCount > 1 && last - Number(lines.firstElementChild.getAttribute('data-at')) > KEEP_SHOWN_BYTES) {
+    if (!(last - first > max)) return;
+    var height = pre.scrollHeight;
+    while (lines.childElementCount > 1 && last - Number(lines.firstElementChild.getAttribute('data-at')) > keep) {
       lines.firstElementChild.remove();
     }
+    // What was removed was above the view: keep the view on the same lines.
+    if (!following) pre.scrollTop = Math.max(0, pre.scrollTop - (height - pre.scrollHeight));
     var start = Number(lines.firstElementChild.getAttribute('data-at'));
     var earlier = document.getElementById('output-earlier');
     var button = earlier && earlier.querySelector('button[hx-get]');
@@ -99,8 +103,10 @@
       return;
     }
     if (following) {
-      trim();
+      trim(pre, MAX_SHOWN_BYTES, KEEP_SHOWN_BYTES);
       toBottom(pre);
+    } else {
+      trim(pre, 4 * MAX_SHOWN_BYTES, 3 * MAX_SHOWN_BYTES);
     }
   });
 

@@ -1,0 +1,75 @@
+/**
+ * A run's live window: chunks read together become one frame; bytes held
+ * already (live, then the same bytes stored) are taken once; a gap restarts
+ * the window; memory stays within WINDOW_BYTES however much output passes.
+ */
+import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { MAX_FRAME_BYTES, RunFeed, WINDOW_BYTES } from '../../src/live/run-feed';
+import { Waker } from '../../src/live/waker';
+
+describe('run feed', () => {
+  it('joins the chunks of one turn into a frame, and wakes its viewers once it is sealed', async () => {
+    const feed = new RunFeed('r');
+    const waker = new Waker();
+    feed.viewers.add(waker);
+    feed.append(0, Buffer.from('hello '));
+    feed.append(6, Buffer.from('world\n'));
+    assert.equal(feed.end, 0, 'not visible before the turn ends');
+    await nextTurn();
+    assert.equal(feed.end, 12);
+    const frame = feed.frameAt(3);
+    assert.deepEqual({ from: frame?.from, to: frame?.to, text: frame?.bytes.toString() }, { from: 0, to: 12, text: 'hello world\n' });
+    await waker.sleep(10_000); // resolves at once: the seal woke it
+  });
+
+  it('takes bytes it holds already only once, live first and stored after', async () => {
+    const feed = new RunFeed('r');
+    feed.append(0, Buffer.from('abcdef'));
+    await nextTurn();
+    feed.append(0, Buffer.from('abc'));
+    feed.append(0, Buffer.from('abcdef'));
+    feed.append(3, Buffer.from('defgh'));
+    await nextTurn();
+    assert.equal(feed.end, 8);
+    assert.equal(feed.slice(0, 8)?.toString(), 'abcdefgh');
+  });
+
+  it('restarts at a gap, since viewers behind it read the store', async () => {
+    const feed = new RunFeed('r');
+    feed.append(0, Buffer.from('abc'));
+    await nextTurn();
+    feed.append(10, Buffer.from('xyz'));
+    await nextTurn();
+    assert.equal(feed.start, 10);
+    assert.equal(feed.frameAt(1), undefined);
+    assert.equal(feed.slice(0, 3), null);
+    assert.equal(feed.slice(10, 13)?.toString(), 'xyz');
+  });
+
+  it('starts where its first bytes are (a viewer attached in the middle of a run)', async () => {
+    const feed = new RunFeed('r');
+    feed.append(5000, Buffer.from('later'));
+    await nextTurn();
+    assert.deepEqual([feed.start, feed.end], [5000, 5005]);
+    assert.equal(feed.frameAt(4999), undefined);
+  });
+
+  it('keeps at most WINDOW_BYTES (plus one frame) however much passes through', async () => {
+    const feed = new RunFeed('r');
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let offset = 0;
+    for (let i = 0; i < 200; i++) {
+      feed.append(offset, chunk);
+      offset += chunk.length;
+      if (i % 3 === 0) await nextTurn();
+    }
+    await nextTurn();
+    assert.equal(feed.end, offset);
+    assert.ok(feed.end - feed.start <= WINDOW_BYTES + MAX_FRAME_BYTES, `window ${feed.end - feed.start}`);
+    assert.ok(feed.end - feed.start >= WINDOW_BYTES - MAX_FRAME_BYTES);
+    assert.equal(feed.frameAt(0), undefined);
+    assert.ok(feed.frameAt(offset - 1));
+  });
+});
