@@ -16,7 +16,6 @@
   /** Server clock minus browser clock, from the Date header of answers. */
   var skewMs = 0;
   var lastAutoLoad = 0;
-  var followOutput = null;
 
   function stored(name) {
     try {
@@ -215,16 +214,9 @@
     flash('error', 'The server cannot be reached: check your connection and try again.');
   });
 
-  document.addEventListener('htmx:before:swap', function () {
-    var output = document.getElementById('output-text');
-    followOutput = output ? output.scrollTop + output.clientHeight >= output.scrollHeight - 24 : null;
-  });
-
   document.addEventListener('htmx:after:swap', function (event) {
     var ctx = event.detail.ctx || {};
     refreshTimes();
-    var output = document.getElementById('output-text');
-    if (output && followOutput !== false && document.getElementById('run-poll')) output.scrollTop = output.scrollHeight;
     var status = ctx.response && ctx.response.status;
     if (status === 422) {
       var invalid = document.querySelector('[aria-invalid="true"]');
