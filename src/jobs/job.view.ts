@@ -6,29 +6,13 @@ import { SchedulesReadModel } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
-import type { JobFile, JobSchedule } from './job.events';
+import type { JobSchedule } from './job.events';
 import { JobsReadModel, type JobRecord } from './jobs.read-model';
 
-/** A job as the API shows it (API.md `Job`). */
-export interface JobView {
-  id: string;
-  name: string;
-  description: string;
-  scriptId: string;
+/** A job as the API shows it (API.md `Job`): the stored job joined with its template and runs. */
+export interface JobView extends Omit<JobRecord, 'searchText' | 'schedules'> {
   scriptName: string | null;
-  args: string[];
-  env: Record<string, string>;
-  files: JobFile[];
-  tags: string[];
-  timeoutSeconds: number | null;
-  /** Runs of this job that may execute at once; null: only the server's limit. */
-  maxConcurrent: number | null;
   schedules: ScheduleView[];
-  version: number;
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  updatedBy: string;
   lastRun: RunSummary | null;
   /** How its most recently finished run ended (the last run may still be going). */
   lastOutcome: FinishedStatus | null;
