@@ -5,11 +5,9 @@
  * fields for limits and schedules, and the filters by outcome.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, expectJson } from '../support/server-process';
+import { scriptGates } from '../support/script-gates';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 interface Run {
@@ -41,28 +39,26 @@ const GATED = 'while [ ! -e "$GATE" ]; do sleep 0.02; done; echo through';
 
 describe('REST: queue and run control', () => {
   let t: TestApp;
-  let gates: string;
+  const gates = scriptGates();
   let serial: string;
   let free: string;
-  let gateCount = 0;
 
   before(async () => {
     t = await startTestApp({ ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '3', ENDERCOMPUTE_CANCEL_GRACE_SECONDS: '1', ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '0' });
-    gates = mkdtempSync(join(tmpdir(), 'endercompute-gates-'));
     await expectJson(await t.request('/api/scripts', { method: 'POST', json: { name: 'gated', body: GATED } }), 201);
     serial = (await expectJson<Job>(await t.request('/api/jobs', { method: 'POST', json: { name: 'Serial', scriptId: 'gated', maxConcurrent: 1, tags: ['nightly'] } }), 201)).id;
     free = (await expectJson<Job>(await t.request('/api/jobs', { method: 'POST', json: { name: 'Free', scriptId: 'gated', tags: ['adhoc'] } }), 201)).id;
   });
   after(async () => {
-    writeFileSync(join(gates, 'all'), '');
+    gates.openAll();
     await t.close();
-    rmSync(gates, { recursive: true, force: true });
+    gates.remove();
   });
 
   /** A new closed gate, and the function that opens it. */
   function gate(): { env: { GATE: string }; open: () => void } {
-    const path = join(gates, `gate-${++gateCount}`);
-    return { env: { GATE: path }, open: () => writeFileSync(path, '') };
+    const { path, open } = gates.gate();
+    return { env: { GATE: path }, open };
   }
   const post = (path: string, json: unknown = {}, actor?: string) => t.request(path, { method: 'POST', json, ...(actor ? { actor } : {}) });
   const getRun = async (id: string) => expectJson<Run>(await t.request(`/api/runs/${id}`), 200);

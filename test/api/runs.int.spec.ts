@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { RunView } from '../../src/runs/run.view';
 import { eventually, expectJson } from '../support/server-process';
 import { startTestApp, type TestApp } from '../support/test-app';
 
-interface Run {
-  id: string;
-  jobId: string;
-  jobName: string;
-  number: number;
-  status: string;
-  args: string[];
-  env: Record<string, string>;
-  files: Array<{ name: string }>;
-  requestedBy: string;
-  requestedAt: string;
-  scheduledFor: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  outputBytes: number;
-  queuePosition: number | null;
-}
+type Run = RunView;
 
 describe('REST: runs', () => {
   let t: TestApp;

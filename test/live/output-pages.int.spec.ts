@@ -6,11 +6,9 @@
  * resumption and its end.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PAGE_TAIL_BYTES } from '../../src/live/output-view';
+import { scriptGates } from '../support/script-gates';
 import { createJob, getJson, outputOf, requestRun, type Run, waitForRun } from '../support/rest';
 import { eventually, TEST_KEY } from '../support/server-process';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -37,7 +35,7 @@ function outputPanel(page: string): { lines: string; current: string } {
 describe('the run page output', () => {
   let t: TestApp;
   let truncating: TestApp;
-  const gates = mkdtempSync(join(tmpdir(), 'endercompute-page-gates-'));
+  const gates = scriptGates('endercompute-page-gates-');
 
   const page = async (app: TestApp, path: string, partial = false): Promise<string> => {
     const response = await app.request(path, { headers: { 'hx-request': 'true', 'hx-request-type': partial ? 'partial' : 'full' } });
@@ -54,7 +52,7 @@ describe('the run page output', () => {
   after(async () => {
     await t?.close();
     await truncating?.close();
-    rmSync(gates, { recursive: true, force: true });
+    gates.remove();
   });
 
   it('shows colours as classed spans and escapes the text', async () => {
@@ -137,8 +135,8 @@ describe('the run page output', () => {
   });
 
   it('streams frames to a running run page, resumes by Last-Event-ID, and ends with run-done', async () => {
-    const gate = join(gates, 'page-live');
-    const body = `echo 'before the gate'\nprintf 'step 1/3\\r'\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nprintf 'step 3/3\\n\\033[32mall good\\033[0m\\n'\n`;
+    const gate = gates.gate('page-live');
+    const body = `echo 'before the gate'\nprintf 'step 1/3\\r'\n${gate.wait}\nprintf 'step 3/3\\n\\033[32mall good\\033[0m\\n'\n`;
     const run = await requestRun(t, await createJob(t, 'page-live', 'bash', body));
     // The page of the running run, once its first output is stored.
     await eventually(async () => ((await getJson<Run>(t, `/api/runs/${run.id}`)).outputBytes >= 25 ? true : undefined), 10_000, 'the first output');
@@ -152,7 +150,7 @@ describe('the run page output', () => {
     assert.match(url, /from=16&state=running/, 'it continues from the start of the unfinished line');
 
     const stream = await live(run.id, url.slice(url.indexOf('?')));
-    writeFileSync(gate, '');
+    gate.open();
     const frames: SseEvent[] = [];
     let done: SseEvent | null = null;
     while (!done) {
@@ -180,8 +178,8 @@ describe('the run page output', () => {
   });
 
   it('tells the page when the run changes, so it refreshes status and buttons', async () => {
-    const gate = join(gates, 'page-status');
-    const run = await requestRun(t, await createJob(t, 'page-status', 'bash', `while [ ! -e '${gate}' ]; do sleep 0.02; done\n`));
+    const gate = gates.gate('page-status');
+    const run = await requestRun(t, await createJob(t, 'page-status', 'bash', `${gate.wait}\n`));
     const stream = await live(run.id, '?from=0&state=queued%7C1%7C%7C%7C');
     const events: SseEvent[] = [];
     while (!events.some((event) => event.event === 'run-status' && event.data.startsWith('running'))) {
@@ -195,7 +193,7 @@ describe('the run page output', () => {
       if (event?.event === 'run-status' && event.data.startsWith('paused')) break;
     }
     await t.request(`/api/runs/${run.id}/resume`, { method: 'POST' });
-    writeFileSync(gate, '');
+    gate.open();
     let ended: SseEvent | null = null;
     while (!ended) {
       const event = await stream.next();

@@ -6,12 +6,11 @@
  * shows the truncation notice, sends heartbeats, and refuses a missing key.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LiveOutputHub } from '../../src/live/live-output.hub';
 import { WINDOW_BYTES } from '../../src/live/run-feed';
+import { type ScriptGate, scriptGates } from '../support/script-gates';
 import { createJob, getJson, outputOf, requestRun, type Run, waitForRun } from '../support/rest';
 import { eventually, TEST_KEY } from '../support/server-process';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -22,18 +21,12 @@ const AUTH = { authorization: `Bearer ${TEST_KEY}` };
 describe('the live output stream (API)', () => {
   let t: TestApp;
   let truncating: TestApp;
-  const gates = mkdtempSync(join(tmpdir(), 'endercompute-gates-'));
-  let gateCount = 0;
+  const gates = scriptGates();
 
   const stream = (runId: string, headers: Record<string, string> = {}, query = ''): Promise<SseStream> =>
     openSse(`${t.url}/api/runs/${runId}/output/stream${query}`, { ...AUTH, ...headers });
 
-  /** A file the script waits for: the test decides when the run may go on. */
-  const gate = (): { path: string; open: () => void } => {
-    const path = join(gates, `gate-${++gateCount}`);
-    return { path, open: () => writeFileSync(path, '') };
-  };
-  const waitFor = (path: string): string => `while [ ! -e '${path}' ]; do sleep 0.02; done`;
+  const gate = (): ScriptGate => gates.gate();
 
   before(async () => {
     t = await startTestApp();
@@ -42,12 +35,12 @@ describe('the live output stream (API)', () => {
   after(async () => {
     await t?.close();
     await truncating?.close();
-    rmSync(gates, { recursive: true, force: true });
+    gates.remove();
   });
 
   it('delivers lines while the run is still going, then the final status', async () => {
     const go = gate();
-    const jobId = await createJob(t, 'live-lines', 'bash', `echo 'first line'\n${waitFor(go.path)}\necho 'second line'\nexit 3\n`);
+    const jobId = await createJob(t, 'live-lines', 'bash', `echo 'first line'\n${go.wait}\necho 'second line'\nexit 3\n`);
     const run = await requestRun(t, jobId);
     const events = await stream(run.id);
     assert.equal(events.status, 200);
@@ -78,7 +71,7 @@ describe('the live output stream (API)', () => {
 
   it('delivers output as soon as it is read, before it is stored', async () => {
     const go = gate();
-    const jobId = await createJob(t, 'live-before-stored', 'bash', `echo 'early line'\n${waitFor(go.path)}\necho 'late line'\n`);
+    const jobId = await createJob(t, 'live-before-stored', 'bash', `echo 'early line'\n${go.wait}\necho 'late line'\n`);
     // Hold back every output append of this test's run, as a slow store would.
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -112,7 +105,7 @@ describe('the live output stream (API)', () => {
 
   it('starts with the status and reports its changes', async () => {
     const go = gate();
-    const jobId = await createJob(t, 'live-status', 'bash', `${waitFor(go.path)}\necho done\n`);
+    const jobId = await createJob(t, 'live-status', 'bash', `${go.wait}\necho done\n`);
     const run = await requestRun(t, jobId);
     const events = await stream(run.id);
     const first = await events.next();
@@ -130,7 +123,7 @@ describe('the live output stream (API)', () => {
 
   it('resumes from Last-Event-ID without repeating or skipping a byte', async () => {
     const go = gate();
-    const body = `for i in $(seq 1 5); do echo "line $i"; sleep 0.05; done\n${waitFor(go.path)}\nfor i in $(seq 6 10); do echo "line $i"; sleep 0.05; done\n`;
+    const body = `for i in $(seq 1 5); do echo "line $i"; sleep 0.05; done\n${go.wait}\nfor i in $(seq 6 10); do echo "line $i"; sleep 0.05; done\n`;
     const jobId = await createJob(t, 'live-resume', 'bash', body);
     const run = await requestRun(t, jobId);
     const first = await stream(run.id);
@@ -165,7 +158,7 @@ describe('the live output stream (API)', () => {
     const go = gate();
     // More than the live window holds, then a pause: a viewer from 0 must start in the store.
     const size = WINDOW_BYTES + 1024 * 1024;
-    const body = `head -c ${size} /dev/urandom\n${waitFor(go.path)}\nhead -c 300000 /dev/urandom\necho the end\n`;
+    const body = `head -c ${size} /dev/urandom\n${go.wait}\nhead -c 300000 /dev/urandom\necho the end\n`;
     const jobId = await createJob(t, 'live-handover', 'bash', body);
     const run = await requestRun(t, jobId);
     await eventually(async () => ((await getJson<Run>(t, `/api/runs/${run.id}`)).outputBytes >= size ? true : undefined), 20_000, 'the first part to be stored');
@@ -219,7 +212,7 @@ describe('the live output stream (API)', () => {
 
   it('sends heartbeats while a run is quiet', async () => {
     const go = gate();
-    const jobId = await createJob(t, 'live-quiet', 'bash', `${waitFor(go.path)}\n`);
+    const jobId = await createJob(t, 'live-quiet', 'bash', `${go.wait}\n`);
     const run = await requestRun(t, jobId);
     const events = await stream(run.id, {}, '?heartbeat=1');
     const heartbeat = await events.waitForComment(/^heartbeat /, 5_000);
@@ -232,7 +225,7 @@ describe('the live output stream (API)', () => {
 
   it('lets go of a viewer that disconnects, and of the run\'s feed once it ended', async () => {
     const go = gate();
-    const jobId = await createJob(t, 'live-disconnect', 'bash', `echo hello\n${waitFor(go.path)}\n`);
+    const jobId = await createJob(t, 'live-disconnect', 'bash', `echo hello\n${go.wait}\n`);
     const run = await requestRun(t, jobId);
     const hub = t.app.get(LiveOutputHub);
     const events = await stream(run.id);
