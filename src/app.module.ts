@@ -28,6 +28,7 @@ import { PROJECTIONS } from './projections/projection';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunExecutor } from './runs/execution/run-executor';
 import { RunRecovery } from './runs/execution/run-recovery';
+import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { RequestRunHandler } from './runs/request-run.handler';
@@ -58,6 +59,8 @@ export class AppModule {
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
         { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
         { provide: EventStore, useFactory: () => createEventStore(config) },
+        // Chosen (and proven to work) once, before anything can start a run.
+        { provide: RunSandbox, useFactory: () => selectSandbox(config) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -2,7 +2,11 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
 import { packageVersion } from '../shared/version';
+
+/** `ENDERCOMPUTE_SANDBOX`: `auto` (bubblewrap where it works), `bwrap` (required), `none` (explicit opt-out). */
+export type SandboxMode = 'auto' | 'bwrap' | 'none';
 
 /**
  * Everything the server is configured with, read once at start from the
@@ -29,6 +33,14 @@ export abstract class AppConfig {
   abstract readonly cancelGraceSeconds: number;
   /** Seconds running runs get to finish when the server is stopped (SIGTERM) before they are cancelled. */
   abstract readonly shutdownGraceSeconds: number;
+  /** How runs are isolated; see {@link SandboxMode}. */
+  abstract readonly sandboxMode: SandboxMode;
+  /** `ENDERCOMPUTE_BWRAP`: the bubblewrap executable; null to look for `bwrap` on PATH. */
+  abstract readonly bwrapPath: string | null;
+  /** `ENDERCOMPUTE_SANDBOX_BIND`: extra host paths every sandboxed run sees, at the same path. */
+  abstract readonly sandboxBinds: ReadonlyArray<SandboxBind>;
+  /** The umask runs start with: the one the server was started with (the server itself uses 0077). */
+  abstract readonly jobUmask: number;
   abstract readonly version: string;
 }
 
@@ -44,8 +56,12 @@ export function loadDotEnv(path = '.env'): void {
   if (existsSync(path)) process.loadEnvFile(path);
 }
 
-/** Reads and validates the configuration; every problem is reported at once. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+/**
+ * Reads and validates the configuration; every problem is reported at once.
+ *
+ * @param started.jobUmask the umask the server was started with (see `restrictUmask`); default 0o022.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobUmask?: number } = {}): AppConfig {
   const problems: string[] = [];
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
@@ -62,6 +78,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const fixedKey = env.ENDERCOMPUTE_KEY?.trim() || null;
   if (fixedKey !== null && fixedKey.length < 16) problems.push('ENDERCOMPUTE_KEY must be at least 16 characters long');
   const namedKeys = parseNamedKeys(env.ENDERCOMPUTE_KEYS ?? '', problems);
+  const sandboxMode = (env.ENDERCOMPUTE_SANDBOX?.trim() || 'auto') as SandboxMode;
+  if (!['auto', 'bwrap', 'none'].includes(sandboxMode)) problems.push(`ENDERCOMPUTE_SANDBOX must be auto, bwrap or none, not "${sandboxMode}"`);
+  const bwrapPath = env.ENDERCOMPUTE_BWRAP?.trim() || null;
+  if (bwrapPath !== null && !bwrapPath.startsWith('/')) problems.push(`ENDERCOMPUTE_BWRAP must be an absolute path, not "${bwrapPath}"`);
+  const sandboxBinds = parseSandboxBinds(env.ENDERCOMPUTE_SANDBOX_BIND ?? '');
+  problems.push(...sandboxBinds.problems);
   const config: AppConfig = {
     port: integer('PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
@@ -75,6 +97,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxFileBytes: integer('ENDERCOMPUTE_MAX_FILE_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     cancelGraceSeconds: integer('ENDERCOMPUTE_CANCEL_GRACE_SECONDS', 10, 0, 3600),
     shutdownGraceSeconds: integer('ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS', 5, 0, 3600),
+    sandboxMode,
+    bwrapPath,
+    sandboxBinds: sandboxBinds.binds,
+    jobUmask: started.jobUmask ?? 0o022,
     version: packageVersion(),
   };
   if (problems.length > 0) throw new ConfigError(problems);

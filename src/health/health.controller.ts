@@ -3,10 +3,13 @@ import type { Response } from 'express';
 import { Public } from '../auth/auth.guard';
 import { AppConfig } from '../config/app-config';
 import { EventStore, type StoreKind } from '../event-store/event-store.port';
+import { RunSandbox } from '../runs/execution/run-sandbox';
 
 export interface Health {
   status: 'ok' | 'unavailable';
   store: StoreKind;
+  /** How runs are isolated: `bwrap` (a sandbox each) or `none` (they can reach the server). */
+  sandbox: 'bwrap' | 'none';
   version: string;
   message?: string;
 }
@@ -17,12 +20,13 @@ export class HealthController {
   constructor(
     private readonly store: EventStore,
     private readonly config: AppConfig,
+    private readonly sandbox: RunSandbox,
   ) {}
 
   @Get()
   @Public()
   async health(@Res({ passthrough: true }) response: Response): Promise<Health> {
-    const base = { store: this.store.kind, version: this.config.version };
+    const base = { store: this.store.kind, sandbox: this.sandbox.kind, version: this.config.version };
     try {
       await this.store.ping();
       return { status: 'ok', ...base };

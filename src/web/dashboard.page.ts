@@ -1,6 +1,7 @@
 import { Get, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { JobsReadModel } from '../jobs/jobs.read-model';
+import { RunSandbox } from '../runs/execution/run-sandbox';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import { PageController } from './page-auth';
@@ -16,6 +17,7 @@ export class DashboardPage {
     private readonly jobs: JobsReadModel,
     private readonly scripts: ScriptsReadModel,
     private readonly clock: Clock,
+    private readonly sandbox: RunSandbox,
   ) {}
 
   @Get()
@@ -26,7 +28,7 @@ export class DashboardPage {
       fragment: 'partials/dashboard-live',
       title: 'Dashboard',
       nav: 'dashboard',
-      data: { ...this.queries.dashboard(now), jobCount: this.jobs.size, scriptCount: this.scripts.size, runCount: this.queries.runs.size },
+      data: { ...this.queries.dashboard(now), jobCount: this.jobs.size, scriptCount: this.scripts.size, runCount: this.queries.runs.size, sandboxWarning: this.sandbox.warning },
     });
   }
 }

@@ -18,6 +18,7 @@ import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { startProcess } from '../runner/process-runner';
 import type { ProcessExit, RunningProcess } from '../runner/runner.types';
 import { RunControl } from './run-control';
+import { RunSandbox } from './run-sandbox';
 import { RunWriter } from './run-writer';
 
 /** Between SIGTERM and SIGKILL when the server itself is stopping (at most the configured cancel grace). */
@@ -61,6 +62,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     private readonly projections: ProjectionEngine,
     /** Live viewers get each chunk as soon as it is read, before it is stored. */
     private readonly live: LiveOutputHub,
+    private readonly sandbox: RunSandbox,
   ) {
     this.deps = { store, clock, ids };
   }
@@ -208,7 +210,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
             });
           },
         },
-        { maxOutputBytes: this.config.maxOutputBytes },
+        { maxOutputBytes: this.config.maxOutputBytes, sandbox: this.sandbox.settings, umask: this.config.jobUmask },
       );
       entry.process = process;
       if (process.pid !== null) {

@@ -3,8 +3,6 @@
  * (the idea of Jenkins' ProcessTreeKiller), and its output pipes must be read to the
  * end without letting a stray process keep the run open forever.
  */
-import { findProcessesByEnvironment, killProcessGroup } from './process-group';
-import { RUN_ID_VARIABLE } from './run-environment';
 
 /** How often the pipes are checked once the leftovers were killed. */
 const POLL_MS = 100;
@@ -19,26 +17,22 @@ const POST_KILL_BYTE_BUDGET = 8 * 1024 * 1024;
 
 /** What {@link cleanUpAfterExit} needs to know about, and do to, the run's process. */
 export interface ExitCleanupContext {
-  /** The main process's pid, which is also its process group id. */
-  pid: number;
-  runId: string;
-  /** How long children may keep the pipes open after the main process exited. */
+  /** How long children may keep the pipe open after the main process exited. */
   killGraceMs: number;
-  /** Settles when both stdout and stderr closed. */
+  /** Settles when the output pipe closed. */
   pipesClosed: Promise<void>;
   /** Bytes read from the pipes so far, and whether reading is paused for backpressure. */
   readState(): { bytesRead: number; paused: boolean };
   /** Gives up on the pipes (a process we cannot kill still holds them). */
   destroyPipes(): void;
-  /** Called right after the group was killed: from then on its id may belong to someone else. */
-  onGroupKilled(): void;
+  /** Kills every process the run left (its process group, processes marked with its id). */
+  killLeftovers(): Promise<void>;
 }
 
 /**
- * Call once the main process exited. Waits up to `killGraceMs` for the pipes to
- * close, then SIGKILLs whatever is left of the process group (whether or not it holds
- * the pipes) and every process still marked with the run's id (those that left the
- * group with `setsid`), then waits for the pipes to close. If a process that could not
+ * Call once the main process exited. Waits up to `killGraceMs` for the pipe to
+ * close, then kills whatever the run left (whether or not it holds the pipe), then
+ * waits for the pipe to close. If a process that could not
  * be found keeps them open, they are destroyed once nothing arrives for a while or
  * too much arrives. Resolves when both pipes are closed.
  */
@@ -49,15 +43,7 @@ export async function cleanUpAfterExit(context: ExitCleanupContext): Promise<voi
   });
   await settleWithin(context.pipesClosed, context.killGraceMs);
 
-  killProcessGroup(context.pid, 'SIGKILL');
-  context.onGroupKilled();
-  for (const pid of await findProcessesByEnvironment(RUN_ID_VARIABLE, context.runId)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
+  await context.killLeftovers();
 
   const startBytes = context.readState().bytesRead;
   let lastBytes = startBytes;

@@ -3,15 +3,16 @@
  * environment, its own process group, output read as bytes and handed over in
  * batches with backpressure. It records nothing itself; see {@link RunnerHooks}.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
 import { cleanUpAfterExit } from './exit-cleanup';
 import { resolveInterpreter } from './interpreter';
+import { launchDirect, launchSandboxed, type Launched } from './launch';
 import { OutputBatcher } from './output-batcher';
-import { killProcessGroup, readProcessStartTicks } from './process-group';
+import { readProcessStartTicks } from './process-group';
 import { buildRunEnvironment } from './run-environment';
 import type { ProcessExit, RunnerHooks, RunnerOptions, RunningProcess, RunSpec } from './runner.types';
+import { runHome, runTmp, visibleSearchPath, type SandboxSettings } from './sandbox';
 import { prepareWorkDirectory } from './work-directory';
 
 export type { RunnerOptions } from './runner.types';
@@ -22,6 +23,8 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 50;
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024;
 /** Largest accepted {@link RunnerOptions.maxBatchBytes}: base64 makes it about 683 KiB, still under 1 MiB with room for the envelope. */
 export const MAX_BATCH_BYTES_LIMIT = 512 * 1024;
+/** Default {@link RunnerOptions.umask}: the usual one, files readable by others, writable by their owner. */
+export const DEFAULT_UMASK = 0o022;
 /** Default {@link RunnerOptions.killGraceMs}. */
 export const DEFAULT_KILL_GRACE_MS = 200;
 
@@ -31,15 +34,21 @@ interface Settings {
   maxOutputBytes: number | null;
   basePath: string | undefined;
   killGraceMs: number;
+  sandbox: SandboxSettings | null;
+  umask: string;
 }
 
 /**
  * Prepares `spec.workdir` and starts `interpreter <workdir>/script[.ext] ...args` in
- * it. `hooks.onStarted` is called (not awaited) before this resolves when the spawn
- * succeeded; batches are handed to `hooks.onOutput` only after it settled.
+ * it — inside the sandbox when `options.sandbox` is set, otherwise as a plain
+ * process in its own process group. stdout and stderr are one pipe, so the output
+ * keeps exactly the order the script wrote it in. `hooks.onStarted` is called (not
+ * awaited) before this resolves when the spawn succeeded; batches are handed to
+ * `hooks.onOutput` only after it settled.
  *
  * A process that cannot be started (unknown interpreter, not executable, invalid
- * environment) is not an exception: `done` resolves with `startError` set.
+ * environment, a sandbox that fails to set up) is not an exception: `done` resolves
+ * with `startError` set.
  *
  * @throws Error when the work directory cannot be prepared (or an input file cannot
  *   be read), RangeError for invalid `options`.
@@ -52,57 +61,48 @@ export async function startProcess(
   const settings = resolveOptions(options);
   const scriptPath = await prepareWorkDirectory(spec, hooks);
   const workdir = dirname(scriptPath);
+  const sandbox = settings.sandbox;
+  if (sandbox !== null) {
+    mkdirSync(runHome(workdir), { mode: 0o700 });
+    mkdirSync(runTmp(workdir), { mode: 0o700 });
+  }
 
   let env: Record<string, string>;
   try {
-    env = buildRunEnvironment({ ...spec, workdir }, settings.basePath);
+    env = buildRunEnvironment(
+      { ...spec, workdir },
+      sandbox === null
+        ? { basePath: settings.basePath }
+        : { basePath: visibleSearchPath(settings.basePath ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', sandbox), home: runHome(workdir) },
+    );
   } catch (error) {
     return notStarted(messageOf(error));
   }
   const interpreter = await resolveInterpreter(spec.interpreter, env.PATH ?? '');
   if (interpreter.error !== undefined) return notStarted(interpreter.error);
 
-  let child: ChildProcess;
+  const command = { interpreterPath: interpreter.path, argv0: spec.interpreter, scriptPath, args: spec.args, env, workdir, umask: settings.umask };
+  let launched: Launched;
   try {
-    child = spawn(interpreter.path, [scriptPath, ...spec.args], {
-      cwd: workdir,
-      env,
-      argv0: spec.interpreter,
-      // Its own process group, so that signals reach every process the script starts.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    launched = sandbox !== null ? launchSandboxed(sandbox, command) : launchDirect(command, spec.runId);
   } catch (error) {
     // Thrown synchronously for arguments Node refuses, such as a NUL byte.
     return notStarted(`cannot start ${spec.interpreter}: ${messageOf(error)}`);
   }
-  if (child.pid === undefined) {
+  if (launched.child.pid === undefined) {
     // Node reports ENOENT/EACCES from spawn as an 'error' event.
-    const spawnFailed = child;
+    const spawnFailed = launched.child;
     const done = new Promise<ProcessExit>((resolve) => {
-      spawnFailed.once('error', (error) => resolve(notStartedExit(`cannot start ${spec.interpreter}: ${error.message}`)));
+      spawnFailed.once('error', (error) => resolve(notStartedExit(`cannot start ${sandbox !== null ? 'the sandbox (bwrap)' : spec.interpreter}: ${error.message}`)));
     });
     return { pid: null, signalGroup: () => false, done };
   }
-  return supervise(child, child.pid, spec, hooks, settings, scriptPath);
+  return supervise(launched, launched.child.pid, hooks, settings, scriptPath);
 }
 
 /** Reads the running process's output and cleans up after it. */
-function supervise(
-  child: ChildProcess,
-  pid: number,
-  spec: RunSpec,
-  hooks: RunnerHooks,
-  settings: Settings,
-  scriptPath: string,
-): RunningProcess {
-  // Both exist: stdio is ['ignore', 'pipe', 'pipe'].
-  const pipes: Array<[Readable, 'stdout' | 'stderr']> = [
-    [child.stdout!, 'stdout'],
-    [child.stderr!, 'stderr'],
-  ];
-  // After the final kill the group id may be reused by an unrelated process: never signal it again.
-  let groupReleased = false;
+function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings: Settings, scriptPath: string): RunningProcess {
+  const { child, output } = launched;
   let bytesRead = 0;
 
   const batcher = new OutputBatcher({
@@ -112,27 +112,22 @@ function supervise(
     deliver: (batch) => hooks.onOutput(batch),
     onLiveChunk: hooks.onLiveChunk === undefined ? undefined : (stream, chunk, offset) => hooks.onLiveChunk?.(stream, chunk, offset),
     onPressure: (paused) => {
-      for (const [pipe] of pipes) {
-        if (paused) pipe.pause();
-        else pipe.resume();
-      }
+      if (paused) output.pause();
+      else output.resume();
     },
     // Output can no longer be stored (disk full, …): stop the run rather than lose output silently.
     onFailure: () => {
-      if (!groupReleased) killProcessGroup(pid, 'SIGKILL');
+      launched.signal('SIGKILL');
     },
   });
 
-  const closed = pipes.map(([pipe, stream]) => {
-    pipe.on('data', (chunk: Buffer) => {
-      bytesRead += chunk.length;
-      batcher.push(stream, chunk);
-    });
-    // A read error ends the pipe ('close' follows); what was read is kept.
-    pipe.on('error', () => undefined);
-    return new Promise<void>((resolve) => pipe.once('close', () => resolve()));
+  output.on('data', (chunk: Buffer) => {
+    bytesRead += chunk.length;
+    batcher.push('stdout', chunk);
   });
-  const pipesClosed = Promise.all(closed).then(() => undefined);
+  // A read error ends the pipe ('close' follows); what was read is kept.
+  output.on('error', () => undefined);
+  const pipesClosed = new Promise<void>((resolve) => output.once('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -154,30 +149,22 @@ function supervise(
 
   const done = (async (): Promise<ProcessExit> => {
     const { code, signal } = await exited;
+    launched.exited();
     await cleanUpAfterExit({
-      pid,
-      runId: spec.runId,
-      killGraceMs: settings.killGraceMs,
+      killGraceMs: launched.leftoversPossible ? settings.killGraceMs : 0,
       pipesClosed,
       readState: () => ({ bytesRead, paused: batcher.isPaused }),
-      destroyPipes: () => {
-        for (const [pipe] of pipes) pipe.destroy();
-      },
-      onGroupKilled: () => {
-        groupReleased = true;
-      },
+      destroyPipes: () => output.destroy(),
+      killLeftovers: () => launched.killLeftovers(),
     });
     const totals = await batcher.finish();
-    return { exitCode: code, signal, startError: null, outputBytes: totals.outputBytes, droppedBytes: totals.droppedBytes };
+    const status = await launched.status(code, signal);
+    return { ...status, outputBytes: totals.outputBytes, droppedBytes: totals.droppedBytes };
   })();
   // The caller may attach to `done` late; whoever awaits it still sees the rejection.
   done.catch(() => undefined);
 
-  return {
-    pid,
-    signalGroup: (signal) => !groupReleased && killProcessGroup(pid, signal),
-    done,
-  };
+  return { pid, signalGroup: (signal) => launched.signal(signal), done };
 }
 
 function resolveOptions(options: RunnerOptions): Settings {
@@ -197,7 +184,8 @@ function resolveOptions(options: RunnerOptions): Settings {
   if (!Number.isFinite(killGraceMs) || killGraceMs < 0) {
     throw new RangeError(`killGraceMs must be a non-negative number, got ${killGraceMs}`);
   }
-  return { flushIntervalMs, maxBatchBytes, maxOutputBytes, basePath: options.basePath, killGraceMs };
+  const umask = (options.umask ?? DEFAULT_UMASK).toString(8).padStart(4, '0');
+  return { flushIntervalMs, maxBatchBytes, maxOutputBytes, basePath: options.basePath, killGraceMs, sandbox: options.sandbox ?? null, umask };
 }
 
 function notStarted(startError: string): RunningProcess {

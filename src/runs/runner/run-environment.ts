@@ -13,23 +13,28 @@ const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /**
  * Builds the run's environment, later entries winning: PATH, HOME and LANG from the
- * server (LANG defaulting to C.UTF-8), then the job's env, then the ENDERCOMPUTE_*
- * variables, which the job cannot override because recovery and process cleanup rely
- * on them.
+ * server (LANG defaulting to C.UTF-8; HOME replaced by the run's own in the
+ * sandbox), then the job's env, then the ENDERCOMPUTE_* variables, which the job
+ * cannot override because recovery and process cleanup rely on them.
  *
+ * @param place.basePath PATH for the run (default: the server's PATH).
+ * @param place.home the run's own HOME (sandboxed runs); default: the server's HOME.
  * @param serverEnv the server's environment; only PATH, HOME and LANG are read from it.
  * @throws Error when a job variable's name or value cannot be passed to a process.
  */
 export function buildRunEnvironment(
   spec: RunSpec,
-  basePath: string | undefined,
+  place: { basePath?: string; home?: string } = {},
   serverEnv: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: basePath ?? serverEnv.PATH ?? FALLBACK_PATH,
+    PATH: place.basePath ?? serverEnv.PATH ?? FALLBACK_PATH,
   };
-  if (serverEnv.HOME !== undefined) env.HOME = serverEnv.HOME;
+  const home = place.home ?? serverEnv.HOME;
+  if (home !== undefined) env.HOME = home;
   env.LANG = serverEnv.LANG !== undefined && serverEnv.LANG !== '' ? serverEnv.LANG : 'C.UTF-8';
+  // What a shell would set anyway (the plain launcher's /bin/sh does): the same in and out of the sandbox.
+  env.PWD = spec.workdir;
 
   for (const [name, value] of Object.entries(spec.env)) {
     // A name with `=` would silently define a different variable; NUL cannot be passed at all.

@@ -3,6 +3,7 @@
  * runner (which owns the operating-system process). The runner does no event-store
  * I/O itself: it reports through {@link RunnerHooks} and the caller records events.
  */
+import type { SandboxSettings } from './sandbox';
 
 /** Everything needed to execute one run, taken from the run's `RunRequested` snapshot. */
 export interface RunSpec {
@@ -77,7 +78,7 @@ export interface RunnerHooks {
 /** A process being run. */
 export interface RunningProcess {
   readonly pid: number | null;
-  /** Sends a signal to the whole process group (the script and every child it started). */
+  /** Sends a signal to every process of the run (its process group, or everything in its sandbox). */
   signalGroup(signal: NodeJS.Signals): boolean;
   /** Resolves after the process exited and every output batch was handed to `onOutput` and settled. */
   readonly done: Promise<ProcessExit>;
@@ -97,8 +98,13 @@ export interface RunnerOptions {
   /** PATH given to the process. Default: the server's own PATH. */
   basePath?: string;
   /**
-   * How long to wait, after the main process exited, for its children to close the
-   * output pipes before the remaining process group is killed. Default 200 ms.
+   * Without a sandbox: how long to wait, after the main process exited, for its
+   * children to close the output pipe before the remaining process group is killed.
+   * Default 200 ms. (In the sandbox nothing outlives the main process.)
    */
   killGraceMs?: number;
+  /** Run inside this bubblewrap sandbox; null or absent: a plain process (no isolation). */
+  sandbox?: SandboxSettings | null;
+  /** The umask the script starts with (the server runs with a stricter one). Default 0o022. */
+  umask?: number;
 }
