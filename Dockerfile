@@ -1,6 +1,8 @@
 # EnderCompute server image (used by docker-compose.yml).
 #   docker build -t endercompute .
-#   docker run -p 3000:3000 -v endercompute-data:/data endercompute              (embedded log)
+#   docker run -p 3000:3000 -v endercompute-data:/data \
+#     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+#     --security-opt systempaths=unconfined endercompute                          (embedded log)
 #   docker run … -e EVENTSTORE_CONNECTION_STRING="esdb://host:2113?tls=false" endercompute
 ARG NODE_VERSION=20
 
@@ -21,8 +23,10 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 FROM node:${NODE_VERSION}-bookworm-slim
 # Scripts run with interpreters from this image: bash and sh are here; python3 is added
 # because templates commonly use it. Add what your jobs need in an image built on this one.
+# bubblewrap puts every run in a sandbox of its own (its init runs on perl-base, which
+# every Debian image has); see "Security" in the README for what the container needs.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && apt-get install -y --no-install-recommends python3 ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \

@@ -9,6 +9,7 @@ import { benchEsdbDouble } from './esdb-bench';
 import { benchLive } from './live-bench';
 import { benchPages } from './pages-bench';
 import { benchLargeOutput, benchTrivialJob } from './run-bench';
+import { benchSandbox } from './sandbox-bench';
 import { ms, report } from './stats';
 
 const TEXT_LINES_100MB = `import sys
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
       server.cleanup();
     }
   }
+  if (wants('sandbox')) await benchSandbox();
   if (wants('replay')) await benchReplay();
   if (wants('pages')) await reportPages();
   if (wants('live')) await benchLive();

@@ -8,7 +8,7 @@ import type { ServerProcess } from '../test/support/server-process';
 import { median, ms, percentile, ratio, report } from './stats';
 
 /** Spawns `interpreter script` directly, its stdout straight into a file when given: the floor any job runner sits on. */
-function bareSpawn(interpreter: string, script: string, stdoutFile?: string): Promise<{ startedMs: number; finishedMs: number }> {
+export function bareSpawn(interpreter: string, script: string, stdoutFile?: string): Promise<{ startedMs: number; finishedMs: number }> {
   return new Promise((resolve, reject) => {
     const out = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
     const t0 = performance.now();

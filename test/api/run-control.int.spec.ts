@@ -44,7 +44,7 @@ describe('REST: queue and run control', () => {
   let free: string;
 
   before(async () => {
-    t = await startTestApp({ ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '3', ENDERCOMPUTE_CANCEL_GRACE_SECONDS: '1', ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '0' });
+    t = await startTestApp({ ...gates.sandboxEnv, ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '3', ENDERCOMPUTE_CANCEL_GRACE_SECONDS: '1', ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '0' });
     await expectJson(await t.request('/api/scripts', { method: 'POST', json: { name: 'gated', body: GATED } }), 201);
     serial = (await expectJson<Job>(await t.request('/api/jobs', { method: 'POST', json: { name: 'Serial', scriptId: 'gated', maxConcurrent: 1, tags: ['nightly'] } }), 201)).id;
     free = (await expectJson<Job>(await t.request('/api/jobs', { method: 'POST', json: { name: 'Free', scriptId: 'gated', tags: ['adhoc'] } }), 201)).id;

@@ -39,7 +39,7 @@ describe('The built server as a process on EventStoreDB (the double)', () => {
     const server = await start({ env: { SERVER_SECRET: 'do-not-leak' } });
     const health = await fetch(`${server.url}/api/health`);
     assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: 'ok', store: 'eventstoredb', version: '0.1.0' });
+    assert.deepEqual(await health.json(), { status: 'ok', store: 'eventstoredb', sandbox: 'bwrap', version: '0.1.0' });
 
     const { run, jobId } = await runReleaseScenario(server);
     assert.equal(existsSync(join(server.dataDir, 'events.db')), false, 'no embedded log: everything went to EventStoreDB');
@@ -62,7 +62,7 @@ describe('The built server as a process on EventStoreDB (the double)', () => {
     await double.stop();
     const down = await fetch(`${server.url}/api/health`);
     assert.equal(down.status, 503);
-    assert.deepEqual(await down.json(), { status: 'unavailable', store: 'eventstoredb', version: '0.1.0', message: 'The event store does not answer' });
+    assert.deepEqual(await down.json(), { status: 'unavailable', store: 'eventstoredb', sandbox: 'bwrap', version: '0.1.0', message: 'The event store does not answer' });
 
     await double.start();
     await eventually(async () => ((await fetch(`${server.url}/api/health`)).status === 200 ? true : undefined), 10_000, 'health to recover');

@@ -28,7 +28,13 @@ describe('Two servers on one EventStoreDB', () => {
   const start = (runnerId: string, dataDir?: string): Promise<ServerProcess> =>
     startServer({
       ...(dataDir ? { dataDir } : {}),
-      env: { EVENTSTORE_CONNECTION_STRING: double.connectionString, ENDERCOMPUTE_RUNNER_ID: runnerId, ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '4' },
+      env: {
+        EVENTSTORE_CONNECTION_STRING: double.connectionString,
+        ENDERCOMPUTE_RUNNER_ID: runnerId,
+        ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '4',
+        // The jobs' ledger and gate: a directory both servers' runs share, as a site binds a cache.
+        ENDERCOMPUTE_SANDBOX_BIND: `${shared}:rw`,
+      },
     });
 
   before(async () => {

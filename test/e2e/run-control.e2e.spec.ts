@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readProcessStat } from '../../src/runs/runner/process-group';
 import { createJob, getJson, outputOf, postJson, requestRun, type Run as BaseRun, waitForRun, JSON_HEADERS } from '../support/rest';
-import { processesOfRun } from '../support/run-processes';
+import { processesOfRun, processesWithArgument, uniqueSleep } from '../support/run-processes';
 import { eventually, type ServerProcess, startServer } from '../support/server-process';
 
 interface Run extends BaseRun {
@@ -41,7 +41,8 @@ describe('Run control on the built server', () => {
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'endercompute-control-'));
-    server = await startServer({ env: { ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '2', ENDERCOMPUTE_CANCEL_GRACE_SECONDS: '1' } });
+    // The scratch folder is where the scripts keep their own record: bound into their sandboxes.
+    server = await startServer({ env: { ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '2', ENDERCOMPUTE_CANCEL_GRACE_SECONDS: '1', ENDERCOMPUTE_SANDBOX_BIND: `${scratch}:rw` } });
   });
   after(async () => {
     await server.kill();
@@ -115,11 +116,13 @@ describe('Run control on the built server', () => {
   });
 
   it('cancels a run whose script started a background child: the whole group ends, and it says who cancelled', async () => {
-    const jobId = await createJob(server, 'Background', 'bash', 'sleep 300 & echo "child $!"; wait');
+    // The child is found by its command line: pids printed inside the sandbox are not the host's.
+    const token = uniqueSleep();
+    const jobId = await createJob(server, 'Background', 'bash', `sleep ${token} & echo "child started"; wait`);
     const run = await requestRun(server, jobId);
     const printing = await until(run.id, (r) => r.outputBytes > 0, 'the child to start');
-    const child = Number(/child (\d+)/.exec((await outputOf(server, run.id)).toString())?.[1]);
-    assert.ok(child > 0 && (await processesOfRun(run.id)).includes(child), 'the background child runs');
+    const [child] = processesWithArgument(token);
+    assert.ok(child !== undefined && (await processesOfRun(run.id)).includes(child), 'the background child runs');
     const answer = await post(`/api/runs/${run.id}/cancel`, {}, 'carol');
     assert.equal(answer.status, 202);
     const cancelled = await waitForRun(server, printing.id) as Run;

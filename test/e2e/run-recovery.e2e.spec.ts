@@ -31,28 +31,40 @@ describe('Runs across a stop of the built server', () => {
     return server;
   }
 
-  it('ends a paused run cut short by kill -9 as lost, kills its stopped processes, keeps its output, and still runs a scheduled run', async () => {
-    const server = await start();
-    const slowJob = await createJob(server, 'Paused slow', 'bash', 'echo started; sleep 300 & wait');
-    const laterJob = await createJob(server, 'Later', 'bash', 'echo later');
-    const paused = await requestRun(server, slowJob);
-    await eventually(async () => ((await getJson<Run>(server, `/api/runs/${paused.id}`)).outputBytes > 0 ? true : undefined), 10_000, 'output');
-    assert.equal((await server.request(`/api/runs/${paused.id}/pause`, { method: 'POST' })).status, 202);
-    const scheduled = (await requestRun(server, laterJob, { delaySeconds: 3 })) as Run;
-    assert.equal(scheduled.status, 'scheduled');
-    assert.ok((await processesOfRun(paused.id)).length >= 2);
+  for (const sandbox of ['bwrap', 'none'] as const) {
+    it(`ends a paused run cut short by kill -9 as lost, with nothing of it left, keeps its output, and still runs a scheduled run (sandbox: ${sandbox})`, async () => {
+      const env = { ENDERCOMPUTE_SANDBOX: sandbox };
+      const server = await start(undefined, env);
+      const slowJob = await createJob(server, 'Paused slow', 'bash', 'echo started; sleep 300 & wait');
+      const laterJob = await createJob(server, 'Later', 'bash', 'echo later');
+      const paused = await requestRun(server, slowJob);
+      await eventually(async () => ((await getJson<Run>(server, `/api/runs/${paused.id}`)).outputBytes > 0 ? true : undefined), 10_000, 'output');
+      assert.equal((await server.request(`/api/runs/${paused.id}/pause`, { method: 'POST' })).status, 202);
+      const scheduled = (await requestRun(server, laterJob, { delaySeconds: 3 })) as Run;
+      assert.equal(scheduled.status, 'scheduled');
+      assert.ok((await processesOfRun(paused.id)).length >= 2);
 
-    await server.kill();
-    const restarted = await start(server.dataDir);
-    const lost = await getJson<Run>(restarted, `/api/runs/${paused.id}`);
-    assert.equal(lost.status, 'lost');
-    assert.match(String(lost.reason), /^The server stopped while the run was paused; \d+ leftover process\(es\) were killed$/);
-    assert.deepEqual(await processesOfRun(paused.id), [], 'stopped processes are killed too');
-    assert.equal((await outputOf(restarted, paused.id)).toString(), 'started\n');
-    const later = (await waitForRun(restarted, scheduled.id)) as Run;
-    assert.equal(later.status, 'succeeded');
-    assert.ok(Date.parse(later.startedAt ?? '') >= Date.parse(scheduled.scheduledFor ?? ''), 'still not before its time');
-  });
+      await server.kill();
+      if (sandbox === 'bwrap') {
+        // A sandbox ends with the server that started it, even one killed with SIGKILL.
+        await eventually(async () => ((await processesOfRun(paused.id)).length === 0 ? true : undefined), 3_000, 'the sandbox to end with the server');
+      }
+      const restarted = await start(server.dataDir, env);
+      const lost = await getJson<Run>(restarted, `/api/runs/${paused.id}`);
+      assert.equal(lost.status, 'lost');
+      assert.match(
+        String(lost.reason),
+        sandbox === 'bwrap'
+          ? /^The server stopped while the run was paused; its process was gone$/
+          : /^The server stopped while the run was paused; \d+ leftover process\(es\) were killed$/,
+      );
+      assert.deepEqual(await processesOfRun(paused.id), [], 'stopped processes are killed too');
+      assert.equal((await outputOf(restarted, paused.id)).toString(), 'started\n');
+      const later = (await waitForRun(restarted, scheduled.id)) as Run;
+      assert.equal(later.status, 'succeeded');
+      assert.ok(Date.parse(later.startedAt ?? '') >= Date.parse(scheduled.scheduledFor ?? ''), 'still not before its time');
+    });
+  }
 
   it('on SIGTERM gives running runs their grace period, cancels what is left, records how each ended, and keeps the queue', async () => {
     const server = await start(undefined, { ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '1' });

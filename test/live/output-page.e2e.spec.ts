@@ -60,7 +60,7 @@ describe('the run page live output in a browser', () => {
   before(async () => {
     assert.ok(browserAvailable(), `chromium is needed at ${CHROMIUM}: apt-get install -y chromium`);
     // Room for the large log below, not for the run that reaches the limit.
-    server = await startServer({ env: { ENDERCOMPUTE_MAX_OUTPUT_BYTES: String(LIMIT) } });
+    server = await startServer({ env: { ENDERCOMPUTE_MAX_OUTPUT_BYTES: String(LIMIT), ENDERCOMPUTE_SANDBOX_BIND: `${gates}:ro` } });
     browser = await launchBrowser({ viewport: { width: 1360, height: 900 } });
     page = browser.page;
     page.setDefaultTimeout(15_000);

@@ -46,8 +46,8 @@ describe('the run page output', () => {
     openSse(`${t.url}/runs/${runId}/output/live${query}`, { authorization: `Bearer ${TEST_KEY}`, 'hx-request': 'true', ...headers });
 
   before(async () => {
-    t = await startTestApp();
-    truncating = await startTestApp({ ENDERCOMPUTE_MAX_OUTPUT_BYTES: '2048' });
+    t = await startTestApp(gates.sandboxEnv);
+    truncating = await startTestApp({ ...gates.sandboxEnv, ENDERCOMPUTE_MAX_OUTPUT_BYTES: '2048' });
   });
   after(async () => {
     await t?.close();

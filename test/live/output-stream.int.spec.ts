@@ -29,8 +29,8 @@ describe('the live output stream (API)', () => {
   const gate = (): ScriptGate => gates.gate();
 
   before(async () => {
-    t = await startTestApp();
-    truncating = await startTestApp({ ENDERCOMPUTE_MAX_OUTPUT_BYTES: '2048' });
+    t = await startTestApp(gates.sandboxEnv);
+    truncating = await startTestApp({ ...gates.sandboxEnv, ENDERCOMPUTE_MAX_OUTPUT_BYTES: '2048' });
   });
   after(async () => {
     await t?.close();

@@ -24,7 +24,7 @@ describe('live output across servers', () => {
   before(async () => {
     double = await startEsdbDouble();
     const start = (runnerId: string): Promise<ServerProcess> =>
-      startServer({ env: { EVENTSTORE_CONNECTION_STRING: double.connectionString, ENDERCOMPUTE_RUNNER_ID: runnerId } });
+      startServer({ env: { EVENTSTORE_CONNECTION_STRING: double.connectionString, ENDERCOMPUTE_RUNNER_ID: runnerId, ENDERCOMPUTE_SANDBOX_BIND: `${gates}:ro` } });
     [a, b] = await Promise.all([start('server-a'), start('server-b')]);
   });
   after(async () => {

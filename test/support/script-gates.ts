@@ -10,13 +10,26 @@ export interface ScriptGate {
   open(): void;
 }
 
-/** Gates in a temp folder of their own; `openAll` releases every run still waiting, `remove` cleans up. */
-export function scriptGates(prefix = 'endercompute-gates-'): { gate(name?: string): ScriptGate; openAll(): void; remove(): void } {
+/**
+ * Gates in a temp folder of their own; `openAll` releases every run still waiting,
+ * `remove` cleans up. Sandboxed runs see the folder only when the server binds it:
+ * start the server with `sandboxEnv` (ENDERCOMPUTE_SANDBOX_BIND, as a site would
+ * for a shared directory).
+ */
+export function scriptGates(prefix = 'endercompute-gates-'): {
+  folder: string;
+  sandboxEnv: { ENDERCOMPUTE_SANDBOX_BIND: string };
+  gate(name?: string): ScriptGate;
+  openAll(): void;
+  remove(): void;
+} {
   const folder = mkdtempSync(join(tmpdir(), prefix));
   const opened = new Set<string>();
   const made: string[] = [];
   let count = 0;
   return {
+    folder,
+    sandboxEnv: { ENDERCOMPUTE_SANDBOX_BIND: `${folder}:ro` },
     gate(name = `gate-${++count}`) {
       const path = join(folder, name);
       made.push(path);

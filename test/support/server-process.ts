@@ -12,6 +12,10 @@ export interface ServerOptions {
   /** Extra environment variables for the server process. */
   env?: Record<string, string>;
   key?: string;
+  /** Start without ENDERCOMPUTE_KEY: the server generates a key (read from what it prints). */
+  generatedKey?: boolean;
+  /** The server's working directory (where it reads `.env`); the test's by default. */
+  cwd?: string;
 }
 
 export interface ServerProcess {
@@ -36,8 +40,9 @@ export const TEST_KEY = 'test-key-0123456789abcdef';
 /** Starts `node dist/src/main.js` on a free port and resolves once it serves. */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
-  const key = options.key ?? TEST_KEY;
+  let key = options.key ?? TEST_KEY;
   const child = spawn(process.execPath, [SERVER_ENTRY], {
+    cwd: options.cwd,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/tmp',
@@ -45,7 +50,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
       PORT: '0',
       HOST: '127.0.0.1',
       ENDERCOMPUTE_DATA_DIR: dataDir,
-      ENDERCOMPUTE_KEY: key,
+      ...(options.generatedKey ? {} : { ENDERCOMPUTE_KEY: key }),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,6 +65,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     const check = (): void => {
       const match = /running at (http:\/\/[^\s/]+)\//.exec(printed);
       if (match) {
+        const generated = /Key \(renewed every Monday 00:00\): (\S+)/.exec(printed);
+        if (options.generatedKey && generated) key = generated[1]!;
         clearTimeout(timer);
         resolveUrl(match[1]);
       }
@@ -73,7 +80,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
 
   return {
     url,
-    key,
+    get key() {
+      return key;
+    },
     dataDir,
     child,
     output: () => printed,

@@ -35,6 +35,9 @@ export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
   if (config.sandboxMode === 'none') {
     return { kind: 'none', settings: null, warning: 'ENDERCOMPUTE_SANDBOX=none: jobs run as the server\'s user with access to its files, keys and processes' };
   }
+  // A mistyped bind is a configuration error, not a reason to run jobs unisolated.
+  const missing = config.sandboxBinds.filter((bind) => !existsSync(bind.path)).map((bind) => bind.path);
+  if (missing.length > 0) throw new Error(`ENDERCOMPUTE_SANDBOX_BIND names paths that do not exist: ${missing.join(', ')}`);
   const problem = await (async (): Promise<string | { settings: SandboxSettings }> => {
     const bwrap = await resolveInterpreter(config.bwrapPath ?? 'bwrap', process.env.PATH ?? '/usr/bin:/bin');
     if (bwrap.error !== undefined) return `no bubblewrap: ${bwrap.error}`;
