@@ -1,7 +1,7 @@
 # EnderCompute server image (used by docker-compose.yml).
 #   docker build -t endercompute .
 #   docker run -p 3000:3000 -v endercompute-data:/data endercompute              (embedded log)
-#   docker run … -e EVENTSTORE_CONNECTION_STRING="esdb://host:2113?tls=false" endercompute
+#   docker run … -e EVENTSTORE_CONNECTION_STRING_FILE=/run/secrets/… endercompute    (EventStoreDB; see docs/eventstoredb.md)
 ARG NODE_VERSION=20
 
 # Build: all dependencies (better-sqlite3 compiles from source when no prebuilt binary
