@@ -51,7 +51,6 @@ describe('A damaged embedded log at start', () => {
   }
 
   function assertRefused(exit: ServerExit, log: string, problem: RegExp): void {
-    if (process.env.SHOW_MESSAGES) console.log(exit.stderr);
     assert.equal(exit.code, 1, `exit code; stderr:\n${exit.stderr}`);
     assert.ok(exit.stderr.includes(`The event log ${log} `), `names the file:\n${exit.stderr}`);
     assert.match(exit.stderr, problem);
@@ -115,9 +114,11 @@ describe('A damaged embedded log at start', () => {
   });
 
   it('starts on a healthy log, after a clean stop and after kill -9 with changes still in the -wal file', async () => {
-    const { dataDir } = damagedCopy(() => undefined);
-    const first = await startServer({ dataDir });
+    const { dataDir, log } = damagedCopy(() => undefined);
+    // ENDERCOMPUTE_NEW_LOG never replaces a log that is there: it is only warned about.
+    const first = await startServer({ dataDir, env: { ENDERCOMPUTE_NEW_LOG: '1' } });
     servers.push(first);
+    assert.ok(first.output().includes(`Warning: ENDERCOMPUTE_NEW_LOG is set, but ${log} exists and is used as it is`), first.output());
     assert.equal((await getJson<{ items: unknown[] }>(first, '/api/scripts')).items.length, 6);
     await postJson(first, '/api/scripts', { name: 'after', interpreter: 'bash', body: 'echo after' }, 201);
     await first.kill();

@@ -45,7 +45,13 @@ const SIGNS_OF_USE = ['runner-id', 'key.json', 'work'];
  * new log there on purpose.
  */
 export function checkLogIsNotLost(filePath: string, newLog: boolean): void {
-  if (newLog) return;
+  if (newLog) {
+    if (existsSync(filePath) && statSync(filePath).size > 0) {
+      // Never a licence to replace a log: a non-empty file is opened (and checked) as it is.
+      process.stderr.write(`Warning: ENDERCOMPUTE_NEW_LOG is set, but ${filePath} exists and is used as it is; unset ENDERCOMPUTE_NEW_LOG\n`);
+    }
+    return;
+  }
   const startFresh = `To start a new, empty log in ${dirname(filePath)} on purpose, start the server once with ENDERCOMPUTE_NEW_LOG=1.`;
   if (!existsSync(filePath)) {
     const signs = [...SIGNS_OF_USE, `${basename(filePath)}-wal`].filter((name) => existsSync(join(dirname(filePath), name)));
