@@ -20,6 +20,7 @@
  */
 import { END, EventStoreDBClient, jsonEvent, MaxAppendSizeExceededError, START, StreamDeletedError, StreamNotFoundError } from '@eventstore/db-client';
 import type { JSONType } from '@eventstore/db-client';
+import { redactConnectionString } from '../config/connection-string';
 import {
   AppendResult,
   comparePositions,
@@ -39,7 +40,6 @@ import { readAllFiltered } from './esdb/filtered-read';
 import { NON_SYSTEM_STREAMS, planFilter } from './esdb/filters';
 import { AppendTooLargeError, clientError, sizeOnDisk, toExpectedRevision, toPortError, toRecordedEvent } from './esdb/mapping';
 import { withRetries } from './esdb/retry';
-import { redactConnectionString } from '../config/connection-string';
 import { DEFAULT_RETRY, EsdbSubscription, RetryPolicy } from './esdb/subscription';
 
 export { AppendTooLargeError } from './esdb/mapping';

@@ -173,7 +173,6 @@ export class EventStoreUnavailableError extends Error {
  * not help until the configuration is fixed.
  */
 export class EventStoreAccessDeniedError extends EventStoreUnavailableError {
-  override readonly code = 'STORE_UNAVAILABLE';
   constructor(message: string, cause?: unknown) {
     super(message, cause);
     this.name = 'EventStoreAccessDeniedError';
