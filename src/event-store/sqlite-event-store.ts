@@ -136,8 +136,10 @@ export class SqliteEventStore extends EventStore {
     return head === null ? null : { commit: head, prepare: head };
   }
 
+  /** Fails once damage was found (the file does not heal), so health reports it. */
   override async ping(): Promise<void> {
     this.assertOpen();
+    if (this.damageFound) throw this.damageFound;
     this.guard(() => this.queries.ping.get());
   }
 
@@ -178,12 +180,12 @@ export class SqliteEventStore extends EventStore {
     }
   }
 
-  private damageReported = false;
+  private damageFound: Error | null = null;
 
   private damage(error: unknown): Error | null {
     const damage = asLogDamage(error, this.filePath);
-    if (damage && !this.damageReported) {
-      this.damageReported = true;
+    if (damage && !this.damageFound) {
+      this.damageFound = damage;
       process.stderr.write(`${damage.message}\n`);
     }
     return damage;

@@ -10,6 +10,8 @@ import { cpSync, mkdtempSync, openSync, closeSync, rmSync, statSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { getJson, postJson } from '../support/rest';
 import { runServerUntilExit, type ServerExit } from '../support/server-exit';
 import { type ServerProcess, startServer } from '../support/server-process';
@@ -104,6 +106,33 @@ describe('A damaged embedded log at start', () => {
     });
     const exit = await runServerUntilExit(dataDir);
     assertRefused(exit, log, /is damaged \(SQLite: .*\).*restore the file from a backup/s);
+  });
+
+  it('answers 503 naming the file when SQLite finds damage while the server runs, and health turns 503', async () => {
+    // A log larger than SQLite's page cache (16 MiB with better-sqlite3), so that reading
+    // it again after the damage goes to the file.
+    const { dataDir, log } = damagedCopy(() => undefined);
+    const store = SqliteEventStore.open(log);
+    const bulk = 'x'.repeat(200_000);
+    for (let i = 0; i < 120; i++) {
+      await store.append(`filler-${i}`, [{ id: randomUUID(), type: 'Filler', data: { bulk }, metadata: { actor: 'test', at: new Date().toISOString(), correlationId: randomUUID(), causationId: null, source: 'test' } }], 'no_stream');
+    }
+    await store.close();
+    const server = await startServer({ dataDir });
+    servers.push(server);
+    const fd = openSync(log, 'r+');
+    try {
+      for (let page = 1; page * PAGE < statSync(log).size; page++) writeSync(fd, Buffer.alloc(PAGE, 0xa5), 0, PAGE, page * PAGE);
+    } finally {
+      closeSync(fd);
+    }
+    const answer = await server.request('/api/events?limit=500');
+    assert.equal(answer.status, 503);
+    const body = (await answer.json()) as { message: string };
+    assert.match(body.message, new RegExp(`^The event log ${log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(SQLite: .+\\)\\. Stop the server and restore the file from a backup`));
+    assert.equal((await fetch(`${server.url}/api/health`)).status, 503);
+    assert.ok(server.output().includes(body.message), 'told on stderr too');
+    assert.doesNotMatch(server.output(), /\n\s+at /);
   });
 
   it('starts a new, empty log over an empty file when told to with ENDERCOMPUTE_NEW_LOG=1', async () => {
