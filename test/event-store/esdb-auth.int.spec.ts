@@ -7,7 +7,8 @@
  * The probe a job would run (test/support/esdb-probe.ts) is refused the same way.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,5 +141,39 @@ describe('The append probe a job would run (test/support/esdb-probe.ts)', () => 
     assert.equal(double.log.stream('probe-stream').length, 0);
     assert.equal(await run(double.connectionStringAs('admin', 'changeit')), 'APPEND_OK');
     assert.equal(double.log.stream('probe-stream').length, 1);
+  });
+});
+
+describe('The double as a process with --user', () => {
+  it('serves TLS, prints a connection string to fill in the password, and refuses anyone else', { timeout: 20_000 }, async () => {
+    const child = spawn(process.execPath, [join(__dirname, '..', 'esdb-double', 'main.js'), '--port', '0', '--user', 'admin:changeit'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let output = '';
+      child.stdout.setEncoding('utf8');
+      const printed = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: string) => {
+          output += chunk;
+          const match = /EVENTSTORE_CONNECTION_STRING=(\S+)/.exec(output);
+          if (match) resolve(match[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`the double exited with ${code}: ${output}`)));
+      });
+      assert.match(printed, /^esdb:\/\/admin:<password>@127\.0\.0\.1:\d+\?tls=true&tlsCAFile=\/.+\/ca\.crt$/);
+      assert.ok(!output.includes('changeit'), 'the password is not printed');
+      const admin = EsdbEventStore.connect(printed.replace('<password>', 'changeit'), options);
+      const anonymous = EsdbEventStore.connect(printed.replace('admin:<password>@', ''), options);
+      try {
+        await admin.append(`probe-${randomUUID()}`, [event()], 'no_stream');
+        await assert.rejects(anonymous.append(`probe-${randomUUID()}`, [event()], 'no_stream'), EventStoreAccessDeniedError);
+      } finally {
+        await admin.close();
+        await anonymous.close();
+      }
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      assert.equal(code, 0);
+    }
   });
 });
