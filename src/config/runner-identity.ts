@@ -11,7 +11,7 @@
  * A copied data dir carries the id with it: two servers started from copies would
  * share one runner id and recover each other's runs. Delete `runner-id` in the copy.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,8 +30,7 @@ export interface RunnerIdentity {
 
 /**
  * Resolves the runner id without writing anything: from `ENDERCOMPUTE_RUNNER_ID`, from
- * `<dataDir>/runner-id`, or newly generated (`<host name>-<8 hex digits>`: the host name
- * only helps a person tell runners apart; the random part makes it unique).
+ * `<dataDir>/runner-id`, or newly made for a data dir that has none.
  */
 export function runnerIdentity(fromEnv: string | undefined, dataDir: string, problems: string[]): RunnerIdentity {
   const configured = fromEnv?.trim();
@@ -44,7 +43,7 @@ export function runnerIdentity(fromEnv: string | undefined, dataDir: string, pro
   try {
     stored = readFileSync(file, 'utf8').trim();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { id: generateRunnerId(), fileToWrite: file };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { id: firstRunnerId(dataDir), fileToWrite: file };
     problems.push(`Cannot read the runner id in ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     return { id: '', fileToWrite: null };
   }
@@ -58,9 +57,16 @@ export function runnerIdentity(fromEnv: string | undefined, dataDir: string, pro
   return { id: stored, fileToWrite: null };
 }
 
-function generateRunnerId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '') || 'runner';
-  return `${host.slice(0, 64)}-${randomBytes(4).toString('hex')}`;
+/**
+ * The id a data dir gets on its first start: `<host name>#<6 hex digits of the data dir
+ * path's SHA-256>`, unique per host and directory. It is what earlier versions derived
+ * at every start, so a server upgraded in place keeps its id and still recovers the runs
+ * it claimed before the upgrade; from then on the id is read from the file, and no
+ * longer depends on the host name or the path.
+ */
+function firstRunnerId(dataDir: string): string {
+  const host = hostname().replace(/[\s\p{Cc}\p{Cf}]/gu, '').slice(0, 64) || 'runner';
+  return `${host}#${createHash('sha256').update(dataDir).digest('hex').slice(0, 6)}`;
 }
 
 /**

@@ -25,7 +25,7 @@ describe('The runner id after a move of the data dir', () => {
     dirs.push(first.dataDir);
     const runnerIdFile = `${first.dataDir}/runner-id`;
     const runnerId = readFileSync(runnerIdFile, 'utf8');
-    assert.match(runnerId, /^\S+-[0-9a-f]{8}\n$/);
+    assert.match(runnerId, /^\S+#[0-9a-f]{6}\n$/);
     assert.equal(statSync(runnerIdFile).mode & 0o777, 0o600);
 
     await postJson(first, '/api/scripts', { name: 'long', interpreter: 'bash', body: 'echo started; sleep 300 & wait' }, 201);

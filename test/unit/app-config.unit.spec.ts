@@ -1,8 +1,9 @@
 /** loadConfig with a given environment object: defaults, every problem at once, named keys, no key in errors. */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/app-config';
 import { hasCredentials, redactConnectionString } from '../../src/config/connection-string';
@@ -87,12 +88,13 @@ describe('loadConfig', () => {
     const scratch = mkdtempSync(join(tmpdir(), 'endercompute-config-'));
     after(() => rmSync(scratch, { recursive: true, force: true }));
 
-    it('generates a new id for a data dir without one, to be kept in <data>/runner-id, and writes nothing itself', () => {
+    it('makes an id for a data dir without one (as earlier versions derived it), to be kept in <data>/runner-id, and writes nothing itself', () => {
       const dataDir = join(scratch, 'fresh');
       const config = loadConfig({ ENDERCOMPUTE_DATA_DIR: dataDir });
-      assert.match(config.runnerId, /^[A-Za-z0-9._-]+-[0-9a-f]{8}$/);
+      assert.equal(config.runnerId, `${hostname()}#${createHash('sha256').update(dataDir).digest('hex').slice(0, 6)}`);
       assert.equal(config.runnerIdFile, join(dataDir, 'runner-id'));
-      assert.notEqual(loadConfig({ ENDERCOMPUTE_DATA_DIR: dataDir }).runnerId, config.runnerId, 'random until kept');
+      assert.equal(existsSync(join(dataDir, 'runner-id')), false);
+      assert.notEqual(loadConfig({ ENDERCOMPUTE_DATA_DIR: join(scratch, 'other') }).runnerId, config.runnerId, 'another data dir, another id');
     });
 
     it('reads the id kept in <data>/runner-id, whatever the path or host name', () => {
