@@ -3,7 +3,7 @@
 #   docker run -p 3000:3000 -v endercompute-data:/data \
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 #     --security-opt systempaths=unconfined endercompute                          (embedded log)
-#   docker run … -e EVENTSTORE_CONNECTION_STRING="esdb://host:2113?tls=false" endercompute
+#   docker run … -e EVENTSTORE_CONNECTION_STRING_FILE=/run/secrets/… endercompute    (EventStoreDB; see docs/eventstoredb.md)
 ARG NODE_VERSION=20
 
 # Build: all dependencies (better-sqlite3 compiles from source when no prebuilt binary

@@ -49,7 +49,8 @@ import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
 /** The whole application, configured once at start. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator } = {}): DynamicModule {
+  /** `overrides.store`: a store opened already (main opens it first, so a damaged log is reported plainly). */
+  static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore } = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
@@ -58,7 +59,7 @@ export class AppModule {
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
         { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
-        { provide: EventStore, useFactory: () => createEventStore(config) },
+        { provide: EventStore, useFactory: () => overrides.store ?? createEventStore(config) },
         // Chosen (and proven to work) once, before anything can start a run.
         { provide: RunSandbox, useFactory: () => selectSandbox(config) },
         { provide: APP_GUARD, useClass: AuthGuard },

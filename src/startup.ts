@@ -1,5 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { KeyService } from './auth/key-service';
+import { AppConfig } from './config/app-config';
+import { writeRunnerId } from './config/runner-identity';
 import { EventStore } from './event-store/event-store.port';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunRecovery } from './runs/execution/run-recovery';
@@ -7,7 +9,8 @@ import { RunScheduler } from './runs/execution/run-scheduler';
 import { ScheduleTicker } from './schedules/schedule-ticker';
 
 /**
- * Brings the server up in an order that matters: read models caught up with
+ * Brings the server up in an order that matters: a newly generated runner id kept
+ * in the data dir before anything can be claimed with it, read models caught up with
  * the whole log first, then the key, then recovery of runs cut short by the
  * last stop, and only then the scheduler starts new runs and recurring
  * schedules fire (one firing for whatever came due while the server was down).
@@ -23,9 +26,11 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly scheduler: RunScheduler,
     private readonly schedules: ScheduleTicker,
     private readonly store: EventStore,
+    private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.config.runnerIdFile !== null) writeRunnerId(this.config.runnerIdFile, this.config.runnerId);
     await this.projections.start();
     await this.keys.start();
     await this.recovery.recover();

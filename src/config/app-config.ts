@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
 import { packageVersion } from '../shared/version';
+import { readConnectionString } from './connection-string';
+import { runnerIdentity } from './runner-identity';
 
 /** `ENDERCOMPUTE_SANDBOX`: `auto` (bubblewrap where it works), `bwrap` (required), `none` (explicit opt-out). */
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
@@ -21,10 +21,31 @@ export abstract class AppConfig {
   abstract readonly fixedKey: string | null;
   /** Named keys: a request made with one is attributed to its name. */
   abstract readonly namedKeys: ReadonlyArray<{ name: string; key: string }>;
+  /**
+   * The EventStoreDB connection string (from `EVENTSTORE_CONNECTION_STRING` or the file
+   * named by `EVENTSTORE_CONNECTION_STRING_FILE`), or null for the embedded log. It may
+   * hold credentials: print it only through `redactConnectionString`.
+   */
   abstract readonly eventStoreConnectionString: string | null;
+  /**
+   * Absolute paths of files holding the server's secrets, which a run's sandbox must
+   * hide (for now the connection-string file, when one is set).
+   */
+  abstract readonly secretPaths: readonly string[];
   abstract readonly maxConcurrentRuns: number;
-  /** Identifies this server's local runner in run events; stable across restarts. */
+  /**
+   * Identifies this server's local runner in run events; stable across restarts, moves
+   * of the data dir and host name changes: `ENDERCOMPUTE_RUNNER_ID`, else the id kept
+   * in `<data>/runner-id` (generated on the first start, see `runner-identity.ts`).
+   */
   abstract readonly runnerId: string;
+  /** Where a generated runner id must be kept at start (it is not yet), or null. */
+  abstract readonly runnerIdFile: string | null;
+  /**
+   * `ENDERCOMPUTE_NEW_LOG`: the person starting the server means to begin a new, empty
+   * embedded log although the data dir shows an earlier one (see `sqlite/log-file-check.ts`).
+   */
+  abstract readonly newLog: boolean;
   /** Output beyond this many bytes per run is dropped, with a visible notice. */
   abstract readonly maxOutputBytes: number;
   /** The largest input file accepted. */
@@ -84,15 +105,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
   if (bwrapPath !== null && !bwrapPath.startsWith('/')) problems.push(`ENDERCOMPUTE_BWRAP must be an absolute path, not "${bwrapPath}"`);
   const sandboxBinds = parseSandboxBinds(env.ENDERCOMPUTE_SANDBOX_BIND ?? '');
   problems.push(...sandboxBinds.problems);
+  const store = readConnectionString(env, problems);
+  const runner = runnerIdentity(env.ENDERCOMPUTE_RUNNER_ID, dataDir, problems);
+  const newLog = env.ENDERCOMPUTE_NEW_LOG?.trim() ?? '';
+  if (!['', '0', '1', 'true', 'false'].includes(newLog)) problems.push(`ENDERCOMPUTE_NEW_LOG must be 1 or true (or 0, false), not "${newLog}"`);
   const config: AppConfig = {
     port: integer('PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
     dataDir,
     fixedKey,
     namedKeys,
-    eventStoreConnectionString: env.EVENTSTORE_CONNECTION_STRING?.trim() || null,
+    eventStoreConnectionString: store.connectionString,
+    secretPaths: store.file === null ? [] : [store.file],
     maxConcurrentRuns: integer('ENDERCOMPUTE_MAX_CONCURRENT_RUNS', 4, 1, 1024),
-    runnerId: env.ENDERCOMPUTE_RUNNER_ID?.trim() || defaultRunnerId(dataDir),
+    runnerId: runner.id,
+    runnerIdFile: runner.fileToWrite,
+    newLog: newLog === '1' || newLog === 'true',
     maxOutputBytes: integer('ENDERCOMPUTE_MAX_OUTPUT_BYTES', 256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     maxFileBytes: integer('ENDERCOMPUTE_MAX_FILE_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     cancelGraceSeconds: integer('ENDERCOMPUTE_CANCEL_GRACE_SECONDS', 10, 0, 3600),
@@ -122,10 +150,5 @@ function parseNamedKeys(raw: string, problems: string[]): Array<{ name: string; 
     keys.push({ name, key });
   }
   return keys;
-}
-
-/** The host name plus a short hash of the data directory: two servers on one host stay distinct. */
-function defaultRunnerId(dataDir: string): string {
-  return `${hostname()}#${createHash('sha256').update(dataDir).digest('hex').slice(0, 6)}`;
 }
 

@@ -2,10 +2,17 @@ import { join } from 'node:path';
 import type { AppConfig } from '../config/app-config';
 import { EsdbEventStore } from './esdb-event-store';
 import type { EventStore } from './event-store.port';
+import { checkLogIsNotLost } from './sqlite/log-file-check';
 import { SqliteEventStore } from './sqlite-event-store';
 
-/** The configured adapter: EventStoreDB when a connection string is set, else the embedded log in the data directory. */
+/**
+ * The configured adapter: EventStoreDB when a connection string is set, else the embedded
+ * log in the data directory, which must not be damaged, empty or missing where a server
+ * ran before (`EventLogDamagedError` otherwise; see `sqlite/log-file-check.ts`).
+ */
 export function createEventStore(config: AppConfig): EventStore {
   if (config.eventStoreConnectionString !== null) return EsdbEventStore.connect(config.eventStoreConnectionString);
-  return SqliteEventStore.open(join(config.dataDir, 'events.db'));
+  const file = join(config.dataDir, 'events.db');
+  checkLogIsNotLost(file, config.newLog);
+  return SqliteEventStore.open(file);
 }

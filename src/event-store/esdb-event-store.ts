@@ -20,6 +20,7 @@
  */
 import { END, EventStoreDBClient, jsonEvent, MaxAppendSizeExceededError, START, StreamDeletedError, StreamNotFoundError } from '@eventstore/db-client';
 import type { JSONType } from '@eventstore/db-client';
+import { redactConnectionString } from '../config/connection-string';
 import {
   AppendResult,
   comparePositions,
@@ -66,6 +67,19 @@ function jsonText(stream: string, event: NewEvent, part: 'data' | 'metadata'): s
   return text;
 }
 
+/**
+ * The client's parse errors quote the whole connection string, credentials included;
+ * this says the same without them.
+ */
+function invalidConnectionString(connectionString: string, error: unknown): Error {
+  const parse = error as { location?: [number, number]; expected?: string; message?: string };
+  const redacted = redactConnectionString(connectionString);
+  const detail = parse.location && parse.expected
+    ? `expected ${parse.expected} at character ${parse.location[0] + 1}`
+    : String(parse.message ?? error).split(connectionString).join(redacted);
+  return new Error(`The EventStoreDB connection string ${redacted} is invalid: ${detail}`);
+}
+
 /** The port over an EventStoreDB server or cluster. */
 export class EsdbEventStore extends EventStore {
   readonly kind = 'eventstoredb' as const;
@@ -82,10 +96,16 @@ export class EsdbEventStore extends EventStore {
   /**
    * Creates the store from an EventStoreDB connection string
    * (e.g. `esdb://localhost:2113?tls=false`). Synchronous: it only parses the string
-   * (and throws if it is invalid); the connection opens on first use.
+   * (and throws if it is invalid, with the credentials left out of the message); the
+   * connection opens on first use.
    */
   static connect(connectionString: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
-    const client = EventStoreDBClient.connectionString(connectionString);
+    let client: EventStoreDBClient;
+    try {
+      client = EventStoreDBClient.connectionString(connectionString);
+    } catch (error) {
+      throw invalidConnectionString(connectionString, error);
+    }
     return new EsdbEventStore(client, {
       pingTimeoutMs: options.pingTimeoutMs ?? 3_000,
       resubscribe: options.resubscribe ?? DEFAULT_RETRY,

@@ -167,6 +167,18 @@ export class EventStoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The store refused the operation: the server connects without credentials, with wrong
+ * ones, or as a user without the rights it needs. Nothing was written. Trying again does
+ * not help until the configuration is fixed.
+ */
+export class EventStoreAccessDeniedError extends EventStoreUnavailableError {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause);
+    this.name = 'EventStoreAccessDeniedError';
+  }
+}
+
 /** Negative, zero or positive as `a` is before, at or after `b` in the log. */
 export function comparePositions(a: Position, b: Position): number {
   if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;

@@ -24,6 +24,7 @@ import {
   type SubscribeAllOptions,
 } from './event-store.port';
 import { GroupCommitter, type GroupCommitStats } from './sqlite/group-commit';
+import { asLogDamage } from './sqlite/log-file-check';
 import { MAX_INT64, NO_LIMIT, Queries, toRecordedEvent, type EventRow } from './sqlite/queries';
 import { openDatabase, readPragmas, type SqlitePragmas } from './sqlite/schema';
 import { serialiseAppend } from './sqlite/serialise';
@@ -63,7 +64,7 @@ export class SqliteEventStore extends EventStore {
       commits: this.commits,
       readPage: (filter, after): Page => {
         this.assertOpen();
-        return readPage(this.queries, filter, after);
+        return this.guard(() => readPage(this.queries, filter, after));
       },
       forget: (subscription) => {
         this.subscriptions.delete(subscription);
@@ -89,7 +90,11 @@ export class SqliteEventStore extends EventStore {
   override async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     this.assertOpen();
     const serialised = serialiseAppend(stream, events, expected);
-    return this.committer.enqueue(stream, serialised, expected);
+    try {
+      return await this.committer.enqueue(stream, serialised, expected);
+    } catch (error) {
+      throw this.damage(error) ?? error;
+    }
   }
 
   override async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -97,10 +102,10 @@ export class SqliteEventStore extends EventStore {
     const limit = toLimit(options.maxCount);
     const from = options.fromRevision;
     if (from !== undefined && (typeof from !== 'bigint' || from < 0n)) throw new RangeError(`fromRevision must be a bigint >= 0 (got ${String(from)})`);
-    const rows =
+    const rows = this.guard(() =>
       options.direction === 'backwards'
         ? this.queries.streamBackwards.all(stream, clamp(from ?? MAX_INT64), limit)
-        : this.queries.streamForwards.all(stream, clamp(from ?? 0n), limit);
+        : this.queries.streamForwards.all(stream, clamp(from ?? 0n), limit));
     return (rows as EventRow[]).map(toRecordedEvent);
   }
 
@@ -111,7 +116,7 @@ export class SqliteEventStore extends EventStore {
       options.direction === 'backwards'
         ? this.queries.readBackwards(options.filter, options.after ? clamp(options.after.commit) : MAX_INT64, limit)
         : this.queries.readForwards(options.filter, options.after ? clamp(options.after.commit) : 0n, MAX_INT64, limit);
-    return (statement.all(...params) as EventRow[]).map(toRecordedEvent);
+    return (this.guard(() => statement.all(...params)) as EventRow[]).map(toRecordedEvent);
   }
 
   /**
@@ -127,13 +132,15 @@ export class SqliteEventStore extends EventStore {
 
   override async headPosition(): Promise<Position | null> {
     this.assertOpen();
-    const head = this.queries.headPosition.get() as bigint | null;
+    const head = this.guard(() => this.queries.headPosition.get()) as bigint | null;
     return head === null ? null : { commit: head, prepare: head };
   }
 
+  /** Fails once damage was found (the file does not heal), so health reports it. */
   override async ping(): Promise<void> {
     this.assertOpen();
-    this.queries.ping.get();
+    if (this.damageFound) throw this.damageFound;
+    this.guard(() => this.queries.ping.get());
   }
 
   /**
@@ -159,6 +166,29 @@ export class SqliteEventStore extends EventStore {
   /** How many write transactions carried how many appends, since open. */
   get groupCommitStats(): GroupCommitStats {
     return this.committer.stats;
+  }
+
+  /**
+   * Runs a read, turning SQLite's report of a damaged file into `EventLogDamagedError`
+   * (naming the file and what to do), told once on stderr for whoever runs the server.
+   */
+  private guard<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      throw this.damage(error) ?? error;
+    }
+  }
+
+  private damageFound: Error | null = null;
+
+  private damage(error: unknown): Error | null {
+    const damage = asLogDamage(error, this.filePath);
+    if (damage && !this.damageFound) {
+      this.damageFound = damage;
+      process.stderr.write(`${damage.message}\n`);
+    }
+    return damage;
   }
 
   private assertOpen(): void {

@@ -37,7 +37,7 @@ export class ProjectionEngine implements OnApplicationShutdown {
 
   /** Resolves once the read models include the event at `position`. */
   waitFor(position: Position, timeoutMs = READ_YOUR_WRITES_TIMEOUT_MS): Promise<void> {
-    if (this.failure) return Promise.reject(new UnavailableError('The read models stopped following the log; restart the server'));
+    if (this.failure) return Promise.reject(this.stopped(this.failure));
     if (this.position && comparePositions(this.position, position) >= 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -99,9 +99,19 @@ export class ProjectionEngine implements OnApplicationShutdown {
     } catch (error) {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.logger.error(`The subscription to the log ended: ${this.failure.message}`);
-      for (const waiter of this.waiters) waiter.reject(new UnavailableError('The read models stopped following the log; restart the server'));
+      for (const waiter of this.waiters) waiter.reject(this.stopped(this.failure));
       this.waiters = [];
     }
+  }
+
+  /**
+   * What a request is told once the read models stopped: the store's own explanation
+   * when it gave one (a damaged log names its file and says what to do), else why it
+   * stopped, since restarting alone helps only once the cause is gone.
+   */
+  private stopped(failure: Error): UnavailableError {
+    if (failure instanceof UnavailableError) return failure;
+    return new UnavailableError(`The read models stopped following the log (${failure.message}); restart the server once that is fixed`);
   }
 
   private releaseWaiters(): void {

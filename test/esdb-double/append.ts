@@ -16,10 +16,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { Any } from 'google-protobuf/google/protobuf/any_pb';
 import { Empty as ProtoEmpty } from 'google-protobuf/google/protobuf/empty_pb';
-import { AllStreamPosition, BadRequest, Empty, MaximumAppendSizeExceeded, Timeout, UUID, WrongExpectedVersion } from '@eventstore/db-client/generated/shared_pb';
+import { AccessDenied, AllStreamPosition, BadRequest, Empty, MaximumAppendSizeExceeded, Timeout, UUID, WrongExpectedVersion } from '@eventstore/db-client/generated/shared_pb';
 import { Code } from '@eventstore/db-client/generated/code_pb';
 import { Status } from '@eventstore/db-client/generated/status_pb';
 import { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
+import { accessDenied, type AccessPolicy } from './auth';
 import { eventSizeOnDisk, ExpectedVersion, ProposedEvent, TransactionLog } from './log';
 import { handlerThrew, maxAppendSizeExceeded, parseUuid, requiredMetadataMissing, RpcStatusError, send, streamIdentifier, streamName } from './wire';
 
@@ -46,7 +47,7 @@ function proposed(message: AppendReq.ProposedMessage | BatchAppendReq.ProposedMe
 }
 
 /** `Streams.Append`. */
-export function append(log: TransactionLog, limits: AppendLimits): grpc.handleClientStreamingCall<AppendReq, AppendResp> {
+export function append(log: TransactionLog, limits: AppendLimits, policy: AccessPolicy): grpc.handleClientStreamingCall<AppendReq, AppendResp> {
   return (call, callback) => {
     let options: AppendReq.Options | undefined;
     const events: ProposedEvent[] = [];
@@ -64,6 +65,8 @@ export function append(log: TransactionLog, limits: AppendLimits): grpc.handleCl
           // The first message must be the options (`InvalidOperationException` otherwise).
           if (!request.hasOptions()) throw new RpcStatusError(handlerThrew());
           options = request.getOptions() as AppendReq.Options;
+          // `Streams.Append.cs` checks write access right after the options, before any event.
+          if (!policy.mayUseStreams(call.metadata)) throw new RpcStatusError(accessDenied());
           return;
         }
         if (!request.hasProposedMessage()) throw new RpcStatusError(handlerThrew());
@@ -144,7 +147,7 @@ interface PendingWrite {
 }
 
 /** `Streams.BatchAppend` (`BatchAppendWorker`). */
-export function batchAppend(log: TransactionLog, limits: AppendLimits): grpc.handleBidiStreamingCall<BatchAppendReq, BatchAppendResp> {
+export function batchAppend(log: TransactionLog, limits: AppendLimits, policy: AccessPolicy): grpc.handleBidiStreamingCall<BatchAppendReq, BatchAppendResp> {
   return (call) => {
     const pending = new Map<string, PendingWrite>();
     // Responses go out in order through one chain, so flow control is respected.
@@ -161,6 +164,11 @@ export function batchAppend(log: TransactionLog, limits: AppendLimits): grpc.han
       try {
         if (options) {
           const stream = streamName(options.getStreamIdentifier());
+          // `Streams.BatchAppend.cs` checks write access first and answers `Status.AccessDenied`;
+          // the write's later requests find nothing pending and are ignored.
+          if (!policy.mayUseStreams(call.metadata)) {
+            return fail(correlation, stream ?? '', status(grpc.status.PERMISSION_DENIED, 'AccessDenied', new AccessDenied(), 'event_store.client.AccessDenied'));
+          }
           if (stream === null) {
             return fail(correlation, '', badRequest('Required field StreamIdentifier not set.'));
           }

@@ -2,11 +2,16 @@
  * An in-process EventStoreDB double: a gRPC server built on `@grpc/grpc-js` with the
  * service definitions generated inside `@eventstore/db-client`, over an in-memory log.
  *
- * It implements what the Node client (and so `EsdbEventStore`) calls on a single-node,
- * insecure connection string: `ServerFeatures.GetSupportedMethods`, `Streams.Read`
+ * It implements what the Node client (and so `EsdbEventStore`) calls on a single-node
+ * connection string: `ServerFeatures.GetSupportedMethods`, `Streams.Read`
  * (stream and `$all` reads in both directions, `$all` catch-up subscriptions with
  * filters and checkpoints), `Streams.Append` and `Streams.BatchAppend`. Gossip is not
  * served: the client only asks for it with cluster or `+discover` connection strings.
+ *
+ * By default it is an insecure node (`tls=false`: no TLS, no authentication). Given
+ * `users`, it is a secure node instead: TLS with a certificate from a throwaway CA
+ * (`certificates.ts`), every call authenticated and stream access refused to anyone
+ * but those users (`auth.ts`), as EventStoreDB does.
  *
  * `stop()` ends it the way a killed server process does (open calls fail with
  * UNAVAILABLE); `start()` serves the same log on the same port again.
@@ -14,6 +19,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { authenticated, OPEN_POLICY, userPolicy, type Users } from './auth';
+import { nodeCertificates } from './certificates';
 import { TransactionLog } from './log';
 import { serverFeaturesService, streamsService } from './services';
 
@@ -27,14 +34,27 @@ export interface EsdbDoubleOptions {
   maxAppendSize?: number;
   /** The version `ServerFeatures` reports (default `23.10.0`). */
   serverVersion?: string;
+  /**
+   * Makes it a secure node that requires these users' credentials (user → password,
+   * e.g. `{ admin: 'changeit' }`) for every stream read and write, served over TLS.
+   * Omitted: an insecure node that lets everyone do everything.
+   */
+  users?: Users;
 }
 
 /** A running (or stopped) double. */
 export interface EsdbDouble {
   /** The port it listens on. */
   readonly port: number;
-  /** `esdb://127.0.0.1:<port>?tls=false`. */
+  /**
+   * `esdb://127.0.0.1:<port>?tls=false`, or for a secure double
+   * `esdb://127.0.0.1:<port>?tls=true&tlsCAFile=<ca>` (no credentials: see {@link connectionStringAs}).
+   */
   readonly connectionString: string;
+  /** The connection string with `user:password@` (percent-encoded) in it. */
+  connectionStringAs(user: string, password: string): string;
+  /** The CA certificate a client must trust (`tlsCAFile`), or null for an insecure double. */
+  readonly caFile: string | null;
   /** The log, for tests that write system events or inspect what was stored. */
   readonly log: TransactionLog;
   /** Whether it is serving. */
@@ -47,8 +67,15 @@ export interface EsdbDouble {
   restart(): Promise<void>;
 }
 
-/** Starts the double on 127.0.0.1 (insecure, as `tls=false`). */
+/** Starts the double on 127.0.0.1 (insecure, as `tls=false`, unless `users` are given). */
 export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<EsdbDouble> {
+  const users = options.users;
+  const certificates = users ? nodeCertificates() : null;
+  const policy = users ? userPolicy(users) : OPEN_POLICY;
+  const guard = <T extends object>(service: T): T => (users ? authenticated(service, users) : service);
+  const credentials = certificates
+    ? grpc.ServerCredentials.createSsl(null, [{ private_key: certificates.privateKey, cert_chain: certificates.certChain }], false)
+    : grpc.ServerCredentials.createInsecure();
   const log = new TransactionLog();
   const serviceOptions = {
     batchAppend: options.batchAppend ?? true,
@@ -61,10 +88,10 @@ export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<
   const start = async (): Promise<void> => {
     if (server) return;
     const next = new grpc.Server();
-    next.addService(StreamsService, streamsService(log, serviceOptions));
-    next.addService(ServerFeaturesService, serverFeaturesService(serviceOptions));
+    next.addService(StreamsService, guard(streamsService(log, serviceOptions, policy)));
+    next.addService(ServerFeaturesService, guard(serverFeaturesService(serviceOptions)));
     port = await new Promise<number>((resolve, reject) => {
-      next.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      next.bindAsync(`127.0.0.1:${port}`, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
     server = next;
   };
@@ -76,9 +103,12 @@ export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<
   };
 
   await start();
+  const query = (): string => (certificates ? `tls=true&tlsCAFile=${certificates.caFile}` : 'tls=false');
   return {
     get port() { return port; },
-    get connectionString() { return `esdb://127.0.0.1:${port}?tls=false`; },
+    get connectionString() { return `esdb://127.0.0.1:${port}?${query()}`; },
+    connectionStringAs: (user, password) => `esdb://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}?${query()}`,
+    caFile: certificates?.caFile ?? null,
     log,
     get running() { return server !== null; },
     stop,

@@ -15,6 +15,7 @@ import type { IServerFeaturesServer } from '@eventstore/db-client/generated/serv
 import type { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { append, AppendLimits, batchAppend } from './append';
+import { accessDenied, type AccessPolicy } from './auth';
 import { InvalidFilterError } from './filters';
 import type { TransactionLog } from './log';
 import { readAll, readStream } from './read';
@@ -33,24 +34,26 @@ const unimplemented = (what: string): Partial<grpc.StatusObject> =>
   rpcError(grpc.status.UNIMPLEMENTED, `${what} is not implemented by the EventStoreDB test double`);
 
 /** `Streams`: Read, Append and (optionally) BatchAppend; Delete and Tombstone are refused. */
-export function streamsService(log: TransactionLog, options: ServiceOptions): IStreamsServer {
+export function streamsService(log: TransactionLog, options: ServiceOptions, policy: AccessPolicy): IStreamsServer {
   return {
-    read: (call) => { void read(log, call); },
-    append: append(log, options),
-    batchAppend: options.batchAppend ? batchAppend(log, options) : (call) => call.emit('error', unimplemented('BatchAppend')),
+    read: (call) => { void read(log, call, policy); },
+    append: append(log, options, policy),
+    batchAppend: options.batchAppend ? batchAppend(log, options, policy) : (call) => call.emit('error', unimplemented('BatchAppend')),
     delete: (_call, callback) => callback(unimplemented('Delete')),
     tombstone: (_call, callback) => callback(unimplemented('Tombstone')),
   };
 }
 
 /** Dispatches a read on the same option combinations as `Streams.Read.cs` `CreateEnumerator`. */
-async function read(log: TransactionLog, call: grpc.ServerWritableStream<ReadReq, ReadResp>): Promise<void> {
+async function read(log: TransactionLog, call: grpc.ServerWritableStream<ReadReq, ReadResp>, policy: AccessPolicy): Promise<void> {
   try {
     const options = call.request.getOptions();
     if (!options) throw new RpcStatusError(handlerThrew());
     if (!options.hasUuidOption()) {
       throw new RpcStatusError(rpcError(grpc.status.INVALID_ARGUMENT, ' `uuidOption` is a required argument of type EventStore.Client.Streams.ReadReq+Types+Options+Types+UUIDOption'));
     }
+    // `Streams.Read.cs` checks access once it knows what is read, before reading anything.
+    if (!policy.mayUseStreams(call.metadata)) throw new RpcStatusError(accessDenied());
     const { StreamOptionCase, CountOptionCase, FilterOptionCase } = ReadReq.Options;
     const forwards = options.getReadDirection() === ReadReq.Options.ReadDirection.FORWARDS;
     const target = options.getStreamOptionCase();

@@ -1,10 +1,12 @@
 /** loadConfig with a given environment object: defaults, every problem at once, named keys, no key in errors. */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/app-config';
+import { hasCredentials, redactConnectionString } from '../../src/config/connection-string';
 
 const KEY_A = 'alice-key-0123456789';
 const KEY_B = 'bob-key-abcdefghijkl';
@@ -33,7 +35,8 @@ describe('loadConfig', () => {
     assert.deepStrictEqual(config.namedKeys, []);
     assert.equal(config.eventStoreConnectionString, null);
     assert.equal(config.maxConcurrentRuns, 4);
-    assert.equal(config.runnerId, `${hostname()}#${createHash('sha256').update(dataDir).digest('hex').slice(0, 6)}`);
+    assert.deepStrictEqual(config.secretPaths, []);
+    assert.equal(config.newLog, false);
     assert.equal(config.maxOutputBytes, 256 * 1024 * 1024);
     assert.equal(config.maxFileBytes, 64 * 1024 * 1024);
     assert.match(config.version, /^\d+\.\d+\.\d+/);
@@ -55,7 +58,7 @@ describe('loadConfig', () => {
     assert.equal(config.fixedKey, null);
     assert.deepStrictEqual(config.namedKeys, []);
     assert.equal(config.eventStoreConnectionString, null);
-    assert.match(config.runnerId, /#[0-9a-f]{6}$/);
+    assert.ok(config.runnerId.length > 0);
   });
 
   it('reads every setting, trimmed', () => {
@@ -81,9 +84,100 @@ describe('loadConfig', () => {
     assert.equal(config.maxFileBytes, 1024 * 1024 * 1024);
   });
 
-  it('gives two data directories on one host different runner ids', () => {
-    assert.notEqual(loadConfig({ ENDERCOMPUTE_DATA_DIR: '/srv/a' }).runnerId, loadConfig({ ENDERCOMPUTE_DATA_DIR: '/srv/b' }).runnerId);
-    assert.equal(loadConfig({ ENDERCOMPUTE_DATA_DIR: '/srv/a' }).runnerId, loadConfig({ ENDERCOMPUTE_DATA_DIR: '/srv/a/' }).runnerId);
+  describe('runner id', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'endercompute-config-'));
+    after(() => rmSync(scratch, { recursive: true, force: true }));
+
+    it('makes an id for a data dir without one (as earlier versions derived it), to be kept in <data>/runner-id, and writes nothing itself', () => {
+      const dataDir = join(scratch, 'fresh');
+      const config = loadConfig({ ENDERCOMPUTE_DATA_DIR: dataDir });
+      assert.equal(config.runnerId, `${hostname()}#${createHash('sha256').update(dataDir).digest('hex').slice(0, 6)}`);
+      assert.equal(config.runnerIdFile, join(dataDir, 'runner-id'));
+      assert.equal(existsSync(join(dataDir, 'runner-id')), false);
+      assert.notEqual(loadConfig({ ENDERCOMPUTE_DATA_DIR: join(scratch, 'other') }).runnerId, config.runnerId, 'another data dir, another id');
+    });
+
+    it('reads the id kept in <data>/runner-id, whatever the path or host name', () => {
+      const dataDir = join(scratch, 'kept');
+      mkdirSync(dataDir);
+      writeFileSync(join(dataDir, 'runner-id'), 'build-host-0a1b2c3d\n');
+      const config = loadConfig({ ENDERCOMPUTE_DATA_DIR: dataDir });
+      assert.equal(config.runnerId, 'build-host-0a1b2c3d');
+      assert.equal(config.runnerIdFile, null);
+    });
+
+    it('prefers ENDERCOMPUTE_RUNNER_ID and then keeps no file', () => {
+      const config = loadConfig({ ENDERCOMPUTE_DATA_DIR: join(scratch, 'fresh'), ENDERCOMPUTE_RUNNER_ID: 'runner-7' });
+      assert.equal(config.runnerId, 'runner-7');
+      assert.equal(config.runnerIdFile, null);
+    });
+
+    it('refuses an empty or invalid runner-id file, saying what to do', () => {
+      const dataDir = join(scratch, 'bad');
+      mkdirSync(dataDir, { recursive: true });
+      for (const content of ['', '\n', 'two words\n']) {
+        writeFileSync(join(dataDir, 'runner-id'), content);
+        const error = configError({ ENDERCOMPUTE_DATA_DIR: dataDir });
+        assert.match(error.problems[0] ?? '', new RegExp(`^${join(dataDir, 'runner-id')} holds no valid runner id\\. Restore it from a backup, or delete it`));
+      }
+      assert.match(configError({ ENDERCOMPUTE_RUNNER_ID: 'has space' }).problems[0] ?? '', /ENDERCOMPUTE_RUNNER_ID must be/);
+    });
+  });
+
+  describe('EventStoreDB connection string', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'endercompute-config-'));
+    after(() => rmSync(scratch, { recursive: true, force: true }));
+    const SECRET = 'esdb://admin:s3cr%2Ft@db.example.com:2113?tlsCAFile=/certs/ca.crt';
+
+    it('reads EVENTSTORE_CONNECTION_STRING_FILE, trimmed, and names that file as a secret path', () => {
+      const file = join(scratch, 'connection');
+      writeFileSync(file, `${SECRET}\n`);
+      const config = loadConfig({ EVENTSTORE_CONNECTION_STRING_FILE: ` ${file} ` });
+      assert.equal(config.eventStoreConnectionString, SECRET);
+      assert.deepStrictEqual(config.secretPaths, [file]);
+    });
+
+    it('makes a relative file path absolute', () => {
+      const file = join(scratch, 'relative');
+      writeFileSync(file, SECRET);
+      const config = loadConfig({ EVENTSTORE_CONNECTION_STRING_FILE: relative(process.cwd(), file) });
+      assert.deepStrictEqual(config.secretPaths, [file]);
+    });
+
+    it('refuses both variables at once, a missing file, an empty one and one of several lines, never quoting the content', () => {
+      const file = join(scratch, 'both');
+      writeFileSync(file, SECRET);
+      assert.deepStrictEqual(configError({ EVENTSTORE_CONNECTION_STRING: SECRET, EVENTSTORE_CONNECTION_STRING_FILE: file }).problems, [
+        'Set EVENTSTORE_CONNECTION_STRING or EVENTSTORE_CONNECTION_STRING_FILE, not both',
+      ]);
+      const missing = join(scratch, 'missing');
+      assert.deepStrictEqual(configError({ EVENTSTORE_CONNECTION_STRING_FILE: missing }).problems, [
+        `EVENTSTORE_CONNECTION_STRING_FILE: cannot read ${missing} (ENOENT)`,
+      ]);
+      const empty = join(scratch, 'empty');
+      writeFileSync(empty, ' \n');
+      assert.match(configError({ EVENTSTORE_CONNECTION_STRING_FILE: empty }).problems[0] ?? '', /is empty; it must hold the connection string$/);
+      const lines = join(scratch, 'lines');
+      writeFileSync(lines, `${SECRET}\n${SECRET}\n`);
+      const error = configError({ EVENTSTORE_CONNECTION_STRING_FILE: lines });
+      assert.match(error.problems[0] ?? '', /must hold the connection string on one line$/);
+      assert.ok(!error.message.includes('s3cr'));
+    });
+
+    it('redacts the credentials exactly where the client would take them from', () => {
+      assert.equal(redactConnectionString(SECRET), 'esdb://***@db.example.com:2113?tlsCAFile=/certs/ca.crt');
+      assert.equal(redactConnectionString('esdb+discover://ops:pa/ss@cluster:2113'), 'esdb+discover://***@cluster:2113');
+      assert.equal(redactConnectionString('esdb://localhost:2113?tls=false'), 'esdb://localhost:2113?tls=false');
+      assert.equal(hasCredentials(SECRET), true);
+      assert.equal(hasCredentials('esdb://localhost:2113?tls=false'), false);
+    });
+  });
+
+  it('reads ENDERCOMPUTE_NEW_LOG as a yes or no', () => {
+    assert.equal(loadConfig({ ENDERCOMPUTE_NEW_LOG: '1' }).newLog, true);
+    assert.equal(loadConfig({ ENDERCOMPUTE_NEW_LOG: 'true' }).newLog, true);
+    assert.equal(loadConfig({ ENDERCOMPUTE_NEW_LOG: '0' }).newLog, false);
+    assert.match(configError({ ENDERCOMPUTE_NEW_LOG: 'yes please' }).problems[0] ?? '', /^ENDERCOMPUTE_NEW_LOG must be 1 or true/);
   });
 
   it('accepts the bounds of every number', () => {

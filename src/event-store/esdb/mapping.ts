@@ -3,6 +3,7 @@
  * revisions, positions, recorded events and errors.
  */
 import {
+  AccessDeniedError,
   ANY,
   CancelledError,
   convertToCommandError,
@@ -17,6 +18,7 @@ import {
 import type { AppendExpectedRevision, Position as EsdbPosition, RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import {
   EventMetadata,
+  EventStoreAccessDeniedError,
   EventStoreUnavailableError,
   ExpectedRevision,
   Position,
@@ -111,11 +113,30 @@ export function toPortError(error: unknown, context: { stream?: string; expected
     const actual = typeof typed.actualVersion === 'bigint' ? typed.actualVersion : null;
     return new StreamConflictError(context.stream, context.expected, actual);
   }
+  if (typed instanceof AccessDeniedError) return accessDenied(typed, context.operation, context.mayHaveHappened === true);
   if (isTransient(typed)) {
     const outcome = context.mayHaveHappened ? ' It may or may not have been applied.' : '';
     return new EventStoreUnavailableError(`EventStoreDB did not complete ${context.operation}: ${(typed as Error).message}.${outcome}`, typed);
   }
   return typed;
+}
+
+const GRPC_UNAUTHENTICATED = 16;
+
+/**
+ * Access denied, said so that the person who configured the server knows what to fix.
+ * The client reports both of the server's refusals as `AccessDeniedError`: credentials
+ * that do not authenticate (gRPC `UNAUTHENTICATED`) and a user, or no user, without the
+ * rights (`PERMISSION_DENIED` with the `access-denied` trailer, or BatchAppend's
+ * `AccessDenied` status). A refused append wrote nothing: the server checks before writing.
+ */
+function accessDenied(error: AccessDeniedError, operation: string, isWrite: boolean): EventStoreAccessDeniedError {
+  const raw = (error as { _raw?: { code?: number } })._raw;
+  const why = raw?.code === GRPC_UNAUTHENTICATED
+    ? 'the user name or password in the connection string was not accepted'
+    : 'access denied: the connection string names no user, or a user without the rights EnderCompute needs ' +
+      '(reading $all and writing its streams: a member of $admins, such as admin)';
+  return new EventStoreAccessDeniedError(`EventStoreDB refused ${operation}: ${why}.${isWrite ? ' Nothing was written.' : ''}`, error);
 }
 
 /** Metadata for events this adapter did not write (no JSON metadata): who and why are unknown. */

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { asLogDamage, checkLogFileHeader } from './log-file-check';
 
 /** The connection settings the store runs with, as SQLite reports them. */
 export interface SqlitePragmas {
@@ -45,16 +46,24 @@ CREATE TABLE IF NOT EXISTS events (
 /**
  * Opens (creating when needed) the database file with the store's settings and schema.
  * Integers come back as bigint everywhere: revisions and positions are bigint in the port.
+ * A file that is cut short, is not SQLite's, or that SQLite finds damaged throws
+ * `EventLogDamagedError` naming the file (see `log-file-check.ts`).
  */
 export function openDatabase(filePath: string): Database.Database {
   mkdirSync(dirname(filePath), { recursive: true });
-  const db = new Database(filePath, { timeout: BUSY_TIMEOUT_MS });
+  checkLogFileHeader(filePath);
+  let db: Database.Database;
+  try {
+    db = new Database(filePath, { timeout: BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw asLogDamage(error, filePath) ?? error;
+  }
   try {
     configure(db);
     createSchema(db);
   } catch (error) {
     db.close();
-    throw error;
+    throw asLogDamage(error, filePath) ?? error;
   }
   db.defaultSafeIntegers(true);
   return db;

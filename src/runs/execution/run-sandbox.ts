@@ -60,7 +60,7 @@ export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
  * secrets. Directories are covered with an empty tmpfs, files with /dev/null.
  */
 function hiddenPaths(config: AppConfig): SandboxSettings['hidden'] {
-  const candidates = [config.dataDir, process.env.HOME, resolve('.env'), ...secretPathsOf(config)];
+  const candidates = [config.dataDir, process.env.HOME, resolve('.env'), ...config.secretPaths];
   const hidden: Array<SandboxSettings['hidden'][number]> = [];
   for (const path of candidates) {
     if (path === undefined || path === '' || path === '/' || !existsSync(path)) continue;
@@ -69,12 +69,6 @@ function hiddenPaths(config: AppConfig): SandboxSettings['hidden'] {
     hidden.push({ path: absolute, kind: statSync(absolute).isDirectory() ? 'directory' : 'file' });
   }
   return hidden;
-}
-
-/** Files holding server secrets that the configuration names (e.g. the EventStoreDB connection string file). */
-function secretPathsOf(config: AppConfig): string[] {
-  const withSecrets = config as AppConfig & { secretPaths?: readonly string[] };
-  return [...(withSecrets.secretPaths ?? [])];
 }
 
 /** Runs `echo ok` in the sandbox; null when it worked, otherwise what went wrong. */

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { SERVER_ENTRY, TEST_KEY } from './server-process';
+
+/** How a server process that was expected to refuse to start ended. */
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Starts `node dist/src/main.js` with `env` (on a free port, with the test key) and waits
+ * for it to exit by itself; fails if it is still running after `timeoutMs` (it was
+ * expected to refuse to start) and kills it.
+ */
+export async function runServerUntilExit(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerExit> {
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      LANG: 'C.UTF-8',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ENDERCOMPUTE_DATA_DIR: dataDir,
+      ENDERCOMPUTE_KEY: TEST_KEY,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise<ServerExit>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`The server was expected to exit but kept running:\n${stdout}${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      // 'exit' can come before the pipes are drained: wait for them to close.
+      let open = 2;
+      const done = (): void => {
+        open -= 1;
+        if (open === 0) resolve({ code, signal, stdout, stderr });
+      };
+      if (child.stdout.readableEnded) done();
+      else child.stdout.once('close', done);
+      if (child.stderr.readableEnded) done();
+      else child.stderr.once('close', done);
+    });
+  });
+}
