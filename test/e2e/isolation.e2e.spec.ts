@@ -196,16 +196,19 @@ describe('Choosing the sandbox', { timeout: 60_000 }, () => {
 
   it('a data directory left open to others is tightened at start, and the server says so', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-open-'));
-    chmodSync(dataDir, 0o755);
-    mkdirSync(join(dataDir, 'work'), { mode: 0o755 });
     const first = await startServer({ dataDir });
     await first.stop();
+    // As an older version or a careless copy would leave them.
     chmodSync(join(dataDir, 'events.db'), 0o644);
     chmodSync(dataDir, 0o755);
+    mkdirSync(join(dataDir, 'work'), { recursive: true });
+    chmodSync(join(dataDir, 'work'), 0o755);
     const second = await startServer({ dataDir });
     try {
       assert.match(second.output(), new RegExp(`${join(dataDir, 'events.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} was open to other users \\(mode 0644\\); it is now 0600`));
+      assert.match(second.output(), /work was open to other users \(mode 0755\); it is now 0700/);
       assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+      assert.equal(statSync(join(dataDir, 'work')).mode & 0o777, 0o700);
       assert.equal(statSync(join(dataDir, 'events.db')).mode & 0o777, 0o600);
     } finally {
       await second.kill();
