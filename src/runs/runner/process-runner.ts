@@ -1,7 +1,8 @@
 /**
  * Runs one run's script as an operating-system process: fresh work directory, clean
- * environment, its own process group, output read as bytes and handed over in
- * batches with backpressure. It records nothing itself; see {@link RunnerHooks}.
+ * environment, a sandbox of its own (or, opted out, its own process group), one pipe
+ * for stdout and stderr read as bytes and handed over in batches with backpressure.
+ * It records nothing itself; see {@link RunnerHooks}.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
