@@ -1,4 +1,5 @@
 import { Controller, Get, Query } from '@nestjs/common';
+import { decodeOutput, storedOutputLength, type StoredOutputData } from '../runs/output-encoding';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
@@ -78,16 +79,34 @@ function toAuditEvent(event: RecordedEvent, includeBytes: boolean): AuditEvent {
     stream: event.stream,
     revision: Number(event.revision),
     type: event.type,
-    data: includeBytes ? event.data : withoutBytes(event),
+    data: includeBytes ? withRawBytes(event) : withoutBytes(event),
     metadata: event.metadata,
   };
 }
 
+/**
+ * Output events as documented whatever their stored form: `data` is the raw bytes in
+ * base64 (a compressed batch is inflated; how it was stored is the log's business).
+ */
+function withRawBytes(event: RecordedEvent): unknown {
+  if (event.type !== 'RunOutputAppended' || !isOutputData(event.data) || event.data.encoding === undefined) return event.data;
+  const { encoding: _encoding, ...rest } = event.data;
+  return { ...rest, data: decodeOutput(event.data).toString('base64') };
+}
+
 /** Replaces base64 payloads with their size. */
 function withoutBytes(event: RecordedEvent): unknown {
-  if ((event.type === 'RunOutputAppended' || event.type === 'BlobChunkStored') && typeof event.data === 'object' && event.data !== null) {
+  if (event.type === 'RunOutputAppended' && isOutputData(event.data)) {
+    const { encoding: _encoding, data: _data, ...rest } = event.data;
+    return { ...rest, data: undefined, bytes: storedOutputLength(event.data) };
+  }
+  if (event.type === 'BlobChunkStored' && typeof event.data === 'object' && event.data !== null) {
     const data = event.data as { data?: unknown };
     if (typeof data.data === 'string') return { ...data, data: undefined, bytes: Buffer.byteLength(data.data, 'base64') };
   }
   return event.data;
+}
+
+function isOutputData(data: unknown): data is StoredOutputData {
+  return typeof data === 'object' && data !== null && typeof (data as { data?: unknown }).data === 'string' && typeof (data as { offset?: unknown }).offset === 'number';
 }

@@ -46,12 +46,15 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
     this.releaseIfUnused(feed);
   }
 
-  /** Output stored in the log; taken only for runs someone here is watching, and not already held. */
-  stored(runId: string, offset: number, base64: string): void {
+  /**
+   * Output stored in the log; taken only for runs someone here is watching, and not
+   * already held. `bytes` is called only then (decoding a batch has a cost).
+   */
+  stored(runId: string, offset: number, length: number, bytes: () => Buffer): void {
     const feed = this.feeds.get(runId);
     if (!feed) return;
-    if (feed.started && offset + Buffer.byteLength(base64, 'base64') <= feed.takenEnd) return;
-    feed.append(offset, Buffer.from(base64, 'base64'));
+    if (feed.started && offset + length <= feed.takenEnd) return;
+    feed.append(offset, bytes());
   }
 
   /** Wakes the viewers of one run: the read models changed something about it. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
+import { decodeOutput, storedOutputLength } from '../runs/output-encoding';
 import type { RunOutputAppended } from '../runs/run.events';
 import { LiveOutputHub } from './live-output.hub';
 
@@ -26,7 +27,7 @@ export class LiveOutputProjection implements Projection {
     if (typeof runId !== 'string') return;
     if (event.type === 'RunOutputAppended') {
       const data = event.data as RunOutputAppended['data'];
-      if (typeof data.offset === 'number' && typeof data.data === 'string') this.hub.stored(runId, data.offset, data.data);
+      if (typeof data.offset === 'number' && typeof data.data === 'string') this.hub.stored(runId, data.offset, storedOutputLength(data), () => decodeOutput(data));
       // The read model counts it as stored now: a viewer waiting for it to be readable can go on.
       this.hub.wakeRun(runId);
       return;

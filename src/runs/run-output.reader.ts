@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EventStore } from '../event-store/event-store.port';
+import { decodeOutput } from './output-encoding';
 import type { RunOutputAppended } from './run.events';
 import { runStream } from './run.events';
 import type { RunRecord } from './runs.read-model';
@@ -26,7 +27,7 @@ export class RunOutputReader {
       for (const event of events) {
         if (event.type !== 'RunOutputAppended') continue;
         const data = event.data as RunOutputAppended['data'];
-        const bytes = Buffer.from(data.data, 'base64');
+        const bytes = decodeOutput(data);
         const skip = Math.max(0, offset - data.offset);
         if (skip < bytes.length) yield skip > 0 ? bytes.subarray(skip) : bytes;
       }

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
-import type { FinishedStatus, OutputStream, RunEvent, RunRequested } from './run.events';
+import { storedOutputLength, type EncodedOutput } from './output-encoding';
+import type { FinishedStatus, RunEvent, RunRequested } from './run.events';
 
 /**
  * The run aggregate as a pure decider. It keeps what decisions need (phase,
@@ -49,7 +50,7 @@ export type RunCommand =
   | ({ type: 'RequestRun' } & RunRequested['data'])
   | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
-  | { type: 'AppendOutput'; runId: string; offset: number; data: string; pieces: Array<{ stream: OutputStream; length: number }> }
+  | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
   | RunControlCommand
   | {
       type: 'FinishRun';
@@ -77,7 +78,7 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
     case 'RunStarted':
       return { ...state, phase: 'running' };
     case 'RunOutputAppended':
-      return { ...state, outputBytes: event.data.offset + Buffer.byteLength(event.data.data, 'base64') };
+      return { ...state, outputBytes: event.data.offset + storedOutputLength(event.data) };
     case 'RunCancelRequested':
       // Cancelling continues a paused run's processes (SIGCONT after SIGTERM) so that they can end.
       return { ...state, cancelRequested: true, phase: state.phase === 'paused' ? 'running' : state.phase };
@@ -125,9 +126,12 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (command.offset !== state.outputBytes) {
         throw new ConflictError(`${label(state)} has ${state.outputBytes} bytes of output, not ${command.offset}`);
       }
-      const length = Buffer.byteLength(command.data, 'base64');
-      const pieceTotal = command.pieces.reduce((sum, piece) => sum + piece.length, 0);
-      if (pieceTotal !== length) throw new ValidationError([`pieces add up to ${pieceTotal} bytes, the batch has ${length}`]);
+      if (!Number.isSafeInteger(command.length) || command.length < 0 || !Number.isSafeInteger(command.lines) || command.lines < 0 || command.lines > command.length) {
+        throw new ValidationError([`a batch needs a byte length and a newline count, got ${command.length} and ${command.lines}`]);
+      }
+      if (command.encoding === 'none' && Buffer.byteLength(command.data, 'base64') !== command.length) {
+        throw new ValidationError([`the batch holds ${Buffer.byteLength(command.data, 'base64')} bytes, not the ${command.length} it says`]);
+      }
       const { type: _type, ...data } = command;
       return [{ type: 'RunOutputAppended', data }];
     }

@@ -1,4 +1,5 @@
 import type { JobFile } from '../jobs/job.events';
+import type { StoredOutputData } from './output-encoding';
 
 /** Events of the `run-<runId>` stream. Type names are stable strings: never rename them. */
 
@@ -70,16 +71,15 @@ export interface RunStarted {
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/**
+ * A batch of output. Two forms, both read forever (see `output-encoding.ts`): the
+ * first (`data` raw base64, `pieces` per stream) and the current one (`length`,
+ * `lines`, `encoding` and `data` encoded as it says, no pieces: one pipe).
+ */
 export interface RunOutputAppended {
   type: 'RunOutputAppended';
-  data: {
+  data: StoredOutputData & {
     runId: string;
-    /** Where this batch starts in the run's whole output. */
-    offset: number;
-    /** The bytes, base64-encoded (the log stores JSON). */
-    data: string;
-    /** Consecutive pieces of `data` and the stream each came from. */
-    pieces: Array<{ stream: OutputStream; length: number }>;
   };
 }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { storedOutputLength } from './output-encoding';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot, RunTrigger } from './run.events';
@@ -108,7 +109,7 @@ export class RunsReadModel implements Projection {
         run.startedAt = at;
         return;
       case 'RunOutputAppended': {
-        const length = Buffer.byteLength(event.data.data, 'base64');
+        const length = storedOutputLength(event.data);
         run.outputChunks.push({ revision: recorded.revision, offset: event.data.offset, length });
         run.outputBytes = event.data.offset + length;
         return;

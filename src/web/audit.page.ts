@@ -1,4 +1,5 @@
 import { Get, Query, Req, Res } from '@nestjs/common';
+import { storedOutputLength } from '../runs/output-encoding';
 import type { Request, Response } from 'express';
 import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
 import { JobsReadModel } from '../jobs/jobs.read-model';
@@ -218,7 +219,7 @@ export class AuditPage {
       case 'RunStarted':
         return about(`Started process ${String(data.pid)} for`, '', runLink(str('runId')));
       case 'RunOutputAppended':
-        return about(`${bytes(Buffer.byteLength(str('data'), 'base64'))} of output from`, '', runLink(str('runId')));
+        return about(`${bytes(storedOutputLength({ offset: 0, data: str('data'), length: typeof data.length === 'number' ? data.length : undefined }))} of output from`, '', runLink(str('runId')));
       case 'RunFinished': {
         const detail = data.signal ? `signal ${String(data.signal)}` : data.exitCode !== null && data.exitCode !== undefined ? `exit ${String(data.exitCode)}` : '';
         return about(`Finished ${str('status').replace('_', ' ')}${detail ? ` (${detail})` : ''}:`, '', runLink(str('runId')));
@@ -243,7 +244,8 @@ function dataText(event: RecordedEvent): string {
   let data = event.data;
   if (BULK_TYPES.includes(event.type) && typeof data === 'object' && data !== null) {
     const payload = (data as { data?: unknown }).data;
-    if (typeof payload === 'string') data = { ...(data as object), data: `(${bytes(Buffer.byteLength(payload, 'base64'))})` };
+    const length = (data as { length?: unknown }).length;
+    if (typeof payload === 'string') data = { ...(data as object), data: `(${bytes(typeof length === 'number' ? length : Buffer.byteLength(payload, 'base64'))})` };
   }
   const json = JSON.stringify(data, null, 2) ?? '';
   return json.length > 4000 ? `${json.slice(0, 4000)}\n…` : json;

@@ -34,8 +34,10 @@ const output = (offset: number, text: string): RunCommand => ({
   type: 'AppendOutput',
   runId: RUN,
   offset,
+  length: Buffer.byteLength(text),
+  lines: text.split('\n').length - 1,
+  encoding: 'none',
   data: Buffer.from(text).toString('base64'),
-  pieces: [{ stream: 'stdout', length: Buffer.byteLength(text) }],
 });
 
 describe('RunWriter with others appending to the run', () => {

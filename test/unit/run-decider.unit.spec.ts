@@ -40,11 +40,17 @@ const started: RunEvent = {
 };
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
-const output = (offset: number, text: string, pieces: Array<{ stream: OutputStream; length: number }>): RunEvent => ({
+/** An output event of the current form (raw bytes, as a batch that does not compress is kept). */
+const output = (offset: number, text: string): RunEvent => ({
+  type: 'RunOutputAppended',
+  data: { runId: RUN, offset, length: Buffer.byteLength(text), lines: text.split('\n').length - 1, encoding: 'none', data: b64(text) },
+});
+/** An output event of the first form: raw base64 with stdout/stderr pieces, as older logs hold them. */
+const firstFormOutput = (offset: number, text: string, pieces: Array<{ stream: OutputStream; length: number }>): RunEvent => ({
   type: 'RunOutputAppended',
   data: { runId: RUN, offset, data: b64(text), pieces },
 });
-const hello = output(0, 'hello', [{ stream: 'stdout', length: 5 }]);
+const hello = output(0, 'hello');
 const finished = (status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'lost', outputBytes: number): RunEvent => ({
   type: 'RunFinished',
   data: { runId: RUN, status, exitCode: status === 'succeeded' ? 0 : null, signal: null, outputBytes, droppedBytes: 0, reason: null },
@@ -70,12 +76,15 @@ const start = (runner = 'host#abc123'): RunCommand => ({
   processStartTicks: '123456',
   workdir: '/data/work/nightly-j-1/13',
 });
-const append = (offset: number, text: string, pieces: Array<{ stream: OutputStream; length: number }>): RunCommand => ({
+const append = (offset: number, text: string, over: Partial<Extract<RunCommand, { type: 'AppendOutput' }>> = {}): RunCommand => ({
   type: 'AppendOutput',
   runId: RUN,
   offset,
+  length: Buffer.byteLength(text),
+  lines: text.split('\n').length - 1,
+  encoding: 'none',
   data: b64(text),
-  pieces,
+  ...over,
 });
 const finish = (over: Partial<Extract<RunCommand, { type: 'FinishRun' }>> = {}): RunCommand => ({
   type: 'FinishRun',
@@ -184,65 +193,68 @@ describe('run decider', () => {
 
   describe('AppendOutput', () => {
     it('records a batch at offset 0 and counts its bytes', () => {
-      const state = runs.given(requested, claimed, started).when(append(0, 'hello', [{ stream: 'stdout', length: 5 }])).then([hello]);
+      const state = runs.given(requested, claimed, started).when(append(0, 'hello')).then([hello]);
       assert.equal(state.outputBytes, 5);
     });
 
-    it('records interleaved pieces at the next offset', () => {
-      const pieces = [
-        { stream: 'stderr' as const, length: 4 },
-        { stream: 'stdout' as const, length: 2 },
-      ];
+    it('records the next batch at the next offset, after output of the first form', () => {
       const state = runs
-        .given(requested, claimed, started, hello)
-        .when(append(5, 'oops\nok', [...pieces, { stream: 'stderr', length: 1 }]))
-        .then([output(5, 'oops\nok', [...pieces, { stream: 'stderr', length: 1 }])]);
+        .given(requested, claimed, started, firstFormOutput(0, 'hello', [{ stream: 'stderr', length: 4 }, { stream: 'stdout', length: 1 }]))
+        .when(append(5, 'oops\nok'))
+        .then([output(5, 'oops\nok')]);
       assert.equal(state.outputBytes, 12);
     });
 
-    it('counts bytes, not characters', () => {
-      const state = runs.given(requested, claimed, started).when(append(0, 'héllo ✓', [{ stream: 'stdout', length: 10 }])).then([
-        output(0, 'héllo ✓', [{ stream: 'stdout', length: 10 }]),
-      ]);
+    it('counts bytes, not characters, and a compressed batch by its recorded length', () => {
+      const state = runs.given(requested, claimed, started).when(append(0, 'héllo ✓')).then([output(0, 'héllo ✓')]);
       assert.equal(state.outputBytes, 10);
+      const compressed = runs
+        .given(requested, claimed, started)
+        .when(append(0, '', { length: 1000, lines: 0, encoding: 'deflate-raw', data: 'S0wcBQA=' }))
+        .then([{ type: 'RunOutputAppended', data: { runId: RUN, offset: 0, length: 1000, lines: 0, encoding: 'deflate-raw', data: 'S0wcBQA=' } }]);
+      assert.equal(compressed.outputBytes, 1000);
     });
 
     it('refuses a batch at the wrong offset: a gap or an overlap', () => {
       runs
         .given(requested, claimed, started, hello)
-        .when(append(6, 'x', [{ stream: 'stdout', length: 1 }]))
+        .when(append(6, 'x'))
         .thenThrows(ConflictError, /^Run nightly #13 has 5 bytes of output, not 6$/);
       runs
         .given(requested, claimed, started, hello)
-        .when(append(0, 'hello', [{ stream: 'stdout', length: 5 }]))
+        .when(append(0, 'hello'))
         .thenThrows(ConflictError, /has 5 bytes of output, not 0/);
     });
 
-    it('refuses pieces that do not add up to the batch', () => {
+    it('refuses a batch whose length or newline count cannot be right', () => {
       runs
         .given(requested, claimed, started)
-        .when(append(0, 'hello', [{ stream: 'stdout', length: 2 }, { stream: 'stderr', length: 2 }]))
-        .thenThrows(ValidationError, /^pieces add up to 4 bytes, the batch has 5$/);
+        .when(append(0, 'hello', { length: 4 }))
+        .thenThrows(ValidationError, /^the batch holds 5 bytes, not the 4 it says$/);
       runs
         .given(requested, claimed, started)
-        .when(append(0, 'hello', []))
-        .thenThrows(ValidationError, /pieces add up to 0 bytes, the batch has 5/);
+        .when(append(0, 'hello', { lines: 6 }))
+        .thenThrows(ValidationError, /a batch needs a byte length and a newline count, got 5 and 6/);
+      runs
+        .given(requested, claimed, started)
+        .when(append(0, 'hello', { length: -1 }))
+        .thenThrows(ValidationError, /a batch needs a byte length/);
     });
 
     it('refuses output before the run started', () => {
-      runs.given(requested).when(append(0, 'x', [{ stream: 'stdout', length: 1 }])).thenThrows(ConflictError, /^Run nightly #13 is waiting to start: it takes no output$/);
-      runs.given(requested, claimed).when(append(0, 'x', [{ stream: 'stdout', length: 1 }])).thenThrows(ConflictError, /is starting: it takes no output/);
+      runs.given(requested).when(append(0, 'x')).thenThrows(ConflictError, /^Run nightly #13 is waiting to start: it takes no output$/);
+      runs.given(requested, claimed).when(append(0, 'x')).thenThrows(ConflictError, /is starting: it takes no output/);
     });
 
     it('refuses output after the run finished', () => {
       runs
         .given(requested, claimed, started, hello, finished('succeeded', 5))
-        .when(append(5, 'late', [{ stream: 'stdout', length: 4 }]))
+        .when(append(5, 'late'))
         .thenThrows(ConflictError, /^Run nightly #13 is finished \(succeeded\): it takes no output$/);
     });
 
     it('refuses an absent run', () => {
-      runs.given().when(append(0, 'x', [{ stream: 'stdout', length: 1 }])).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+      runs.given().when(append(0, 'x')).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
     });
   });
 
@@ -387,7 +399,7 @@ describe('run decider', () => {
 
     describe('output and the end of a paused or cancelled run', () => {
       it('takes the last output of a paused run (written before SIGSTOP)', () => {
-        runs.given(requested, claimed, started, paused).when(append(0, 'hello', [{ stream: 'stdout', length: 5 }])).then([hello]);
+        runs.given(requested, claimed, started, paused).when(append(0, 'hello')).then([hello]);
       });
 
       it('finishes a paused run, and a run being cancelled as cancelled', () => {
@@ -437,7 +449,7 @@ describe('run decider', () => {
 
     it('folds a whole run', () => {
       runs
-        .given(requested, claimed, started, hello, output(5, 'abc', [{ stream: 'stderr', length: 3 }]), finished('failed', 8))
+        .given(requested, claimed, started, hello, output(5, 'abc'), finished('failed', 8))
         .thenState({ ...waitingState, phase: 'finished', runner: 'host#abc123', outputBytes: 8, finishedStatus: 'failed' });
     });
 

@@ -12,6 +12,7 @@ import { loadAggregate } from '../../shared/decide-and-append';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
 import { slugify } from '../../shared/slug';
+import { encodeOutput } from '../output-encoding';
 import { evolveRun, initialRunState } from '../run.decider';
 import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
@@ -201,13 +202,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
           },
           onLiveChunk: (_stream, chunk, offset) => this.live.publish(run.id, chunk, offset),
           onOutput: async (batch) => {
-            await writer.record({
-              type: 'AppendOutput',
-              runId: run.id,
-              offset: batch.offset,
-              data: batch.bytes.toString('base64'),
-              pieces: batch.pieces,
-            });
+            await writer.record({ type: 'AppendOutput', runId: run.id, offset: batch.offset, ...(await encodeOutput(batch.bytes)) });
           },
         },
         { maxOutputBytes: this.config.maxOutputBytes, sandbox: this.sandbox.settings, umask: this.config.jobUmask },

@@ -1,0 +1,84 @@
+/**
+ * How a batch of run output is kept in a `RunOutputAppended` event, and read back.
+ *
+ * Build logs are text that compresses 5–20× (and `yes` output far more); storing
+ * them raw as base64 inside JSON made every byte cost 1.37 bytes of log, an
+ * fsync'd write, and a decode when the read side read it back. A batch is
+ * therefore compressed (raw deflate, level 1: the fastest level, which still
+ * shrinks text most of the way) unless that does not make it smaller, and the
+ * event records the raw length and newline count so that nobody needs to
+ * decompress to know them.
+ *
+ * Forms, all readable forever:
+ * - `{offset, data, pieces}`: the first form, `data` the raw bytes in base64, with
+ *   stdout/stderr pieces.
+ * - `{offset, length, lines, encoding: 'deflate-raw' | 'none', data}`: since one pipe
+ *   carries stdout and stderr; `data` is base64 of the bytes as `encoding` says.
+ */
+import { promisify } from 'node:util';
+import { deflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
+
+const deflate = promisify(deflateRaw);
+
+/** How the bytes of a batch are encoded in the event. */
+export type OutputEncoding = 'deflate-raw' | 'none';
+
+/** What an output event's data holds about its bytes, in any form. */
+export interface StoredOutputData {
+  offset: number;
+  data: string;
+  /** Raw byte count (absent in the first form: then it is the decoded length of `data`). */
+  length?: number;
+  /** Newlines in the raw bytes (absent in the first form). */
+  lines?: number;
+  /** Absent in the first form: raw base64. */
+  encoding?: OutputEncoding;
+  /** The first form's stdout/stderr pieces. */
+  pieces?: Array<{ stream: 'stdout' | 'stderr'; length: number }>;
+}
+
+/** A batch ready to be recorded. */
+export interface EncodedOutput {
+  length: number;
+  lines: number;
+  encoding: OutputEncoding;
+  data: string;
+}
+
+/**
+ * Encodes one batch: compressed when that makes it smaller (random bytes do not
+ * shrink, and are then kept as they are). Compression runs on libuv's thread pool,
+ * so the pipe keeps being read meanwhile.
+ */
+export async function encodeOutput(bytes: Buffer): Promise<EncodedOutput> {
+  const lines = countNewlines(bytes);
+  const compressed = await deflate(bytes, { level: zlibConstants.Z_BEST_SPEED });
+  if (compressed.length < bytes.length) return { length: bytes.length, lines, encoding: 'deflate-raw', data: compressed.toString('base64') };
+  return { length: bytes.length, lines, encoding: 'none', data: bytes.toString('base64') };
+}
+
+/**
+ * The raw bytes of a stored batch, whatever its form.
+ *
+ * @throws Error when a compressed batch does not inflate to its recorded length (a damaged event).
+ */
+export function decodeOutput(stored: StoredOutputData): Buffer {
+  const encoded = Buffer.from(stored.data, 'base64');
+  if (stored.encoding !== 'deflate-raw') return encoded;
+  const bytes = inflateRawSync(encoded);
+  if (stored.length !== undefined && bytes.length !== stored.length) {
+    throw new Error(`an output batch at offset ${stored.offset} inflates to ${bytes.length} bytes, not the ${stored.length} recorded`);
+  }
+  return bytes;
+}
+
+/** The raw byte count of a stored batch, without decoding it. */
+export function storedOutputLength(stored: StoredOutputData): number {
+  return stored.length ?? Buffer.byteLength(stored.data, 'base64');
+}
+
+function countNewlines(bytes: Buffer): number {
+  let count = 0;
+  for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) count++;
+  return count;
+}
