@@ -4,7 +4,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
-import { InputFilesInterceptor } from '../http/uploads';
+import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
 import { validateInto } from '../http/validation';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
@@ -70,7 +70,7 @@ export class RunsController {
     const input = {
       args: dto.args ?? [],
       env: dto.env ?? {},
-      files: (files ?? []).map((file) => ({ name: file.originalname, bytes: file.buffer })),
+      files: uploadedInputs(files),
       at: dto.at,
       delaySeconds: dto.delaySeconds,
     };
