@@ -23,12 +23,15 @@ export interface SpooledPart extends Express.Multer.File {
  */
 export class UploadSpool implements multer.StorageEngine {
   /**
-   * @param folder created if missing; anything left in it (by a server that
-   *   stopped mid-upload) is removed, as no request of this process owns it.
+   * @param folder created if missing; files another process left in it (a
+   *   server that stopped mid-upload) are removed. Files are named after the
+   *   process that spools them, so those of this process's requests stay.
    */
   constructor(readonly folder: string) {
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(folder)) rmSync(join(folder, name), { recursive: true, force: true });
+    for (const name of readdirSync(folder)) {
+      if (!name.startsWith(`${process.pid}-`)) rmSync(join(folder, name), { recursive: true, force: true });
+    }
   }
 
   _handleFile(_request: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<SpooledPart>) => void): void {

@@ -135,6 +135,24 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
     assert.equal(await (await server.request(`/api/runs/${again.id}/output`)).text(), `${4 * MiB}\n`);
   });
 
+  it('fires a schedule slot that came due while the disk was full once space is freed, not a day later', async () => {
+    const scheduled = await createJob(server, 'daily', 'bash', 'echo fired');
+    const slot = new Date(Date.now() + 4_000);
+    const cron = `${slot.getUTCSeconds()} ${slot.getUTCMinutes()} ${slot.getUTCHours()} * * *`;
+    const put = await server.request(`/api/jobs/${scheduled}`, { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ schedules: [{ cron, timeZone: 'UTC' }] }) });
+    await expectJson(put, 200);
+    await fill();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, slot.getTime() - Date.now()) + 1_500));
+    const runsOf = async (): Promise<Run[]> => (await getJson<{ items: Run[] }>(server, `/api/runs?jobId=${scheduled}`)).items;
+    assert.deepEqual(await runsOf(), [], 'nothing could be recorded while the disk was full');
+    await unfill();
+    const [run] = await eventually(async () => {
+      const runs = await runsOf();
+      return runs.length > 0 ? runs : undefined;
+    }, 15_000, 'the missed slot to fire');
+    assert.equal((await waitForRun(server, run.id)).status, 'succeeded');
+  });
+
   /** Checks how a run cut short by the full disk ended, and that /output is exactly what it says was kept. */
   async function expectCutShort(ended: Run, line: Buffer, prefix: Buffer): Promise<void> {
     assert.equal(ended.status, 'failed');
