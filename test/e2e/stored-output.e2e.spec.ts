@@ -78,6 +78,8 @@ describe('stored output with control events between the batches (built server)',
     const script = ['echo "line 1"', ...g.flatMap((gate, i) => [gate.wait, `echo "line ${i + 2}"`]), last.wait].join('\n');
     const jobId = await createJob(server, 'paused-writer', 'bash', script);
     const { id } = await requestRun(server, jobId);
+    // Followed from the start, while it is paused and resumed: --follow reads /output at growing offsets.
+    const following = runCli(server, ['runs', 'output', id, '--follow']);
     let expected = 'line 1\n';
     for (const [i, gate] of g.entries()) {
       await storedAtLeast(id, expected.length);
@@ -98,6 +100,9 @@ describe('stored output with control events between the batches (built server)',
     last.open();
     const done = await waitForRun(server, id);
     assert.equal(done.status, 'succeeded');
+    const followed = await following;
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stdout.toString(), expected, 'endercompute runs output --follow, live');
     await expectEveryReaderSees(id, Buffer.from(expected));
   });
 
@@ -109,10 +114,12 @@ describe('stored output with control events between the batches (built server)',
     ].join('\n');
     const jobId = await createJob(server, 'trapping-writer', 'bash', script);
     const { id } = await requestRun(server, jobId);
+    const following = runCli(server, ['runs', 'output', id, '--follow']);
     await storedAtLeast(id, 'start\n'.length);
     await control(id, 'cancel');
     const done = await waitForRun(server, id);
     assert.equal(done.status, 'cancelled');
+    assert.equal((await following).stdout.toString(), 'start\ntrap 1\ntrap 2\n', 'endercompute runs output --follow, live');
     await expectEveryReaderSees(id, Buffer.from('start\ntrap 1\ntrap 2\n'));
   });
 
