@@ -10,7 +10,6 @@ import {
   Put,
   Query,
   Res,
-  StreamableFile,
   UploadedFiles,
   UseInterceptors,
 } from '@nestjs/common';
