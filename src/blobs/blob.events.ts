@@ -16,7 +16,16 @@ export interface BlobCompleted {
 
 export type BlobEvent = BlobChunkStored | BlobCompleted;
 
-/** 512 KiB of bytes is about 683 KiB of base64: well inside a 1 MiB event. */
-export const BLOB_CHUNK_BYTES = 512 * 1024;
+/**
+ * 64 KiB of bytes is about 87 KB of base64 per event. Small on purpose: every
+ * string a chunk becomes (base64, JSON, the row read back) stays under V8's
+ * large-object size, so it dies young in the new space instead of growing the
+ * old one, and storing or reading a file of any size costs little memory.
+ * Logs written with larger chunks (512 KiB before) stay readable and resumable.
+ */
+export const BLOB_CHUNK_BYTES = 64 * 1024;
+
+/** Chunks appended together: about 700 KB, inside EventStoreDB's 1 MiB append limit. */
+export const BLOB_CHUNKS_PER_APPEND = 8;
 
 export const blobStream = (sha256: string): string => `blob-${sha256}`;

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
 
 /** Where the CLI talks to, with which key and name. */
@@ -39,7 +39,8 @@ export class ApiClient {
   async multipart<T>(method: string, path: string, files: string[], fields: Record<string, string> = {}): Promise<T> {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
-    for (const file of files) form.append('file', new Blob([await readFile(file)]), basename(file));
+    // Read from disk as the request is sent, never held in memory whole.
+    for (const file of files) form.append('file', await openAsBlob(file), basename(file));
     const response = await this.send(method, path, form, {});
     return (await response.json()) as T;
   }

@@ -1,9 +1,10 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger, Optional } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, ValidationError } from '../shared/domain-errors';
+import { isDiskFull, storageFull } from '../shared/storage-full';
 import { errorBody, type ErrorBody } from './error-body';
 
-const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNAVAILABLE: 503 } as const;
+const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNAVAILABLE: 503, STORAGE_FULL: 507 } as const;
 
 /**
  * Answers, as HTML, the errors of requests that are not API calls and reach
@@ -53,6 +54,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) return fromHttpException(exception);
     if (status !== null) return errorBody(status, messageOfExpressError(exception, status));
+    // A full disk anywhere (the log, a spool file, a work directory) is a 507 that says so.
+    if (isDiskFull(exception)) {
+      this.logger.warn(`The disk is full: ${exception instanceof Error ? exception.message : String(exception)}`);
+      return this.toBody(storageFull(exception));
+    }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return errorBody(500, 'Something went wrong on the server; nothing was changed by this request');
   }

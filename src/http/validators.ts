@@ -65,3 +65,15 @@ export function fileNameProblems(name: string): string[] {
   if (name.startsWith('.endercompute')) return [`"${name}" is reserved for EnderCompute's own files`];
   return [];
 }
+
+/**
+ * Problems with the names of the input files of one request: every name must
+ * be a plain file name, and no name may come twice (the second would silently
+ * replace the first).
+ */
+export function inputFileProblems(names: readonly string[]): string[] {
+  const problems = names.flatMap((name) => fileNameProblems(name));
+  const repeated = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
+  for (const name of repeated) problems.push(`"${name}" is given twice`);
+  return problems;
+}

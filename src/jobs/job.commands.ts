@@ -34,9 +34,14 @@ export class RemoveJobCommand extends Command<CommandOutcome> {
   }
 }
 
+/** An uploaded input file, spooled to disk while the request was read (see `http/upload-spool.ts`). */
 export interface UploadedInput {
   name: string;
-  bytes: Buffer;
+  /** The spool file holding its bytes; removed when the request is over. */
+  path: string;
+  size: number;
+  /** Hex SHA-256 of the bytes. */
+  sha256: string;
 }
 
 export class AttachJobFilesCommand extends Command<CommandOutcome> {

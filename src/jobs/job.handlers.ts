@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { BlobStore } from '../blobs/blob-store';
 import { EventStore } from '../event-store/event-store.port';
-import { fileNameProblems } from '../http/validators';
+import { inputFileProblems } from '../http/validators';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
@@ -120,16 +120,22 @@ export class RemoveJobHandler implements ICommandHandler<RemoveJobCommand> {
 export class AttachJobFilesHandler implements ICommandHandler<AttachJobFilesCommand> {
   constructor(private readonly support: JobCommandSupport) {}
 
+  /**
+   * Decides on the files' names and hashes first, so a request the job refuses
+   * stores nothing; then stores each file's bytes from its spool file, then
+   * appends `JobFileAttached`. The job never refers to a blob that is not
+   * complete: a failure while storing (full disk) leaves the job unchanged.
+   */
   async execute({ jobId, files, context }: AttachJobFilesCommand): Promise<CommandOutcome> {
     if (files.length === 0) throw new ValidationError(['file: attach at least one file (multipart field "file")']);
-    const problems = files.flatMap((file) => fileNameProblems(file.name).map((problem) => `file: ${problem}`));
+    const problems = inputFileProblems(files.map((file) => file.name)).map((problem) => `file: ${problem}`);
     if (problems.length > 0) throw new ValidationError(problems);
-    const stored = [];
-    for (const file of files) {
-      const blob = await this.support.blobs.put(file.bytes, context);
-      stored.push({ name: file.name, size: blob.size, sha256: blob.sha256 });
-    }
-    return this.support.execute(jobId, { type: 'AttachJobFiles', jobId, files: stored }, context);
+    const refs = files.map((file) => ({ name: file.name, size: file.size, sha256: file.sha256 }));
+    const command: JobCommand = { type: 'AttachJobFiles', jobId, files: refs };
+    const { state } = await loadAggregate(this.support.deps.store, jobStream(jobId), jobDecider, JOB_EVENT_TYPES);
+    if (jobDecider.decide(command, state).length === 0) return { id: jobId, position: null };
+    for (const file of files) await this.support.blobs.put(file, context);
+    return this.support.execute(jobId, command, context);
   }
 }
 

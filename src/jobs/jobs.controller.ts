@@ -10,7 +10,6 @@ import {
   Put,
   Query,
   Res,
-  StreamableFile,
   UploadedFiles,
   UseInterceptors,
 } from '@nestjs/common';
@@ -20,7 +19,8 @@ import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
 import { BlobStore } from '../blobs/blob-store';
 import { parseIfMatch, setVersionTag } from '../http/etag';
-import { InputFilesInterceptor } from '../http/uploads';
+import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
+import { sendAll } from '../http/send-all';
 import { ALL_STATUSES, FINISHED_STATUSES } from '../runs/runs.read-model';
 import type { FinishedStatus } from '../runs/run.events';
 import type { CommandContext } from '../shared/command-context';
@@ -93,22 +93,27 @@ export class JobsController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<JobView> {
     const job = this.queries.require(idOrName);
-    const inputs = (files ?? []).map((file) => ({ name: file.originalname, bytes: file.buffer }));
+    const inputs = uploadedInputs(files);
     await this.commands.execute(new AttachJobFilesCommand(job.id, inputs, context));
     response.status(201);
     return this.respond(job.id, response);
   }
 
+  /** The file's bytes, streamed from the log chunk by chunk (never the whole file in memory). */
   @Get(':id/files/:name')
-  async downloadFile(@Param('id') idOrName: string, @Param('name') name: string, @Res({ passthrough: true }) response: Response): Promise<StreamableFile> {
+  async downloadFile(@Param('id') idOrName: string, @Param('name') name: string, @Res() response: Response): Promise<void> {
     const job = this.queries.require(idOrName);
     const file = job.files.find((f) => f.name === name);
     if (!file) throw new NotFoundError(`Job "${job.name}" has no input file named "${name}"`);
-    const bytes = await this.blobs.get(file.sha256);
+    const chunks = this.blobs.read(file.sha256);
+    // The first chunk is read before the status goes out, so a missing blob is still a clean 404.
+    const first = await chunks.next();
+    response.status(200);
     response.setHeader('Content-Type', 'application/octet-stream');
     response.setHeader('Content-Disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`);
+    response.setHeader('Content-Length', String(file.size));
     response.setHeader('ETag', `"${file.sha256}"`);
-    return new StreamableFile(bytes);
+    await sendAll(response, prepend(first, chunks));
   }
 
   @Delete(':id/files/:name')
@@ -122,4 +127,11 @@ export class JobsController {
     setVersionTag(response, job.version);
     return this.queries.view(job);
   }
+}
+
+/** An iterator's first result put back in front of the rest. */
+async function* prepend(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  if (first.done) return;
+  yield first.value;
+  yield* rest;
 }

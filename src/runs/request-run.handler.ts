@@ -1,7 +1,7 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { BlobStore } from '../blobs/blob-store';
 import { EventStore, StreamConflictError } from '../event-store/event-store.port';
-import { fileNameProblems } from '../http/validators';
+import { inputFileProblems } from '../http/validators';
 import { decideJob, evolveJob, initialJobState, requireActive } from '../jobs/job.decider';
 import { JOB_EVENT_TYPES, jobStream, type JobFile } from '../jobs/job.events';
 import { ProjectionEngine } from '../projections/projection-engine';
@@ -93,7 +93,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
 
   async execute({ jobId, input, context }: RequestRunCommand): Promise<CommandOutcome> {
     const scheduledFor = scheduledTimeOf(input, this.clock.now());
-    const fileProblems = input.files.flatMap((file) => fileNameProblems(file.name).map((problem) => `file: ${problem}`));
+    const fileProblems = inputFileProblems(input.files.map((file) => file.name)).map((problem) => `file: ${problem}`);
     if (fileProblems.length > 0) throw new ValidationError(fileProblems);
 
     const jobDecider = { initial: initialJobState, evolve: evolveJob, decide: decideJob };
@@ -105,9 +105,11 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
       throw new ConflictError(`Job "${job.name}" uses a script template that ${script.status === 'removed' ? `("${script.name}") was removed` : 'does not exist'}: edit the job first`);
     }
 
+    // Everything that could refuse the request was checked above: only now are the bytes stored,
+    // and the run refers to them only once every one is complete.
     const extraFiles: JobFile[] = [];
     for (const file of input.files) {
-      const blob = await this.blobs.put(file.bytes, context);
+      const blob = await this.blobs.put(file, context);
       extraFiles.push({ name: file.name, size: blob.size, sha256: blob.sha256 });
     }
     const snapshot: RunSnapshot = {

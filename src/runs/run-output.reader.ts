@@ -3,10 +3,16 @@ import { EventStore } from '../event-store/event-store.port';
 import { decodeOutput } from './output-encoding';
 import type { RunOutputAppended } from './run.events';
 import { runStream } from './run.events';
-import type { RunRecord } from './runs.read-model';
+import type { OutputChunkRef, RunRecord } from './runs.read-model';
 
 /** How many output events one read fetches: at most a few MiB in memory at once. */
-const EVENTS_PER_READ = 8;
+const OUTPUT_EVENTS_PER_READ = 8;
+/**
+ * How many events of any kind one read may span. Control events (pause, resume,
+ * cancel, re-time) sit between output batches, so a read is bounded by revisions,
+ * never by a count of output events.
+ */
+const EVENTS_PER_READ = 64;
 
 /**
  * Reads a run's stored output as bytes from its `RunOutputAppended` events,
@@ -17,23 +23,55 @@ const EVENTS_PER_READ = 8;
 export class RunOutputReader {
   constructor(private readonly store: EventStore) {}
 
-  /** Yields the output from `offset` on, as stored when the read began. */
-  async *read(run: RunRecord, offset: number): AsyncGenerator<Buffer> {
-    const chunks = run.outputChunks.slice();
+  /**
+   * Yields the output bytes [offset, end) exactly, as stored when the read
+   * began (`end` defaults to {@link storedOutputEnd} at that moment).
+   *
+   * @throws Error when a stored batch the index names cannot be found where it
+   *   should be (a damaged log): a reader never returns a silently shorter output.
+   */
+  async *read(run: RunRecord, offset: number, end = storedOutputEnd(run)): AsyncGenerator<Buffer> {
+    const chunks = run.outputChunks.filter((chunk) => chunk.offset < end);
     let index = firstChunkAt(chunks, offset);
     while (index < chunks.length) {
-      const batch = chunks.slice(index, index + EVENTS_PER_READ);
-      const events = await this.store.readStream(runStream(run.id), { fromRevision: batch[0].revision, maxCount: batch.length });
+      const batch = nextBatch(chunks, index);
+      const first = batch[0].revision;
+      const span = Number(batch[batch.length - 1].revision - first) + 1;
+      const events = await this.store.readStream(runStream(run.id), { fromRevision: first, maxCount: span });
+      const wanted = new Map(batch.map((chunk) => [chunk.revision, chunk]));
       for (const event of events) {
-        if (event.type !== 'RunOutputAppended') continue;
+        const chunk = wanted.get(event.revision);
+        if (!chunk) continue;
+        wanted.delete(event.revision);
         const data = event.data as RunOutputAppended['data'];
+        if (event.type !== 'RunOutputAppended' || data.offset !== chunk.offset) {
+          throw new Error(`The output of run ${run.id} is not where its index says (revision ${event.revision})`);
+        }
         const bytes = decodeOutput(data);
-        const skip = Math.max(0, offset - data.offset);
-        if (skip < bytes.length) yield skip > 0 ? bytes.subarray(skip) : bytes;
+        const from = Math.max(0, offset - data.offset);
+        const to = Math.min(bytes.length, end - data.offset);
+        if (from < to) yield from > 0 || to < bytes.length ? bytes.subarray(from, to) : bytes;
       }
+      if (wanted.size > 0) throw new Error(`The output of run ${run.id} is missing stored batches (revisions ${[...wanted.keys()].join(', ')})`);
       index += batch.length;
     }
   }
+}
+
+/** The end of a run's stored output: where its last stored batch ends (0 before any). */
+export function storedOutputEnd(run: Pick<RunRecord, 'outputChunks'>): number {
+  const last = run.outputChunks[run.outputChunks.length - 1];
+  return last ? last.offset + last.length : 0;
+}
+
+/** The chunks from `index` that one read fetches: a few output events, spanning a bounded number of revisions. */
+function nextBatch(chunks: readonly OutputChunkRef[], index: number): OutputChunkRef[] {
+  const batch = [chunks[index]];
+  for (let next = index + 1; next < chunks.length && batch.length < OUTPUT_EVENTS_PER_READ; next++) {
+    if (chunks[next].revision - batch[0].revision >= BigInt(EVENTS_PER_READ)) break;
+    batch.push(chunks[next]);
+  }
+  return batch;
 }
 
 /** Binary search for the first chunk that ends after `offset`. */

@@ -4,7 +4,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
-import { InputFilesInterceptor } from '../http/uploads';
+import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
 import { validateInto } from '../http/validation';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
@@ -12,7 +12,8 @@ import type { CommandContext } from '../shared/command-context';
 import { NotFoundError, ValidationError } from '../shared/domain-errors';
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
-import { RunOutputReader } from './run-output.reader';
+import { RunOutputReader, storedOutputEnd } from './run-output.reader';
+import { sendAll } from '../http/send-all';
 import { toRunView, type RunView } from './run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from './runs.read-model';
 
@@ -69,7 +70,7 @@ export class RunsController {
     const input = {
       args: dto.args ?? [],
       env: dto.env ?? {},
-      files: (files ?? []).map((file) => ({ name: file.originalname, bytes: file.buffer })),
+      files: uploadedInputs(files),
       at: dto.at,
       delaySeconds: dto.delaySeconds,
     };
@@ -92,18 +93,23 @@ export class RunsController {
     return this.view(this.require(id));
   }
 
-  /** The stored output, stdout and stderr interleaved as produced; `?offset=N` skips N bytes. */
+  /**
+   * The stored output, stdout and stderr interleaved as produced; `?offset=N`
+   * skips N bytes. `Content-Length` is what the read will send, so a client can
+   * tell a complete answer from a cut one; a read that fails part-way ends the
+   * connection rather than the answer.
+   */
   @Get('runs/:id/output')
   async getOutput(@Param('id') id: string, @Query() query: OutputQuery, @Res() response: Response): Promise<void> {
     const run = this.require(id);
+    const end = storedOutputEnd(run);
+    const offset = Math.min(query.offset ?? 0, end);
     response.status(200);
     response.setHeader('Content-Type', 'text/plain; charset=utf-8');
     response.setHeader('X-Content-Type-Options', 'nosniff');
-    response.setHeader('X-Output-Bytes', String(run.outputBytes));
-    for await (const chunk of this.output.read(run, query.offset ?? 0)) {
-      if (!response.write(chunk)) await new Promise<void>((resolve) => response.once('drain', resolve));
-    }
-    response.end();
+    response.setHeader('X-Output-Bytes', String(end));
+    response.setHeader('Content-Length', String(end - offset));
+    await sendAll(response, this.output.read(run, offset, end));
   }
 
   /** Cancels: a waiting run at once; a running or paused one is stopped (SIGTERM, then SIGKILL after a grace period). */

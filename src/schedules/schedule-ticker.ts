@@ -9,6 +9,7 @@ import type { CommandContext } from '../shared/command-context';
 import { decideAndAppend } from '../shared/decide-and-append';
 import { ConflictError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
+import { isDiskFull } from '../shared/storage-full';
 import { decideSchedule, evolveSchedule, initialScheduleState } from './schedule.decider';
 import { SCHEDULE_EVENT_TYPES, scheduleStream, type ScheduleFired } from './schedule.events';
 import { SchedulesReadModel, type ScheduleRecord } from './schedules.read-model';
@@ -17,6 +18,8 @@ import { SchedulesReadModel, type ScheduleRecord } from './schedules.read-model'
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A firing whose run is not requested after this long was cut off by a crash: its run is requested again. */
 const PENDING_GRACE_MS = 30_000;
+/** After firing failed for a full disk, the next try (so a slot is not lost until the next one). */
+const RETRY_AFTER_FULL_DISK_MS = 5_000;
 
 /**
  * Fires jobs' recurring schedules. At each slot it records `ScheduleFired` on
@@ -76,15 +79,19 @@ export class ScheduleTicker implements OnApplicationShutdown {
       return;
     }
     this.ticking = true;
+    let retrySoon = false;
     this.fireDue()
-      .catch((error: unknown) => this.logger.error(`Firing schedules failed: ${String(error)}`))
+      .catch((error: unknown) => {
+        this.logger.error(`Firing schedules failed: ${String(error)}`);
+        retrySoon = isDiskFull(error);
+      })
       .finally(() => {
         this.ticking = false;
         if (this.tickAgain) {
           this.tickAgain = false;
           this.tick();
         } else {
-          this.armTimer();
+          this.armTimer(retrySoon ? RETRY_AFTER_FULL_DISK_MS : null);
         }
       });
   }
@@ -100,7 +107,13 @@ export class ScheduleTicker implements OnApplicationShutdown {
       if (now.getTime() - Date.parse(firing.at) < PENDING_GRACE_MS) continue;
       this.retried.add(firing.data.firingId);
       this.logger.warn(`The run of a schedule firing of job ${firing.data.jobId} at ${firing.data.slot} was never requested; requesting it now`);
-      await this.requestRun(firing.data, scheduleContext(null));
+      try {
+        await this.requestRun(firing.data, scheduleContext(null));
+      } catch (error) {
+        // Only a full disk ends up here: try this firing again once there may be room.
+        this.retried.delete(firing.data.firingId);
+        throw error;
+      }
     }
   }
 
@@ -135,20 +148,24 @@ export class ScheduleTicker implements OnApplicationShutdown {
     try {
       await this.commands.execute(new RequestRunCommand(firing.jobId, { args: [], env: {}, files: [], trigger }, context));
     } catch (error) {
+      // A full disk passes: the firing is recorded, and its run is requested again shortly.
+      if (isDiskFull(error)) throw error;
       // The job was removed, or its template: the firing stays recorded, the run cannot be.
       this.logger.warn(`Schedule "${firing.cron}" of job ${firing.jobId} could not request a run: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
-  private armTimer(): void {
+  /** Wakes at the next slot, or after `retryInMs` when that is sooner. */
+  private armTimer(retryInMs: number | null = null): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.stopped) return;
     const now = this.clock.now().getTime();
     const { nextAt } = this.schedules.plan(new Date(now));
-    if (nextAt === null) return;
+    if (nextAt === null && retryInMs === null) return;
     // A few milliseconds late rather than early: timers may fire a little before their time.
-    this.timer = setTimeout(() => this.tick(), Math.min(MAX_TIMER_MS, Math.max(0, nextAt - now) + 5));
+    const untilSlot = nextAt === null ? MAX_TIMER_MS : Math.max(0, nextAt - now) + 5;
+    this.timer = setTimeout(() => this.tick(), Math.min(MAX_TIMER_MS, untilSlot, retryInMs ?? MAX_TIMER_MS));
     this.timer.unref();
   }
 }

@@ -10,6 +10,7 @@ import type { Clock } from './clock';
 import { metadataFor, type CommandContext } from './command-context';
 import { ConflictError } from './domain-errors';
 import type { IdGenerator } from './ids';
+import { isDiskFull } from './storage-full';
 
 /** A domain event before it is stored: a stable type name and its data. */
 export interface DomainEvent {
@@ -100,8 +101,9 @@ export async function decideAndAppend<State, Event extends DomainEvent, Command>
   try {
     append = await appendEvents(deps, stream, events, loaded.revision ?? 'no_stream', context);
   } catch (error) {
-    // Only a conflict proves nothing was appended; after any other failure it may have been.
-    if (after && error instanceof ConflictError) await after.refused();
+    // Only a conflict, or a full disk (the store's transaction was rolled back), proves nothing
+    // was appended; after any other failure it may have been.
+    if (after && (error instanceof ConflictError || isDiskFull(error))) await after.refused();
     throw error;
   }
   await after?.succeeded();

@@ -1,8 +1,8 @@
 /**
  * Domain errors carry a code; one exception filter maps the codes to HTTP
- * (400/404/409/413). Deciders throw these, never HTTP exceptions.
+ * (400/404/409/413/503/507). Deciders throw these, never HTTP exceptions.
  */
-export type DomainErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'TOO_LARGE' | 'UNAVAILABLE';
+export type DomainErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'TOO_LARGE' | 'UNAVAILABLE' | 'STORAGE_FULL';
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -48,5 +48,17 @@ export class UnavailableError extends DomainError {
   constructor(message: string) {
     super(message);
     this.name = 'UnavailableError';
+  }
+}
+
+/**
+ * The server's disk (or the log's) is full: what the request asked for was not
+ * done. Raised from a full-disk failure anywhere (see `storage-full.ts`).
+ */
+export class StorageFullError extends DomainError {
+  readonly code = 'STORAGE_FULL';
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'StorageFullError';
   }
 }

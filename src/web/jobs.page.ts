@@ -2,8 +2,8 @@ import { Body, Delete, Get, Param, Post, Put, Query, Req, Res, UploadedFiles, Us
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/request-context';
-import { fileNameProblems } from '../http/validators';
-import { InputFilesInterceptor } from '../http/uploads';
+import { inputFileProblems } from '../http/validators';
+import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from '../jobs/job.commands';
 import { JobQueries } from '../jobs/job.view';
 import { JobsReadModel, type JobRecord } from '../jobs/jobs.read-model';
@@ -14,6 +14,7 @@ import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import { ConflictError, ValidationError } from '../shared/domain-errors';
+import { isDiskFull } from '../shared/storage-full';
 import { addError, emptyForm, type FormState, text } from './forms/form-state';
 import { fileJobProblems, jobFormValues, MAX_SCHEDULE_ROW, parseJobForm } from './forms/job-form';
 import { fileRunProblems, parseRunForm, runFormValues } from './forms/run-form';
@@ -56,7 +57,7 @@ export class JobsPages {
   async create(@Body() body: Record<string, unknown>, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
     const { form, definition, scheduleRows } = parseJobForm(body);
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
-    for (const file of uploads) for (const problem of fileNameProblems(file.originalname)) addError(form, 'file', problem);
+    for (const problem of inputFileProblems(uploads.map((file) => file.originalname))) addError(form, 'file', problem);
     if (definition) {
       const holder = this.jobs.nameHolder(definition.name);
       if (holder) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
@@ -73,10 +74,16 @@ export class JobsPages {
     let flash: Flash = { kind: 'success', message: `Job “${definition.name}” was created` };
     if (uploads.length > 0) {
       try {
-        await this.commands.execute(new AttachJobFilesCommand(jobId, uploads.map((f) => ({ name: f.originalname, bytes: f.buffer })), context));
+        await this.commands.execute(new AttachJobFilesCommand(jobId, uploadedInputs(uploads), context));
       } catch (error) {
-        if (!(error instanceof ValidationError || error instanceof ConflictError)) throw error;
-        flash = { kind: 'error', message: `Job “${definition.name}” was created, but its files were not attached: ${error.message}` };
+        // The job exists now: say so, whatever kept its files out.
+        const why = isDiskFull(error)
+          ? "the server's disk is full (free some space, then attach them again)"
+          : error instanceof ValidationError || error instanceof ConflictError
+            ? error.message
+            : null;
+        if (why === null) throw error;
+        flash = { kind: 'error', message: `Job “${definition.name}” was created, but its files were not attached: ${why}` };
       }
     }
     this.views.respond(request, response, this.jobPage(this.jobQueries.require(jobId)), { flash, pushUrl: `/jobs/${jobId}` });
@@ -137,11 +144,11 @@ export class JobsPages {
   async attach(@Param('id') id: string, @UploadedFiles() files: Files, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
     const job = this.jobQueries.require(id);
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
-    const problems = uploads.flatMap((file) => fileNameProblems(file.originalname));
+    const problems = inputFileProblems(uploads.map((file) => file.originalname));
     if (uploads.length === 0) problems.push('Choose one or more files to upload');
     if (problems.length > 0) return this.filesPanel(request, response, job, { kind: 'error', message: problems.join('; ') }, 422);
     try {
-      await this.commands.execute(new AttachJobFilesCommand(job.id, uploads.map((f) => ({ name: f.originalname, bytes: f.buffer })), contextOf(request)));
+      await this.commands.execute(new AttachJobFilesCommand(job.id, uploadedInputs(uploads), contextOf(request)));
     } catch (error) {
       if (!(error instanceof ValidationError || error instanceof ConflictError)) throw error;
       return this.filesPanel(request, response, job, { kind: 'error', message: error.message }, 422);
@@ -169,11 +176,11 @@ export class JobsPages {
     const job = this.jobQueries.require(id);
     const { form, input } = parseRunForm(body, this.clock.now());
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
-    for (const file of uploads) for (const problem of fileNameProblems(file.originalname)) addError(form, 'file', problem);
+    for (const problem of inputFileProblems(uploads.map((file) => file.originalname))) addError(form, 'file', problem);
     if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form);
     let runId: string;
     try {
-      const command = new RequestRunCommand(job.id, { ...input, files: uploads.map((f) => ({ name: f.originalname, bytes: f.buffer })) }, contextOf(request));
+      const command = new RequestRunCommand(job.id, { ...input, files: uploadedInputs(uploads) }, contextOf(request));
       ({ id: runId } = await this.commands.execute(command));
     } catch (error) {
       if (error instanceof ValidationError) fileRunProblems(form, error.problems);

@@ -11,6 +11,7 @@ const TITLES: Record<number, string> = {
   409: 'That cannot be done now',
   413: 'Too large',
   503: 'Unavailable for a moment',
+  507: 'The server\'s disk is full',
 };
 
 /**
@@ -60,7 +61,8 @@ export class PageExceptionFilter implements ExceptionFilter {
   private problem(request: Request, response: Response, exception: unknown): void {
     const body = this.api.toBody(exception);
     const status = body.statusCode;
-    const message = status >= 500 ? 'Something went wrong on the server; nothing was changed by this request' : body.message;
+    // Server faults get a generic message, except those whose message is written for people (a full disk).
+    const message = status >= 500 && status !== 507 ? 'Something went wrong on the server; nothing was changed by this request' : body.message;
     const details = body.problems && body.problems.length > 1 ? body.problems : undefined;
     const flash = { kind: 'error' as const, message, ...(details ? { details } : {}) };
     const isHtmx = request.headers['hx-request'] === 'true';

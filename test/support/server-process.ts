@@ -16,6 +16,13 @@ export interface ServerOptions {
   generatedKey?: boolean;
   /** The server's working directory (where it reads `.env`); the test's by default. */
   cwd?: string;
+  /**
+   * Serve from a data directory on a tmpfs of this many MiB, mounted in a mount
+   * namespace of the server's own (`unshare -m`; needs root or a user namespace),
+   * so a test can fill its disk without touching the machine's. Only the server
+   * (and {@link onServerDisk}) see the mount.
+   */
+  diskMiB?: number;
 }
 
 export interface ServerProcess {
@@ -41,7 +48,8 @@ export const TEST_KEY = 'test-key-0123456789abcdef';
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
   let key = options.key ?? TEST_KEY;
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const command = options.diskMiB === undefined ? [process.execPath, SERVER_ENTRY] : onSmallDisk(options.diskMiB, dataDir);
+  const child = spawn(command[0], command.slice(1), {
     cwd: options.cwd,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -120,4 +128,26 @@ export async function expectJson<T>(response: Response, status: number): Promise
   const text = await response.text();
   if (response.status !== status) throw new Error(`Expected HTTP ${status}, got ${response.status}: ${text}`);
   return JSON.parse(text) as T;
+}
+
+/** `node main.js` in a mount namespace of its own, its data dir a fresh tmpfs of `megabytes` MiB. */
+function onSmallDisk(megabytes: number, dataDir: string): string[] {
+  const script = `mount -t tmpfs -o size=${megabytes}m,mode=0700 endercompute-test "$0" && exec "$@"`;
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, dataDir, process.execPath, SERVER_ENTRY];
+}
+
+/**
+ * Runs a shell command inside a server's mount namespace (where its small disk
+ * is mounted, see {@link ServerOptions.diskMiB}), e.g. to fill or free the disk.
+ * Resolves with its stdout; rejects when it fails.
+ */
+export function onServerDisk(server: ServerProcess, command: string): Promise<string> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn('nsenter', ['--target', String(server.child.pid), '--mount', 'sh', '-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.once('exit', (code) => (code === 0 ? resolveRun(out) : reject(new Error(`${command} failed (${code}): ${err}`))));
+  });
 }

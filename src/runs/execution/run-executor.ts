@@ -18,6 +18,8 @@ import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { startProcess } from '../runner/process-runner';
 import type { ProcessExit, RunningProcess } from '../runner/runner.types';
+import type { RunCommand } from '../run.decider';
+import { diskFullReason, retryWhileDiskFull } from './disk-full';
 import { RunControl } from './run-control';
 import { RunSandbox } from './run-sandbox';
 import { RunWriter } from './run-writer';
@@ -52,6 +54,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
   private readonly deps: { store: EventStore; clock: Clock; ids: IdGenerator };
   private readonly endListeners = new Set<() => void>();
   private unsubscribe: (() => void) | null = null;
+  /** Aborted when the server stops: ends the waits for room to record a run's end. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly config: AppConfig,
@@ -154,6 +158,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     for (const entry of this.active.values()) {
       entry.control.end({ status: 'cancelled', reason: 'The server was stopped before the run finished' }, killGraceMs);
     }
+    this.stopping.abort();
     await this.drain();
   }
 
@@ -169,7 +174,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     this.followLog(entry);
     if (control.outcome) {
       // Cancelled while it was being claimed: nothing was started.
-      await writer.record({ type: 'FinishRun', runId: run.id, status: control.outcome.status, exitCode: null, signal: null, droppedBytes: 0, reason: control.outcome.reason });
+      await this.recordEnd(writer, { type: 'FinishRun', runId: run.id, status: control.outcome.status, exitCode: null, signal: null, droppedBytes: 0, reason: control.outcome.reason });
       return;
     }
     let exit: ProcessExit;
@@ -216,14 +221,14 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
       exit = await process.done;
     } catch (error) {
       // The work directory could not be prepared, or output could not be stored (full disk, store down).
-      const reason = `EnderCompute could not run it: ${error instanceof Error ? error.message : String(error)}`;
-      await writer.record({ type: 'FinishRun', runId: run.id, status: 'failed', exitCode: null, signal: null, droppedBytes: 0, reason });
+      const reason = diskFullReason(error, writer.current) ?? `EnderCompute could not run it: ${error instanceof Error ? error.message : String(error)}`;
+      await this.recordEnd(writer, { type: 'FinishRun', runId: run.id, status: 'failed', exitCode: null, signal: null, droppedBytes: 0, reason });
       return;
     }
     control.dispose();
     // Ended on purpose (cancel, timeout, shutdown): that is its status, whatever the exit code.
     const { status, reason } = control.outcome ?? outcomeOf(exit);
-    await writer.record({
+    await this.recordEnd(writer, {
       type: 'FinishRun',
       runId: run.id,
       status,
@@ -231,6 +236,15 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
       signal: exit.signal,
       droppedBytes: exit.droppedBytes ?? 0,
       reason,
+    });
+  }
+
+  /** Records how a run ended; on a full disk, tries again until there is room (or the server stops). */
+  private recordEnd(writer: RunWriter, command: Extract<RunCommand, { type: 'FinishRun' }>): Promise<unknown> {
+    let warned = false;
+    return retryWhileDiskFull(() => writer.record(command), this.stopping.signal, () => {
+      if (!warned) this.logger.warn(`Run ${writer.runId} ended, but the disk is full: its end will be recorded once there is room`);
+      warned = true;
     });
   }
 

@@ -8,6 +8,8 @@ import { RunExecutor } from './run-executor';
 
 /** setTimeout cannot wait longer than about 24.8 days; a later run is re-checked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** After starting queued runs failed (a full disk, the store away), the next try. */
+const RETRY_AFTER_FAILURE_MS = 2_000;
 
 /**
  * Starts queued runs first in, first out while this server's runner has room
@@ -25,6 +27,7 @@ export class RunScheduler implements OnApplicationShutdown {
   private pumpAgain = false;
   private stopped = true;
   private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -48,6 +51,8 @@ export class RunScheduler implements OnApplicationShutdown {
     for (const unsubscribe of this.unsubscribe) unsubscribe();
     this.unsubscribe = [];
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   onApplicationShutdown(): void {
@@ -63,7 +68,14 @@ export class RunScheduler implements OnApplicationShutdown {
     }
     this.pumping = true;
     this.fill()
-      .catch((error: unknown) => this.logger.error(`Starting queued runs failed: ${String(error)}`))
+      .catch((error: unknown) => {
+        this.logger.error(`Starting queued runs failed: ${String(error)}`);
+        // Nothing else may wake the queue (a full disk refuses the claim): try again shortly, so it recovers by itself.
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = null;
+          this.pump();
+        }, RETRY_AFTER_FAILURE_MS).unref();
+      })
       .finally(() => {
         this.pumping = false;
         if (this.pumpAgain) {
