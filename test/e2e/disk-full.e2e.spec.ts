@@ -22,15 +22,18 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
   let server: ServerProcess;
   let jobId: string;
   let filler = '';
+  // Gates the scripts wait on: a folder bound into their sandboxes.
+  const gates = scriptGates();
 
   before(async () => {
-    server = await startServer({ diskMiB: 64 });
+    server = await startServer({ diskMiB: 64, env: gates.sandboxEnv });
     filler = `${server.dataDir}/filler`;
     jobId = await createJob(server, 'small', 'bash', 'echo "hello $1"');
   });
   after(async () => {
     await server?.stop();
     server?.cleanup();
+    gates.remove();
   });
 
   /** Free bytes on the server's disk. */
@@ -191,7 +194,6 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
   });
 
   it('records the end of a run cut short by a disk too full for even that, once space is freed', async () => {
-    const gates = scriptGates();
     try {
       const go = gates.gate();
       const writer = await createJob(server, 'gated-flood', 'bash', `echo started\n${go.wait}\nyes 0123456789abcdef | head -c 200000000`);
@@ -206,8 +208,6 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
       await expectCutShort(ended, Buffer.from('0123456789abcdef\n'), Buffer.from('started\n'));
     } finally {
       gates.openAll();
-      gates.remove();
     }
   });
-
 });

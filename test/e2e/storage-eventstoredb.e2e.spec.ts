@@ -21,7 +21,7 @@ describe('uploads and stored output on EventStoreDB (the double)', () => {
 
   before(async () => {
     double = await startEsdbDouble();
-    server = await startServer({ env: { EVENTSTORE_CONNECTION_STRING: double.connectionString } });
+    server = await startServer({ env: { EVENTSTORE_CONNECTION_STRING: double.connectionString, ...gates.sandboxEnv } });
   });
   after(async () => {
     gates.openAll();

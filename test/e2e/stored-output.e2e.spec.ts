@@ -18,7 +18,7 @@ describe('stored output with control events between the batches (built server)',
   const gates = scriptGates();
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ env: gates.sandboxEnv });
   });
   after(async () => {
     gates.openAll();
