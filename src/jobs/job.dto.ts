@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
+import { nameKey } from '../shared/names';
 import type { JobDefinition, JobSchedule } from './job.events';
 import { MAX_JOB_CONCURRENCY } from './job.decider';
 
@@ -30,9 +31,9 @@ const TagsRules = (): PropertyDecorator =>
     ArrayMaxSize(30),
     IsString({ each: true }),
     Matches(TAG_PATTERN, { each: true, message: 'each tag must be 1–40 letters, digits or _ . : / + -' }),
-    // Tags compare case-insensitively and once each.
+    // Tags compare in NFC, case-insensitively, and once each (see src/shared/names.ts).
     Transform(({ value }: { value: unknown }) =>
-      Array.isArray(value) && value.every((t) => typeof t === 'string') ? [...new Set(value.map((t: string) => t.toLowerCase()))] : value,
+      Array.isArray(value) && value.every((t) => typeof t === 'string') ? [...new Set(value.map((t: string) => nameKey(t)))] : value,
     ),
   );
 

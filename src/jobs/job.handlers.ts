@@ -11,7 +11,7 @@ import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
 import { decideAndAppend, type Decider, type Dependencies, loadAggregate } from '../shared/decide-and-append';
 import { ValidationError } from '../shared/domain-errors';
-import { IdGenerator } from '../shared/ids';
+import { IdGenerator, newIdUnlike } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
 import { UniqueNames } from '../shared/unique-names';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
@@ -68,8 +68,8 @@ export class CreateJobHandler implements ICommandHandler<CreateJobCommand> {
 
   execute({ definition, context }: CreateJobCommand): Promise<CommandOutcome> {
     const { support } = this;
-    const jobId = support.ids.newId();
     return support.names.run(() => {
+      const jobId = newIdUnlike(support.ids, (id) => support.jobs.isTaken(id));
       const { scriptId, scriptExists } = support.resolveScript(definition.scriptId);
       const command: JobCommand = {
         type: 'CreateJob',

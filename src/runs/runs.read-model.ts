@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot, RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
+import { nameKey } from '../shared/names';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
 
@@ -237,13 +238,13 @@ export class RunsReadModel implements Projection {
   list(filter: RunFilter, now: Date): { items: RunRecord[]; next: number | null } {
     const items: RunRecord[] = [];
     const source = filter.jobId !== undefined ? (this.byJob.get(filter.jobId) ?? []) : this.ordered;
-    const q = filter.q?.toLowerCase();
-    const by = filter.by?.toLowerCase();
+    const q = filter.q !== undefined ? nameKey(filter.q) : undefined;
+    const by = filter.by !== undefined ? nameKey(filter.by) : undefined;
     for (let i = source.length - 1; i >= 0; i--) {
       const run = source[i];
       if (filter.before !== undefined && run.seq >= filter.before) continue;
       if (filter.statuses && !filter.statuses.includes(this.statusOf(run, now))) continue;
-      if (by !== undefined && run.requestedBy.toLowerCase() !== by) continue;
+      if (by !== undefined && nameKey(run.requestedBy) !== by) continue;
       if (q !== undefined && !searchTextOf(run).includes(q)) continue;
       if (items.length === filter.limit) return { items, next: items[items.length - 1].seq };
       items.push(run);
@@ -319,5 +320,5 @@ function byQueueOrder(a: RunRecord, b: RunRecord): number {
 }
 
 function searchTextOf(run: RunRecord): string {
-  return `${run.jobName}\n#${run.number}\n${run.requestedBy}\n${run.snapshot.args.join(' ')}\n${run.reason ?? ''}`.toLowerCase();
+  return nameKey(`${run.jobName}\n#${run.number}\n${run.requestedBy}\n${run.snapshot.args.join(' ')}\n${run.reason ?? ''}`);
 }

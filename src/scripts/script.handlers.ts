@@ -6,7 +6,7 @@ import { ProjectionEngine } from '../projections/projection-engine';
 import { Clock } from '../shared/clock';
 import type { CommandOutcome } from '../shared/command-outcome';
 import { decideAndAppend, type Decider, type Dependencies, loadAggregate } from '../shared/decide-and-append';
-import { IdGenerator } from '../shared/ids';
+import { IdGenerator, newIdUnlike } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
 import { UniqueNames } from '../shared/unique-names';
 import { CreateScriptCommand, RemoveScriptCommand, UpdateScriptCommand } from './script.commands';
@@ -60,10 +60,10 @@ export class CreateScriptHandler implements ICommandHandler<CreateScriptCommand>
 
   execute({ input, context }: CreateScriptCommand): Promise<CommandOutcome> {
     const { support } = this;
-    const scriptId = support.ids.newId();
-    return support.names.run(() =>
-      support.execute(scriptId, { type: 'CreateScript', scriptId, ...input, nameTakenBy: support.scripts.nameHolder(input.name) }, context),
-    );
+    return support.names.run(() => {
+      const scriptId = newIdUnlike(support.ids, (id) => support.scripts.isTaken(id));
+      return support.execute(scriptId, { type: 'CreateScript', scriptId, ...input, nameTakenBy: support.scripts.nameHolder(input.name) }, context);
+    });
   }
 }
 
