@@ -57,9 +57,23 @@ export interface JobRemoved {
   data: { jobId: string };
 }
 
-export type JobEvent = JobCreated | JobUpdated | JobFileAttached | JobFileRemoved | JobRemoved;
+/**
+ * The job admitted a run: appended to the job's stream, with the expected revision,
+ * before the run's `RunRequested`. It serialises run requests with the job's removal
+ * (a removal that has not seen it conflicts; one that has, checks the run), and it
+ * numbers the run. Bookkeeping, not a change of the job: its version stays.
+ */
+export interface JobRunAdmitted {
+  type: 'JobRunAdmitted';
+  data: { jobId: string; runId: string; number: number };
+}
 
-export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = ['JobCreated', 'JobUpdated', 'JobFileAttached', 'JobFileRemoved', 'JobRemoved'];
+export type JobEvent = JobCreated | JobUpdated | JobFileAttached | JobFileRemoved | JobRemoved | JobRunAdmitted;
+
+export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = ['JobCreated', 'JobUpdated', 'JobFileAttached', 'JobFileRemoved', 'JobRemoved', 'JobRunAdmitted'];
+
+/** Whether a job event changes the job as people edit it (its version): all but run admissions. */
+export const changesJobVersion = (type: string): boolean => type !== 'JobRunAdmitted';
 
 export const jobStream = (jobId: string): string => `job-${jobId}`;
 

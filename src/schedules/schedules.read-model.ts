@@ -48,7 +48,8 @@ export class SchedulesReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     const { at } = recorded.metadata;
-    if (recorded.stream.startsWith('job-') || recorded.type === 'ScheduleFired' || (recorded.type === 'RunRequested' && recorded.stream.startsWith('run-'))) {
+    const jobChange = recorded.stream.startsWith('job-') && recorded.type !== 'JobRunAdmitted';
+    if (jobChange || recorded.type === 'ScheduleFired' || (recorded.type === 'RunRequested' && recorded.stream.startsWith('run-'))) {
       this.changeCount++;
     }
     if (recorded.stream.startsWith('job-')) this.applyJob({ type: recorded.type, data: recorded.data } as JobEvent, at);
