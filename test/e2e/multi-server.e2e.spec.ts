@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { getJson, JSON_HEADERS, outputOf, postJson, requestRun, type RestClient, type Run, waitForRun } from '../support/rest';
@@ -100,6 +101,44 @@ describe('Two servers on one EventStoreDB', () => {
     await expectStatus(b.request(`/api/scripts/${second.id}`, { method: 'DELETE' }), 204);
     await waitForSameView([a, b], '/api/scripts');
     await postJson(a, '/api/scripts', { name: 'Old Name', body: 'true' }, 201);
+  });
+
+  it('never lets a job removed on one server get or run a run requested on the other at the same moment', async () => {
+    await postJson(a, '/api/scripts', { name: 'race body', body: 'echo "$ENDERCOMPUTE_RUN_ID" >> "$LEDGER"' }, 201);
+    const ledger = join(shared, 'race-ledger.txt');
+    writeFileSync(ledger, '');
+    let removed = 0;
+    let refused = 0;
+    for (let round = 0; round < 12; round++) {
+      const [remover, requester] = round % 2 === 0 ? [a, b] : [b, a];
+      const job = await postJson<{ id: string }>(requester, '/api/jobs', { name: `Race job ${round}`, scriptId: 'race body', env: { LEDGER: ledger } }, 201);
+      await eventually(async () => ((await remover.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'the other server to show the job');
+      const [deleted, ...started] = await Promise.all([
+        remover.request(`/api/jobs/${job.id}`, { method: 'DELETE' }),
+        ...Array.from({ length: 4 }, () => requester.request(`/api/jobs/${job.id}/runs`, post({ delaySeconds: 1 }))),
+      ]);
+      const statuses = started.map((answer) => answer.status);
+      const accepted = statuses.filter((status) => status === 202).length;
+      if (deleted.status === 204) {
+        removed++;
+        assert.equal(accepted, 0, `round ${round}: removed on one server, yet ${accepted} run(s) accepted on the other (${statuses.join(',')})`);
+      } else {
+        refused++;
+        assert.equal(deleted.status, 409, `round ${round}: ${await deleted.text()}`);
+        assert.ok(accepted > 0, `round ${round}: refused without an accepted run`);
+      }
+      // Whatever won, the log holds no run of a removed job: only voided requests.
+      const streams = Array.from({ length: 6 }, (_, n) => double.log.stream(`run-${job.id}-${n + 1}`)).filter((events) => events.length > 0);
+      if (deleted.status === 204) assert.ok(streams.every((events) => events.length === 1 && events[0].type === 'RunRequestVoided'), `round ${round}`);
+    }
+    assert.ok(removed > 0, `some removals won (${removed} removed, ${refused} refused)`);
+    // The delayed runs of the jobs that stayed run; nothing of a removed job ever ran.
+    await delay(2_500);
+    const runIds = readFileSync(ledger, 'utf8').trim().split('\n').filter(Boolean);
+    for (const runId of runIds) {
+      const jobId = runId.replace(/-\d+$/, '');
+      assert.notEqual(double.log.stream(`job-${jobId}`).at(-1)?.type, 'JobRemoved', `run ${runId} of a removed job executed`);
+    }
   });
 
   it("does not mark another server's running run lost when it restarts", async () => {
