@@ -68,7 +68,8 @@ export function evolveJob(state: JobState, event: JobEvent): JobState {
     case 'JobRemoved':
       return state.status === 'active' ? { status: 'removed', jobId: state.jobId, name: state.name } : state;
     case 'JobRunAdmitted':
-      // Bookkeeping for the runs: the job itself does not change.
+    case 'JobChangeFenced':
+      // Bookkeeping for runs and templates: the job itself does not change.
       return state;
     default:
       return assertNever(event, 'job event');

@@ -68,12 +68,31 @@ export interface JobRunAdmitted {
   data: { jobId: string; runId: string; number: number };
 }
 
-export type JobEvent = JobCreated | JobUpdated | JobFileAttached | JobFileRemoved | JobRemoved | JobRunAdmitted;
+/**
+ * A template's removal fenced off a change of this job that was under way (one that
+ * declared use of the template but had not landed): appended expecting the revision
+ * that change expects — no stream, for a creation — so the change conflicts and is
+ * decided again, finding the template gone. Bookkeeping, not a change of the job.
+ */
+export interface JobChangeFenced {
+  type: 'JobChangeFenced';
+  data: { jobId: string; reason: string };
+}
 
-export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = ['JobCreated', 'JobUpdated', 'JobFileAttached', 'JobFileRemoved', 'JobRemoved', 'JobRunAdmitted'];
+export type JobEvent = JobCreated | JobUpdated | JobFileAttached | JobFileRemoved | JobRemoved | JobRunAdmitted | JobChangeFenced;
 
-/** Whether a job event changes the job as people edit it (its version): all but run admissions. */
-export const changesJobVersion = (type: string): boolean => type !== 'JobRunAdmitted';
+export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = [
+  'JobCreated',
+  'JobUpdated',
+  'JobFileAttached',
+  'JobFileRemoved',
+  'JobRemoved',
+  'JobRunAdmitted',
+  'JobChangeFenced',
+];
+
+/** Whether a job event changes the job as people edit it (its version): all but the bookkeeping ones. */
+export const changesJobVersion = (type: string): boolean => type !== 'JobRunAdmitted' && type !== 'JobChangeFenced';
 
 export const jobStream = (jobId: string): string => `job-${jobId}`;
 

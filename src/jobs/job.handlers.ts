@@ -18,6 +18,7 @@ import { UniqueNames } from '../shared/unique-names';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
 import { decideJob, evolveJob, initialJobState, type JobCommand, type JobState } from './job.decider';
 import { admittedRuns, runStandingOf } from './job-runs';
+import { declareScriptUse } from './script-use';
 import { changesJobVersion, JOB_EVENT_TYPES, jobStream, type JobEvent } from './job.events';
 import { JobsReadModel } from './jobs.read-model';
 
@@ -55,7 +56,11 @@ export class JobCommandSupport {
     });
   }
 
-  /** Decides and appends; `before` runs after the decision and before the name guard and the append. */
+  /**
+   * Decides and appends. Between the decision and the append: `before`, then — when the
+   * decision points the job at a template — the declaration of that use on the
+   * template's stream (see script-use.ts), then the name guard.
+   */
   async execute(
     jobId: string,
     command: JobCommand | ((loaded: Loaded<JobState>) => Promise<JobCommand>),
@@ -65,8 +70,10 @@ export class JobCommandSupport {
   ): Promise<CommandOutcome> {
     const names = this.uniqueNames.guard(jobId, context);
     const guard: AppendGuard<JobState> = {
-      beforeAppend: async (previous, next) => {
+      beforeAppend: async (previous, next, revision = null) => {
         await before?.();
+        const newTemplate = next.status === 'active' && (previous.status !== 'active' || previous.scriptId !== next.scriptId);
+        if (newTemplate) await declareScriptUse(this.deps, next.scriptId, jobId, revision, context);
         return names.beforeAppend(previous, next);
       },
     };

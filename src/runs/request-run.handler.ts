@@ -6,8 +6,8 @@ import { nextRunNumber, runStandingOf } from '../jobs/job-runs';
 import { decideJob, evolveJob, initialJobState, requireActive, type JobState } from '../jobs/job.decider';
 import { changesJobVersion, JOB_EVENT_TYPES, jobStream, type JobFile } from '../jobs/job.events';
 import { ProjectionEngine } from '../projections/projection-engine';
-import { decideScript, evolveScript, initialScriptState } from '../scripts/script.decider';
-import { SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
+import { evolveScript, initialScriptState } from '../scripts/script.decider';
+import { changesScriptVersion, SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
@@ -135,15 +135,15 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
     const extra = { args: input.args, env: input.env, files: extraFiles };
     const build = async ({ state, version }: JobAsRead): Promise<NewRunRequest> => {
       const job = requireActive(state, jobId);
-      const scriptDecider = { initial: initialScriptState, evolve: evolveScript, decide: decideScript };
-      const { state: script, revision: scriptRevision } = await loadAggregate(this.store, scriptStream(job.scriptId), scriptDecider, SCRIPT_EVENT_TYPES);
+      const scriptDecider = { initial: initialScriptState, evolve: evolveScript, changesVersion: changesScriptVersion };
+      const { state: script, version: scriptVersion } = await loadAggregate(this.store, scriptStream(job.scriptId), scriptDecider, SCRIPT_EVENT_TYPES);
       if (script.status !== 'active') {
         throw new ConflictError(`Job "${job.name}" uses a script template that ${script.status === 'removed' ? `("${script.name}") was removed` : 'does not exist'}: edit the job first`);
       }
       const snapshot: RunSnapshot = {
         scriptId: script.scriptId,
         scriptName: script.name,
-        scriptVersion: Number(scriptRevision),
+        scriptVersion: Number(scriptVersion),
         interpreter: script.interpreter,
         body: script.body,
         jobVersion: Number(version),

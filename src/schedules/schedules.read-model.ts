@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
-import { withDefinitionDefaults, type JobEvent, type JobSchedule } from '../jobs/job.events';
+import { changesJobVersion, withDefinitionDefaults, type JobEvent, type JobSchedule } from '../jobs/job.events';
 import type { Projection } from '../projections/projection';
 import type { RunRequested } from '../runs/run.events';
 import { dueSlot, nextSlotAfter, scheduleKey } from './cron';
@@ -48,7 +48,7 @@ export class SchedulesReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     const { at } = recorded.metadata;
-    const jobChange = recorded.stream.startsWith('job-') && recorded.type !== 'JobRunAdmitted';
+    const jobChange = recorded.stream.startsWith('job-') && changesJobVersion(recorded.type);
     if (jobChange || recorded.type === 'ScheduleFired' || (recorded.type === 'RunRequested' && recorded.stream.startsWith('run-'))) {
       this.changeCount++;
     }

@@ -53,7 +53,8 @@ export interface Dependencies {
  * after the decision, and may refuse it by throwing before anything is appended.
  */
 export interface AppendGuard<State> {
-  beforeAppend(before: State, after: State): Promise<AfterAppend>;
+  /** `expected`: the stream revision the append will expect (null: no stream yet). */
+  beforeAppend(before: State, after: State, expected?: bigint | null): Promise<AfterAppend>;
 }
 
 /** What the guard does once the append is known to have succeeded, or to have been refused. */
@@ -128,7 +129,7 @@ export async function decideAndAppend<State, Event extends DomainEvent, Command>
     const events = decider.decide(decided, loaded.state);
     if (events.length === 0) return { state: loaded.state, events, revision: loaded.revision, append: null };
     const state = events.reduce(decider.evolve, loaded.state);
-    const after = guard ? await guard.beforeAppend(loaded.state, state) : null;
+    const after = guard ? await guard.beforeAppend(loaded.state, state, loaded.revision) : null;
     let append: AppendResult;
     try {
       append = await appendEvents(deps, stream, events, loaded.revision ?? 'no_stream', context);

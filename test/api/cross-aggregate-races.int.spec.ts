@@ -2,7 +2,8 @@
  * Rules one aggregate checks against another, raced over HTTP on the embedded store
  * (issue 10, item 3): a job is removed only when none of its runs is unfinished, and a
  * removed job never gets, or executes, a run — whether the run is requested, re-run or
- * fired by a schedule at the same moment as the removal. Each race is run many times;
+ * fired by a schedule at the same moment as the removal; a template is removed only
+ * when no job uses it, and no job is created on, or moved to, a removed template. Each race is run many times;
  * the answers must always tell one consistent story, and the log must agree.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,11 @@ import { eventually, expectJson } from '../support/server-process';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 const ROUNDS = 30;
+
+/** Resolves after `count` turns of the event loop. */
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
 
 interface Run {
   id: string;
@@ -154,6 +160,32 @@ describe('Races across aggregates (embedded store)', () => {
     assert.match(run.reason ?? '', /job was removed before the run started/);
     const types = (await streamOf(`run-${jobId}-1`)).map((e) => e.type);
     assert.deepEqual(types, ['RunRequested', 'RunFinished'], 'never claimed, never started');
+  });
+
+  it('never leaves a job on a template removed at the same moment it was created on it or pointed at it', async () => {
+    const outcomes = { removed: 0, refused: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      const template = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: `tmpl ${round}`, body: 'true' } }), 201);
+      const other = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: `moved ${round}`, scriptId: 'quick' } }), 201);
+      // The removal is sent a few event-loop turns later round by round, so each side sometimes arrives first.
+      const [deleted, moved, ...created] = await Promise.all([
+        turns(round % 10).then(() => t.request(`/api/scripts/${template.id}`, { method: 'DELETE' })),
+        t.request(`/api/jobs/${other.id}`, { method: 'PUT', json: { scriptId: template.id } }),
+        ...Array.from({ length: 3 }, (_, n) => t.request('/api/jobs', { method: 'POST', json: { name: `on tmpl ${round}.${n}`, scriptId: template.id } })),
+      ]);
+      const statuses = [moved.status, ...created.map((answer) => answer.status)];
+      const users = (await expectJson<{ items: Array<{ scriptId: string }> }>(await t.request('/api/jobs'), 200)).items.filter((job) => job.scriptId === template.id);
+      if (deleted.status === 204) {
+        outcomes.removed++;
+        assert.ok(statuses.every((status) => status === 400), `round ${round}: template removed, yet ${statuses.join(',')}`);
+        assert.deepEqual(users, [], `round ${round}: a job uses the removed template`);
+      } else {
+        outcomes.refused++;
+        assert.equal(deleted.status, 409, `round ${round}: ${await deleted.text()}`);
+        assert.ok(users.length > 0 && statuses.some((status) => status === 200 || status === 201), `round ${round}: refused, yet no job uses it`);
+      }
+    }
+    assert.ok(outcomes.removed > 0 && outcomes.refused > 0, JSON.stringify(outcomes));
   });
 
   it('keeps the version of a job when runs are requested, so an open edit stays current', async () => {
