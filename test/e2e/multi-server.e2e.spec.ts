@@ -141,6 +141,35 @@ describe('Two servers on one EventStoreDB', () => {
     }
   });
 
+  it('never leaves a job on a template removed on the other server at the same moment', async () => {
+    let removed = 0;
+    for (let round = 0; round < 12; round++) {
+      const [remover, user] = round % 2 === 0 ? [a, b] : [b, a];
+      const template = await postJson<{ id: string }>(remover, '/api/scripts', { name: `Shared tmpl ${round}`, body: 'true' }, 201);
+      await eventually(async () => ((await user.request(`/api/scripts/${template.id}`)).status === 200 ? true : undefined), 5_000, 'the other server to show it');
+      const [deleted, ...created] = await Promise.all([
+        remover.request(`/api/scripts/${template.id}`, { method: 'DELETE' }),
+        ...Array.from({ length: 3 }, (_, n) => user.request('/api/jobs', post({ name: `On shared ${round}.${n}`, scriptId: template.id }))),
+      ]);
+      const statuses = created.map((answer) => answer.status);
+      // The log decides: which jobs were created on the template, and whether it was removed.
+      const jobsOnIt = double.log
+        .stream(`script-${template.id}`)
+        .filter((record) => record.type === 'ScriptUseDeclared')
+        .map((record) => (JSON.parse(Buffer.from(record.data).toString()) as { jobId: string }).jobId)
+        .filter((jobId) => double.log.stream(`job-${jobId}`).some((record) => record.type === 'JobCreated'));
+      if (deleted.status === 204) {
+        removed++;
+        assert.deepEqual(statuses.filter((status) => status === 201), [], `round ${round}: ${statuses.join(',')}`);
+        assert.deepEqual(jobsOnIt, [], `round ${round}: jobs were created on the removed template`);
+      } else {
+        assert.equal(deleted.status, 409, `round ${round}: ${await deleted.text()}`);
+        assert.ok(jobsOnIt.length > 0, `round ${round}`);
+      }
+    }
+    assert.ok(removed > 0, 'some removals won');
+  });
+
   it("does not mark another server's running run lost when it restarts", async () => {
     const gate = join(shared, 'gate');
     await postJson(a, '/api/scripts', { name: 'gated', body: `echo started; while [ ! -e "${gate}" ]; do sleep 0.05; done; echo done` }, 201);
