@@ -134,6 +134,8 @@ export class SchedulesReadModel implements Projection {
   }
 
   private applyFired(data: ScheduleFired['data'], at: string): void {
+    // A firing that met its job's removal owes no run: the job refuses it (it admits no run).
+    if (!this.byJob.has(data.jobId)) return;
     this.pending.set(data.firingId, { data, at });
     const schedule = this.byJob.get(data.jobId)?.get(scheduleKey(data));
     if (!schedule) return;
