@@ -181,6 +181,35 @@ describe('REST: names and ids', () => {
   });
 });
 
+describe('pages: names', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it("answers the key form saying what is wrong when the person's name holds invisible characters", async () => {
+    const page = await t.request('/jobs', { headers: { 'x-actor': encodeURIComponent('Mallory\u200b') } });
+    assert.equal(page.status, 400);
+    const html = await page.text();
+    assert.ok(html.includes('id="key-form"'), 'the key form, where the name can be changed');
+    assert.match(html, /Your name must not contain invisible formatting characters/);
+  });
+
+  it('stores a name typed in the form in NFC, and puts a refused name beside its field', async () => {
+    const htmx = (path: string, body: Record<string, string>): Promise<Response> =>
+      t.request(path, { method: 'POST', headers: { 'hx-request': 'true' }, body: new URLSearchParams(body) });
+    assert.equal((await htmx('/scripts', { name: NFD, interpreter: 'bash', body: 'true' })).status, 200);
+    const scripts = await expectJson<{ items: Named[] }>(await t.request('/api/scripts'), 200);
+    assert.deepEqual(scripts.items.map((script) => script.name), [NFC]);
+    const refused = await htmx('/scripts', { name: 'two\u202eowt', interpreter: 'bash', body: 'true' });
+    assert.equal(refused.status, 422);
+    assert.match(await refused.text(), /id="name"[^>]*aria-invalid="true"/);
+  });
+});
+
 describe('REST: a new id never equals a name', () => {
   it('skips an id that an old log uses as a name', async () => {
     // The generator's first id is exactly the name of a job in the (old) log.
