@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsString, Length, Matches, registerDecorator, type ValidationOptions } from 'class-validator';
-import { addressableNameProblems, nameContentProblems, normalizeName } from '../shared/names';
+import { addressableNameProblems, nameContentProblems, normalizeName, WHOLE_CHARACTERS } from '../shared/names';
 
 /** No control characters at all (names, tags, interpreters). */
 export const NO_CONTROL_CHARS = /^[^\x00-\x1f\x7f]*$/;
@@ -27,6 +27,7 @@ export function envProblems(value: unknown): string[] {
     else if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) problems.push(`${name} is reserved: ${RESERVED_ENV_PREFIX}* variables are set by EnderCompute`);
     if (typeof val !== 'string') problems.push(`${name.slice(0, 40)} must be a string`);
     else if (!NO_NUL.test(val)) problems.push(`${name.slice(0, 40)} must not contain NUL characters`);
+    else if (!WHOLE_CHARACTERS.test(val)) problems.push(`${name.slice(0, 40)} must not contain unpaired surrogates (half of a character)`);
     else if (val.length > MAX_ENV_VALUE) problems.push(`${name.slice(0, 40)} must be at most ${MAX_ENV_VALUE} characters`);
   }
   return problems;

@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
-import { nameKey } from '../shared/names';
+import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
 import type { JobDefinition, JobSchedule } from './job.events';
 import { MAX_JOB_CONCURRENCY } from './job.decider';
 
@@ -11,7 +11,12 @@ export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const TAG_PATTERN = /^[\p{L}\p{N}_.:/+-]{1,40}$/u;
 
 const DescriptionRules = (): PropertyDecorator =>
-  applyDecorators(IsString(), MaxLength(4000), Matches(NO_NUL, { message: 'description must not contain NUL characters' }));
+  applyDecorators(
+    IsString(),
+    MaxLength(4000),
+    Matches(NO_NUL, { message: 'description must not contain NUL characters' }),
+    Matches(WHOLE_CHARACTERS, { message: 'description must not contain unpaired surrogates (half of a character)' }),
+  );
 
 const ScriptRefRules = (): PropertyDecorator => applyDecorators(IsString(), Length(1, 100));
 
@@ -23,6 +28,7 @@ export const ArgsRules = (): PropertyDecorator =>
     IsString({ each: true }),
     MaxLength(8192, { each: true }),
     Matches(NO_NUL, { each: true, message: 'each value in $property must not contain NUL characters' }),
+    Matches(WHOLE_CHARACTERS, { each: true, message: 'each value in $property must not contain unpaired surrogates (half of a character)' }),
   );
 
 const TagsRules = (): PropertyDecorator =>

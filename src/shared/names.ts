@@ -20,6 +20,13 @@ const INVISIBLE_OR_CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 /** With the `u` flag only a surrogate without its other half matches Cs. */
 const UNPAIRED_SURROGATE = /\p{Cs}/u;
 
+/**
+ * Free text (descriptions, arguments, environment values, script bodies) may hold any
+ * character but half of one: an unpaired surrogate has no UTF-8 form, so it would reach
+ * a process, a file or a client as something else than what was sent.
+ */
+export const WHOLE_CHARACTERS = /^\P{Cs}*$/u;
+
 /** A chosen name as it is stored: trimmed, in NFC. Leaves non-strings alone (type checks report them). */
 export function normalizeName<T>(value: T): T {
   return (typeof value === 'string' ? value.normalize('NFC').trim() : value) as T;

@@ -167,6 +167,27 @@ describe('REST: names and ids', () => {
     }
   });
 
+  it('refuses half characters in free text too (description, arguments, environment, script body), which no UTF-8 can carry', async () => {
+    await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name: 'free text', scriptId: 'base' } }), 201);
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['/api/jobs', 'POST', { name: 'x1', scriptId: 'base', description: 'a\ud800' }, /^description: /],
+      ['/api/jobs/free%20text', 'PUT', { args: ['ok', '\udfff'] }, /^args: /],
+      ['/api/jobs/free%20text', 'PUT', { env: { NAME: 'x\ud83d' } }, /^env: /],
+      ['/api/scripts/base', 'PUT', { body: 'echo \ud800' }, /^body: /],
+      ['/api/jobs/free%20text/runs', 'POST', { args: ['\ud800'] }, /^args: /],
+    ];
+    for (const [path, method, body, problem] of cases) {
+      const head = await t.head();
+      const answer = await t.request(path, { method, headers: { 'content-type': 'application/json' }, body: rawJson(body) });
+      const refused = await expectJson<{ problems: string[] }>(answer, 400);
+      assert.match(refused.problems.join('; '), problem, `${method} ${path}`);
+      assert.match(refused.problems.join('; '), /unpaired surrogates/);
+      assert.equal(await t.head(), head);
+    }
+    // Whole characters outside the basic plane are fine.
+    await expectJson(await t.request('/api/jobs/free%20text', { method: 'PUT', json: { description: 'rocket \u{1F680}', args: ['\u{1F600}'] } }), 200);
+  });
+
   it('stores actors in NFC and refuses invisible or control characters in X-Actor', async () => {
     const zoe = await expectJson<Named>(await t.request('/api/scripts', { method: 'POST', actor: 'Zoe%CC%88', json: { name: 'by zoe', body: 'true' } }), 201);
     assert.equal(zoe.createdBy, 'Zo\u00eb');
