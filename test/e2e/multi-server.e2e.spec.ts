@@ -170,6 +170,23 @@ describe('Two servers on one EventStoreDB', () => {
     assert.ok(removed > 0, 'some removals won');
   });
 
+  it("keeps a job's maxConcurrent across both servers' runners", async () => {
+    const ledger = join(shared, 'overlap-ledger.txt');
+    writeFileSync(ledger, '');
+    await postJson(a, '/api/scripts', { name: 'overlap', body: 'echo "start $(date +%s%N)" >> "$LEDGER"; sleep 0.1; echo "end $(date +%s%N)" >> "$LEDGER"' }, 201);
+    const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'One at a time', scriptId: 'overlap', env: { LEDGER: ledger }, maxConcurrent: 1 }, 201);
+    await eventually(async () => ((await b.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'B to show the job');
+    const requested = await Promise.all(Array.from({ length: 16 }, (_, n) => requestRun(n % 2 === 0 ? a : b, job.id)));
+    for (const run of requested) assert.equal((await waitForRun(a, run.id, 30_000)).status, 'succeeded');
+    let running = 0;
+    let most = 0;
+    for (const line of readFileSync(ledger, 'utf8').trim().split('\n')) {
+      running += line.startsWith('start') ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    assert.equal(most, 1, 'never two runs of the job at once');
+  });
+
   it("does not mark another server's running run lost when it restarts", async () => {
     const gate = join(shared, 'gate');
     await postJson(a, '/api/scripts', { name: 'gated', body: `echo started; while [ ! -e "${gate}" ]; do sleep 0.05; done; echo done` }, 201);
