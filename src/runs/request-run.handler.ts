@@ -2,16 +2,16 @@ import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { BlobStore } from '../blobs/blob-store';
 import { type AppendResult, EventStore } from '../event-store/event-store.port';
 import { fileNameProblems } from '../http/validators';
-import { nextRunNumber, runStandingOf } from '../jobs/job-runs';
-import { decideJob, evolveJob, initialJobState, requireActive, type JobState } from '../jobs/job.decider';
-import { changesJobVersion, JOB_EVENT_TYPES, jobStream, type JobFile } from '../jobs/job.events';
+import { foldJobForRequest, type JobFold, runStandingOf } from '../jobs/job-runs';
+import { decideJob, requireActive } from '../jobs/job.decider';
+import { jobStream, type JobFile } from '../jobs/job.events';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { evolveScript, initialScriptState } from '../scripts/script.decider';
 import { changesScriptVersion, SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
-import { appendEvents, loadAggregate, type Loaded } from '../shared/decide-and-append';
+import { appendEvents, loadAggregate } from '../shared/decide-and-append';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
 import { RequestRunCommand } from './run.commands';
@@ -34,8 +34,8 @@ export interface RunRequestDeps {
   projections: ProjectionEngine;
 }
 
-/** The job as read for a request: the state, and its stream as the request's `build` may need it. */
-export type JobAsRead = Loaded<JobState>;
+/** The job as read for a request. */
+export type JobAsRead = JobFold;
 
 /**
  * Requests a run of a job, in two appends that keep "a removed job never runs" true
@@ -56,11 +56,11 @@ export async function requestRunOfJob(
   build: (job: JobAsRead) => Promise<NewRunRequest>,
   context: CommandContext,
 ): Promise<CommandOutcome> {
-  const jobDecider = { initial: initialJobState, evolve: evolveJob, changesVersion: changesJobVersion };
   for (let attempt = 1; attempt <= ADMIT_ATTEMPTS; attempt++) {
-    const job = await loadAggregate(deps.store, jobStream(jobId), jobDecider, JOB_EVENT_TYPES);
+    const job = await foldJobForRequest(deps.store, jobId);
     const request = await build(job);
-    const number = nextRunNumber(job.events, deps.runs.nextNumber(jobId));
+    // Also after runs of logs written before admissions existed (known to the read model).
+    const number = Math.max(job.nextNumber, deps.runs.nextNumber(jobId));
     const runId = runIdFor(jobId, number);
     const admitted = decideJob({ type: 'AdmitRun', jobId, runId, number }, job.state);
     try {
