@@ -117,6 +117,28 @@ describe('Races across aggregates (embedded store)', () => {
     assert.ok(removed > 0, 'some removals won');
   });
 
+  it('never attaches files to a job removed at the same moment', async () => {
+    let removed = 0;
+    for (let round = 0; round < ROUNDS / 2; round++) {
+      const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: `files race ${round}`, scriptId: 'quick' } }), 201);
+      const upload = (): Promise<Response> => {
+        const form = new FormData();
+        form.append('file', new Blob([`round ${round}`]), 'input.txt');
+        return t.request(`/api/jobs/${job.id}/files`, { method: 'POST', body: form });
+      };
+      const [deleted, ...uploads] = await Promise.all([turns(round % 4).then(() => t.request(`/api/jobs/${job.id}`, { method: 'DELETE' })), upload(), upload()]);
+      const types = (await streamOf(`job-${job.id}`)).map((event) => event.type);
+      if (deleted.status === 204) {
+        removed++;
+        assert.deepEqual(uploads.map((answer) => answer.status).filter((status) => status === 201), [], `round ${round}`);
+        assert.equal(types.at(-1), 'JobRemoved', `round ${round}: nothing after the removal (${types.join(',')})`);
+      } else {
+        assert.equal(deleted.status, 409, `round ${round}: ${await deleted.text()}`);
+      }
+    }
+    assert.ok(removed > 0, 'some removals won');
+  });
+
   it('stops firing a schedule once its job is removed, and never runs it after', async () => {
     const job = await expectJson<{ id: string }>(
       await t.request('/api/jobs', { method: 'POST', json: { name: 'every second', scriptId: 'quick', schedules: [{ cron: '* * * * * *' }] } }),
