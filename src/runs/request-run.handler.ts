@@ -3,16 +3,16 @@ import { BlobStore } from '../blobs/blob-store';
 import { type AppendResult, EventStore } from '../event-store/event-store.port';
 import { fileNameProblems } from '../http/validators';
 import { foldJobForRequest, type JobFold, runStandingOf } from '../jobs/job-runs';
-import { decideJob, requireActive } from '../jobs/job.decider';
+import { type ActiveJob, decideJob, requireActive } from '../jobs/job.decider';
 import { jobStream, type JobFile } from '../jobs/job.events';
 import { ProjectionEngine } from '../projections/projection-engine';
-import { evolveScript, initialScriptState } from '../scripts/script.decider';
+import { evolveScript, initialScriptState, type ScriptState } from '../scripts/script.decider';
 import { changesScriptVersion, SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
 import { appendEvents, loadAggregate } from '../shared/decide-and-append';
-import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
+import { ConflictError, ValidationError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
 import { RequestRunCommand } from './run.commands';
 import { decideRun, initialRunState } from './run.decider';
@@ -123,9 +123,8 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
     const scheduledFor = scheduledTimeOf(input, this.clock.now());
     const fileProblems = input.files.flatMap((file) => fileNameProblems(file.name).map((problem) => `file: ${problem}`));
     if (fileProblems.length > 0) throw new ValidationError(fileProblems);
-    // Refuse a job that is gone before storing any bytes for it.
-    const [last] = await this.store.readStream(jobStream(jobId), { direction: 'backwards', maxCount: 1 });
-    if (!last || last.type === 'JobRemoved') throw new NotFoundError(`Job ${jobId} does not exist`);
+    // Refuse a job that is gone, or whose template is, before storing any bytes for it (checked again when admitted).
+    await this.activeTemplateOf(requireActive((await foldJobForRequest(this.store, jobId)).state, jobId));
 
     const extraFiles: JobFile[] = [];
     for (const file of input.files) {
@@ -135,11 +134,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
     const extra = { args: input.args, env: input.env, files: extraFiles };
     const build = async ({ state, version }: JobAsRead): Promise<NewRunRequest> => {
       const job = requireActive(state, jobId);
-      const scriptDecider = { initial: initialScriptState, evolve: evolveScript, changesVersion: changesScriptVersion };
-      const { state: script, version: scriptVersion } = await loadAggregate(this.store, scriptStream(job.scriptId), scriptDecider, SCRIPT_EVENT_TYPES);
-      if (script.status !== 'active') {
-        throw new ConflictError(`Job "${job.name}" uses a script template that ${script.status === 'removed' ? `("${script.name}") was removed` : 'does not exist'}: edit the job first`);
-      }
+      const { script, scriptVersion } = await this.activeTemplateOf(job);
       const snapshot: RunSnapshot = {
         scriptId: script.scriptId,
         scriptName: script.name,
@@ -156,5 +151,15 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
     };
     const deps = { store: this.store, clock: this.clock, ids: this.ids, runs: this.runs, projections: this.projections };
     return requestRunOfJob(deps, jobId, build, context);
+  }
+
+  /** The job's template as the log says, with its version; a `409` when it is not active. */
+  private async activeTemplateOf(job: ActiveJob): Promise<{ script: Extract<ScriptState, { status: 'active' }>; scriptVersion: bigint | null }> {
+    const scriptDecider = { initial: initialScriptState, evolve: evolveScript, changesVersion: changesScriptVersion };
+    const { state: script, version } = await loadAggregate(this.store, scriptStream(job.scriptId), scriptDecider, SCRIPT_EVENT_TYPES);
+    if (script.status !== 'active') {
+      throw new ConflictError(`Job "${job.name}" uses a script template that ${script.status === 'removed' ? `("${script.name}") was removed` : 'does not exist'}: edit the job first`);
+    }
+    return { script, scriptVersion: version };
   }
 }

@@ -210,6 +210,21 @@ describe('Races across aggregates (embedded store)', () => {
     assert.ok(outcomes.removed > 0 && outcomes.refused > 0, JSON.stringify(outcomes));
   });
 
+  it('refuses a run of a job on a removed template (an old log) before storing its files', async () => {
+    const meta = { actor: 'old', at: new Date().toISOString(), correlationId: randomUUID(), causationId: null, source: 'api' };
+    const event = (type: string, data: unknown): NewEvent => ({ id: randomUUID(), type, data, metadata: meta });
+    await t.store.append('script-oldtemplat1', [event('ScriptCreated', { scriptId: 'oldtemplat1', name: 'gone', interpreter: 'bash', body: 'true' })], 'no_stream');
+    await t.store.append('job-oldjobonrm1', [event('JobCreated', { jobId: 'oldjobonrm1', name: 'orphan', description: '', scriptId: 'oldtemplat1', args: [], env: {}, tags: [], timeoutSeconds: null })], 'no_stream');
+    const { position } = await t.store.append('script-oldtemplat1', [event('ScriptRemoved', { scriptId: 'oldtemplat1' })], 0n);
+    await t.app.get(ProjectionEngine).waitFor(position);
+    const head = await t.head();
+    const form = new FormData();
+    form.append('file', new Blob(['bytes that must not be stored']), 'input.txt');
+    const refused = await expectJson<{ message: string }>(await t.request('/api/jobs/oldjobonrm1/runs', { method: 'POST', body: form }), 409);
+    assert.match(refused.message, /uses a script template that \("gone"\) was removed/);
+    assert.equal(await t.head(), head, 'nothing stored');
+  });
+
   it('keeps the version of a job when runs are requested, so an open edit stays current', async () => {
     const job = await expectJson<{ id: string; version: number }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'edited while run', scriptId: 'quick' } }), 201);
     await Promise.all(Array.from({ length: 5 }, () => t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', json: { delaySeconds: 60 } })));
