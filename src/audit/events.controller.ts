@@ -53,7 +53,8 @@ export class EventsController {
         scanned++;
         after = event.position;
         if (query.stream !== undefined && event.stream !== query.stream) continue;
-        if (query.actor !== undefined && event.metadata.actor !== query.actor) continue;
+        // Actors are stored in NFC (older events may not be): compare in NFC.
+        if (query.actor !== undefined && event.metadata.actor.normalize('NFC') !== query.actor.normalize('NFC')) continue;
         items.push(toAuditEvent(event, query.includeBytes === true));
         if (items.length === limit) break;
       }

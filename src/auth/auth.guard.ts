@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { CommandContext } from '../shared/command-context';
 import { ValidationError } from '../shared/domain-errors';
 import { KeyService } from './key-service';
-import { ACTOR_PATTERN, type AuthenticatedRequest, correlationIdOf, sourceOf } from './request-context';
+import { actorProblems } from '../shared/names';
+import { type AuthenticatedRequest, correlationIdOf, sourceOf } from './request-context';
 
 const PUBLIC = 'endercompute:public';
 
@@ -62,8 +63,10 @@ function actorFromHeader(raw: string | string[] | undefined): string {
   } catch {
     throw new ValidationError(['X-Actor: is not valid percent-encoded text']);
   }
-  value = value.trim();
+  // Stored in NFC like every name, so one person is one actor however their keyboard composes.
+  value = value.normalize('NFC').trim();
   if (value === '') return 'anonymous';
-  if (!ACTOR_PATTERN.test(value)) throw new ValidationError(['X-Actor: must be 1 to 64 printable characters']);
+  const problems = actorProblems(value);
+  if (problems.length > 0) throw new ValidationError(problems.map((problem) => `X-Actor: ${problem}`));
   return value;
 }

@@ -8,9 +8,6 @@ export interface AuthenticatedRequest extends Request {
   commandContext?: CommandContext;
 }
 
-/** The valid actor header value: 1–64 printable characters (no control characters). */
-export const ACTOR_PATTERN = /^[^\x00-\x1f\x7f]{1,64}$/;
-
 /** Where a request comes from, for the `source` metadata of the events it causes. */
 export function sourceOf(request: Request): string {
   if (request.headers['hx-request'] === 'true') return 'web';

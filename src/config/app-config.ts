@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
+import { actorProblems } from '../shared/names';
 import { packageVersion } from '../shared/version';
 import { readConnectionString } from './connection-string';
 import { runnerIdentity } from './runner-identity';
@@ -140,11 +141,14 @@ function parseNamedKeys(raw: string, problems: string[]): Array<{ name: string; 
   const entries = raw.split(',').map((part) => part.trim()).filter(Boolean);
   for (const [index, entry] of entries.entries()) {
     const separator = entry.indexOf('=');
-    const name = separator > 0 ? entry.slice(0, separator).trim() : '';
+    const name = separator > 0 ? entry.slice(0, separator).normalize('NFC').trim() : '';
     const key = separator > 0 ? entry.slice(separator + 1).trim() : '';
     // The entry itself is never echoed: it holds a key.
-    if (!/^[^\x00-\x1f\x7f=,]{1,64}$/.test(name) || key.length < 16) {
-      problems.push(`ENDERCOMPUTE_KEYS entry ${index + 1} must be name=KEY with a 1–64 character name and a key of at least 16 characters`);
+    // A key's name is an actor: the same rules as an X-Actor name (no invisible or control characters).
+    if (actorProblems(name).length > 0 || key.length < 16) {
+      problems.push(
+        `ENDERCOMPUTE_KEYS entry ${index + 1} must be name=KEY with a 1–64 character name (no control or invisible characters) and a key of at least 16 characters`,
+      );
       continue;
     }
     keys.push({ name, key });

@@ -1,5 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
 import { IsString, Length, Matches, registerDecorator, type ValidationOptions } from 'class-validator';
+import { addressableNameProblems, nameContentProblems, normalizeName, WHOLE_CHARACTERS } from '../shared/names';
 
 /** No control characters at all (names, tags, interpreters). */
 export const NO_CONTROL_CHARS = /^[^\x00-\x1f\x7f]*$/;
@@ -25,6 +27,7 @@ export function envProblems(value: unknown): string[] {
     else if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) problems.push(`${name} is reserved: ${RESERVED_ENV_PREFIX}* variables are set by EnderCompute`);
     if (typeof val !== 'string') problems.push(`${name.slice(0, 40)} must be a string`);
     else if (!NO_NUL.test(val)) problems.push(`${name.slice(0, 40)} must not contain NUL characters`);
+    else if (!WHOLE_CHARACTERS.test(val)) problems.push(`${name.slice(0, 40)} must not contain unpaired surrogates (half of a character)`);
     else if (val.length > MAX_ENV_VALUE) problems.push(`${name.slice(0, 40)} must be at most ${MAX_ENV_VALUE} characters`);
   }
   return problems;
@@ -45,13 +48,27 @@ export function IsEnvMap(options?: ValidationOptions): PropertyDecorator {
     });
 }
 
-/** A person-facing name (script template, job): 1–100 characters, not blank, no control characters. */
+/**
+ * A person-facing name of something addressed by id or name (script template, job):
+ * stored trimmed and in NFC, 1–100 characters, not blank, none of the characters
+ * `src/shared/names.ts` refuses, and not shaped like an id.
+ */
 export const DisplayNameRules = (): PropertyDecorator =>
   applyDecorators(
+    Transform(({ value }: { value: unknown }) => normalizeName(value)),
     IsString(),
     Length(1, 100),
-    Matches(NO_CONTROL_CHARS, { message: '$property must not contain control characters' }),
     Matches(/\S/, { message: '$property must not be blank' }),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isAddressableName',
+        target: target.constructor,
+        propertyName: propertyName as string,
+        validator: {
+          validate: (value: unknown) => typeof value !== 'string' || addressableNameProblems(value).length === 0,
+          defaultMessage: (args) => addressableNameProblems(String(args?.value)).map((problem) => `${args?.property} ${problem}`).join('; '),
+        },
+      }),
   );
 
 /** Problems with an input file's name, or an empty list: a plain name, never a path. */
@@ -61,6 +78,9 @@ export function fileNameProblems(name: string): string[] {
   if (name.includes('/') || name.includes('\\')) return [`"${name}" is a path: give a plain file name`];
   if (name === '.' || name === '..') return [`"${name}" is not a file name`];
   if (/[\x00-\x1f\x7f]/.test(name)) return [`"${name.replace(/[\x00-\x1f\x7f]/g, '?')}" contains control characters`];
+  // Invisible characters (a right-to-left override makes `txt.exe` show as `exe.txt`) and half characters.
+  const content = nameContentProblems(name);
+  if (content.length > 0) return content.map((problem) => `the file name ${problem}`);
   if (Buffer.byteLength(name) > 255) return ['the file name is longer than 255 bytes'];
   if (name.startsWith('.endercompute')) return [`"${name}" is reserved for EnderCompute's own files`];
   return [];

@@ -39,7 +39,14 @@ export type JobCommand =
     }
   | { type: 'AttachJobFiles'; jobId: string; files: JobFile[] }
   | { type: 'RemoveJobFile'; jobId: string; name: string }
-  | { type: 'RemoveJob'; jobId: string; activeRuns: number[] };
+  | {
+      type: 'RemoveJob';
+      jobId: string;
+      /** Numbers of its runs that have not finished, as their own streams say. */
+      activeRuns: number[];
+    }
+  /** Admit a run (numbered by the handler): only an active job runs. */
+  | { type: 'AdmitRun'; jobId: string; runId: string; number: number };
 
 export function evolveJob(state: JobState, event: JobEvent): JobState {
   switch (event.type) {
@@ -60,6 +67,10 @@ export function evolveJob(state: JobState, event: JobEvent): JobState {
       return { ...state, files: state.files.filter((f) => f.name !== event.data.name) };
     case 'JobRemoved':
       return state.status === 'active' ? { status: 'removed', jobId: state.jobId, name: state.name } : state;
+    case 'JobRunAdmitted':
+    case 'JobChangeFenced':
+      // Bookkeeping for runs and templates: the job itself does not change.
+      return state;
     default:
       return assertNever(event, 'job event');
   }
@@ -116,6 +127,10 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
         );
       }
       return [{ type: 'JobRemoved', data: { jobId: command.jobId } }];
+    }
+    case 'AdmitRun': {
+      requireActive(state, command.jobId);
+      return [{ type: 'JobRunAdmitted', data: { jobId: command.jobId, runId: command.runId, number: command.number } }];
     }
     default:
       return assertNever(command, 'job command');

@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
+import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
 import type { JobDefinition, JobSchedule } from './job.events';
 import { MAX_JOB_CONCURRENCY } from './job.decider';
 
@@ -10,7 +11,12 @@ export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const TAG_PATTERN = /^[\p{L}\p{N}_.:/+-]{1,40}$/u;
 
 const DescriptionRules = (): PropertyDecorator =>
-  applyDecorators(IsString(), MaxLength(4000), Matches(NO_NUL, { message: 'description must not contain NUL characters' }));
+  applyDecorators(
+    IsString(),
+    MaxLength(4000),
+    Matches(NO_NUL, { message: 'description must not contain NUL characters' }),
+    Matches(WHOLE_CHARACTERS, { message: 'description must not contain unpaired surrogates (half of a character)' }),
+  );
 
 const ScriptRefRules = (): PropertyDecorator => applyDecorators(IsString(), Length(1, 100));
 
@@ -22,6 +28,7 @@ export const ArgsRules = (): PropertyDecorator =>
     IsString({ each: true }),
     MaxLength(8192, { each: true }),
     Matches(NO_NUL, { each: true, message: 'each value in $property must not contain NUL characters' }),
+    Matches(WHOLE_CHARACTERS, { each: true, message: 'each value in $property must not contain unpaired surrogates (half of a character)' }),
   );
 
 const TagsRules = (): PropertyDecorator =>
@@ -30,9 +37,9 @@ const TagsRules = (): PropertyDecorator =>
     ArrayMaxSize(30),
     IsString({ each: true }),
     Matches(TAG_PATTERN, { each: true, message: 'each tag must be 1–40 letters, digits or _ . : / + -' }),
-    // Tags compare case-insensitively and once each.
+    // Tags compare in NFC, case-insensitively, and once each (see src/shared/names.ts).
     Transform(({ value }: { value: unknown }) =>
-      Array.isArray(value) && value.every((t) => typeof t === 'string') ? [...new Set(value.map((t: string) => t.toLowerCase()))] : value,
+      Array.isArray(value) && value.every((t) => typeof t === 'string') ? [...new Set(value.map((t: string) => nameKey(t)))] : value,
     ),
   );
 

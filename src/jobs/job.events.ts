@@ -57,9 +57,42 @@ export interface JobRemoved {
   data: { jobId: string };
 }
 
-export type JobEvent = JobCreated | JobUpdated | JobFileAttached | JobFileRemoved | JobRemoved;
+/**
+ * The job admitted a run: appended to the job's stream, with the expected revision,
+ * before the run's `RunRequested`. It serialises run requests with the job's removal
+ * (a removal that has not seen it conflicts; one that has, checks the run), and it
+ * numbers the run. Bookkeeping, not a change of the job: its version stays.
+ */
+export interface JobRunAdmitted {
+  type: 'JobRunAdmitted';
+  data: { jobId: string; runId: string; number: number };
+}
 
-export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = ['JobCreated', 'JobUpdated', 'JobFileAttached', 'JobFileRemoved', 'JobRemoved'];
+/**
+ * A template's removal fenced off a change of this job that was under way (one that
+ * declared use of the template but had not landed): appended expecting the revision
+ * that change expects — no stream, for a creation — so the change conflicts and is
+ * decided again, finding the template gone. Bookkeeping, not a change of the job.
+ */
+export interface JobChangeFenced {
+  type: 'JobChangeFenced';
+  data: { jobId: string; reason: string };
+}
+
+export type JobEvent = JobCreated | JobUpdated | JobFileAttached | JobFileRemoved | JobRemoved | JobRunAdmitted | JobChangeFenced;
+
+export const JOB_EVENT_TYPES: readonly JobEvent['type'][] = [
+  'JobCreated',
+  'JobUpdated',
+  'JobFileAttached',
+  'JobFileRemoved',
+  'JobRemoved',
+  'JobRunAdmitted',
+  'JobChangeFenced',
+];
+
+/** Whether a job event changes the job as people edit it (its version): all but the bookkeeping ones. */
+export const changesJobVersion = (type: string): boolean => type !== 'JobRunAdmitted' && type !== 'JobChangeFenced';
 
 export const jobStream = (jobId: string): string => `job-${jobId}`;
 

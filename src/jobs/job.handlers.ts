@@ -4,22 +4,31 @@ import { BlobStore } from '../blobs/blob-store';
 import { EventStore } from '../event-store/event-store.port';
 import { inputFileProblems } from '../http/validators';
 import { ProjectionEngine } from '../projections/projection-engine';
+import { runStream } from '../runs/run.events';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
-import { decideAndAppend, type Decider, type Dependencies, loadAggregate } from '../shared/decide-and-append';
-import { ValidationError } from '../shared/domain-errors';
-import { IdGenerator } from '../shared/ids';
+import { appendEvents, type AppendGuard, decideAndAppend, type Decider, type Dependencies, loadAggregate, type Loaded } from '../shared/decide-and-append';
+import { ConflictError, ValidationError } from '../shared/domain-errors';
+import { IdGenerator, newIdUnlike } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
 import { UniqueNames } from '../shared/unique-names';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
 import { decideJob, evolveJob, initialJobState, type JobCommand, type JobState } from './job.decider';
-import { JOB_EVENT_TYPES, jobStream, type JobEvent } from './job.events';
+import { admittedRuns, runStandingOf } from './job-runs';
+import { declareScriptUse } from './script-use';
+import { changesJobVersion, JOB_EVENT_TYPES, jobStream, type JobEvent } from './job.events';
 import { JobsReadModel } from './jobs.read-model';
 
-const jobDecider: Decider<JobState, JobEvent, JobCommand> = { initial: initialJobState, evolve: evolveJob, decide: decideJob };
+/** The job aggregate; run admissions are bookkeeping, not changes of its version. */
+export const jobDecider: Decider<JobState, JobEvent, JobCommand> = {
+  initial: initialJobState,
+  evolve: evolveJob,
+  decide: decideJob,
+  changesVersion: changesJobVersion,
+};
 
 /** Shared by the job handlers: dependencies, look-ups, and the lock that keeps names unique on this server. */
 @Injectable()
@@ -47,8 +56,27 @@ export class JobCommandSupport {
     });
   }
 
-  async execute(jobId: string, command: JobCommand, context: CommandContext, expected?: bigint): Promise<CommandOutcome> {
-    const guard = this.uniqueNames.guard(jobId, context);
+  /**
+   * Decides and appends. Between the decision and the append: `before`, then — when the
+   * decision points the job at a template — the declaration of that use on the
+   * template's stream (see script-use.ts), then the name guard.
+   */
+  async execute(
+    jobId: string,
+    command: JobCommand | ((loaded: Loaded<JobState>) => Promise<JobCommand>),
+    context: CommandContext,
+    expected?: bigint,
+    before?: () => Promise<void>,
+  ): Promise<CommandOutcome> {
+    const names = this.uniqueNames.guard(jobId, context);
+    const guard: AppendGuard<JobState> = {
+      beforeAppend: async (previous, next, revision = null) => {
+        await before?.();
+        const newTemplate = next.status === 'active' && (previous.status !== 'active' || previous.scriptId !== next.scriptId);
+        if (newTemplate) await declareScriptUse(this.deps, next.scriptId, jobId, revision, context);
+        return names.beforeAppend(previous, next);
+      },
+    };
     const result = await decideAndAppend(this.deps, jobStream(jobId), jobDecider, JOB_EVENT_TYPES, command, context, expected, guard);
     const position = result.append?.position ?? null;
     if (position) await this.projections.waitFor(position);
@@ -68,8 +96,8 @@ export class CreateJobHandler implements ICommandHandler<CreateJobCommand> {
 
   execute({ definition, context }: CreateJobCommand): Promise<CommandOutcome> {
     const { support } = this;
-    const jobId = support.ids.newId();
     return support.names.run(() => {
+      const jobId = newIdUnlike(support.ids, (id) => support.jobs.isTaken(id));
       const { scriptId, scriptExists } = support.resolveScript(definition.scriptId);
       const command: JobCommand = {
         type: 'CreateJob',
@@ -103,16 +131,49 @@ export class UpdateJobHandler implements ICommandHandler<UpdateJobCommand> {
   }
 }
 
+/**
+ * Removes a job that has no unfinished run. The runs are checked in the log, not in a
+ * read model that may not show a run requested a moment ago (here or on another
+ * server): every run the job admitted (`JobRunAdmitted`) is looked up in its own
+ * stream, and the removal is appended expecting the job stream's revision, so a run
+ * admitted meanwhile makes it decide again. A run admitted but not yet requested is
+ * voided first (see `RunRequestVoided`): its request then fails instead of creating a
+ * run of a removed job.
+ */
 @CommandHandler(RemoveJobCommand)
 export class RemoveJobHandler implements ICommandHandler<RemoveJobCommand> {
   constructor(private readonly support: JobCommandSupport) {}
 
   execute({ jobId, expectedVersion, context }: RemoveJobCommand): Promise<CommandOutcome> {
-    const activeRuns = this.support.runs
-      .forJob(jobId)
-      .filter((run) => run.phase !== 'finished')
-      .map((run) => run.number);
-    return this.support.execute(jobId, { type: 'RemoveJob', jobId, activeRuns }, context, expectedVersion);
+    const { support } = this;
+    let underWay: Array<{ runId: string; number: number }> = [];
+    const command = async (loaded: Loaded<JobState>): Promise<JobCommand> => {
+      // Runs from logs written before admissions existed are known to the read model only.
+      const runs = new Map<string, number>(support.runs.forJob(jobId).map((run) => [run.id, run.number]));
+      for (const admitted of admittedRuns(loaded.events)) runs.set(admitted.runId, admitted.number);
+      const activeRuns: number[] = [];
+      underWay = [];
+      for (const [runId, number] of runs) {
+        // A finished run stays finished: the read model can be trusted for that much.
+        if (support.runs.get(runId)?.phase === 'finished') continue;
+        const standing = await runStandingOf(support.deps.store, runId);
+        if (standing === 'unfinished') activeRuns.push(number);
+        else if (standing === 'absent') underWay.push({ runId, number });
+      }
+      return { type: 'RemoveJob', jobId, activeRuns: activeRuns.sort((a, b) => a - b) };
+    };
+    const voidRequestsUnderWay = async (): Promise<void> => {
+      for (const { runId, number } of underWay) {
+        const reason = 'The job was removed while this run was being requested';
+        try {
+          await appendEvents(support.deps, runStream(runId), [{ type: 'RunRequestVoided', data: { runId, jobId, reason } }], 'no_stream', context);
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+          throw new ConflictError(`Run #${number} of this job was requested at this very moment: cancel it first, then remove the job`);
+        }
+      }
+    };
+    return support.execute(jobId, command, context, expectedVersion, voidRequestsUnderWay);
   }
 }
 

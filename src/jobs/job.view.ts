@@ -8,6 +8,7 @@ import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
 import type { JobSchedule } from './job.events';
 import { JobsReadModel, type JobRecord } from './jobs.read-model';
+import { nameKey } from '../shared/names';
 
 /** A job as the API shows it (API.md `Job`): the stored job joined with its template and runs. */
 export interface JobView extends Omit<JobRecord, 'searchText' | 'schedules'> {
@@ -71,8 +72,8 @@ export class JobQueries {
   }
 
   list(filter: JobFilter): JobView[] {
-    const q = filter.q?.trim().toLowerCase();
-    const tag = filter.tag?.trim().toLowerCase();
+    const q = filter.q !== undefined ? nameKey(filter.q.trim()) : undefined;
+    const tag = filter.tag !== undefined ? nameKey(filter.tag.trim()) : undefined;
     const now = this.clock.now();
     return this.jobs
       .all()

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { NameHolder } from '../scripts/script.decider';
+import { nameKey } from '../shared/names';
 import { withDefinitionDefaults, type JobEvent, type JobFile, type JobSchedule } from './job.events';
 
 /** A job as stored in the read model (the API adds `lastRun` from the runs read model). */
@@ -32,7 +33,9 @@ export interface JobRecord {
 export class JobsReadModel implements Projection {
   readonly name = 'jobs';
   private readonly byId = new Map<string, JobRecord>();
-  private readonly idByLowerName = new Map<string, string>();
+  private readonly idByNameKey = new Map<string, string>();
+  /** Every id a job was created with, removed ones included. */
+  private readonly issuedIds = new Set<string>();
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('job-')) return;
@@ -45,15 +48,16 @@ export class JobsReadModel implements Projection {
         const job: JobRecord = { id: jobId, ...withDefinitionDefaults(definition), files: [], createdAt: at, createdBy: actor, ...stamp, searchText: '' };
         job.searchText = searchTextOf(job);
         this.byId.set(jobId, job);
-        this.idByLowerName.set(job.name.toLowerCase(), jobId);
+        this.idByNameKey.set(nameKey(job.name), jobId);
+        this.issuedIds.add(jobId);
         return;
       }
       case 'JobUpdated': {
         const job = this.byId.get(event.data.jobId);
         if (!job) return;
         if (event.data.name !== undefined) {
-          this.idByLowerName.delete(job.name.toLowerCase());
-          this.idByLowerName.set(event.data.name.toLowerCase(), job.id);
+          this.forgetName(job);
+          this.idByNameKey.set(nameKey(event.data.name), job.id);
         }
         const { jobId: _id, ...changes } = event.data;
         Object.assign(job, changes, stamp);
@@ -79,7 +83,7 @@ export class JobsReadModel implements Projection {
         const job = this.byId.get(event.data.jobId);
         if (!job) return;
         this.byId.delete(job.id);
-        this.idByLowerName.delete(job.name.toLowerCase());
+        this.forgetName(job);
         return;
       }
       default:
@@ -91,13 +95,29 @@ export class JobsReadModel implements Projection {
     return this.byId.get(id);
   }
 
-  /** By id, or else by name (case-insensitive): wherever a job id is accepted, its name is too. */
+  /**
+   * By id, or else by name (NFC, case-insensitive): wherever a job id is accepted, its
+   * name is too. An id this log ever issued means that job only, so a removed job's id
+   * finds nothing, forever — never a job that is named like it (old logs may hold one).
+   */
   find(idOrName: string): JobRecord | undefined {
-    return this.byId.get(idOrName) ?? this.byId.get(this.idByLowerName.get(idOrName.toLowerCase()) ?? '');
+    if (this.issuedIds.has(idOrName)) return this.byId.get(idOrName);
+    return this.byId.get(this.idByNameKey.get(nameKey(idOrName)) ?? '');
+  }
+
+  /** Whether `value` is (or was) a job's id or is a job's name: a new id must be neither. */
+  isTaken(value: string): boolean {
+    return this.issuedIds.has(value) || this.idByNameKey.has(nameKey(value));
+  }
+
+  /** Drops the job's name from the index, unless another job holds that key (two old look-alike names). */
+  private forgetName(job: JobRecord): void {
+    const key = nameKey(job.name);
+    if (this.idByNameKey.get(key) === job.id) this.idByNameKey.delete(key);
   }
 
   nameHolder(name: string): NameHolder | null {
-    const id = this.idByLowerName.get(name.toLowerCase());
+    const id = this.idByNameKey.get(nameKey(name));
     const job = id ? this.byId.get(id) : undefined;
     return job ? { id: job.id, name: job.name } : null;
   }
@@ -117,5 +137,5 @@ export class JobsReadModel implements Projection {
 }
 
 function searchTextOf(job: Pick<JobRecord, 'name' | 'description' | 'tags'>): string {
-  return [job.name, job.description, ...job.tags].join('\n').toLowerCase();
+  return nameKey([job.name, job.description, ...job.tags].join('\n'));
 }

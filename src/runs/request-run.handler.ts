@@ -1,17 +1,17 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { BlobStore } from '../blobs/blob-store';
-import { EventStore, StreamConflictError } from '../event-store/event-store.port';
+import { type AppendResult, EventStore } from '../event-store/event-store.port';
 import { inputFileProblems } from '../http/validators';
-import { decideJob, evolveJob, initialJobState, requireActive } from '../jobs/job.decider';
-import { JOB_EVENT_TYPES, jobStream, type JobFile } from '../jobs/job.events';
+import { foldJobForRequest, type JobFold, runStandingOf } from '../jobs/job-runs';
+import { type ActiveJob, decideJob, requireActive } from '../jobs/job.decider';
+import { jobStream, type JobFile } from '../jobs/job.events';
 import { ProjectionEngine } from '../projections/projection-engine';
-import { decideScript, evolveScript, initialScriptState } from '../scripts/script.decider';
-import { SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
+import { evolveScript, initialScriptState, type ScriptState } from '../scripts/script.decider';
+import { changesScriptVersion, SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
 import type { CommandOutcome } from '../shared/command-outcome';
-import { loadAggregate } from '../shared/decide-and-append';
-import { metadataFor } from '../shared/command-context';
+import { appendEvents, loadAggregate } from '../shared/decide-and-append';
 import { ConflictError, ValidationError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
 import { RequestRunCommand } from './run.commands';
@@ -19,13 +19,13 @@ import { decideRun, initialRunState } from './run.decider';
 import { runIdFor, runStream, type RunRequested, type RunSnapshot } from './run.events';
 import { RunsReadModel } from './runs.read-model';
 
-/** How many taken numbers a request skips before giving up (other servers numbering the same job). */
-const NUMBER_ATTEMPTS = 50;
+/** How often a request is made again when the job changed (other runs admitted, an edit) while it was made. */
+const ADMIT_ATTEMPTS = 50;
 
 /** What a new run is requested with; its id and number are taken when it is appended. */
 export type NewRunRequest = Omit<RunRequested['data'], 'runId' | 'number'>;
 
-/** What {@link appendRunRequest} needs. */
+/** What {@link requestRunOfJob} needs. */
 export interface RunRequestDeps {
   store: EventStore;
   clock: Clock;
@@ -34,30 +34,58 @@ export interface RunRequestDeps {
   projections: ProjectionEngine;
 }
 
+/** The job as read for a request. */
+export type JobAsRead = JobFold;
+
 /**
- * Appends a new run of a job with the next free number: the append to
- * `run-<job>-<n>` expects no stream, so a number another request (or server)
- * took meanwhile is skipped. Resolves once the read models show the run.
+ * Requests a run of a job, in two appends that keep "a removed job never runs" true
+ * on any number of servers: the job admits the run (`JobRunAdmitted` on its own
+ * stream, expecting the revision read — so it fails if the job was removed or changed
+ * meanwhile, and is then made again from the job as it is now), which also gives the
+ * run its number; then `RunRequested` opens the run's stream (expecting none). A job's
+ * removal checks every run the job admitted, and voids one whose `RunRequested` has not
+ * landed yet — then this request answers that the job was removed.
+ *
+ * `build` makes the request from the job as read (it refuses a job that is not
+ * active); it runs again whenever the request is made again. Resolves once the read
+ * models show the run.
  */
-export async function appendRunRequest(deps: RunRequestDeps, request: NewRunRequest, context: CommandContext): Promise<CommandOutcome> {
-  let number = deps.runs.nextNumber(request.jobId);
-  for (let attempt = 0; attempt < NUMBER_ATTEMPTS; attempt++, number++) {
-    const runId = runIdFor(request.jobId, number);
-    const events = decideRun({ type: 'RequestRun', ...request, runId, number }, initialRunState);
-    const metadata = metadataFor(context, deps.clock.now());
+export async function requestRunOfJob(
+  deps: RunRequestDeps,
+  jobId: string,
+  build: (job: JobAsRead) => Promise<NewRunRequest>,
+  context: CommandContext,
+): Promise<CommandOutcome> {
+  for (let attempt = 1; attempt <= ADMIT_ATTEMPTS; attempt++) {
+    const job = await foldJobForRequest(deps.store, jobId);
+    const request = await build(job);
+    // Also after runs of logs written before admissions existed (known to the read model).
+    const number = Math.max(job.nextNumber, deps.runs.nextNumber(jobId));
+    const runId = runIdFor(jobId, number);
+    const admitted = decideJob({ type: 'AdmitRun', jobId, runId, number }, job.state);
     try {
-      const result = await deps.store.append(
-        runStream(runId),
-        events.map((event) => ({ id: deps.ids.newEventId(), type: event.type, data: event.data, metadata })),
-        'no_stream',
-      );
-      await deps.projections.waitFor(result.position);
-      return { id: runId, position: result.position };
+      await appendEvents(deps, jobStream(jobId), admitted, job.revision ?? 'no_stream', context);
     } catch (error) {
-      if (!(error instanceof StreamConflictError)) throw error;
+      // The job changed (another run admitted, an edit, a removal): make the request again from it.
+      if (error instanceof ConflictError) continue;
+      throw error;
     }
+    const requested = decideRun({ type: 'RequestRun', ...request, runId, number }, initialRunState);
+    let result: AppendResult;
+    try {
+      result = await appendEvents(deps, runStream(runId), requested, 'no_stream', context);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      if ((await runStandingOf(deps.store, runId)) === 'voided') {
+        throw new ConflictError(`Job "${request.jobName}" was removed at the same moment: the run was not requested`);
+      }
+      // A run recorded before admissions existed holds this number: the next attempt takes the next one.
+      continue;
+    }
+    await deps.projections.waitFor(result.position);
+    return { id: runId, position: result.position };
   }
-  throw new ConflictError(`Could not number a new run of "${request.jobName}": too many runs were requested at the same moment, try again`);
+  throw new ConflictError(`Could not request a run of job ${jobId}: it kept changing at the same moment, try again`);
 }
 
 /**
@@ -95,15 +123,8 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
     const scheduledFor = scheduledTimeOf(input, this.clock.now());
     const fileProblems = inputFileProblems(input.files.map((file) => file.name)).map((problem) => `file: ${problem}`);
     if (fileProblems.length > 0) throw new ValidationError(fileProblems);
-
-    const jobDecider = { initial: initialJobState, evolve: evolveJob, decide: decideJob };
-    const { state: jobState, revision: jobRevision } = await loadAggregate(this.store, jobStream(jobId), jobDecider, JOB_EVENT_TYPES);
-    const job = requireActive(jobState, jobId);
-    const scriptDecider = { initial: initialScriptState, evolve: evolveScript, decide: decideScript };
-    const { state: script, revision: scriptRevision } = await loadAggregate(this.store, scriptStream(job.scriptId), scriptDecider, SCRIPT_EVENT_TYPES);
-    if (script.status !== 'active') {
-      throw new ConflictError(`Job "${job.name}" uses a script template that ${script.status === 'removed' ? `("${script.name}") was removed` : 'does not exist'}: edit the job first`);
-    }
+    // Refuse a job that is gone, or whose template is, before storing any bytes for it (checked again when admitted).
+    await this.activeTemplateOf(requireActive((await foldJobForRequest(this.store, jobId)).state, jobId));
 
     // Everything that could refuse the request was checked above: only now are the bytes stored,
     // and the run refers to them only once every one is complete.
@@ -112,20 +133,35 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
       const blob = await this.blobs.put(file, context);
       extraFiles.push({ name: file.name, size: blob.size, sha256: blob.sha256 });
     }
-    const snapshot: RunSnapshot = {
-      scriptId: script.scriptId,
-      scriptName: script.name,
-      scriptVersion: Number(scriptRevision),
-      interpreter: script.interpreter,
-      body: script.body,
-      jobVersion: Number(jobRevision),
-      args: [...job.args, ...input.args],
-      env: { ...job.env, ...input.env },
-      files: [...job.files.filter((f) => !extraFiles.some((x) => x.name === f.name)), ...extraFiles],
-      timeoutSeconds: job.timeoutSeconds,
-    };
     const extra = { args: input.args, env: input.env, files: extraFiles };
+    const build = async ({ state, version }: JobAsRead): Promise<NewRunRequest> => {
+      const job = requireActive(state, jobId);
+      const { script, scriptVersion } = await this.activeTemplateOf(job);
+      const snapshot: RunSnapshot = {
+        scriptId: script.scriptId,
+        scriptName: script.name,
+        scriptVersion: Number(scriptVersion),
+        interpreter: script.interpreter,
+        body: script.body,
+        jobVersion: Number(version),
+        args: [...job.args, ...input.args],
+        env: { ...job.env, ...input.env },
+        files: [...job.files.filter((f) => !extraFiles.some((x) => x.name === f.name)), ...extraFiles],
+        timeoutSeconds: job.timeoutSeconds,
+      };
+      return { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null };
+    };
     const deps = { store: this.store, clock: this.clock, ids: this.ids, runs: this.runs, projections: this.projections };
-    return appendRunRequest(deps, { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null }, context);
+    return requestRunOfJob(deps, jobId, build, context);
+  }
+
+  /** The job's template as the log says, with its version; a `409` when it is not active. */
+  private async activeTemplateOf(job: ActiveJob): Promise<{ script: Extract<ScriptState, { status: 'active' }>; scriptVersion: bigint | null }> {
+    const scriptDecider = { initial: initialScriptState, evolve: evolveScript, changesVersion: changesScriptVersion };
+    const { state: script, version } = await loadAggregate(this.store, scriptStream(job.scriptId), scriptDecider, SCRIPT_EVENT_TYPES);
+    if (script.status !== 'active') {
+      throw new ConflictError(`Job "${job.name}" uses a script template that ${script.status === 'removed' ? `("${script.name}") was removed` : 'does not exist'}: edit the job first`);
+    }
+    return { script, scriptVersion: version };
   }
 }

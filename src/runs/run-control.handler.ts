@@ -1,7 +1,5 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { EventStore, StreamConflictError } from '../event-store/event-store.port';
-import { evolveJob, initialJobState } from '../jobs/job.decider';
-import { JOB_EVENT_TYPES, jobStream } from '../jobs/job.events';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { Clock } from '../shared/clock';
 import { metadataFor, type CommandContext } from '../shared/command-context';
@@ -9,7 +7,7 @@ import type { CommandOutcome } from '../shared/command-outcome';
 import { loadAggregate } from '../shared/decide-and-append';
 import { ConflictError, NotFoundError } from '../shared/domain-errors';
 import { IdGenerator } from '../shared/ids';
-import { appendRunRequest, scheduledTimeOf, type NewRunRequest } from './request-run.handler';
+import { requestRunOfJob, scheduledTimeOf, type NewRunRequest } from './request-run.handler';
 import { ControlRunCommand, RerunRunCommand, type RunControlAction } from './run.commands';
 import { decideRun, evolveRun, initialRunState, type RunControlCommand } from './run.decider';
 import { RUN_EVENT_TYPES, runStream, type RunRequested } from './run.events';
@@ -102,11 +100,18 @@ export class RerunRunHandler implements ICommandHandler<RerunRunCommand> {
     const [first] = await this.store.readStream(runStream(runId), { maxCount: 1 });
     if (!first || first.type !== 'RunRequested') throw new NotFoundError(`No run "${runId}" exists`);
     const original = first.data as RunRequested['data'];
-    const { state: job } = await loadAggregate(this.store, jobStream(original.jobId), { initial: initialJobState, evolve: evolveJob }, JOB_EVENT_TYPES);
-    if (job.status !== 'active') {
-      throw new ConflictError(`Job "${job.status === 'removed' ? job.name : original.jobName}" was removed: its runs cannot be re-run`);
-    }
     const deps = { store: this.store, clock: this.clock, ids: this.ids, runs: this.runs, projections: this.projections };
-    return appendRunRequest(deps, rerunRequestOf(original, job.name), context);
+    // Admitted by the job like any request, so a job removed at the same moment never runs it.
+    return requestRunOfJob(
+      deps,
+      original.jobId,
+      async ({ state: job }) => {
+        if (job.status !== 'active') {
+          throw new ConflictError(`Job "${job.status === 'removed' ? job.name : original.jobName}" was removed: its runs cannot be re-run`);
+        }
+        return rerunRequestOf(original, job.name);
+      },
+      context,
+    );
   }
 }

@@ -151,6 +151,18 @@ export const RUN_EVENT_TYPES: readonly RunEvent['type'][] = [
   'RunFinished',
 ];
 
+/**
+ * Written by a job's removal to the stream of a run the job admitted but whose
+ * `RunRequested` was not (yet) appended — a request under way at that moment, or cut
+ * off by a crash. Appended expecting no stream, so either the request landed first
+ * (and the removal sees an unfinished run) or this did (and the request's append
+ * fails: it answers that the job was removed). Not a run event: run readers skip it.
+ */
+export interface RunRequestVoided {
+  type: 'RunRequestVoided';
+  data: { runId: string; jobId: string; reason: string };
+}
+
 export const runStream = (runId: string): string => `run-${runId}`;
 
 /** A run's id is its job's id and its number: readable, and unique by construction. */

@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot, RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
+import { nameKey } from '../shared/names';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
 
@@ -74,8 +75,15 @@ export interface RunFilter {
 @Injectable()
 export class RunsReadModel implements Projection {
   readonly name = 'runs';
-  /** Every run in request order; `seq` is the index. */
-  private readonly ordered: RunRecord[] = [];
+  /**
+   * Every run in request order; `seq` is the index. A run's place is taken when its job
+   * admits it (`JobRunAdmitted`, serialised per job), not when its `RunRequested` lands
+   * a moment later, so a job's runs keep the order of their numbers even when two
+   * requests' second appends cross. A place whose request was voided stays empty.
+   */
+  private readonly ordered: Array<RunRecord | undefined> = [];
+  /** Places taken by admissions whose `RunRequested` has not been seen: the index and the time of the admission. */
+  private readonly admitted = new Map<string, { seq: number; at: string }>();
   private readonly byId = new Map<string, RunRecord>();
   private readonly byJob = new Map<string, RunRecord[]>();
   /** Runs waiting for a runner (queued or scheduled), in request order. */
@@ -84,6 +92,11 @@ export class RunsReadModel implements Projection {
   private readonly executing = new Set<RunRecord>();
 
   apply(recorded: RecordedEvent): void {
+    if (recorded.type === 'JobRunAdmitted' && recorded.stream.startsWith('job-')) {
+      this.admitted.set((recorded.data as { runId: string }).runId, { seq: this.ordered.length, at: recorded.metadata.at });
+      this.ordered.push(undefined);
+      return;
+    }
     if (!recorded.stream.startsWith('run-')) return;
     const event = { type: recorded.type, data: recorded.data } as RunEvent;
     const { at, actor } = recorded.metadata;
@@ -238,13 +251,14 @@ export class RunsReadModel implements Projection {
   list(filter: RunFilter, now: Date): { items: RunRecord[]; next: number | null } {
     const items: RunRecord[] = [];
     const source = filter.jobId !== undefined ? (this.byJob.get(filter.jobId) ?? []) : this.ordered;
-    const q = filter.q?.toLowerCase();
-    const by = filter.by?.toLowerCase();
+    const q = filter.q !== undefined ? nameKey(filter.q) : undefined;
+    const by = filter.by !== undefined ? nameKey(filter.by) : undefined;
     for (let i = source.length - 1; i >= 0; i--) {
       const run = source[i];
+      if (run === undefined) continue;
       if (filter.before !== undefined && run.seq >= filter.before) continue;
       if (filter.statuses && !filter.statuses.includes(this.statusOf(run, now))) continue;
-      if (by !== undefined && run.requestedBy.toLowerCase() !== by) continue;
+      if (by !== undefined && nameKey(run.requestedBy) !== by) continue;
       if (q !== undefined && !searchTextOf(run).includes(q)) continue;
       if (items.length === filter.limit) return { items, next: items[items.length - 1].seq };
       items.push(run);
@@ -253,21 +267,24 @@ export class RunsReadModel implements Projection {
   }
 
   get size(): number {
-    return this.ordered.length;
+    return this.byId.size;
   }
 
   private addRequested(data: RunRequested['data'], recorded: RecordedEvent): void {
     if (this.byId.has(data.runId)) return;
+    // Its place and request time are the admission's (logs from before admissions: the request's own).
+    const admission = this.admitted.get(data.runId);
+    this.admitted.delete(data.runId);
     const run: RunRecord = {
       id: data.runId,
-      seq: this.ordered.length,
+      seq: admission?.seq ?? this.ordered.length,
       jobId: data.jobId,
       jobName: data.jobName,
       number: data.number,
       phase: 'waiting',
       snapshot: data.snapshot,
       extra: data.extra,
-      requestedAt: recorded.metadata.at,
+      requestedAt: admission?.at ?? recorded.metadata.at,
       requestedBy: recorded.metadata.actor,
       correlationId: recorded.metadata.correlationId,
       requestEventId: recorded.id,
@@ -293,10 +310,14 @@ export class RunsReadModel implements Projection {
       outputChunks: [],
       version: Number(recorded.revision),
     };
-    this.ordered.push(run);
+    if (admission) this.ordered[admission.seq] = run;
+    else this.ordered.push(run);
     this.byId.set(run.id, run);
     const jobRuns = this.byJob.get(run.jobId) ?? [];
-    jobRuns.push(run);
+    // In `seq` order: usually at the end; before later places whose requests landed first.
+    let at = jobRuns.length;
+    while (at > 0 && jobRuns[at - 1].seq > run.seq) at--;
+    jobRuns.splice(at, 0, run);
     this.byJob.set(run.jobId, jobRuns);
     this.waiting.add(run);
   }
@@ -320,5 +341,5 @@ function byQueueOrder(a: RunRecord, b: RunRecord): number {
 }
 
 function searchTextOf(run: RunRecord): string {
-  return `${run.jobName}\n#${run.number}\n${run.requestedBy}\n${run.snapshot.args.join(' ')}\n${run.reason ?? ''}`.toLowerCase();
+  return nameKey(`${run.jobName}\n#${run.number}\n${run.requestedBy}\n${run.snapshot.args.join(' ')}\n${run.reason ?? ''}`);
 }

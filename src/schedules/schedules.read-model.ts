@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
-import { withDefinitionDefaults, type JobEvent, type JobSchedule } from '../jobs/job.events';
+import { changesJobVersion, withDefinitionDefaults, type JobEvent, type JobSchedule } from '../jobs/job.events';
 import type { Projection } from '../projections/projection';
 import type { RunRequested } from '../runs/run.events';
 import { dueSlot, nextSlotAfter, scheduleKey } from './cron';
@@ -48,7 +48,8 @@ export class SchedulesReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     const { at } = recorded.metadata;
-    if (recorded.stream.startsWith('job-') || recorded.type === 'ScheduleFired' || (recorded.type === 'RunRequested' && recorded.stream.startsWith('run-'))) {
+    const jobChange = recorded.stream.startsWith('job-') && changesJobVersion(recorded.type);
+    if (jobChange || recorded.type === 'ScheduleFired' || (recorded.type === 'RunRequested' && recorded.stream.startsWith('run-'))) {
       this.changeCount++;
     }
     if (recorded.stream.startsWith('job-')) this.applyJob({ type: recorded.type, data: recorded.data } as JobEvent, at);
@@ -133,6 +134,8 @@ export class SchedulesReadModel implements Projection {
   }
 
   private applyFired(data: ScheduleFired['data'], at: string): void {
+    // A firing that met its job's removal owes no run: the job refuses it (it admits no run).
+    if (!this.byJob.has(data.jobId)) return;
     this.pending.set(data.firingId, { data, at });
     const schedule = this.byJob.get(data.jobId)?.get(scheduleKey(data));
     if (!schedule) return;

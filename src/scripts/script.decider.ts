@@ -28,7 +28,9 @@ export type ScriptCommand =
       changes: { name?: string; interpreter?: string; body?: string };
       nameTakenBy: NameHolder | null;
     }
-  | { type: 'RemoveScript'; scriptId: string; usedByJobs: string[] };
+  | { type: 'RemoveScript'; scriptId: string; usedByJobs: string[] }
+  /** A job is about to use the template: only an active template may be used. */
+  | { type: 'DeclareUse'; scriptId: string; jobId: string; jobRevision: number | null };
 
 export function evolveScript(state: ScriptState, event: ScriptEvent): ScriptState {
   switch (event.type) {
@@ -41,6 +43,9 @@ export function evolveScript(state: ScriptState, event: ScriptEvent): ScriptStat
     }
     case 'ScriptRemoved':
       return state.status === 'active' ? { status: 'removed', scriptId: state.scriptId, name: state.name } : state;
+    case 'ScriptUseDeclared':
+      // Bookkeeping for the jobs: the template itself does not change.
+      return state;
     default:
       return assertNever(event, 'script event');
   }
@@ -74,6 +79,11 @@ export function decideScript(command: ScriptCommand, state: ScriptState): Script
         );
       }
       return [{ type: 'ScriptRemoved', data: { scriptId: command.scriptId } }];
+    }
+    case 'DeclareUse': {
+      requireActive(state, command.scriptId);
+      const { type: _type, ...data } = command;
+      return [{ type: 'ScriptUseDeclared', data }];
     }
     default:
       return assertNever(command, 'script command');

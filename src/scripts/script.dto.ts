@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { DisplayNameRules, NO_NUL } from '../http/validators';
+import { WHOLE_CHARACTERS } from '../shared/names';
 
 /** 512 KiB keeps a template (and a run's snapshot of it) inside one 1 MiB EventStoreDB event. */
 export const MAX_SCRIPT_BODY = 512 * 1024;
@@ -16,7 +17,12 @@ const InterpreterRules = (): PropertyDecorator =>
   );
 
 const BodyRules = (): PropertyDecorator =>
-  applyDecorators(IsString(), MaxLength(MAX_SCRIPT_BODY), Matches(NO_NUL, { message: 'body must not contain NUL characters' }));
+  applyDecorators(
+    IsString(),
+    MaxLength(MAX_SCRIPT_BODY),
+    Matches(NO_NUL, { message: 'body must not contain NUL characters' }),
+    Matches(WHOLE_CHARACTERS, { message: 'body must not contain unpaired surrogates (half of a character)' }),
+  );
 
 export class CreateScriptDto {
   @DisplayNameRules() name!: string;

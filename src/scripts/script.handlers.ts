@@ -2,22 +2,25 @@ import { Injectable } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { EventStore } from '../event-store/event-store.port';
 import { JobsReadModel } from '../jobs/jobs.read-model';
+import { scriptUsers, type ScriptUsers } from '../jobs/script-use';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { Clock } from '../shared/clock';
 import type { CommandOutcome } from '../shared/command-outcome';
-import { decideAndAppend, type Decider, type Dependencies, loadAggregate } from '../shared/decide-and-append';
-import { IdGenerator } from '../shared/ids';
+import { type AppendGuard, decideAndAppend, type Decider, type Dependencies, loadAggregate, type Loaded } from '../shared/decide-and-append';
+import { IdGenerator, newIdUnlike } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
 import { UniqueNames } from '../shared/unique-names';
 import { CreateScriptCommand, RemoveScriptCommand, UpdateScriptCommand } from './script.commands';
 import { decideScript, evolveScript, initialScriptState, type ScriptCommand, type ScriptState } from './script.decider';
-import { SCRIPT_EVENT_TYPES, scriptStream, type ScriptEvent } from './script.events';
+import { changesScriptVersion, SCRIPT_EVENT_TYPES, scriptStream, type ScriptEvent } from './script.events';
 import { ScriptsReadModel } from './scripts.read-model';
 
+/** The template aggregate; jobs' use declarations are bookkeeping, not changes of its version. */
 const scriptDecider: Decider<ScriptState, ScriptEvent, ScriptCommand> = {
   initial: initialScriptState,
   evolve: evolveScript,
   decide: decideScript,
+  changesVersion: changesScriptVersion,
 };
 
 /** Shared by the script handlers: dependencies and the lock that keeps names unique on this server. */
@@ -45,8 +48,20 @@ export class ScriptCommandSupport {
   }
 
   /** Decides, appends, and waits until the read models show the result (read your writes). */
-  async execute(scriptId: string, command: ScriptCommand, context: CreateScriptCommand['context'], expected?: bigint): Promise<CommandOutcome> {
-    const guard = this.uniqueNames.guard(scriptId, context);
+  async execute(
+    scriptId: string,
+    command: ScriptCommand | ((loaded: Loaded<ScriptState>) => Promise<ScriptCommand>),
+    context: CreateScriptCommand['context'],
+    expected?: bigint,
+    before?: () => Promise<void>,
+  ): Promise<CommandOutcome> {
+    const names = this.uniqueNames.guard(scriptId, context);
+    const guard: AppendGuard<ScriptState> = {
+      beforeAppend: async (previous, next) => {
+        await before?.();
+        return names.beforeAppend(previous, next);
+      },
+    };
     const result = await decideAndAppend(this.deps, scriptStream(scriptId), scriptDecider, SCRIPT_EVENT_TYPES, command, context, expected, guard);
     const position = result.append?.position ?? null;
     if (position) await this.projections.waitFor(position);
@@ -60,10 +75,10 @@ export class CreateScriptHandler implements ICommandHandler<CreateScriptCommand>
 
   execute({ input, context }: CreateScriptCommand): Promise<CommandOutcome> {
     const { support } = this;
-    const scriptId = support.ids.newId();
-    return support.names.run(() =>
-      support.execute(scriptId, { type: 'CreateScript', scriptId, ...input, nameTakenBy: support.scripts.nameHolder(input.name) }, context),
-    );
+    return support.names.run(() => {
+      const scriptId = newIdUnlike(support.ids, (id) => support.scripts.isTaken(id));
+      return support.execute(scriptId, { type: 'CreateScript', scriptId, ...input, nameTakenBy: support.scripts.nameHolder(input.name) }, context);
+    });
   }
 }
 
@@ -84,8 +99,14 @@ export class UpdateScriptHandler implements ICommandHandler<UpdateScriptCommand>
 export class RemoveScriptHandler implements ICommandHandler<RemoveScriptCommand> {
   constructor(private readonly support: ScriptCommandSupport) {}
 
+  /** Refused while a job uses the template, as the log says (see `src/jobs/script-use.ts`). */
   execute({ scriptId, expectedVersion, context }: RemoveScriptCommand): Promise<CommandOutcome> {
-    const usedByJobs = this.support.jobs.usingScript(scriptId).map((job) => job.name);
-    return this.support.execute(scriptId, { type: 'RemoveScript', scriptId, usedByJobs }, context, expectedVersion);
+    const { support } = this;
+    let users: ScriptUsers | null = null;
+    const command = async (loaded: Loaded<ScriptState>): Promise<ScriptCommand> => {
+      users = await scriptUsers(support.deps, loaded, support.jobs.usingScript(scriptId), context);
+      return { type: 'RemoveScript', scriptId, usedByJobs: users.names };
+    };
+    return support.execute(scriptId, command, context, expectedVersion, () => users?.fence() ?? Promise.resolve());
   }
 }

@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { ScriptEvent } from './script.events';
 import type { NameHolder } from './script.decider';
+import { nameKey } from '../shared/names';
 
 /** A script template as the API shows it. */
 export interface ScriptView {
@@ -22,7 +23,9 @@ export interface ScriptView {
 export class ScriptsReadModel implements Projection {
   readonly name = 'scripts';
   private readonly byId = new Map<string, ScriptView>();
-  private readonly idByLowerName = new Map<string, string>();
+  private readonly idByNameKey = new Map<string, string>();
+  /** Every id a template was created with, removed ones included. */
+  private readonly issuedIds = new Set<string>();
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('script-')) return;
@@ -33,15 +36,16 @@ export class ScriptsReadModel implements Projection {
       case 'ScriptCreated': {
         const { scriptId, name, interpreter, body } = event.data;
         this.byId.set(scriptId, { id: scriptId, name, interpreter, body, version, createdAt: at, createdBy: actor, updatedAt: at, updatedBy: actor });
-        this.idByLowerName.set(name.toLowerCase(), scriptId);
+        this.idByNameKey.set(nameKey(name), scriptId);
+        this.issuedIds.add(scriptId);
         return;
       }
       case 'ScriptUpdated': {
         const view = this.byId.get(event.data.scriptId);
         if (!view) return;
         if (event.data.name !== undefined) {
-          this.idByLowerName.delete(view.name.toLowerCase());
-          this.idByLowerName.set(event.data.name.toLowerCase(), view.id);
+          this.forgetName(view);
+          this.idByNameKey.set(nameKey(event.data.name), view.id);
         }
         const { scriptId: _id, ...changes } = event.data;
         Object.assign(view, changes, { version, updatedAt: at, updatedBy: actor });
@@ -51,7 +55,7 @@ export class ScriptsReadModel implements Projection {
         const view = this.byId.get(event.data.scriptId);
         if (!view) return;
         this.byId.delete(view.id);
-        this.idByLowerName.delete(view.name.toLowerCase());
+        this.forgetName(view);
         return;
       }
       default:
@@ -64,13 +68,28 @@ export class ScriptsReadModel implements Projection {
     return this.byId.get(id);
   }
 
-  /** By id, or else by name (case-insensitive). */
+  /**
+   * By id, or else by name (NFC, case-insensitive). An id this log ever issued means
+   * that template only: a removed template's id finds nothing, forever.
+   */
   find(idOrName: string): ScriptView | undefined {
-    return this.byId.get(idOrName) ?? this.byId.get(this.idByLowerName.get(idOrName.toLowerCase()) ?? '');
+    if (this.issuedIds.has(idOrName)) return this.byId.get(idOrName);
+    return this.byId.get(this.idByNameKey.get(nameKey(idOrName)) ?? '');
+  }
+
+  /** Whether `value` is (or was) a template's id or is a template's name: a new id must be neither. */
+  isTaken(value: string): boolean {
+    return this.issuedIds.has(value) || this.idByNameKey.has(nameKey(value));
+  }
+
+  /** Drops the template's name from the index, unless another one holds that key (two old look-alike names). */
+  private forgetName(view: ScriptView): void {
+    const key = nameKey(view.name);
+    if (this.idByNameKey.get(key) === view.id) this.idByNameKey.delete(key);
   }
 
   nameHolder(name: string): NameHolder | null {
-    const id = this.idByLowerName.get(name.toLowerCase());
+    const id = this.idByNameKey.get(nameKey(name));
     const view = id ? this.byId.get(id) : undefined;
     return view ? { id: view.id, name: view.name } : null;
   }

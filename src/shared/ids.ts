@@ -22,3 +22,22 @@ export class RandomIdGenerator extends IdGenerator {
     return randomUUID();
   }
 }
+
+/** The shape of every id {@link RandomIdGenerator} issues, compared without regard to case (names are). */
+const ID_SHAPE = new RegExp(`^[${ALPHABET}]{12}$`, 'i');
+
+/** Whether a string has the shape of an id: such a string is never accepted as a name. */
+export function looksLikeId(value: string): boolean {
+  return ID_SHAPE.test(value);
+}
+
+/**
+ * A new id that is neither an id nor a name already in use (`taken`): names and ids are
+ * accepted in the same places, and an old log may hold a name shaped like an id.
+ */
+export function newIdUnlike(ids: IdGenerator, taken: (candidate: string) => boolean): string {
+  for (;;) {
+    const id = ids.newId();
+    if (!taken(id)) return id;
+  }
+}

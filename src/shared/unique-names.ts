@@ -4,6 +4,7 @@ import type { NameHolder } from '../scripts/script.decider';
 import type { CommandContext } from './command-context';
 import { type AfterAppend, appendEvents, type AppendGuard, type Dependencies } from './decide-and-append';
 import { ConflictError } from './domain-errors';
+import { nameKey } from './names';
 
 /**
  * Names that stay unique, case-insensitively, across every server that shares one log.
@@ -12,7 +13,7 @@ import { ConflictError } from './domain-errors';
  * servers on one EventStoreDB each have their own read model and lock, so both could
  * accept the same name at the same moment. A name is therefore also reserved in the
  * log, once the decider accepted the command and before its events are appended, in
- * one stream per kind and lower-cased name (`names-<kind>-<hash>`): `NameReserved`
+ * one stream per kind and name key (NFC, lower case: `names.ts`) (`names-<kind>-<hash>`): `NameReserved`
  * names the owner, `NameReleased` frees the name. Each reservation is appended with the
  * expected revision of what was read, so when two servers reserve at once, one wins
  * and the other reads again and finds the name taken. A refused request writes nothing.
@@ -43,9 +44,9 @@ export const RESERVATION_GRACE_MS = 60_000;
 /** Rounds of read-then-append when other servers keep changing the same reservation. */
 const ATTEMPTS = 3;
 
-/** The stream holding a name's reservations: a hash, since names may hold any character. */
+/** The stream holding a name's reservations: a hash of its {@link nameKey}, since names may hold any character. */
 export function nameStream(kind: NameKind, name: string): string {
-  return `names-${kind}-${createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 32)}`;
+  return `names-${kind}-${createHash('sha256').update(nameKey(name)).digest('hex').slice(0, 32)}`;
 }
 
 /** What an owner (a template or a job) is now, folded from its own stream. */
@@ -82,7 +83,7 @@ export class UniqueNames<State> {
   private async beforeAppend(ownerId: string, context: CommandContext, oldName: string | null, newName: string | null): Promise<AfterAppend> {
     const nothing = async (): Promise<void> => undefined;
     const releaseOld = oldName === null ? nothing : () => this.releaseQuietly(oldName, ownerId, context);
-    if (newName === null || newName.toLowerCase() === oldName?.toLowerCase()) {
+    if (newName === null || oldName !== null && nameKey(newName) === nameKey(oldName)) {
       // No new name: a removal frees the old one; any other change keeps it.
       return { succeeded: newName === null ? releaseOld : nothing, refused: nothing };
     }
@@ -116,7 +117,7 @@ export class UniqueNames<State> {
   private async stillHeld(holder: NameEventData, reservation: RecordedEvent): Promise<boolean> {
     const owner = await this.ownerState(holder.ownerId);
     if (owner.status === 'removed') return false;
-    if (owner.status === 'active' && owner.name?.toLowerCase() === holder.name.toLowerCase()) return true;
+    if (owner.status === 'active' && owner.name !== null && nameKey(owner.name) === nameKey(holder.name)) return true;
     const age = this.deps.clock.now().getTime() - Date.parse(reservation.metadata.at);
     return age < RESERVATION_GRACE_MS;
   }

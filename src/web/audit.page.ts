@@ -9,6 +9,7 @@ import { text } from './forms/form-state';
 import { PageController } from './page-auth';
 import { absoluteTime, bytes } from './view-helpers';
 import { ViewRenderer } from './view-renderer';
+import { nameKey } from '../shared/names';
 
 const PAGE = 50;
 /** Events examined per page at most, as in `/api/events`: a rare filter never reads the whole log at once. */
@@ -112,7 +113,7 @@ export class AuditPage {
       for (const event of batch) {
         scanned++;
         cursor = event.position;
-        if (actor && event.metadata.actor.toLowerCase() !== actor.toLowerCase()) continue;
+        if (actor && nameKey(event.metadata.actor) !== nameKey(actor)) continue;
         rows.push(this.row(event));
         if (rows.length === PAGE) break;
       }

@@ -20,7 +20,7 @@ export class PageGuard implements CanActivate {
     try {
       context = this.authenticator.authenticate(request);
     } catch (error) {
-      if (error instanceof ValidationError) throw new PageAuthError('bad-name', 'Your name must be 1 to 64 printable characters');
+      if (error instanceof ValidationError) throw badNameError(error);
       throw error;
     }
     if (!context) {
@@ -30,6 +30,12 @@ export class PageGuard implements CanActivate {
     request.commandContext = context;
     return true;
   }
+}
+
+/** The page sends the person's name as X-Actor: what is wrong with it, in their terms. */
+export function badNameError(error: ValidationError): PageAuthError {
+  const problems = error.problems.map((problem) => problem.replace(/^X-Actor: /, ''));
+  return new PageAuthError('bad-name', `Your name ${problems.join('; ')}`);
 }
 
 function hasAuthorization(request: Request): boolean {

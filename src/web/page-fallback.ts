@@ -4,6 +4,7 @@ import { Authenticator } from '../auth/auth.guard';
 import type { AuthenticatedRequest } from '../auth/request-context';
 import { PageErrorPages } from '../http/http-exception.filter';
 import { NotFoundError, ValidationError } from '../shared/domain-errors';
+import { badNameError } from './page-auth';
 import { PageAuthError } from './page-errors';
 import { PageExceptionFilter } from './page-exception.filter';
 
@@ -42,7 +43,7 @@ export class PageFallback extends PageErrorPages {
       }
     } catch (cause) {
       if (!(cause instanceof ValidationError)) throw cause;
-      error = new PageAuthError('bad-name', 'Your name must be 1 to 64 printable characters');
+      error = badNameError(cause);
     }
     this.pages.catch(error, host);
   }

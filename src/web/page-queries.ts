@@ -5,6 +5,7 @@ import type { FinishedStatus } from '../runs/run.events';
 import { actionsOf, durationOf, type RunActions } from '../runs/run.view';
 import { FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
+import { nameKey } from '../shared/names';
 
 /** One run as a row on a page: what the lists show, nothing more. */
 export interface RunRow {
@@ -111,8 +112,8 @@ export class PageQueries {
 
   /** Jobs matching the filter, one page of them, plus the tags in use (for the filter menu). */
   jobList(filter: JobListFilter, page: number, now: Date): { rows: JobRow[]; total: number; page: number; pages: number; tags: string[]; anyJobs: boolean } {
-    const q = filter.q?.trim().toLowerCase() || undefined;
-    const tag = filter.tag?.trim().toLowerCase() || undefined;
+    const q = (filter.q !== undefined ? nameKey(filter.q.trim()) : '') || undefined;
+    const tag = (filter.tag !== undefined ? nameKey(filter.tag.trim()) : '') || undefined;
     const all = this.jobs.all();
     const tags = new Set<string>();
     const matching: JobRecord[] = [];

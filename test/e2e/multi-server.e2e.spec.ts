@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { getJson, JSON_HEADERS, outputOf, postJson, requestRun, type RestClient, type Run, waitForRun } from '../support/rest';
@@ -106,6 +107,90 @@ describe('Two servers on one EventStoreDB', () => {
     await expectStatus(b.request(`/api/scripts/${second.id}`, { method: 'DELETE' }), 204);
     await waitForSameView([a, b], '/api/scripts');
     await postJson(a, '/api/scripts', { name: 'Old Name', body: 'true' }, 201);
+  });
+
+  it('never lets a job removed on one server get or run a run requested on the other at the same moment', async () => {
+    await postJson(a, '/api/scripts', { name: 'race body', body: 'echo "$ENDERCOMPUTE_RUN_ID" >> "$LEDGER"' }, 201);
+    const ledger = join(shared, 'race-ledger.txt');
+    writeFileSync(ledger, '');
+    let removed = 0;
+    let refused = 0;
+    for (let round = 0; round < 12; round++) {
+      const [remover, requester] = round % 2 === 0 ? [a, b] : [b, a];
+      const job = await postJson<{ id: string }>(requester, '/api/jobs', { name: `Race job ${round}`, scriptId: 'race body', env: { LEDGER: ledger } }, 201);
+      await eventually(async () => ((await remover.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'the other server to show the job');
+      const [deleted, ...started] = await Promise.all([
+        remover.request(`/api/jobs/${job.id}`, { method: 'DELETE' }),
+        ...Array.from({ length: 4 }, () => requester.request(`/api/jobs/${job.id}/runs`, post({ delaySeconds: 1 }))),
+      ]);
+      const statuses = started.map((answer) => answer.status);
+      const accepted = statuses.filter((status) => status === 202).length;
+      if (deleted.status === 204) {
+        removed++;
+        assert.equal(accepted, 0, `round ${round}: removed on one server, yet ${accepted} run(s) accepted on the other (${statuses.join(',')})`);
+      } else {
+        refused++;
+        assert.equal(deleted.status, 409, `round ${round}: ${await deleted.text()}`);
+        assert.ok(accepted > 0, `round ${round}: refused without an accepted run`);
+      }
+      // Whatever won, the log holds no run of a removed job: only voided requests.
+      const streams = Array.from({ length: 6 }, (_, n) => double.log.stream(`run-${job.id}-${n + 1}`)).filter((events) => events.length > 0);
+      if (deleted.status === 204) assert.ok(streams.every((events) => events.length === 1 && events[0].type === 'RunRequestVoided'), `round ${round}`);
+    }
+    assert.ok(removed > 0, `some removals won (${removed} removed, ${refused} refused)`);
+    // The delayed runs of the jobs that stayed run; nothing of a removed job ever ran.
+    await delay(2_500);
+    const runIds = readFileSync(ledger, 'utf8').trim().split('\n').filter(Boolean);
+    for (const runId of runIds) {
+      const jobId = runId.replace(/-\d+$/, '');
+      assert.notEqual(double.log.stream(`job-${jobId}`).at(-1)?.type, 'JobRemoved', `run ${runId} of a removed job executed`);
+    }
+  });
+
+  it('never leaves a job on a template removed on the other server at the same moment', async () => {
+    let removed = 0;
+    for (let round = 0; round < 12; round++) {
+      const [remover, user] = round % 2 === 0 ? [a, b] : [b, a];
+      const template = await postJson<{ id: string }>(remover, '/api/scripts', { name: `Shared tmpl ${round}`, body: 'true' }, 201);
+      await eventually(async () => ((await user.request(`/api/scripts/${template.id}`)).status === 200 ? true : undefined), 5_000, 'the other server to show it');
+      const [deleted, ...created] = await Promise.all([
+        remover.request(`/api/scripts/${template.id}`, { method: 'DELETE' }),
+        ...Array.from({ length: 3 }, (_, n) => user.request('/api/jobs', post({ name: `On shared ${round}.${n}`, scriptId: template.id }))),
+      ]);
+      const statuses = created.map((answer) => answer.status);
+      // The log decides: which jobs were created on the template, and whether it was removed.
+      const jobsOnIt = double.log
+        .stream(`script-${template.id}`)
+        .filter((record) => record.type === 'ScriptUseDeclared')
+        .map((record) => (JSON.parse(Buffer.from(record.data).toString()) as { jobId: string }).jobId)
+        .filter((jobId) => double.log.stream(`job-${jobId}`).some((record) => record.type === 'JobCreated'));
+      if (deleted.status === 204) {
+        removed++;
+        assert.deepEqual(statuses.filter((status) => status === 201), [], `round ${round}: ${statuses.join(',')}`);
+        assert.deepEqual(jobsOnIt, [], `round ${round}: jobs were created on the removed template`);
+      } else {
+        assert.equal(deleted.status, 409, `round ${round}: ${await deleted.text()}`);
+        assert.ok(jobsOnIt.length > 0, `round ${round}`);
+      }
+    }
+    assert.ok(removed > 0, 'some removals won');
+  });
+
+  it("keeps a job's maxConcurrent across both servers' runners", async () => {
+    const ledger = join(shared, 'overlap-ledger.txt');
+    writeFileSync(ledger, '');
+    await postJson(a, '/api/scripts', { name: 'overlap', body: 'echo "start $(date +%s%N)" >> "$LEDGER"; sleep 0.1; echo "end $(date +%s%N)" >> "$LEDGER"' }, 201);
+    const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'One at a time', scriptId: 'overlap', env: { LEDGER: ledger }, maxConcurrent: 1 }, 201);
+    await eventually(async () => ((await b.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'B to show the job');
+    const requested = await Promise.all(Array.from({ length: 16 }, (_, n) => requestRun(n % 2 === 0 ? a : b, job.id)));
+    for (const run of requested) assert.equal((await waitForRun(a, run.id, 30_000)).status, 'succeeded');
+    let running = 0;
+    let most = 0;
+    for (const line of readFileSync(ledger, 'utf8').trim().split('\n')) {
+      running += line.startsWith('start') ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    assert.equal(most, 1, 'never two runs of the job at once');
   });
 
   it("does not mark another server's running run lost when it restarts", async () => {

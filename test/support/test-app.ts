@@ -8,6 +8,7 @@ import { AppModule } from '../../src/app.module';
 import { type AppConfig, loadConfig } from '../../src/config/app-config';
 import { EventStore, formatPosition } from '../../src/event-store/event-store.port';
 import { configureHttp } from '../../src/http/configure-http';
+import type { IdGenerator } from '../../src/shared/ids';
 import { TEST_KEY } from './server-process';
 
 export interface TestApp {
@@ -23,10 +24,10 @@ export interface TestApp {
 }
 
 /** Boots the whole application in this process on a real embedded store in a temp dir. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, overrides: { ids?: IdGenerator } = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-int-'));
   const config = loadConfig({ ENDERCOMPUTE_DATA_DIR: dataDir, ENDERCOMPUTE_KEY: TEST_KEY, PORT: '0', ...env });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, logger: ['error'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, overrides), { bodyParser: false, logger: ['error'] });
   configureHttp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();

@@ -233,11 +233,18 @@ describe('loadConfig', () => {
     it('refuses entries without a name, without =, or with a short key', () => {
       const error = configError({ ENDERCOMPUTE_KEYS: `=${KEY_A}` });
       assert.deepStrictEqual(error.problems, [
-        'ENDERCOMPUTE_KEYS entry 1 must be name=KEY with a 1–64 character name and a key of at least 16 characters',
+        'ENDERCOMPUTE_KEYS entry 1 must be name=KEY with a 1–64 character name (no control or invisible characters) and a key of at least 16 characters',
       ]);
       assert.equal(configError({ ENDERCOMPUTE_KEYS: KEY_A }).problems.length, 1);
       assert.equal(configError({ ENDERCOMPUTE_KEYS: 'carol=short-key' }).problems.length, 1);
       assert.equal(configError({ ENDERCOMPUTE_KEYS: `tab\tname=${KEY_A}` }).problems.length, 1);
+    });
+
+    it('refuses names with invisible characters, and keeps names in NFC (a key name is an actor)', () => {
+      for (const name of ['zero\u200bwidth', 'rtl\u202eevil', 'half\ud800']) {
+        assert.equal(configError({ ENDERCOMPUTE_KEYS: `${name}=${KEY_A}` }).problems.length, 1, name);
+      }
+      assert.equal(loadConfig({ ENDERCOMPUTE_KEYS: `Zoe\u0308=${KEY_A}` }).namedKeys[0]?.name, 'Zo\u00eb');
     });
 
     it('numbers a bad entry by its place in the list', () => {

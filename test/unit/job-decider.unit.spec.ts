@@ -242,6 +242,27 @@ describe('job decider', () => {
     });
   });
 
+  describe('AdmitRun', () => {
+    const admit: JobCommand = { type: 'AdmitRun', jobId: ID, runId: `${ID}-4`, number: 4 };
+    const admitted: JobEvent = { type: 'JobRunAdmitted', data: { jobId: ID, runId: `${ID}-4`, number: 4 } };
+
+    it('admits a run of an active job, which stays as it was', () => {
+      const state = jobs.given(created).when(admit).then([admitted]);
+      assert.deepStrictEqual(state, activeState());
+    });
+
+    it('refuses a removed or absent job', () => {
+      jobs.given(created, removed).when(admit).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+      jobs.given().when(admit).thenThrows(NotFoundError, /does not exist/);
+    });
+
+    it('is bookkeeping: admissions and fences change nothing of the job', () => {
+      const fenced: JobEvent = { type: 'JobChangeFenced', data: { jobId: ID, reason: 'x' } };
+      jobs.given(fenced).thenState(initialJobState);
+      jobs.given(created, admitted, fenced).thenState(activeState());
+    });
+  });
+
   describe('RemoveJob', () => {
     it('records JobRemoved when no run is active', () => {
       const state = jobs.given(created, attached(fileA)).when(removeJob()).then([removed]);

@@ -174,3 +174,18 @@ describe('script decider', () => {
     });
   });
 });
+
+describe('script decider: DeclareUse', () => {
+  const declare: ScriptCommand = { type: 'DeclareUse', scriptId: ID, jobId: 'j-1', jobRevision: 3 };
+  const declared: ScriptEvent = { type: 'ScriptUseDeclared', data: { scriptId: ID, jobId: 'j-1', jobRevision: 3 } };
+
+  it('records that a job is about to use an active template, which stays as it was', () => {
+    const state = scripts.given(created).when(declare).then([declared]);
+    assert.deepStrictEqual(state, { status: 'active', scriptId: ID, name: 'Build', interpreter: 'bash', body: 'make all' });
+  });
+
+  it('refuses a removed or absent template', () => {
+    scripts.given(created, removed).when(declare).thenThrows(NotFoundError, /^Script template "Build" was removed$/);
+    scripts.given().when(declare).thenThrows(NotFoundError, /does not exist/);
+  });
+});

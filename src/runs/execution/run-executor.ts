@@ -20,6 +20,7 @@ import { startProcess } from '../runner/process-runner';
 import type { ProcessExit, RunningProcess } from '../runner/runner.types';
 import type { RunCommand } from '../run.decider';
 import { diskFullReason, retryWhileDiskFull } from './disk-full';
+import { removedJobReason } from './removed-job';
 import { RunControl } from './run-control';
 import { RunSandbox } from './run-sandbox';
 import { RunWriter } from './run-writer';
@@ -116,6 +117,15 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     const loaded = await loadAggregate(this.deps.store, runStream(run.id), { initial: initialRunState, evolve: evolveRun }, RUN_EVENT_TYPES);
     if (loaded.revision === null) return false;
     const writer = new RunWriter(this.deps, run.id, loaded.state, loaded.revision, context);
+    // A run of a removed job never starts (see removed-job.ts): it ends cancelled, saying why.
+    const removed = await removedJobReason(this.deps.store, run.jobId);
+    if (removed !== null) {
+      const cancel = { type: 'FinishRun', runId: run.id, status: 'cancelled', exitCode: null, signal: null, droppedBytes: 0, reason: removed } as const;
+      await writer.record(cancel).catch((error: unknown) => {
+        if (!(error instanceof ConflictError)) throw error;
+      });
+      return false;
+    }
     const workdir = this.workdirFor(run);
     try {
       await writer.record({ type: 'ClaimRun', runId: run.id, runner: this.config.runnerId, workdir, now: this.deps.clock.now().toISOString() });
