@@ -4,6 +4,8 @@ import multer from 'multer';
 import type { Observable } from 'rxjs';
 import { AppConfig } from '../config/app-config';
 import { TooLargeError, ValidationError } from '../shared/domain-errors';
+import { MultipartPartCounter, multipartProblems } from './multipart-parts';
+import { routeShape } from './request-shape';
 
 /** How many files one request may carry. */
 export const MAX_FILES_PER_REQUEST = 50;
@@ -30,9 +32,16 @@ export class InputFilesInterceptor implements NestInterceptor {
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const http = context.switchToHttp();
+    const request = http.getRequest<Request>();
+    const parts = MultipartPartCounter.attach(request);
     await new Promise<void>((resolve, reject) => {
-      this.parse(http.getRequest<Request>(), http.getResponse<Response>(), (error: unknown) => (error ? reject(this.describe(error)) : resolve()));
+      this.parse(request, http.getResponse<Response>(), (error: unknown) => (error ? reject(this.describe(error)) : resolve()));
     });
+    if (parts) {
+      // Nothing of the form may be lost or ignored: dropped parts, undecodable names, fields on a files-only route.
+      const problems = multipartProblems(request, parts, routeShape(context).body);
+      if (problems.length > 0) throw new ValidationError(problems);
+    }
     return next.handle();
   }
 

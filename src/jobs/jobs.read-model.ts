@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { NameHolder } from '../scripts/script.decider';
 import { withDefinitionDefaults, type JobEvent, type JobFile, type JobSchedule } from './job.events';
+import { readableJobEvent } from './job.upcast';
 
 /** A job as stored in the read model (the API adds `lastRun` from the runs read model). */
 export interface JobRecord {
@@ -36,7 +37,8 @@ export class JobsReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('job-')) return;
-    const event = { type: recorded.type, data: recorded.data } as JobEvent;
+    // Read through the upcast: a value a job can never hold is not applied (see job.upcast.ts).
+    const event = readableJobEvent({ type: recorded.type, data: recorded.data } as JobEvent);
     const { at, actor } = recorded.metadata;
     const stamp = { version: Number(recorded.revision), updatedAt: at, updatedBy: actor };
     switch (event.type) {
@@ -51,13 +53,13 @@ export class JobsReadModel implements Projection {
       case 'JobUpdated': {
         const job = this.byId.get(event.data.jobId);
         if (!job) return;
-        if (event.data.name !== undefined) {
-          this.idByLowerName.delete(job.name.toLowerCase());
-          this.idByLowerName.set(event.data.name.toLowerCase(), job.id);
-        }
+        // All or nothing: the new record is complete before anything is replaced.
         const { jobId: _id, ...changes } = event.data;
-        Object.assign(job, changes, stamp);
-        job.searchText = searchTextOf(job);
+        const next: JobRecord = { ...job, ...changes, ...stamp };
+        next.searchText = searchTextOf(next);
+        this.idByLowerName.delete(job.name.toLowerCase());
+        this.idByLowerName.set(next.name.toLowerCase(), job.id);
+        this.byId.set(job.id, next);
         return;
       }
       case 'JobFileAttached': {

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
+import { Optional } from '../http/validation';
 import { DisplayNameRules, NO_NUL } from '../http/validators';
 
 /** 512 KiB keeps a template (and a run's snapshot of it) inside one 1 MiB EventStoreDB event. */
@@ -20,13 +21,13 @@ const BodyRules = (): PropertyDecorator =>
 
 export class CreateScriptDto {
   @DisplayNameRules() name!: string;
-  @IsOptional() @InterpreterRules() interpreter?: string;
+  @Optional() @InterpreterRules() interpreter?: string;
   @BodyRules() body!: string;
 }
 
 /** Any subset of the fields. */
 export class UpdateScriptDto {
-  @IsOptional() @DisplayNameRules() name?: string;
-  @IsOptional() @InterpreterRules() interpreter?: string;
-  @IsOptional() @BodyRules() body?: string;
+  @Optional() @DisplayNameRules() name?: string;
+  @Optional() @InterpreterRules() interpreter?: string;
+  @Optional() @BodyRules() body?: string;
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { ScriptEvent } from './script.events';
+import { readableScriptEvent } from './script.upcast';
 import type { NameHolder } from './script.decider';
 
 /** A script template as the API shows it. */
@@ -26,7 +27,8 @@ export class ScriptsReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('script-')) return;
-    const event = { type: recorded.type, data: recorded.data } as ScriptEvent;
+    // Read through the upcast: a value a template can never hold is not applied (see script.upcast.ts).
+    const event = readableScriptEvent({ type: recorded.type, data: recorded.data } as ScriptEvent);
     const { at, actor } = recorded.metadata;
     const version = Number(recorded.revision);
     switch (event.type) {
@@ -39,12 +41,12 @@ export class ScriptsReadModel implements Projection {
       case 'ScriptUpdated': {
         const view = this.byId.get(event.data.scriptId);
         if (!view) return;
-        if (event.data.name !== undefined) {
-          this.idByLowerName.delete(view.name.toLowerCase());
-          this.idByLowerName.set(event.data.name.toLowerCase(), view.id);
-        }
+        // All or nothing: the new view is complete before anything is replaced.
         const { scriptId: _id, ...changes } = event.data;
-        Object.assign(view, changes, { version, updatedAt: at, updatedBy: actor });
+        const next: ScriptView = { ...view, ...changes, version, updatedAt: at, updatedBy: actor };
+        this.idByLowerName.delete(view.name.toLowerCase());
+        this.idByLowerName.set(next.name.toLowerCase(), view.id);
+        this.byId.set(view.id, next);
         return;
       }
       case 'ScriptRemoved': {
