@@ -13,6 +13,11 @@ export class MultipartPartCounter {
   private carry = Buffer.from('\r\n');
   /** Parts begun so far (delimiters not followed by `--`, the closing one). */
   parts = 0;
+  /**
+   * Parts that are a browser's empty file input (`filename=""`): the parser
+   * drops those by design, or reads them as an empty text field.
+   */
+  emptyFileInputs = 0;
 
   constructor(boundary: string) {
     this.delimiter = Buffer.from(`\r\n--${boundary}`);
@@ -31,15 +36,38 @@ export class MultipartPartCounter {
     const data = Buffer.concat([this.carry, chunk]);
     const length = this.delimiter.length;
     let from = 0;
+    let waitFrom = -1;
     for (;;) {
       const at = data.indexOf(this.delimiter, from);
-      // Two more bytes tell a part's start from the closing `--`; wait for them.
-      if (at < 0 || at + length + 2 > data.length) break;
-      if (!(data[at + length] === 0x2d && data[at + length + 1] === 0x2d)) this.parts++;
-      from = at + length;
+      if (at < 0) break;
+      // Two more bytes tell a part's start from the closing `--`: wait for them.
+      if (at + length + 2 > data.length) {
+        waitFrom = at;
+        break;
+      }
+      if (data[at + length] === 0x2d && data[at + length + 1] === 0x2d) {
+        from = at + length;
+        continue;
+      }
+      const headerEnd = data.indexOf('\r\n\r\n', at + length);
+      // A part's headers are read whole before it is counted (the next bytes may complete them).
+      if (headerEnd < 0 && data.length - at < MAX_HEADER_BYTES) {
+        waitFrom = at;
+        break;
+      }
+      this.parts++;
+      if (headerEnd >= 0 && isEmptyFileInput(data.toString('latin1', at + length, headerEnd))) this.emptyFileInputs++;
+      from = headerEnd >= 0 ? headerEnd : at + length;
     }
-    this.carry = data.subarray(Math.max(from, data.length - (length + 1)));
+    this.carry = waitFrom >= 0 ? data.subarray(waitFrom) : data.subarray(Math.max(from, data.length - (length + 1)));
   }
+}
+
+/** Headers of one part longer than this are counted without being read. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+function isEmptyFileInput(headers: string): boolean {
+  return /;\s*filename=""/i.test(headers) && !/filename\*=/i.test(headers);
 }
 
 /** Text values in a parsed multipart body (a repeated field counts once per value; `a[b]` names nest). */
@@ -69,7 +97,7 @@ export function multipartProblems(request: Request, counter: MultipartPartCounte
   // A browser sends an empty file input as a text part `file` with no file name: that is no field.
   const fields = Object.keys(body).filter((field) => !(field === 'file' && body[field] === ''));
   if (counter) {
-    const dropped = counter.parts - files.length - countFieldValues(request.body);
+    const dropped = counter.parts - counter.emptyFileInputs - files.length - countFieldValues(request.body);
     if (dropped > 0) {
       problems.push(
         `file: ${dropped} part${dropped === 1 ? '' : 's'} of the form could not be read (a missing Content-Disposition, or a file name that cannot be decoded): send names as UTF-8, in filename="…" or filename*=UTF-8''…`,

@@ -262,6 +262,15 @@ describe('REST: hostile input is refused as a kind, with a clear 4xx that names 
       { what: 'broken percent-encoding in filename*', method: 'POST', path: '/api/jobs/j/runs', multipart: [file("form-data; name=\"file\"; filename*=utf-8''%ZZ.txt")], status: 400, message: /could not be read/ },
       { what: 'a part without Content-Disposition', method: 'POST', path: '/api/jobs/j/files', multipart: [file('form-data; name="file"; filename="a.txt"'), { disposition: 'attachment', content: 'x' }], status: 400, message: /could not be read/ },
     ]);
+    // A browser's empty file input is no lost part: the run starts, without files.
+    const empty = multipartBody([
+      { disposition: 'form-data; name="args"', content: '["x"]' },
+      { disposition: 'form-data; name="file"; filename=""', contentType: 'application/octet-stream', content: '' },
+      { disposition: 'form-data; name="delaySeconds"', content: '3600' },
+    ]);
+    const started = await rawRequest(t.url, 'POST', `/api/jobs/${jobId}/runs`, { headers: { 'content-type': empty.contentType }, body: empty.body });
+    assert.equal(started.status, 202, started.body.toString());
+    assert.deepEqual((JSON.parse(started.body.toString()) as { files: unknown[] }).files, []);
     // A UTF-8 name in either form is kept exactly.
     const { body, contentType } = multipartBody([
       { disposition: 'form-data; name="file"; filename="café.txt"', content: 'a' },
