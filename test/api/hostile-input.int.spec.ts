@@ -144,7 +144,8 @@ describe('REST: hostile input is refused as a kind, with a clear 4xx that names 
       { what: '150,000 tags', method: 'POST', path: '/api/jobs', body: `{"name":"w","scriptId":"s","tags":[${Array.from({ length: 150_000 }, () => '"t"').join(',')}]}`, message: /tags: has 150000 items/ },
       { what: '150,000 schedules', method: 'PUT', path: `/api/jobs/${jobId}`, body: `{"schedules":[${Array.from({ length: 150_000 }, () => '{}').join(',')}]}`, message: /schedules: has 150000 items/ },
     ];
-    for (const c of cases) {
+    const wideEnv = multipartBody([{ disposition: 'form-data; name="env"', content: wideObject(70_000, '"x"') }]);
+    for (const c of [...cases, { what: '70,000 variables in multipart env', method: 'POST', path: `/api/jobs/${jobId}/runs`, body: wideEnv.body, type: wideEnv.contentType, message: /env: has 70000 fields; at most 1000/ }]) {
       const head = await t.head();
       const healthTimes: number[] = [];
       let polling = true;
@@ -156,7 +157,7 @@ describe('REST: hostile input is refused as a kind, with a clear 4xx that names 
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       })();
-      const answer = await rawRequest(t.url, c.method, c.path, { headers: { 'content-type': 'application/json' }, body: c.body });
+      const answer = await rawRequest(t.url, c.method, c.path, { headers: { 'content-type': 'type' in c ? c.type : 'application/json' }, body: c.body });
       polling = false;
       await poller;
       assert.equal(answer.status, 400, `${c.what}: ${answer.body.toString().slice(0, 300)}`);
