@@ -251,6 +251,17 @@ describe('REST: hostile input is refused as a kind, with a clear 4xx that names 
     assert.equal((await t.request('/jobs?q=j&tag=nightly&status=&outcome=&page=1')).status, 200);
   });
 
+  it('refuses fields a page form does not have, beside the form, and stray fields on run buttons', async () => {
+    const form = 'application/x-www-form-urlencoded';
+    await expectRefused([
+      { what: 'a stray field on the template form', method: 'POST', path: '/scripts', raw: { type: form, body: 'name=x&interpreter=bash&body=true&colour=red' }, status: 422, message: /This form has no field “colour”/ },
+      { what: 'a stray field on the job form', method: 'PUT', path: '/jobs/j', raw: { type: form, body: 'name=j&scriptId=s&priority=9' }, status: 422, message: /This form has no field “priority”/ },
+      { what: 'a stray field on the run form', method: 'POST', path: '/jobs/j/runs', multipart: [{ disposition: 'form-data; name="when"', content: 'now' }, { disposition: 'form-data; name="dryRun"', content: '1' }], status: 422, message: /This form has no field “dryRun”/ },
+      { what: 'a stray field on the re-time form', method: 'POST', path: '/runs/r/reschedule', raw: { type: form, body: 'when=delay&delayAmount=5&delayUnit=minutes&zzz=1' }, status: 422, message: /This form has no field “zzz”/ },
+      { what: 'a stray field on a cancel button', method: 'POST', path: '/runs/r/cancel', raw: { type: form, body: 'from=list&force=1' }, status: 400, message: /force/ },
+    ]);
+  });
+
   it('refuses unknown multipart fields on uploads and file parts whose name cannot be decoded', async () => {
     const file = (disposition: string | Buffer) => ({ disposition, contentType: 'text/plain', content: 'hello' });
     await expectRefused([
