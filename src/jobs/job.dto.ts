@@ -66,7 +66,7 @@ const SchedulesRules = (): PropertyDecorator =>
         propertyName: propertyName as string,
         validator: {
           validate: (value: unknown) => scheduleProblems(value).length === 0,
-          defaultMessage: (args) => scheduleProblems(args?.value, '').join('; '),
+          defaultMessage: (args) => scheduleProblems(args?.value, '').map((problem) => problem.trim()).join('; '),
         },
       }),
   );
