@@ -53,12 +53,13 @@ export class JobsReadModel implements Projection {
       case 'JobUpdated': {
         const job = this.byId.get(event.data.jobId);
         if (!job) return;
-        // All or nothing: the new record is complete before anything is replaced.
+        // All or nothing: the new record is built (the step that can fail) before anything changes.
         const { jobId: _id, ...changes } = event.data;
-        const next: JobRecord = { ...job, ...changes, ...stamp };
-        next.searchText = searchTextOf(next);
-        this.idByLowerName.delete(job.name.toLowerCase());
-        this.idByLowerName.set(next.name.toLowerCase(), job.id);
+        const next: JobRecord = { ...job, ...changes, ...stamp, searchText: searchTextOf({ ...job, ...changes }) };
+        if (event.data.name !== undefined) {
+          this.idByLowerName.delete(job.name.toLowerCase());
+          this.idByLowerName.set(event.data.name.toLowerCase(), job.id);
+        }
         this.byId.set(job.id, next);
         return;
       }

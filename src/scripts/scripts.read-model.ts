@@ -41,12 +41,13 @@ export class ScriptsReadModel implements Projection {
       case 'ScriptUpdated': {
         const view = this.byId.get(event.data.scriptId);
         if (!view) return;
-        // All or nothing: the new view is complete before anything is replaced.
+        if (event.data.name !== undefined) {
+          this.idByLowerName.delete(view.name.toLowerCase());
+          this.idByLowerName.set(event.data.name.toLowerCase(), view.id);
+        }
         const { scriptId: _id, ...changes } = event.data;
-        const next: ScriptView = { ...view, ...changes, version, updatedAt: at, updatedBy: actor };
-        this.idByLowerName.delete(view.name.toLowerCase());
-        this.idByLowerName.set(next.name.toLowerCase(), view.id);
-        this.byId.set(view.id, next);
+        // A new view rather than a change in place: a reader holding the old one sees a consistent record.
+        this.byId.set(view.id, { ...view, ...changes, version, updatedAt: at, updatedBy: actor });
         return;
       }
       case 'ScriptRemoved': {
