@@ -15,12 +15,11 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { IsIn, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
 import { BlobStore } from '../blobs/blob-store';
 import { parseIfMatch, setVersionTag } from '../http/etag';
-import { Optional } from '../http/validation';
 import { InputFilesInterceptor } from '../http/uploads';
 import { ALL_STATUSES, FINISHED_STATUSES } from '../runs/runs.read-model';
 import type { FinishedStatus } from '../runs/run.events';
@@ -31,11 +30,11 @@ import { CreateJobDto, jobDefinitionFrom, UpdateJobDto } from './job.dto';
 import { JobQueries, type JobView } from './job.view';
 
 export class ListJobsQuery {
-  @Optional() @IsString() @MaxLength(200) q?: string;
-  @Optional() @IsString() @MaxLength(40) tag?: string;
-  @Optional() @IsIn([...ALL_STATUSES, 'never']) lastStatus?: (typeof ALL_STATUSES)[number] | 'never';
+  @IsOptional() @IsString() @MaxLength(200) q?: string;
+  @IsOptional() @IsString() @MaxLength(40) tag?: string;
+  @IsOptional() @IsIn([...ALL_STATUSES, 'never']) lastStatus?: (typeof ALL_STATUSES)[number] | 'never';
   /** How the most recently finished run ended: succeeded, failed, cancelled, timed_out, lost, or never. */
-  @Optional() @IsIn([...FINISHED_STATUSES, 'never']) lastOutcome?: FinishedStatus | 'never';
+  @IsOptional() @IsIn([...FINISHED_STATUSES, 'never']) lastOutcome?: FinishedStatus | 'never';
 }
 
 /** REST resource `/api/jobs`: jobs and their input files. Wherever a job id is accepted, its name is too. */
