@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { EventsController } from './audit/events.controller';
 import { Authenticator, AuthGuard } from './auth/auth.guard';
@@ -10,7 +10,8 @@ import { createEventStore } from './event-store/create-event-store';
 import { EventStore } from './event-store/event-store.port';
 import { HealthController } from './health/health.controller';
 import { HttpErrorFilter } from './http/http-exception.filter';
-import { createValidationPipe } from './http/validation';
+import { RequestShapeInterceptor } from './http/request-shape';
+import { DtoValidationPipe } from './http/validation';
 import {
   AttachJobFilesHandler,
   CreateJobHandler,
@@ -64,7 +65,8 @@ export class AppModule {
         { provide: RunSandbox, useFactory: () => selectSandbox(config) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
-        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_PIPE, useClass: DtoValidationPipe },
+        { provide: APP_INTERCEPTOR, useClass: RequestShapeInterceptor },
         ScriptsReadModel,
         JobsReadModel,
         RunsReadModel,

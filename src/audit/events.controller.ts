@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { decodeOutput, storedOutputLength, type StoredOutputData } from '../runs/output-encoding';
-import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
+import { BooleanText, Optional, WholeNumberText } from '../http/validation';
 import { ValidationError } from '../shared/domain-errors';
 import { JobQueries } from '../jobs/job.view';
 
@@ -11,14 +11,14 @@ const SCAN_LIMIT = 20_000;
 const PAGE = 500;
 
 export class ListEventsQuery {
-  @IsOptional() @IsString() @MaxLength(200) stream?: string;
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$/, { message: 'type must be event types separated by commas' }) type?: string;
-  @IsOptional() @IsString() @MaxLength(64) actor?: string;
-  @IsOptional() @IsString() @MaxLength(100) jobId?: string;
-  @IsOptional() @IsString() @Matches(/^\d{1,20}(\.\d{1,20})?$/, { message: 'after must be a position from an earlier answer' }) after?: string;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
+  @Optional() @IsString() @MaxLength(200) stream?: string;
+  @Optional() @IsString() @Matches(/^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$/, { message: 'type must be event types separated by commas' }) type?: string;
+  @Optional() @IsString() @MaxLength(64) actor?: string;
+  @Optional() @IsString() @MaxLength(100) jobId?: string;
+  @Optional() @IsString() @Matches(/^\d{1,20}(\.\d{1,20})?$/, { message: 'after must be a position from an earlier answer' }) after?: string;
+  @Optional() @WholeNumberText() @IsInt() @Min(1) @Max(1000) limit?: number;
   /** Output and file bytes are left out unless asked for: they can be megabytes. */
-  @IsOptional() @Transform(({ value }: { value: unknown }) => value === 'true' || value === true) @IsBoolean() includeBytes?: boolean;
+  @Optional() @BooleanText() @IsBoolean() includeBytes?: boolean;
 }
 
 export interface AuditEvent {

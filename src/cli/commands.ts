@@ -86,6 +86,15 @@ export const scripts: Record<string, Command> = {
   },
 };
 
+/**
+ * A whole number typed on the command line, or the text itself, for the
+ * server to refuse by name: never `Number('abc')`, which JSON sends as `null`
+ * (and `timeoutSeconds: null` would silently clear the limit).
+ */
+function numberOrText(value: string): number | string {
+  return /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : value;
+}
+
 function jobFields(input: CommandInput): Record<string, unknown> {
   const timeout = text(input.options.timeout);
   return {
@@ -94,7 +103,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     args: input.options.arg !== undefined ? list(input.options.arg) : undefined,
     env: envOf(list(input.options.env)),
     tags: input.options.tag !== undefined ? list(input.options.tag) : undefined,
-    timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : Number(timeout),
+    timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : numberOrText(timeout),
   };
 }
 
@@ -153,7 +162,7 @@ export const jobs: Record<string, Command> = {
       args: list(input.options.arg),
       env: envOf(list(input.options.env)) ?? {},
       ...(text(input.options.at) ? { at: text(input.options.at) } : {}),
-      ...(text(input.options.delay) ? { delaySeconds: Number(text(input.options.delay)) } : {}),
+      ...(text(input.options.delay) ? { delaySeconds: numberOrText(text(input.options.delay) ?? '') } : {}),
     };
     const files = list(input.options.file);
     const run =

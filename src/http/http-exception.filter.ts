@@ -42,6 +42,8 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 
   toBody(exception: unknown): ErrorBody {
+    // A check inside body parsing (JSON nested too deep) throws a domain error that express and Nest wrap.
+    if (exception instanceof HttpException && exception.cause instanceof DomainError) exception = exception.cause;
     if (exception instanceof DomainError) {
       const problems = exception instanceof ValidationError ? exception.problems : undefined;
       return errorBody(STATUS_BY_CODE[exception.code], exception.message, problems);

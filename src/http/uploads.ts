@@ -8,6 +8,8 @@ import type { UploadedInput } from '../jobs/job.commands';
 import { TooLargeError, ValidationError } from '../shared/domain-errors';
 import { isDiskFull, storageFull } from '../shared/storage-full';
 import { removeSpooled, type SpooledPart, UploadSpool } from './upload-spool';
+import { MultipartPartCounter, multipartProblems } from './multipart-parts';
+import { routeShape } from './request-shape';
 
 /** How many files one request may carry. */
 export const MAX_FILES_PER_REQUEST = 50;
@@ -38,10 +40,20 @@ export class InputFilesInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const http = context.switchToHttp();
     const request = http.getRequest<Request>();
+    const parts = MultipartPartCounter.attach(request);
     await new Promise<void>((resolve, reject) => {
       this.parse(request, http.getResponse<Response>(), (error: unknown) => (error ? reject(this.describe(error)) : resolve()));
     });
     const spooled = (request.files ?? []) as Express.Multer.File[];
+    if (parts) {
+      // Nothing of the form may be lost or ignored: dropped parts, undecodable names, fields on a files-only route.
+      const problems = multipartProblems(request, parts, routeShape(context).body);
+      if (problems.length > 0) {
+        // Refused: the spooled files go now, as they would after the handler.
+        await removeSpooled(spooled);
+        throw new ValidationError(problems);
+      }
+    }
     return next.handle().pipe(finalize(() => void removeSpooled(spooled)));
   }
 

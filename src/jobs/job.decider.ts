@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-
 import { assertNever } from '../shared/exhaustive';
 import { scheduleProblems } from '../schedules/cron';
 import type { NameHolder } from '../scripts/script.decider';
+import { readableJobEvent } from './job.upcast';
 import { JOB_DEFINITION_FIELDS, withDefinitionDefaults, type JobDefinition, type JobEvent, type JobFile } from './job.events';
 
 /** The most a job may allow at once (the server's own limit is at most 1024). */
@@ -48,7 +49,8 @@ export type JobCommand =
   /** Admit a run (numbered by the handler): only an active job runs. */
   | { type: 'AdmitRun'; jobId: string; runId: string; number: number };
 
-export function evolveJob(state: JobState, event: JobEvent): JobState {
+export function evolveJob(state: JobState, recorded: JobEvent): JobState {
+  const event = readableJobEvent(recorded);
   switch (event.type) {
     case 'JobCreated': {
       const { jobId, ...definition } = event.data;

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsInt, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+import { Optional } from '../http/validation';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
 import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
@@ -72,39 +73,39 @@ const SchedulesRules = (): PropertyDecorator =>
         propertyName: propertyName as string,
         validator: {
           validate: (value: unknown) => scheduleProblems(value).length === 0,
-          defaultMessage: (args) => scheduleProblems(args?.value, '').join('; '),
+          defaultMessage: (args) => scheduleProblems(args?.value, '').map((problem) => problem.trim()).join('; '),
         },
       }),
   );
 
 export class CreateJobDto {
   @DisplayNameRules() name!: string;
-  @IsOptional() @DescriptionRules() description?: string;
+  @Optional() @DescriptionRules() description?: string;
   /** The template's id or name. */
   @ScriptRefRules() scriptId!: string;
-  @IsOptional() @ArgsRules() args?: string[];
-  @IsOptional() @IsEnvMap() env?: Record<string, string>;
-  @IsOptional() @TagsRules() tags?: string[];
+  @Optional() @ArgsRules() args?: string[];
+  @Optional() @IsEnvMap() env?: Record<string, string>;
+  @Optional() @TagsRules() tags?: string[];
   /** Null or absent: no time limit. */
-  @IsOptional() @TimeoutRules() timeoutSeconds?: number | null;
+  @Optional({ nullable: true }) @TimeoutRules() timeoutSeconds?: number | null;
   /** Null or absent: only the server's limit. */
-  @IsOptional() @MaxConcurrentRules() maxConcurrent?: number | null;
-  @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
+  @Optional({ nullable: true }) @MaxConcurrentRules() maxConcurrent?: number | null;
+  @Optional() @SchedulesRules() schedules?: JobSchedule[];
 }
 
-/** Any subset of the fields; `timeoutSeconds: null` removes the limit. */
+/** Any subset of the fields; `timeoutSeconds: null` removes the limit. `null` for any other field is a 400. */
 export class UpdateJobDto {
-  @IsOptional() @DisplayNameRules() name?: string;
-  @IsOptional() @DescriptionRules() description?: string;
-  @IsOptional() @ScriptRefRules() scriptId?: string;
-  @IsOptional() @ArgsRules() args?: string[];
-  @IsOptional() @IsEnvMap() env?: Record<string, string>;
-  @IsOptional() @TagsRules() tags?: string[];
-  @IsOptional() @TimeoutRules() timeoutSeconds?: number | null;
+  @Optional() @DisplayNameRules() name?: string;
+  @Optional() @DescriptionRules() description?: string;
+  @Optional() @ScriptRefRules() scriptId?: string;
+  @Optional() @ArgsRules() args?: string[];
+  @Optional() @IsEnvMap() env?: Record<string, string>;
+  @Optional() @TagsRules() tags?: string[];
+  @Optional({ nullable: true }) @TimeoutRules() timeoutSeconds?: number | null;
   /** `null` removes the job's own limit. */
-  @IsOptional() @MaxConcurrentRules() maxConcurrent?: number | null;
+  @Optional({ nullable: true }) @MaxConcurrentRules() maxConcurrent?: number | null;
   /** The whole list; `[]` removes every schedule. */
-  @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
+  @Optional() @SchedulesRules() schedules?: JobSchedule[];
 }
 
 

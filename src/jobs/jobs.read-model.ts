@@ -4,6 +4,7 @@ import type { Projection } from '../projections/projection';
 import type { NameHolder } from '../scripts/script.decider';
 import { nameKey } from '../shared/names';
 import { withDefinitionDefaults, type JobEvent, type JobFile, type JobSchedule } from './job.events';
+import { readableJobEvent } from './job.upcast';
 
 /** A job as stored in the read model (the API adds `lastRun` from the runs read model). */
 export interface JobRecord {
@@ -39,7 +40,8 @@ export class JobsReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('job-')) return;
-    const event = { type: recorded.type, data: recorded.data } as JobEvent;
+    // Read through the upcast: a value a job can never hold is not applied (see job.upcast.ts).
+    const event = readableJobEvent({ type: recorded.type, data: recorded.data } as JobEvent);
     const { at, actor } = recorded.metadata;
     const stamp = { version: Number(recorded.revision), updatedAt: at, updatedBy: actor };
     switch (event.type) {
@@ -55,13 +57,14 @@ export class JobsReadModel implements Projection {
       case 'JobUpdated': {
         const job = this.byId.get(event.data.jobId);
         if (!job) return;
+        // All or nothing: the new record is built (the step that can fail) before anything changes.
+        const { jobId: _id, ...changes } = event.data;
+        const next: JobRecord = { ...job, ...changes, ...stamp, searchText: searchTextOf({ ...job, ...changes }) };
         if (event.data.name !== undefined) {
           this.forgetName(job);
           this.idByNameKey.set(nameKey(event.data.name), job.id);
         }
-        const { jobId: _id, ...changes } = event.data;
-        Object.assign(job, changes, stamp);
-        job.searchText = searchTextOf(job);
+        this.byId.set(job.id, next);
         return;
       }
       case 'JobFileAttached': {

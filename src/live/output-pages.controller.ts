@@ -37,6 +37,7 @@ export class OutputPagesController {
     if (from === 'invalid') throw new ValidationError(['from: must be a byte offset']);
     const heartbeatMs = heartbeatSeconds(heartbeatQuery) * 1000;
     if (this.hub.isStopping) throw new UnavailableError('The server is stopping; reconnect in a moment');
+    if (stateQuery !== undefined && typeof stateQuery !== 'string') throw new ValidationError(['state: give it once']);
     const state = typeof stateQuery === 'string' ? stateQuery : this.stream.pageState(run);
     const connection = new SseConnection(response, heartbeatMs);
     await this.stream.serve(run.id, from ?? 0, state, connection);

@@ -96,6 +96,8 @@ export function sseMessage(fields: { id?: number | string; event?: string; data?
 /** `Last-Event-ID` (or a query fallback) as a byte offset: a whole number, or undefined when absent. */
 export function resumeOffset(request: Request, queryValue: unknown): number | undefined | 'invalid' {
   const header = request.headers['last-event-id'];
+  // A repeated `?offset=` is refused, never read as one of its values.
+  if (Array.isArray(queryValue)) return 'invalid';
   const raw = (Array.isArray(header) ? header[0] : header) ?? (typeof queryValue === 'string' ? queryValue : undefined);
   if (raw === undefined || raw.trim() === '') return undefined;
   if (!/^\s*\d{1,15}\s*$/.test(raw)) return 'invalid';

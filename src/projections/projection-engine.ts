@@ -87,8 +87,9 @@ export class ProjectionEngine implements OnApplicationShutdown {
           try {
             projection.apply(event);
           } catch (error) {
-            // A projection bug must not stop the others or the log: report it and go on.
-            this.logger.error(`Projection ${projection.name} failed on ${event.type} at ${event.stream}@${event.revision}: ${String(error)}`);
+            // A projection bug must not stop the others or the log: report it and go on. Read models apply an
+            // event whole or not at all, so this one keeps its state from before the event (docs/DESIGN.md).
+            this.logger.error(`Projection ${projection.name} skipped ${event.type} at ${event.stream}@${event.revision}, which it could not apply: ${String(error)}`);
           }
         }
         this.position = event.position;

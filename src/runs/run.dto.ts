@@ -1,22 +1,26 @@
-import { Type } from 'class-transformer';
-import { IsISO8601, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsISO8601, IsInt, Max, Min } from 'class-validator';
+import { Optional } from '../http/validation';
 import { IsEnvMap } from '../http/validators';
 import { ArgsRules } from '../jobs/job.dto';
 
 export const MAX_DELAY_SECONDS = 366 * 24 * 3600;
 
-/** The body of `POST /api/jobs/:id/runs` (JSON, or the fields of a multipart form). */
+/**
+ * The body of `POST /api/jobs/:id/runs` (JSON, or the fields of a multipart form).
+ * Values are taken as their JSON type: `delaySeconds: "10"` or `true` is a 400
+ * (a multipart form's text is read strictly before it gets here).
+ */
 export class StartRunDto {
   /** Appended to the job's arguments. */
-  @IsOptional() @ArgsRules() args?: string[];
+  @Optional() @ArgsRules() args?: string[];
   /** On top of the job's environment. */
-  @IsOptional() @IsEnvMap() env?: Record<string, string>;
-  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
+  @Optional() @IsEnvMap() env?: Record<string, string>;
+  @Optional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
+  @Optional() @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
 }
 
 /** The body of `POST /api/runs/:id/reschedule`: a new time, or neither field to start it as soon as there is room. */
 export class RescheduleRunDto {
-  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
+  @Optional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
+  @Optional() @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
 }

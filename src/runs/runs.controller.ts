@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
 import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
-import { validateInto } from '../http/validation';
+import { parseJsonField } from '../http/json-shape';
+import { Optional, validateInto, WholeNumberText } from '../http/validation';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
@@ -19,16 +19,16 @@ import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type R
 
 export class ListRunsQuery {
   /** A status, `active`, `finished`, or several separated by commas. */
-  @IsOptional() @IsString() @Matches(/^[a-z_]+(,[a-z_]+)*$/, { message: 'status must be statuses separated by commas' }) status?: string;
-  @IsOptional() @IsString() @MaxLength(100) jobId?: string;
-  @IsOptional() @IsString() @MaxLength(64) by?: string;
-  @IsOptional() @IsString() @MaxLength(200) q?: string;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) before?: number;
+  @Optional() @IsString() @Matches(/^[a-z_]+(,[a-z_]+)*$/, { message: 'status must be statuses separated by commas' }) status?: string;
+  @Optional() @IsString() @MaxLength(100) jobId?: string;
+  @Optional() @IsString() @MaxLength(64) by?: string;
+  @Optional() @IsString() @MaxLength(200) q?: string;
+  @Optional() @WholeNumberText() @IsInt() @Min(1) @Max(500) limit?: number;
+  @Optional() @WholeNumberText() @IsInt() @Min(0) before?: number;
 }
 
 export class OutputQuery {
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'offset must be a whole number of bytes' }) @Min(0) offset?: number;
+  @Optional() @WholeNumberText() @IsInt({ message: 'offset must be a whole number of bytes' }) @Min(0) offset?: number;
 }
 
 /** Expands `active`, `finished` and comma lists into statuses; an unknown word is a 400. */
@@ -166,23 +166,19 @@ export class RunsController {
   }
 }
 
-/** Multipart fields are text: `args` may repeat or be a JSON array, `env` is JSON text. */
+/**
+ * Multipart fields are text: `args` may repeat or be a JSON array, `env` is
+ * JSON text (both with a JSON body's limits), `delaySeconds` is digits only
+ * (` 10`, `1e1` or `0x0a` is a 400, never a guess). A repeated field other than
+ * `args` is left as a list, which its rule refuses by name.
+ */
 function fromMultipart(fields: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = { ...fields };
-  if (typeof fields.args === 'string') result.args = parseJsonOr(fields.args, 'args', (text) => [text]);
-  if (typeof fields.env === 'string') result.env = parseJsonOr(fields.env, 'env', () => undefined);
-  return result;
-}
-
-function parseJsonOr(text: string, field: string, fallback: (text: string) => unknown): unknown {
-  if (/^\s*[[{]/.test(text)) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new ValidationError([`${field}: is not valid JSON`]);
-    }
+  if (typeof fields.args === 'string') result.args = /^\s*[[{]/.test(fields.args) ? parseJsonField(fields.args, 'args') : [fields.args];
+  if (typeof fields.env === 'string') {
+    if (!/^\s*[[{]/.test(fields.env)) throw new ValidationError(['env: must be JSON text in a multipart form']);
+    result.env = parseJsonField(fields.env, 'env');
   }
-  const value = fallback(text);
-  if (value === undefined) throw new ValidationError([`${field}: must be JSON text in a multipart form`]);
-  return value;
+  if (typeof fields.delaySeconds === 'string' && /^\d{1,15}$/.test(fields.delaySeconds)) result.delaySeconds = Number(fields.delaySeconds);
+  return result;
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import { changesJobVersion, withDefinitionDefaults, type JobEvent, type JobSchedule } from '../jobs/job.events';
+import { readableJobEvent } from '../jobs/job.upcast';
 import type { Projection } from '../projections/projection';
 import type { RunRequested } from '../runs/run.events';
 import { dueSlot, nextSlotAfter, scheduleKey } from './cron';
@@ -52,7 +53,7 @@ export class SchedulesReadModel implements Projection {
     if (jobChange || recorded.type === 'ScheduleFired' || (recorded.type === 'RunRequested' && recorded.stream.startsWith('run-'))) {
       this.changeCount++;
     }
-    if (recorded.stream.startsWith('job-')) this.applyJob({ type: recorded.type, data: recorded.data } as JobEvent, at);
+    if (recorded.stream.startsWith('job-')) this.applyJob(readableJobEvent({ type: recorded.type, data: recorded.data } as JobEvent), at);
     else if (recorded.stream.startsWith('schedule-') && recorded.type === 'ScheduleFired') this.applyFired(recorded.data as ScheduleFired['data'], at);
     else if (recorded.stream.startsWith('run-') && recorded.type === 'RunRequested') {
       const firingId = (recorded.data as RunRequested['data']).trigger?.firingId;

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
 import type { ScriptEvent } from './script.events';
+import { readableScriptEvent } from './script.upcast';
 
 /**
  * The script template aggregate as a pure decider: no I/O, no clock, no ids.
@@ -32,7 +33,8 @@ export type ScriptCommand =
   /** A job is about to use the template: only an active template may be used. */
   | { type: 'DeclareUse'; scriptId: string; jobId: string; jobRevision: number | null };
 
-export function evolveScript(state: ScriptState, event: ScriptEvent): ScriptState {
+export function evolveScript(state: ScriptState, recorded: ScriptEvent): ScriptState {
+  const event = readableScriptEvent(recorded);
   switch (event.type) {
     case 'ScriptCreated':
       return { status: 'active', ...event.data };

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
+import { Optional } from '../http/validation';
 import { DisplayNameRules, NO_NUL } from '../http/validators';
 import { WHOLE_CHARACTERS } from '../shared/names';
 
@@ -26,13 +27,13 @@ const BodyRules = (): PropertyDecorator =>
 
 export class CreateScriptDto {
   @DisplayNameRules() name!: string;
-  @IsOptional() @InterpreterRules() interpreter?: string;
+  @Optional() @InterpreterRules() interpreter?: string;
   @BodyRules() body!: string;
 }
 
 /** Any subset of the fields. */
 export class UpdateScriptDto {
-  @IsOptional() @DisplayNameRules() name?: string;
-  @IsOptional() @InterpreterRules() interpreter?: string;
-  @IsOptional() @BodyRules() body?: string;
+  @Optional() @DisplayNameRules() name?: string;
+  @Optional() @InterpreterRules() interpreter?: string;
+  @Optional() @BodyRules() body?: string;
 }

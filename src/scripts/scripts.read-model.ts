@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import type { ScriptEvent } from './script.events';
+import { readableScriptEvent } from './script.upcast';
 import type { NameHolder } from './script.decider';
 import { nameKey } from '../shared/names';
 
@@ -29,7 +30,8 @@ export class ScriptsReadModel implements Projection {
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('script-')) return;
-    const event = { type: recorded.type, data: recorded.data } as ScriptEvent;
+    // Read through the upcast: a value a template can never hold is not applied (see script.upcast.ts).
+    const event = readableScriptEvent({ type: recorded.type, data: recorded.data } as ScriptEvent);
     const { at, actor } = recorded.metadata;
     const version = Number(recorded.revision);
     switch (event.type) {
@@ -48,7 +50,8 @@ export class ScriptsReadModel implements Projection {
           this.idByNameKey.set(nameKey(event.data.name), view.id);
         }
         const { scriptId: _id, ...changes } = event.data;
-        Object.assign(view, changes, { version, updatedAt: at, updatedBy: actor });
+        // A new view rather than a change in place: a reader holding the old one sees a consistent record.
+        this.byId.set(view.id, { ...view, ...changes, version, updatedAt: at, updatedBy: actor });
         return;
       }
       case 'ScriptRemoved': {

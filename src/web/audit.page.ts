@@ -6,6 +6,7 @@ import { JobsReadModel } from '../jobs/jobs.read-model';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { text } from './forms/form-state';
+import { AuditFilters } from './forms/page-filters';
 import { PageController } from './page-auth';
 import { absoluteTime, bytes } from './view-helpers';
 import { ViewRenderer } from './view-renderer';
@@ -90,7 +91,8 @@ export class AuditPage {
   ) {}
 
   @Get()
-  async show(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): Promise<void> {
+  async show(@Query() filters: AuditFilters, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const query = filters as Record<string, unknown>;
     const type = text(query, 'type');
     const actor = text(query, 'actor').trim().slice(0, 64);
     const jobText = text(query, 'job').trim().slice(0, 100);

@@ -17,6 +17,7 @@ import { ConflictError, ValidationError } from '../shared/domain-errors';
 import { isDiskFull } from '../shared/storage-full';
 import { addError, emptyForm, type FormState, text } from './forms/form-state';
 import { fileJobProblems, jobFormValues, MAX_SCHEDULE_ROW, parseJobForm } from './forms/job-form';
+import { JobListFilters, NewJobParams, ScheduleRowParams } from './forms/page-filters';
 import { fileRunProblems, parseRunForm, runFormValues } from './forms/run-form';
 import { PageController } from './page-auth';
 import { PageQueries } from './page-queries';
@@ -40,14 +41,14 @@ export class JobsPages {
   ) {}
 
   @Get()
-  list(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): void {
-    this.views.respond(request, response, this.listPage(query));
+  list(@Query() query: JobListFilters, @Req() request: Request, @Res() response: Response): void {
+    this.views.respond(request, response, this.listPage(query as Record<string, unknown>));
   }
 
   @Get('new')
-  newForm(@Req() request: Request, @Res() response: Response): void {
+  newForm(@Query() query: NewJobParams, @Req() request: Request, @Res() response: Response): void {
     const values = jobFormValues();
-    const scriptRef = text(request.query as Record<string, unknown>, 'script');
+    const scriptRef = text(query as Record<string, unknown>, 'script');
     if (scriptRef) values.scriptId = this.scripts.find(scriptRef)?.id ?? '';
     this.views.respond(request, response, this.formPage(emptyForm(values)));
   }
@@ -94,8 +95,8 @@ export class JobsPages {
    * button), followed by the button for the row after it.
    */
   @Get('new/schedule-row')
-  scheduleRow(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): void {
-    const rowText = text(query, 'row');
+  scheduleRow(@Query() query: ScheduleRowParams, @Req() request: Request, @Res() response: Response): void {
+    const rowText = text(query as Record<string, unknown>, 'row');
     const row = /^\d{1,2}$/.test(rowText) ? Number(rowText) : 0;
     this.views.fragment(request, response, 'partials/schedule-row', { row: Math.min(row, MAX_SCHEDULE_ROW), cron: '', timeZone: 'UTC', errors: {}, added: true });
   }

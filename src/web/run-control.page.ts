@@ -43,6 +43,7 @@ export class RunControlPages {
 
   @Post(':id/cancel')
   async cancel(@Param('id') id: string, @Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    refuseStrayFields(body);
     const run = await this.control(id, { type: 'cancel' }, request);
     const message = run.phase === 'finished' ? `${label(run)} was cancelled` : `${label(run)} is being cancelled: its processes were asked to stop`;
     await this.answer(request, response, body, run, message);
@@ -50,12 +51,14 @@ export class RunControlPages {
 
   @Post(':id/pause')
   async pause(@Param('id') id: string, @Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    refuseStrayFields(body);
     const run = await this.control(id, { type: 'pause' }, request);
     await this.answer(request, response, body, run, `${label(run)} was paused: its processes are stopped until you resume it`);
   }
 
   @Post(':id/resume')
   async resume(@Param('id') id: string, @Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    refuseStrayFields(body);
     const run = await this.control(id, { type: 'resume' }, request);
     await this.answer(request, response, body, run, `${label(run)} was resumed`);
   }
@@ -83,6 +86,7 @@ export class RunControlPages {
   /** A new run with exactly the inputs of this one: the person lands on the new run. */
   @Post(':id/rerun')
   async rerun(@Param('id') id: string, @Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest, @Res() response: Response): Promise<void> {
+    refuseStrayFields(body);
     const original = this.require(id);
     const { id: newId } = await this.commands.execute(new RerunRunCommand(original.id, contextOf(request)));
     const run = this.require(newId);
@@ -114,6 +118,12 @@ export class RunControlPages {
     if (!run) throw new NotFoundError(`No run "${id}" exists`);
     return run;
   }
+}
+
+/** A control button sends `from` at most: anything else is refused (400), never ignored. */
+function refuseStrayFields(body: Record<string, unknown> | undefined): void {
+  const stray = Object.keys(body ?? {}).filter((key) => key !== 'from');
+  if (stray.length > 0) throw new ValidationError([`${stray[0].slice(0, 40)}: a run control button sends no field "${stray[0].slice(0, 40)}"${stray.length > 1 ? ` (and ${stray.length - 1} more)` : ''}`]);
 }
 
 /** Buttons in the rows of a list send `from=list`; the run page's send nothing. */

@@ -7,6 +7,7 @@ import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type R
 import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
 import { text } from './forms/form-state';
+import { RunListFilters } from './forms/page-filters';
 import { PageController } from './page-auth';
 import { PageQueries } from './page-queries';
 import { type PageSpec, ViewRenderer } from './view-renderer';
@@ -55,7 +56,8 @@ export class RunsPages {
   ) {}
 
   @Get()
-  list(@Query() query: Record<string, unknown>, @Req() request: Request, @Res() response: Response): void {
+  list(@Query() filters: RunListFilters, @Req() request: Request, @Res() response: Response): void {
+    const query = filters as Record<string, unknown>;
     const now = this.clock.now();
     const status = text(query, 'status');
     const jobText = text(query, 'job').trim().slice(0, 100);

@@ -32,7 +32,7 @@ describe('REST: malformed input gets a clear 4xx and leaves the log unchanged', 
 
   const cases = (): Case[] => [
     { what: 'invalid JSON', method: 'POST', path: '/api/scripts', raw: '{"name": "x",', status: 400, message: /not valid JSON/ },
-    { what: 'a JSON array body', method: 'POST', path: '/api/scripts', json: [1, 2], status: 400, message: /name/ },
+    { what: 'a JSON array body', method: 'POST', path: '/api/scripts', json: [1, 2], status: 400, message: /body: must be a JSON object/ },
     { what: 'no fields', method: 'POST', path: '/api/scripts', json: {}, status: 400, message: /name.*body|body.*name/s },
     { what: 'a number as name', method: 'POST', path: '/api/scripts', json: { name: 5, body: 'x' }, status: 400, message: /^name: / },
     { what: 'a control character in the name', method: 'POST', path: '/api/scripts', json: { name: 'a\u0007b', body: 'x' }, status: 400, message: /name must not contain control characters/ },

@@ -76,4 +76,19 @@ describe('The CLI against the built server', () => {
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /Unknown command: jobs frobnicate/);
   });
+
+  it('sends a number it cannot read as typed, for the server to refuse by name (never as null, which clears a limit)', async () => {
+    const script = join(dir, 'noop.sh');
+    writeFileSync(script, 'true\n');
+    assert.equal((await cli(['scripts', 'create', 'noop', '--file', script])).code, 0);
+    assert.equal((await cli(['jobs', 'create', 'Limited', '--script', 'noop', '--timeout', '60'])).code, 0);
+    const timeout = await cli(['jobs', 'update', 'limited', '--timeout', 'abc']);
+    assert.equal(timeout.code, 1);
+    assert.match(timeout.stderr, /^400: .*timeoutSeconds/);
+    const delay = await cli(['jobs', 'run', 'limited', '--delay', 'soon']);
+    assert.equal(delay.code, 1);
+    assert.match(delay.stderr, /^400: .*delaySeconds/);
+    const job = await cli(['jobs', 'show', 'limited', '--json']);
+    assert.equal((JSON.parse(job.stdout) as { timeoutSeconds: number }).timeoutSeconds, 60);
+  });
 });

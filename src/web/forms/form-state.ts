@@ -92,3 +92,15 @@ export function wholeNumber(value: string): number | null {
   if (trimmed === '') return null;
   return /^-?\d{1,15}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
 }
+
+/**
+ * Refuses, beside the form, fields the form does not have: a page ignores no
+ * typo or stray field, as the API does not (`known` lists the form's fields,
+ * `patterns` its numbered ones such as `cron-3`).
+ */
+export function refuseUnknownFields(form: FormState, body: Record<string, unknown> | undefined, known: readonly string[], patterns: readonly RegExp[] = []): void {
+  const unknown = Object.keys(body ?? {}).filter((key) => !known.includes(key) && !patterns.some((pattern) => pattern.test(key)));
+  if (unknown.length === 0) return;
+  const named = unknown.slice(0, 10).map((key) => `“${key.slice(0, 40)}”`).join(', ');
+  addError(form, null, `This form has no field ${named}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}: reload the page and try again`);
+}

@@ -5,7 +5,7 @@ import type { JobRecord } from '../../jobs/jobs.read-model';
 import { validateInto } from '../../http/validation';
 import { MAX_SCHEDULES_PER_JOB, scheduleProblems } from '../../schedules/cron';
 import { ValidationError } from '../../shared/domain-errors';
-import { addError, emptyForm, envToLines, fileProblems, type FormState, hasErrors, lines, parseEnvLines, text, wholeNumber } from './form-state';
+import { addError, emptyForm, envToLines, fileProblems, type FormState, hasErrors, lines, parseEnvLines, refuseUnknownFields, text, wholeNumber } from './form-state';
 
 /** Row numbers the schedules editor may use (rows are added one at a time; removed ones leave gaps). */
 export const MAX_SCHEDULE_ROW = 99;
@@ -115,6 +115,7 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
   const values = jobFormValues();
   for (const key of Object.keys(values)) values[key] = text(body, key);
   const form = emptyForm(values);
+  refuseUnknownFields(form, body, [...Object.keys(values), 'file'], [/^cron-\d{1,2}$/, /^timeZone-\d{1,2}$/]);
   const env = parseEnvLines(values.env, form, 'env');
   const timeout = wholeNumber(values.timeoutSeconds);
   if (Number.isNaN(timeout)) addError(form, 'timeoutSeconds', 'Timeout must be a whole number of seconds, or blank for no limit');

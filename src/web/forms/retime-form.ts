@@ -1,4 +1,4 @@
-import { addError, emptyForm, type FormState, hasErrors, text } from './form-state';
+import { addError, emptyForm, type FormState, hasErrors, refuseUnknownFields, text } from './form-state';
 import { readWhen } from './run-form';
 
 /** The re-time form of a waiting run: after a delay (the default) or at a time. */
@@ -22,6 +22,9 @@ export function parseRetimeForm(body: Record<string, unknown> | undefined, now: 
   for (const key of Object.keys(values)) values[key] = text(body, key);
   values.when ||= 'now';
   const form = emptyForm(values);
+  // `from` says which page the button was on (see run-control.page.ts).
+  refuseUnknownFields(form, body, [...Object.keys(values), 'from']);
+  if (hasErrors(form)) return { form, input: null };
   if (values.when === 'now') return { form, input: {} };
   if (values.when !== 'at' && values.when !== 'delay') {
     addError(form, null, 'Choose when it starts: now, at a time, or after a delay');

@@ -1,7 +1,7 @@
 import { validateInto } from '../../http/validation';
 import { MAX_DELAY_SECONDS, StartRunDto } from '../../runs/run.dto';
 import { ValidationError } from '../../shared/domain-errors';
-import { addError, emptyForm, fileProblems, type FormState, hasErrors, lines, parseEnvLines, text } from './form-state';
+import { addError, emptyForm, fileProblems, type FormState, hasErrors, lines, parseEnvLines, refuseUnknownFields, text } from './form-state';
 
 const LABELS = {
   args: { field: 'args', label: 'Extra arguments' },
@@ -62,6 +62,7 @@ export function parseRunForm(body: Record<string, unknown> | undefined, now: Dat
   const values = runFormValues();
   for (const key of Object.keys(values)) values[key] = text(body, key) || (key === 'when' ? 'now' : '');
   const form = emptyForm(values);
+  refuseUnknownFields(form, body, [...Object.keys(values), 'file']);
   const plain: Record<string, unknown> = { args: lines(values.args), env: parseEnvLines(values.env, form, 'env') };
   Object.assign(plain, readWhen(values, form, now, { at: 'at', delayAmount: 'delayAmount' }));
   if (values.when !== 'now' && values.when !== 'at' && values.when !== 'delay') {

@@ -2,7 +2,7 @@ import { validateInto } from '../../http/validation';
 import { CreateScriptDto } from '../../scripts/script.dto';
 import type { ScriptView } from '../../scripts/scripts.read-model';
 import { ValidationError } from '../../shared/domain-errors';
-import { emptyForm, fileProblems, type FormState, hasErrors, text } from './form-state';
+import { emptyForm, fileProblems, type FormState, hasErrors, refuseUnknownFields, text } from './form-state';
 
 const LABELS = {
   name: { field: 'name', label: 'Name' },
@@ -27,6 +27,7 @@ export function parseScriptForm(body: Record<string, unknown> | undefined): { fo
   // Browsers send textarea line breaks as CRLF; scripts want LF.
   values.body = values.body.replace(/\r\n/g, '\n');
   const form = emptyForm(values);
+  refuseUnknownFields(form, body, Object.keys(values));
   const plain = { name: values.name.trim(), interpreter: values.interpreter.trim() || 'bash', body: values.body };
   try {
     const dto = validateInto(CreateScriptDto, plain);
