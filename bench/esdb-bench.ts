@@ -14,9 +14,10 @@ import type { EventStore } from '../src/event-store/event-store.port';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { startEsdbDouble } from '../test/esdb-double/esdb-double';
 import { startServer } from '../test/support/server-process';
-import { benchTrivialJob, type TrivialJobFigures } from './run-bench';
+import { benchLargeOutput, benchTrivialJob, type TrivialJobFigures } from './run-bench';
 import { ms, ratio, report } from './stats';
 import { benchStore, type StoreBenchResult } from './store-bench';
+import { RANDOM_BASE64_50MB, TEXT_LINES_100MB, YES_100MB } from './workloads';
 
 /** Fewer events than the embedded-only benchmark: every append is a gRPC round trip. */
 const EVENTS = 20_000;
@@ -51,6 +52,7 @@ export async function benchEsdbDouble(): Promise<void> {
       `embedded ${ms(onEmbedded.startedMedianMs)} (${ratio(onDouble.startedMedianMs, onEmbedded.startedMedianMs)})`);
     report('ESDB double: request → finished (median), vs embedded', ms(onDouble.finishedMedianMs),
       `embedded ${ms(onEmbedded.finishedMedianMs)} (${ratio(onDouble.finishedMedianMs, onEmbedded.finishedMedianMs)})`);
+    await largeOutputsOnDouble();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -61,6 +63,21 @@ async function measureStore(store: EventStore): Promise<StoreBenchResult> {
     return await benchStore(store, { events: EVENTS });
   } finally {
     await store.close();
+  }
+}
+
+/** The large outputs of the run figures, on a server on the double (reported beside the embedded ones; no target). */
+async function largeOutputsOnDouble(): Promise<void> {
+  const storeDouble = await startEsdbDouble();
+  const server = await startServer({ env: { EVENTSTORE_CONNECTION_STRING: storeDouble.connectionString } });
+  try {
+    await benchLargeOutput(server, 'ESDB double: 100 MB from yes|head', 'bash', YES_100MB, { ratio: null });
+    await benchLargeOutput(server, 'ESDB double: 100 MB of log lines (python3)', 'python3', TEXT_LINES_100MB, { ratio: null });
+    await benchLargeOutput(server, 'ESDB double: 50 MB of random base64 text', 'python3', RANDOM_BASE64_50MB, { ratio: null });
+  } finally {
+    await server.stop();
+    server.cleanup();
+    await storeDouble.stop();
   }
 }
 

@@ -11,18 +11,7 @@ import { benchPages } from './pages-bench';
 import { benchLargeOutput, benchTrivialJob } from './run-bench';
 import { benchSandbox } from './sandbox-bench';
 import { ms, report } from './stats';
-
-const TEXT_LINES_100MB = `import sys
-out = sys.stdout
-for i in range(1_310_000):
-    out.write(f"{i:09d} INFO tests::module_{i % 977}::case_{i % 131} passed in {i % 1000} ms -- all good here\\n")
-`;
-const YES_100MB = `yes 'EnderCompute benchmark line: the quick brown fox jumps over the lazy dog 0123456789' | head -c 100000000\n`;
-/** Incompressible bytes, the same on every run (a seeded generator), so the file and the stored output can be compared. */
-const RANDOM_20MB = `import random, sys
-random.seed(7)
-sys.stdout.buffer.write(random.randbytes(20_000_000))
-`;
+import { RANDOM_20MB, RANDOM_BASE64_50MB, TEXT_LINES_100MB, YES_100MB } from './workloads';
 
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
@@ -33,9 +22,12 @@ async function main(): Promise<void> {
     const server = await startServer({ env: { ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '4' } });
     try {
       await benchTrivialJob(server);
-      await benchLargeOutput(server, '100 MB of log lines (python3)', 'python3', TEXT_LINES_100MB, 3);
-      await benchLargeOutput(server, '100 MB from yes|head (worst case)', 'bash', YES_100MB, null);
-      await benchLargeOutput(server, '20 MB of random bytes', 'python3', RANDOM_20MB, null);
+      // Targets from the output issue: yes|head ≤ 3× a file, the python3 writer ≤ 1.2× (and ≤ 0.3
+      // bytes of log per byte), random base64 text ≤ 4×; raw random bytes have no target.
+      await benchLargeOutput(server, '100 MB from yes|head', 'bash', YES_100MB, { ratio: 3 });
+      await benchLargeOutput(server, '100 MB of log lines (python3)', 'python3', TEXT_LINES_100MB, { ratio: 1.2, logBytesPerByte: 0.3 });
+      await benchLargeOutput(server, '50 MB of random base64 text', 'python3', RANDOM_BASE64_50MB, { ratio: 4 });
+      await benchLargeOutput(server, '20 MB of random bytes', 'python3', RANDOM_20MB, { ratio: null });
     } finally {
       await server.stop();
       server.cleanup();
