@@ -46,7 +46,8 @@ describe('The runner id after a move of the data dir', () => {
     assert.equal(readFileSync(`${moved}/runner-id`, 'utf8'), runnerId, 'the id is kept, not regenerated');
     const lost = await getJson<Run>(second, `/api/runs/${running.id}`);
     assert.equal(lost.status, 'lost');
-    assert.match(String(lost.reason), /^The server stopped while the run was running; \d+ leftover process\(es\) were killed$/);
+    // A sandboxed run ends with the server that started it; unsandboxed, its leftovers are killed now.
+    assert.match(String(lost.reason), /^The server stopped while the run was running; (\d+ leftover process\(es\) were killed|its process was gone)$/);
     assert.deepEqual(await processesOfRun(running.id), []);
     // The queue moves on: the second run of the job (maxConcurrent 1) starts; cancel it to end the test quickly.
     await eventually(async () => ((await getJson<Run>(second, `/api/runs/${queued.id}`)).status === 'running' ? true : undefined), 15_000, 'the queued run to start');
