@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator, ValidateIf } from 'class-validator';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
 import type { JobDefinition, JobSchedule } from './job.events';
@@ -70,6 +70,13 @@ const SchedulesRules = (): PropertyDecorator =>
       }),
   );
 
+/** Optional, but never null: there is no third state to clear it to. */
+const KeepWorkdirRules = (): PropertyDecorator =>
+  applyDecorators(
+    ValidateIf((dto: { keepWorkdir?: unknown }) => dto.keepWorkdir !== undefined),
+    IsBoolean({ message: 'keepWorkdir must be true or false' }),
+  );
+
 export class CreateJobDto {
   @DisplayNameRules() name!: string;
   @IsOptional() @DescriptionRules() description?: string;
@@ -83,6 +90,8 @@ export class CreateJobDto {
   /** Null or absent: only the server's limit. */
   @IsOptional() @MaxConcurrentRules() maxConcurrent?: number | null;
   @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
+  /** Absent: false (its runs' work directories are removed when they end). */
+  @KeepWorkdirRules() keepWorkdir?: boolean;
 }
 
 /** Any subset of the fields; `timeoutSeconds: null` removes the limit. */
@@ -98,6 +107,7 @@ export class UpdateJobDto {
   @IsOptional() @MaxConcurrentRules() maxConcurrent?: number | null;
   /** The whole list; `[]` removes every schedule. */
   @IsOptional() @SchedulesRules() schedules?: JobSchedule[];
+  @KeepWorkdirRules() keepWorkdir?: boolean;
 }
 
 
@@ -113,5 +123,6 @@ export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = 
     timeoutSeconds: dto.timeoutSeconds ?? null,
     maxConcurrent: dto.maxConcurrent ?? null,
     schedules,
+    keepWorkdir: dto.keepWorkdir ?? false,
   };
 }

@@ -12,6 +12,7 @@ import type { CommandContext } from '../shared/command-context';
 import { NotFoundError, ValidationError } from '../shared/domain-errors';
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
+import { WorkdirRetention } from './execution/workdir-retention';
 import { RunOutputReader } from './run-output.reader';
 import { toRunView, type RunView } from './run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from './runs.read-model';
@@ -52,6 +53,7 @@ export class RunsController {
     private readonly jobs: JobQueries,
     private readonly output: RunOutputReader,
     private readonly clock: Clock,
+    private readonly workdirs: WorkdirRetention,
   ) {}
 
   /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
@@ -156,7 +158,7 @@ export class RunsController {
   }
 
   private view(run: RunRecord): RunView {
-    return toRunView(run, this.runs, this.clock.now());
+    return toRunView(run, this.runs, this.clock.now(), this.workdirs);
   }
 }
 
