@@ -13,6 +13,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { browserAvailable, launchBrowser } from '../support/browser';
+import { heading, signIn } from '../support/pages';
 import { getJson, JSON_HEADERS, postJson, requestRun, type Run as BaseRun, waitForRun } from '../support/rest';
 import { scriptGates } from '../support/script-gates';
 import { eventually, expectJson, type ServerProcess, startServer } from '../support/server-process';
@@ -296,5 +298,36 @@ describe('Run work directories on the built server', () => {
     const both = await cli(['jobs', 'update', 'cli', '--keep-workdir', '--no-keep-workdir']);
     assert.notEqual(both.code, 0);
     assert.match(both.stderr, /not both/);
+  });
+
+  it('in a browser: a person ticks Keep work directories, runs the job, and the run page says where its directory is kept', async () => {
+    assert.ok(browserAvailable(), 'chromium is installed');
+    const server = await start();
+    await postJson(server, '/api/scripts', { name: 'Leaves a file', body: 'echo "for later" > left.txt' }, 201);
+    const browser = await launchBrowser();
+    try {
+      const { page } = browser;
+      await signIn(page, server.url, 'Ada', server.key);
+      await page.goto(`${server.url}/jobs/new`);
+      await page.fill('#name', 'Debuggable');
+      await page.selectOption('#scriptId', { label: 'Leaves a file (bash)' });
+      await page.check('#keepWorkdir');
+      await browser.screenshot('wd-01-job-form');
+      await page.click('#job-form button[type=submit]');
+      await page.waitForURL(/\/jobs\/[0-9a-z]{12}$/);
+      assert.equal(await heading(page), 'Debuggable');
+      assert.match(await page.locator('#job-keep-workdir').innerText(), /Kept after each run/);
+      await page.click('#run-form button[type=submit]');
+      await page.waitForURL(/\/runs\//);
+      await page.locator('.page-title .status', { hasText: 'Succeeded' }).waitFor({ timeout: 15_000 });
+      const shown = page.locator('#run-workdir');
+      await shown.filter({ hasText: 'kept at' }).waitFor({ timeout: 10_000 });
+      const path = await shown.locator('code').innerText();
+      assert.equal(readFileSync(join(path, 'left.txt'), 'utf8'), 'for later\n', 'the directory it names is there, with what the run left');
+      await browser.screenshot('wd-02-run-kept');
+      assert.deepEqual(browser.problems, []);
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -66,6 +66,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     private readonly workdirs: WorkdirRetention,
   ) {
     this.deps = { store, clock, ids };
+    workdirs.trackActiveRuns((runId) => this.active.has(runId));
   }
 
   onModuleInit(): void {

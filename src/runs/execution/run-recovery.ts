@@ -44,7 +44,7 @@ export class RunRecovery {
     for (const run of orphans) await this.markLost(run);
     if (orphans.length > 0) this.logger.warn(`${orphans.length} run(s) were cut short by the last stop of this server and are marked lost`);
     // The lost runs are finished in the read model now: their directories go with those a stop left behind (in the background).
-    await this.workdirs.sweep((runId) => this.executor.isActive(runId));
+    await this.workdirs.sweep();
     return orphans.length;
   }
 

@@ -44,6 +44,8 @@ export class WorkdirRetention {
   private readonly kept = new Map<string, KeptWorkdir>();
   /** Removals in order, one at a time: a burst of short runs does not start thousands of removals at once. */
   private queue: Promise<void> = Promise.resolve();
+  /** Whether this server's runner is executing a run (set by the executor; see {@link trackActiveRuns}). */
+  private isActive: (runId: string) => boolean = () => false;
 
   constructor(
     private readonly config: AppConfig,
@@ -58,12 +60,21 @@ export class WorkdirRetention {
   }
 
   /**
+   * The executor tells which runs it is executing: their directories are never
+   * swept, and a run whose end is recorded but not yet handed to {@link runEnded}
+   * is shown as its job's setting will decide.
+   */
+  trackActiveRuns(isActive: (runId: string) => boolean): void {
+    this.isActive = isActive;
+  }
+
+  /**
    * Call once a run this server executed has its `RunFinished` recorded: keeps
    * its directory `workdir` (its job has `keepWorkdir`) or queues its removal.
    * Returns at once and never throws.
    */
   runEnded(run: Pick<RunRecord, 'id' | 'jobId'>, workdir: string): void {
-    if (this.jobs.get(run.jobId)?.keepWorkdir === true && this.config.keepWorkdirs > 0) {
+    if (this.keeps(run.jobId)) {
       this.kept.set(run.id, { runId: run.id, path: workdir, finishedAt: this.clock.now().toISOString() });
       this.removeBeyondLimit();
     } else {
@@ -74,16 +85,16 @@ export class WorkdirRetention {
   /**
    * At start, after recovery has ended the runs cut short: looks through
    * `<data>/work` for directories of runs that are finished according to the read
-   * model and not active here (`isActive`), keeps those of jobs with `keepWorkdir`
+   * model and not active here, keeps those of jobs with `keepWorkdir`
    * (up to the limit, newest first) and queues the removal of the rest. Resolves
    * once the directories are looked through (the removals go on in the
    * background; see {@link idle}). Directories of unknown or unfinished runs, and
    * anything that is not a plain directory, are left alone. Never throws.
    */
-  async sweep(isActive: (runId: string) => boolean): Promise<void> {
+  async sweep(): Promise<void> {
     let found: Array<{ run: RunRecord; path: string }>;
     try {
-      found = await this.finishedRunDirectories(isActive);
+      found = await this.finishedRunDirectories();
     } catch (error) {
       this.logger.warn(`Could not look through ${workRootOf(this.config.dataDir)} for work directories to remove: ${String(error)}`);
       return;
@@ -104,12 +115,19 @@ export class WorkdirRetention {
   workdirKept(run: RunRecord): boolean | null {
     if (run.phase !== 'finished') return null;
     if (this.kept.has(run.id)) return true;
+    // Its end is in the log but the executor has not handed it over yet (a moment): what runEnded will decide.
+    if (this.isActive(run.id)) return this.keeps(run.jobId);
     return run.runner === null || run.runner === this.config.runnerId ? false : null;
   }
 
   /** Resolves when every removal queued so far is done. */
   idle(): Promise<void> {
     return this.queue;
+  }
+
+  /** Whether a run of this job that ends now keeps its directory. */
+  private keeps(jobId: string): boolean {
+    return this.jobs.get(jobId)?.keepWorkdir === true && this.config.keepWorkdirs > 0;
   }
 
   private removeBeyondLimit(): void {
@@ -132,7 +150,7 @@ export class WorkdirRetention {
   }
 
   /** Directories `<root>/<job folder>/<number>` that belong to runs finished and not active here. */
-  private async finishedRunDirectories(isActive: (runId: string) => boolean): Promise<Array<{ run: RunRecord; path: string }>> {
+  private async finishedRunDirectories(): Promise<Array<{ run: RunRecord; path: string }>> {
     const root = workRootOf(this.config.dataDir);
     const found: Array<{ run: RunRecord; path: string }> = [];
     for (const jobFolder of await listDirectories(root)) {
@@ -142,7 +160,7 @@ export class WorkdirRetention {
         const run = /^[1-9]\d{0,15}$/.test(name) ? byNumber.get(Number(name)) : undefined;
         const path = join(root, jobFolder, name);
         // Only the run's own path: a folder of the same job named after another slug is not it.
-        if (!run || run.phase !== 'finished' || isActive(run.id) || this.pathOf(run) !== path) continue;
+        if (!run || run.phase !== 'finished' || this.isActive(run.id) || this.pathOf(run) !== path) continue;
         found.push({ run, path });
       }
     }
