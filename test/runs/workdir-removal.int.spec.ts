@@ -3,7 +3,8 @@
  * never through a link), and which kept directories are beyond the limit.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -32,6 +33,39 @@ describe('removing a work directory', () => {
     assert.ok(existsSync(join(outside, 'file.txt')), 'a link inside is removed, not followed');
     assert.equal(await removeWorkdir(root, workdir), 'absent');
     assert.ok(existsSync(join(root, 'job-abc')), 'the job folder stays');
+  });
+
+  it('opens up folders a run made read-only (as Go does with its module cache) and removes them, for a user without root’s rights', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'endercompute-readonly-'));
+    try {
+      const workRoot = join(base, 'work');
+      const workdir = join(workRoot, 'job-go', '1');
+      const deepest = join(workdir, '.endercompute-home', 'go', 'pkg', 'mod', 'example.com@v1');
+      mkdirSync(deepest, { recursive: true });
+      writeFileSync(join(deepest, 'go.mod'), 'module example.com');
+      for (let dir = deepest; dir !== workdir; dir = join(dir, '..')) chmodSync(dir, 0o555);
+      if (process.getuid?.() === 0) {
+        // Root may remove anything: the removal runs as `nobody`, who owns the files, as a server not run as root would.
+        const chownAll = (path: string): void => {
+          chownSync(path, 65534, 65534);
+          for (const entry of readdirSync(path, { withFileTypes: true })) {
+            if (entry.isDirectory()) chownAll(join(path, entry.name));
+            else chownSync(join(path, entry.name), 65534, 65534);
+          }
+        };
+        chownAll(base);
+        const module = require.resolve('../../src/runs/execution/workdir-removal');
+        const code = `require(${JSON.stringify(module)}).removeWorkdir(${JSON.stringify(workRoot)}, ${JSON.stringify(workdir)}).then((r) => console.log(r), (e) => { console.error(e.message); process.exit(1); })`;
+        const child = spawnSync(process.execPath, ['-e', code], { uid: 65534, gid: 65534, encoding: 'utf8' });
+        assert.equal(child.status, 0, child.stderr);
+        assert.equal(child.stdout.trim(), 'removed');
+      } else {
+        assert.equal(await removeWorkdir(workRoot, workdir), 'removed');
+      }
+      assert.equal(existsSync(workdir), false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it('refuses paths that are not a run directory below the root', async () => {
