@@ -101,7 +101,7 @@ export class WorkdirRetention {
     }
     for (const { run, path } of found) {
       if (this.kept.has(run.id)) continue;
-      if (this.jobs.get(run.jobId)?.keepWorkdir === true) this.kept.set(run.id, { runId: run.id, path, finishedAt: run.finishedAt ?? run.requestedAt });
+      if (this.keeps(run.jobId)) this.kept.set(run.id, { runId: run.id, path, finishedAt: run.finishedAt ?? run.requestedAt });
       else this.remove(path);
     }
     this.removeBeyondLimit();
