@@ -32,6 +32,7 @@ import { RunRecovery } from './runs/execution/run-recovery';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { RunShutdown } from './runs/execution/run-shutdown';
+import { WorkdirRetention } from './runs/execution/workdir-retention';
 import { RequestRunHandler } from './runs/request-run.handler';
 import { ControlRunHandler, RerunRunHandler } from './runs/run-control.handler';
 import { RunOutputReader } from './runs/run-output.reader';
@@ -103,6 +104,7 @@ export class AppModule {
         RerunRunHandler,
         RunOutputReader,
         RunExecutor,
+        WorkdirRetention,
         RunScheduler,
         RunRecovery,
         RunShutdown,

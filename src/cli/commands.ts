@@ -97,6 +97,10 @@ function numberOrText(value: string): number | string {
 
 function jobFields(input: CommandInput): Record<string, unknown> {
   const timeout = text(input.options.timeout);
+  if (input.options['keep-workdir'] === true && input.options['no-keep-workdir'] === true) {
+    throw new UsageError('Give --keep-workdir or --no-keep-workdir, not both');
+  }
+  const keepWorkdir = input.options['keep-workdir'] === true ? true : input.options['no-keep-workdir'] === true ? false : undefined;
   return {
     scriptId: text(input.options.script),
     description: text(input.options.description),
@@ -104,6 +108,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     env: envOf(list(input.options.env)),
     tags: input.options.tag !== undefined ? list(input.options.tag) : undefined,
     timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : numberOrText(timeout),
+    keepWorkdir,
   };
 }
 
@@ -131,6 +136,7 @@ export const jobs: Record<string, Command> = {
         `tags:     ${job.tags.join(', ') || '-'}`,
         `timeout:  ${job.timeoutSeconds === null ? 'none' : `${job.timeoutSeconds} s`}`,
         `files:    ${job.files.map((f) => `${f.name} (${f.size} B)`).join(', ') || '-'}`,
+        `workdirs: ${job.keepWorkdir ? 'kept after each run' : 'removed when each run ends'}`,
       ].join('\n'),
     );
   },
@@ -222,6 +228,7 @@ export const runs: Record<string, Command> = {
         `args: ${JSON.stringify(run.args)}`,
         run.reason ? `reason: ${run.reason}` : '',
         `output: ${run.outputBytes} bytes`,
+        run.workdirKept === true ? `workdir: kept at ${run.workdir} (on ${run.runner})` : run.workdirKept === false && run.workdir ? 'workdir: removed' : '',
       ]
         .filter(Boolean)
         .join('\n'),

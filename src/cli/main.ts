@@ -21,15 +21,15 @@ Commands:
   scripts list | show <t> | create <name> --file F [--interpreter I] | update <t> [--name N] [--file F] [--interpreter I] | remove <t>
   jobs list [--search Q] [--tag T] [--last-status S]
   jobs show <job> | remove <job>
-  jobs create <name> --script <t> [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--description D]
-  jobs update <job> [--name N] [--script <t>] [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none]
+  jobs create <name> --script <t> [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--description D] [--keep-workdir]
+  jobs update <job> [--name N] [--script <t>] [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--keep-workdir | --no-keep-workdir]
   jobs attach <job> <file>… | detach <job> <file name>
   jobs run <job> [--arg A]… [--env K=V]… [--file F]… [--at ISO-TIME | --delay SECONDS] [--follow]
   runs list [--status S] [--job J] [--by NAME] [--search Q] [--limit N] [--before CURSOR]
   runs show <run> | output <run> [--follow] | cancel <run> | pause <run> | resume <run> | rerun <run>
   events [--job J] [--actor NAME] [--type T] [--stream S] [--after CURSOR] [--limit N]
 
-<t> and <job> are an id or a name. With --follow, the output is streamed and the exit code is the run's.`;
+<t> and <job> are an id or a name. --keep-workdir keeps the job's runs' work directories for debugging. With --follow, the output is streamed and the exit code is the run's.`;
 
 const COMMANDS: Record<string, Command | Record<string, Command>> = { health, scripts, jobs, runs, events };
 
@@ -52,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       env: { type: 'string', multiple: true },
       tag: { type: 'string', multiple: true },
       timeout: { type: 'string' },
+      'keep-workdir': { type: 'boolean' },
+      'no-keep-workdir': { type: 'boolean' },
       search: { type: 'string' },
       'last-status': { type: 'string' },
       at: { type: 'string' },

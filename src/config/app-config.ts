@@ -61,6 +61,12 @@ export abstract class AppConfig {
   abstract readonly bwrapPath: string | null;
   /** `ENDERCOMPUTE_SANDBOX_BIND`: extra host paths every sandboxed run sees, at the same path. */
   abstract readonly sandboxBinds: ReadonlyArray<SandboxBind>;
+  /**
+   * `ENDERCOMPUTE_KEEP_WORKDIRS`: how many work directories of finished runs of jobs with
+   * `keepWorkdir` this server keeps in all (the oldest by finish time go first); every
+   * other run's directory is removed when it ends.
+   */
+  abstract readonly keepWorkdirs: number;
   /** The umask runs start with: the one the server was started with (the server itself uses 0077). */
   abstract readonly jobUmask: number;
   abstract readonly version: string;
@@ -126,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     maxFileBytes: integer('ENDERCOMPUTE_MAX_FILE_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     cancelGraceSeconds: integer('ENDERCOMPUTE_CANCEL_GRACE_SECONDS', 10, 0, 3600),
     shutdownGraceSeconds: integer('ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS', 5, 0, 3600),
+    keepWorkdirs: integer('ENDERCOMPUTE_KEEP_WORKDIRS', 10, 0, 100_000),
     sandboxMode,
     bwrapPath,
     sandboxBinds: sandboxBinds.binds,

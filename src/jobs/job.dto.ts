@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { Optional } from '../http/validation';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
@@ -78,6 +78,9 @@ const SchedulesRules = (): PropertyDecorator =>
       }),
   );
 
+/** Optional, but never null: there is no third state to clear it to. */
+const KeepWorkdirRules = (): PropertyDecorator => IsBoolean({ message: 'keepWorkdir must be true or false' });
+
 export class CreateJobDto {
   @DisplayNameRules() name!: string;
   @Optional() @DescriptionRules() description?: string;
@@ -91,6 +94,8 @@ export class CreateJobDto {
   /** Null or absent: only the server's limit. */
   @Optional({ nullable: true }) @MaxConcurrentRules() maxConcurrent?: number | null;
   @Optional() @SchedulesRules() schedules?: JobSchedule[];
+  /** Absent: false (its runs' work directories are removed when they end). */
+  @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
 }
 
 /** Any subset of the fields; `timeoutSeconds: null` removes the limit. `null` for any other field is a 400. */
@@ -106,6 +111,7 @@ export class UpdateJobDto {
   @Optional({ nullable: true }) @MaxConcurrentRules() maxConcurrent?: number | null;
   /** The whole list; `[]` removes every schedule. */
   @Optional() @SchedulesRules() schedules?: JobSchedule[];
+  @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
 }
 
 
@@ -121,5 +127,6 @@ export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = 
     timeoutSeconds: dto.timeoutSeconds ?? null,
     maxConcurrent: dto.maxConcurrent ?? null,
     schedules,
+    keepWorkdir: dto.keepWorkdir ?? false,
   };
 }

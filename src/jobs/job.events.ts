@@ -15,6 +15,11 @@ export interface JobDefinition {
   maxConcurrent?: number | null;
   /** Recurring schedules; each firing requests a run as the actor `schedule`. Absent in older events: none. */
   schedules?: JobSchedule[];
+  /**
+   * Keep its runs' work directories after they end, for debugging (at most
+   * `ENDERCOMPUTE_KEEP_WORKDIRS` kept in all). Absent in older events: false.
+   */
+  keepWorkdir?: boolean;
 }
 
 /** A recurring schedule: a cron expression read in an IANA time zone. */
@@ -96,9 +101,11 @@ export const changesJobVersion = (type: string): boolean => type !== 'JobRunAdmi
 
 export const jobStream = (jobId: string): string => `job-${jobId}`;
 
-export const JOB_DEFINITION_FIELDS = ['name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules'] as const;
+export const JOB_DEFINITION_FIELDS = ['name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules', 'keepWorkdir'] as const;
 
 /** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
-export function withDefinitionDefaults<T extends Partial<JobDefinition>>(definition: T): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules'>> {
-  return { ...definition, maxConcurrent: definition.maxConcurrent ?? null, schedules: definition.schedules ?? [] };
+export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
+  definition: T,
+): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir'>> {
+  return { ...definition, maxConcurrent: definition.maxConcurrent ?? null, schedules: definition.schedules ?? [], keepWorkdir: definition.keepWorkdir ?? false };
 }

@@ -17,6 +17,7 @@ const VALID: { [K in keyof JobDefinition]-?: (value: unknown) => boolean } = {
   schedules: (value) =>
     Array.isArray(value) &&
     value.every((s) => typeof s === 'object' && s !== null && typeof (s as { cron?: unknown }).cron === 'string' && typeof (s as { timeZone?: unknown }).timeZone === 'string'),
+  keepWorkdir: (value) => typeof value === 'boolean',
 };
 
 /** What a field reads as in a `JobCreated` that recorded an impossible value. */
@@ -30,6 +31,7 @@ const DEFAULTS: { [K in keyof JobDefinition]-?: JobDefinition[K] } = {
   timeoutSeconds: null,
   maxConcurrent: null,
   schedules: [],
+  keepWorkdir: false,
 };
 
 function isStringList(value: unknown): boolean {

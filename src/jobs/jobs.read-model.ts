@@ -20,6 +20,8 @@ export interface JobRecord {
   /** Runs of this job that may execute at once; null: only the server's limit. */
   maxConcurrent: number | null;
   schedules: JobSchedule[];
+  /** Its runs' work directories are kept after they end (see `WorkdirRetention`). */
+  keepWorkdir: boolean;
   version: number;
   createdAt: string;
   createdBy: string;

@@ -42,7 +42,20 @@ export interface RunView {
   /** Why it ended as it did, when the exit code does not say it all. */
   reason: string | null;
   runner: string | null;
+  /** Its work directory on its runner's host (null until claimed); removed when it ends unless kept. */
+  workdir: string | null;
+  /**
+   * True when it has finished and its work directory is kept (its job has `keepWorkdir`),
+   * so a person can look at it at `workdir`; false when it was removed; null while it has
+   * not finished, or when another server's runner executed it (that server knows).
+   */
+  workdirKept: boolean | null;
   version: number;
+}
+
+/** What the view needs to know about kept work directories (`WorkdirRetention`). */
+export interface WorkdirLookup {
+  workdirKept(run: RunRecord): boolean | null;
 }
 
 export interface RunActions {
@@ -66,7 +79,7 @@ export function durationOf(run: RunRecord, now: Date): number | null {
   return Math.max(0, end - Date.parse(run.startedAt));
 }
 
-export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date): RunView {
+export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdirs: WorkdirLookup): RunView {
   return {
     id: run.id,
     jobId: run.jobId,
@@ -103,6 +116,8 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date): RunVi
     queuePosition: runs.queuePosition(run, now),
     reason: run.reason,
     runner: run.runner,
+    workdir: run.workdir,
+    workdirKept: workdirs.workdirKept(run),
     version: run.version,
   };
 }

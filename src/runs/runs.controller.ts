@@ -12,6 +12,7 @@ import type { CommandContext } from '../shared/command-context';
 import { NotFoundError, ValidationError } from '../shared/domain-errors';
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
+import { WorkdirRetention } from './execution/workdir-retention';
 import { RunOutputReader, storedOutputEnd } from './run-output.reader';
 import { sendAll } from '../http/send-all';
 import { toRunView, type RunView } from './run.view';
@@ -53,6 +54,7 @@ export class RunsController {
     private readonly jobs: JobQueries,
     private readonly output: RunOutputReader,
     private readonly clock: Clock,
+    private readonly workdirs: WorkdirRetention,
   ) {}
 
   /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
@@ -162,7 +164,7 @@ export class RunsController {
   }
 
   private view(run: RunRecord): RunView {
-    return toRunView(run, this.runs, this.clock.now());
+    return toRunView(run, this.runs, this.clock.now(), this.workdirs);
   }
 }
 

@@ -2,6 +2,7 @@ import { Get, Injectable, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import { OutputView } from '../live/output-view';
+import { WorkdirRetention } from '../runs/execution/workdir-retention';
 import { toRunView } from '../runs/run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
@@ -23,13 +24,14 @@ export class RunPages {
     private readonly output: OutputView,
     private readonly clock: Clock,
     private readonly jobs: JobsReadModel,
+    private readonly workdirs: WorkdirRetention,
   ) {}
 
   async runPage(id: string): Promise<PageSpec> {
     const record = this.runs.get(id);
     if (!record) throw new NotFoundError(`No run "${id}" exists`);
     const now = this.clock.now();
-    const run = toRunView(record, this.runs, now);
+    const run = toRunView(record, this.runs, now, this.workdirs);
     const active = (ACTIVE_STATUSES as readonly string[]).includes(run.status);
     const output = await this.output.panel(record);
     return {

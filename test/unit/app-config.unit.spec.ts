@@ -51,8 +51,10 @@ describe('loadConfig', () => {
       ENDERCOMPUTE_KEYS: ' , ,',
       EVENTSTORE_CONNECTION_STRING: '',
       ENDERCOMPUTE_RUNNER_ID: ' ',
+      ENDERCOMPUTE_KEEP_WORKDIRS: ' ',
     });
     assert.equal(config.port, 3000);
+    assert.equal(config.keepWorkdirs, 10);
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.dataDir, resolve('./data'));
     assert.equal(config.fixedKey, null);
@@ -72,6 +74,7 @@ describe('loadConfig', () => {
       ENDERCOMPUTE_RUNNER_ID: ' runner-1 ',
       ENDERCOMPUTE_MAX_OUTPUT_BYTES: '1024',
       ENDERCOMPUTE_MAX_FILE_BYTES: '1073741824',
+      ENDERCOMPUTE_KEEP_WORKDIRS: ' 3 ',
     });
     assert.equal(config.port, 8080);
     assert.equal(config.host, '0.0.0.0');
@@ -82,6 +85,7 @@ describe('loadConfig', () => {
     assert.equal(config.runnerId, 'runner-1');
     assert.equal(config.maxOutputBytes, 1024);
     assert.equal(config.maxFileBytes, 1024 * 1024 * 1024);
+    assert.equal(config.keepWorkdirs, 3);
   });
 
   describe('runner id', () => {
@@ -186,6 +190,8 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '1' }).maxConcurrentRuns, 1);
     assert.equal(loadConfig({ ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '1024' }).maxConcurrentRuns, 1024);
     assert.equal(loadConfig({ ENDERCOMPUTE_MAX_FILE_BYTES: '1' }).maxFileBytes, 1);
+    assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_WORKDIRS: '0' }).keepWorkdirs, 0, 'none kept: every directory goes');
+    assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_WORKDIRS: '100000' }).keepWorkdirs, 100_000);
   });
 
   it('reports every invalid value at once, in one ConfigError', () => {
@@ -194,6 +200,7 @@ describe('loadConfig', () => {
       ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '0',
       ENDERCOMPUTE_MAX_OUTPUT_BYTES: '1023',
       ENDERCOMPUTE_MAX_FILE_BYTES: '1.5',
+      ENDERCOMPUTE_KEEP_WORKDIRS: '-1',
       ENDERCOMPUTE_KEY: 'too-short',
     });
     assert.deepStrictEqual(error.problems, [
@@ -202,6 +209,7 @@ describe('loadConfig', () => {
       'ENDERCOMPUTE_MAX_CONCURRENT_RUNS must be a whole number from 1 to 1024, not "0"',
       `ENDERCOMPUTE_MAX_OUTPUT_BYTES must be a whole number from 1024 to ${Number.MAX_SAFE_INTEGER}, not "1023"`,
       'ENDERCOMPUTE_MAX_FILE_BYTES must be a whole number from 1 to 1073741824, not "1.5"',
+      'ENDERCOMPUTE_KEEP_WORKDIRS must be a whole number from 0 to 100000, not "-1"',
     ]);
   });
 

@@ -19,6 +19,7 @@ const definition: Required<JobDefinition> = {
   timeoutSeconds: 600,
   maxConcurrent: null,
   schedules: [],
+  keepWorkdir: false,
 };
 const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
 const removed: JobEvent = { type: 'JobRemoved', data: { jobId: ID } };
@@ -280,6 +281,19 @@ describe('job decider', () => {
     it('refuses an absent job, and to remove twice', () => {
       jobs.given().when(removeJob()).thenThrows(NotFoundError, /^Job j-1 does not exist$/);
       jobs.given(created, removed).when(removeJob()).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+    });
+  });
+
+  describe('keepWorkdir', () => {
+    it('reads a definition recorded before it existed as false, records a change, and records nothing for the same value', () => {
+      const { keepWorkdir: _k, ...older } = definition;
+      jobs.given({ type: 'JobCreated', data: { jobId: ID, ...older } }).thenState(activeState());
+      jobs.given().when(create({ definition: older })).then([created]);
+      const kept: JobEvent = { type: 'JobUpdated', data: { jobId: ID, keepWorkdir: true } };
+      const state = jobs.given(created).when(update({ keepWorkdir: true })).then([kept]);
+      assert.deepStrictEqual(state, activeState({ keepWorkdir: true }));
+      jobs.given(created, kept).when(update({ keepWorkdir: true })).then([]);
+      jobs.given(created, kept).when(update({ keepWorkdir: false })).then([{ type: 'JobUpdated', data: { jobId: ID, keepWorkdir: false } }]);
     });
   });
 

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { BlobStore } from '../../blobs/blob-store';
@@ -11,7 +10,6 @@ import type { CommandContext } from '../../shared/command-context';
 import { loadAggregate } from '../../shared/decide-and-append';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { slugify } from '../../shared/slug';
 import { encodeOutput } from '../output-encoding';
 import { evolveRun, initialRunState } from '../run.decider';
 import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
@@ -24,6 +22,7 @@ import { removedJobReason } from './removed-job';
 import { RunControl } from './run-control';
 import { RunSandbox } from './run-sandbox';
 import { RunWriter } from './run-writer';
+import { WorkdirRetention } from './workdir-retention';
 
 /** Between SIGTERM and SIGKILL when the server itself is stopping (at most the configured cancel grace). */
 const SHUTDOWN_KILL_GRACE_MS = 2_000;
@@ -69,8 +68,11 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     /** Live viewers get each chunk as soon as it is read, before it is stored. */
     private readonly live: LiveOutputHub,
     private readonly sandbox: RunSandbox,
+    /** Removes (or keeps) a run's work directory once its end is recorded. */
+    private readonly workdirs: WorkdirRetention,
   ) {
     this.deps = { store, clock, ids };
+    workdirs.trackActiveRuns((runId) => this.active.has(runId));
   }
 
   onModuleInit(): void {
@@ -105,7 +107,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
 
   /** The work directory of a run: `<data>/work/<job-slug>-<job-id>/<number>/` (the id keeps similar names apart). */
   workdirFor(run: Pick<RunRecord, 'jobId' | 'jobName' | 'number'>): string {
-    return join(this.config.dataDir, 'work', `${slugify(run.jobName)}-${run.jobId}`, String(run.number));
+    return this.workdirs.pathOf(run);
   }
 
   /**
@@ -138,6 +140,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     const entry: ActiveRun = { jobId: run.jobId, writer, process: null, control, finished: Promise.resolve() };
     this.active.set(run.id, entry);
     entry.finished = this.execute(run, entry, workdir)
+      // Only once its end is recorded (execute resolved): a run the log still calls running keeps it until recovery.
+      .then(() => this.workdirs.runEnded(run, workdir))
       .catch((error: unknown) => this.logger.error(`Run ${run.id} could not be recorded to the end: ${String(error)}`))
       .finally(() => {
         this.live.runEnded(run.id);

@@ -13,6 +13,7 @@ import { findProcessesByEnvironment, isSameProcessAlive, killProcessGroup, readP
 import { RUN_ID_VARIABLE } from '../runner/run-environment';
 import { RunExecutor } from './run-executor';
 import { RunWriter } from './run-writer';
+import { WorkdirRetention } from './workdir-retention';
 
 /**
  * At start, before any new run starts: every run the log says this runner was
@@ -35,12 +36,15 @@ export class RunRecovery {
     private readonly runs: RunsReadModel,
     private readonly executor: RunExecutor,
     private readonly projections: ProjectionEngine,
+    private readonly workdirs: WorkdirRetention,
   ) {}
 
   async recover(): Promise<number> {
     const orphans = this.runs.executingRuns().filter((run) => run.runner === this.config.runnerId && !this.executor.isActive(run.id));
     for (const run of orphans) await this.markLost(run);
     if (orphans.length > 0) this.logger.warn(`${orphans.length} run(s) were cut short by the last stop of this server and are marked lost`);
+    // The lost runs are finished in the read model now: their directories go with those a stop left behind (in the background).
+    await this.workdirs.sweep();
     return orphans.length;
   }
 

@@ -19,12 +19,13 @@ const LABELS = {
   tags: { field: 'tags', label: 'Tags' },
   timeoutSeconds: { field: 'timeoutSeconds', label: 'Timeout' },
   maxConcurrent: { field: 'maxConcurrent', label: 'Runs at once' },
+  keepWorkdir: { field: 'keepWorkdir', label: 'Keep work directories' },
   file: { field: 'file', label: 'Input files' },
 };
 
 /** The job form's fields as text, from a job (edit) or defaults (new). */
 export function jobFormValues(job?: JobRecord): Record<string, string> {
-  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', scheduleRows: '', version: '' };
+  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', scheduleRows: '', version: '' };
   const values: Record<string, string> = {
     name: job.name,
     description: job.description,
@@ -34,6 +35,7 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     tags: job.tags.join(', '),
     timeoutSeconds: job.timeoutSeconds === null ? '' : String(job.timeoutSeconds),
     maxConcurrent: job.maxConcurrent === null ? '' : String(job.maxConcurrent),
+    keepWorkdir: job.keepWorkdir ? 'on' : '',
     scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
     version: String(job.version),
   };
@@ -133,6 +135,8 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     tags: values.tags.split(/[\s,]+/).filter(Boolean),
     ...(timeout !== null && !Number.isNaN(timeout) ? { timeoutSeconds: timeout } : {}),
     ...(limitValid ? { maxConcurrent: limit } : {}),
+    // A checkbox: sent when ticked, absent when not (so saving the form turns it off).
+    keepWorkdir: values.keepWorkdir !== '',
   };
   if (plain.scriptId === '') addError(form, 'scriptId', 'Choose the script template this job runs');
   let dto: CreateJobDto | null = null;
