@@ -58,6 +58,44 @@ export async function encodeOutput(bytes: Buffer): Promise<EncodedOutput> {
 }
 
 /**
+ * Largest base64 payload of one append (all its events): with the envelopes it
+ * stays well inside EventStoreDB's 1 MiB append limit, which counts per append.
+ */
+export const MAX_APPEND_PAYLOAD_CHARS = 700 * 1024;
+/** Raw bytes per event: 256 KiB is 342 KiB as base64 when it does not compress at all. */
+const PART_BYTES = 256 * 1024;
+
+/** A part of a batch, encoded, with its position in the batch. */
+export type EncodedPart = EncodedOutput & { start: number };
+
+/**
+ * Encodes a batch of any size as events of at most 256 KiB of raw bytes each,
+ * compressed side by side on libuv's thread pool, and groups consecutive ones
+ * into appends that fit the store's limit: a chatty build's megabyte of text is a
+ * few kilobytes in one append (one transaction, one fsync); incompressible bytes
+ * take two events an append.
+ */
+export async function encodeOutputAppends(bytes: Buffer): Promise<EncodedPart[][]> {
+  const starts: number[] = [];
+  for (let start = 0; start < bytes.length; start += PART_BYTES) starts.push(start);
+  const parts = await Promise.all(starts.map(async (start) => ({ start, ...(await encodeOutput(bytes.subarray(start, start + PART_BYTES))) })));
+  const appends: EncodedPart[][] = [];
+  let current: EncodedPart[] = [];
+  let size = 0;
+  for (const part of parts) {
+    if (current.length > 0 && size + part.data.length > MAX_APPEND_PAYLOAD_CHARS) {
+      appends.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(part);
+    size += part.data.length;
+  }
+  if (current.length > 0) appends.push(current);
+  return appends;
+}
+
+/**
  * The raw bytes of a stored batch, whatever its form.
  *
  * @throws Error when a compressed batch does not inflate to its recorded length (a damaged event).

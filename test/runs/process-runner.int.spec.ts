@@ -447,7 +447,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
       startProcess(makeSpec({ files: [tampered.entry] }), new Recorder(new Map([[tampered.entry.sha256, Buffer.from('other')]])).hooks),
       /in\.txt: content does not match/,
     );
-    await assert.rejects(startProcess(makeSpec(), new Recorder().hooks, { maxBatchBytes: 1024 * 1024 }), RangeError);
+    await assert.rejects(startProcess(makeSpec(), new Recorder().hooks, { maxBatchBytes: 8 * 1024 * 1024 }), RangeError);
   });
 
   test('signalGroup(SIGTERM) reaches a background child of the script', async () => {

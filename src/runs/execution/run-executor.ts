@@ -10,7 +10,7 @@ import type { CommandContext } from '../../shared/command-context';
 import { loadAggregate } from '../../shared/decide-and-append';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { encodeOutput } from '../output-encoding';
+import { encodeOutputAppends } from '../output-encoding';
 import { evolveRun, initialRunState } from '../run.decider';
 import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
@@ -24,6 +24,12 @@ import { RunSandbox } from './run-sandbox';
 import { RunWriter } from './run-writer';
 import { WorkdirRetention } from './workdir-retention';
 
+/**
+ * Raw output bytes per batch. Large, because a fast writer is bounded by how many
+ * appends a second the store takes (each one fsync), and a batch that compresses
+ * well is one append however many events it takes (see `encodeOutputAppends`).
+ */
+const OUTPUT_BATCH_BYTES = 1024 * 1024;
 /** Between SIGTERM and SIGKILL when the server itself is stopping (at most the configured cancel grace). */
 const SHUTDOWN_KILL_GRACE_MS = 2_000;
 
@@ -221,10 +227,12 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
           },
           onLiveChunk: (_stream, chunk, offset) => this.live.publish(run.id, chunk, offset),
           onOutput: async (batch) => {
-            await writer.record({ type: 'AppendOutput', runId: run.id, offset: batch.offset, ...(await encodeOutput(batch.bytes)) });
+            for (const parts of await encodeOutputAppends(batch.bytes)) {
+              await writer.recordAll(parts.map(({ start, ...part }) => ({ type: 'AppendOutput', runId: run.id, offset: batch.offset + start, ...part })));
+            }
           },
         },
-        { maxOutputBytes: this.config.maxOutputBytes, sandbox: this.sandbox.settings, umask: this.config.jobUmask },
+        { maxOutputBytes: this.config.maxOutputBytes, maxBatchBytes: OUTPUT_BATCH_BYTES, sandbox: this.sandbox.settings, umask: this.config.jobUmask },
       );
       entry.process = process;
       if (process.pid !== null) {

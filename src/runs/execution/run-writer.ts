@@ -39,9 +39,24 @@ export class RunWriter {
 
   /** Decides and appends; resolves with the position of the last event (null when nothing changed). */
   record(command: RunCommand): Promise<Position | null> {
+    return this.recordAll([command]);
+  }
+
+  /**
+   * Decides the commands in turn (each against the state the ones before it leave)
+   * and appends all their events in one append: one transaction, one fsync, for
+   * consecutive output batches. All or nothing, like one command.
+   */
+  recordAll(commands: readonly RunCommand[]): Promise<Position | null> {
     return this.lock.run(async () => {
       for (let attempt = 0; ; attempt++) {
-        const events = decideRun(command, this.state);
+        let decidedState = this.state;
+        const events: RunEvent[] = [];
+        for (const command of commands) {
+          const decided = decideRun(command, decidedState);
+          decidedState = decided.reduce(evolveRun, decidedState);
+          events.push(...decided);
+        }
         if (events.length === 0) return null;
         const metadata = metadataFor(this.context, this.deps.clock.now());
         try {
@@ -50,12 +65,12 @@ export class RunWriter {
             events.map((event) => ({ id: this.deps.ids.newEventId(), type: event.type, data: event.data, metadata })),
             this.revision,
           );
-          this.state = events.reduce(evolveRun, this.state);
+          this.state = decidedState;
           this.revision = result.nextRevision;
           return result.position;
         } catch (error) {
           if (!(error instanceof StreamConflictError)) throw error;
-          if (attempt >= MAX_CATCH_UPS) throw new ConflictError(`Run ${this.runId} keeps changing under the runner: giving up on ${command.type}`);
+          if (attempt >= MAX_CATCH_UPS) throw new ConflictError(`Run ${this.runId} keeps changing under the runner: giving up on ${commands.map((command) => command.type).join(', ')}`);
           await this.catchUp();
         }
       }

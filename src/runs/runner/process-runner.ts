@@ -20,10 +20,10 @@ export type { RunnerOptions } from './runner.types';
 
 /** Default {@link RunnerOptions.flushIntervalMs}. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 50;
-/** Default {@link RunnerOptions.maxBatchBytes}: 256 KiB, about 342 KiB once base64-encoded. */
+/** Default {@link RunnerOptions.maxBatchBytes}: 256 KiB. */
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024;
-/** Largest accepted {@link RunnerOptions.maxBatchBytes}: base64 makes it about 683 KiB, still under 1 MiB with room for the envelope. */
-export const MAX_BATCH_BYTES_LIMIT = 512 * 1024;
+/** Largest accepted {@link RunnerOptions.maxBatchBytes}: up to 4 batches wait per run, so this bounds a run's memory. */
+export const MAX_BATCH_BYTES_LIMIT = 4 * 1024 * 1024;
 /** Default {@link RunnerOptions.umask}: the usual one, files readable by others, writable by their owner. */
 export const DEFAULT_UMASK = 0o022;
 /** Default {@link RunnerOptions.killGraceMs}. */

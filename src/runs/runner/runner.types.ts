@@ -89,8 +89,9 @@ export interface RunnerOptions {
   /** How long the first unflushed output byte may wait before its batch is handed over. Default 50 ms. */
   flushIntervalMs?: number;
   /**
-   * Largest batch in bytes. A batch becomes one event with the bytes base64-encoded in
-   * JSON, so it must stay well under EventStoreDB's 1 MiB append limit. Default 256 KiB.
+   * Largest batch in bytes (at most 4 MiB). How a batch is stored is the caller's
+   * business: the server compresses it and splits what does not fit one event.
+   * Default 256 KiB.
    */
   maxBatchBytes?: number;
   /** Output kept per run; bytes beyond it are read and discarded, and a notice is stored. Default: no limit. */
