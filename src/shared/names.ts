@@ -77,5 +77,12 @@ export const MAX_ACTOR_LENGTH = 64;
 export function actorProblems(actor: string): string[] {
   const problems = nameContentProblems(actor);
   if (actor.length === 0 || [...actor].length > MAX_ACTOR_LENGTH) problems.push(`must be 1 to ${MAX_ACTOR_LENGTH} characters`);
+  if (RESERVED_ACTORS.has(actor.normalize('NFC').toLowerCase())) problems.push(`"${actor}" is the name EnderCompute records its own actions under: choose another`);
   return problems;
 }
+
+/**
+ * The actors EnderCompute itself acts as (recovery, the runner, the schedules): a
+ * person may not take them, or the audit could not tell who did what.
+ */
+export const RESERVED_ACTORS: ReadonlySet<string> = new Set(['system', 'runner', 'schedule']);

@@ -200,6 +200,17 @@ describe('REST: names and ids', () => {
       assert.equal(await t.head(), head, actor);
     }
   });
+
+  it('refuses the actors EnderCompute records its own actions under, in any case', async () => {
+    for (const actor of ['system', 'Runner', 'SCHEDULE', ' schedule ']) {
+      const head = await t.head();
+      const body = await expectJson<{ problems: string[] }>(await t.request('/api/scripts', { method: 'POST', actor: encodeURIComponent(actor), json: { name: `as ${actor.trim()}`, body: 'true' } }), 400);
+      assert.match(body.problems.join('; '), /^X-Actor: ".*" is the name EnderCompute records its own actions under/, actor);
+      assert.equal(await t.head(), head, actor);
+    }
+    // A name that merely contains one is anyone's.
+    await expectJson(await t.request('/api/scripts', { method: 'POST', actor: 'systems-team', json: { name: 'by the team', body: 'true' } }), 201);
+  });
 });
 
 describe('pages: names', () => {

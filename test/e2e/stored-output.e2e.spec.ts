@@ -71,6 +71,16 @@ describe('stored output with control events between the batches (built server)',
     }
   }
 
+  it('stdout and stderr in exactly the order the script wrote them, through every reader (issue 10, item 1)', async () => {
+    // No sleeps: two pipes read apart would come back in blocks; set -x traces land before what they trace.
+    const jobId = await createJob(server, 'interleaved', 'bash', 'for i in $(seq 1 300); do echo "out $i"; echo "err $i" >&2; done; set -x; : traced; echo after');
+    const { id } = await requestRun(server, jobId);
+    const done = await waitForRun(server, id);
+    assert.equal(done.status, 'succeeded');
+    const expected = Array.from({ length: 300 }, (_, i) => `out ${i + 1}\nerr ${i + 1}\n`).join('') + '+ : traced\n+ echo after\nafter\n';
+    await expectEveryReaderSees(id, Buffer.from(expected));
+  });
+
   it('a run paused and resumed (twice) between its lines', async () => {
     const g = [gates.gate(), gates.gate(), gates.gate(), gates.gate()];
     const last = gates.gate();
