@@ -450,6 +450,24 @@ describe('startProcess', { timeout: 120_000 }, () => {
     await assert.rejects(startProcess(makeSpec(), new Recorder().hooks, { maxBatchBytes: 8 * 1024 * 1024 }), RangeError);
   });
 
+  test('writes an input file as its parts arrive, and refuses parts that do not add up to it', async () => {
+    const parts = [Buffer.alloc(300_000, 1), Buffer.alloc(200_000, 2), Buffer.from('end')];
+    const file = inputFile('big.bin', Buffer.concat(parts));
+    const streamed = (chunks: Buffer[]): RunnerHooks['readFile'] =>
+      async function* () {
+        for (const chunk of chunks) yield chunk;
+      };
+    const recorder = new Recorder();
+    const spec = makeSpec({ scriptBody: 'wc -c < big.bin', files: [file.entry] });
+    const running = await startProcess(spec, { ...recorder.hooks, readFile: streamed(parts) });
+    assert.equal((await running.done).exitCode, 0);
+    assert.equal(recorder.output().toString().trim(), String(file.bytes.length));
+    assert.ok(readFileSync(join(spec.workdir, 'big.bin')).equals(file.bytes));
+    for (const wrong of [parts.slice(0, 2), [...parts, Buffer.from('!')], [parts[1]!, parts[0]!, parts[2]!]]) {
+      await assert.rejects(startProcess(makeSpec({ files: [file.entry] }), { ...new Recorder().hooks, readFile: streamed(wrong) }), /big\.bin: content does not match/);
+    }
+  });
+
   test('signalGroup(SIGTERM) reaches a background child of the script', async () => {
     const recorder = new Recorder();
     const spec = makeSpec({

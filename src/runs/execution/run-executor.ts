@@ -214,7 +214,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
           workdir,
         },
         {
-          readFile: (sha256) => this.blobs.get(sha256),
+          readFile: (sha256) => this.blobs.read(sha256),
           onStarted: async (started) => {
             await writer.record({
               type: 'StartRun',

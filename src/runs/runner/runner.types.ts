@@ -61,8 +61,8 @@ export interface ProcessExit {
 }
 
 export interface RunnerHooks {
-  /** The bytes of a content-addressed input file. */
-  readFile(sha256: string): Promise<Buffer>;
+  /** The bytes of a content-addressed input file: whole, or in parts as they are read (large files). */
+  readFile(sha256: string): Promise<Buffer> | AsyncIterable<Buffer>;
   /** Called once the process is spawned, before any output is reported. */
   onStarted(info: ProcessStarted): Promise<void>;
   /**

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize } from 'node:path';
 import type { RunnerHooks, RunSpec } from './runner.types';
 
@@ -65,17 +65,36 @@ export async function prepareWorkDirectory(spec: RunSpec, hooks: Pick<RunnerHook
     mkdirSync(workdir, { recursive: true, mode: 0o700 });
     // `wx`: the directory was just emptied, so an existing file means two inputs share a name.
     writeFileSync(scriptPath, spec.scriptBody, { mode: 0o700, flag: 'wx' });
-    for (const file of spec.files) {
-      const bytes = await hooks.readFile(file.sha256);
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== file.sha256.toLowerCase() || bytes.length !== file.size) {
-        throw new Error(`input file ${file.name}: content does not match its sha256/size`);
-      }
-      await writeFile(join(workdir, file.name), bytes, { mode: 0o600, flag: 'wx' });
-    }
+    for (const file of spec.files) await writeInputFile(join(workdir, file.name), file, hooks.readFile(file.sha256));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot prepare work directory ${workdir}: ${reason}`, { cause: error });
   }
   return scriptPath;
+}
+
+/**
+ * Writes one input file as its bytes arrive (a 64 MiB input is never held whole in
+ * memory), checking them against the size and sha256 the run recorded.
+ *
+ * @throws Error when the bytes do not match (the file is left for the directory's removal).
+ */
+async function writeInputFile(path: string, file: RunSpec['files'][number], bytes: Promise<Buffer> | AsyncIterable<Buffer>): Promise<void> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    const parts: AsyncIterable<Buffer> | Buffer[] = Symbol.asyncIterator in bytes ? bytes : [await bytes];
+    for await (const part of parts) {
+      hash.update(part);
+      size += part.length;
+      if (size > file.size) break;
+      await handle.write(part);
+    }
+  } finally {
+    await handle.close();
+  }
+  if (size !== file.size || hash.digest('hex') !== file.sha256.toLowerCase()) {
+    throw new Error(`input file ${file.name}: content does not match its sha256/size`);
+  }
 }
