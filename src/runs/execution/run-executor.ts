@@ -10,7 +10,7 @@ import type { CommandContext } from '../../shared/command-context';
 import { loadAggregate } from '../../shared/decide-and-append';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { encodeOutputAppends } from '../output-encoding';
+import { encodeOutputAppends, type EncodedPart } from '../output-encoding';
 import { evolveRun, initialRunState } from '../run.decider';
 import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
@@ -226,8 +226,11 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
             });
           },
           onLiveChunk: (_stream, chunk, offset) => this.live.publish(run.id, chunk, offset),
+          // Compressing starts as soon as a batch is complete, while the batches before it are stored.
+          prepareOutput: (bytes) => encodeOutputAppends(bytes),
           onOutput: async (batch) => {
-            for (const parts of await encodeOutputAppends(batch.bytes)) {
+            const appends = await ((batch.prepared as Promise<EncodedPart[][]> | undefined) ?? encodeOutputAppends(batch.bytes));
+            for (const parts of appends) {
               await writer.recordAll(parts.map(({ start, ...part }) => ({ type: 'AppendOutput', runId: run.id, offset: batch.offset + start, ...part })));
             }
           },

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AppConfig } from '../../config/app-config';
@@ -43,7 +43,10 @@ export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
     if (bwrap.error !== undefined) return `no bubblewrap: ${bwrap.error}`;
     const perl = await resolveInterpreter('perl', process.env.PATH ?? '/usr/bin:/bin');
     if (perl.error !== undefined) return `no perl, which runs the sandbox's init: ${perl.error}`;
-    const settings: SandboxSettings = { bwrapPath: bwrap.path, perlPath: perl.path, hidden: hiddenPaths(config), binds: config.sandboxBinds };
+    // A bind is made at the real path: a symlink on the way (a checkout's node_modules, /var/run)
+    // cannot be a mount point, and through the system's read-only view it leads to the real path anyway.
+    const binds = config.sandboxBinds.map((bind) => ({ ...bind, path: realpathSync(bind.path) }));
+    const settings: SandboxSettings = { bwrapPath: bwrap.path, perlPath: perl.path, hidden: hiddenPaths(config), binds };
     const failure = await probe(settings, config.dataDir);
     return failure ?? { settings };
   })();

@@ -18,6 +18,12 @@ export interface OutputBatcherOptions {
   maxOutputBytes: number | null;
   /** Stores one batch; the next one is handed over only after this settles. */
   deliver(batch: OutputBatch): Promise<void>;
+  /**
+   * Called with each batch's bytes as soon as it is sealed, so that work on it
+   * (compressing) overlaps with storing the batches before it; what it returns
+   * travels with the batch as {@link OutputBatch.prepared}.
+   */
+  prepare?(bytes: Buffer): unknown;
   /** Sees every kept chunk synchronously, with its offset in the stored output. */
   onLiveChunk?(stream: OutputStreamName, chunk: Buffer, offset: number): void;
   /** `true`: stop reading the pipes; `false`: read again. */
@@ -190,8 +196,24 @@ export class OutputBatcher {
     this.openBytes -= taken;
     if (this.openBytes === 0) this.clearFlushTimer();
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, taken);
-    this.queue.push({ offset: this.sealedBytes, bytes, pieces });
+    const prepared = this.prepareBatch(bytes);
+    this.queue.push({ offset: this.sealedBytes, bytes, pieces, ...(prepared === undefined ? {} : { prepared }) });
     this.sealedBytes += taken;
+  }
+
+  /** Starts the owner's work on a sealed batch; a failure surfaces when the batch is delivered. */
+  private prepareBatch(bytes: Buffer): unknown {
+    if (this.options.prepare === undefined) return undefined;
+    try {
+      const prepared = this.options.prepare(bytes);
+      // Awaited at delivery; until then a rejection must not count as unhandled.
+      if (prepared instanceof Promise) prepared.catch(() => undefined);
+      return prepared;
+    } catch (error) {
+      const failed = Promise.reject(error);
+      failed.catch(() => undefined);
+      return failed;
+    }
   }
 
   /** Hands over the next batch if none is being stored. */

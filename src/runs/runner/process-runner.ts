@@ -111,6 +111,7 @@ function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings
     maxBatchBytes: settings.maxBatchBytes,
     maxOutputBytes: settings.maxOutputBytes,
     deliver: (batch) => hooks.onOutput(batch),
+    prepare: hooks.prepareOutput === undefined ? undefined : (bytes) => hooks.prepareOutput?.(bytes),
     onLiveChunk: hooks.onLiveChunk === undefined ? undefined : (stream, chunk, offset) => hooks.onLiveChunk?.(stream, chunk, offset),
     onPressure: (paused) => {
       if (paused) output.pause();

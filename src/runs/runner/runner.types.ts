@@ -34,6 +34,8 @@ export interface OutputBatch {
   bytes: Buffer;
   /** Consecutive pieces whose lengths add up to `bytes.length`. */
   pieces: Array<{ stream: OutputStreamName; length: number }>;
+  /** What {@link RunnerHooks.prepareOutput} returned for these bytes, when it is given. */
+  prepared?: unknown;
 }
 
 export interface ProcessStarted {
@@ -71,6 +73,12 @@ export interface RunnerHooks {
    * process's pipes while batches are waiting (backpressure, bounded memory).
    */
   onOutput(batch: OutputBatch): Promise<void>;
+  /**
+   * Optional: called with each batch's bytes as soon as the batch is complete, before
+   * its turn in `onOutput`, so that work on it (compressing) overlaps with storing the
+   * batches before it. The result reaches `onOutput` as `batch.prepared`.
+   */
+  prepareOutput?(bytes: Buffer): unknown;
   /** Called synchronously with every chunk as soon as it is read, for live viewers. Optional. */
   onLiveChunk?(stream: OutputStreamName, chunk: Buffer, offset: number): void;
 }
