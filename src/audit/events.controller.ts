@@ -67,8 +67,8 @@ export class EventsController {
     if (query.jobId !== undefined) {
       if (query.stream !== undefined) throw new ValidationError(['jobId: give either stream or jobId, not both']);
       const job = this.jobs.require(query.jobId);
-      // A job's runs live in `run-<jobId>-<number>` streams.
-      return [`job-${job.id}`, `run-${job.id}-`];
+      // A job's runs live in `run-<jobId>-<number>` streams, their output in `output-<jobId>-<number>`.
+      return [`job-${job.id}`, `run-${job.id}-`, `output-${job.id}-`];
     }
     return query.stream !== undefined ? [query.stream] : undefined;
   }

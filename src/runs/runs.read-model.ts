@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { storedOutputLength } from './output-encoding';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
-import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot, RunTrigger } from './run.events';
+import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type RunEvent, type RunOutputAppended, type RunRequested, type RunSnapshot, type RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
 import { nameKey } from '../shared/names';
 
@@ -14,6 +14,8 @@ export const ALL_STATUSES: readonly RunStatus[] = [...ACTIVE_STATUSES, ...FINISH
 
 /** Where one stored output batch sits, so `?offset=` reads start at the right event. */
 export interface OutputChunkRef {
+  /** `output-<runId>`, or `run-<runId>` in logs written before output had a stream of its own. */
+  stream: string;
   revision: bigint;
   offset: number;
   length: number;
@@ -58,6 +60,9 @@ export interface RunRecord {
   outputBytes: number;
   droppedBytes: number;
   outputChunks: OutputChunkRef[];
+  /** When retention expired its output (`RunOutputExpired`), and by which rule; the facts stay. */
+  outputExpiredAt: string | null;
+  outputExpiredBy: OutputExpiryRule | null;
   version: number;
 }
 
@@ -97,6 +102,11 @@ export class RunsReadModel implements Projection {
       this.ordered.push(undefined);
       return;
     }
+    if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
+      // Bulk: indexed, but not a change of the run (its version counts the run stream's facts).
+      if (recorded.type === 'RunOutputAppended') this.indexOutput(recorded);
+      return;
+    }
     if (!recorded.stream.startsWith('run-')) return;
     const event = { type: recorded.type, data: recorded.data } as RunEvent;
     const { at, actor } = recorded.metadata;
@@ -121,12 +131,16 @@ export class RunsReadModel implements Projection {
         run.processStartTicks = event.data.processStartTicks;
         run.startedAt = at;
         return;
-      case 'RunOutputAppended': {
-        const length = storedOutputLength(event.data);
-        run.outputChunks.push({ revision: recorded.revision, offset: event.data.offset, length });
-        run.outputBytes = event.data.offset + length;
+      case 'RunOutputAppended':
+        // A log from before output had a stream of its own.
+        this.indexOutput(recorded);
         return;
-      }
+      case 'RunOutputExpired':
+        run.outputExpiredAt = at;
+        run.outputExpiredBy = event.data.by;
+        // The index points at deleted events now: drop it (and its memory).
+        run.outputChunks = [];
+        return;
       case 'RunCancelRequested':
         run.cancelRequestedBy = actor;
         run.cancelRequestedAt = at;
@@ -159,6 +173,17 @@ export class RunsReadModel implements Projection {
       default:
         return;
     }
+  }
+
+  /** Adds a stored batch to its run's index (from whichever stream holds it). */
+  private indexOutput(recorded: RecordedEvent): void {
+    const data = recorded.data as RunOutputAppended['data'];
+    const run = this.byId.get(data.runId);
+    // An expired run's batches can still pass by on EventStoreDB until a scavenge: not indexed again.
+    if (!run || run.outputExpiredAt !== null) return;
+    const length = storedOutputLength(data);
+    run.outputChunks.push({ stream: recorded.stream, revision: recorded.revision, offset: data.offset, length });
+    run.outputBytes = data.offset + length;
   }
 
   get(id: string): RunRecord | undefined {
@@ -308,6 +333,8 @@ export class RunsReadModel implements Projection {
       outputBytes: 0,
       droppedBytes: 0,
       outputChunks: [],
+      outputExpiredAt: null,
+      outputExpiredBy: null,
       version: Number(recorded.revision),
     };
     if (admission) this.ordered[admission.seq] = run;

@@ -63,6 +63,6 @@ describe('Run isolation on EventStoreDB', { timeout: 120_000 }, () => {
     // The store holds the server's own events for these runs, and nothing the job wrote.
     assert.equal(double.log.stream('forged-by-a-job').length, 0);
     const written = Array.from({ length: double.log.length - eventsBefore }, (_, index) => double.log.at(eventsBefore + index).stream);
-    assert.ok(written.every((stream) => stream.startsWith('run-')), `only run events were added: ${[...new Set(written)].join(', ')}`);
+    assert.ok(written.every((stream) => stream.startsWith('run-') || stream.startsWith('output-')), `only run events and output were added: ${[...new Set(written)].join(', ')}`);
   });
 });

@@ -107,6 +107,7 @@ const waitingState: RunState = {
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
+  outputExpiredBy: null,
 };
 
 describe('run decider', () => {
