@@ -97,6 +97,7 @@ function numberOrText(value: string): number | string {
 
 function jobFields(input: CommandInput): Record<string, unknown> {
   const timeout = text(input.options.timeout);
+  const keep = text(input.options['keep-runs']);
   return {
     scriptId: text(input.options.script),
     description: text(input.options.description),
@@ -104,6 +105,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     env: envOf(list(input.options.env)),
     tags: input.options.tag !== undefined ? list(input.options.tag) : undefined,
     timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : numberOrText(timeout),
+    keepRuns: keep === undefined ? undefined : keep === 'all' ? null : numberOrText(keep),
   };
 }
 
@@ -130,6 +132,7 @@ export const jobs: Record<string, Command> = {
         `env:      ${Object.keys(job.env).join(', ') || '-'}`,
         `tags:     ${job.tags.join(', ') || '-'}`,
         `timeout:  ${job.timeoutSeconds === null ? 'none' : `${job.timeoutSeconds} s`}`,
+        `output:   ${job.keepRuns == null ? 'kept for every run' : `kept for the newest ${job.keepRuns} finished runs`}`,
         `files:    ${job.files.map((f) => `${f.name} (${f.size} B)`).join(', ') || '-'}`,
       ].join('\n'),
     );

@@ -21,8 +21,8 @@ Commands:
   scripts list | show <t> | create <name> --file F [--interpreter I] | update <t> [--name N] [--file F] [--interpreter I] | remove <t>
   jobs list [--search Q] [--tag T] [--last-status S]
   jobs show <job> | remove <job>
-  jobs create <name> --script <t> [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--description D]
-  jobs update <job> [--name N] [--script <t>] [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none]
+  jobs create <name> --script <t> [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--keep-runs N|all] [--description D]
+  jobs update <job> [--name N] [--script <t>] [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--keep-runs N|all]
   jobs attach <job> <file>… | detach <job> <file name>
   jobs run <job> [--arg A]… [--env K=V]… [--file F]… [--at ISO-TIME | --delay SECONDS] [--follow]
   runs list [--status S] [--job J] [--by NAME] [--search Q] [--limit N] [--before CURSOR]
@@ -52,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       env: { type: 'string', multiple: true },
       tag: { type: 'string', multiple: true },
       timeout: { type: 'string' },
+      'keep-runs': { type: 'string' },
       search: { type: 'string' },
       'last-status': { type: 'string' },
       at: { type: 'string' },

@@ -20,6 +20,8 @@ export interface JobRecord {
   /** Runs of this job that may execute at once; null: only the server's limit. */
   maxConcurrent: number | null;
   schedules: JobSchedule[];
+  /** Output of finished runs kept for the newest this many; null: all kept. */
+  keepRuns: number | null;
   version: number;
   createdAt: string;
   createdBy: string;

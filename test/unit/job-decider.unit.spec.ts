@@ -19,6 +19,7 @@ const definition: Required<JobDefinition> = {
   timeoutSeconds: 600,
   maxConcurrent: null,
   schedules: [],
+  keepRuns: null,
 };
 const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
 const removed: JobEvent = { type: 'JobRemoved', data: { jobId: ID } };
