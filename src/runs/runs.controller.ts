@@ -102,6 +102,7 @@ export class RunsController {
   @Get('runs/:id/output')
   async getOutput(@Param('id') id: string, @Query() query: OutputQuery, @Res() response: Response): Promise<void> {
     const run = this.require(id);
+    refuseExpiredOutput(run);
     const end = storedOutputEnd(run);
     const offset = Math.min(query.offset ?? 0, end);
     response.status(200);
@@ -181,4 +182,14 @@ function fromMultipart(fields: Record<string, unknown>): Record<string, unknown>
   }
   if (typeof fields.delaySeconds === 'string' && /^\d{1,15}$/.test(fields.delaySeconds)) result.delaySeconds = Number(fields.delaySeconds);
   return result;
+}
+
+/**
+ * A `410` when retention expired the run's output: the run and its facts are still
+ * there (`GET /api/runs/:id`), its bytes are not, and never will be again.
+ */
+export function refuseExpiredOutput(run: RunRecord): void {
+  if (run.outputExpiredAt === null) return;
+  const rule = run.outputExpiredBy === 'keepRuns' ? "its job's keepRuns" : 'ENDERCOMPUTE_KEEP_OUTPUT_DAYS';
+  throw new GoneError(`The output of run ${run.jobName} #${run.number} expired at ${run.outputExpiredAt} (retention by ${rule}); the run's other facts are kept`);
 }

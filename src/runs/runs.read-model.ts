@@ -291,6 +291,11 @@ export class RunsReadModel implements Projection {
     return { items, next: null };
   }
 
+  /** Every run, in request order. */
+  all(): RunRecord[] {
+    return [...this.byId.values()];
+  }
+
   get size(): number {
     return this.byId.size;
   }
