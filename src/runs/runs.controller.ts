@@ -9,7 +9,7 @@ import { Optional, validateInto, WholeNumberText } from '../http/validation';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
-import { NotFoundError, ValidationError } from '../shared/domain-errors';
+import { GoneError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
 import { RunOutputReader, storedOutputEnd } from './run-output.reader';
