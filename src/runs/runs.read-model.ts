@@ -291,6 +291,18 @@ export class RunsReadModel implements Projection {
     return { items, next: null };
   }
 
+  /**
+   * Whether an event is output that retention deleted: a batch of an `output-` stream
+   * whose run's output expired. SQLite removed it from `$all`; EventStoreDB keeps it there
+   * until its next scavenge. Readers of `$all` for people (the audit) skip such events so
+   * both stores show the same log.
+   */
+  isExpiredOutput(event: Pick<RecordedEvent, 'stream' | 'type' | 'data'>): boolean {
+    if (!event.stream.startsWith(OUTPUT_STREAM_PREFIX)) return false;
+    const runId = (event.data as { runId?: unknown } | null)?.runId;
+    return typeof runId === 'string' && (this.byId.get(runId)?.outputExpiredAt ?? null) !== null;
+  }
+
   /** Every run, in request order. */
   all(): RunRecord[] {
     return [...this.byId.values()];

@@ -116,6 +116,7 @@ export class AuditPage {
         scanned++;
         cursor = event.position;
         if (actor && nameKey(event.metadata.actor) !== nameKey(actor)) continue;
+        if (this.runs.isExpiredOutput(event)) continue;
         rows.push(this.row(event));
         if (rows.length === PAGE) break;
       }
