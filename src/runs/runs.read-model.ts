@@ -95,6 +95,8 @@ export class RunsReadModel implements Projection {
   private readonly waiting = new Set<RunRecord>();
   /** Runs claimed or running, by any runner. */
   private readonly executing = new Set<RunRecord>();
+  /** How many runs finished since start: retention sweeps when it moves. */
+  private finishes = 0;
 
   apply(recorded: RecordedEvent): void {
     if (recorded.type === 'JobRunAdmitted' && recorded.stream.startsWith('job-')) {
@@ -167,6 +169,7 @@ export class RunsReadModel implements Projection {
         run.reason = event.data.reason;
         run.outputBytes = event.data.outputBytes;
         run.droppedBytes = event.data.droppedBytes;
+        this.finishes++;
         this.waiting.delete(run);
         this.executing.delete(run);
         return;
@@ -301,6 +304,11 @@ export class RunsReadModel implements Projection {
     if (!event.stream.startsWith(OUTPUT_STREAM_PREFIX)) return false;
     const runId = (event.data as { runId?: unknown } | null)?.runId;
     return typeof runId === 'string' && (this.byId.get(runId)?.outputExpiredAt ?? null) !== null;
+  }
+
+  /** How many `RunFinished` were applied: changes whenever a run finished (here or on another server). */
+  get finishedCount(): number {
+    return this.finishes;
   }
 
   /** Every run, in request order. */

@@ -6,7 +6,6 @@ import { ProjectionEngine } from '../../projections/projection-engine';
 import { Clock } from '../../shared/clock';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { RunExecutor } from '../execution/run-executor';
 import { RunWriter } from '../execution/run-writer';
 import { outputStream, type OutputExpiryRule } from '../run.events';
 import { RunsReadModel } from '../runs.read-model';
@@ -14,8 +13,8 @@ import { outputsToExpire, sweepIntervalMs } from './output-retention.rules';
 
 /**
  * Applies the retention rules (see `output-retention.rules.ts`): at start, every
- * {@link sweepIntervalMs}, and whenever {@link requestSweep} is called (after a run of
- * this server ends, so a job's `keepRuns` applies at once).
+ * {@link sweepIntervalMs}, and as soon as the read models show a run finished (on any
+ * server) or a job's `keepRuns` changed, so `keepRuns` applies at once.
  *
  * Expiring a run's output is two steps: `RunOutputExpired` is appended to the run's
  * stream with the expected revision (so of several servers sweeping together one
@@ -30,6 +29,7 @@ export class OutputRetention implements OnApplicationShutdown {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private unsubscribe: (() => void) | null = null;
   /** Expired runs whose output stream is known to be gone (checked once per process). */
   private readonly deleted = new Set<string>();
 
@@ -41,12 +41,18 @@ export class OutputRetention implements OnApplicationShutdown {
     private readonly runs: RunsReadModel,
     private readonly jobs: JobsReadModel,
     private readonly projections: ProjectionEngine,
-    private readonly executor: RunExecutor,
   ) {}
 
   /** Sweeps now, then periodically. Call once the read models have caught up. */
   start(): void {
-    this.executor.onRunEnded(() => this.requestSweep());
+    // A run finished (here or on another server) or a job's keepRuns changed: sweep once the read models show it.
+    let seen = this.signature();
+    this.unsubscribe = this.projections.onChange(() => {
+      const now = this.signature();
+      if (now === seen) return;
+      seen = now;
+      this.requestSweep();
+    });
     this.requestSweep();
     const interval = sweepIntervalMs(this.config.keepOutputDays);
     this.timer = setInterval(() => this.requestSweep(), interval);
@@ -55,6 +61,7 @@ export class OutputRetention implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
@@ -81,6 +88,10 @@ export class OutputRetention implements OnApplicationShutdown {
   /** Resolves when the sweep under way (if any) is done. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  private signature(): string {
+    return `${this.runs.finishedCount}:${this.jobs.retentionEpoch}`;
   }
 
   /** One pass: records and deletes what the rules say expired, and finishes expiries cut short. */
