@@ -295,13 +295,14 @@ export class RunsReadModel implements Projection {
   }
 
   /**
-   * Whether an event is output that retention deleted: a batch of an `output-` stream
-   * whose run's output expired. SQLite removed it from `$all`; EventStoreDB keeps it there
-   * until its next scavenge. Readers of `$all` for people (the audit) skip such events so
-   * both stores show the same log.
+   * Whether an event is output that retention expired: a batch of a run whose output
+   * expired. SQLite removed it from `$all`; EventStoreDB keeps it there until its next
+   * scavenge; a log from before output had a stream of its own keeps it in the run stream
+   * (which is never deleted). Readers of `$all` for people (the audit) skip such events so
+   * every store and every log shows the same.
    */
   isExpiredOutput(event: Pick<RecordedEvent, 'stream' | 'type' | 'data'>): boolean {
-    if (!event.stream.startsWith(OUTPUT_STREAM_PREFIX)) return false;
+    if (event.type !== 'RunOutputAppended') return false;
     const runId = (event.data as { runId?: unknown } | null)?.runId;
     return typeof runId === 'string' && (this.byId.get(runId)?.outputExpiredAt ?? null) !== null;
   }
