@@ -14,6 +14,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { openSse, readToEnd } from '../live/sse-client';
+import { runCli } from '../support/cli';
 import { getJson, postJson, requestRun, type Run, waitForRun } from '../support/rest';
 import { eventually, expectJson, type ServerProcess, startServer } from '../support/server-process';
 
@@ -168,7 +169,10 @@ for (const store of [embedded(), eventStoreDb()]) {
       await expectExactOutput(server, fourth, whole);
 
       // Lowering keepRuns applies at the next sweep; null keeps everything from then on.
-      await expectJson(await server.request(`/api/jobs/${job.id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keepRuns: 1 }) }), 200);
+      const cli = await runCli(server, ['jobs', 'update', job.id, '--keep-runs', '1']);
+      assert.equal(cli.code, 0, cli.stderr.toString());
+      const shown = await runCli(server, ['jobs', 'show', job.id]);
+      assert.match(shown.stdout.toString(), /output: +kept for the newest 1 finished runs/);
       const another = await requestRun(server, job.id);
       await waitForRun(server, another.id);
       await expiredRun(server, third.id);
