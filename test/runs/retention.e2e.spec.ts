@@ -205,6 +205,33 @@ for (const store of [embedded(), eventStoreDb()]) {
       await expectOnlyOutputExpired(server, slowDone, 'age');
     });
 
+    if (store.name !== 'the embedded log') {
+      it('two servers on one store sweep together: each expiry is recorded once', { timeout: 120_000 }, async () => {
+        const a = await start();
+        const b = await start();
+        await postJson(a, '/api/scripts', { name: 'shared', interpreter: 'bash', body: SCRIPT }, 201);
+        const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'shared', scriptId: 'shared', keepRuns: 1 }, 201);
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const requested = await requestRun(i % 2 === 0 ? a : b, job.id);
+          await waitForRun(a, requested.id);
+          ids.push(requested.id);
+        }
+        for (const id of ids.slice(0, 3)) {
+          await expiredRun(a, id);
+          await expiredRun(b, id);
+        }
+        // Both servers swept on every finish; let any sweep under way end before counting.
+        await new Promise((r) => setTimeout(r, 1500));
+        for (const id of ids.slice(0, 3)) {
+          const facts = await getJson<{ items: Array<{ type: string; metadata: { actor: string } }> }>(b, `/api/events?stream=run-${id}`);
+          assert.equal(facts.items.filter((e) => e.type === 'RunOutputExpired').length, 1, `one RunOutputExpired for ${id}`);
+          assert.equal(await store.outputEventsOf(a, id), 0);
+        }
+        assert.equal((await runOf(b, ids[3])).outputExpiredAt, null);
+      });
+    }
+
     if (store.name === 'the embedded log') {
       it('under steady retention the log file stops growing', { timeout: 180_000 }, async () => {
         const server = await start();
