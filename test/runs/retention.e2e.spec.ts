@@ -24,8 +24,8 @@ interface ExpiringRun extends Run {
   version: number;
 }
 
-/** A script printing its run number, some bytes that are not UTF-8, and (optionally) a lot of noise. */
-const SCRIPT = `printf 'run %s\\n' "$ENDERCOMPUTE_RUN_NUMBER"; printf 'bytes:\\000\\377\\n'; [ -n "$1" ] && head -c "$1" /dev/urandom | base64 -w 100; echo done`;
+/** A script printing its run number, some bytes that are not UTF-8, and (optionally) a lot of random text and raw random bytes. */
+const SCRIPT = `printf 'run %s\\n' "$ENDERCOMPUTE_RUN_NUMBER"; printf 'bytes:\\000\\377\\n'; [ -n "$1" ] && { head -c "$1" /dev/urandom | base64 -w 100; head -c 70000 /dev/urandom; }; echo done`;
 
 const expectedStart = (number: number): Buffer => Buffer.concat([Buffer.from(`run ${number}\nbytes:`), Buffer.from([0, 0xff]), Buffer.from('\n')]);
 
