@@ -181,6 +181,12 @@ for (const store of [embedded(), eventStoreDb()]) {
       const refused = await server.request(`/api/jobs/${job.id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keepRuns: 0 }) });
       assert.equal(refused.status, 400);
       assert.match((await refused.json() as { message: string }).message, /keepRuns/);
+      const typo = await runCli(server, ['jobs', 'update', job.id, '--keep-runs', 'ten']);
+      assert.equal(typo.code, 1);
+      assert.match(typo.stderr.toString(), /keepRuns/);
+      const all = await runCli(server, ['jobs', 'update', job.id, '--keep-runs', 'all']);
+      assert.equal(all.code, 0, all.stderr.toString());
+      assert.equal((await getJson<{ keepRuns: number | null }>(server, `/api/jobs/${job.id}`)).keepRuns, null);
     });
 
     it('ENDERCOMPUTE_KEEP_OUTPUT_DAYS expires output that long after its run finished; a running run keeps its output', { timeout: 120_000 }, async () => {
