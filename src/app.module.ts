@@ -29,6 +29,7 @@ import { PROJECTIONS } from './projections/projection';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunExecutor } from './runs/execution/run-executor';
 import { RunRecovery } from './runs/execution/run-recovery';
+import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { RunShutdown } from './runs/execution/run-shutdown';
@@ -107,6 +108,7 @@ export class AppModule {
         WorkdirRetention,
         RunScheduler,
         RunRecovery,
+        OutputRetention,
         RunShutdown,
         ScheduleTicker,
         Startup,

@@ -6,6 +6,7 @@ import { EventStore } from './event-store/event-store.port';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { OutputRetention } from './runs/retention/output-retention';
 import { ScheduleTicker } from './schedules/schedule-ticker';
 
 /**
@@ -13,7 +14,8 @@ import { ScheduleTicker } from './schedules/schedule-ticker';
  * in the data dir before anything can be claimed with it, read models caught up with
  * the whole log first, then the key, then recovery of runs cut short by the
  * last stop, and only then the scheduler starts new runs and recurring
- * schedules fire (one firing for whatever came due while the server was down).
+ * schedules fire (one firing for whatever came due while the server was down), and
+ * output retention sweeps.
  * A graceful stop of running runs happens before this class's shutdown (see
  * RunShutdown), so the log is still open to record how each ended.
  */
@@ -27,6 +29,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly schedules: ScheduleTicker,
     private readonly store: EventStore,
     private readonly config: AppConfig,
+    private readonly retention: OutputRetention,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -36,11 +39,15 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.recovery.recover();
     this.scheduler.start();
     this.schedules.start();
+    // After recovery: runs it ended as lost count for keepRuns too.
+    this.retention.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.scheduler.stop();
     this.schedules.stop();
+    this.retention.onApplicationShutdown();
+    await this.retention.idle();
     await this.projections.onApplicationShutdown();
     await this.store.close();
   }

@@ -5,6 +5,7 @@ import { EventStore, type EventFilter, formatPosition, parsePosition, type Recor
 import { BooleanText, Optional, WholeNumberText } from '../http/validation';
 import { ValidationError } from '../shared/domain-errors';
 import { JobQueries } from '../jobs/job.view';
+import { RunsReadModel } from '../runs/runs.read-model';
 
 /** Events examined per request at most, so a rare filter cannot make one request read the whole log. */
 const SCAN_LIMIT = 20_000;
@@ -36,6 +37,7 @@ export class EventsController {
   constructor(
     private readonly store: EventStore,
     private readonly jobs: JobQueries,
+    private readonly runs: RunsReadModel,
   ) {}
 
   @Get()
@@ -53,6 +55,7 @@ export class EventsController {
         scanned++;
         after = event.position;
         if (query.stream !== undefined && event.stream !== query.stream) continue;
+        if (this.runs.isExpiredOutput(event)) continue;
         // Actors are stored in NFC (older events may not be): compare in NFC.
         if (query.actor !== undefined && event.metadata.actor.normalize('NFC') !== query.actor.normalize('NFC')) continue;
         items.push(toAuditEvent(event, query.includeBytes === true));
@@ -67,8 +70,8 @@ export class EventsController {
     if (query.jobId !== undefined) {
       if (query.stream !== undefined) throw new ValidationError(['jobId: give either stream or jobId, not both']);
       const job = this.jobs.require(query.jobId);
-      // A job's runs live in `run-<jobId>-<number>` streams.
-      return [`job-${job.id}`, `run-${job.id}-`];
+      // A job's runs live in `run-<jobId>-<number>` streams, their output in `output-<jobId>-<number>`.
+      return [`job-${job.id}`, `run-${job.id}-`, `output-${job.id}-`];
     }
     return query.stream !== undefined ? [query.stream] : undefined;
   }

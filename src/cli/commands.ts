@@ -101,6 +101,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     throw new UsageError('Give --keep-workdir or --no-keep-workdir, not both');
   }
   const keepWorkdir = input.options['keep-workdir'] === true ? true : input.options['no-keep-workdir'] === true ? false : undefined;
+  const keep = text(input.options['keep-runs']);
   return {
     scriptId: text(input.options.script),
     description: text(input.options.description),
@@ -109,6 +110,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     tags: input.options.tag !== undefined ? list(input.options.tag) : undefined,
     timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : numberOrText(timeout),
     keepWorkdir,
+    keepRuns: keep === undefined ? undefined : keep === 'all' ? null : numberOrText(keep),
   };
 }
 
@@ -135,6 +137,7 @@ export const jobs: Record<string, Command> = {
         `env:      ${Object.keys(job.env).join(', ') || '-'}`,
         `tags:     ${job.tags.join(', ') || '-'}`,
         `timeout:  ${job.timeoutSeconds === null ? 'none' : `${job.timeoutSeconds} s`}`,
+        `output:   ${job.keepRuns == null ? 'kept for every run' : `kept for the newest ${job.keepRuns} finished runs`}`,
         `files:    ${job.files.map((f) => `${f.name} (${f.size} B)`).join(', ') || '-'}`,
         `workdirs: ${job.keepWorkdir ? 'kept after each run' : 'removed when each run ends'}`,
       ].join('\n'),

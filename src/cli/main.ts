@@ -21,8 +21,8 @@ Commands:
   scripts list | show <t> | create <name> --file F [--interpreter I] | update <t> [--name N] [--file F] [--interpreter I] | remove <t>
   jobs list [--search Q] [--tag T] [--last-status S]
   jobs show <job> | remove <job>
-  jobs create <name> --script <t> [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--description D] [--keep-workdir]
-  jobs update <job> [--name N] [--script <t>] [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--keep-workdir | --no-keep-workdir]
+  jobs create <name> --script <t> [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--keep-runs N|all] [--description D] [--keep-workdir]
+  jobs update <job> [--name N] [--script <t>] [--arg A]… [--env K=V]… [--tag T]… [--timeout SECONDS|none] [--keep-runs N|all] [--keep-workdir | --no-keep-workdir]
   jobs attach <job> <file>… | detach <job> <file name>
   jobs run <job> [--arg A]… [--env K=V]… [--file F]… [--at ISO-TIME | --delay SECONDS] [--follow]
   runs list [--status S] [--job J] [--by NAME] [--search Q] [--limit N] [--before CURSOR]
@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       'keep-workdir': { type: 'boolean' },
       'no-keep-workdir': { type: 'boolean' },
+      'keep-runs': { type: 'string' },
       search: { type: 'string' },
       'last-status': { type: 'string' },
       at: { type: 'string' },

@@ -67,6 +67,11 @@ export abstract class AppConfig {
    * other run's directory is removed when it ends.
    */
   abstract readonly keepWorkdirs: number;
+  /**
+   * `ENDERCOMPUTE_KEEP_OUTPUT_DAYS`: a finished run's output expires this many days after
+   * it finished (fractions allowed: 0.5 is twelve hours); null (unset) keeps it forever.
+   */
+  abstract readonly keepOutputDays: number | null;
   /** The umask runs start with: the one the server was started with (the server itself uses 0077). */
   abstract readonly jobUmask: number;
   abstract readonly version: string;
@@ -102,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     return value;
   };
 
+  const keepOutputDays = positiveDays(env.ENDERCOMPUTE_KEEP_OUTPUT_DAYS, problems);
   const dataDir = resolve(env.ENDERCOMPUTE_DATA_DIR?.trim() || './data');
   const fixedKey = env.ENDERCOMPUTE_KEY?.trim() || null;
   if (fixedKey !== null && fixedKey.length < 16) problems.push('ENDERCOMPUTE_KEY must be at least 16 characters long');
@@ -136,11 +142,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     sandboxMode,
     bwrapPath,
     sandboxBinds: sandboxBinds.binds,
+    keepOutputDays,
     jobUmask: started.jobUmask ?? 0o022,
     version: packageVersion(),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** A number of days above 0 (decimals allowed, at most 100 years), or null when unset. */
+function positiveDays(raw: string | undefined, problems: string[]): number | null {
+  if (raw === undefined || raw.trim() === '') return null;
+  const value = /^\s*\d{1,6}(\.\d{1,9})?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value > 0 && value <= 36_500)) {
+    problems.push(`ENDERCOMPUTE_KEEP_OUTPUT_DAYS must be a number of days above 0 (such as 30 or 0.5), or unset to keep output forever, not "${raw}"`);
+    return null;
+  }
+  return value;
 }
 
 function parseNamedKeys(raw: string, problems: string[]): Array<{ name: string; key: string }> {

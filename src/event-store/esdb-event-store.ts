@@ -18,7 +18,7 @@
  * - The connection is lazy: {@link EsdbEventStore.connect} does not contact the server;
  *   the first operation (or {@link EsdbEventStore.ping}) does.
  */
-import { END, EventStoreDBClient, jsonEvent, MaxAppendSizeExceededError, START, StreamDeletedError, StreamNotFoundError } from '@eventstore/db-client';
+import { ANY, END, EventStoreDBClient, jsonEvent, MaxAppendSizeExceededError, START, StreamDeletedError, StreamNotFoundError, WrongExpectedVersionError } from '@eventstore/db-client';
 import type { JSONType } from '@eventstore/db-client';
 import { redactConnectionString } from '../config/connection-string';
 import {
@@ -170,6 +170,27 @@ export class EsdbEventStore extends EventStore {
       // A stream that was never written, or was deleted, reads as no events.
       if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
       throw toPortError(error, { operation: `the read of ${stream}` });
+    }
+  }
+
+  /**
+   * Soft-deletes the stream (`Streams.Delete`): the server writes `$tb` (truncate before)
+   * to its metadata stream, reads of it then answer "not found", and its events leave
+   * the disk at the next scavenge; until then `$all` still returns them, which the read
+   * models allow for (the expiry fact follows them in the log). A stream with no events
+   * (never written, or already scavenged away) is answered with a wrong expected version
+   * by the server (`StorageWriterService` refuses to soft-delete what does not exist):
+   * nothing to delete, so no error; a hard-deleted (tombstoned) one is deleted already.
+   */
+  override async deleteStream(stream: string): Promise<void> {
+    this.assertOpen();
+    if (typeof stream !== 'string' || stream === '') throw new TypeError('deleteStream needs a stream name');
+    try {
+      await withRetries(() => this.client.deleteStream(stream, { expectedRevision: ANY }));
+    } catch (error) {
+      const typed = clientError(error);
+      if (typed instanceof WrongExpectedVersionError || typed instanceof StreamDeletedError) return;
+      throw toPortError(error, { operation: `the deletion of ${stream}`, mayHaveHappened: true });
     }
   }
 

@@ -128,6 +128,21 @@ export abstract class EventStore {
   /** Reads one stream; a stream that does not exist reads as no events. */
   abstract readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
 
+  /**
+   * Deletes a stream's events for good: afterwards a read of the stream finds no events.
+   * Meant for bulk that retention removes (a run's output stream), never for facts.
+   * Deleting a stream that does not exist, or was deleted before, is no error.
+   *
+   * - SQLite removes the rows (they leave `$all` too) and gives the freed pages back
+   *   to the file system (`auto_vacuum = INCREMENTAL` on logs created since).
+   * - EventStoreDB soft-deletes the stream (a `$tb` in its metadata stream): its events
+   *   stay in `$all` until the server's next scavenge removes them from disk.
+   *
+   * A deleted stream is not meant to be appended to again (EventStoreDB would continue
+   * its revisions; SQLite would start again at 0).
+   */
+  abstract deleteStream(stream: string): Promise<void>;
+
   /** Reads the global log in position order. */
   abstract readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
 

@@ -109,6 +109,23 @@ export class SqliteEventStore extends EventStore {
     return (rows as EventRow[]).map(toRecordedEvent);
   }
 
+  /**
+   * Removes the stream's rows in one transaction (after the appends queued this turn,
+   * so an append and a delete of the same turn keep their order), then gives the freed
+   * pages back (`PRAGMA incremental_vacuum`; a no-op on a log created before
+   * `auto_vacuum = INCREMENTAL`, whose freed pages are reused by later appends instead).
+   * `AUTOINCREMENT` keeps the deleted positions from ever being handed out again.
+   */
+  override async deleteStream(stream: string): Promise<void> {
+    this.assertOpen();
+    if (typeof stream !== 'string' || stream === '') throw new TypeError('deleteStream needs a stream name');
+    this.committer.flush();
+    this.guard(() => {
+      const removed = this.queries.deleteStream.run(stream).changes;
+      if (removed > 0) this.queries.reclaim();
+    });
+  }
+
   override async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
     const limit = toLimit(options.maxCount);

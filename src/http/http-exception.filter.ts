@@ -4,7 +4,7 @@ import { DomainError, ValidationError } from '../shared/domain-errors';
 import { isDiskFull, storageFull } from '../shared/storage-full';
 import { errorBody, type ErrorBody } from './error-body';
 
-const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, TOO_LARGE: 413, UNAVAILABLE: 503, STORAGE_FULL: 507 } as const;
+const STATUS_BY_CODE = { VALIDATION: 400, NOT_FOUND: 404, CONFLICT: 409, GONE: 410, TOO_LARGE: 413, UNAVAILABLE: 503, STORAGE_FULL: 507 } as const;
 
 /**
  * Answers, as HTML, the errors of requests that are not API calls and reach

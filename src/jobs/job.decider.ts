@@ -7,6 +7,8 @@ import { JOB_DEFINITION_FIELDS, withDefinitionDefaults, type JobDefinition, type
 
 /** The most a job may allow at once (the server's own limit is at most 1024). */
 export const MAX_JOB_CONCURRENCY = 1024;
+/** The largest `keepRuns`: more than any job keeps in practice, small enough to stay exact. */
+export const MAX_KEEP_RUNS = 1_000_000;
 
 /**
  * The job aggregate as a pure decider. Facts from outside the stream (is the
@@ -155,6 +157,10 @@ function refuseInvalidControls(definition: Partial<JobDefinition>): void {
   const limit = definition.maxConcurrent;
   if (limit !== undefined && limit !== null && (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_CONCURRENCY)) {
     problems.push(`maxConcurrent must be a whole number from 1 to ${MAX_JOB_CONCURRENCY}, or null for no limit of its own`);
+  }
+  const keep = definition.keepRuns;
+  if (keep !== undefined && keep !== null && (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP_RUNS)) {
+    problems.push(`keepRuns must be a whole number from 1 to ${MAX_KEEP_RUNS}, or null to keep the output of every run`);
   }
   if (definition.schedules !== undefined) problems.push(...scheduleProblems(definition.schedules));
   if (problems.length > 0) throw new ValidationError(problems);

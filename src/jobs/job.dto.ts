@@ -6,7 +6,7 @@ import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { scheduleProblems } from '../schedules/cron';
 import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
 import type { JobDefinition, JobSchedule } from './job.events';
-import { MAX_JOB_CONCURRENCY } from './job.decider';
+import { MAX_JOB_CONCURRENCY, MAX_KEEP_RUNS } from './job.decider';
 
 export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const TAG_PATTERN = /^[\p{L}\p{N}_.:/+-]{1,40}$/u;
@@ -54,6 +54,13 @@ const MaxConcurrentRules = (): PropertyDecorator =>
     Max(MAX_JOB_CONCURRENCY),
   );
 
+const KeepRunsRules = (): PropertyDecorator =>
+  applyDecorators(
+    IsInt({ message: 'keepRuns must be a whole number of runs, or null to keep the output of every run' }),
+    Min(1),
+    Max(MAX_KEEP_RUNS),
+  );
+
 /** `[{cron, timeZone}]`; a schedule without a time zone is read in UTC. */
 const SchedulesRules = (): PropertyDecorator =>
   applyDecorators(
@@ -96,6 +103,8 @@ export class CreateJobDto {
   @Optional() @SchedulesRules() schedules?: JobSchedule[];
   /** Absent: false (its runs' work directories are removed when they end). */
   @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
+  /** Null or absent: the output of every run is kept. */
+  @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
 }
 
 /** Any subset of the fields; `timeoutSeconds: null` removes the limit. `null` for any other field is a 400. */
@@ -112,6 +121,8 @@ export class UpdateJobDto {
   /** The whole list; `[]` removes every schedule. */
   @Optional() @SchedulesRules() schedules?: JobSchedule[];
   @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
+  /** `null` keeps the output of every run again. */
+  @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
 }
 
 
@@ -128,5 +139,6 @@ export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = 
     maxConcurrent: dto.maxConcurrent ?? null,
     schedules,
     keepWorkdir: dto.keepWorkdir ?? false,
+    keepRuns: dto.keepRuns ?? null,
   };
 }

@@ -13,6 +13,11 @@ export interface JobDefinition {
    * the server's limit. Absent in events recorded before it existed: null.
    */
   maxConcurrent?: number | null;
+  /**
+   * Retention ("discard old builds"): the output of its finished runs is kept for the
+   * newest this many by run number, and expires for older ones; null or absent: all kept.
+   */
+  keepRuns?: number | null;
   /** Recurring schedules; each firing requests a run as the actor `schedule`. Absent in older events: none. */
   schedules?: JobSchedule[];
   /**
@@ -101,11 +106,20 @@ export const changesJobVersion = (type: string): boolean => type !== 'JobRunAdmi
 
 export const jobStream = (jobId: string): string => `job-${jobId}`;
 
-export const JOB_DEFINITION_FIELDS = ['name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules', 'keepWorkdir'] as const;
+export const JOB_DEFINITION_FIELDS = [
+  'name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules',
+  'keepWorkdir', 'keepRuns',
+] as const;
 
 /** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
 export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
   definition: T,
-): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir'>> {
-  return { ...definition, maxConcurrent: definition.maxConcurrent ?? null, schedules: definition.schedules ?? [], keepWorkdir: definition.keepWorkdir ?? false };
+): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns'>> {
+  return {
+    ...definition,
+    maxConcurrent: definition.maxConcurrent ?? null,
+    schedules: definition.schedules ?? [],
+    keepWorkdir: definition.keepWorkdir ?? false,
+    keepRuns: definition.keepRuns ?? null,
+  };
 }

@@ -14,6 +14,7 @@ const VALID: { [K in keyof JobDefinition]-?: (value: unknown) => boolean } = {
   tags: isStringList,
   timeoutSeconds: (value) => value === null || (typeof value === 'number' && Number.isFinite(value)),
   maxConcurrent: (value) => value === null || (typeof value === 'number' && Number.isFinite(value)),
+  keepRuns: (value) => value === null || (typeof value === 'number' && Number.isInteger(value) && value >= 1),
   schedules: (value) =>
     Array.isArray(value) &&
     value.every((s) => typeof s === 'object' && s !== null && typeof (s as { cron?: unknown }).cron === 'string' && typeof (s as { timeZone?: unknown }).timeZone === 'string'),
@@ -30,6 +31,7 @@ const DEFAULTS: { [K in keyof JobDefinition]-?: JobDefinition[K] } = {
   tags: [],
   timeoutSeconds: null,
   maxConcurrent: null,
+  keepRuns: null,
   schedules: [],
   keepWorkdir: false,
 };

@@ -22,6 +22,8 @@ export interface JobRecord {
   schedules: JobSchedule[];
   /** Its runs' work directories are kept after they end (see `WorkdirRetention`). */
   keepWorkdir: boolean;
+  /** Output of finished runs kept for the newest this many; null: all kept. */
+  keepRuns: number | null;
   version: number;
   createdAt: string;
   createdBy: string;
@@ -39,6 +41,8 @@ export class JobsReadModel implements Projection {
   private readonly idByNameKey = new Map<string, string>();
   /** Every id a job was created with, removed ones included. */
   private readonly issuedIds = new Set<string>();
+  /** Bumped when a job is created or changed with a `keepRuns`: retention sweeps when it moves. */
+  private keepRunsEpoch = 0;
 
   apply(recorded: RecordedEvent): void {
     if (!recorded.stream.startsWith('job-')) return;
@@ -46,6 +50,7 @@ export class JobsReadModel implements Projection {
     const event = readableJobEvent({ type: recorded.type, data: recorded.data } as JobEvent);
     const { at, actor } = recorded.metadata;
     const stamp = { version: Number(recorded.revision), updatedAt: at, updatedBy: actor };
+    if ((event.type === 'JobCreated' || event.type === 'JobUpdated') && (event.data as { keepRuns?: unknown }).keepRuns !== undefined) this.keepRunsEpoch++;
     switch (event.type) {
       case 'JobCreated': {
         const { jobId, ...definition } = event.data;
@@ -94,6 +99,11 @@ export class JobsReadModel implements Projection {
       default:
         return;
     }
+  }
+
+  /** Changes whenever a job's `keepRuns` may have changed. */
+  get retentionEpoch(): number {
+    return this.keepRunsEpoch;
   }
 
   get(id: string): JobRecord | undefined {

@@ -19,7 +19,10 @@ const MAX_EVENT_BYTES = 256 * 1024;
  * - `output` — `{"offset": N, "data": "<base64>"}` with `id:` the offset after
  *   its last byte, so `Last-Event-ID` resumes exactly there;
  * - `end` — `{"status", "exitCode", "signal", "reason", "outputBytes",
- *   "droppedBytes", "durationMs"}` with `id:` the total; then the answer ends;
+ *   "droppedBytes", "durationMs", "outputExpired"}` with `id:` the total; then the
+ *   answer ends. A run whose output expired (retention) gets its status and this
+ *   `end` at once, with `outputExpired: true`, `outputExpiredAt` and `outputExpiredBy`:
+ *   there are no bytes left to send;
  * - `: heartbeat` comments while nothing else is sent.
  *
  * Bytes come from the run's live window while it holds the viewer's offset,
@@ -63,6 +66,10 @@ export class ApiOutputStream {
         await connection.write(sseMessage({ event: 'status', data: JSON.stringify({ status }) }));
         continue;
       }
+      if (run.outputExpiredAt !== null) {
+        await connection.write(sseMessage({ id: run.outputBytes, event: 'end', data: JSON.stringify(this.summary(run)) }));
+        return;
+      }
       const frame = feed.frameAt(sent);
       if (frame) {
         await connection.write(frame.from === sent ? frameEvent(frame) : outputEvent(sent, frame.bytes.subarray(sent - frame.from)));
@@ -105,6 +112,8 @@ export class ApiOutputStream {
       outputBytes: run.outputBytes,
       droppedBytes: run.droppedBytes,
       durationMs: durationOf(run, this.clock.now()),
+      outputExpired: run.outputExpiredAt !== null,
+      ...(run.outputExpiredAt !== null ? { outputExpiredAt: run.outputExpiredAt, outputExpiredBy: run.outputExpiredBy } : {}),
     };
   }
 }

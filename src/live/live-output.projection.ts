@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
 import { decodeOutput, storedOutputLength } from '../runs/output-encoding';
-import type { RunOutputAppended } from '../runs/run.events';
+import { OUTPUT_STREAM_PREFIX, type RunOutputAppended } from '../runs/run.events';
 import { LiveOutputHub } from './live-output.hub';
 
 /**
@@ -22,7 +22,8 @@ export class LiveOutputProjection implements Projection {
   constructor(private readonly hub: LiveOutputHub) {}
 
   apply(event: RecordedEvent): void {
-    if (!event.stream.startsWith('run-')) return;
+    // Output batches come from `output-<runId>` (or, in older logs, the run stream).
+    if (!event.stream.startsWith('run-') && !event.stream.startsWith(OUTPUT_STREAM_PREFIX)) return;
     const runId = (event.data as { runId?: unknown } | null)?.runId;
     if (typeof runId !== 'string') return;
     if (event.type === 'RunOutputAppended') {

@@ -83,6 +83,11 @@ export class PageOutputStream {
         await connection.write(sseMessage({ event: 'run-status', data: current }));
         continue;
       }
+      // Retention removed the output: nothing more to show (the page says so when reloaded).
+      if (run.outputExpiredAt !== null) {
+        await connection.write(sseMessage({ event: 'run-done', data: run.finishedStatus ?? 'failed' }));
+        return;
+      }
       const frame = frames.next(lastSeq, state.lineStart, shown);
       if (frame) {
         await connection.write(frame.message);

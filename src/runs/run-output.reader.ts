@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { EventStore } from '../event-store/event-store.port';
 import { decodeOutput } from './output-encoding';
 import type { RunOutputAppended } from './run.events';
-import { runStream } from './run.events';
 import type { OutputChunkRef, RunRecord } from './runs.read-model';
 
 /** How many output events one read fetches: at most a few MiB in memory at once. */
@@ -16,8 +15,9 @@ const EVENTS_PER_READ = 64;
 
 /**
  * Reads a run's stored output as bytes from its `RunOutputAppended` events,
- * starting at a byte offset: the read model's chunk index says which event
- * holds that byte, so a large log is never read from the beginning.
+ * starting at a byte offset: the read model's chunk index says which event (in
+ * which stream: `output-<runId>`, or the run stream of an older log) holds that
+ * byte, so a large log is never read from the beginning.
  */
 @Injectable()
 export class RunOutputReader {
@@ -37,7 +37,7 @@ export class RunOutputReader {
       const batch = nextBatch(chunks, index);
       const first = batch[0].revision;
       const span = Number(batch[batch.length - 1].revision - first) + 1;
-      const events = await this.store.readStream(runStream(run.id), { fromRevision: first, maxCount: span });
+      const events = await this.store.readStream(batch[0].stream, { fromRevision: first, maxCount: span });
       const wanted = new Map(batch.map((chunk) => [chunk.revision, chunk]));
       for (const event of events) {
         const chunk = wanted.get(event.revision);
@@ -64,11 +64,11 @@ export function storedOutputEnd(run: Pick<RunRecord, 'outputChunks'>): number {
   return last ? last.offset + last.length : 0;
 }
 
-/** The chunks from `index` that one read fetches: a few output events, spanning a bounded number of revisions. */
+/** The chunks from `index` that one read fetches: a few output events of one stream, spanning a bounded number of revisions. */
 function nextBatch(chunks: readonly OutputChunkRef[], index: number): OutputChunkRef[] {
   const batch = [chunks[index]];
   for (let next = index + 1; next < chunks.length && batch.length < OUTPUT_EVENTS_PER_READ; next++) {
-    if (chunks[next].revision - batch[0].revision >= BigInt(EVENTS_PER_READ)) break;
+    if (chunks[next].stream !== batch[0].stream || chunks[next].revision - batch[0].revision >= BigInt(EVENTS_PER_READ)) break;
     batch.push(chunks[next]);
   }
   return batch;

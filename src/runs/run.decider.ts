@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
 import { storedOutputLength, type EncodedOutput } from './output-encoding';
-import type { FinishedStatus, RunEvent, RunRequested } from './run.events';
+import type { FinishedStatus, OutputExpiryRule, RunEvent, RunRequested } from './run.events';
 
 /**
  * The run aggregate as a pure decider. It keeps what decisions need (phase,
@@ -25,6 +25,8 @@ export interface RunState {
   /** Someone asked to cancel it while it was claimed, running or paused; the runner is stopping it. */
   cancelRequested: boolean;
   finishedStatus: FinishedStatus | null;
+  /** Set once retention expired its output (which rule). */
+  outputExpiredBy: OutputExpiryRule | null;
 }
 
 export const initialRunState: RunState = {
@@ -37,6 +39,7 @@ export const initialRunState: RunState = {
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
+  outputExpiredBy: null,
 };
 
 /** The commands a person can give about an existing run (the API's control actions). */
@@ -52,6 +55,7 @@ export type RunCommand =
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
   | RunControlCommand
+  | { type: 'ExpireOutput'; runId: string; by: OutputExpiryRule }
   | {
       type: 'FinishRun';
       runId: string;
@@ -90,6 +94,8 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
       return { ...state, scheduledFor: event.data.scheduledFor };
     case 'RunFinished':
       return { ...state, phase: 'finished', finishedStatus: event.data.status, outputBytes: event.data.outputBytes };
+    case 'RunOutputExpired':
+      return { ...state, outputExpiredBy: event.data.by };
     default:
       return assertNever(event, 'run event');
   }
@@ -178,6 +184,14 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (state.phase !== 'waiting') throw new ConflictError(`${label(state)} is ${describePhase(state)}: only a queued or scheduled run can be re-timed`);
       if (state.scheduledFor === command.scheduledFor) return [];
       return [{ type: 'RunRescheduled', data: { runId: command.runId, scheduledFor: command.scheduledFor } }];
+    }
+    case 'ExpireOutput': {
+      requireExisting(state, command.runId);
+      // Only a finished run's output expires: a queued or running run's is still being written or read.
+      if (state.phase !== 'finished') throw new ConflictError(`${label(state)} is ${describePhase(state)}: only a finished run's output expires`);
+      // Expired once, by whichever rule came first; a second sweep records nothing.
+      if (state.outputExpiredBy !== null) return [];
+      return [{ type: 'RunOutputExpired', data: { runId: command.runId, by: command.by } }];
     }
     case 'FinishRun': {
       requireExisting(state, command.runId);

@@ -1,7 +1,15 @@
 import type { JobFile } from '../jobs/job.events';
 import type { StoredOutputData } from './output-encoding';
 
-/** Events of the `run-<runId>` stream. Type names are stable strings: never rename them. */
+/**
+ * Events of a run. Type names are stable strings: never rename them.
+ *
+ * Facts and bulk live apart: the `run-<runId>` stream holds what happened to the run
+ * (requested, claimed, started, paused, …, finished, output expired), kept forever; its
+ * output batches (`RunOutputAppended`) go to `output-<runId>`, which retention deletes.
+ * Logs written before that split hold the batches in the run stream: read models index
+ * both, and readers read each batch from the stream it is in.
+ */
 
 /** Everything a run executes with, frozen when it is requested: a re-run repeats exactly this. */
 export interface RunSnapshot {
@@ -83,6 +91,22 @@ export interface RunOutputAppended {
   };
 }
 
+/** Which retention rule expired a run's output: the job's `keepRuns`, or `ENDERCOMPUTE_KEEP_OUTPUT_DAYS`. */
+export type OutputExpiryRule = 'keepRuns' | 'age';
+
+export const OUTPUT_EXPIRY_RULES: readonly OutputExpiryRule[] = ['keepRuns', 'age'];
+
+/**
+ * A finished run's output was expired by a retention rule: its `output-<runId>` stream is
+ * deleted right after this is recorded (and again by any sweep that finds it still there).
+ * Every other fact of the run stays. Appended with the expected revision, so of several
+ * servers sweeping at once exactly one records it.
+ */
+export interface RunOutputExpired {
+  type: 'RunOutputExpired';
+  data: { runId: string; by: OutputExpiryRule };
+}
+
 export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'lost';
 
 export interface RunFinished {
@@ -137,7 +161,8 @@ export type RunEvent =
   | RunPaused
   | RunResumed
   | RunRescheduled
-  | RunFinished;
+  | RunFinished
+  | RunOutputExpired;
 
 export const RUN_EVENT_TYPES: readonly RunEvent['type'][] = [
   'RunRequested',
@@ -149,6 +174,7 @@ export const RUN_EVENT_TYPES: readonly RunEvent['type'][] = [
   'RunResumed',
   'RunRescheduled',
   'RunFinished',
+  'RunOutputExpired',
 ];
 
 /**
@@ -164,6 +190,12 @@ export interface RunRequestVoided {
 }
 
 export const runStream = (runId: string): string => `run-${runId}`;
+
+/** The stream of a run's output batches (since output left the run stream). */
+export const outputStream = (runId: string): string => `output-${runId}`;
+
+/** The prefix of every output stream, for filters and projections. */
+export const OUTPUT_STREAM_PREFIX = 'output-';
 
 /** A run's id is its job's id and its number: readable, and unique by construction. */
 export const runIdFor = (jobId: string, number: number): string => `${jobId}-${number}`;

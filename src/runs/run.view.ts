@@ -1,6 +1,6 @@
 import type { JobFile } from '../jobs/job.events';
 import { decideRun, type RunControlCommand, type RunState } from './run.decider';
-import type { RunTrigger } from './run.events';
+import type { OutputExpiryRule, RunTrigger } from './run.events';
 import type { RunRecord, RunsReadModel, RunStatus } from './runs.read-model';
 
 /** A run as the API shows it (API.md `Run`, plus fields a person needs). */
@@ -37,6 +37,9 @@ export interface RunView {
   actions: RunActions;
   outputBytes: number;
   droppedBytes: number;
+  /** When retention removed its output (the facts stay), and by which rule; null while kept. */
+  outputExpiredAt: string | null;
+  outputExpiredBy: OutputExpiryRule | null;
   /** 1 for the next queued run to start; null unless queued. */
   queuePosition: number | null;
   /** Why it ended as it did, when the exit code does not say it all. */
@@ -113,6 +116,8 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdi
     actions: actionsOf(run),
     outputBytes: run.outputBytes,
     droppedBytes: run.droppedBytes,
+    outputExpiredAt: run.outputExpiredAt,
+    outputExpiredBy: run.outputExpiredBy,
     queuePosition: runs.queuePosition(run, now),
     reason: run.reason,
     runner: run.runner,
@@ -153,6 +158,7 @@ export function runStateOf(run: RunRecord): RunState {
     outputBytes: run.outputBytes,
     cancelRequested: run.cancelRequestedBy !== null,
     finishedStatus: run.finishedStatus,
+    outputExpiredBy: run.outputExpiredBy,
   };
 }
 

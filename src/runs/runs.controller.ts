@@ -9,7 +9,7 @@ import { Optional, validateInto, WholeNumberText } from '../http/validation';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
-import { NotFoundError, ValidationError } from '../shared/domain-errors';
+import { GoneError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
 import { WorkdirRetention } from './execution/workdir-retention';
@@ -104,6 +104,7 @@ export class RunsController {
   @Get('runs/:id/output')
   async getOutput(@Param('id') id: string, @Query() query: OutputQuery, @Res() response: Response): Promise<void> {
     const run = this.require(id);
+    refuseExpiredOutput(run);
     const end = storedOutputEnd(run);
     const offset = Math.min(query.offset ?? 0, end);
     response.status(200);
@@ -183,4 +184,14 @@ function fromMultipart(fields: Record<string, unknown>): Record<string, unknown>
   }
   if (typeof fields.delaySeconds === 'string' && /^\d{1,15}$/.test(fields.delaySeconds)) result.delaySeconds = Number(fields.delaySeconds);
   return result;
+}
+
+/**
+ * A `410` when retention expired the run's output: the run and its facts are still
+ * there (`GET /api/runs/:id`), its bytes are not, and never will be again.
+ */
+export function refuseExpiredOutput(run: RunRecord): void {
+  if (run.outputExpiredAt === null) return;
+  const rule = run.outputExpiredBy === 'keepRuns' ? "its job's keepRuns" : 'ENDERCOMPUTE_KEEP_OUTPUT_DAYS';
+  throw new GoneError(`The output of run ${run.jobName} #${run.number} expired at ${run.outputExpiredAt} (retention by ${rule}); the run's other facts are kept`);
 }

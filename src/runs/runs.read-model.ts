@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { storedOutputLength } from './output-encoding';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection } from '../projections/projection';
-import type { FinishedStatus, RunEvent, RunRequested, RunSnapshot, RunTrigger } from './run.events';
+import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type RunEvent, type RunOutputAppended, type RunRequested, type RunSnapshot, type RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
 import { nameKey } from '../shared/names';
 
@@ -14,6 +14,8 @@ export const ALL_STATUSES: readonly RunStatus[] = [...ACTIVE_STATUSES, ...FINISH
 
 /** Where one stored output batch sits, so `?offset=` reads start at the right event. */
 export interface OutputChunkRef {
+  /** `output-<runId>`, or `run-<runId>` in logs written before output had a stream of its own. */
+  stream: string;
   revision: bigint;
   offset: number;
   length: number;
@@ -58,6 +60,9 @@ export interface RunRecord {
   outputBytes: number;
   droppedBytes: number;
   outputChunks: OutputChunkRef[];
+  /** When retention expired its output (`RunOutputExpired`), and by which rule; the facts stay. */
+  outputExpiredAt: string | null;
+  outputExpiredBy: OutputExpiryRule | null;
   version: number;
 }
 
@@ -90,11 +95,18 @@ export class RunsReadModel implements Projection {
   private readonly waiting = new Set<RunRecord>();
   /** Runs claimed or running, by any runner. */
   private readonly executing = new Set<RunRecord>();
+  /** How many runs finished since start: retention sweeps when it moves. */
+  private finishes = 0;
 
   apply(recorded: RecordedEvent): void {
     if (recorded.type === 'JobRunAdmitted' && recorded.stream.startsWith('job-')) {
       this.admitted.set((recorded.data as { runId: string }).runId, { seq: this.ordered.length, at: recorded.metadata.at });
       this.ordered.push(undefined);
+      return;
+    }
+    if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
+      // Bulk: indexed, but not a change of the run (its version counts the run stream's facts).
+      if (recorded.type === 'RunOutputAppended') this.indexOutput(recorded);
       return;
     }
     if (!recorded.stream.startsWith('run-')) return;
@@ -121,12 +133,16 @@ export class RunsReadModel implements Projection {
         run.processStartTicks = event.data.processStartTicks;
         run.startedAt = at;
         return;
-      case 'RunOutputAppended': {
-        const length = storedOutputLength(event.data);
-        run.outputChunks.push({ revision: recorded.revision, offset: event.data.offset, length });
-        run.outputBytes = event.data.offset + length;
+      case 'RunOutputAppended':
+        // A log from before output had a stream of its own.
+        this.indexOutput(recorded);
         return;
-      }
+      case 'RunOutputExpired':
+        run.outputExpiredAt = at;
+        run.outputExpiredBy = event.data.by;
+        // The index points at deleted events now: drop it (and its memory).
+        run.outputChunks = [];
+        return;
       case 'RunCancelRequested':
         run.cancelRequestedBy = actor;
         run.cancelRequestedAt = at;
@@ -153,12 +169,24 @@ export class RunsReadModel implements Projection {
         run.reason = event.data.reason;
         run.outputBytes = event.data.outputBytes;
         run.droppedBytes = event.data.droppedBytes;
+        this.finishes++;
         this.waiting.delete(run);
         this.executing.delete(run);
         return;
       default:
         return;
     }
+  }
+
+  /** Adds a stored batch to its run's index (from whichever stream holds it). */
+  private indexOutput(recorded: RecordedEvent): void {
+    const data = recorded.data as RunOutputAppended['data'];
+    const run = this.byId.get(data.runId);
+    // An expired run's batches can still pass by on EventStoreDB until a scavenge: not indexed again.
+    if (!run || run.outputExpiredAt !== null) return;
+    const length = storedOutputLength(data);
+    run.outputChunks.push({ stream: recorded.stream, revision: recorded.revision, offset: data.offset, length });
+    run.outputBytes = data.offset + length;
   }
 
   get(id: string): RunRecord | undefined {
@@ -266,6 +294,29 @@ export class RunsReadModel implements Projection {
     return { items, next: null };
   }
 
+  /**
+   * Whether an event is output that retention expired: a batch of a run whose output
+   * expired. SQLite removed it from `$all`; EventStoreDB keeps it there until its next
+   * scavenge; a log from before output had a stream of its own keeps it in the run stream
+   * (which is never deleted). Readers of `$all` for people (the audit) skip such events so
+   * every store and every log shows the same.
+   */
+  isExpiredOutput(event: Pick<RecordedEvent, 'stream' | 'type' | 'data'>): boolean {
+    if (event.type !== 'RunOutputAppended') return false;
+    const runId = (event.data as { runId?: unknown } | null)?.runId;
+    return typeof runId === 'string' && (this.byId.get(runId)?.outputExpiredAt ?? null) !== null;
+  }
+
+  /** How many `RunFinished` were applied: changes whenever a run finished (here or on another server). */
+  get finishedCount(): number {
+    return this.finishes;
+  }
+
+  /** Every run, in request order. */
+  all(): RunRecord[] {
+    return [...this.byId.values()];
+  }
+
   get size(): number {
     return this.byId.size;
   }
@@ -308,6 +359,8 @@ export class RunsReadModel implements Projection {
       outputBytes: 0,
       droppedBytes: 0,
       outputChunks: [],
+      outputExpiredAt: null,
+      outputExpiredBy: null,
       version: Number(recorded.revision),
     };
     if (admission) this.ordered[admission.seq] = run;

@@ -1,8 +1,8 @@
 /**
  * Domain errors carry a code; one exception filter maps the codes to HTTP
- * (400/404/409/413/503/507). Deciders throw these, never HTTP exceptions.
+ * (400/404/409/410/413/503/507). Deciders throw these, never HTTP exceptions.
  */
-export type DomainErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'TOO_LARGE' | 'UNAVAILABLE' | 'STORAGE_FULL';
+export type DomainErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'GONE' | 'TOO_LARGE' | 'UNAVAILABLE' | 'STORAGE_FULL';
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -31,6 +31,15 @@ export class ConflictError extends DomainError {
   constructor(message: string) {
     super(message);
     this.name = 'ConflictError';
+  }
+}
+
+/** It existed and was removed on purpose (a run's output expired by retention): asking again will not help. */
+export class GoneError extends DomainError {
+  readonly code = 'GONE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'GoneError';
   }
 }
 

@@ -17,6 +17,11 @@
  *    write into the target during the copy stops it, and with the embedded target the
  *    appends already on their way may land after the refused one).
  *
+ * Streams deleted in the source are not copied: EventStoreDB keeps a soft-deleted stream's
+ * events in `$all` until its next scavenge (retention deletes run output that way), so
+ * with an EventStoreDB source every stream is read once and those reading as deleted are
+ * left out; a stream truncated (read from a revision above 0) is refused like a gap.
+ *
  * Running it again is therefore safe on both stores: what is already there is skipped
  * (on EventStoreDB a repeated append of the same event ids at the same expected revision
  * would also be accepted as one write; the SQLite store would refuse it, hence the skip).
@@ -87,7 +92,7 @@ async function* eventsOf(store: EventStore, pageSize: number): AsyncGenerator<Re
 /** Copies `source` into `target` (see the file comment); resolves with the final progress. */
 export async function transferLog(source: EventStore, target: EventStore, options: TransferOptions = {}): Promise<TransferProgress> {
   const pageSize = options.pageSize ?? 1000;
-  const { lengths, total } = await survey(source, pageSize);
+  const { lengths, total, deleted } = await survey(source, pageSize);
   const present = await compareWithTarget(source, target, lengths);
   const progress: TransferProgress = { total, copied: 0, alreadyThere: [...present.values()].reduce((sum, n) => sum + n, 0), streams: lengths.size };
   if (options.dryRun) {
@@ -129,6 +134,7 @@ export async function transferLog(source: EventStore, target: EventStore, option
   };
 
   for await (const event of eventsOf(source, pageSize)) {
+    if (deleted.has(event.stream)) continue;
     if (event.revision < BigInt(present.get(event.stream) ?? 0)) continue;
     const size = sizeOf(event);
     if (batch.length > 0 && (batch[0].stream !== event.stream || batchBytes + size > MAX_APPEND_BYTES || batch.length >= MAX_APPEND_EVENTS)) {
@@ -144,7 +150,7 @@ export async function transferLog(source: EventStore, target: EventStore, option
 }
 
 /** Counts the source's streams and events, refusing streams whose revisions do not run 0, 1, 2, … */
-async function survey(source: EventStore, pageSize: number): Promise<{ lengths: Map<string, number>; total: number }> {
+async function survey(source: EventStore, pageSize: number): Promise<{ lengths: Map<string, number>; total: number; deleted: Set<string> }> {
   const lengths = new Map<string, number>();
   const problems: StreamProblem[] = [];
   let total = 0;
@@ -156,8 +162,21 @@ async function survey(source: EventStore, pageSize: number): Promise<{ lengths: 
     }
     lengths.set(event.stream, length + 1);
   }
+  const deleted = new Set<string>();
+  if (source.kind === 'eventstoredb') {
+    for (const [stream, length] of lengths) {
+      const [first] = await source.readStream(stream, { maxCount: 1 });
+      if (!first) {
+        deleted.add(stream);
+        total -= length;
+      } else if (first.revision > 0n) {
+        problems.push({ stream, problem: `the source reads it from revision ${first.revision} (truncated there), so revisions cannot be kept` });
+      }
+    }
+    for (const stream of deleted) lengths.delete(stream);
+  }
   if (problems.length > 0) throw new TransferRefusedError(problems);
-  return { lengths, total };
+  return { lengths, total, deleted };
 }
 
 /**

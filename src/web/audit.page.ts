@@ -104,7 +104,7 @@ export class AuditPage {
     if (/^[A-Za-z0-9_]{1,60}$/.test(type)) filter.eventTypes = [type];
     else if (!all) filter.eventTypes = AUDIT_TYPES;
     // A job's runs live in `run-<jobId>-<number>` streams, its schedules' firings in `schedule-<jobId>`.
-    if (job) filter.streamPrefixes = [`job-${job.id}`, `run-${job.id}-`, `schedule-${job.id}`];
+    if (job) filter.streamPrefixes = [`job-${job.id}`, `run-${job.id}-`, `output-${job.id}-`, `schedule-${job.id}`];
 
     const rows: AuditRow[] = [];
     let cursor = before;
@@ -116,6 +116,7 @@ export class AuditPage {
         scanned++;
         cursor = event.position;
         if (actor && nameKey(event.metadata.actor) !== nameKey(actor)) continue;
+        if (this.runs.isExpiredOutput(event)) continue;
         rows.push(this.row(event));
         if (rows.length === PAGE) break;
       }

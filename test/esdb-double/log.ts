@@ -18,6 +18,14 @@
  *   `Storage/StorageWriterService.cs` `ActOnCommitCheckFailure`.
  * - A successful write reports the log position of its last event for both parts of
  *   the position (`RequestManager/Managers/WriteEvents.cs`, `Storage/StorageChaser.cs`).
+ * - A soft delete (`Streams.Delete`) writes `{"$tb": EventNumber.DeletedStream}` to the
+ *   stream's metadata stream `$$<stream>` (`StorageWriterService.cs`, `WriteDelete`,
+ *   after `IndexWriter.CheckCommit` of the expected version); a stream with no events and
+ *   no metadata is refused with a wrong expected version. Stream reads leave out the
+ *   events before `$tb`, so a soft-deleted stream reads as not found; `$all` still holds
+ *   every event until a scavenge, which the double never runs. Appending to a
+ *   soft-deleted stream (expected `any`, `no_stream` or its last revision) undeletes it:
+ *   revisions continue and `$tb` moves to the first new one (`SoftUndeleteStream`).
  */
 import { randomUUID } from 'node:crypto';
 
@@ -52,6 +60,14 @@ export interface ProposedEvent {
 export type ExpectedVersion = bigint | 'any' | 'no_stream' | 'stream_exists';
 
 /** The result of an append; `currentRevision` is -1n for a stream with no events. */
+/** `EventNumber.DeletedStream` (`long.MaxValue`): the `$tb` of a soft-deleted stream. */
+export const DELETED_STREAM = 9_223_372_036_854_775_807n;
+
+/** The result of a soft delete. */
+export type DeleteOutcome =
+  | { kind: 'success'; position: bigint }
+  | { kind: 'wrong_expected_version'; currentRevision: bigint };
+
 export type AppendOutcome =
   | { kind: 'success'; currentRevision: bigint; position: bigint }
   | { kind: 'wrong_expected_version'; currentRevision: bigint };
@@ -116,6 +132,57 @@ export class TransactionLog {
     return this.streams.get(name) ?? [];
   }
 
+  /**
+   * A stream's events as a stream read sees them: those from its truncate-before (`$tb`)
+   * on; none for a soft-deleted stream.
+   */
+  visibleStream(name: string): readonly LogRecord[] {
+    const records = this.stream(name);
+    const before = this.truncateBefore(name);
+    if (before === 0n) return records;
+    return before >= BigInt(records.length) ? [] : records.slice(Number(before));
+  }
+
+  /** The stream's `$tb` from the latest event of its metadata stream, or 0 (keeps everything). */
+  truncateBefore(name: string): bigint {
+    const meta = this.stream(`$$${name}`);
+    const last = meta[meta.length - 1];
+    if (!last || last.type !== '$metadata') return 0n;
+    // Read as text: the value can be long.MaxValue, which a JS number cannot hold exactly.
+    const match = /"\$tb"\s*:\s*(\d+)/.exec(new TextDecoder().decode(last.data));
+    return match ? BigInt(match[1]) : 0n;
+  }
+
+  isSoftDeleted(name: string): boolean {
+    return this.truncateBefore(name) === DELETED_STREAM;
+  }
+
+  /**
+   * Soft-deletes a stream as `StorageWriterService` handles `WriteDelete` with
+   * `HardDelete = false`: the expected version is checked like an append's, a stream
+   * without events or metadata is a wrong expected version (revision -1), and otherwise
+   * `{"$tb": DeletedStream}` is written to `$$<stream>`; its position is the answer.
+   */
+  softDelete(stream: string, expected: ExpectedVersion): DeleteOutcome {
+    const current = BigInt(this.stream(stream).length) - 1n;
+    const hasMeta = this.stream(`$$${stream}`).length > 0;
+    const wrong: DeleteOutcome = { kind: 'wrong_expected_version', currentRevision: current };
+    if (expected === 'stream_exists' && current < 0n && !hasMeta) return wrong;
+    if (typeof expected === 'bigint' && expected !== current) return wrong;
+    if (expected === 'no_stream' && current >= 0n) return wrong;
+    if (current < 0n && !hasMeta) return wrong;
+    const record = this.writeMetadata(stream, DELETED_STREAM);
+    return { kind: 'success', position: record.position };
+  }
+
+  /** Writes `{"$tb": before}` as the stream's metadata (a `$metadata` event in `$$<stream>`). */
+  private writeMetadata(stream: string, before: bigint): LogRecord {
+    const data = new TextEncoder().encode(`{"$tb":${before.toString()}}`);
+    this.append(`$$${stream}`, 'any', [{ id: randomUUID(), type: '$metadata', isJson: true, data, metadata: new Uint8Array() }]);
+    const records = this.stream(`$$${stream}`);
+    return records[records.length - 1];
+  }
+
   /** The index of the first event whose position is at or after `position` (forward reads are inclusive). */
   firstIndexAtOrAfter(commit: bigint, prepare: bigint): number {
     return this.search((record) => compareTf(record.position, record.position, commit, prepare) >= 0);
@@ -155,6 +222,7 @@ export class TransactionLog {
       return { kind: 'success', currentRevision: current, position };
     }
 
+    const undelete = this.isSoftDeleted(stream);
     const created = BigInt(this.clock()) * MS_TO_TICKS;
     let revision = current;
     let last: LogRecord | undefined;
@@ -172,6 +240,8 @@ export class TransactionLog {
       this.byId.set(event.id, last);
     }
     this.streams.set(stream, existing);
+    // `SoftUndeleteStream`: the stream lives again from its first new event.
+    if (undelete) this.writeMetadata(stream, current + 1n);
     for (const listener of [...this.listeners]) listener();
     return { kind: 'success', currentRevision: revision, position: (last as LogRecord).position };
   }
@@ -206,6 +276,8 @@ export class TransactionLog {
       return { kind: 'done', outcome: { kind: 'success', currentRevision: lastRecord.revision, position: lastRecord.position } };
     }
 
+    // `CheckCommit`: `no_stream` on a soft-deleted stream is accepted (it recreates it).
+    if (expected === 'no_stream' && current >= 0n && this.isSoftDeleted(stream) && !events.some((event) => this.byId.has(event.id))) return { kind: 'ok' };
     const expectedRevision = expected === 'no_stream' ? -1n : expected;
     if (expectedRevision > current) return wrong();
     if (expectedRevision === current) return { kind: 'ok' };

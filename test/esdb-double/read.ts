@@ -4,6 +4,8 @@
  * `Services/Transport/Enumerators/`:
  * - stream reads start at a revision (inclusive) or at the start/end; a stream that
  *   does not exist answers one `stream_not_found` message (`ReadStreamForwards/Backwards`);
+ *   events before the stream's truncate-before (`$tb`) are left out, so a soft-deleted
+ *   stream reads as not found (`IndexReader` with the stream's metadata);
  * - `$all` reads forwards from a position include the event at that position;
  *   backwards reads from a position return the events that end at or before it, so
  *   the event at the position itself is not included (`AllReader.cs`);
@@ -23,7 +25,8 @@ export async function readStream(log: TransactionLog, call: grpc.ServerWritableS
   const streamOptions = options.getStream() as ReadReq.Options.StreamOptions;
   const name = streamName(streamOptions.getStreamIdentifier()) ?? '';
   const records = log.stream(name);
-  if (records.length === 0) {
+  const first = log.truncateBefore(name);
+  if (records.length === 0 || first >= BigInt(records.length)) {
     const notFound = new ReadResp.StreamNotFound().setStreamIdentifier(streamIdentifier(name));
     await send(call, new ReadResp().setStreamNotFound(notFound));
     return;
@@ -34,7 +37,7 @@ export async function readStream(log: TransactionLog, call: grpc.ServerWritableS
   const { RevisionOptionCase } = ReadReq.Options.StreamOptions;
   let from: bigint;
   switch (streamOptions.getRevisionOptionCase()) {
-    case RevisionOptionCase.START: from = 0n; break; // StreamRevision.Start: backwards it yields event 0 alone
+    case RevisionOptionCase.START: from = first; break; // StreamRevision.Start: backwards it yields the first event alone
     case RevisionOptionCase.END: from = forwards ? last + 1n : last; break;
     case RevisionOptionCase.REVISION: from = BigInt(streamOptions.getRevision()); break;
     default: throw new TypeError('stream read without a revision option');
@@ -42,11 +45,11 @@ export async function readStream(log: TransactionLog, call: grpc.ServerWritableS
   const asString = wantsStringUuids(options);
   let sent = 0n;
   if (forwards) {
-    for (let revision = from; revision <= last && sent < count; revision++, sent++) {
+    for (let revision = from < first ? first : from; revision <= last && sent < count; revision++, sent++) {
       if (!(await send(call, eventResponse(records[Number(revision)], asString)))) return;
     }
   } else {
-    for (let revision = from > last ? last : from; revision >= 0n && sent < count; revision--, sent++) {
+    for (let revision = from > last ? last : from; revision >= first && sent < count; revision--, sent++) {
       if (!(await send(call, eventResponse(records[Number(revision)], asString)))) return;
     }
   }

@@ -13,14 +13,14 @@ import * as grpc from '@grpc/grpc-js';
 import { SupportedMethod, SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
 import type { IServerFeaturesServer } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import type { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
-import { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
+import { DeleteReq, DeleteResp, ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { append, AppendLimits, batchAppend } from './append';
 import { accessDenied, type AccessPolicy } from './auth';
 import { InvalidFilterError } from './filters';
-import type { TransactionLog } from './log';
+import type { ExpectedVersion, TransactionLog } from './log';
 import { readAll, readStream } from './read';
 import { subscribeToAll } from './subscription';
-import { handlerThrew, rpcError, RpcStatusError } from './wire';
+import { handlerThrew, rpcError, RpcStatusError, streamName } from './wire';
 
 /** What the double is configured to be. */
 export interface ServiceOptions extends AppendLimits {
@@ -33,15 +33,52 @@ export interface ServiceOptions extends AppendLimits {
 const unimplemented = (what: string): Partial<grpc.StatusObject> =>
   rpcError(grpc.status.UNIMPLEMENTED, `${what} is not implemented by the EventStoreDB test double`);
 
-/** `Streams`: Read, Append and (optionally) BatchAppend; Delete and Tombstone are refused. */
+/** `Streams`: Read, Append, (optionally) BatchAppend and Delete (soft delete); Tombstone is refused. */
 export function streamsService(log: TransactionLog, options: ServiceOptions, policy: AccessPolicy): IStreamsServer {
   return {
     read: (call) => { void read(log, call, policy); },
     append: append(log, options, policy),
     batchAppend: options.batchAppend ? batchAppend(log, options, policy) : (call) => call.emit('error', unimplemented('BatchAppend')),
-    delete: (_call, callback) => callback(unimplemented('Delete')),
+    delete: (call, callback) => softDelete(log, call, callback, policy),
     tombstone: (_call, callback) => callback(unimplemented('Tombstone')),
   };
+}
+
+/**
+ * `Streams.Delete` (`Streams.Delete.cs`): the expected revision from the options, access
+ * checked, then the storage writer's soft delete; a wrong expected version is the error
+ * `RpcExceptions.WrongExpectedVersion` builds, and success carries the position written.
+ */
+function softDelete(
+  log: TransactionLog,
+  call: grpc.ServerUnaryCall<DeleteReq, DeleteResp>,
+  callback: grpc.sendUnaryData<DeleteResp>,
+  policy: AccessPolicy,
+): void {
+  const options = call.request.getOptions();
+  if (!options) return callback(handlerThrew());
+  const { ExpectedStreamRevisionCase } = DeleteReq.Options;
+  let expected: ExpectedVersion;
+  let shown: bigint;
+  switch (options.getExpectedStreamRevisionCase()) {
+    case ExpectedStreamRevisionCase.REVISION: expected = BigInt(options.getRevision()); shown = expected; break;
+    case ExpectedStreamRevisionCase.ANY: expected = 'any'; shown = -2n; break;
+    case ExpectedStreamRevisionCase.NO_STREAM: expected = 'no_stream'; shown = -1n; break;
+    case ExpectedStreamRevisionCase.STREAM_EXISTS: expected = 'stream_exists'; shown = -4n; break;
+    default: return callback(rpcError(grpc.status.INVALID_ARGUMENT, `${options.getExpectedStreamRevisionCase()}`));
+  }
+  if (!policy.mayUseStreams(call.metadata)) return callback(accessDenied());
+  const stream = streamName(options.getStreamIdentifier()) ?? '';
+  const outcome = log.softDelete(stream, expected);
+  if (outcome.kind === 'wrong_expected_version') {
+    return callback(rpcError(
+      grpc.status.FAILED_PRECONDITION,
+      `Delete failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${shown}, Actual version: ${outcome.currentRevision}`,
+      { exception: 'wrong-expected-version', 'stream-name': stream, 'expected-version': String(shown), 'actual-version': String(outcome.currentRevision) },
+    ));
+  }
+  const position = new DeleteResp.Position().setCommitPosition(String(outcome.position)).setPreparePosition(String(outcome.position));
+  callback(null, new DeleteResp().setPosition(position));
 }
 
 /** Dispatches a read on the same option combinations as `Streams.Read.cs` `CreateEnumerator`. */
@@ -85,6 +122,7 @@ export function serverFeaturesService(options: ServiceOptions): IServerFeaturesS
   const methods = [
     method(streams, 'read', ['position', 'events']),
     method(streams, 'append', []),
+    method(streams, 'delete', []),
     ...(options.batchAppend ? [method(streams, 'batchappend', ['deadline_duration'])] : []),
     method('event_store.client.server_features.serverfeatures', 'getsupportedmethods', []),
   ];

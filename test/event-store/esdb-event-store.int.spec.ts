@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventStoreDBClient, streamNameFilter } from '@eventstore/db-client';
+import { EventStoreDBClient, jsonEvent, NO_STREAM, StreamNotFoundError, streamNameFilter, WrongExpectedVersionError } from '@eventstore/db-client';
 import { AppendTooLargeError, EsdbEventStore } from '../../src/event-store/esdb-event-store';
 import {
   comparePositions,
@@ -252,6 +252,33 @@ describe('the EventStoreDB double, seen through the raw client', () => {
       assert.ok(checkpoints.length >= 4, `checkpoints: ${checkpoints.join(', ')}`);
       assert.deepEqual(checkpoints, [...checkpoints].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
       assert.ok(checkpoints[checkpoints.length - 1] >= wanted.position.commit);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('soft-deletes as the server does: not found, $tb in the metadata, $all unchanged, revisions continue', async () => {
+    const double = await newDouble();
+    const client = EventStoreDBClient.connectionString(double.connectionString);
+    try {
+      const json = (n: number) => jsonEvent({ type: 'Out', data: { n } });
+      await assert.rejects(client.deleteStream('output-none'), WrongExpectedVersionError);
+      const written = await client.appendToStream('output-x', [json(0), json(1)]);
+      const deleted = await client.deleteStream('output-x');
+      assert.ok(deleted.position && deleted.position.commit > (written.position?.commit ?? 0n));
+      await assert.rejects(async () => { for await (const _ of client.readStream('output-x')) { /* nothing */ } }, StreamNotFoundError);
+      const metadata = await client.getStreamMetadata('output-x');
+      // long.MaxValue (`EventNumber.DeletedStream`), which the client parses as a JS number.
+      assert.equal(Number(metadata.metadata?.truncateBefore), Number(9223372036854775807n));
+      const all: string[] = [];
+      for await (const resolved of client.readAll({ maxCount: 1000 })) if (resolved.event?.streamId === 'output-x') all.push(resolved.event.type);
+      assert.deepEqual(all, ['Out', 'Out'], 'until a scavenge, $all still holds the events');
+      // Recreated by an append expecting no stream: revisions go on from where they were.
+      const again = await client.appendToStream('output-x', [json(2)], { expectedRevision: NO_STREAM });
+      assert.equal(again.nextExpectedRevision, 2n);
+      const read: bigint[] = [];
+      for await (const resolved of client.readStream('output-x')) read.push(resolved.event?.revision ?? -1n);
+      assert.deepEqual(read, [2n]);
     } finally {
       await client.dispose();
     }

@@ -179,6 +179,58 @@ export function eventStoreContract(name: string, harness: EventStoreHarness): vo
       });
     });
 
+    describe('deleteStream', () => {
+      it('a deleted stream reads as no events; other streams, even with a longer name, keep theirs', async () => {
+        const prefix = uniquePrefix();
+        const start = (await store.headPosition()) ?? undefined;
+        const doomed = [event('Out', { n: 1 }), event('Out', { n: 2 })];
+        await store.append(`${prefix}-1`, doomed, 'no_stream');
+        const kept = [event('Fact', { n: 1 })];
+        await store.append(`${prefix}-10`, kept, 'no_stream');
+        await store.append(`${prefix}-1`, [event('Out', { n: 3 })], 1n);
+
+        await store.deleteStream(`${prefix}-1`);
+
+        assert.deepEqual(await store.readStream(`${prefix}-1`), []);
+        assert.deepEqual(await store.readStream(`${prefix}-1`, { direction: 'backwards' }), []);
+        assert.deepEqual(await store.readStream(`${prefix}-1`, { fromRevision: 1n, maxCount: 5 }), []);
+        assertRecorded(await store.readStream(`${prefix}-10`), `${prefix}-10`, kept, 0n);
+        const all = await store.readAll({ after: start, filter: { streamPrefixes: [`${prefix}-`] } });
+        if (store.kind === 'eventstoredb') {
+          // A soft delete: the events stay in $all until the server's next scavenge.
+          assert.deepEqual(all.map((e) => e.stream), [`${prefix}-1`, `${prefix}-1`, `${prefix}-10`, `${prefix}-1`]);
+        } else {
+          assert.deepEqual(all.map((e) => e.id), [kept[0].id]);
+        }
+      });
+
+      it('deleting a stream that does not exist, or twice, is no error', async () => {
+        const stream = streamName();
+        await store.deleteStream(stream);
+        await store.append(stream, [event('Out', {})], 'no_stream');
+        await store.deleteStream(stream);
+        await store.deleteStream(stream);
+        assert.deepEqual(await store.readStream(stream), []);
+      });
+
+      it('the log goes on after a delete: later appends get later positions, subscriptions see them', async () => {
+        const prefix = uniquePrefix();
+        const first = await store.append(`${prefix}-out`, [event('Out', {})], 'no_stream');
+        await store.deleteStream(`${prefix}-out`);
+        const later = event('Fact', {});
+        const next = await store.append(`${prefix}-run`, [later], 'no_stream');
+        assert.ok(comparePositions(next.position, first.position) > 0);
+        const subscription = store.subscribeAll({ after: first.position, filter: { streamPrefixes: [`${prefix}-run`] } });
+        try {
+          const iterator = subscription[Symbol.asyncIterator]();
+          const seen = await within(iterator.next(), 5000, 'the event after the delete');
+          assert.equal((seen.value as RecordedEvent).id, later.id);
+        } finally {
+          await subscription.close();
+        }
+      });
+    });
+
     describe('readAll', () => {
       /** Appends, one at a time so their order is known: a1 (A), b1 (B), a2 (B), c1 (A), a3 (C), b2 (A). */
       async function seedAll(): Promise<{ prefix: string; start: Position | undefined; ids: Record<string, string>; positions: Record<string, Position> }> {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -77,6 +77,56 @@ describe('SqliteEventStore', () => {
       } finally {
         db.close();
       }
+    });
+  });
+
+  describe('deleting streams', () => {
+    /** Bytes of the file plus its WAL after a checkpoint: what the log occupies on disk. */
+    const onDisk = (file: string): number => {
+      const db = new Database(file);
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+      return statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
+    };
+
+    it('a new log uses incremental auto-vacuum and gives the pages of a deleted stream back', async () => {
+      const file = newFile();
+      const own = SqliteEventStore.open(file);
+      try {
+        await own.append('run-a', [event('Fact')], 'no_stream');
+        for (let i = 0; i < 8; i++) await own.append('output-a', [event('Out', { bytes: randomBytes(200_000).toString('base64') })], i === 0 ? 'no_stream' : BigInt(i - 1));
+        const full = onDisk(file);
+        await own.deleteStream('output-a');
+        const after = onDisk(file);
+        const check = new Database(file, { readonly: true });
+        assert.equal(Number(check.pragma('auto_vacuum', { simple: true })), 2, 'auto_vacuum = INCREMENTAL');
+        check.close();
+        assert.ok(after < full / 4, `the file shrank from ${full} to ${after} bytes`);
+        assert.equal((await own.readStream('run-a')).length, 1);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('under steady retention (write one output, delete the one before) the file stops growing', { timeout: 60_000 }, async () => {
+      const file = newFile();
+      const own = SqliteEventStore.open(file);
+      const sizes: number[] = [];
+      try {
+        for (let run = 0; run < 12; run++) {
+          await own.append(`run-${run}`, [event('Fact')], 'no_stream');
+          for (let i = 0; i < 4; i++) await own.append(`output-${run}`, [event('Out', { bytes: randomBytes(150_000).toString('base64') })], i === 0 ? 'no_stream' : BigInt(i - 1));
+          if (run > 0) await own.deleteStream(`output-${run - 1}`);
+          sizes.push(onDisk(file));
+        }
+      } finally {
+        await own.close();
+      }
+      const settled = sizes.slice(3);
+      assert.ok(Math.max(...settled) <= settled[0] * 1.2, `sizes after the first runs: ${settled.join(', ')}`);
     });
   });
 

@@ -152,6 +152,26 @@ describe('transfer-log: moving a log between the embedded store and EventStoreDB
     assert.deepEqual((await contentsThenClose(SqliteEventStore.open(join(dir, 'other.db')))).map((e) => e.id), [foreign.id]);
   });
 
+  it('leaves out streams deleted on EventStoreDB (still in $all until a scavenge)', async () => {
+    const own = await startEsdbDouble();
+    try {
+      const store = EsdbEventStore.connect(own.connectionString);
+      await store.append('run-x-1', [event('RunRequested', { runId: 'x-1' })], 'no_stream');
+      await store.append('output-x-1', [event('RunOutputAppended', { runId: 'x-1', offset: 0, length: 2, lines: 0, encoding: 'none', data: 'aGk=' })], 'no_stream');
+      await store.append('run-x-1', [event('RunOutputExpired', { runId: 'x-1', by: 'age' })], 0n);
+      await store.deleteStream('output-x-1');
+      assert.equal((await store.readAll()).filter((e) => e.stream === 'output-x-1').length, 1, 'still in $all');
+      await store.close();
+      const target = join(dir, 'without-deleted.db');
+      const copied = await run('--from', own.connectionString, '--to', `sqlite:${target}`);
+      assert.equal(copied.code, 0, copied.stderr);
+      assert.match(copied.stdout, /Done: 2\/2 events \(100%\) in 1 streams: 2 copied, 0 already there\.\n$/);
+      assert.deepEqual((await contentsThenClose(SqliteEventStore.open(target))).map((e) => `${e.stream}/${e.type}`), ['run-x-1/RunRequested', 'run-x-1/RunOutputExpired']);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('explains its arguments', async () => {
     const missing = await run('--from', sourceSpec);
     assert.equal(missing.code, 2);

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { RunWriter } from '../../src/runs/execution/run-writer';
 import { decideRun, evolveRun, initialRunState, type RunCommand, type RunState } from '../../src/runs/run.decider';
-import { runStream, type RunRequested } from '../../src/runs/run.events';
+import { outputStream, runStream, type RunRequested } from '../../src/runs/run.events';
 import { SystemClock } from '../../src/shared/clock';
 import { ConflictError } from '../../src/shared/domain-errors';
 import { RandomIdGenerator } from '../../src/shared/ids';
@@ -71,36 +71,48 @@ describe('RunWriter with others appending to the run', () => {
     return { writer, append };
   }
 
-  it('keeps appending output after a pause and a cancel were recorded by others, then finishes the run', async () => {
+  it('keeps appending output (to the output stream) after a pause and a cancel were recorded by others, then finishes the run', async () => {
     const { writer, append } = await startedRun();
     await writer.record(output(0, 'one\n'));
     await append({ type: 'PauseRun', runId: RUN }, 'bob');
     await writer.record(output(4, 'two\n'));
-    assert.equal(writer.current.phase, 'paused', 'the pause was folded in');
     await append({ type: 'CancelRun', runId: RUN, actor: 'carol' }, 'carol');
     await writer.record(output(8, 'three\n'));
-    assert.equal(writer.current.cancelRequested, true);
+    // The finish meets the others' facts, folds them in and is decided again.
     await writer.record({ type: 'FinishRun', runId: RUN, status: 'cancelled', exitCode: null, signal: 'SIGTERM', droppedBytes: 0, reason: 'Cancelled by carol' });
-    const events = await store.readStream(runStream(RUN));
+    assert.equal(writer.current.cancelRequested, true, 'the cancel was folded in');
+    const facts = await store.readStream(runStream(RUN));
     assert.deepEqual(
-      events.map((e) => `${e.type}/${e.metadata.actor}`),
-      [
-        'RunRequested/alice',
-        'RunClaimed/runner',
-        'RunStarted/runner',
-        'RunOutputAppended/runner',
-        'RunPaused/bob',
-        'RunOutputAppended/runner',
-        'RunCancelRequested/carol',
-        'RunOutputAppended/runner',
-        'RunFinished/runner',
-      ],
+      facts.map((e) => `${e.type}/${e.metadata.actor}`),
+      ['RunRequested/alice', 'RunClaimed/runner', 'RunStarted/runner', 'RunPaused/bob', 'RunCancelRequested/carol', 'RunFinished/runner'],
     );
-    assert.deepEqual(
-      events.map((e) => e.revision),
-      events.map((_, index) => BigInt(index)),
-    );
+    assert.deepEqual(facts.map((e) => e.revision), facts.map((_, index) => BigInt(index)));
+    assert.equal((facts[facts.length - 1].data as { outputBytes: number }).outputBytes, 14, 'the finish counts every stored byte');
+    const batches = await store.readStream(outputStream(RUN));
+    assert.deepEqual(batches.map((e) => `${e.type}@${e.revision}/${(e.data as { offset: number }).offset}`), ['RunOutputAppended@0/0', 'RunOutputAppended@1/4', 'RunOutputAppended@2/8']);
+    // The finish comes after the last batch in the log.
+    assert.ok(facts[facts.length - 1].position.commit > batches[2].position.commit);
     // Anything more is refused by the decider against the caught-up state.
     await assert.rejects(writer.record({ type: 'FinishRun', runId: RUN, status: 'failed', exitCode: 1, signal: null, droppedBytes: 0, reason: null }), ConflictError);
+    await assert.rejects(writer.record(output(14, 'late\n')), ConflictError);
+  });
+
+  it('a writer loaded again (recovery) continues the output stream and counts its bytes', async () => {
+    const other = 'j-2';
+    await store.append(runStream(other), [{ id: randomUUID(), type: 'RunRequested', data: { ...request, runId: other, number: 2 }, metadata: metadata('alice') }], 'no_stream');
+    const runner = { actor: 'runner', source: 'runner', correlationId: 'c', causationId: null };
+    const first = await RunWriter.load(deps(), other, runner);
+    assert.ok(first);
+    await first.record({ type: 'ClaimRun', runId: other, runner: 'r', workdir: '/w', now: new Date().toISOString() });
+    await first.record({ type: 'StartRun', runId: other, runner: 'r', pid: 1, processStartTicks: '1', workdir: '/w' });
+    await first.record({ ...output(0, 'abc\n'), runId: other } as RunCommand);
+    const second = await RunWriter.load(deps(), other, { ...runner, actor: 'system' });
+    assert.ok(second);
+    assert.equal(second.current.outputBytes, 4);
+    await second.record({ ...output(4, 'def\n'), runId: other } as RunCommand);
+    await second.record({ type: 'FinishRun', runId: other, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason: 'stopped' });
+    const facts = await store.readStream(runStream(other));
+    assert.equal((facts[facts.length - 1].data as { outputBytes: number }).outputBytes, 8);
+    assert.deepEqual((await store.readStream(outputStream(other))).map((e) => e.revision), [0n, 1n]);
   });
 });

@@ -22,7 +22,7 @@ exit 3
 `;
 
 /** What the script prints: stdout and stderr interleaved, with bytes that are not UTF-8. */
-const EXPECTED_OUTPUT = Buffer.concat([
+export const EXPECTED_OUTPUT = Buffer.concat([
   Buffer.from('job=Release build run=1 actor=bob\nargs: --fast x y\ncolour=blue\nsecret=none key=none\ninput: hello from a file\nto stderr\nbytes:'),
   Buffer.from([0x00, 0xff]),
   Buffer.from('<b>\n'),

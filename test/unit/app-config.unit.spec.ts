@@ -289,4 +289,14 @@ describe('loadConfig', () => {
     }
     assert.ok(error.message.includes('PORT must be a whole number from 0 to 65535, not "nope"'));
   });
+
+  it('reads ENDERCOMPUTE_KEEP_OUTPUT_DAYS as days above 0, fractions allowed; unset or blank keeps output forever', () => {
+    assert.equal(loadConfig({}).keepOutputDays, null);
+    assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_OUTPUT_DAYS: ' ' }).keepOutputDays, null);
+    assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_OUTPUT_DAYS: '30' }).keepOutputDays, 30);
+    assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_OUTPUT_DAYS: ' 0.5 ' }).keepOutputDays, 0.5);
+    for (const bad of ['0', '-1', 'forever', '1e3', '36501', '0.0000000000001', '1,5']) {
+      assert.match(configError({ ENDERCOMPUTE_KEEP_OUTPUT_DAYS: bad }).message, /ENDERCOMPUTE_KEEP_OUTPUT_DAYS must be a number of days above 0/, bad);
+    }
+  });
 });

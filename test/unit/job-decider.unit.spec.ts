@@ -20,6 +20,7 @@ const definition: Required<JobDefinition> = {
   maxConcurrent: null,
   schedules: [],
   keepWorkdir: false,
+  keepRuns: null,
 };
 const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
 const removed: JobEvent = { type: 'JobRemoved', data: { jobId: ID } };

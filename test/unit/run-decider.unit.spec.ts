@@ -107,6 +107,7 @@ const waitingState: RunState = {
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
+  outputExpiredBy: null,
 };
 
 describe('run decider', () => {
@@ -461,6 +462,33 @@ describe('run decider', () => {
         outputBytes: 9,
         finishedStatus: 'succeeded',
       });
+    });
+  });
+
+  describe('ExpireOutput (retention)', () => {
+    const expire = (by: 'keepRuns' | 'age'): RunCommand => ({ type: 'ExpireOutput', runId: RUN, by });
+    const expired = (by: 'keepRuns' | 'age'): RunEvent => ({ type: 'RunOutputExpired', data: { runId: RUN, by } });
+
+    it("records a finished run's expiry with the rule that expired it", () => {
+      const state = runs.given(requested, claimed, started, finished('succeeded', 10)).when(expire('age')).then([expired('age')]);
+      assert.equal(state.outputExpiredBy, 'age');
+      assert.equal(state.phase, 'finished', 'every other fact stays');
+      assert.equal(state.outputBytes, 10);
+    });
+
+    it('records nothing the second time, whichever rule asks', () => {
+      runs.given(requested, claimed, started, finished('failed', 3), expired('keepRuns')).when(expire('age')).then([]);
+    });
+
+    it('refuses a run that has not finished: queued, claimed, running', () => {
+      runs.given(requested).when(expire('keepRuns')).thenThrows(ConflictError, /only a finished run's output expires/);
+      runs.given(requested, claimed).when(expire('keepRuns')).thenThrows(ConflictError, /only a finished run's output expires/);
+      runs.given(requested, claimed, started).when(expire('age')).thenThrows(ConflictError, /only a finished run's output expires/);
+      runs.given().when(expire('age')).thenThrows(NotFoundError, /does not exist/);
+    });
+
+    it('an expired run takes no more output and cannot finish again', () => {
+      runs.given(requested, claimed, started, finished('succeeded', 0), expired('age')).when(finish()).thenThrows(ConflictError, /already finished/);
     });
   });
 });

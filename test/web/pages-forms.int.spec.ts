@@ -103,6 +103,24 @@ describe('pages: forms, fragments and navigation over HTTP', () => {
     assert.match(await stale.text(), /changed since you loaded it/);
   });
 
+  it('sets and clears keepRuns from the job form, refusing what the API refuses beside its field', async () => {
+    const current = await expectJson<{ version: number; name: string; scriptId: string }>(await t.request(`/api/jobs/${jobId}`), 200);
+    const bad = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: current.name, scriptId: current.scriptId, keepRuns: '0', version: String(current.version) }) });
+    assert.equal(bad.status, 422);
+    assert.match(await bad.text(), /id="keepRuns"[^>]*aria-invalid="true"/);
+    const set = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: current.name, scriptId: current.scriptId, keepRuns: '3', version: String(current.version) }) });
+    assert.equal(set.status, 200);
+    const job = await expectJson<{ keepRuns: number | null; version: number }>(await t.request(`/api/jobs/${jobId}`), 200);
+    assert.equal(job.keepRuns, 3);
+    const page = await (await t.request(`/jobs/${jobId}`)).text();
+    assert.match(page, /id="job-keep-runs">For the newest 3 finished runs</);
+    const edit = await (await t.request(`/jobs/${jobId}/edit`)).text();
+    assert.match(edit, /id="keepRuns" name="keepRuns" value="3"/);
+    const cleared = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: current.name, scriptId: current.scriptId, keepRuns: '', version: String(job.version) }) });
+    assert.equal(cleared.status, 200);
+    assert.equal((await expectJson<{ keepRuns: number | null }>(await t.request(`/api/jobs/${jobId}`), 200)).keepRuns, null);
+  });
+
   it('uploads and removes input files, answering the files panel', async () => {
     const upload = new FormData();
     upload.append('file', new Blob(['one']), 'one.txt');

@@ -54,6 +54,8 @@ export class Queries {
   /** `()` → the largest position, or null for an empty log. */
   readonly headPosition: Stmt;
   readonly ping: Stmt;
+  /** `(stream)` → removes every event of the stream. */
+  readonly deleteStream: Stmt;
 
   /** `$all` reads, one statement per filter shape (direction and list lengths). */
   private readonly allReads = new Map<string, Stmt>();
@@ -75,6 +77,19 @@ export class Queries {
       .raw(true);
     this.headPosition = db.prepare('SELECT max(position) FROM events').pluck(true);
     this.ping = db.prepare('SELECT 1').pluck(true);
+    this.deleteStream = db.prepare('DELETE FROM events WHERE stream = ?');
+  }
+
+  /**
+   * Gives the pages freed by a delete back to the file system: with `auto_vacuum =
+   * INCREMENTAL` the free pages move to the end of the file and it is cut short (in the
+   * WAL; the main file shrinks at the next checkpoint, which a passive checkpoint here
+   * starts without waiting for readers). A file without auto-vacuum keeps its free pages
+   * for later appends: it stops growing, and `VACUUM` once shrinks it (see the README).
+   */
+  reclaim(): void {
+    this.db.pragma('incremental_vacuum');
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   /**

@@ -77,6 +77,13 @@ function configure(db: Database.Database): void {
   // file (before WAL is on); an existing file keeps the page size it was created with.
   db.pragma('page_size = 65536');
 
+  // Incremental auto-vacuum: retention deletes whole output streams, and with this the
+  // store can hand the freed pages back to the file system (`PRAGMA incremental_vacuum`
+  // after a delete) instead of keeping a file as large as its largest past. Like the page
+  // size it only takes effect on a new, empty file; a log created before keeps `NONE`
+  // (it reuses freed pages; a one-time `VACUUM` converts it, see the README).
+  db.pragma('auto_vacuum = INCREMENTAL');
+
   // WAL: readers (subscriptions, pages) never block the writer and vice versa, and a
   // commit is one sequential append to the -wal file rather than a rewrite of pages.
   const mode = db.pragma('journal_mode = WAL', { simple: true });

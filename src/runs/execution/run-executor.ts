@@ -7,12 +7,10 @@ import { LiveOutputHub } from '../../live/live-output.hub';
 import { ProjectionEngine } from '../../projections/projection-engine';
 import { Clock } from '../../shared/clock';
 import type { CommandContext } from '../../shared/command-context';
-import { loadAggregate } from '../../shared/decide-and-append';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
 import { encodeOutputAppends, type EncodedPart } from '../output-encoding';
-import { evolveRun, initialRunState } from '../run.decider';
-import { RUN_EVENT_TYPES, runStream, type FinishedStatus } from '../run.events';
+import type { FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { startProcess } from '../runner/process-runner';
 import type { ProcessExit, RunningProcess } from '../runner/runner.types';
@@ -122,9 +120,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
    */
   async claimAndStart(run: RunRecord): Promise<boolean> {
     const context = this.runnerContext(run);
-    const loaded = await loadAggregate(this.deps.store, runStream(run.id), { initial: initialRunState, evolve: evolveRun }, RUN_EVENT_TYPES);
-    if (loaded.revision === null) return false;
-    const writer = new RunWriter(this.deps, run.id, loaded.state, loaded.revision, context);
+    const writer = await RunWriter.load(this.deps, run.id, context);
+    if (writer === null) return false;
     // A run of a removed job never starts (see removed-job.ts): it ends cancelled, saying why.
     const removed = await removedJobReason(this.deps.store, run.jobId);
     if (removed !== null) {

@@ -3,11 +3,8 @@ import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
 import { ProjectionEngine } from '../../projections/projection-engine';
 import { Clock } from '../../shared/clock';
-import { loadAggregate } from '../../shared/decide-and-append';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { evolveRun, initialRunState } from '../run.decider';
-import { RUN_EVENT_TYPES, runStream } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { findProcessesByEnvironment, isSameProcessAlive, killProcessGroup, readProcessStat } from '../runner/process-group';
 import { RUN_ID_VARIABLE } from '../runner/run-environment';
@@ -51,9 +48,10 @@ export class RunRecovery {
   private async markLost(run: RunRecord): Promise<void> {
     const { killed, pidReused } = await this.killLeftovers(run);
     const context = { actor: 'system', source: 'system', correlationId: run.correlationId, causationId: run.requestEventId };
-    const loaded = await loadAggregate(this.store, runStream(run.id), { initial: initialRunState, evolve: evolveRun }, RUN_EVENT_TYPES);
-    if (loaded.revision === null) return;
-    const writer = new RunWriter({ store: this.store, clock: this.clock, ids: this.ids }, run.id, loaded.state, loaded.revision, context);
+    // With where its output ends: the lost run's `RunFinished` counts the bytes stored before the stop.
+    const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, context);
+    if (writer === null) return;
+    const loaded = { state: writer.current };
     const phase = loaded.state.phase;
     const reason =
       phase === 'claimed'

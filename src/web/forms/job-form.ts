@@ -1,4 +1,4 @@
-import { MAX_JOB_CONCURRENCY } from '../../jobs/job.decider';
+import { MAX_JOB_CONCURRENCY, MAX_KEEP_RUNS } from '../../jobs/job.decider';
 import type { JobDefinition, JobSchedule } from '../../jobs/job.events';
 import { CreateJobDto, jobDefinitionFrom } from '../../jobs/job.dto';
 import type { JobRecord } from '../../jobs/jobs.read-model';
@@ -20,12 +20,13 @@ const LABELS = {
   timeoutSeconds: { field: 'timeoutSeconds', label: 'Timeout' },
   maxConcurrent: { field: 'maxConcurrent', label: 'Runs at once' },
   keepWorkdir: { field: 'keepWorkdir', label: 'Keep work directories' },
+  keepRuns: { field: 'keepRuns', label: 'Keep output of' },
   file: { field: 'file', label: 'Input files' },
 };
 
 /** The job form's fields as text, from a job (edit) or defaults (new). */
 export function jobFormValues(job?: JobRecord): Record<string, string> {
-  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', scheduleRows: '', version: '' };
+  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', scheduleRows: '', version: '' };
   const values: Record<string, string> = {
     name: job.name,
     description: job.description,
@@ -36,6 +37,7 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     timeoutSeconds: job.timeoutSeconds === null ? '' : String(job.timeoutSeconds),
     maxConcurrent: job.maxConcurrent === null ? '' : String(job.maxConcurrent),
     keepWorkdir: job.keepWorkdir ? 'on' : '',
+    keepRuns: job.keepRuns === null ? '' : String(job.keepRuns),
     scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
     version: String(job.version),
   };
@@ -124,6 +126,9 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
   const limit = wholeNumber(values.maxConcurrent);
   const limitValid = limit !== null && !Number.isNaN(limit) && limit >= 1 && limit <= MAX_JOB_CONCURRENCY;
   if (limit !== null && !limitValid) addError(form, 'maxConcurrent', `Runs at once must be a whole number from 1 to ${MAX_JOB_CONCURRENCY}, or blank for no limit of its own`);
+  const keep = wholeNumber(values.keepRuns);
+  const keepValid = keep !== null && !Number.isNaN(keep) && keep >= 1 && keep <= MAX_KEEP_RUNS;
+  if (keep !== null && !keepValid) addError(form, 'keepRuns', `Keep output of must be a whole number of runs from 1 to ${MAX_KEEP_RUNS}, or blank to keep every run's output`);
   const { schedules, rows } = readSchedules(body, values);
   for (const problem of fileScheduleProblems(form, scheduleProblems(schedules), rows)) addError(form, 'schedules', problem);
   const plain = {
@@ -137,6 +142,7 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     ...(limitValid ? { maxConcurrent: limit } : {}),
     // A checkbox: sent when ticked, absent when not (so saving the form turns it off).
     keepWorkdir: values.keepWorkdir !== '',
+    ...(keepValid ? { keepRuns: keep } : {}),
   };
   if (plain.scriptId === '') addError(form, 'scriptId', 'Choose the script template this job runs');
   let dto: CreateJobDto | null = null;
@@ -166,7 +172,7 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
 export function fileJobProblems(form: FormState, problems: string[], scheduleRows: number[] = []): void {
   const rest = fileScheduleProblems(form, problems, scheduleRows).map((problem) =>
     // The decider words the limit's problem without a `field:` prefix.
-    problem.startsWith('maxConcurrent ') ? `maxConcurrent: ${problem}` : problem,
+    problem.startsWith('maxConcurrent ') || problem.startsWith('keepRuns ') ? `${problem.split(' ', 1)[0]}: ${problem}` : problem,
   );
   fileProblems(form, rest, LABELS);
 }
