@@ -114,10 +114,12 @@ PY`,
     assert.equal((await getJson<{ status: string }>(server, '/api/health')).status, 'ok');
     const events: { items: Array<{ stream: string }> } = await getJson(server, `/api/events?limit=1000`);
     assert.ok(events.items.every((event) => event.stream !== 'script-forged'));
-    // Added: the probe run's own events, and its admission on its job's stream.
+    // Added: the probe run's own events (facts and output), and its admission on its job's stream.
     const added = (await eventCount(server)) - before;
-    const own: { items: unknown[] } = await getJson(server, `/api/events?stream=run-${run.id}&limit=1000`);
-    assert.equal(added, own.items.length + 1);
+    const facts: { items: unknown[] } = await getJson(server, `/api/events?stream=run-${run.id}&limit=1000`);
+    const output: { items: unknown[] } = await getJson(server, `/api/events?stream=output-${run.id}&limit=1000`);
+    assert.ok(output.items.length > 0, 'the probe wrote output');
+    assert.equal(added, facts.items.length + output.items.length + 1);
   });
 
   it('nothing a run starts outlives it; each run ends with the script\'s own exit code within a second of its end', async () => {
