@@ -23,8 +23,6 @@ export interface FollowOptions {
   retryMs?: number;
   /** Attempts in a row that bring nothing before giving up. */
   maxAttempts?: number;
-  /** Told each time the stream is (re)opened, with the byte offset it resumes from. */
-  onConnect?: (offset: number) => void;
 }
 
 /** One parsed server-sent event. */
@@ -39,7 +37,7 @@ interface SseEvent {
  * run ends, and answers the `end` event. A connection that drops, ends early or
  * goes silent is reopened with `Last-Event-ID: <bytes received>`, so nothing is
  * repeated or lost. Refusals (4xx) are thrown as {@link ApiError}; after
- * `maxAttempts` failed attempts in a row the last error is thrown.
+ * `maxAttempts` attempts in a row that brought no event, the last error is thrown.
  */
 export async function followOutput(api: ApiClient, runId: string, write: (bytes: Buffer) => void, options: FollowOptions = {}): Promise<RunEnd> {
   const idleMs = options.idleMs ?? 45_000;
@@ -48,11 +46,11 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
   let offset = 0;
   let failures = 0;
   for (;;) {
-    const before = offset;
+    let heard = false;
+    let problem: ApiError | undefined;
     const abort = new AbortController();
     let idle = setTimeout(() => abort.abort(), idleMs);
     try {
-      options.onConnect?.(offset);
       const response = await api.raw(
         `/api/runs/${encodeURIComponent(runId)}/output/stream`,
         { accept: 'text/event-stream', ...(offset > 0 ? { 'last-event-id': String(offset) } : {}) },
@@ -63,6 +61,7 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
         clearTimeout(idle);
         idle = setTimeout(() => abort.abort(), idleMs);
       })) {
+        heard = true;
         if (event.event === 'output') {
           const { offset: start, data } = JSON.parse(event.data) as { offset: number; data: string };
           const bytes = Buffer.from(data, 'base64');
@@ -77,14 +76,14 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
     } catch (error) {
       // A refusal will not change by asking again; a lost connection or a server error may.
       if (error instanceof ApiError && error.status >= 400 && error.status < 500) throw error;
-      if (offset === before && ++failures >= maxAttempts) {
-        throw error instanceof ApiError ? error : new ApiError(0, `Lost the output stream of run ${runId}: ${error instanceof Error ? error.message : String(error)}`);
-      }
+      problem = error instanceof ApiError ? error : new ApiError(0, `Lost the output stream of run ${runId}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       clearTimeout(idle);
       abort.abort();
     }
-    if (offset > before) failures = 0;
+    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included).
+    if (heard) failures = 0;
+    else if (++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
     await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }

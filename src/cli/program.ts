@@ -98,7 +98,7 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--status <status>', 'a status, active, finished, or several with commas')
     .option('--job <job>', 'runs of this job')
     .option('--by <name>', 'requested by')
-    .option('--search <text>', 'job name, who or arguments contain')
+    .option('--search <text>', 'job name, number, who, arguments or reason contain')
     .option('--finished', 'finished runs only, the latest to finish first')
     .option('--limit <n>', 'at most this many (1–500, default 50)')
     .option('--before <cursor>', 'the next page (the cursor the previous page printed)');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../support/cli';
+import { CLI_ENTRY, runCli } from '../support/cli';
 import { createJob, getJson, requestRun, type Run } from '../support/rest';
 import { scriptGates } from '../support/script-gates';
 import { eventually, type ServerProcess, startServer } from '../support/server-process';
@@ -103,6 +104,32 @@ describe('endercompute runs output --follow on the live stream (built server)', 
     } finally {
       proxy.server.closeAllConnections();
       await new Promise((resolve) => proxy.server.close(resolve));
+    }
+  });
+
+  it('gives up with exit 1 and says why when the server stays gone', async () => {
+    const gate = gates.gate();
+    const other = await startServer({ env: gates.sandboxEnv });
+    try {
+      const jobId = await createJob(other, 'Forever', 'bash', `echo waiting\n${gate.wait}\n`);
+      const run = await requestRun(other, jobId);
+      await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+      const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
+        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Once the follower has the output so far, the server dies and does not come back.
+      await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()) === 'waiting\n' ? resolve() : undefined)));
+      await other.kill();
+      assert.equal(await exited, 1);
+      assert.equal(stdout, 'waiting\n');
+      assert.match(stderr, /^Cannot reach EnderCompute at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    } finally {
+      gate.open();
+      other.cleanup();
     }
   });
 });
