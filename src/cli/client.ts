@@ -45,12 +45,15 @@ export class ApiClient {
     return (await response.json()) as T;
   }
 
-  /** The raw response (for output bytes), after checking its status. */
-  async raw(path: string): Promise<Response> {
-    return this.send('GET', path, undefined, {});
+  /**
+   * The raw response (for output bytes, or a live stream to read as it comes),
+   * after checking its status; `signal` aborts the request and its body.
+   */
+  async raw(path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    return this.send('GET', path, undefined, headers, signal);
   }
 
-  private async send(method: string, path: string, body: string | FormData | undefined, headers: Record<string, string>): Promise<Response> {
+  private async send(method: string, path: string, body: string | FormData | undefined, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     const all: Record<string, string> = {
       authorization: `Bearer ${this.connection.key}`,
       'user-agent': `endercompute-cli/${this.version}`,
@@ -59,7 +62,7 @@ export class ApiClient {
     if (this.connection.actor) all['x-actor'] = encodeURIComponent(this.connection.actor);
     let response: Response;
     try {
-      response = await fetch(new URL(path, this.connection.url), { method, headers: all, body });
+      response = await fetch(new URL(path, this.connection.url), { method, headers: all, body, signal });
     } catch (error) {
       throw new ApiError(0, `Cannot reach EnderCompute at ${this.connection.url}: ${error instanceof Error ? (error.cause as Error | undefined)?.message ?? error.message : String(error)}`);
     }

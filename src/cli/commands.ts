@@ -4,14 +4,22 @@ import type { JobView } from '../jobs/job.view';
 import type { RunView } from '../runs/run.view';
 import type { ScriptView } from '../scripts/scripts.read-model';
 import { duration, table, when } from './format';
+import { followOutput, type RunEnd } from './follow';
 
-/** What a command needs: the client, its options and positional words, and where to write. */
+/**
+ * What a command needs: the client, its options (by commander's camelCase
+ * names: `--last-status` is `lastStatus`) and positional words, and where to
+ * write (`out` a line of text, `bytes` output exactly as the run wrote it;
+ * `note` goes to stderr, beside a run's output).
+ */
 export interface CommandInput {
   api: ApiClient;
   options: Record<string, string | boolean | string[] | undefined>;
   words: string[];
   json: boolean;
   out: (text: string) => void;
+  bytes: (bytes: Buffer) => void;
+  note: (text: string) => void;
 }
 
 /** A command's exit code (0 = success). */
@@ -23,6 +31,9 @@ type Job = JobView;
 type Run = RunView;
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost']);
+
+/** `Release build #3 (job-3)`: how a run is named in messages. */
+const runName = (run: Run): string => `${run.jobName} #${run.number} (${run.id})`;
 
 function need(words: string[], index: number, what: string): string {
   const word = words[index];
@@ -53,9 +64,16 @@ function print(input: CommandInput, value: unknown, human: () => string): number
   return 0;
 }
 
+/** The time a run's row shows, saying which it is: finished, started, scheduled for, or requested. */
+export function runTime(run: Run): string {
+  if (run.finishedAt) return `finished ${when(run.finishedAt)}`;
+  if (run.status === 'scheduled') return `scheduled for ${when(run.scheduledFor)}`;
+  if (run.startedAt) return `started ${when(run.startedAt)}`;
+  return `requested ${when(run.requestedAt)}`;
+}
+
 function runRow(run: Run): Array<string | number | null> {
-  const timing = run.status === 'scheduled' ? `at ${when(run.scheduledFor)}` : when(run.startedAt ?? run.requestedAt);
-  return [run.id, `${run.jobName} #${run.number}`, run.status, run.requestedBy, timing, duration(run.durationMs)];
+  return [run.id, `${run.jobName} #${run.number}`, run.status, run.requestedBy, runTime(run), duration(run.durationMs)];
 }
 
 export const health: Command = async (input) => print(input, await input.api.json('GET', '/api/health'), () => 'ok');
@@ -97,11 +115,8 @@ function numberOrText(value: string): number | string {
 
 function jobFields(input: CommandInput): Record<string, unknown> {
   const timeout = text(input.options.timeout);
-  if (input.options['keep-workdir'] === true && input.options['no-keep-workdir'] === true) {
-    throw new UsageError('Give --keep-workdir or --no-keep-workdir, not both');
-  }
-  const keepWorkdir = input.options['keep-workdir'] === true ? true : input.options['no-keep-workdir'] === true ? false : undefined;
-  const keep = text(input.options['keep-runs']);
+  const keepWorkdir = typeof input.options.keepWorkdir === 'boolean' ? input.options.keepWorkdir : undefined;
+  const keep = text(input.options.keepRuns);
   return {
     scriptId: text(input.options.script),
     description: text(input.options.description),
@@ -117,7 +132,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
 export const jobs: Record<string, Command> = {
   list: async (input) => {
     const query = new URLSearchParams();
-    for (const [key, option] of [['q', 'search'], ['tag', 'tag'], ['lastStatus', 'last-status']] as const) {
+    for (const [key, option] of [['q', 'search'], ['tag', 'tag'], ['lastStatus', 'lastStatus']] as const) {
       const value = text(input.options[option]);
       if (value !== undefined) query.set(key, value);
     }
@@ -144,7 +159,11 @@ export const jobs: Record<string, Command> = {
     );
   },
   create: async (input) => {
-    const job = await input.api.json<Job>('POST', '/api/jobs', { name: need(input.words, 0, 'job name'), ...jobFields(input) });
+    // Words after the name (after `--`) are more arguments, after the `--arg`s.
+    const fields = jobFields(input);
+    const more = input.words.slice(1);
+    if (more.length > 0) fields.args = [...list(input.options.arg), ...more];
+    const job = await input.api.json<Job>('POST', '/api/jobs', { name: need(input.words, 0, 'job name'), ...fields });
     return print(input, job, () => `Created job ${job.name} (${job.id})`);
   },
   update: async (input) => {
@@ -168,7 +187,8 @@ export const jobs: Record<string, Command> = {
   run: async (input) => {
     const job = need(input.words, 0, 'job id or name');
     const fields = {
-      args: list(input.options.arg),
+      // Words after the job (after `--`) are more arguments, after the `--arg`s.
+      args: [...list(input.options.arg), ...input.words.slice(1)],
       env: envOf(list(input.options.env)) ?? {},
       ...(text(input.options.at) ? { at: text(input.options.at) } : {}),
       ...(text(input.options.delay) ? { delaySeconds: numberOrText(text(input.options.delay) ?? '') } : {}),
@@ -183,28 +203,38 @@ export const jobs: Record<string, Command> = {
             ...('delaySeconds' in fields ? { delaySeconds: String(fields.delaySeconds) } : {}),
           })
         : await input.api.json<Run>('POST', `/api/jobs/${path(job)}/runs`, fields);
-    if (input.options.follow === true) return follow(input, run.id);
-    return print(input, run, () => `Started ${run.jobName} #${run.number} (${run.id}): ${run.status}`);
+    if (input.options.follow === true) {
+      if (!input.json) input.note(requested(run));
+      return follow(input, run);
+    }
+    return print(input, run, () => requested(run));
   },
 };
 
-/** Streams a run's output to stdout until it finishes; the exit code is the run's. */
-async function follow(input: CommandInput, runId: string): Promise<number> {
+/** What `jobs run` and `runs rerun` say: the run is asked for, not started (it may wait in the queue or for its time). */
+function requested(run: Run): string {
+  const state = run.status === 'scheduled' ? `scheduled for ${when(run.scheduledFor)}` : run.status;
+  return `Requested ${runName(run)}${run.rerunOf ? `, a re-run of ${run.rerunOf}` : ''}: ${state}`;
+}
+
+/**
+ * Writes a run's output as it comes (the live stream, resumed after a dropped
+ * connection) until the run ends, then a summary line on stderr. With `--json`:
+ * one JSON object per line, `{"type":"output","offset","text"}` for each part
+ * (text decoded as UTF-8) and `{"type":"end", ...}` with the run's final state.
+ * The exit code is the run's: 0 when it succeeded, else its exit code, else 1.
+ */
+async function follow(input: CommandInput, run: Run): Promise<number> {
+  const decoder = new TextDecoder();
   let offset = 0;
-  for (;;) {
-    const run = await input.api.json<Run>('GET', `/api/runs/${path(runId)}`);
-    if (run.outputBytes > offset) {
-      const response = await input.api.raw(`/api/runs/${path(runId)}/output?offset=${offset}`);
-      const bytes = Buffer.from(await response.arrayBuffer());
-      process.stdout.write(bytes);
-      offset += bytes.length;
-    }
-    if (FINISHED.has(run.status) && offset >= run.outputBytes) {
-      process.stderr.write(`\n${run.jobName} #${run.number}: ${run.status}${run.exitCode !== null ? ` (exit code ${run.exitCode})` : ''}${run.reason ? ` — ${run.reason}` : ''}\n`);
-      return run.status === 'succeeded' ? 0 : run.exitCode !== null && run.exitCode > 0 ? run.exitCode : 1;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
+  const end: RunEnd = await followOutput(input.api, run.id, (bytes) => {
+    if (input.json) input.out(JSON.stringify({ type: 'output', offset, text: decoder.decode(bytes, { stream: true }) }));
+    else input.bytes(bytes);
+    offset += bytes.length;
+  });
+  if (input.json) input.out(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end }));
+  else input.note(`\n${run.jobName} #${run.number}: ${end.status}${end.exitCode !== null ? ` (exit code ${end.exitCode})` : ''}${end.reason ? ` — ${end.reason}` : ''}`);
+  return end.status === 'succeeded' ? 0 : end.exitCode !== null && end.exitCode > 0 ? end.exitCode : 1;
 }
 
 export const runs: Record<string, Command> = {
@@ -214,9 +244,11 @@ export const runs: Record<string, Command> = {
       const value = text(input.options[option]);
       if (value !== undefined) query.set(key, value);
     }
+    const byFinish = input.options.finished === true;
+    if (byFinish) query.set('sort', 'finished');
     const page = await input.api.json<{ items: Run[]; next: string | null }>('GET', `/api/runs?${query}`);
     return print(input, page, () =>
-      table(['ID', 'RUN', 'STATUS', 'BY', 'WHEN', 'DURATION'], page.items.map(runRow)) + (page.next ? `\n(more: --before ${page.next})` : ''),
+      table(['ID', 'RUN', 'STATUS', 'BY', 'WHEN', 'DURATION'], page.items.map(runRow)) + (page.next ? `\n(more: --before ${page.next}${byFinish ? ' --finished' : ''})` : ''),
     );
   },
   show: async (input) => {
@@ -239,9 +271,11 @@ export const runs: Record<string, Command> = {
   },
   output: async (input) => {
     const runId = need(input.words, 0, 'run id');
-    if (input.options.follow === true) return follow(input, runId);
+    if (input.options.follow === true) return follow(input, await input.api.json<Run>('GET', `/api/runs/${path(runId)}`));
     const response = await input.api.raw(`/api/runs/${path(runId)}/output`);
-    process.stdout.write(Buffer.from(await response.arrayBuffer()));
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (input.json) input.out(JSON.stringify({ id: runId, outputBytes: bytes.length, text: new TextDecoder().decode(bytes) }, null, 2));
+    else input.bytes(bytes);
     return 0;
   },
   cancel: control('cancel'),
@@ -250,10 +284,24 @@ export const runs: Record<string, Command> = {
   rerun: control('rerun'),
 };
 
+/** The state each request leads to: until the run shows it, the answer says the request is on its way. */
+const REACHED: Record<'cancel' | 'pause' | 'resume', (status: string) => boolean> = {
+  cancel: (status) => FINISHED.has(status),
+  pause: (status) => status === 'paused',
+  resume: (status) => status !== 'paused',
+};
+
+/**
+ * `runs cancel|pause|resume|rerun`: says what was asked and the state the run
+ * is in now. A running run stops (or pauses) a moment after the request, so
+ * "running" right after a cancel is true, and said as such.
+ */
 function control(action: 'cancel' | 'pause' | 'resume' | 'rerun'): Command {
   return async (input) => {
     const run = await input.api.json<Run>('POST', `/api/runs/${path(need(input.words, 0, 'run id'))}/${action}`);
-    return print(input, run, () => `${run.jobName} #${run.number} (${run.id}): ${run.status}`);
+    if (action === 'rerun') return print(input, run, () => requested(run));
+    const asked = `${action[0].toUpperCase()}${action.slice(1)} requested for ${runName(run)}`;
+    return print(input, run, () => (REACHED[action](run.status) ? `${asked}: ${run.status}` : `${asked}; still ${run.status} for now`));
   };
 }
 

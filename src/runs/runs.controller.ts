@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
 import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
@@ -26,6 +26,8 @@ export class ListRunsQuery {
   @Optional() @IsString() @MaxLength(200) q?: string;
   @Optional() @WholeNumberText() @IsInt() @Min(1) @Max(500) limit?: number;
   @Optional() @WholeNumberText() @IsInt() @Min(0) before?: number;
+  /** `requested` (default): newest request first. `finished`: finished runs only, latest to finish first. */
+  @Optional() @IsIn(['requested', 'finished'], { message: 'sort must be requested or finished' }) sort?: 'requested' | 'finished';
 }
 
 export class OutputQuery {
@@ -84,7 +86,7 @@ export class RunsController {
   list(@Query() query: ListRunsQuery): { items: RunView[]; next: string | null } {
     const jobId = query.jobId !== undefined ? this.jobs.require(query.jobId).id : undefined;
     const page = this.runs.list(
-      { statuses: parseStatuses(query.status), jobId, by: query.by, q: query.q, before: query.before, limit: query.limit ?? 50 },
+      { statuses: parseStatuses(query.status), jobId, by: query.by, q: query.q, order: query.sort, before: query.before, limit: query.limit ?? 50 },
       this.clock.now(),
     );
     return { items: page.items.map((run) => this.view(run)), next: page.next === null ? null : String(page.next) };

@@ -47,6 +47,8 @@ export interface RunRecord {
   workdir: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Order of finishing across all runs (the `sort=finished` paging cursor); null until it finishes. */
+  finishSeq: number | null;
   /** Who asked to cancel it, and when (also set for a run cancelled before it started). */
   cancelRequestedBy: string | null;
   cancelRequestedAt: string | null;
@@ -71,7 +73,13 @@ export interface RunFilter {
   jobId?: string;
   by?: string;
   q?: string;
-  /** Only runs requested before this cursor (exclusive). */
+  /**
+   * `requested` (the default): newest request first, every run. `finished`:
+   * latest to finish first, finished runs only (the order their `RunFinished`
+   * events were recorded in, so the order their `finishedAt` shows).
+   */
+  order?: 'requested' | 'finished';
+  /** Only runs before this cursor (exclusive): a `seq`, or a `finishSeq` for the `finished` order. */
   before?: number;
   limit: number;
 }
@@ -89,6 +97,8 @@ export class RunsReadModel implements Projection {
   private readonly ordered: Array<RunRecord | undefined> = [];
   /** Places taken by admissions whose `RunRequested` has not been seen: the index and the time of the admission. */
   private readonly admitted = new Map<string, { seq: number; at: string }>();
+  /** Finished runs in the order they finished; `finishSeq` is the index. */
+  private readonly finished: RunRecord[] = [];
   private readonly byId = new Map<string, RunRecord>();
   private readonly byJob = new Map<string, RunRecord[]>();
   /** Runs waiting for a runner (queued or scheduled), in request order. */
@@ -163,6 +173,10 @@ export class RunsReadModel implements Projection {
         if (run.phase === 'paused') this.endPause(run, at);
         run.phase = 'finished';
         run.finishedAt = at;
+        if (run.finishSeq === null) {
+          run.finishSeq = this.finished.length;
+          this.finished.push(run);
+        }
         run.finishedStatus = event.data.status;
         run.exitCode = event.data.exitCode;
         run.signal = event.data.signal;
@@ -275,20 +289,23 @@ export class RunsReadModel implements Projection {
     return runs && runs.length > 0 ? Math.max(...runs.slice(-5).map((r) => r.number)) + 1 : 1;
   }
 
-  /** Newest first, filtered; `next` is the cursor for the following page. */
+  /** Newest first (by request, or by finish: {@link RunFilter.order}), filtered; `next` is the cursor for the following page. */
   list(filter: RunFilter, now: Date): { items: RunRecord[]; next: number | null } {
     const items: RunRecord[] = [];
-    const source = filter.jobId !== undefined ? (this.byJob.get(filter.jobId) ?? []) : this.ordered;
+    const byFinish = filter.order === 'finished';
+    const source = byFinish ? this.finished : filter.jobId !== undefined ? (this.byJob.get(filter.jobId) ?? []) : this.ordered;
+    const cursorOf = (run: RunRecord): number => (byFinish ? (run.finishSeq ?? 0) : run.seq);
     const q = filter.q !== undefined ? nameKey(filter.q) : undefined;
     const by = filter.by !== undefined ? nameKey(filter.by) : undefined;
     for (let i = source.length - 1; i >= 0; i--) {
       const run = source[i];
       if (run === undefined) continue;
-      if (filter.before !== undefined && run.seq >= filter.before) continue;
+      if (filter.before !== undefined && cursorOf(run) >= filter.before) continue;
+      if (byFinish && filter.jobId !== undefined && run.jobId !== filter.jobId) continue;
       if (filter.statuses && !filter.statuses.includes(this.statusOf(run, now))) continue;
       if (by !== undefined && nameKey(run.requestedBy) !== by) continue;
       if (q !== undefined && !searchTextOf(run).includes(q)) continue;
-      if (items.length === filter.limit) return { items, next: items[items.length - 1].seq };
+      if (items.length === filter.limit) return { items, next: cursorOf(items[items.length - 1]) };
       items.push(run);
     }
     return { items, next: null };
@@ -348,6 +365,7 @@ export class RunsReadModel implements Projection {
       workdir: null,
       startedAt: null,
       finishedAt: null,
+      finishSeq: null,
       cancelRequestedBy: null,
       cancelRequestedAt: null,
       pausedAt: null,

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { RunView } from '../../src/runs/run.view';
 import { eventually, expectJson } from '../support/server-process';
+import { scriptGates } from '../support/script-gates';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 type Run = RunView;
@@ -130,5 +131,68 @@ describe('REST: runs', () => {
     // Each request: the job admits the run, then the run is requested.
     assert.deepEqual(byActor.items.map((e) => e.type), ['JobRunAdmitted', 'RunRequested', 'JobRunAdmitted', 'RunRequested', 'JobRunAdmitted', 'RunRequested']);
     assert.ok(byActor.items.every((e) => e.metadata.actor === 'erin'));
+  });
+});
+
+describe('REST: runs in the order they finished (sort=finished)', () => {
+  const gates = scriptGates('endercompute-sort-');
+  let t: TestApp;
+
+  before(async () => {
+    t = await startTestApp({ ENDERCOMPUTE_MAX_CONCURRENT_RUNS: '3', ...gates.sandboxEnv });
+    await expectJson(await t.request('/api/scripts', { method: 'POST', json: { name: 'wait-for', body: 'while [ ! -e "$1" ]; do sleep 0.02; done; echo done' } }), 201);
+    for (const name of ['Slow', 'Quick']) await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name, scriptId: 'wait-for' } }), 201);
+  });
+  after(async () => {
+    gates.openAll();
+    await t.close();
+    gates.remove();
+  });
+
+  const page = async (query: string) => expectJson<{ items: Run[]; next: string | null }>(await t.request(`/api/runs?${query}`), 200);
+  const ids = (runs: Run[]) => runs.map((r) => r.id);
+  const start = async (job: string, gate: string) => (await expectJson<Run>(await t.request(`/api/jobs/${job}/runs`, { method: 'POST', json: { args: [gate] } }), 202)).id;
+  const finishedRun = (id: string) =>
+    eventually(async () => {
+      const run = await expectJson<Run>(await t.request(`/api/runs/${id}`), 200);
+      return run.finishedAt !== null ? run : undefined;
+    }, 15_000, `run ${id} to finish`);
+
+  it('lists finished runs latest to finish first, pages them with a cursor of that order, and leaves out runs still going', async () => {
+    const [a, b, c, d] = [gates.gate(), gates.gate(), gates.gate(), gates.gate()];
+    // Requested a, b, c, d; finished c, a, b; d still running.
+    const slow1 = await start('slow', a.path);
+    const quick1 = await start('quick', b.path);
+    const slow2 = await start('slow', c.path);
+    const running = await start('quick', d.path);
+    for (const [gate, id] of [[c, slow2], [a, slow1], [b, quick1]] as const) {
+      gate.open();
+      await finishedRun(id);
+    }
+
+    assert.deepEqual(ids((await page('')).items), [running, slow2, quick1, slow1], 'the default order is still by request');
+    const all = await page('sort=finished');
+    assert.deepEqual(ids(all.items), [quick1, slow1, slow2]);
+    assert.ok(all.items.every((run, i) => i === 0 || (run.finishedAt ?? '') <= (all.items[i - 1].finishedAt ?? '')));
+    const first = await page('sort=finished&limit=2');
+    assert.deepEqual(ids(first.items), [quick1, slow1]);
+    assert.ok(first.next !== null);
+    const second = await page(`sort=finished&limit=2&before=${first.next}`);
+    assert.deepEqual(ids(second.items), [slow2]);
+    assert.equal(second.next, null);
+    assert.deepEqual(ids((await page('sort=finished&jobId=slow')).items), [slow1, slow2]);
+    assert.deepEqual(ids((await page('sort=finished&status=active')).items), []);
+    assert.deepEqual(ids((await page('sort=requested&status=finished')).items), [slow2, quick1, slow1]);
+    d.open();
+    await finishedRun(running);
+    assert.deepEqual(ids((await page('sort=finished&limit=1')).items), [running]);
+  });
+
+  it('refuses a sort it does not know by name', async () => {
+    for (const query of ['sort=newest', 'sort=', 'sort=finished&sort=finished']) {
+      const response = await t.request(`/api/runs?${query}`);
+      assert.equal(response.status, 400, query);
+      assert.match(((await response.json()) as { message: string }).message, /sort must be requested or finished/, query);
+    }
   });
 });

@@ -1,68 +1,84 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ServerProcess, startServer } from '../support/server-process';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/program';
+import { runCli } from '../support/cli';
+import { getJson, type Run, waitForRun } from '../support/rest';
+import { scriptGates } from '../support/script-gates';
+import { eventually, type ServerProcess, startServer } from '../support/server-process';
 
-const CLI = resolve(__dirname, '../../src/cli/main.js');
-
-interface CliResult {
+interface CliText {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
 describe('The CLI against the built server', () => {
+  const gates = scriptGates('endercompute-cli-');
   let server: ServerProcess;
   let dir: string;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ env: gates.sandboxEnv });
     dir = mkdtempSync(join(tmpdir(), 'endercompute-cli-'));
   });
   after(async () => {
+    gates.openAll();
     await server.stop();
     server.cleanup();
     rmSync(dir, { recursive: true, force: true });
+    gates.remove();
   });
 
-  function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-    return new Promise((done) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: server.url, ENDERCOMPUTE_KEY: server.key, ENDERCOMPUTE_ACTOR: 'carol', ...env },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('close', (code) => done({ code, stdout, stderr }));
-    });
+  async function cli(args: string[], env: Record<string, string> = {}): Promise<CliText> {
+    const result = await runCli(server, args, { ENDERCOMPUTE_ACTOR: 'carol', ...env });
+    return { code: result.code, stdout: result.stdout.toString(), stderr: result.stderr };
+  }
+  async function ok(args: string[]): Promise<string> {
+    const result = await cli(args);
+    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+    return result.stdout;
+  }
+  function file(name: string, content: string): string {
+    writeFileSync(join(dir, name), content);
+    return join(dir, name);
   }
 
   it('creates a template and a job, attaches a file, runs it following the output, and exits with the run\'s code', async () => {
-    const script = join(dir, 'greet.sh');
-    writeFileSync(script, 'echo "hello $1 from $ENDERCOMPUTE_ACTOR"; cat data.txt; exit 3\n');
-    const data = join(dir, 'data.txt');
-    writeFileSync(data, 'file content\n');
+    const script = file('greet.sh', 'echo "hello $1 from $ENDERCOMPUTE_ACTOR"; cat data.txt; exit 3\n');
+    const data = file('data.txt', 'file content\n');
 
-    assert.equal((await cli(['scripts', 'create', 'greet', '--file', script])).code, 0);
-    const created = await cli(['jobs', 'create', 'Greeter', '--script', 'greet', '--arg', 'world', '--tag', 'demo']);
-    assert.equal(created.code, 0, created.stderr);
-    assert.match(created.stdout, /^Created job Greeter \(\w+\)/);
-    assert.equal((await cli(['jobs', 'attach', 'greeter', data])).code, 0);
+    await ok(['scripts', 'create', 'greet', '--file', script]);
+    assert.match(await ok(['jobs', 'create', 'Greeter', '--script', 'greet', '--arg', 'world', '--tag', 'demo']), /^Created job Greeter \(\w+\)/);
+    await ok(['jobs', 'attach', 'greeter', data]);
 
     const run = await cli(['jobs', 'run', 'greeter', '--follow']);
     assert.equal(run.code, 3, run.stderr);
     assert.equal(run.stdout, 'hello world from carol\nfile content\n');
+    assert.match(run.stderr, /^Requested Greeter #1 \(\S+\): (queued|running)\n/);
     assert.match(run.stderr, /Greeter #1: failed \(exit code 3\)/);
 
-    const listed = await cli(['runs', 'list', '--job', 'greeter', '--json']);
-    const page = JSON.parse(listed.stdout) as { items: Array<{ number: number; status: string; requestedBy: string }> };
+    const page = JSON.parse(await ok(['runs', 'list', '--job', 'greeter', '--json'])) as { items: Array<{ number: number; status: string; requestedBy: string }> };
     assert.deepEqual(page.items.map((r) => [r.number, r.status, r.requestedBy]), [[1, 'failed', 'carol']]);
-    const table = await cli(['jobs', 'list']);
-    assert.match(table.stdout, /^NAME\s+TEMPLATE\s+TAGS\s+LAST RUN\nGreeter\s+greet\s+demo\s+#1 failed$/m);
+    assert.match(await ok(['jobs', 'list']), /^NAME\s+TEMPLATE\s+TAGS\s+LAST RUN\nGreeter\s+greet\s+demo\s+#1 failed$/m);
+  });
+
+  it('takes an option\'s value whatever it looks like, and words after -- as words', async () => {
+    await ok(['scripts', 'create', 'args', '--file', file('args.sh', 'printf "[%s]" "$@"\n')]);
+    // Values that look like options, the global ones included.
+    await ok(['jobs', 'create', 'Dashes', '--script', 'args', '--arg', '--json', '--arg', '-v', '--tag', '-x', '--description', '--url', '--', '--key', '-']);
+    const job = await getJson<{ args: string[]; tags: string[]; description: string }>(server, '/api/jobs/dashes');
+    assert.deepEqual([job.args, job.tags, job.description], [['--json', '-v', '--key', '-'], ['-x'], '--url']);
+    const run = await cli(['jobs', 'run', 'dashes', '--arg=--as', '--follow', '--', '--follow', '--help']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, '[--json][-v][--key][-][--as][--follow][--help]');
+    // A name that starts with a dash, after --.
+    const missing = await cli(['jobs', 'show', '--', '--help']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, '404: No job "--help" exists\n');
   });
 
   it('says what went wrong: exit 1 with the server\'s message, exit 2 for a usage error', async () => {
@@ -72,23 +88,158 @@ describe('The CLI against the built server', () => {
     const wrongKey = await cli(['jobs', 'list'], { ENDERCOMPUTE_KEY: 'wrong-key' });
     assert.equal(wrongKey.code, 1);
     assert.equal(wrongKey.stderr, '401: You are not authenticated\n');
-    const usage = await cli(['jobs', 'frobnicate']);
-    assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /Unknown command: jobs frobnicate/);
+    const usage: Array<[string[], RegExp]> = [
+      [['jobs', 'frobnicate'], /unknown command 'frobnicate'/],
+      [['jobs', 'list', '--nope'], /unknown option '--nope'/],
+      [['jobs', 'run', 'greeter', '--arg'], /option '--arg <value>' argument missing/],
+      [['jobs', 'run', 'greeter', '--at', '2030-01-01T00:00:00Z', '--delay', '5'], /option '--delay <seconds>' cannot be used with option '--at <iso-time>'/],
+      [['jobs', 'show'], /missing required argument 'job'/],
+      [['jobs', 'show', 'a', 'b'], /too many arguments/],
+      [['scripts', 'create', 'x'], /required option '--file <path>' not specified/],
+      [['jobs', 'run', 'greeter', '--env', 'NOEQUALS'], /--env takes NAME=value, not "NOEQUALS"/],
+      [['completion', 'fish'], /Allowed choices are bash, zsh/],
+    ];
+    for (const [args, message] of usage) {
+      const result = await cli(args);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, message, args.join(' '));
+      assert.match(result.stderr, /run "endercompute --help" for the commands/, args.join(' '));
+    }
+    const noKey = await runCli({ url: server.url, key: '' }, ['jobs', 'list']);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /^No key: pass --key or set ENDERCOMPUTE_KEY/);
+    const nothing = await cli([]);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /^Usage: endercompute/);
+    const help = await cli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: endercompute/);
   });
 
   it('sends a number it cannot read as typed, for the server to refuse by name (never as null, which clears a limit)', async () => {
-    const script = join(dir, 'noop.sh');
-    writeFileSync(script, 'true\n');
-    assert.equal((await cli(['scripts', 'create', 'noop', '--file', script])).code, 0);
-    assert.equal((await cli(['jobs', 'create', 'Limited', '--script', 'noop', '--timeout', '60'])).code, 0);
+    await ok(['scripts', 'create', 'noop', '--file', file('noop.sh', 'true\n')]);
+    await ok(['jobs', 'create', 'Limited', '--script', 'noop', '--timeout', '60']);
     const timeout = await cli(['jobs', 'update', 'limited', '--timeout', 'abc']);
     assert.equal(timeout.code, 1);
     assert.match(timeout.stderr, /^400: .*timeoutSeconds/);
     const delay = await cli(['jobs', 'run', 'limited', '--delay', 'soon']);
     assert.equal(delay.code, 1);
     assert.match(delay.stderr, /^400: .*delaySeconds/);
-    const job = await cli(['jobs', 'show', 'limited', '--json']);
-    assert.equal((JSON.parse(job.stdout) as { timeoutSeconds: number }).timeoutSeconds, 60);
+    const job = JSON.parse(await ok(['jobs', 'show', 'limited', '--json'])) as { timeoutSeconds: number; keepWorkdir: boolean };
+    assert.equal(job.timeoutSeconds, 60);
+    // Options left out of an update stay as they were; --keep-workdir and --no-keep-workdir set it.
+    await ok(['jobs', 'update', 'limited', '--description', 'still limited']);
+    assert.deepEqual(await getJson<{ timeoutSeconds: number; keepWorkdir: boolean }>(server, '/api/jobs/limited').then((j) => [j.timeoutSeconds, j.keepWorkdir]), [60, false]);
+    await ok(['jobs', 'update', 'limited', '--keep-workdir']);
+    assert.equal((await getJson<{ keepWorkdir: boolean }>(server, '/api/jobs/limited')).keepWorkdir, true);
+    await ok(['jobs', 'update', 'limited', '--no-keep-workdir']);
+    assert.equal((await getJson<{ keepWorkdir: boolean }>(server, '/api/jobs/limited')).keepWorkdir, false);
+  });
+
+  it('lists runs in the order they finished with --finished, and WHEN says which time each row shows', async () => {
+    const gate = gates.gate();
+    await ok(['scripts', 'create', 'waits', '--file', file('waits.sh', `${gate.wait}\n`)]);
+    await ok(['jobs', 'create', 'Slow', '--script', 'waits']);
+    await ok(['jobs', 'create', 'Quick', '--script', 'noop']);
+    const slow = (JSON.parse(await ok(['jobs', 'run', 'slow', '--json'])) as Run).id;
+    const quick = (JSON.parse(await ok(['jobs', 'run', 'quick', '--json'])) as Run).id;
+    await waitForRun(server, quick);
+    const waiting = await ok(['runs', 'list', '--search', 'slow']);
+    assert.match(waiting, new RegExp(`^${slow}\\s+Slow #1\\s+(running|queued)\\s+carol\\s+(started|requested) \\d{4}-`, 'm'));
+    gate.open();
+    await waitForRun(server, slow);
+
+    const rows = (text: string): string[] => text.trim().split('\n').slice(1).filter((row) => !row.startsWith('(more:')).map((row) => row.split(/\s+/)[0]);
+    const byRequest = await ok(['runs', 'list', '--status', 'succeeded', '--limit', '2']);
+    assert.deepEqual(rows(byRequest).slice(0, 2), [quick, slow]);
+    const byFinish = await ok(['runs', 'list', '--finished', '--limit', '2']);
+    assert.deepEqual(rows(byFinish).slice(0, 2), [slow, quick]);
+    assert.match(byFinish, new RegExp(`^${slow}\\s+Slow #1\\s+succeeded\\s+carol\\s+finished \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`, 'm'));
+    // The next page continues in the same order.
+    const more = /\(more: (--before \d+ --finished)\)$/.exec(byFinish.trim());
+    assert.ok(more, byFinish);
+    const next = await ok(['runs', 'list', '--limit', '1', ...more[1].split(' ')]);
+    const finishedAll = (await getJson<{ items: Run[] }>(server, '/api/runs?sort=finished')).items.map((r) => r.id);
+    assert.deepEqual(rows(next), [finishedAll[2]]);
+  });
+
+  it('says a run is requested, not started, and that a cancel is requested while the run is still going', async () => {
+    const scheduled = await ok(['jobs', 'run', 'quick', '--at', '2099-01-01T00:00:00Z']);
+    const id = /\((\S+)\)/.exec(scheduled)?.[1] ?? '';
+    assert.equal(scheduled, `Requested Quick #2 (${id}): scheduled for 2099-01-01 00:00:00Z\n`);
+    assert.equal(await ok(['runs', 'cancel', id]), `Cancel requested for Quick #2 (${id}): cancelled\n`);
+
+    // A run that takes its time to stop: the answer to the cancel comes while it still runs.
+    const stop = gates.gate();
+    await ok(['scripts', 'create', 'stubborn', '--file', file('stubborn.sh', `trap '${stop.wait.replace(/'/g, `'\\''`)}; exit 1' TERM\necho started\nwhile true; do sleep 0.02; done\n`)]);
+    await ok(['jobs', 'create', 'Stubborn', '--script', 'stubborn']);
+    const started = await ok(['jobs', 'run', 'stubborn']);
+    assert.match(started, /^Requested Stubborn #1 \(\S+\): (queued|running)\n$/);
+    const runId = /\((\S+)\)/.exec(started)?.[1] ?? '';
+    await eventually(async () => ((await getJson<Run>(server, `/api/runs/${runId}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to start');
+    assert.equal(await ok(['runs', 'cancel', runId]), `Cancel requested for Stubborn #1 (${runId}); still running for now\n`);
+    stop.open();
+    assert.equal((await waitForRun(server, runId)).status, 'cancelled');
+    const rerun = await ok(['runs', 'rerun', runId]);
+    assert.match(rerun, new RegExp(`^Requested Stubborn #2 \\(\\S+\\), a re-run of ${runId}: (queued|running)\\n$`));
+    await ok(['runs', 'cancel', /\((\S+)\)/.exec(rerun)?.[1] ?? '']);
+  });
+
+  it('prints JSON with --json on every command that talks to the server', async () => {
+    const gate = gates.gate();
+    const used = new Set<string>();
+    const json = async <T>(args: string[]): Promise<T> => {
+      const words = args.filter((word) => /^[a-z]+$/.test(word)).slice(0, 2);
+      used.add(words[0] === 'health' || words[0] === 'events' ? words[0] : words.join(' '));
+      const stdout = await ok([...args, '--json']);
+      try {
+        return JSON.parse(stdout) as T;
+      } catch {
+        assert.fail(`${args.join(' ')} --json printed ${JSON.stringify(stdout)}`);
+      }
+    };
+    assert.equal((await json<{ status: string }>(['health'])).status, 'ok');
+    assert.equal((await json<{ name: string }>(['scripts', 'create', 'gated', '--file', file('gated.sh', `echo one\n${gate.wait}\necho two\n`)])).name, 'gated');
+    assert.equal((await json<{ interpreter: string }>(['scripts', 'update', 'gated', '--interpreter', 'sh'])).interpreter, 'sh');
+    assert.equal((await json<{ interpreter: string }>(['scripts', 'show', 'gated'])).interpreter, 'sh');
+    assert.ok((await json<unknown[]>(['scripts', 'list'])).length > 0);
+    await json(['scripts', 'create', 'spare', '--file', file('spare.sh', 'true\n')]);
+    assert.deepEqual(await json(['scripts', 'remove', 'spare']), { removed: 'spare' });
+    assert.equal((await json<{ name: string }>(['jobs', 'create', 'Gated', '--script', 'gated'])).name, 'Gated');
+    assert.deepEqual((await json<{ tags: string[] }>(['jobs', 'update', 'gated', '--tag', 'json'])).tags, ['json']);
+    assert.equal((await json<{ files: Array<{ name: string }> }>(['jobs', 'attach', 'gated', file('in.txt', 'x')])).files[0].name, 'in.txt');
+    assert.deepEqual(await json(['jobs', 'detach', 'gated', 'in.txt']), { removed: 'in.txt' });
+    assert.deepEqual((await json<{ tags: string[] }>(['jobs', 'show', 'gated'])).tags, ['json']);
+    assert.ok((await json<Array<{ name: string }>>(['jobs', 'list'])).some((j) => j.name === 'Gated'));
+    await json(['jobs', 'create', 'Spare', '--script', 'gated']);
+    assert.deepEqual(await json(['jobs', 'remove', 'spare']), { removed: 'spare' });
+
+    const run = await json<Run>(['jobs', 'run', 'gated']);
+    await eventually(async () => ((await getJson<Run>(server, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+    assert.equal((await json<Run>(['runs', 'pause', run.id])).id, run.id);
+    await eventually(async () => ((await getJson<Run>(server, `/api/runs/${run.id}`)).status === 'paused' ? true : undefined), 15_000, 'the run to pause');
+    assert.equal((await json<Run>(['runs', 'resume', run.id])).id, run.id);
+    assert.deepEqual(await json(['runs', 'output', run.id]), { id: run.id, outputBytes: 4, text: 'one\n' });
+    const following = cli(['runs', 'output', run.id, '--follow', '--json']);
+    gate.open();
+    const followed = await following;
+    assert.equal(followed.code, 0, followed.stderr);
+    used.add('runs output');
+    const lines = followed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; text?: string; status?: string; outputBytes?: number });
+    assert.equal(lines.filter((line) => line.type === 'output').map((line) => line.text).join(''), 'one\ntwo\n');
+    assert.deepEqual(lines.at(-1) && [lines.at(-1)?.type, lines.at(-1)?.status, lines.at(-1)?.outputBytes], ['end', 'succeeded', 8]);
+    assert.equal((await json<Run>(['runs', 'show', run.id])).status, 'succeeded');
+    const rerun = await json<Run>(['runs', 'rerun', run.id]);
+    await waitForRun(server, rerun.id);
+    const later = await json<Run>(['jobs', 'run', 'gated', '--delay', '3600']);
+    assert.equal((await json<Run>(['runs', 'cancel', later.id])).status, 'cancelled');
+    assert.ok((await json<{ items: Run[] }>(['runs', 'list', '--job', 'gated'])).items.length === 3);
+    assert.ok((await json<{ items: unknown[] }>(['events', '--job', 'gated'])).items.length > 0);
+
+    // Every command of the program was tried (completion prints a script, not data).
+    const leaves = (command: Command, path: string[] = []): string[] =>
+      command.commands.flatMap((sub) => (sub.commands.length > 0 ? leaves(sub, [...path, sub.name()]) : [[...path, sub.name()].join(' ')]));
+    const all = leaves(buildProgram(async () => undefined, '0')).filter((path) => path !== 'completion');
+    assert.deepEqual([...used].sort(), all.sort());
   });
 });

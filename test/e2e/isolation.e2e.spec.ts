@@ -117,9 +117,9 @@ PY`,
     // Added: the probe run's own events (facts and output), and its admission on its job's stream.
     const added = (await eventCount(server)) - before;
     const facts: { items: unknown[] } = await getJson(server, `/api/events?stream=run-${run.id}&limit=1000`);
-    const output: { items: unknown[] } = await getJson(server, `/api/events?stream=output-${run.id}&limit=1000`);
-    assert.ok(output.items.length > 0, 'the probe wrote output');
-    assert.equal(added, facts.items.length + output.items.length + 1);
+    const batches: { items: unknown[] } = await getJson(server, `/api/events?stream=output-${run.id}&limit=1000`);
+    assert.ok(batches.items.length > 0, 'the probe wrote output');
+    assert.equal(added, facts.items.length + batches.items.length + 1);
   });
 
   it('nothing a run starts outlives it; each run ends with the script\'s own exit code within a second of its end', async () => {

@@ -10,12 +10,34 @@ export interface CliResult {
   stderr: string;
 }
 
+interface Target {
+  url: string;
+  key: string;
+}
+
 /** Runs the built CLI against a server, as a person would, and collects what it printed (stdout as bytes). */
-export function runCli(server: { url: string; key: string }, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function runCli(server: Target, args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
+  return collect(process.execPath, [CLI_ENTRY, ...args], { ENDERCOMPUTE_URL: server.url, ENDERCOMPUTE_KEY: server.key, ...env }, cwd);
+}
+
+/**
+ * Runs one line of shell as a person would type it (bash parses the quotes,
+ * `--`, `<(…)`), with `endercompute` meaning the built CLI; `setup` runs first
+ * in the same shell (e.g. the README's `export` line), `after` runs after it.
+ */
+export function runShellLine(line: string, options: { cwd: string; setup?: string; after?: string }): Promise<CliResult> {
+  const script = [
+    'endercompute() { "$ENDERCOMPUTE_TEST_NODE" "$ENDERCOMPUTE_TEST_CLI" "$@"; }',
+    options.setup ?? '',
+    line,
+    ...(options.after ? ['status=$?', options.after, 'exit $status'] : []),
+  ].join('\n');
+  return collect('bash', ['--norc', '--noprofile', '-c', script], { ENDERCOMPUTE_TEST_NODE: process.execPath, ENDERCOMPUTE_TEST_CLI: CLI_ENTRY }, options.cwd);
+}
+
+function collect(command: string, args: string[], env: Record<string, string>, cwd?: string): Promise<CliResult> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
-      env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: server.url, ENDERCOMPUTE_KEY: server.key, ...env },
-    });
+    const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
     const stdout: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

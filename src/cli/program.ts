@@ -1,0 +1,143 @@
+/**
+ * The CLI's commands and options, parsed by commander. Each command's options
+ * are declared in one place below, next to the handler it calls.
+ *
+ * Parsing rules (commander's, chosen because the README's examples need them):
+ * an option that takes a value takes the next word whatever it looks like
+ * (`--arg --release` passes `--release`); `--` ends the options (later words
+ * are positional, e.g. more run arguments); options apply to the command they
+ * follow, so a value like `--arg --json` is never read as the global flag.
+ */
+import { Argument, Command, Option } from 'commander';
+import { type Command as Handler, events, health, jobs, runs, scripts } from './commands';
+import { completionScript } from './completion';
+
+/** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
+export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
+
+/** Collects a repeatable option: `--tag a --tag b` → `['a', 'b']`; absent stays undefined (so `jobs update` leaves it unchanged). */
+const many = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+const CONNECTION = 'Connection (or ENDERCOMPUTE_URL, ENDERCOMPUTE_KEY, ENDERCOMPUTE_ACTOR):';
+
+/** The options every command takes, before or after its name. */
+function withGlobals(command: Command): Command {
+  return command
+    .addOption(new Option('--url <url>', 'the server (default http://127.0.0.1:3000)').helpGroup(CONNECTION))
+    .addOption(new Option('--key <key>', 'the shared or a named key').helpGroup(CONNECTION))
+    .addOption(new Option('--as <name>', 'who you are, recorded with every action (default $USER)').helpGroup(CONNECTION))
+    .addOption(new Option('--json', 'print JSON instead of tables and messages').helpGroup(CONNECTION));
+}
+
+/** The endercompute program; `dispatch` runs a handler (the caller owns the connection and the exit code). */
+export function buildProgram(dispatch: Dispatch, version: string): Command {
+  const program = withGlobals(new Command('endercompute'))
+    .description('The EnderCompute command-line client: it speaks the REST API (docs/API.md).')
+    .version(version, '-V, --version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError('(run "endercompute --help" for the commands)')
+    .addHelpText(
+      'after',
+      '\n<template> and <job> are an id or a name. Exit codes: 0 success, 1 the server refused (its message is printed),\n' +
+        "2 a usage error; with --follow, the run's own exit code.",
+    );
+
+  /** A command that calls `handler`, with the global options; `needsKey` false for commands that work without a server key. */
+  const leaf = (parent: Command, spec: string, description: string, handler: Handler, needsKey = true): Command =>
+    withGlobals(parent.command(spec).description(description)).action(async function (this: Command) {
+      const words = this.processedArgs.flat().filter((word): word is string => typeof word === 'string');
+      await dispatch(handler, words, this.optsWithGlobals(), needsKey);
+    });
+  const group = (name: string, description: string): Command => program.command(name).description(description);
+
+  leaf(program, 'health', 'whether the server is up, its store and sandbox', health, false);
+
+  // ---- scripts (templates) ----
+  const s = group('scripts', 'script templates');
+  leaf(s, 'list', 'every template', scripts.list);
+  leaf(s, 'show <template>', "a template and its body", scripts.show);
+  leaf(s, 'create <name>', 'a new template', scripts.create)
+    .requiredOption('--file <path>', 'the script body')
+    .option('--interpreter <name>', 'bash (default), sh, python3, node, …');
+  leaf(s, 'update <template>', 'change a template (a new version)', scripts.update)
+    .option('--name <name>', 'rename it')
+    .option('--file <path>', 'a new body')
+    .option('--interpreter <name>', 'a new interpreter');
+  leaf(s, 'remove <template>', 'remove a template no job uses', scripts.remove);
+
+  // ---- jobs ----
+  const j = group('jobs', 'jobs: a template with arguments, environment and files');
+  leaf(j, 'list', 'every job, with its last run', jobs.list)
+    .option('--search <text>', 'name or description contains')
+    .option('--tag <tag>', 'has this tag')
+    .option('--last-status <status>', 'its last run ended so (or never)');
+  leaf(j, 'show <job>', "a job's definition", jobs.show);
+  jobOptions(leaf(j, 'create <name> [args...]', 'a new job; words after -- are more arguments', jobs.create).requiredOption('--script <template>', 'the template it runs'));
+  jobOptions(
+    leaf(j, 'update <job>', 'change a job (options left out stay as they are)', jobs.update)
+      .option('--name <name>', 'rename it')
+      .option('--script <template>', 'run another template'),
+  )
+    // After --keep-workdir: declared alone, commander would default it to true.
+    .option('--no-keep-workdir', 'remove the work directory when each run ends');
+  leaf(j, 'remove <job>', 'remove a job (its runs stay in the log)', jobs.remove);
+  leaf(j, 'attach <job> <files...>', 'add or replace input files', jobs.attach);
+  leaf(j, 'detach <job> <file>', 'remove an input file by name', jobs.detach);
+  leaf(j, 'run <job> [args...]', 'request a run; words after -- are more arguments for this run', jobs.run)
+    .option('--arg <value>', 'an argument for this run, after the job\'s (repeatable)', many)
+    .option('--env <NAME=value>', 'an environment variable for this run (repeatable)', many)
+    .option('--file <path>', 'an extra input file for this run (repeatable)', many)
+    .option('--at <iso-time>', 'run at this time')
+    .addOption(new Option('--delay <seconds>', 'run in this many seconds').conflicts('at'))
+    .option('--follow', "stream the output; exit with the run's exit code");
+
+  // ---- runs ----
+  const r = group('runs', 'runs: list, read, follow, control');
+  leaf(r, 'list', 'runs, newest request first (or latest finished first)', runs.list)
+    .option('--status <status>', 'a status, active, finished, or several with commas')
+    .option('--job <job>', 'runs of this job')
+    .option('--by <name>', 'requested by')
+    .option('--search <text>', 'job name, number, who, arguments or reason contain')
+    .option('--finished', 'finished runs only, the latest to finish first')
+    .option('--limit <n>', 'at most this many (1–500, default 50)')
+    .option('--before <cursor>', 'the next page (the cursor the previous page printed)');
+  leaf(r, 'show <run>', 'a run: status, times, exit code', runs.show);
+  leaf(r, 'output <run>', "a run's output, exactly as written", runs.output).option('--follow', "follow it live until the run ends; exit with the run's exit code");
+  leaf(r, 'cancel <run>', 'cancel a waiting or running run', runs.cancel);
+  leaf(r, 'pause <run>', 'pause a running run', runs.pause);
+  leaf(r, 'resume <run>', 'resume a paused run', runs.resume);
+  leaf(r, 'rerun <run>', 'request a new run with the same inputs', runs.rerun);
+
+  // ---- events ----
+  leaf(program, 'events', 'the audit trail: who did what, when (oldest first)', events)
+    .option('--job <job>', "a job's events and its runs'")
+    .option('--actor <name>', 'done by')
+    .option('--type <types>', 'event types, separated by commas')
+    .option('--stream <stream>', 'one stream')
+    .option('--after <cursor>', 'the next page')
+    .option('--limit <n>', 'at most this many (1–1000, default 100)');
+
+  // ---- completion ----
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(endercompute completion bash)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .action((shell: 'bash' | 'zsh') => {
+      process.stdout.write(completionScript(program, shell));
+    });
+
+  return program;
+}
+
+/** The options `jobs create` and `jobs update` share: what a job is made of. */
+function jobOptions(command: Command): Command {
+  return command
+    .option('--arg <value>', 'an argument (repeatable; on update, replaces them all)', many)
+    .option('--env <NAME=value>', 'an environment variable (repeatable; on update, replaces them all)', many)
+    .option('--tag <tag>', 'a tag (repeatable; on update, replaces them all)', many)
+    .option('--timeout <seconds|none>', 'the time limit of each run')
+    .option('--description <text>', 'what it is for')
+    .option('--keep-runs <N|all>', 'keep the output of only the newest N finished runs (all: every run)')
+    .option('--keep-workdir', "keep each run's work directory after it ends, for debugging");
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { CLI_ENTRY, runCli } from '../support/cli';
+import { createJob, getJson, requestRun, type Run } from '../support/rest';
+import { scriptGates } from '../support/script-gates';
+import { eventually, type ServerProcess, startServer } from '../support/server-process';
+
+/**
+ * A proxy in front of the server that cuts the first live-output stream right
+ * after it has passed one whole `output` event on, as a flaky network would,
+ * and notes the `Last-Event-ID` of every stream request.
+ */
+function cuttingProxy(target: URL, mode: 'cut' | 'refuse' = 'cut'): { server: Server; streams: Array<string | undefined>; cut: Promise<void> } {
+  const streams: Array<string | undefined> = [];
+  let cutDone: () => void = () => undefined;
+  const cut = new Promise<void>((resolve) => (cutDone = resolve));
+  const server = createServer((req, res) => {
+    const isStream = (req.url ?? '').includes('/output/stream');
+    if (isStream) streams.push(req.headers['last-event-id'] as string | undefined);
+    const cutThis = isStream && streams.length === 1;
+    if (isStream && mode === 'refuse') {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ statusCode: 403, message: 'Not for you' }));
+      return;
+    }
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        let seen = '';
+        answer.on('data', (chunk: Buffer) => {
+          if (res.writableEnded) return;
+          res.write(chunk);
+          seen += chunk.toString();
+          if (cutThis && /event: output\n[\s\S]*?\n\n/.test(seen)) {
+            // Everything written so far reaches the client, then the connection ends mid-answer.
+            res.socket?.end();
+            answer.destroy();
+            cutDone();
+          }
+        });
+        answer.on('end', () => res.end());
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  return { server, streams, cut };
+}
+
+describe('endercompute runs output --follow on the live stream (built server)', () => {
+  const gates = scriptGates('endercompute-follow-');
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServer({ env: gates.sandboxEnv });
+  });
+  after(async () => {
+    gates.openAll();
+    await server.stop();
+    server.cleanup();
+    gates.remove();
+  });
+
+  it('picks up after a dropped connection from the last byte it got: nothing lost, nothing twice, and the run\'s exit code', async () => {
+    const [first, second] = [gates.gate(), gates.gate()];
+    const jobId = await createJob(server, 'Parts', 'bash', `echo "part 1"\n${first.wait}\necho "part 2"\n${second.wait}\necho "part 3"\nexit 4\n`);
+    const run = await requestRun(server, jobId);
+    const proxy = cuttingProxy(new URL(server.url));
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+      const following = runCli({ url: proxyUrl, key: server.key }, ['runs', 'output', run.id, '--follow']);
+      await proxy.cut;
+      // Output written while the follower is away must reach it on reconnection.
+      first.open();
+      await eventually(async () => ((await getJson<Run>(server, `/api/runs/${run.id}`)).outputBytes >= 'part 1\npart 2\n'.length ? true : undefined), 15_000, 'part 2');
+      await eventually(async () => (proxy.streams.length >= 2 ? true : undefined), 15_000, 'the follower to reconnect');
+      second.open();
+      const result = await following;
+      assert.equal(result.stdout.toString(), 'part 1\npart 2\npart 3\n');
+      assert.equal(result.code, 4, result.stderr);
+      assert.match(result.stderr, /Parts #1: failed \(exit code 4\)/);
+      assert.deepEqual(proxy.streams, [undefined, String('part 1\n'.length)], 'the second request resumes after the bytes received');
+    } finally {
+      proxy.server.closeAllConnections();
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
+  });
+
+  it('stops on a refusal of the stream, without asking again', async () => {
+    const jobId = await createJob(server, 'Short', 'bash', 'echo short\n');
+    const run = await requestRun(server, jobId);
+    const proxy = cuttingProxy(new URL(server.url), 'refuse');
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+      const result = await runCli({ url: proxyUrl, key: server.key }, ['runs', 'output', run.id, '--follow']);
+      assert.equal(result.code, 1);
+      assert.equal(result.stderr, '403: Not for you\n');
+      assert.equal(proxy.streams.length, 1);
+    } finally {
+      proxy.server.closeAllConnections();
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
+  });
+
+  it('gives up with exit 1 and says why when the server stays gone', async () => {
+    const gate = gates.gate();
+    const other = await startServer({ env: gates.sandboxEnv });
+    try {
+      const jobId = await createJob(other, 'Forever', 'bash', `echo waiting\n${gate.wait}\n`);
+      const run = await requestRun(other, jobId);
+      await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+      const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
+        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Once the follower has the output so far, the server dies and does not come back.
+      await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()) === 'waiting\n' ? resolve() : undefined)));
+      await other.kill();
+      assert.equal(await exited, 1);
+      assert.equal(stdout, 'waiting\n');
+      assert.match(stderr, /^Cannot reach EnderCompute at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    } finally {
+      gate.open();
+      other.cleanup();
+    }
+  });
+});
