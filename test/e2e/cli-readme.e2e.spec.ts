@@ -68,6 +68,13 @@ describe('Every endercompute command in the README, as written, against the buil
       check: (_, stdout) => assert.equal(stdout, 'Job Release build now has: config.toml\n'),
     },
     {
+      command: 'endercompute jobs update "release build" --keep-runs 20',
+      check: async (_, stdout) => {
+        assert.match(stdout, /^Updated job Release build \(version \d+\)\n$/);
+        assert.equal((await getJson<{ keepRuns: number | null }>(server, '/api/jobs/release%20build')).keepRuns, 20);
+      },
+    },
+    {
       command: 'endercompute jobs run "release build" --arg --fast --follow',
       check: async (result, stdout) => {
         assert.equal(stdout, 'building --release --fast for linux\noptimise = true\n');

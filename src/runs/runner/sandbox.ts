@@ -146,8 +146,11 @@ export const INIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGSTOP', 'SIGCONT'
  * The init, run as `perl -e INIT -- <umask> <interpreter path> <argv0> <script> <args…>`
  * with the control socket as file descriptor 3. No modules are loaded (start-up
  * time is the sandbox's cost on every run). Numbers are Linux's: WNOHANG 1,
- * F_SETFD 2, FD_CLOEXEC 1.
+ * F_SETFD 2, FD_CLOEXEC 1, F_SETPIPE_SZ 1031.
  *
+ * - Grows the output pipe to 1 MiB (the most an unprivileged process may), so a
+ *   fast writer is not stopped every 64 KiB while the server reads (a failure is
+ *   harmless: the pipe keeps its size).
  * - Reads the environment block, starts the script with stderr joined to stdout
  *   (one pipe: the order of the log is exactly the order the script wrote in),
  *   the server's original umask, and nothing of the control socket.
@@ -170,6 +173,7 @@ my $block = '';
 while (length($block) < $need) { sysread($ctl, $block, $need - length($block), length($block)) or exit 121 }
 %ENV = ();
 for my $entry (split /\0/, $block) { my $at = index($entry, '='); $ENV{substr($entry, 0, $at)} = substr($entry, $at + 1) if $at > 0 }
+fcntl(STDOUT, 1031, 1048576);
 pipe(my $wake_r, my $wake_w) or exit 122;
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
 my $pid = fork();
