@@ -175,10 +175,13 @@ export class JobsPages {
     @Res() response: Response,
   ): Promise<void> {
     const job = this.jobQueries.require(id);
-    const { form, input } = parseRunForm(body, this.clock.now());
+    // The jobs list's Run button sends only `from=list`: it runs the job now, and a refusal is a message, not a form.
+    const { from, ...fields } = body ?? {};
+    const list = from === 'list';
+    const { form, input } = parseRunForm(list ? fields : body, this.clock.now());
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
     for (const problem of inputFileProblems(uploads.map((file) => file.originalname))) addError(form, 'file', problem);
-    if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form);
+    if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form, list);
     let runId: string;
     try {
       const command = new RequestRunCommand(job.id, { ...input, files: uploadedInputs(uploads) }, contextOf(request));
@@ -187,7 +190,7 @@ export class JobsPages {
       if (error instanceof ValidationError) fileRunProblems(form, error.problems);
       else if (error instanceof ConflictError) addError(form, null, error.message);
       else throw error;
-      return this.refuseRunForm(request, response, job, form);
+      return this.refuseRunForm(request, response, job, form, list);
     }
     const spec = await this.runPages.runPage(runId);
     const number = (spec.data.run as { number: number }).number;
@@ -230,7 +233,7 @@ export class JobsPages {
       fragment: 'partials/job-history',
       title: job.name,
       nav: 'jobs',
-      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null, schedules: this.jobQueries.view(job).schedules },
+      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null, schedules: this.queries.scheduleRows(job.id, now) },
     };
   }
 
@@ -247,7 +250,12 @@ export class JobsPages {
     this.views.fragment(request, response, 'partials/job-form', { form, job: job ?? null, scripts: this.queries.scriptChoices() }, { status: 422 });
   }
 
-  private refuseRunForm(request: Request, response: Response, job: JobRecord, form: FormState): void {
+  private refuseRunForm(request: Request, response: Response, job: JobRecord, form: FormState, list = false): void {
+    if (list) {
+      const problems = [...form.general, ...Object.values(form.errors).flat()];
+      const flash: Flash = { kind: 'error', message: `“${job.name}” was not started: ${problems.join('; ')}` };
+      return this.views.fragment(request, response, 'partials/flash', { flash }, { status: 422, retarget: '#flash', reswap: 'innerHTML' });
+    }
     this.views.fragment(request, response, 'partials/run-form', { job, runForm: form }, { status: 422 });
   }
 
