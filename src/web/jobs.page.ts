@@ -63,6 +63,7 @@ export class JobsPages {
       const holder = this.jobs.nameHolder(definition.name);
       if (holder) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
     }
+    noteLostFiles(form, uploads);
     if (!definition || Object.keys(form.errors).length > 0) return this.refuseForm(request, response, form);
     const context = contextOf(request);
     let jobId: string;
@@ -181,6 +182,7 @@ export class JobsPages {
     const { form, input } = parseRunForm(list ? fields : body, this.clock.now());
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
     for (const problem of inputFileProblems(uploads.map((file) => file.originalname))) addError(form, 'file', problem);
+    noteLostFiles(form, uploads);
     if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form, list);
     let runId: string;
     try {
@@ -276,6 +278,16 @@ export class JobsPages {
     }
     return false;
   }
+}
+
+/**
+ * A browser cannot put chosen files back into a form the server sends again:
+ * a refused form says which files must be chosen again (`filesLost`), rather
+ * than dropping them silently.
+ */
+function noteLostFiles(form: FormState, uploads: Express.Multer.File[]): void {
+  const names = uploads.map((file) => `“${file.originalname}”`);
+  form.values.filesLost = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
 }
 
 export function contextOf(request: AuthenticatedRequest): CommandContext {

@@ -125,4 +125,105 @@ describe('pages: everyday rough edges over HTTP', () => {
     assert.equal(refused.headers.get('hx-retarget'), '#flash');
     assert.match(await refused.text(), /class="alert alert-error".*“From the list” was not started: This form has no field “stray”/s);
   });
+
+  it('keeps no chosen file silently: a refused job or run form says which files to choose again', async () => {
+    const body = new FormData();
+    body.append('name', 'Files lost');
+    body.append('scriptId', scriptId);
+    body.append('timeoutSeconds', 'soon');
+    body.append('file', new Blob(['a']), 'data.csv');
+    body.append('file', new Blob(['b']), 'notes.txt');
+    const refused = await htmx('/jobs', { method: 'POST', body });
+    assert.equal(refused.status, 422);
+    const html = await refused.text();
+    assert.match(html, /id="file-lost" role="status">The form was not saved, so the files you chose \(“data\.csv”, “notes\.txt”\) were not kept: choose them again\./);
+    const plain = await post('/jobs', { name: 'No files', scriptId, timeoutSeconds: 'soon' });
+    assert.doesNotMatch(await plain.text(), /file-lost/, 'no note when no file was chosen');
+
+    const jobId = await createJob({ name: 'Run files lost' });
+    const run = new FormData();
+    run.append('when', 'at');
+    run.append('at', '2001-01-01T00:00:00.000Z');
+    run.append('file', new Blob(['x']), 'input.bin');
+    const runRefused = await htmx(`/jobs/${jobId}/runs`, { method: 'POST', body: run });
+    assert.equal(runRefused.status, 422);
+    assert.match(await runRefused.text(), /id="run-file-lost" role="status">The run was not started, so the files you chose \(“input\.bin”\) were not kept/);
+  });
+
+  it('says an empty name once, in a person’s words, on the job and template forms', async () => {
+    for (const [path, fields, words] of [
+      ['/jobs', { name: '   ', scriptId }, 'Give the job a name'],
+      ['/scripts', { name: '', interpreter: 'bash', body: 'echo' }, 'Give the template a name'],
+    ] as const) {
+      const refused = await post(path, fields);
+      assert.equal(refused.status, 422, path);
+      const html = await refused.text();
+      const errors = /id="name-error"><li>(.*?)<\/ul>/s.exec(html);
+      assert.ok(errors, `${path}: the name has its message`);
+      assert.equal(errors[1], `${words}</li>`, `${path}: one message`);
+      assert.doesNotMatch(html, /longer than or equal|must not be blank/, path);
+    }
+    const long = await post('/jobs', { name: 'x'.repeat(101), scriptId });
+    assert.match(await long.text(), /id="name-error"><li>Name can be at most 100 characters<\/li>/);
+  });
+
+  it('tells a refused key where the current one is: renewed every Monday when generated; the API’s 401 stays', async () => {
+    const wrong = await t.request('/', { headers: { authorization: 'Bearer last-weeks-key-000000' } });
+    assert.equal(wrong.status, 401);
+    const html = await wrong.text();
+    assert.match(html, /You are not authenticated: this key was not accepted\./);
+    assert.match(html, /id="key-help">This server’s key is set by its operator \(<code>ENDERCOMPUTE_KEY<\/code>/, 'a fixed key: ask the operator');
+    const api = await t.request('/api/jobs', { headers: { authorization: 'Bearer last-weeks-key-000000' } });
+    assert.equal(api.status, 401);
+    assert.equal(((await api.json()) as { message: string }).message, 'You are not authenticated');
+    const first = await t.request('/', { headers: { authorization: '' } });
+    assert.doesNotMatch(await first.text(), /key-help/, 'no refusal before a key was tried');
+
+    const generated = await startTestApp({ ENDERCOMPUTE_KEY: '' });
+    try {
+      const refused = await generated.request('/jobs', { headers: { authorization: 'Bearer last-weeks-key-000000' } });
+      assert.equal(refused.status, 401);
+      assert.match(
+        await refused.text(),
+        /id="key-help">This server generates its key and renews it every Monday at 00:00 \(server time\), so last week’s key no longer works\. An operator finds the current key in the server’s start-up output .* or in <code>key\.json<\/code> in its data directory\./,
+      );
+    } finally {
+      await generated.close();
+    }
+  });
+
+  it('says up front that a template in use cannot be deleted, and asks plainly for one that is not', async () => {
+    const used = (await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'Used', interpreter: 'bash', body: 'true' } }), 201)).id;
+    await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name: 'User of Used', scriptId: used } }), 201);
+    const usedPage = await page(`/scripts/${used}`);
+    assert.match(usedPage, /<button type="button" class="btn btn-danger-ghost" disabled aria-describedby="delete-blocked">Delete<\/button>/);
+    assert.match(usedPage, /id="delete-blocked">It cannot be deleted while 1 job uses it \(listed under “Used by”\): give that job another template or delete it first\./);
+    assert.doesNotMatch(usedPage, /hx-delete="\/scripts\//);
+    const unused = (await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'Unused', interpreter: 'bash', body: 'true' } }), 201)).id;
+    const unusedPage = await page(`/scripts/${unused}`);
+    assert.match(unusedPage, new RegExp(`hx-delete="/scripts/${unused}" hx-confirm="Delete the script template “Unused”\\? No job uses it\\.`));
+    assert.doesNotMatch(unusedPage, /delete-blocked/);
+  });
+
+  it('a cancelled queued run: said once where it belongs, “Requested by”, no 0-byte download; history numbers are links; audit times are absolute', async () => {
+    const jobId = await createJob({ name: 'Cancelled early' });
+    await post(`/jobs/${jobId}/runs`, { when: 'delay', delayAmount: '2', delayUnit: 'hours' });
+    const scheduled = await page(`/runs/${jobId}-1`);
+    assert.match(scheduled, /<dt>Requested by<\/dt><dd>Zoë<\/dd>/);
+    assert.doesNotMatch(scheduled, /Started by|Download raw/);
+    const cancelled = await post(`/runs/${jobId}-1/cancel`, {});
+    assert.equal(cancelled.status, 200);
+    const html = await page(`/runs/${jobId}-1`);
+    assert.equal(html.match(/cancelled by/gi)?.length, 2, 'the subtitle and the Details row');
+    assert.match(html, /cancelled by <strong>Zoë<\/strong> before it started/);
+    assert.match(html, /<dt>Cancelled by<\/dt>/);
+    assert.doesNotMatch(html, /alert-error/, 'no red banner: nothing went wrong');
+    assert.doesNotMatch(html, /Download raw/, 'no download of nothing');
+
+    const job = await page(`/jobs/${jobId}`);
+    assert.match(job, new RegExp(`<a class="row-title run-no-link" href="/runs/${jobId}-1" aria-label="Run #1">#1</a>`));
+    assert.match(job, /<span class="run-label-now">Run now<\/span><span class="run-label-later">Schedule run<\/span>/);
+    const audit = await page('/audit');
+    assert.match(audit, /<div class="event-when"><time datetime="[^"]+" data-abs>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/);
+  });
 });
