@@ -86,9 +86,9 @@ describe('pages: everyday rough edges over HTTP', () => {
     });
     const html = await page(`/jobs/${jobId}`);
     const section = html.slice(html.indexOf('id="job-schedules"'), html.indexOf('</section>', html.indexOf('id="job-schedules"')));
-    assert.match(section, /<p class="schedule-words">Every 2 minutes <span class="muted">\(UTC\)<\/span><\/p>/);
-    assert.match(section, /<p class="schedule-words">At 02:30, Monday through Friday <span class="muted">\(Europe\/Berlin time\)<\/span><\/p>/);
-    assert.match(section, /<p class="schedule-words">At 00:00 <span class="muted">\(UTC\)<\/span><\/p>/);
+    assert.match(section, /<p class="schedule-words">Every 2 minutes<\/p>\s*<p class="schedule-what"><code>\*\/2 \* \* \* \*<\/code> <span class="muted">in UTC<\/span>/);
+    assert.match(section, /<p class="schedule-words">At 02:30, Monday through Friday<\/p>\s*<p class="schedule-what"><code>30 2 \* \* 1-5<\/code> <span class="muted">in Europe\/Berlin time<\/span>/);
+    assert.match(section, /<p class="schedule-words">At 00:00<\/p>\s*<p class="schedule-what"><code>@daily<\/code>/);
     // The next five times of each, as times the browser shows in the person's own time zone.
     const first = section.split('<li class="schedule">')[1];
     const times = [...first.matchAll(/<time datetime="([^"]+)" data-abs>/g)].map((match) => Date.parse(match[1]));
@@ -105,7 +105,7 @@ describe('pages: everyday rough edges over HTTP', () => {
 
     const list = await page('/jobs');
     const row = list.slice(list.indexOf(`href="/jobs/${jobId}"`));
-    const next = /data-label="Next run"><time datetime="([^"]+)"/.exec(row);
+    const next = /data-label="Next run"><div><time datetime="([^"]+)"/.exec(row);
     assert.ok(next, 'the row shows its next run');
     assert.equal(next[1], new Date(times[0]).toISOString());
     assert.ok(row.slice(0, row.indexOf('</tr>')).includes(`hx-post="/jobs/${jobId}/runs" hx-vals='{"from": "list"}'`), 'the row has a Run button');
