@@ -38,7 +38,9 @@ describe('everyday pages in a browser', () => {
         201,
       )
     ).id;
-    plainJob = (await postJson<{ id: string }>(server, '/api/jobs', { name: 'Release', scriptId, env: { PAUSE: '30' } }, 201)).id;
+    // Takes a second to stop when asked: long enough to see the "being cancelled" notice before the run ends.
+    const slowStop = (await postJson<{ id: string }>(server, '/api/scripts', { name: 'Slow to stop', interpreter: 'bash', body: "trap 'sleep 1; exit 143' TERM\necho started\nsleep 30 &\nwait $!\n" }, 201)).id;
+    plainJob = (await postJson<{ id: string }>(server, '/api/jobs', { name: 'Release', scriptId: slowStop }, 201)).id;
     browser = await launchBrowser();
     page = browser.page;
     page.setDefaultTimeout(15_000);
@@ -130,6 +132,7 @@ describe('everyday pages in a browser', () => {
     await page.waitForURL(new RegExp(`/runs/${plainJob}-1$`));
     await successFlash(page, 'Run #1 of “Release” was requested');
     await page.locator('.page-title .status', { hasText: 'Running' }).waitFor();
+    await page.locator('#output-text', { hasText: 'started' }).waitFor();
 
     await page.locator('#run-controls').getByRole('button', { name: 'Cancel run', exact: true }).click();
     await page.locator('#confirm-dialog[open]').waitFor();
@@ -167,7 +170,7 @@ describe('everyday pages in a browser', () => {
     const remove = page.getByRole('button', { name: 'Delete', exact: true });
     await remove.waitFor();
     assert.equal(await remove.isDisabled(), true);
-    assert.match(await page.locator('#delete-blocked').innerText(), /cannot be deleted while 2 jobs use it/);
+    assert.match(await page.locator('#delete-blocked').innerText(), /cannot be deleted while 1 job uses it/);
     await browser.screenshot('ev-09-template-in-use');
   });
 
