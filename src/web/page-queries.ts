@@ -92,6 +92,9 @@ export class PageQueries {
     private readonly schedules: SchedulesReadModel,
   ) {}
 
+  /** The last answer of {@link firings}, with what it was computed from. */
+  private firingCache: { changes: number; jobs: number; rows: FiringRow[] } | null = null;
+
   /** A job's schedules with their words and next `count` times after `now`. */
   scheduleRows(jobId: string, now: Date, count = 5): ScheduleRow[] {
     return this.schedules.forJob(jobId).map((schedule) => ({
@@ -106,6 +109,12 @@ export class PageQueries {
 
   /** The next firing of every schedule after `now`, earliest first, at most `limit`; and how many schedules will fire at all. */
   firings(now: Date, limit: number): { rows: FiringRow[]; total: number } {
+    // The dashboard asks every few seconds and a server may hold thousands of schedules: the list
+    // stands until a schedule or job changes or its earliest firing has passed.
+    const cached = this.firingCache;
+    if (cached && cached.changes === this.schedules.changes && cached.jobs === this.jobs.size && (cached.rows.length === 0 || now.toISOString() < cached.rows[0].at)) {
+      return { rows: cached.rows.slice(0, limit), total: cached.rows.length };
+    }
     const rows: FiringRow[] = [];
     for (const schedule of this.schedules.all()) {
       const [at] = this.upcoming(schedule, now, 1);
@@ -114,6 +123,7 @@ export class PageQueries {
       rows.push({ jobId: job.id, jobName: job.name, cron: schedule.cron, timeZone: schedule.timeZone, words: cronInWords(schedule.cron), at });
     }
     rows.sort((a, b) => a.at.localeCompare(b.at) || a.jobName.localeCompare(b.jobName));
+    this.firingCache = { changes: this.schedules.changes, jobs: this.jobs.size, rows };
     return { rows: rows.slice(0, limit), total: rows.length };
   }
 

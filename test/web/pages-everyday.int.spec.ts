@@ -102,6 +102,14 @@ describe('pages: everyday rough edges over HTTP', () => {
     assert.match(waiting, /every 2 minutes/);
     assert.match(waiting, /at 02:30, Monday through Friday · Europe\/Berlin/);
     assert.match(waiting, /<span class="count">3<\/span>/, 'its three schedules count');
+    // A change to the job shows at once, though the dashboard keeps its list between changes.
+    const renamed = await t.request(`/api/jobs/${jobId}`, { method: 'PUT', json: { name: 'Renamed build', scriptId, schedules: [{ cron: '*/2 * * * *', timeZone: 'UTC' }] } });
+    assert.equal(renamed.status, 200);
+    const after = await page('/');
+    const waitingAfter = after.slice(after.indexOf('id="panel-waiting"'), after.indexOf('id="panel-finished"'));
+    assert.ok(waitingAfter.includes('Renamed build') && !waitingAfter.includes('Nightly build'));
+    assert.match(waitingAfter, /<span class="count">1<\/span>/);
+    await t.request(`/api/jobs/${jobId}`, { method: 'PUT', json: { name: 'Nightly build', scriptId, schedules: [{ cron: '*/2 * * * *', timeZone: 'UTC' }, { cron: '30 2 * * 1-5', timeZone: 'Europe/Berlin' }, { cron: '@daily', timeZone: 'UTC' }] } });
 
     const list = await page('/jobs');
     const row = list.slice(list.indexOf(`href="/jobs/${jobId}"`));
