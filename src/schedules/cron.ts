@@ -58,21 +58,22 @@ export function scheduleProblems(value: unknown, name = 'schedules'): string[] {
     }
     const { cron, timeZone, ...rest } = entry as Record<string, unknown>;
     for (const key of Object.keys(rest)) problems.push(`${field}.${key.slice(0, 40)} is not a schedule field (cron, timeZone)`);
+    // The cron and the time zone are checked on their own, so a person sees every problem at once.
+    const zoneValid = typeof timeZone === 'string' && isTimeZone(timeZone);
+    if (!zoneValid) problems.push(`${field}.timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin"`);
     if (typeof cron !== 'string' || cron.trim() === '' || cron.length > MAX_CRON_LENGTH) {
       problems.push(`${field}.cron must be a cron expression of 1–${MAX_CRON_LENGTH} characters, such as "0 3 * * *"`);
       return;
     }
-    if (typeof timeZone !== 'string' || !isTimeZone(timeZone)) {
-      problems.push(`${field}.timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin"`);
-      return;
-    }
-    const schedule = { cron, timeZone };
+    // A bad time zone must not hide the cron's own problems: the pattern is then checked in UTC.
+    const schedule = { cron, timeZone: zoneValid ? timeZone : 'UTC' };
     try {
       if (nextSlotAfter(schedule, NEVER_REFERENCE) === null) problems.push(`${field}.cron "${cron}" never matches any time`);
     } catch (error) {
       problems.push(`${field}.cron "${cron}" is not a valid cron expression: ${describeCronError(error)}`);
       return;
     }
+    if (!zoneValid) return;
     if (seen.has(scheduleKey(schedule))) problems.push(`${field} repeats an earlier schedule`);
     seen.add(scheduleKey(schedule));
   });
@@ -82,6 +83,11 @@ export function scheduleProblems(value: unknown, name = 'schedules'): string[] {
 /** The schedule's first time strictly after `after`, or null when there is none. */
 export function nextSlotAfter(schedule: JobSchedule, after: Date): Date | null {
   return cronOf(schedule).nextRun(after);
+}
+
+/** The schedule's next `count` times strictly after `after`, earliest first (fewer when it ends). */
+export function upcomingSlots(schedule: JobSchedule, after: Date, count: number): Date[] {
+  return cronOf(schedule).nextRuns(count, after);
 }
 
 /**
@@ -99,8 +105,13 @@ export function dueSlot(schedule: JobSchedule, coveredUntil: Date, now: Date): {
   return { due: latest ?? first, next: cron.nextRun(now) };
 }
 
+/** What a wrong number of fields is told, in the words of the form's hint (croner's own message also offers seven fields, which this mode refuses). */
+export const CRON_FIELDS_MESSAGE =
+  'it needs five fields (minute, hour, day of month, month, day of week), six with seconds first, or a name such as @daily';
+
 function describeCronError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  if (/space separated parts are required|requires exactly 5 or 6 parts/.test(message)) return CRON_FIELDS_MESSAGE;
   // croner prefixes its messages with the class that threw them.
   return message.replace(/^Cron[A-Za-z]*:\s*/, '');
 }

@@ -63,6 +63,7 @@ export class JobsPages {
       const holder = this.jobs.nameHolder(definition.name);
       if (holder) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
     }
+    noteLostFiles(form, uploads);
     if (!definition || Object.keys(form.errors).length > 0) return this.refuseForm(request, response, form);
     const context = contextOf(request);
     let jobId: string;
@@ -175,10 +176,14 @@ export class JobsPages {
     @Res() response: Response,
   ): Promise<void> {
     const job = this.jobQueries.require(id);
-    const { form, input } = parseRunForm(body, this.clock.now());
+    // The jobs list's Run button sends only `from=list`: it runs the job now, and a refusal is a message, not a form.
+    const { from, ...fields } = body ?? {};
+    const list = from === 'list';
+    const { form, input } = parseRunForm(list ? fields : body, this.clock.now());
     const uploads = (files ?? []).filter((file) => file.originalname !== '' || file.size > 0);
     for (const problem of inputFileProblems(uploads.map((file) => file.originalname))) addError(form, 'file', problem);
-    if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form);
+    noteLostFiles(form, uploads);
+    if (!input || Object.keys(form.errors).length > 0) return this.refuseRunForm(request, response, job, form, list);
     let runId: string;
     try {
       const command = new RequestRunCommand(job.id, { ...input, files: uploadedInputs(uploads) }, contextOf(request));
@@ -187,7 +192,7 @@ export class JobsPages {
       if (error instanceof ValidationError) fileRunProblems(form, error.problems);
       else if (error instanceof ConflictError) addError(form, null, error.message);
       else throw error;
-      return this.refuseRunForm(request, response, job, form);
+      return this.refuseRunForm(request, response, job, form, list);
     }
     const spec = await this.runPages.runPage(runId);
     const number = (spec.data.run as { number: number }).number;
@@ -230,7 +235,7 @@ export class JobsPages {
       fragment: 'partials/job-history',
       title: job.name,
       nav: 'jobs',
-      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null, schedules: this.jobQueries.view(job).schedules },
+      data: { job, script, history, runForm, lastRun: history.rows[0] ?? null, filesFlash: null, schedules: this.queries.scheduleRows(job.id, now) },
     };
   }
 
@@ -247,7 +252,12 @@ export class JobsPages {
     this.views.fragment(request, response, 'partials/job-form', { form, job: job ?? null, scripts: this.queries.scriptChoices() }, { status: 422 });
   }
 
-  private refuseRunForm(request: Request, response: Response, job: JobRecord, form: FormState): void {
+  private refuseRunForm(request: Request, response: Response, job: JobRecord, form: FormState, list = false): void {
+    if (list) {
+      const problems = [...form.general, ...Object.values(form.errors).flat()];
+      const flash: Flash = { kind: 'error', message: `“${job.name}” was not started: ${problems.join('; ')}` };
+      return this.views.fragment(request, response, 'partials/flash', { flash }, { status: 422, retarget: '#flash', reswap: 'innerHTML' });
+    }
     this.views.fragment(request, response, 'partials/run-form', { job, runForm: form }, { status: 422 });
   }
 
@@ -268,6 +278,16 @@ export class JobsPages {
     }
     return false;
   }
+}
+
+/**
+ * A browser cannot put chosen files back into a form the server sends again:
+ * a refused form says which files must be chosen again (`filesLost`), rather
+ * than dropping them silently.
+ */
+function noteLostFiles(form: FormState, uploads: Express.Multer.File[]): void {
+  const names = uploads.map((file) => `“${file.originalname}”`);
+  form.values.filesLost = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
 }
 
 export function contextOf(request: AuthenticatedRequest): CommandContext {

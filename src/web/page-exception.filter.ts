@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { KeyService } from '../auth/key-service';
 import { HttpErrorFilter } from '../http/http-exception.filter';
 import { PageAuthError } from './page-errors';
 import { ViewRenderer, wantsFragment } from './view-renderer';
@@ -27,7 +28,10 @@ export class PageExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('PageError');
   private readonly api = new HttpErrorFilter();
 
-  constructor(private readonly views: ViewRenderer) {}
+  constructor(
+    private readonly views: ViewRenderer,
+    private readonly keys: KeyService,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const request = host.switchToHttp().getRequest<Request>();
@@ -55,7 +59,9 @@ export class PageExceptionFilter implements ExceptionFilter {
       response.setHeader('HX-Reswap', 'innerHTML');
     }
     const message = error.reason === 'missing' ? null : error.message;
-    this.views.send(response, status, this.views.render('pages/shell', { title: 'Welcome', nav: null, keyMessage: message }, request));
+    // A refused key is most often last week's: say why, and where the current one is (the API's 401 stays as documented).
+    const keyHelp = error.reason === 'rejected' ? (this.keys.isGenerated ? 'generated' : 'fixed') : null;
+    this.views.send(response, status, this.views.render('pages/shell', { title: 'Welcome', nav: null, keyMessage: message, keyHelp }, request));
   }
 
   private problem(request: Request, response: Response, exception: unknown): void {

@@ -4,6 +4,9 @@ import { JobsReadModel } from '../jobs/jobs.read-model';
 import type { FinishedStatus } from '../runs/run.events';
 import { actionsOf, durationOf, type RunActions } from '../runs/run.view';
 import { FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
+import { cronInWords } from '../schedules/cron-words';
+import { upcomingSlots } from '../schedules/cron';
+import { SchedulesReadModel, type ScheduleRecord } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { nameKey } from '../shared/names';
 
@@ -32,8 +35,32 @@ export interface RunRow {
   pausedAt: string | null;
 }
 
+/** A schedule as the pages show it: the pattern, in words, and its next times (ISO, the browser shows them in the person's time zone). */
+export interface ScheduleRow {
+  cron: string;
+  timeZone: string;
+  /** "every 2 minutes", or null when the pattern has no words. */
+  words: string | null;
+  /** The next few times it fires, earliest first; empty when never again. */
+  upcoming: string[];
+  lastSlot: string | null;
+  lastFiredAt: string | null;
+}
+
+/** The next time one schedule fires, for the dashboard's "Will run". */
+export interface FiringRow {
+  jobId: string;
+  jobName: string;
+  cron: string;
+  timeZone: string;
+  words: string | null;
+  at: string;
+}
+
 export interface JobRow {
   job: JobRecord;
+  /** When the job runs next by itself (ISO): a schedule's next firing or a run set for a later time, or null. */
+  nextScheduledAt: string | null;
   scriptName: string | null;
   lastRun: RunRow | null;
   /** How its most recently finished run ended (the last run may still be going). */
@@ -62,7 +89,54 @@ export class PageQueries {
     private readonly jobs: JobsReadModel,
     private readonly scripts: ScriptsReadModel,
     readonly runs: RunsReadModel,
+    private readonly schedules: SchedulesReadModel,
   ) {}
+
+  /** The last answer of {@link firings}, with what it was computed from. */
+  private firingCache: { changes: number; jobs: number; rows: FiringRow[] } | null = null;
+
+  /** A job's schedules with their words and next `count` times after `now`. */
+  scheduleRows(jobId: string, now: Date, count = 5): ScheduleRow[] {
+    return this.schedules.forJob(jobId).map((schedule) => ({
+      cron: schedule.cron,
+      timeZone: schedule.timeZone,
+      words: cronInWords(schedule.cron),
+      upcoming: this.upcoming(schedule, now, count),
+      lastSlot: schedule.lastSlot,
+      lastFiredAt: schedule.lastFiredAt,
+    }));
+  }
+
+  /** The next firing of every schedule after `now`, earliest first, at most `limit`; and how many schedules will fire at all. */
+  firings(now: Date, limit: number): { rows: FiringRow[]; total: number } {
+    // The dashboard asks every few seconds and a server may hold thousands of schedules: the list
+    // stands until a schedule or job changes or its earliest firing has passed.
+    const cached = this.firingCache;
+    if (cached && cached.changes === this.schedules.changes && cached.jobs === this.jobs.size && (cached.rows.length === 0 || now.toISOString() < cached.rows[0].at)) {
+      return { rows: cached.rows.slice(0, limit), total: cached.rows.length };
+    }
+    const rows: FiringRow[] = [];
+    for (const schedule of this.schedules.all()) {
+      const [at] = this.upcoming(schedule, now, 1);
+      const job = this.jobs.get(schedule.jobId);
+      if (at === undefined || !job) continue;
+      rows.push({ jobId: job.id, jobName: job.name, cron: schedule.cron, timeZone: schedule.timeZone, words: cronInWords(schedule.cron), at });
+    }
+    rows.sort((a, b) => a.at.localeCompare(b.at) || a.jobName.localeCompare(b.jobName));
+    this.firingCache = { changes: this.schedules.changes, jobs: this.jobs.size, rows };
+    return { rows: rows.slice(0, limit), total: rows.length };
+  }
+
+  /** The schedule's next `count` times after `now` (after its last slot, when that is later), as ISO text. */
+  private upcoming(schedule: ScheduleRecord, now: Date, count: number): string[] {
+    const first = this.schedules.nextSlot(schedule, now);
+    if (first === null) return [];
+    try {
+      return [first, ...upcomingSlots(schedule, new Date(first), count - 1).map((date) => date.toISOString())];
+    } catch {
+      return [first];
+    }
+  }
 
   runRow(run: RunRecord, now: Date, queuePosition: number | null = null): RunRow {
     return {
@@ -87,7 +161,16 @@ export class PageQueries {
   }
 
   /** The dashboard's three lists: running, will run (queued in order, then scheduled by time), have run. */
-  dashboard(now: Date): { running: RunRow[]; queued: RunRow[]; scheduled: RunRow[]; recent: RunRow[]; queuedTotal: number; scheduledTotal: number } {
+  dashboard(now: Date): {
+    running: RunRow[];
+    queued: RunRow[];
+    scheduled: RunRow[];
+    recent: RunRow[];
+    queuedTotal: number;
+    scheduledTotal: number;
+    firings: FiringRow[];
+    firingsTotal: number;
+  } {
     const executing = this.runs.executingRuns();
     const running = executing
       .map((run) => this.runRow(run, now))
@@ -100,6 +183,7 @@ export class PageQueries {
       .map((run) => this.runRow(run, now))
       .sort((a, b) => (a.scheduledFor ?? '').localeCompare(b.scheduledFor ?? ''));
     const recent = this.runs.list({ statuses: FINISHED_STATUSES, limit: DASHBOARD_LIST }, now).items.map((run) => this.runRow(run, now));
+    const firings = this.firings(now, DASHBOARD_LIST);
     return {
       running,
       queued,
@@ -107,6 +191,9 @@ export class PageQueries {
       scheduled: scheduled.slice(0, DASHBOARD_LIST),
       scheduledTotal: scheduled.length,
       recent,
+      // Schedules fire without a run waiting in the log: their next times are listed after the runs that are.
+      firings: firings.rows,
+      firingsTotal: firings.total,
     };
   }
 
@@ -130,14 +217,27 @@ export class PageQueries {
     }
     const pages = Math.max(1, Math.ceil(matching.length / JOBS_PER_PAGE));
     const current = Math.min(Math.max(1, page), pages);
-    const rows = matching.slice((current - 1) * JOBS_PER_PAGE, current * JOBS_PER_PAGE).map((job) => this.jobRow(job, now));
+    // Runs someone set for a later time are next runs too: the earliest per job, read once for the page.
+    const laterRuns = new Map<string, string>();
+    for (const run of this.runs.list({ statuses: ['scheduled'], limit: 500 }, now).items) {
+      const earliest = laterRuns.get(run.jobId);
+      if (run.scheduledFor !== null && (earliest === undefined || run.scheduledFor < earliest)) laterRuns.set(run.jobId, run.scheduledFor);
+    }
+    const rows = matching.slice((current - 1) * JOBS_PER_PAGE, current * JOBS_PER_PAGE).map((job) => this.jobRow(job, now, laterRuns.get(job.id) ?? null));
     return { rows, total: matching.length, page: current, pages, tags: [...tags].sort(), anyJobs: all.length > 0 };
   }
 
-  jobRow(job: JobRecord, now: Date): JobRow {
+  /** A job's row; `laterRun`: when its earliest run set for a later time starts, if any. */
+  jobRow(job: JobRecord, now: Date, laterRun: string | null = null): JobRow {
     const last = this.runs.latestForJob(job.id);
+    let nextScheduledAt: string | null = laterRun;
+    for (const schedule of this.schedules.forJob(job.id)) {
+      const next = this.schedules.nextSlot(schedule, now);
+      if (next !== null && (nextScheduledAt === null || next < nextScheduledAt)) nextScheduledAt = next;
+    }
     return {
       job,
+      nextScheduledAt,
       scriptName: this.scripts.get(job.scriptId)?.name ?? null,
       lastRun: last ? this.runRow(last, now) : null,
       lastOutcome: this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? null,

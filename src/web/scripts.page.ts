@@ -118,7 +118,7 @@ export class ScriptsPages {
 
 function fileCommandError(form: FormState, error: unknown): boolean {
   if (error instanceof ValidationError) {
-    fileProblems(form, error.problems, { name: { field: 'name', label: 'Name' }, interpreter: { field: 'interpreter', label: 'Interpreter' }, body: { field: 'body', label: 'Script' } });
+    fileProblems(form, error.problems, { name: { field: 'name', label: 'Name', empty: 'Give the template a name' }, interpreter: { field: 'interpreter', label: 'Interpreter' }, body: { field: 'body', label: 'Script' } });
     return true;
   }
   if (error instanceof ConflictError) {

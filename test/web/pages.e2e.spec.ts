@@ -148,18 +148,15 @@ describe('the web pages in a browser', () => {
     assert.match(readFileSync(saved, 'utf8'), /args: --verbose hello world\n/);
   });
 
-  it('refuses to delete a template a job uses, naming the job', async () => {
+  it('says before any click that a template a job uses cannot be deleted, naming the job', async () => {
     await page.click('nav.mainnav a[href="/scripts"]');
     await page.waitForURL(/\/scripts$/);
     await page.locator('main a.row-title', { hasText: 'Greeter' }).click();
     await page.waitForURL(/\/scripts\/[0-9a-z]{12}$/);
-    await page.click('main button.btn-danger-ghost');
-    await page.locator('#confirm-dialog[open]').waitFor();
-    assert.match(await page.locator('#confirm-message').innerText(), /Greeter/);
-    await page.click('#confirm-ok');
-    const refusal = page.locator('#flash .alert-error');
-    await refusal.waitFor();
-    assert.match(await refusal.innerText(), /Nightly build/);
+    const remove = page.locator('main button.btn-danger-ghost');
+    assert.equal(await remove.isDisabled(), true, 'no confirmation that can only end in a refusal');
+    assert.match(await page.locator('#delete-blocked').innerText(), /cannot be deleted while 1 job uses it/);
+    assert.match(await page.locator('main .linklist').innerText(), /Nightly build/);
     assert.equal(await heading(page), 'Greeter', 'the template is still there');
     await browser.screenshot('10-template-in-use');
   });

@@ -267,7 +267,7 @@ describe('pages: run controls, job limits and schedules over HTTP', () => {
     );
     const page = await created.text();
     assert.match(page, /<dd id="job-limit">2 at once/);
-    assert.ok(page.includes('<code>0 3 * * *</code> <span class="muted">Europe/Helsinki</span>'));
+    assert.ok(page.includes('<p class="schedule-words">At 03:00</p>') && page.includes('<code>0 3 * * *</code> <span class="muted">in Europe/Helsinki time</span>'));
     assert.ok(page.includes(`<time datetime="${job.schedules[0].nextAt}" data-abs>`), 'the next firing is shown');
 
     const form = await (await htmx(`/jobs/${id}/edit`, { partial: false })).text();

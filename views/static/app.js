@@ -217,6 +217,11 @@
   document.addEventListener('htmx:after:swap', function (event) {
     var ctx = event.detail.ctx || {};
     refreshTimes();
+    // The run page refreshed itself and the run is over: notices about what was under way ("is being cancelled", "was paused") are stale now.
+    var targetId = typeof ctx.target === 'string' ? ctx.target.replace(/^#/, '') : ctx.target && ctx.target.id;
+    if (targetId === 'run-live' && !document.getElementById('run-refresh')) {
+      document.querySelectorAll('#flash .alert:not(.alert-error)').forEach(function (notice) { notice.remove(); });
+    }
     var status = ctx.response && ctx.response.status;
     if (status === 422) {
       var invalid = document.querySelector('[aria-invalid="true"]');
@@ -237,9 +242,9 @@
     document.getElementById('confirm-message').textContent = detail.ctx.confirm;
     var source = detail.ctx.sourceElement;
     document.getElementById('confirm-ok').textContent = (source && source.getAttribute('data-confirm-label')) || 'Confirm';
-    // "Cancel" would be ambiguous when the action itself cancels something (a run).
+    // Every confirmation is of something that cannot be undone: "Keep it" goes back ("Cancel" would be ambiguous beside "Cancel run").
     var dismiss = dialog.querySelector('button[value="cancel"]');
-    if (dismiss) dismiss.textContent = (source && source.getAttribute('data-confirm-dismiss')) || 'Cancel';
+    if (dismiss) dismiss.textContent = 'Keep it';
     dialog.returnValue = '';
     dialog.addEventListener('close', function onClose() {
       dialog.removeEventListener('close', onClose);
@@ -256,9 +261,21 @@
     if (form.id !== 'key-form') return;
     event.preventDefault();
     var key = form.elements.key.value.trim();
-    if (!key) {
-      form.elements.key.setAttribute('aria-invalid', 'true');
-      form.elements.key.focus();
+    var name = form.elements.name.value.trim();
+    // Each empty field is marked and says in words what it needs; the first one gets the focus.
+    var missing = [[form.elements.name, name], [form.elements.key, key]].filter(function (pair) {
+      var input = pair[0];
+      var empty = !pair[1];
+      var error = document.getElementById(input.id + '-error');
+      if (error) error.hidden = !empty;
+      if (empty) {
+        input.setAttribute('aria-invalid', 'true');
+        input.setAttribute('aria-describedby', (input.id === 'name-input' ? 'name-hint ' : '') + input.id + '-error');
+      }
+      return empty;
+    });
+    if (missing.length) {
+      missing[0][0].focus();
       return;
     }
     store(KEY, key);

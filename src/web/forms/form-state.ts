@@ -24,13 +24,26 @@ export function addError(form: FormState, field: string | null, message: string)
   (form.errors[field] ??= []).push(message);
 }
 
+/** How a form names a problem's field: the form field, the word a person reads, and what to say when it is left empty. */
+export interface FieldLabel {
+  field: string;
+  label: string;
+  /** Said once, instead of every rule an empty value breaks (`Give the job a name`). */
+  empty?: string;
+}
+
+/** The validators' ways of saying a value is empty ("must be longer than or equal to 1 characters", "must not be blank", …). */
+const EMPTY_VALUE = /^(?:must be longer than or equal to 1 characters?|must not be blank|should not be empty|must be a non-empty string)$/;
+
 /**
  * Files problems (`field: message`, as the validators and deciders word them)
  * beside the form's fields. `labels` maps a problem's field to the form field
  * and the word a person reads; a message that starts with the field's code
  * name starts with its label instead ("timeoutSeconds must be…" → "Timeout must be…").
+ * The validators' machine wording is put in a person's words, an empty value
+ * gets one message however many rules it breaks, and no message is said twice.
  */
-export function fileProblems(form: FormState, problems: string[], labels: Record<string, { field: string; label: string }>): void {
+export function fileProblems(form: FormState, problems: string[], labels: Record<string, FieldLabel>): void {
   for (const problem of problems) {
     const match = /^([A-Za-z][\w.-]*?)(?:\.\d+)?: (.*)$/s.exec(problem);
     const target = match ? labels[match[1]] : undefined;
@@ -39,10 +52,21 @@ export function fileProblems(form: FormState, problems: string[], labels: Record
       continue;
     }
     let message = match[2];
-    if (message.startsWith(`${match[1]} `)) message = `${target.label} ${message.slice(match[1].length + 1)}`;
+    const rest = message.startsWith(`${match[1]} `) ? message.slice(match[1].length + 1) : null;
+    if (rest !== null && EMPTY_VALUE.test(rest)) message = target.empty ?? `${target.label} cannot be empty`;
+    else if (rest !== null) message = `${target.label} ${humanRule(rest)}`;
     else if (message.startsWith('each value in ')) message = message.replace(/^each value in \S+ /, `Each line of ${target.label.toLowerCase()} `);
-    addError(form, target.field, capitalise(message));
+    message = capitalise(message);
+    if (form.errors[target.field]?.includes(message)) continue;
+    addError(form, target.field, message);
   }
+}
+
+/** class-validator's length rules in a person's words: "must be shorter than or equal to 100 characters" → "can be at most 100 characters". */
+function humanRule(rule: string): string {
+  return rule
+    .replace(/^must be shorter than or equal to (\d+) characters?$/, 'can be at most $1 characters')
+    .replace(/^must be longer than or equal to (\d+) characters?$/, 'must be at least $1 characters');
 }
 
 function capitalise(text: string): string {

@@ -11,7 +11,7 @@ import { addError, emptyForm, envToLines, fileProblems, type FormState, hasError
 export const MAX_SCHEDULE_ROW = 99;
 
 const LABELS = {
-  name: { field: 'name', label: 'Name' },
+  name: { field: 'name', label: 'Name', empty: 'Give the job a name' },
   description: { field: 'description', label: 'Description' },
   scriptId: { field: 'scriptId', label: 'Script template' },
   args: { field: 'args', label: 'Arguments' },

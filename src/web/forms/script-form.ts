@@ -5,7 +5,7 @@ import { ValidationError } from '../../shared/domain-errors';
 import { emptyForm, fileProblems, type FormState, hasErrors, refuseUnknownFields, text } from './form-state';
 
 const LABELS = {
-  name: { field: 'name', label: 'Name' },
+  name: { field: 'name', label: 'Name', empty: 'Give the template a name' },
   interpreter: { field: 'interpreter', label: 'Interpreter' },
   body: { field: 'body', label: 'Script' },
 };
