@@ -36,6 +36,19 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
     gates.remove();
   });
 
+  /**
+   * The run once it has ended: its end is recorded at once when there is room for
+   * that, else as soon as space is freed (which this frees when the runner says it waits).
+   */
+  const endOf = (runId: string, timeoutMs: number): Promise<Run> =>
+    eventually(async () => {
+      const current = await getJson<Run>(server, `/api/runs/${runId}`);
+      if (current.finishedAt !== null) return current;
+      if (!server.output().includes(`Run ${runId} ended, but the disk is full`)) return undefined;
+      await unfill();
+      return waitForRun(server, runId);
+    }, timeoutMs, `run ${runId} to end`);
+
   /** Free bytes on the server's disk. */
   const free = async (): Promise<number> => Number((await onServerDisk(server, `df -B1 --output=avail ${server.dataDir} | tail -1`)).trim());
   /** Fills the disk with a file, leaving about `leave` bytes free (0: completely full). */
@@ -121,13 +134,7 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
     await expectJson(await server.request(`/api/jobs/${withFile}/files`, { method: 'POST', body: form }), 201);
     await fill(2 * MiB);
     const run = await postJson<Run>(server, `/api/jobs/${withFile}/runs`, {}, 202);
-    const ended = await eventually(async () => {
-      const current = await getJson<Run>(server, `/api/runs/${run.id}`);
-      if (current.finishedAt !== null) return current;
-      if (!server.output().includes(`Run ${run.id} ended, but the disk is full`)) return undefined;
-      await unfill();
-      return waitForRun(server, run.id);
-    }, 30_000, 'the run to end');
+    const ended = await endOf(run.id, 30_000);
     await unfill();
     assert.equal(ended.status, 'failed');
     assert.match(ended.reason ?? '', /^The disk is full, so the run could not be started \(free space on the server, then run it again\)$/);
@@ -176,14 +183,7 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
     const writer = await createJob(server, 'flood', 'bash', 'yes 0123456789abcdef | head -c 200000000');
     await fill(8 * MiB);
     const run = await postJson<Run>(server, `/api/jobs/${writer}/runs`, {}, 202);
-    // Its end is recorded at once when there is room for that, else as soon as space is freed.
-    const ended = await eventually(async () => {
-      const current = await getJson<Run>(server, `/api/runs/${run.id}`);
-      if (current.finishedAt !== null) return current;
-      if (!server.output().includes(`Run ${run.id} ended, but the disk is full`)) return undefined;
-      await unfill();
-      return waitForRun(server, run.id);
-    }, 60_000, 'the flooding run to end');
+    const ended = await endOf(run.id, 60_000);
     await unfill();
     await expectCutShort(ended, Buffer.from('0123456789abcdef\n'), Buffer.alloc(0));
     assert.ok(ended.outputBytes > MiB, `kept ${ended.outputBytes} bytes`);

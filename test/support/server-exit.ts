@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { SERVER_ENTRY, TEST_KEY } from './server-process';
+import { SERVER_ENTRY, serverEnvironment, TEST_KEY } from './server-process';
 
 /** How a server process that was expected to refuse to start ended. */
 export interface ServerExit {
@@ -16,16 +16,7 @@ export interface ServerExit {
  */
 export async function runServerUntilExit(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerExit> {
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      LANG: 'C.UTF-8',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ENDERCOMPUTE_DATA_DIR: dataDir,
-      ENDERCOMPUTE_KEY: TEST_KEY,
-      ...env,
-    },
+    env: serverEnvironment(dataDir, TEST_KEY, env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

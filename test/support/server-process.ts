@@ -44,6 +44,24 @@ export interface ServerProcess {
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
 
+/**
+ * The environment a test server starts with: nothing of this process but PATH and
+ * HOME, a free port on loopback, the data dir, the key (null: let it generate one),
+ * then `env`.
+ */
+export function serverEnvironment(dataDir: string, key: string | null, env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    LANG: 'C.UTF-8',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ENDERCOMPUTE_DATA_DIR: dataDir,
+    ...(key === null ? {} : { ENDERCOMPUTE_KEY: key }),
+    ...env,
+  };
+}
+
 /** Starts `node dist/src/main.js` on a free port and resolves once it serves. */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
@@ -51,16 +69,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const command = options.diskMiB === undefined ? [process.execPath, SERVER_ENTRY] : onSmallDisk(options.diskMiB, dataDir);
   const child = spawn(command[0], command.slice(1), {
     cwd: options.cwd,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      LANG: 'C.UTF-8',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ENDERCOMPUTE_DATA_DIR: dataDir,
-      ...(options.generatedKey ? {} : { ENDERCOMPUTE_KEY: key }),
-      ...options.env,
-    },
+    env: serverEnvironment(dataDir, options.generatedKey ? null : key, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let printed = '';
