@@ -1,12 +1,40 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { RecordedEvent } from '../event-store/event-store.port';
 
+/** The projection database's handle: better-sqlite3, synchronous, so queries stay plain function calls. */
+export type ProjectionDb = BetterSqlite3.Database;
+
 /**
- * A read model fed from the log. `apply` must be synchronous and must not throw
- * for events it does not know: read models are derived, disposable, and rebuilt
- * by replaying the whole log at start.
+ * A read model fed from the log and kept in the projection database (SQLite, in the
+ * data dir), so that a restart continues from its checkpoint instead of replaying the
+ * whole log, and memory does not grow with history.
+ *
+ * The engine applies events in position order, in batches; each batch is one
+ * transaction that also records the position it reached, so an event is applied
+ * exactly once however the server stops. Queries read the database synchronously and
+ * build records on demand; a projection keeps no other state (monotonic change
+ * counters that tell pollers "something moved" excepted).
  */
 export interface Projection {
+  /** Stable name: the key under which its version is kept in the database. */
   readonly name: string;
+  /**
+   * Its shape: bump it whenever its tables, or what it derives from which events,
+   * change. A database holding another version of it is rebuilt from the log.
+   */
+  readonly version: number;
+  /**
+   * Gives it the database: creates its tables and indexes when missing (idempotent)
+   * and prepares its statements. Called at start before any `apply`, and again with
+   * another database when a rebuilt one replaces the old: from then on it uses only
+   * the new one.
+   */
+  open(db: ProjectionDb): void;
+  /**
+   * Applies one event, synchronously, inside the engine's transaction; ignores events
+   * it does not know. It throws only for an event it cannot apply: the engine then
+   * rolls the batch back and stops, naming the event's position, and never skips it.
+   */
   apply(event: RecordedEvent): void;
 }
 
