@@ -37,6 +37,9 @@ export interface JobRecord {
 @Injectable()
 export class JobsReadModel implements Projection {
   readonly name = 'jobs';
+  readonly version = 0;
+  /** Still in memory: takes no tables (it moves to the projection database). */
+  open(): void {}
   private readonly byId = new Map<string, JobRecord>();
   private readonly idByNameKey = new Map<string, string>();
   /** Every id a job was created with, removed ones included. */

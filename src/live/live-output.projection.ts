@@ -18,6 +18,9 @@ const QUEUE_EVENTS = new Set(['RunRequested', 'RunClaimed', 'RunFinished', 'RunR
 @Injectable()
 export class LiveOutputProjection implements Projection {
   readonly name = 'live-output';
+  readonly version = 0;
+  /** Still in memory: takes no tables (it moves to the projection database). */
+  open(): void {}
 
   constructor(private readonly hub: LiveOutputHub) {}
 

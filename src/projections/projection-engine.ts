@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { comparePositions, EventStore, type Position, type Subscription } from '../event-store/event-store.port';
 import { UnavailableError } from '../shared/domain-errors';
 import { PROJECTIONS, type Projection } from './projection';
@@ -29,6 +30,9 @@ export class ProjectionEngine implements OnApplicationShutdown {
 
   /** Starts following the log and resolves once every event stored before the call is applied. */
   async start(): Promise<void> {
+    // For now an in-memory database rebuilt at every start; the projection database file with checkpoints replaces it.
+    const db = new Database(':memory:');
+    for (const projection of this.projections) projection.open(db);
     const head = await this.store.headPosition();
     this.subscription = this.store.subscribeAll();
     void this.consume(this.subscription);

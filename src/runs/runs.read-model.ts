@@ -88,6 +88,9 @@ export interface RunFilter {
 @Injectable()
 export class RunsReadModel implements Projection {
   readonly name = 'runs';
+  readonly version = 0;
+  /** Still in memory: takes no tables (it moves to the projection database). */
+  open(): void {}
   /**
    * Every run in request order; `seq` is the index. A run's place is taken when its job
    * admits it (`JobRunAdmitted`, serialised per job), not when its `RunRequested` lands

@@ -38,6 +38,9 @@ export interface DuePlan {
 @Injectable()
 export class SchedulesReadModel implements Projection {
   readonly name = 'schedules';
+  readonly version = 0;
+  /** Still in memory: takes no tables (it moves to the projection database). */
+  open(): void {}
   private readonly byJob = new Map<string, Map<string, ScheduleRecord>>();
   private readonly pending = new Map<string, PendingFiring>();
   private changeCount = 0;

@@ -23,6 +23,9 @@ export interface ScriptView {
 @Injectable()
 export class ScriptsReadModel implements Projection {
   readonly name = 'scripts';
+  readonly version = 0;
+  /** Still in memory: takes no tables (it moves to the projection database). */
+  open(): void {}
   private readonly byId = new Map<string, ScriptView>();
   private readonly idByNameKey = new Map<string, string>();
   /** Every id a template was created with, removed ones included. */
