@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
@@ -24,9 +25,10 @@ import { JobQueries } from './jobs/job.view';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsReadModel } from './jobs/jobs.read-model';
 import { LIVE_CONTROLLERS, LIVE_PROVIDERS } from './live/live.module';
-import { LiveOutputProjection } from './live/live-output.projection';
 import { PROJECTIONS } from './projections/projection';
-import { ProjectionEngine } from './projections/projection-engine';
+import { PROJECTION_DATABASE_FILE, ProjectionEngine } from './projections/projection-engine';
+import { PROJECTIONS_FILE } from './projections/projection-database';
+import { ReadModelsGuard } from './projections/read-models.guard';
 import { RunExecutor } from './runs/execution/run-executor';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
@@ -75,16 +77,12 @@ export class AppModule {
         SchedulesReadModel,
         {
           provide: PROJECTIONS,
-          // Live output last: it reads what the runs read model has already applied.
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, live: LiveOutputProjection) => [
-            scripts,
-            jobs,
-            runs,
-            schedules,
-            live,
-          ],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, LiveOutputProjection],
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel) => [scripts, jobs, runs, schedules],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel],
         },
+        // The read models' database, beside the log (docs/DESIGN.md, "The read side").
+        { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
+        { provide: APP_GUARD, useClass: ReadModelsGuard },
         ProjectionEngine,
         KeyService,
         Authenticator,

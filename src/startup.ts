@@ -48,7 +48,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     this.schedules.stop();
     this.retention.onApplicationShutdown();
     await this.retention.idle();
-    await this.projections.onApplicationShutdown();
+    await this.projections.close();
     await this.store.close();
   }
 }

@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from '../projections/projection';
+import { ProjectionEngine } from '../projections/projection-engine';
 import { decodeOutput, storedOutputLength } from '../runs/output-encoding';
 import { OUTPUT_STREAM_PREFIX, type RunOutputAppended } from '../runs/run.events';
 import { LiveOutputHub } from './live-output.hub';
@@ -9,20 +9,31 @@ import { LiveOutputHub } from './live-output.hub';
  * Feeds stored output to the live hub, for runs executed by another server
  * (or output this server's viewers missed): the projection engine already
  * reads every event, so no viewer needs to poll the store. It also wakes the
- * viewers of a run when the read models changed it (listed after the others,
- * it sees each event once they all applied it). It keeps no state and
- * ignores runs nobody here watches.
+ * viewers of a run when the read models changed it. It keeps no state and
+ * ignores runs nobody here watches, so it is not a projection: it listens to
+ * batches once their transaction committed (a batch rolled back never reached
+ * a viewer, and a viewer woken reads the change it was woken for).
  */
 const QUEUE_EVENTS = new Set(['RunRequested', 'RunClaimed', 'RunFinished', 'RunRescheduled']);
 
 @Injectable()
-export class LiveOutputProjection implements Projection {
-  readonly name = 'live-output';
-  readonly version = 0;
-  /** Still in memory: takes no tables (it moves to the projection database). */
-  open(): void {}
+export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
+  private unsubscribe: (() => void) | null = null;
 
-  constructor(private readonly hub: LiveOutputHub) {}
+  constructor(
+    private readonly hub: LiveOutputHub,
+    private readonly engine: ProjectionEngine,
+  ) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.engine.onCommitted((events) => {
+      for (const event of events) this.apply(event);
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
 
   apply(event: RecordedEvent): void {
     // Output batches come from `output-<runId>` (or, in older logs, the run stream).

@@ -1,47 +1,171 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import Database from 'better-sqlite3';
-import { comparePositions, EventStore, type Position, type Subscription } from '../event-store/event-store.port';
+import { existsSync, renameSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { comparePositions, EventStore, formatPosition, type Position, type RecordedEvent, type Subscription } from '../event-store/event-store.port';
 import { UnavailableError } from '../shared/domain-errors';
-import { PROJECTIONS, type Projection } from './projection';
+import { isDiskFull } from '../shared/storage-full';
+import { PROJECTIONS, type Projection, type ProjectionDb } from './projection';
+import {
+  BUILDING_SUFFIX,
+  closeAndInstall,
+  openProjectionDb,
+  prepareCheckpointWrite,
+  READY_SUFFIX,
+  readStoredState,
+  removeDbFiles,
+  setIdentity,
+  writeBuildInfo,
+  type LogIdentity,
+  type StoredState,
+} from './projection-database';
 
 /** How long a request waits for its own write to reach the read models before it gives up. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 10_000;
+/** Events applied in one transaction at most: large enough to amortise the commit, small enough to bound memory. */
+const MAX_BATCH_EVENTS = 4096;
+/** How often a rebuild reports its progress. */
+const PROGRESS_EVERY_MS = 3_000;
+/** How long to wait before applying again after the disk was full. */
+const DISK_FULL_RETRY_MS = 2_000;
 
 /**
- * Feeds every projection from one catch-up subscription to `$all`: at start it
- * replays the whole log, then follows it live. Callers that just appended wait
- * with {@link waitFor} so what they read reflects what they wrote.
+ * The Nest token for the projection database's path (`<data>/projections.db`); without
+ * it the engine keeps its database in memory and rebuilds it at every start (the bench).
+ */
+export const PROJECTION_DATABASE_FILE = Symbol('PROJECTION_DATABASE_FILE');
+/** The Nest token for an {@link EngineReporter}; without it the engine reports to the server's log. */
+export const ENGINE_REPORTER = Symbol('ENGINE_REPORTER');
+
+/**
+ * Test hook (`ENDERCOMPUTE_TEST_KILL_BEFORE_CHECKPOINT=<n>`): the process kills itself
+ * (SIGKILL) inside the transaction of the batch holding the n-th event it applies, after
+ * the projections applied it and before the checkpoint is written and the transaction
+ * commits — the crash that idempotency by position must survive. Unset in real use.
+ */
+const KILL_BEFORE_CHECKPOINT = Number(process.env.ENDERCOMPUTE_TEST_KILL_BEFORE_CHECKPOINT ?? 'NaN');
+
+/** Where the engine's lines go: the server's log (Nest) or the offline tool's output. */
+export interface EngineReporter {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** An event a projection threw on: the engine stopped before it, and names it. */
+export class ProjectionStoppedError extends UnavailableError {
+  constructor(
+    readonly projection: string,
+    readonly event: Pick<RecordedEvent, 'position' | 'stream' | 'revision' | 'type'>,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `The read models stopped: projection "${projection}" cannot apply the event at position ${formatPosition(event.position)} ` +
+        `(stream ${event.stream}, revision ${event.revision}, type ${event.type}): ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        'They show the log as it was before that event; the event is not skipped. Upgrade to a version that reads it (or report it), then restart the server.',
+    );
+    this.name = 'ProjectionStoppedError';
+  }
+}
+
+/**
+ * Feeds every projection from one catch-up subscription to `$all`, into the projection
+ * database (`projection-database.ts`): batches of events, each applied in one
+ * transaction that also records the position reached, so an event is applied exactly
+ * once however the server stops. At start it resumes after the stored checkpoint, or
+ * rebuilds the database from the log in a new file when the projections' versions, the
+ * log or the file do not match. Callers that just appended wait with {@link waitFor} so
+ * what they read reflects what they wrote. See docs/DESIGN.md, "The read side".
  */
 @Injectable()
-export class ProjectionEngine implements OnApplicationShutdown {
-  private readonly logger = new Logger(ProjectionEngine.name);
+export class ProjectionEngine {
+  private readonly reporter: EngineReporter;
+  private db: ProjectionDb | null = null;
+  private writeCheckpoint: ((position: Position, total: number) => void) | null = null;
+  private applyBatch: ((events: RecordedEvent[]) => void) | null = null;
   private position: Position | null = null;
   private subscription: Subscription | null = null;
   private waiters: Array<{ position: Position; resolve: () => void; reject: (error: Error) => void }> = [];
   private readonly listeners = new Set<() => void>();
+  private readonly commitListeners = new Set<(events: readonly RecordedEvent[]) => void>();
   private notifyScheduled = false;
-  private failure: Error | null = null;
+  private failure: UnavailableError | null = null;
+  /** Events this process applied. */
   private eventsApplied = 0;
+  /** Events the database holds, since it was built. */
+  private totalApplied = 0;
+  private buffer: RecordedEvent[] = [];
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The database was built from an empty log: the first event applied names the log. */
+  private identityPending: LogIdentity | null = null;
+  private closed = false;
 
   constructor(
     private readonly store: EventStore,
     @Inject(PROJECTIONS) private readonly projections: Projection[],
-  ) {}
-
-  /** Starts following the log and resolves once every event stored before the call is applied. */
-  async start(): Promise<void> {
-    // For now an in-memory database rebuilt at every start; the projection database file with checkpoints replaces it.
-    const db = new Database(':memory:');
-    for (const projection of this.projections) projection.open(db);
-    const head = await this.store.headPosition();
-    this.subscription = this.store.subscribeAll();
-    void this.consume(this.subscription);
-    if (head) await this.waitFor(head, Number.POSITIVE_INFINITY);
+    @Optional() @Inject(PROJECTION_DATABASE_FILE) private readonly file: string | null = null,
+    @Optional() @Inject(ENGINE_REPORTER) reporter?: EngineReporter,
+  ) {
+    const logger = new Logger(ProjectionEngine.name);
+    this.reporter = reporter ?? { info: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) };
   }
 
-  /** Resolves once the read models include the event at `position`. */
+  /**
+   * Opens the projection database and starts following the log; resolves once every
+   * event stored before the call is applied. Rebuilds first when needed (see
+   * {@link rebuildReason}), in a new file that replaces the old one only once caught up.
+   */
+  async start(): Promise<void> {
+    const { head, identity } = await this.readLog();
+    let building: string | null = null;
+    let after: Position | undefined;
+    if (this.file === null) {
+      this.db = openProjectionDb(null);
+      writeBuildInfo(this.db, this.projections, identity);
+    } else {
+      this.takeReadyDatabase(this.file);
+      const existing = this.openExisting(this.file, identity, head);
+      if ('db' in existing) {
+        this.db = existing.db;
+        after = existing.checkpoint ?? undefined;
+        this.totalApplied = existing.eventsApplied;
+      } else {
+        building = `${this.file}${BUILDING_SUFFIX}`;
+        this.reporter.warn(`Projections: building ${basename(this.file)} from the log: ${existing.reason}`);
+        this.db = this.newDatabase(building, identity);
+      }
+    }
+    if (identity.firstEventId === null) this.identityPending = identity;
+    this.attach(this.db);
+    this.position = after ?? null;
+    await this.follow(after, head, building !== null);
+    if (building !== null && this.file !== null) this.install(building, this.file);
+  }
+
+  /**
+   * The offline rebuild (`npm run projections:rebuild`): builds a new database from the
+   * whole log beside `file` and leaves it as `<file>.ready`, which the next start takes
+   * in place of the one in use (a running server keeps serving from its own until then).
+   * Resolves with the number of events applied.
+   */
+  async rebuildOffline(file: string): Promise<number> {
+    const { head, identity } = await this.readLog();
+    const building = `${file}${READY_SUFFIX}${BUILDING_SUFFIX}`;
+    this.db = this.newDatabase(building, identity);
+    if (identity.firstEventId === null) this.identityPending = identity;
+    this.attach(this.db);
+    await this.follow(undefined, head, true);
+    await this.stopFollowing();
+    if (this.failure) throw this.failure;
+    const db = this.db;
+    this.db = null;
+    closeAndInstall(db, building, `${file}${READY_SUFFIX}`);
+    return this.eventsApplied;
+  }
+
+  /** Resolves once the read models include the event at `position`; rejects once they stopped. */
   waitFor(position: Position, timeoutMs = READ_YOUR_WRITES_TIMEOUT_MS): Promise<void> {
-    if (this.failure) return Promise.reject(this.stopped(this.failure));
+    if (this.failure) return Promise.reject(this.failure);
     if (this.position && comparePositions(this.position, position) >= 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -72,6 +196,17 @@ export class ProjectionEngine implements OnApplicationShutdown {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Called with each batch of events once its transaction committed, in order: for
+   * what is not durable state (waking live viewers), so a batch that is rolled back
+   * never reached them. Returns an unsubscribe function.
+   */
+  onCommitted(listener: (events: readonly RecordedEvent[]) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /** Events applied by this process (a warm start applies only what came after the checkpoint). */
   get appliedCount(): number {
     return this.eventsApplied;
   }
@@ -80,43 +215,236 @@ export class ProjectionEngine implements OnApplicationShutdown {
     return this.position;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.subscription?.close();
+  /** Why the read models stopped (an event a projection cannot apply, a lost subscription), or null. */
+  get stoppedBecause(): UnavailableError | null {
+    return this.failure;
   }
 
-  private async consume(subscription: Subscription): Promise<void> {
-    try {
-      for await (const event of subscription) {
-        for (const projection of this.projections) {
-          try {
-            projection.apply(event);
-          } catch (error) {
-            // A projection bug must not stop the others or the log: report it and go on. Read models apply an
-            // event whole or not at all, so this one keeps its state from before the event (docs/DESIGN.md).
-            this.logger.error(`Projection ${projection.name} skipped ${event.type} at ${event.stream}@${event.revision}, which it could not apply: ${String(error)}`);
-          }
-        }
-        this.position = event.position;
-        this.eventsApplied++;
-        this.releaseWaiters();
-        this.scheduleNotify();
-      }
-    } catch (error) {
-      this.failure = error instanceof Error ? error : new Error(String(error));
-      this.logger.error(`The subscription to the log ended: ${this.failure.message}`);
-      for (const waiter of this.waiters) waiter.reject(this.stopped(this.failure));
-      this.waiters = [];
-    }
+  /** Stops following the log (what is buffered is applied first); the database stays open for reads until {@link close}. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.stopFollowing();
+  }
+
+  /** Stops following the log and closes the database: the last step of a shutdown. Idempotent. */
+  async close(): Promise<void> {
+    await this.stopFollowing();
+    if (this.closed) return;
+    this.closed = true;
+    this.db?.close();
+    this.db = null;
+  }
+
+  private async stopFollowing(): Promise<void> {
+    const subscription = this.subscription;
+    this.subscription = null;
+    await subscription?.close();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (!this.failure && this.buffer.length > 0) this.flush();
+  }
+
+  /** The log's head and identity (store kind, first event), read before anything is applied. */
+  private async readLog(): Promise<{ head: Position | null; identity: LogIdentity }> {
+    const head = await this.store.headPosition();
+    const first = head ? (await this.store.readAll({ maxCount: 1 }))[0] : undefined;
+    return { head, identity: { store: this.store.kind, firstEventId: first?.id ?? null } };
   }
 
   /**
-   * What a request is told once the read models stopped: the store's own explanation
-   * when it gave one (a damaged log names its file and says what to do), else why it
-   * stopped, since restarting alone helps only once the cause is gone.
+   * The database in use, when it can go on from its checkpoint; else why it is rebuilt.
+   * A file that cannot be opened is removed: it is derived, and the rebuild replaces it.
    */
-  private stopped(failure: Error): UnavailableError {
-    if (failure instanceof UnavailableError) return failure;
-    return new UnavailableError(`The read models stopped following the log (${failure.message}); restart the server once that is fixed`);
+  private openExisting(file: string, identity: LogIdentity, head: Position | null): { db: ProjectionDb; checkpoint: Position | null; eventsApplied: number } | { reason: string } {
+    if (!existsSync(file)) return { reason: 'there is none yet' };
+    let db: ProjectionDb;
+    let state: StoredState;
+    try {
+      db = openProjectionDb(file);
+      state = readStoredState(db);
+    } catch (error) {
+      removeDbFiles(file);
+      return { reason: `the file could not be used (${error instanceof Error ? error.message : String(error)}), so it was removed` };
+    }
+    const reason = rebuildReason(this.projections, state, identity, head);
+    if (reason === null) return { db, checkpoint: state.checkpoint, eventsApplied: state.eventsApplied };
+    db.close();
+    return { reason };
+  }
+
+  /** Takes a database the offline tool finished, in place of the one in use (one rename). */
+  private takeReadyDatabase(file: string): void {
+    const ready = `${file}${READY_SUFFIX}`;
+    if (!existsSync(ready)) return;
+    // The old file's -wal and -shm belong to it, not to the one taking its place.
+    removeDbFiles(file);
+    renameSync(ready, file);
+    this.reporter.info(`Projections: took ${basename(ready)}, rebuilt offline, in place of ${basename(file)}`);
+  }
+
+  private newDatabase(path: string, identity: LogIdentity): ProjectionDb {
+    removeDbFiles(path);
+    const db = openProjectionDb(path);
+    writeBuildInfo(db, this.projections, identity);
+    return db;
+  }
+
+  /** Gives the projections the database and prepares the engine's own statements. */
+  private attach(db: ProjectionDb): void {
+    for (const projection of this.projections) projection.open(db);
+    this.writeCheckpoint = prepareCheckpointWrite(db);
+    this.applyBatch = db.transaction((events: RecordedEvent[]) => this.applyInTransaction(db, events));
+  }
+
+  /** Subscribes after `after` and resolves once the head read at start is applied, reporting progress when rebuilding. */
+  private async follow(after: Position | undefined, head: Position | null, rebuilding: boolean): Promise<void> {
+    const subscription = this.store.subscribeAll(after ? { after } : {});
+    this.subscription = subscription;
+    void this.consume(subscription);
+    if (!head || (after && comparePositions(after, head) >= 0)) {
+      this.reporter.info(`Projections: at the head of the log${after ? ` (checkpoint ${formatPosition(after)})` : ''}`);
+      return;
+    }
+    const started = performance.now();
+    const before = this.eventsApplied;
+    const progress = rebuilding
+      ? setInterval(() => this.reporter.warn(`Projections: rebuilding: ${this.progressText(head)}`), PROGRESS_EVERY_MS)
+      : null;
+    try {
+      await this.waitFor(head, Number.POSITIVE_INFINITY);
+    } finally {
+      if (progress) clearInterval(progress);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const applied = this.eventsApplied - before;
+    const line = `${applied} events applied in ${seconds.toFixed(1)} s (${Math.round(applied / Math.max(seconds, 0.001))} events/s)`;
+    if (rebuilding) this.reporter.warn(`Projections: rebuilt from the log: ${line}`);
+    else this.reporter.info(`Projections: caught up from checkpoint ${after ? formatPosition(after) : 'start'}: ${line}`);
+  }
+
+  private progressText(head: Position): string {
+    const at = this.position;
+    const percent = at && head.commit > 0n ? Number((at.commit * 100n) / head.commit) : 0;
+    return `${this.eventsApplied} events applied, at position ${at ? formatPosition(at) : 'start'} of ${formatPosition(head)} (${percent}%)`;
+  }
+
+  /** Swaps a database built at start in for the one in use, once it caught up: one rename. */
+  private install(building: string, file: string): void {
+    const db = this.db;
+    if (!db || this.failure) return;
+    closeAndInstall(db, building, file);
+    this.db = openProjectionDb(file);
+    this.attach(this.db);
+  }
+
+  /**
+   * Buffers events as the subscription hands them over and applies them in batches: a
+   * batch is what arrived before the event loop turned (everything buffered), at most
+   * {@link MAX_BATCH_EVENTS}.
+   */
+  private async consume(subscription: Subscription): Promise<void> {
+    try {
+      for await (const event of subscription) {
+        this.buffer.push(event);
+        if (this.buffer.length >= MAX_BATCH_EVENTS) this.flush();
+        else if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flushSoon);
+        }
+        if (this.failure) return;
+      }
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.fail(cause instanceof UnavailableError ? cause : new UnavailableError(`The read models stopped following the log (${cause.message}); restart the server once that is fixed`));
+    }
+  }
+
+  private readonly flushSoon = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /** Applies what is buffered in one transaction, then tells waiters and listeners. */
+  private flush(): void {
+    if (this.buffer.length === 0 || this.failure || this.retryTimer || !this.applyBatch) return;
+    const events = this.buffer.length > MAX_BATCH_EVENTS ? this.buffer.splice(0, MAX_BATCH_EVENTS) : this.buffer;
+    if (events === this.buffer) this.buffer = [];
+    try {
+      this.applyBatch(events);
+    } catch (error) {
+      this.batchFailed(events, error);
+      return;
+    }
+    this.identityPending = null;
+    this.position = events[events.length - 1].position;
+    this.eventsApplied += events.length;
+    this.totalApplied += events.length;
+    this.releaseWaiters();
+    for (const listener of this.commitListeners) listener(events);
+    this.scheduleNotify();
+    if (this.buffer.length >= MAX_BATCH_EVENTS) this.flush();
+  }
+
+  /** The transaction's body: every projection applies every event, then the checkpoint is written. */
+  private applyInTransaction(db: ProjectionDb, events: RecordedEvent[]): void {
+    const projections = this.projections;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      for (let p = 0; p < projections.length; p++) {
+        try {
+          projections[p].apply(event);
+        } catch (error) {
+          if (isDiskFull(error)) throw error;
+          throw new ProjectionStoppedError(projections[p].name, event, error);
+        }
+      }
+    }
+    if (this.identityPending) {
+      // Cleared once the batch committed (flush): a rolled-back batch writes it again.
+      setIdentity(db, { store: this.identityPending.store, firstEventId: events[0].id });
+    }
+    if (this.eventsApplied + events.length >= KILL_BEFORE_CHECKPOINT) killForTest();
+    this.writeCheckpoint!(events[events.length - 1].position, this.totalApplied + events.length);
+  }
+
+  /**
+   * A batch that did not apply was rolled back whole. A full disk is waited out (the
+   * batch is applied again once there is room); anything else stops the engine: an event
+   * is never skipped.
+   */
+  private batchFailed(events: RecordedEvent[], error: unknown): void {
+    if (isDiskFull(error)) {
+      this.buffer = events.concat(this.buffer);
+      this.reporter.warn(`Projections: the disk is full, so ${events.length} events wait to be applied; trying again in ${DISK_FULL_RETRY_MS / 1000} s`);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.flush();
+      }, DISK_FULL_RETRY_MS);
+      return;
+    }
+    if (error instanceof ProjectionStoppedError) {
+      this.fail(error);
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.fail(
+      new UnavailableError(
+        `The read models stopped: the projection database${this.file ? ` ${this.file}` : ''} could not be written (${message}). ` +
+          'It is derived from the log: restart the server, and if this comes back, remove the file to have it rebuilt.',
+      ),
+    );
+  }
+
+  private fail(error: UnavailableError): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.buffer = [];
+    this.reporter.error(error.message);
+    for (const waiter of this.waiters) waiter.reject(error);
+    this.waiters = [];
+    const subscription = this.subscription;
+    this.subscription = null;
+    void subscription?.close();
+    this.scheduleNotify();
   }
 
   private releaseWaiters(): void {
@@ -138,4 +466,37 @@ export class ProjectionEngine implements OnApplicationShutdown {
       for (const listener of this.listeners) listener();
     });
   }
+}
+
+/**
+ * Why a stored projection database cannot go on from its checkpoint, or null when it
+ * can: a projection's version differs (or a projection still keeps its state in memory,
+ * version 0), it was built from another log or store, or its checkpoint is beyond the
+ * log's head (a log restored from an older backup).
+ */
+export function rebuildReason(
+  projections: ReadonlyArray<Pick<Projection, 'name' | 'version'>>,
+  state: StoredState,
+  identity: LogIdentity,
+  head: Position | null,
+): string | null {
+  const inMemory = projections.filter((p) => p.version === 0).map((p) => p.name);
+  if (inMemory.length > 0) return `${inMemory.join(', ')} keep their state in memory (version 0), so every start replays the log`;
+  const changed = projections.filter((p) => state.versions.get(p.name) !== p.version).map((p) => `${p.name} ${state.versions.get(p.name) ?? 'none'} → ${p.version}`);
+  const gone = [...state.versions.keys()].filter((name) => !projections.some((p) => p.name === name));
+  if (changed.length > 0 || gone.length > 0) return `projection versions changed (${[...changed, ...gone.map((name) => `${name} removed`)].join(', ')})`;
+  if (!state.identity || state.identity.store !== identity.store) return `it was built from another store (${state.identity?.store ?? 'unknown'}, now ${identity.store})`;
+  if (state.checkpoint !== null) {
+    if (state.identity.firstEventId !== identity.firstEventId) return 'it was built from another log (its first event differs)';
+    if (!head || comparePositions(state.checkpoint, head) > 0) {
+      return `its checkpoint ${formatPosition(state.checkpoint)} is beyond the log's end ${head ? formatPosition(head) : '(empty)'} (a log restored from an older backup?)`;
+    }
+  }
+  return null;
+}
+
+function killForTest(): never {
+  process.kill(process.pid, 'SIGKILL');
+  // SIGKILL to oneself is delivered at once; never return into the transaction meanwhile.
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 }

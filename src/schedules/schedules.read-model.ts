@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import { changesJobVersion, withDefinitionDefaults, type JobEvent, type JobSchedule } from '../jobs/job.events';
 import { readableJobEvent } from '../jobs/job.upcast';
-import type { Projection } from '../projections/projection';
+import type { Projection, ProjectionDb } from '../projections/projection';
 import type { RunRequested } from '../runs/run.events';
 import { dueSlot, nextSlotAfter, scheduleKey } from './cron';
 import type { ScheduleFired } from './schedule.events';
@@ -30,20 +31,63 @@ export interface DuePlan {
   nextAt: number | null;
 }
 
+/** A schedule row as stored. */
+interface ScheduleRow {
+  jobId: string;
+  cron: string;
+  timeZone: string;
+  since: string;
+  lastSlot: string | null;
+  lastFiredAt: string | null;
+}
+
 /**
  * Jobs' recurring schedules and their firings, from the job, schedule and run
  * streams: which schedules exist since when, the latest slot each one fired,
- * and firings whose run was never requested.
+ * and firings whose run was never requested. Tables in the projection database:
+ * `schedule_jobs` (jobs that exist), `schedules` (per job, in the order defined) and
+ * `schedule_pending_firings`.
  */
 @Injectable()
 export class SchedulesReadModel implements Projection {
   readonly name = 'schedules';
-  readonly version = 0;
-  /** Still in memory: takes no tables (it moves to the projection database). */
-  open(): void {}
-  private readonly byJob = new Map<string, Map<string, ScheduleRecord>>();
-  private readonly pending = new Map<string, PendingFiring>();
+  readonly version = 1;
+  private q!: Record<string, Statement>;
   private changeCount = 0;
+
+  open(db: ProjectionDb): void {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS schedule_jobs (job_id TEXT PRIMARY KEY) STRICT;
+      CREATE TABLE IF NOT EXISTS schedules (
+        job_id TEXT NOT NULL, key TEXT NOT NULL, ord INTEGER NOT NULL, cron TEXT NOT NULL, time_zone TEXT NOT NULL,
+        since TEXT NOT NULL, last_slot TEXT, last_fired_at TEXT, PRIMARY KEY (job_id, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS schedule_pending_firings (firing_id TEXT NOT NULL UNIQUE, job_id TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL) STRICT;
+      CREATE INDEX IF NOT EXISTS schedule_pending_firings_by_job ON schedule_pending_firings (job_id);
+    `);
+    const columns = 'job_id AS jobId, cron, time_zone AS timeZone, since, last_slot AS lastSlot, last_fired_at AS lastFiredAt';
+    this.q = {
+      forJob: db.prepare(`SELECT ${columns} FROM schedules WHERE job_id = ? ORDER BY ord`),
+      // In the order the jobs were created (their rowid), as the schedules were listed.
+      all: db.prepare(`SELECT ${columns.replace(/job_id AS/, 's.job_id AS')} FROM schedules s JOIN schedule_jobs j ON j.job_id = s.job_id ORDER BY j.rowid, s.ord`),
+      jobExists: db.prepare('SELECT 1 AS x FROM schedule_jobs WHERE job_id = ?'),
+      addJob: db.prepare('INSERT OR IGNORE INTO schedule_jobs (job_id) VALUES (?)'),
+      removeJob: db.prepare('DELETE FROM schedule_jobs WHERE job_id = ?'),
+      clearSchedules: db.prepare('DELETE FROM schedules WHERE job_id = ?'),
+      insertSchedule: db.prepare(
+        'INSERT INTO schedules (job_id, key, ord, cron, time_zone, since, last_slot, last_fired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      fired: db.prepare(
+        'UPDATE schedules SET last_slot = CASE WHEN last_slot IS NULL OR ? > last_slot THEN ? ELSE last_slot END, last_fired_at = ? WHERE job_id = ? AND key = ?',
+      ),
+      addPending: db.prepare(
+        'INSERT INTO schedule_pending_firings (firing_id, job_id, data, at) VALUES (?, ?, ?, ?) ON CONFLICT (firing_id) DO UPDATE SET job_id = excluded.job_id, data = excluded.data, at = excluded.at',
+      ),
+      removePending: db.prepare('DELETE FROM schedule_pending_firings WHERE firing_id = ?'),
+      removeJobPending: db.prepare('DELETE FROM schedule_pending_firings WHERE job_id = ?'),
+      pending: db.prepare('SELECT data, at FROM schedule_pending_firings ORDER BY rowid'),
+    };
+  }
 
   /** Grows whenever schedules or firings change: the ticker re-plans only then (not on every output batch). */
   get changes(): number {
@@ -60,23 +104,23 @@ export class SchedulesReadModel implements Projection {
     else if (recorded.stream.startsWith('schedule-') && recorded.type === 'ScheduleFired') this.applyFired(recorded.data as ScheduleFired['data'], at);
     else if (recorded.stream.startsWith('run-') && recorded.type === 'RunRequested') {
       const firingId = (recorded.data as RunRequested['data']).trigger?.firingId;
-      if (firingId !== undefined) this.pending.delete(firingId);
+      if (firingId !== undefined) this.q.removePending.run(firingId);
     }
   }
 
   /** A job's schedules in the order they were defined. */
   forJob(jobId: string): ScheduleRecord[] {
-    return [...(this.byJob.get(jobId)?.values() ?? [])];
+    return (this.q.forJob.all(jobId) as ScheduleRow[]).map(toRecord);
   }
 
   /** Every schedule of every job. */
   all(): ScheduleRecord[] {
-    return [...this.byJob.values()].flatMap((schedules) => [...schedules.values()]);
+    return (this.q.all.all() as ScheduleRow[]).map(toRecord);
   }
 
   /** Firings whose run was not requested (yet). */
   pendingFirings(): PendingFiring[] {
-    return [...this.pending.values()];
+    return (this.q.pending.all() as Array<{ data: string; at: string }>).map((row) => ({ data: JSON.parse(row.data) as ScheduleFired['data'], at: row.at }));
   }
 
   /** The schedules due at `now` (each at most once, however many slots it missed) and the next time one comes due. */
@@ -118,8 +162,9 @@ export class SchedulesReadModel implements Projection {
         if (event.data.schedules !== undefined) this.setSchedules(event.data.jobId, event.data.schedules, at);
         return;
       case 'JobRemoved':
-        this.byJob.delete(event.data.jobId);
-        for (const [id, firing] of this.pending) if (firing.data.jobId === event.data.jobId) this.pending.delete(id);
+        this.q.removeJob.run(event.data.jobId);
+        this.q.clearSchedules.run(event.data.jobId);
+        this.q.removeJobPending.run(event.data.jobId);
         return;
       default:
         return;
@@ -128,22 +173,28 @@ export class SchedulesReadModel implements Projection {
 
   /** Replaces a job's schedules; one that stays keeps its history, a new one is owed slots from now on. */
   private setSchedules(jobId: string, schedules: JobSchedule[], at: string): void {
-    const before = this.byJob.get(jobId) ?? new Map<string, ScheduleRecord>();
-    const after = new Map<string, ScheduleRecord>();
+    const before = new Map(this.forJob(jobId).map((record) => [scheduleKey(record), record]));
+    this.q.addJob.run(jobId);
+    this.q.clearSchedules.run(jobId);
+    const written = new Set<string>();
     for (const schedule of schedules) {
       const key = scheduleKey(schedule);
-      after.set(key, before.get(key) ?? { jobId, cron: schedule.cron, timeZone: schedule.timeZone, since: at, lastSlot: null, lastFiredAt: null });
+      // A schedule listed twice is one schedule, in the place it was first listed.
+      if (written.has(key)) continue;
+      written.add(key);
+      const kept = before.get(key);
+      this.q.insertSchedule.run(jobId, key, written.size, schedule.cron, schedule.timeZone, kept?.since ?? at, kept?.lastSlot ?? null, kept?.lastFiredAt ?? null);
     }
-    this.byJob.set(jobId, after);
   }
 
   private applyFired(data: ScheduleFired['data'], at: string): void {
     // A firing that met its job's removal owes no run: the job refuses it (it admits no run).
-    if (!this.byJob.has(data.jobId)) return;
-    this.pending.set(data.firingId, { data, at });
-    const schedule = this.byJob.get(data.jobId)?.get(scheduleKey(data));
-    if (!schedule) return;
-    if (schedule.lastSlot === null || data.slot > schedule.lastSlot) schedule.lastSlot = data.slot;
-    schedule.lastFiredAt = at;
+    if (this.q.jobExists.get(data.jobId) === undefined) return;
+    this.q.addPending.run(data.firingId, data.jobId, JSON.stringify(data), at);
+    this.q.fired.run(data.slot, data.slot, at, data.jobId, scheduleKey(data));
   }
+}
+
+function toRecord(row: ScheduleRow): ScheduleRecord {
+  return { jobId: row.jobId, cron: row.cron, timeZone: row.timeZone, since: row.since, lastSlot: row.lastSlot, lastFiredAt: row.lastFiredAt };
 }

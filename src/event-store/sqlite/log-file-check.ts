@@ -77,9 +77,14 @@ const HEADER_BYTES = 100;
 
 /**
  * Checks that an existing, non-empty file is an SQLite database as long as its header
- * says. Does nothing for a missing or empty file (SQLite creates those).
+ * says. Does nothing for a missing or empty file (SQLite creates those). `damaged` makes
+ * the error (default: {@link EventLogDamagedError}; the projection database, which is
+ * rebuilt rather than restored, words it its own way).
  */
-export function checkLogFileHeader(filePath: string): void {
+export function checkLogFileHeader(
+  filePath: string,
+  damaged: (filePath: string, problem: string) => Error = (path, problem) => new EventLogDamagedError(path, problem),
+): void {
   if (!existsSync(filePath)) return;
   const size = statSync(filePath).size;
   if (size === 0) return;
@@ -92,17 +97,17 @@ export function checkLogFileHeader(filePath: string): void {
     closeSync(fd);
   }
   if (read < HEADER_BYTES || !header.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new EventLogDamagedError(filePath, 'is not an SQLite database (it does not start with SQLite\'s header): it was overwritten or is another file');
+    throw damaged(filePath, 'is not an SQLite database (it does not start with SQLite\'s header): it was overwritten or is another file');
   }
   const rawPageSize = header.readUInt16BE(16);
   const pageSize = rawPageSize === 1 ? 65_536 : rawPageSize;
   const pageCount = header.readUInt32BE(28);
   const countIsValid = pageCount > 0 && header.readUInt32BE(24) === header.readUInt32BE(92);
   if (countIsValid && size < pageSize * pageCount) {
-    throw new EventLogDamagedError(filePath, `is cut short: it has ${size} bytes, and its own header says ${pageSize * pageCount} (${pageCount} pages of ${pageSize} bytes)`);
+    throw damaged(filePath, `is cut short: it has ${size} bytes, and its own header says ${pageSize * pageCount} (${pageCount} pages of ${pageSize} bytes)`);
   }
   if (pageSize >= 512 && size % pageSize !== 0) {
-    throw new EventLogDamagedError(filePath, `is damaged: its size (${size} bytes) is not a whole number of ${pageSize}-byte pages, so part of a page was cut off`);
+    throw damaged(filePath, `is damaged: its size (${size} bytes) is not a whole number of ${pageSize}-byte pages, so part of a page was cut off`);
   }
 }
 
