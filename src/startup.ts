@@ -36,6 +36,9 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     if (this.config.runnerIdFile !== null) writeRunnerId(this.config.runnerIdFile, this.config.runnerId);
     await this.projections.start();
     await this.keys.start();
+    // Stopped on an event a projection cannot apply: health and every read answer 503 with
+    // why. Recovery, the scheduler and retention would act on a view that lacks that event.
+    if (this.projections.stoppedBecause) return;
     await this.recovery.recover();
     this.scheduler.start();
     this.schedules.start();

@@ -112,8 +112,10 @@ export class ProjectionEngine {
 
   /**
    * Opens the projection database and starts following the log; resolves once every
-   * event stored before the call is applied. Rebuilds first when needed (see
-   * {@link rebuildReason}), in a new file that replaces the old one only once caught up.
+   * event stored before the call is applied, or once the engine stopped on an event it
+   * cannot apply ({@link stoppedBecause}: the server then starts and answers 503).
+   * Rebuilds first when needed (see {@link rebuildReason}), in a new file that replaces
+   * the old one only once caught up.
    */
   async start(): Promise<void> {
     const { head, identity } = await this.readLog();
@@ -156,7 +158,12 @@ export class ProjectionEngine {
     this.attach(this.db);
     await this.follow(undefined, head, true);
     await this.stopFollowing();
-    if (this.failure) throw this.failure;
+    if (this.failure) {
+      this.db.close();
+      this.db = null;
+      removeDbFiles(building);
+      throw this.failure;
+    }
     const db = this.db;
     this.db = null;
     closeAndInstall(db, building, `${file}${READY_SUFFIX}`);
@@ -311,6 +318,10 @@ export class ProjectionEngine {
       : null;
     try {
       await this.waitFor(head, Number.POSITIVE_INFINITY);
+    } catch (error) {
+      // Stopped (an event a projection cannot apply): the server still starts, and says why it cannot serve.
+      if (error === this.failure) return;
+      throw error;
     } finally {
       if (progress) clearInterval(progress);
     }
