@@ -67,8 +67,9 @@ export class PageExceptionFilter implements ExceptionFilter {
   private problem(request: Request, response: Response, exception: unknown): void {
     const body = this.api.toBody(exception);
     const status = body.statusCode;
-    // Server faults get a generic message, except those whose message is written for people (a full disk).
-    const message = status >= 500 && status !== 507 ? 'Something went wrong on the server; nothing was changed by this request' : body.message;
+    // Server faults get a generic message, except those whose message is written for people: a full disk (507),
+    // and what is unavailable and why (503: a damaged log, read models stopped on an event they cannot apply).
+    const message = status >= 500 && status !== 507 && status !== 503 ? 'Something went wrong on the server; nothing was changed by this request' : body.message;
     const details = body.problems && body.problems.length > 1 ? body.problems : undefined;
     const flash = { kind: 'error' as const, message, ...(details ? { details } : {}) };
     const isHtmx = request.headers['hx-request'] === 'true';
