@@ -1,5 +1,6 @@
 import { existsSync, renameSync } from 'node:fs';
 import { basename } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { comparePositions, EventStore, formatPosition, type Position, type RecordedEvent, type Subscription } from '../event-store/event-store.port';
 import { UnavailableError } from '../shared/domain-errors';
@@ -23,6 +24,8 @@ import {
 const READ_YOUR_WRITES_TIMEOUT_MS = 10_000;
 /** Events applied in one transaction at most: large enough to amortise the commit, small enough to bound memory. */
 const MAX_BATCH_EVENTS = 4096;
+/** Events per read while catching up: few enough that a page of large output events stays small in memory. */
+const CATCH_UP_PAGE_EVENTS = 512;
 /** How often a rebuild reports its progress. */
 const PROGRESS_EVERY_MS = 3_000;
 /** How long to wait before applying again after the disk was full. */
@@ -302,12 +305,14 @@ export class ProjectionEngine {
     this.applyBatch = db.transaction((events: RecordedEvent[]) => this.applyInTransaction(db, events));
   }
 
-  /** Subscribes after `after` and resolves once the head read at start is applied, reporting progress when rebuilding. */
+  /**
+   * Catches up from `after` to the head read at start (page by page: one read and one
+   * transaction per page, reporting progress when rebuilding), then subscribes after the
+   * last event applied, and resolves once the head is applied.
+   */
   private async follow(after: Position | undefined, head: Position | null, rebuilding: boolean): Promise<void> {
-    const subscription = this.store.subscribeAll(after ? { after } : {});
-    this.subscription = subscription;
-    void this.consume(subscription);
     if (!head || (after && comparePositions(after, head) >= 0)) {
+      this.subscribe(after);
       this.reporter.info(`Projections: at the head of the log${after ? ` (checkpoint ${formatPosition(after)})` : ''}`);
       return;
     }
@@ -317,6 +322,8 @@ export class ProjectionEngine {
       ? setInterval(() => this.reporter.warn(`Projections: rebuilding: ${this.progressText(head)}`), PROGRESS_EVERY_MS)
       : null;
     try {
+      await this.catchUp(after, head);
+      this.subscribe(this.position ?? after);
       await this.waitFor(head, Number.POSITIVE_INFINITY);
     } catch (error) {
       // Stopped (an event a projection cannot apply): the server still starts, and says why it cannot serve.
@@ -330,6 +337,34 @@ export class ProjectionEngine {
     const line = `${applied} events applied in ${seconds.toFixed(1)} s (${Math.round(applied / Math.max(seconds, 0.001))} events/s)`;
     if (rebuilding) this.reporter.warn(`Projections: rebuilt from the log: ${line}`);
     else this.reporter.info(`Projections: caught up from checkpoint ${after ? formatPosition(after) : 'start'}: ${line}`);
+  }
+
+  /**
+   * Applies the stored events after `after` up to `head` a page at a time: a read of a
+   * page costs one call instead of one promise per event, which keeps a rebuild at the
+   * store's raw read rate. Stops early (the subscription then goes on from the last
+   * event applied) on an empty page, a full disk or a stop.
+   */
+  private async catchUp(after: Position | undefined, head: Position): Promise<void> {
+    let cursor = after;
+    while (!this.failure && !this.closed && !(cursor && comparePositions(cursor, head) >= 0)) {
+      const page = await this.store.readAll({ ...(cursor ? { after: cursor } : {}), maxCount: CATCH_UP_PAGE_EVENTS });
+      if (page.length === 0) return;
+      const error = this.commit(page);
+      if (error !== null) {
+        if (!isDiskFull(error)) this.batchFailed(page, error);
+        return;
+      }
+      cursor = this.position ?? undefined;
+      // Let timers and requests run between pages (progress lines, health answering 503 meanwhile).
+      await nextTurn();
+    }
+  }
+
+  private subscribe(after: Position | null | undefined): void {
+    const subscription = this.store.subscribeAll(after ? { after } : {});
+    this.subscription = subscription;
+    void this.consume(subscription);
   }
 
   private progressText(head: Position): string {
@@ -379,11 +414,20 @@ export class ProjectionEngine {
     if (this.buffer.length === 0 || this.failure || this.retryTimer || !this.applyBatch) return;
     const events = this.buffer.length > MAX_BATCH_EVENTS ? this.buffer.splice(0, MAX_BATCH_EVENTS) : this.buffer;
     if (events === this.buffer) this.buffer = [];
-    try {
-      this.applyBatch(events);
-    } catch (error) {
+    const error = this.commit(events);
+    if (error !== null) {
       this.batchFailed(events, error);
       return;
+    }
+    if (this.buffer.length >= MAX_BATCH_EVENTS) this.flush();
+  }
+
+  /** Applies `events` in one transaction with their checkpoint; on success tells waiters and listeners. Returns the error that rolled it back, or null. */
+  private commit(events: RecordedEvent[]): unknown {
+    try {
+      this.applyBatch!(events);
+    } catch (error) {
+      return error ?? new Error('unknown error');
     }
     this.identityPending = null;
     this.position = events[events.length - 1].position;
@@ -392,7 +436,7 @@ export class ProjectionEngine {
     this.releaseWaiters();
     for (const listener of this.commitListeners) listener(events);
     this.scheduleNotify();
-    if (this.buffer.length >= MAX_BATCH_EVENTS) this.flush();
+    return null;
   }
 
   /** The transaction's body: every projection applies every event, then the checkpoint is written. */
