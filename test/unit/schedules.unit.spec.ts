@@ -7,9 +7,17 @@ import { decideSchedule, evolveSchedule, initialScheduleState, type ScheduleComm
 import type { ScheduleEvent } from '../../src/schedules/schedule.events';
 import { SchedulesReadModel } from '../../src/schedules/schedules.read-model';
 import { ConflictError } from '../../src/shared/domain-errors';
+import { openProjectionDb } from '../../src/projections/projection-database';
 import { spec } from './given-when-then';
 
 const at = (iso: string): Date => new Date(iso);
+
+/** The read model on an in-memory projection database, as the engine opens it. */
+function openedModel(): SchedulesReadModel {
+  const model = new SchedulesReadModel();
+  model.open(openProjectionDb(null));
+  return model;
+}
 
 describe('cron arithmetic', () => {
   const workdays = { cron: '0 9 * * 1-5', timeZone: 'Europe/Berlin' };
@@ -89,7 +97,7 @@ describe('SchedulesReadModel', () => {
   const hourly = { cron: '0 * * * *', timeZone: 'UTC' };
 
   it('owes no slot from before a schedule was defined; fires once for missed slots; forgets removed jobs', () => {
-    const model = new SchedulesReadModel();
+    const model = openedModel();
     model.apply(event('job-j1', 'JobCreated', { jobId: 'j1', name: 'a', schedules: [hourly] }, '2026-05-01T00:30:00.000Z'));
     assert.deepEqual(model.plan(at('2026-05-01T00:59:00Z')), { due: [], nextAt: Date.parse('2026-05-01T01:00:00Z') });
 
@@ -110,7 +118,7 @@ describe('SchedulesReadModel', () => {
   });
 
   it('keeps the history of a schedule an edit keeps, and owes a new schedule nothing from before it was added', () => {
-    const model = new SchedulesReadModel();
+    const model = openedModel();
     model.apply(event('job-j1', 'JobCreated', { jobId: 'j1', name: 'a', schedules: [hourly] }, '2026-05-01T00:30:00.000Z'));
     model.apply(event('schedule-j1', 'ScheduleFired', { jobId: 'j1', firingId: 'f1', ...hourly, slot: '2026-05-01T01:00:00.000Z' }, '2026-05-01T01:00:00.010Z', 'schedule'));
     const halfHourly = { cron: '30 * * * *', timeZone: 'UTC' };
@@ -122,7 +130,7 @@ describe('SchedulesReadModel', () => {
   });
 
   it('reads a job recorded before schedules existed as having none', () => {
-    const model = new SchedulesReadModel();
+    const model = openedModel();
     model.apply(event('job-j1', 'JobCreated', { jobId: 'j1', name: 'old' }, '2026-05-01T00:00:00.000Z'));
     assert.deepEqual(model.forJob('j1'), []);
   });
