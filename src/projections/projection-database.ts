@@ -23,6 +23,8 @@ import type { ProjectionDb } from './projection';
 export const PROJECTIONS_FILE = 'projections.db';
 /** A database being built (at start or by the offline tool); never opened as the one in use. */
 export const BUILDING_SUFFIX = '.building';
+/** Beside a database SQLite found damaged while the server ran: the next start rebuilds it. */
+export const DAMAGED_SUFFIX = '.damaged';
 /** A database the offline tool finished: the next start takes it in place of the one in use. */
 export const READY_SUFFIX = '.ready';
 

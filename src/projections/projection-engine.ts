@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
@@ -9,6 +9,7 @@ import { PROJECTIONS, type Projection, type ProjectionDb } from './projection';
 import {
   BUILDING_SUFFIX,
   closeAndInstall,
+  DAMAGED_SUFFIX,
   openProjectionDb,
   prepareCheckpointWrite,
   READY_SUFFIX,
@@ -265,6 +266,13 @@ export class ProjectionEngine {
    * A file that cannot be opened is removed: it is derived, and the rebuild replaces it.
    */
   private openExisting(file: string, identity: LogIdentity, head: Position | null): { db: ProjectionDb; checkpoint: Position | null; eventsApplied: number } | { reason: string } {
+    const damaged = `${file}${DAMAGED_SUFFIX}`;
+    if (existsSync(damaged)) {
+      const found = readFileSync(damaged, 'utf8').trim();
+      removeDbFiles(file);
+      rmSync(damaged, { force: true });
+      return { reason: `SQLite found it damaged while the server ran (${found}), so it was removed` };
+    }
     if (!existsSync(file)) return { reason: 'there is none yet' };
     let db: ProjectionDb;
     let state: StoredState;
@@ -448,7 +456,8 @@ export class ProjectionEngine {
         try {
           projections[p].apply(event);
         } catch (error) {
-          if (isDiskFull(error)) throw error;
+          // The database's trouble (a full disk, a damaged file), not the event's: not blamed on it.
+          if (isDiskFull(error) || isDatabaseDamage(error)) throw error;
           throw new ProjectionStoppedError(projections[p].name, event, error);
         }
       }
@@ -481,6 +490,18 @@ export class ProjectionEngine {
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
+    if (isDatabaseDamage(error) && this.file !== null) {
+      // Derived and damaged: marked, so that the next start rebuilds it instead of meeting the damage again
+      // (it stays open meanwhile: what still reads from it fails on its own, not on a closed handle).
+      writeFileSync(`${this.file}${DAMAGED_SUFFIX}`, `${message}\n`);
+      this.fail(
+        new UnavailableError(
+          `The read models stopped: the projection database ${this.file} is damaged (SQLite: ${message}). ` +
+            'It is derived from the log: restart the server, and it is rebuilt.',
+        ),
+      );
+      return;
+    }
     this.fail(
       new UnavailableError(
         `The read models stopped: the projection database${this.file ? ` ${this.file}` : ''} could not be written (${message}). ` +
@@ -548,6 +569,12 @@ export function rebuildReason(
     }
   }
   return null;
+}
+
+/** SQLite reporting a damaged file (`SQLITE_CORRUPT…`, `SQLITE_NOTADB`). */
+function isDatabaseDamage(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
 }
 
 function killForTest(): never {

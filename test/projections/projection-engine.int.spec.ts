@@ -174,6 +174,13 @@ describe('The projection engine and its database', () => {
     assert.match(damaged.reporter.lines.join('\n'), /warn: Projections: building projections\.db from the log: the file could not be used \(.*projections\.db is not an SQLite database.*\), so it was removed/);
     assert.equal(damaged.counting.count, 8);
     await damaged.stop();
+    // Damage SQLite reported while a server ran is marked beside the file: the next start rebuilds.
+    writeFileSync(join(dir, 'projections.db.damaged'), 'database disk image is malformed\n');
+    const marked = await startEngine(dir);
+    assert.match(marked.reporter.lines.join('\n'), /building projections\.db from the log: SQLite found it damaged while the server ran \(database disk image is malformed\), so it was removed/);
+    assert.equal(marked.engine.appliedCount, 8);
+    assert.equal(existsSync(join(dir, 'projections.db.damaged')), false);
+    await marked.stop();
 
     // Another data dir's log (same kind, other events): its checkpoint means nothing here.
     const other = dataDir();
