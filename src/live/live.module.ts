@@ -10,7 +10,7 @@ import { PageOutputStream } from './page-output-stream';
 /**
  * Live output: the hub the run executor publishes to, the API stream, and the
  * run page's live output and paging. Listed here and added to `AppModule`;
- * {@link LiveOutputProjection} also goes into the list of projections.
+ * {@link LiveOutputProjection} listens to the projection engine's committed batches.
  */
 export const LIVE_CONTROLLERS = [OutputStreamController, OutputPagesController];
 

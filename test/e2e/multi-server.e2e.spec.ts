@@ -7,7 +7,7 @@
  * name); and a server's start-up recovery only touches its own runner's runs.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -221,6 +221,22 @@ describe('Two servers on one EventStoreDB', () => {
       assert.equal((await waitForRun(server, running.id)).status, 'succeeded');
       assert.equal((await outputOf(server, running.id)).toString(), 'started\ndone\n');
     }
+  });
+
+  it('catches up, from its own projection database, what the other server did while it was stopped', async () => {
+    await b.stop();
+    stopped.push(b);
+    await postJson(a, '/api/scripts', { name: 'while away', body: 'echo away' }, 201);
+    const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'While away', scriptId: 'while away' }, 201);
+    const run = await requestRun(a, job.id);
+    assert.equal((await waitForRun(a, run.id)).status, 'succeeded');
+    b = await start('server-b', b.dataDir);
+    // Each server projects into a database of its own, in its own data dir.
+    assert.notEqual(a.dataDir, b.dataDir);
+    for (const server of [a, b]) assert.ok(existsSync(join(server.dataDir, 'projections.db')), server.dataDir);
+    for (const path of ['/api/scripts', '/api/jobs', `/api/runs?jobId=${job.id}`, `/api/jobs/${job.id}`]) await waitForSameView([a, b], path);
+    assert.equal((await getJson<Run>(b, `/api/runs/${run.id}`)).status, 'succeeded');
+    assert.equal((await outputOf(b, run.id)).toString(), 'away\n');
   });
 });
 

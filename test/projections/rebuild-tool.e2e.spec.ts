@@ -64,7 +64,7 @@ describe('npm run projections:rebuild', () => {
     const second = await startServer({ dataDir: first.dataDir });
     servers.push(second);
     assert.equal(existsSync(ready), false, 'taken in place of projections.db');
-    assert.ok(existsSync(join(first.dataDir, 'projections.db')));
+    assert.equal(statSync(join(first.dataDir, 'projections.db')).mode & 0o777, 0o600, 'the data dir\'s file modes');
     assert.deepEqual(await names(second), ['alpha', 'beta', 'gamma'], 'with what was appended after the rebuild');
     await second.stop();
   });
