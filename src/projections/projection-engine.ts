@@ -238,9 +238,9 @@ export class ProjectionEngine {
 
   /** Stops following the log and closes the database: the last step of a shutdown. Idempotent. */
   async close(): Promise<void> {
-    await this.stopFollowing();
     if (this.closed) return;
     this.closed = true;
+    await this.stopFollowing();
     this.db?.close();
     this.db = null;
   }
@@ -331,6 +331,7 @@ export class ProjectionEngine {
       : null;
     try {
       await this.catchUp(after, head);
+      if (this.closed || this.failure) return;
       this.subscribe(this.position ?? after);
       await this.waitFor(head, Number.POSITIVE_INFINITY);
     } catch (error) {
@@ -357,7 +358,7 @@ export class ProjectionEngine {
     let cursor = after;
     while (!this.failure && !this.closed && !(cursor && comparePositions(cursor, head) >= 0)) {
       const page = await this.store.readAll({ ...(cursor ? { after: cursor } : {}), maxCount: CATCH_UP_PAGE_EVENTS });
-      if (page.length === 0) return;
+      if (page.length === 0 || this.closed) return;
       const error = this.commit(page);
       if (error !== null) {
         if (!isDiskFull(error)) this.batchFailed(page, error);
