@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { comparePositions, EventStore, formatPosition, type Position, type RecordedEvent, type Subscription } from '../event-store/event-store.port';
 import { UnavailableError } from '../shared/domain-errors';
@@ -400,8 +400,11 @@ export class ProjectionEngine {
     try {
       for await (const event of subscription) {
         this.buffer.push(event);
-        if (this.buffer.length >= MAX_BATCH_EVENTS) this.flush();
-        else if (!this.flushScheduled) {
+        if (this.buffer.length >= MAX_BATCH_EVENTS) {
+          this.flush();
+          // A full disk: read no further until the batch waiting for room is applied (memory stays bounded).
+          while (this.retryTimer && !this.failure && !this.closed) await sleep(DISK_FULL_RETRY_MS / 4);
+        } else if (!this.flushScheduled) {
           this.flushScheduled = true;
           setImmediate(this.flushSoon);
         }

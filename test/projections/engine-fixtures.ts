@@ -36,6 +36,8 @@ export class CountingProjection implements Projection {
   private db!: ProjectionDb;
   /** Throws on events of this type (an event it cannot apply). */
   throwOn: string | null = null;
+  /** Fails this many more times as SQLite does on a full disk (`SQLITE_FULL`), whatever the event. */
+  diskFullTimes = 0;
 
   constructor(readonly version = 1) {}
 
@@ -51,6 +53,10 @@ export class CountingProjection implements Projection {
   }
 
   apply(event: RecordedEvent): void {
+    if (this.diskFullTimes > 0) {
+      this.diskFullTimes--;
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    }
     this.insert.run(formatPosition(event.position), event.stream);
     this.bump.run();
     if (event.type === this.throwOn) throw new Error(`cannot apply ${event.type}`);

@@ -164,6 +164,22 @@ describe('The projection engine and its database', () => {
     await again.stop();
   });
 
+  it('waits out a full disk: the batch is applied again once there is room, not blamed on an event', async () => {
+    const dir = dataDir();
+    await seed(dir, 0, 3);
+    const t = await startEngine(dir);
+    t.counting.diskFullTimes = 2;
+    await createTemplates(t.store, 3, 2);
+    const head = (await t.store.headPosition())!;
+    // Two tries fail (2 s apart), the third applies: within the read-your-writes wait.
+    await t.engine.waitFor(head, 15_000);
+    assert.equal(t.engine.stoppedBecause, null);
+    assert.equal(t.counting.count, 5);
+    assert.equal(t.counting.distinctPositions, 5);
+    assert.match(t.reporter.lines.join('\n'), /warn: Projections: the disk is full, so \d+ events wait to be applied; trying again in 2 s/);
+    await t.stop();
+  });
+
   it('rebuilds a damaged or foreign projection database, and says so', async () => {
     const dir = dataDir();
     await seed(dir, 0, 8);
