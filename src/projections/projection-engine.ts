@@ -481,6 +481,8 @@ export class ProjectionEngine {
    */
   private batchFailed(events: RecordedEvent[], error: unknown): void {
     if (isDiskFull(error)) {
+      // Stopping: what is not applied now is applied again from the checkpoint at the next start.
+      if (this.closed) return;
       this.buffer = events.concat(this.buffer);
       this.reporter.warn(`Projections: the disk is full, so ${events.length} events wait to be applied; trying again in ${DISK_FULL_RETRY_MS / 1000} s`);
       this.retryTimer = setTimeout(() => {
