@@ -32,6 +32,7 @@ import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { DiskSpaceCheck } from './runs/execution/disk-space';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { WorkdirRetention } from './runs/execution/workdir-retention';
 import { RequestRunHandler } from './runs/request-run.handler';
@@ -107,6 +108,7 @@ export class AppModule {
         RunExecutor,
         WorkdirRetention,
         RunScheduler,
+        DiskSpaceCheck,
         RunRecovery,
         OutputRetention,
         RunShutdown,

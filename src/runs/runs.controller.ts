@@ -13,6 +13,7 @@ import { GoneError, NotFoundError, ValidationError } from '../shared/domain-erro
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
 import { WorkdirRetention } from './execution/workdir-retention';
+import { RunScheduler } from './execution/run-scheduler';
 import { RunOutputReader, storedOutputEnd } from './run-output.reader';
 import { sendAll } from '../http/send-all';
 import { toRunView, type RunView } from './run.view';
@@ -57,6 +58,7 @@ export class RunsController {
     private readonly output: RunOutputReader,
     private readonly clock: Clock,
     private readonly workdirs: WorkdirRetention,
+    private readonly scheduler: RunScheduler,
   ) {}
 
   /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
@@ -167,7 +169,7 @@ export class RunsController {
   }
 
   private view(run: RunRecord): RunView {
-    return toRunView(run, this.runs, this.clock.now(), this.workdirs);
+    return toRunView(run, this.runs, this.clock.now(), this.workdirs, this.scheduler);
   }
 }
 
