@@ -9,6 +9,8 @@ import { AppConfig } from './config/app-config';
 import { createEventStore } from './event-store/create-event-store';
 import { EventStore } from './event-store/event-store.port';
 import { HealthController } from './health/health.controller';
+import { OpenApiController } from './openapi/openapi.controller';
+import { OpenApiDocument } from './openapi/openapi.document';
 import { HttpErrorFilter } from './http/http-exception.filter';
 import { RequestShapeInterceptor } from './http/request-shape';
 import { DtoValidationPipe } from './http/validation';
@@ -58,7 +60,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -109,6 +111,7 @@ export class AppModule {
         WorkdirRetention,
         RunScheduler,
         DiskSpaceCheck,
+        OpenApiDocument,
         RunRecovery,
         OutputRetention,
         RunShutdown,

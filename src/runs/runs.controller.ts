@@ -18,6 +18,7 @@ import { RunOutputReader, storedOutputEnd } from './run-output.reader';
 import { sendAll } from '../http/send-all';
 import { toRunView, type RunView } from './run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from './runs.read-model';
+import { JsonOrMultipartBody, OptionalJsonBody } from '../openapi/api-docs.decorators';
 
 export class ListRunsQuery {
   /** A status, `active`, `finished`, or several separated by commas. */
@@ -65,6 +66,7 @@ export class RunsController {
   @Post('jobs/:id/runs')
   @HttpCode(202)
   @UseInterceptors(InputFilesInterceptor)
+  @JsonOrMultipartBody(StartRunDto, 'This run\'s extra arguments, environment, start time; as multipart, the same fields (args and env as JSON text, or repeated `args` fields) plus `file` parts')
   async start(
     @Param('id') idOrName: string,
     @Body() body: Record<string, unknown> | undefined,
@@ -142,6 +144,7 @@ export class RunsController {
   /** Re-times a queued or scheduled run: `{at}` or `{delaySeconds}`, or neither for as soon as there is room. */
   @Post('runs/:id/reschedule')
   @HttpCode(202)
+  @OptionalJsonBody(RescheduleRunDto, 'A new start time (`at` or `delaySeconds`), or neither to start it as soon as there is room')
   reschedule(@Param('id') id: string, @Body() body: Record<string, unknown> | undefined, @Ctx() context: CommandContext): Promise<RunView> {
     const dto = validateInto(RescheduleRunDto, body ?? {});
     return this.control(id, { type: 'reschedule', at: dto.at, delaySeconds: dto.delaySeconds }, context);
