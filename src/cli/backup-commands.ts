@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { backupLog, restoreLog } from './backup';
 import { UsageError } from './commands';
-import { formatBytes } from '../runs/execution/disk-space';
+import { bytes } from '../web/view-helpers';
 
 /** `--data-dir`, else `ENDERCOMPUTE_DATA_DIR` (as the server reads it); one is required. */
 function dataDirOf(options: { dataDir?: string }): string {
@@ -26,7 +26,7 @@ export function addBackupCommands(program: Command): void {
       const started = Date.now();
       const summary = await backupLog(dataDir, file);
       process.stdout.write(
-        `Backed up ${summary.events} events (up to position ${summary.lastPosition}) to ${file}: ${formatBytes(summary.bytes)}, ` +
+        `Backed up ${summary.events} events (up to position ${summary.lastPosition}) to ${file}: ${bytes(summary.bytes)}, ` +
           `integrity checked, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
       );
     });

@@ -51,7 +51,7 @@ describe('the minimum free disk space (built server on a 64 MiB tmpfs, minimum 2
     assert.equal(waiting.status, 'queued');
     assert.equal(waiting.startedAt, null);
     assert.equal(waiting.queuePosition, 1);
-    assert.match(waiting.waitingFor ?? '', /^disk space: [\d.]+ MiB free on the disk holding .*, below ENDERCOMPUTE_MIN_FREE_BYTES \(24\.0 MiB\)/);
+    assert.match(waiting.waitingFor ?? '', /^disk space: [\d.]+ MiB free on the disk holding .*, below ENDERCOMPUTE_MIN_FREE_BYTES \(24 MiB\)/);
 
     // The run page says it too.
     const page = await (await server.request(`/runs/${held.id}`)).text();

@@ -8,6 +8,7 @@ import { Injectable } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { AppConfig } from '../../config/app-config';
+import { bytes } from '../../web/view-helpers';
 import { workRootOf } from './workdir-removal';
 
 /** How long one statfs answer is trusted, in ms. */
@@ -26,19 +27,7 @@ export interface DiskSpace {
 /** Whether runs may start with this much space, and if not, the reason a person reads in `waitingFor`. Pure. */
 export function diskShortage(space: DiskSpace): string | null {
   if (space.freeBytes >= space.minFreeBytes) return null;
-  return `disk space: ${formatBytes(space.freeBytes)} free on the disk holding ${space.path}, below ENDERCOMPUTE_MIN_FREE_BYTES (${formatBytes(space.minFreeBytes)}); runs start again when space is freed`;
-}
-
-/** Bytes in the largest binary unit that keeps the number at or above 1 (one decimal). */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+  return `disk space: ${bytes(space.freeBytes)} free on the disk holding ${space.path}, below ENDERCOMPUTE_MIN_FREE_BYTES (${bytes(space.minFreeBytes)}); runs start again when space is freed`;
 }
 
 /** Measures the work directories' disk, at most once per {@link DISK_CHECK_INTERVAL_MS}. */

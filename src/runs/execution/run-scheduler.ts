@@ -77,7 +77,7 @@ export class RunScheduler implements OnApplicationShutdown {
     if (run.phase !== 'waiting' || this.runs.statusOf(run, now) !== 'queued') return null;
     if (this.hold !== null) return this.hold;
     const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
-    if (limit !== null && !this.jobHasRoom(run)) return `its job's limit: ${limit} of its runs ${limit === 1 ? 'is' : 'are'} executing (maxConcurrent ${limit})`;
+    if (limit !== null && !this.jobHasRoom(run)) return `a place under its job's limit: ${limit} of its runs ${limit === 1 ? 'is' : 'are'} executing (maxConcurrent ${limit})`;
     const active = this.executor.activeCount;
     if (active >= this.config.maxConcurrentRuns) return `a free slot: all ${active} are taken (ENDERCOMPUTE_MAX_CONCURRENT_RUNS)`;
     return null;
