@@ -165,6 +165,15 @@ describe('backup and restore of the embedded log (built server and CLI)', () => 
       assert.equal(none.code, 1);
       assert.match(none.stderr, /There is no embedded event log at .*events\.db/);
       assert.equal(existsSync(join(dir, 'none.db')), false);
+      const intoFolder = await cli(['backup', '--data-dir', live.dataDir, dir]);
+      assert.equal(intoFolder.code, 1);
+      assert.match(intoFolder.stderr, /is a directory: give the backup's file name/);
+      const nowhere = await cli(['backup', '--data-dir', live.dataDir, join(dir, 'no', 'such', 'folder.db')]);
+      assert.equal(nowhere.code, 1);
+      assert.match(nowhere.stderr, /The folder .*no\/such does not exist/);
+      const onFile = await cli(['restore', join(dir, 'nightly.db'), '--data-dir', join(dir, 'nightly.db')]);
+      assert.equal(onFile.code, 1);
+      assert.match(onFile.stderr, /nightly\.db is not a directory/);
       const noDir = await cli(['backup', join(dir, 'x.db')]);
       assert.equal(noDir.code, 2);
       assert.match(noDir.stderr, /Pass --data-dir DIR \(or set ENDERCOMPUTE_DATA_DIR\)/);
