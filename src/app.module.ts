@@ -10,6 +10,8 @@ import { AppConfig } from './config/app-config';
 import { createEventStore } from './event-store/create-event-store';
 import { EventStore } from './event-store/event-store.port';
 import { HealthController } from './health/health.controller';
+import { OpenApiController } from './openapi/openapi.controller';
+import { OpenApiDocument } from './openapi/openapi.document';
 import { HttpErrorFilter } from './http/http-exception.filter';
 import { RequestShapeInterceptor } from './http/request-shape';
 import { DtoValidationPipe } from './http/validation';
@@ -34,6 +36,7 @@ import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { DiskSpaceCheck } from './runs/execution/disk-space';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { WorkdirRetention } from './runs/execution/workdir-retention';
 import { RequestRunHandler } from './runs/request-run.handler';
@@ -59,7 +62,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -105,6 +108,8 @@ export class AppModule {
         RunExecutor,
         WorkdirRetention,
         RunScheduler,
+        DiskSpaceCheck,
+        OpenApiDocument,
         RunRecovery,
         OutputRetention,
         RunShutdown,

@@ -1,4 +1,5 @@
-import { type CanActivate, type ExecutionContext, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import { applyDecorators, type CanActivate, type ExecutionContext, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import { DECORATORS } from '@nestjs/swagger';
 import { Reflector } from '@nestjs/core';
 import type { CommandContext } from '../shared/command-context';
 import { ValidationError } from '../shared/domain-errors';
@@ -8,8 +9,19 @@ import { type AuthenticatedRequest, correlationIdOf, sourceOf } from './request-
 
 const PUBLIC = 'endercompute:public';
 
-/** Marks a route that needs no key (health, the page shell, static assets). */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
+/**
+ * Marks a route that needs no key (health, the page shell, static assets, the API's
+ * description); the OpenAPI document says so too (no security requirement).
+ */
+export const Public = (): MethodDecorator & ClassDecorator => applyDecorators(SetMetadata(PUBLIC, true), noKeyInOpenApi);
+
+/**
+ * Sets the route's OpenAPI security requirement to `[{}]`: "no scheme needed" (what
+ * `@ApiSecurity` records; an empty list would be dropped by the generator).
+ */
+const noKeyInOpenApi = (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor): void => {
+  Reflect.defineMetadata(DECORATORS.API_SECURITY, [{}], descriptor ? (descriptor.value as object) : target);
+};
 
 export const NOT_AUTHENTICATED = 'You are not authenticated';
 

@@ -11,6 +11,7 @@
 import { Argument, Command, Option } from 'commander';
 import { type Command as Handler, events, health, jobs, runs, scripts } from './commands';
 import { completionScript } from './completion';
+import { addBackupCommands } from './backup-commands';
 
 /** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
 export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
@@ -117,6 +118,9 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--stream <stream>', 'one stream')
     .option('--after <cursor>', 'the next page')
     .option('--limit <n>', 'at most this many (1–1000, default 100)');
+
+  // ---- backup and restore of the embedded log (on this machine, no server needed) ----
+  addBackupCommands(program);
 
   // ---- completion ----
   program

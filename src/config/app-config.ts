@@ -35,6 +35,11 @@ export abstract class AppConfig {
   abstract readonly secretPaths: readonly string[];
   abstract readonly maxConcurrentRuns: number;
   /**
+   * `ENDERCOMPUTE_MIN_FREE_BYTES`: below this much free space on the disk holding the work
+   * directories, new runs stay queued (see `runs/execution/disk-space.ts`). 0 turns it off.
+   */
+  abstract readonly minFreeBytes: number;
+  /**
    * Identifies this server's local runner in run events; stable across restarts, moves
    * of the data dir and host name changes: `ENDERCOMPUTE_RUNNER_ID`, else the id kept
    * in `<data>/runner-id` (generated on the first start, see `runner-identity.ts`).
@@ -131,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     eventStoreConnectionString: store.connectionString,
     secretPaths: store.file === null ? [] : [store.file],
     maxConcurrentRuns: integer('ENDERCOMPUTE_MAX_CONCURRENT_RUNS', 4, 1, 1024),
+    minFreeBytes: integer('ENDERCOMPUTE_MIN_FREE_BYTES', 256 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     runnerId: runner.id,
     runnerIdFile: runner.fileToWrite,
     newLog: newLog === '1' || newLog === 'true',

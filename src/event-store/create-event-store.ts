@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/app-config';
 import { EsdbEventStore } from './esdb-event-store';
 import type { EventStore } from './event-store.port';
 import { checkLogIsNotLost } from './sqlite/log-file-check';
+import { LOG_FILE_NAME } from './sqlite/schema';
 import { SqliteEventStore } from './sqlite-event-store';
 
 /**
@@ -12,7 +13,7 @@ import { SqliteEventStore } from './sqlite-event-store';
  */
 export function createEventStore(config: AppConfig): EventStore {
   if (config.eventStoreConnectionString !== null) return EsdbEventStore.connect(config.eventStoreConnectionString);
-  const file = join(config.dataDir, 'events.db');
+  const file = join(config.dataDir, LOG_FILE_NAME);
   checkLogIsNotLost(file, config.newLog);
   return SqliteEventStore.open(file);
 }

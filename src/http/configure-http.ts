@@ -1,6 +1,8 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import { ValidationError } from '../shared/domain-errors';
+import { AppConfig } from '../config/app-config';
+import { configureOpenApi } from '../openapi/openapi-viewer';
 import { configureWebHttp } from '../web/web-http';
 import { jsonDepthProblem } from './json-shape';
 
@@ -25,6 +27,8 @@ export function configureHttp(app: NestExpressApplication): void {
   app.set('query parser', 'simple');
   // Security headers (CSP) for every answer, and the pages' static files.
   configureWebHttp(app);
+  // The API's description (`/api/openapi.json`) and its viewer (`/api-docs`).
+  configureOpenApi(app, app.get(AppConfig).version);
 }
 
 /** A body in UTF-16 (which JSON allows) as text, so its brackets are counted right; raw bytes when the encoding is unknown here. */

@@ -28,6 +28,7 @@ import { NotFoundError } from '../shared/domain-errors';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
 import { CreateJobDto, jobDefinitionFrom, UpdateJobDto } from './job.dto';
 import { JobQueries, type JobView } from './job.view';
+import { FilesBody, IfMatchHeader } from '../openapi/api-docs.decorators';
 
 export class ListJobsQuery {
   @IsOptional() @IsString() @MaxLength(200) q?: string;
@@ -63,6 +64,7 @@ export class JobsController {
   }
 
   @Put(':id')
+  @IfMatchHeader()
   async update(
     @Param('id') idOrName: string,
     @Body() dto: UpdateJobDto,
@@ -79,6 +81,7 @@ export class JobsController {
 
   @Delete(':id')
   @HttpCode(204)
+  @IfMatchHeader()
   async remove(@Param('id') idOrName: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() context: CommandContext): Promise<void> {
     const expected = parseIfMatch(ifMatch);
     await this.commands.execute(new RemoveJobCommand(this.queries.require(idOrName).id, expected, context));
@@ -86,6 +89,7 @@ export class JobsController {
 
   @Post(':id/files')
   @UseInterceptors(InputFilesInterceptor)
+  @FilesBody('Input files to add or replace (by name), as `file` parts')
   async attachFiles(
     @Param('id') idOrName: string,
     @UploadedFiles() files: Express.Multer.File[] | undefined,

@@ -5,6 +5,7 @@ import { NotFoundError, UnavailableError, ValidationError } from '../shared/doma
 import { ApiOutputStream } from './api-output-stream';
 import { LiveOutputHub } from './live-output.hub';
 import { DEFAULT_HEARTBEAT_MS, resumeOffset, SseConnection } from './sse-connection';
+import { QueryParam } from '../openapi/api-docs.decorators';
 
 /** `GET /api/runs/:id/output/stream`: a run's output live, then its end (see {@link ApiOutputStream}). */
 @Controller('api/runs')
@@ -21,6 +22,8 @@ export class OutputStreamController {
    * (1–300, default 15).
    */
   @Get(':id/output/stream')
+  @QueryParam('offset', 'integer', 'Start at this byte of the output (else at Last-Event-ID, else at 0)')
+  @QueryParam('heartbeat', 'integer', 'Seconds between heartbeats, 1–300 (default 15)')
   async stream(
     @Param('id') id: string,
     @Query('offset') offsetQuery: unknown,

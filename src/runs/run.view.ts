@@ -42,6 +42,11 @@ export interface RunView {
   outputExpiredBy: OutputExpiryRule | null;
   /** 1 for the next queued run to start; null unless queued. */
   queuePosition: number | null;
+  /**
+   * Why a queued run has not started yet (this runner's disk is short of space, its job is
+   * at its limit, every slot is taken); null when it only waits for its turn, or is not queued.
+   */
+  waitingFor: string | null;
   /** Why it ended as it did, when the exit code does not say it all. */
   reason: string | null;
   runner: string | null;
@@ -54,6 +59,11 @@ export interface RunView {
    */
   workdirKept: boolean | null;
   version: number;
+}
+
+/** What the view needs to know about why a queued run waits (`RunScheduler`). */
+export interface WaitingLookup {
+  waitingFor(run: RunRecord, now: Date): string | null;
 }
 
 /** What the view needs to know about kept work directories (`WorkdirRetention`). */
@@ -82,7 +92,7 @@ export function durationOf(run: RunRecord, now: Date): number | null {
   return Math.max(0, end - Date.parse(run.startedAt));
 }
 
-export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdirs: WorkdirLookup): RunView {
+export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdirs: WorkdirLookup, waiting: WaitingLookup): RunView {
   return {
     id: run.id,
     jobId: run.jobId,
@@ -119,6 +129,7 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdi
     outputExpiredAt: run.outputExpiredAt,
     outputExpiredBy: run.outputExpiredBy,
     queuePosition: runs.queuePosition(run, now),
+    waitingFor: waiting.waitingFor(run, now),
     reason: run.reason,
     runner: run.runner,
     workdir: run.workdir,

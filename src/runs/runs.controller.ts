@@ -13,10 +13,12 @@ import { GoneError, NotFoundError, ValidationError } from '../shared/domain-erro
 import { ControlRunCommand, RerunRunCommand, RequestRunCommand, type RunControlAction } from './run.commands';
 import { RescheduleRunDto, StartRunDto } from './run.dto';
 import { WorkdirRetention } from './execution/workdir-retention';
+import { RunScheduler } from './execution/run-scheduler';
 import { RunOutputReader, storedOutputEnd } from './run-output.reader';
 import { sendAll } from '../http/send-all';
 import { toRunView, type RunView } from './run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from './runs.read-model';
+import { JsonOrMultipartBody, OptionalJsonBody } from '../openapi/api-docs.decorators';
 
 export class ListRunsQuery {
   /** A status, `active`, `finished`, or several separated by commas. */
@@ -57,12 +59,14 @@ export class RunsController {
     private readonly output: RunOutputReader,
     private readonly clock: Clock,
     private readonly workdirs: WorkdirRetention,
+    private readonly scheduler: RunScheduler,
   ) {}
 
   /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
   @Post('jobs/:id/runs')
   @HttpCode(202)
   @UseInterceptors(InputFilesInterceptor)
+  @JsonOrMultipartBody(StartRunDto, 'This run\'s extra arguments, environment, start time; as multipart, the same fields (args and env as JSON text, or repeated `args` fields) plus `file` parts')
   async start(
     @Param('id') idOrName: string,
     @Body() body: Record<string, unknown> | undefined,
@@ -140,6 +144,7 @@ export class RunsController {
   /** Re-times a queued or scheduled run: `{at}` or `{delaySeconds}`, or neither for as soon as there is room. */
   @Post('runs/:id/reschedule')
   @HttpCode(202)
+  @OptionalJsonBody(RescheduleRunDto, 'A new start time (`at` or `delaySeconds`), or neither to start it as soon as there is room')
   reschedule(@Param('id') id: string, @Body() body: Record<string, unknown> | undefined, @Ctx() context: CommandContext): Promise<RunView> {
     const dto = validateInto(RescheduleRunDto, body ?? {});
     return this.control(id, { type: 'reschedule', at: dto.at, delaySeconds: dto.delaySeconds }, context);
@@ -167,7 +172,7 @@ export class RunsController {
   }
 
   private view(run: RunRecord): RunView {
-    return toRunView(run, this.runs, this.clock.now(), this.workdirs);
+    return toRunView(run, this.runs, this.clock.now(), this.workdirs, this.scheduler);
   }
 }
 

@@ -8,6 +8,7 @@ import { NotFoundError } from '../shared/domain-errors';
 import { CreateScriptDto, UpdateScriptDto } from './script.dto';
 import { CreateScriptCommand, RemoveScriptCommand, UpdateScriptCommand } from './script.commands';
 import { ScriptsReadModel, type ScriptView } from './scripts.read-model';
+import { IfMatchHeader } from '../openapi/api-docs.decorators';
 
 export const DEFAULT_INTERPRETER = 'bash';
 
@@ -37,6 +38,7 @@ export class ScriptsController {
   }
 
   @Put(':id')
+  @IfMatchHeader()
   async update(
     @Param('id') idOrName: string,
     @Body() dto: UpdateScriptDto,
@@ -53,6 +55,7 @@ export class ScriptsController {
 
   @Delete(':id')
   @HttpCode(204)
+  @IfMatchHeader()
   async remove(@Param('id') idOrName: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() context: CommandContext): Promise<void> {
     const expected = parseIfMatch(ifMatch);
     await this.commands.execute(new RemoveScriptCommand(this.find(idOrName).id, expected, context));

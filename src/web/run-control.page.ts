@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/request-context';
 import { ControlRunCommand, RerunRunCommand, type RunControlAction } from '../runs/run.commands';
 import { WorkdirRetention } from '../runs/execution/workdir-retention';
+import { RunScheduler } from '../runs/execution/run-scheduler';
 import { toRunView } from '../runs/run.view';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
@@ -41,6 +42,7 @@ export class RunControlPages {
     private readonly runPages: RunPages,
     private readonly clock: Clock,
     private readonly workdirs: WorkdirRetention,
+    private readonly scheduler: RunScheduler,
   ) {}
 
   @Post(':id/cancel')
@@ -71,7 +73,7 @@ export class RunControlPages {
     const before = this.require(id);
     const { form, input } = parseRetimeForm(body, this.clock.now());
     const refuse = (): void =>
-      this.views.fragment(request, response, 'partials/run-retime', { run: toRunView(before, this.runs, this.clock.now(), this.workdirs), retimeForm: form }, { status: 422 });
+      this.views.fragment(request, response, 'partials/run-retime', { run: toRunView(before, this.runs, this.clock.now(), this.workdirs, this.scheduler), retimeForm: form }, { status: 422 });
     if (!input) return refuse();
     let run: RunRecord;
     try {

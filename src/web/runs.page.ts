@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import { OutputView } from '../live/output-view';
 import { WorkdirRetention } from '../runs/execution/workdir-retention';
+import { RunScheduler } from '../runs/execution/run-scheduler';
 import { toRunView } from '../runs/run.view';
 import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
@@ -25,13 +26,14 @@ export class RunPages {
     private readonly clock: Clock,
     private readonly jobs: JobsReadModel,
     private readonly workdirs: WorkdirRetention,
+    private readonly scheduler: RunScheduler,
   ) {}
 
   async runPage(id: string): Promise<PageSpec> {
     const record = this.runs.get(id);
     if (!record) throw new NotFoundError(`No run "${id}" exists`);
     const now = this.clock.now();
-    const run = toRunView(record, this.runs, now, this.workdirs);
+    const run = toRunView(record, this.runs, now, this.workdirs, this.scheduler);
     const active = (ACTIVE_STATUSES as readonly string[]).includes(run.status);
     const output = await this.output.panel(record);
     return {

@@ -18,6 +18,7 @@ interface Run {
   finishedAt: string | null;
   scheduledFor: string | null;
   queuePosition: number | null;
+  waitingFor: string | null;
   reason: string | null;
   cancelRequestedBy: string | null;
   actions: { cancel: boolean; pause: boolean; resume: boolean; reschedule: boolean };
@@ -78,13 +79,20 @@ describe('REST: queue and run control', () => {
     await until(freeRun.id, 'running');
     const queued = (await expectJson<{ items: Run[] }>(await t.request(`/api/runs?status=queued&jobId=${serial}`), 200)).items;
     assert.deepEqual(
-      queued.map((r) => [r.number, r.queuePosition]),
+      queued.map((r) => [r.number, r.queuePosition, r.waitingFor]),
       [
-        [3, 2],
-        [2, 1],
+        [3, 2, "a place under its job's limit: 1 of its runs is executing (maxConcurrent 1)"],
+        [2, 1, "a place under its job's limit: 1 of its runs is executing (maxConcurrent 1)"],
       ],
     );
+    assert.equal((await getRun(freeRun.id)).waitingFor, null, 'a running run waits for nothing');
+    // The third slot goes to Free #2; Free #3 then waits for a slot, and says so.
+    const free2 = await expectJson<Run>(await post(`/api/jobs/${free}/runs`, { env: g.env }), 202);
+    await until(free2.id, 'running');
+    const free3 = await expectJson<Run>(await post(`/api/jobs/${free}/runs`, { env: g.env }), 202);
+    assert.equal((await getRun(free3.id)).waitingFor, 'a free slot: all 3 are taken (ENDERCOMPUTE_MAX_CONCURRENT_RUNS)');
     g.open();
+    await until(free3.id, 'succeeded');
     const done = await Promise.all(serialRuns.map((r) => until(r.id, 'succeeded')));
     for (let i = 1; i < done.length; i++) {
       assert.ok(Date.parse(done[i].startedAt ?? '') >= Date.parse(done[i - 1].finishedAt ?? ''), `Serial #${i + 1} started after #${i} finished`);

@@ -26,7 +26,8 @@ describe('a full disk (built server on a 64 MiB tmpfs)', () => {
   const gates = scriptGates();
 
   before(async () => {
-    server = await startServer({ diskMiB: 64, env: gates.sandboxEnv });
+    // No minimum free space here: this test fills the disk on purpose (disk-space.e2e.spec.ts tests the minimum).
+    server = await startServer({ diskMiB: 64, env: { ...gates.sandboxEnv, ENDERCOMPUTE_MIN_FREE_BYTES: '0' } });
     filler = `${server.dataDir}/filler`;
     jobId = await createJob(server, 'small', 'bash', 'echo "hello $1"');
   });

@@ -192,6 +192,17 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ENDERCOMPUTE_MAX_FILE_BYTES: '1' }).maxFileBytes, 1);
     assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_WORKDIRS: '0' }).keepWorkdirs, 0, 'none kept: every directory goes');
     assert.equal(loadConfig({ ENDERCOMPUTE_KEEP_WORKDIRS: '100000' }).keepWorkdirs, 100_000);
+    assert.equal(loadConfig({}).minFreeBytes, 256 * 1024 * 1024, 'the minimum free disk space defaults to 256 MiB');
+    assert.equal(loadConfig({ ENDERCOMPUTE_MIN_FREE_BYTES: '0' }).minFreeBytes, 0, 'off');
+    assert.equal(loadConfig({ ENDERCOMPUTE_MIN_FREE_BYTES: ' 1073741824 ' }).minFreeBytes, 1024 ** 3);
+  });
+
+  it('refuses a minimum free disk space that is not a whole number of bytes', () => {
+    for (const raw of ['-1', '1.5', '256M', 'lots']) {
+      assert.deepStrictEqual(configError({ ENDERCOMPUTE_MIN_FREE_BYTES: raw }).problems, [
+        `ENDERCOMPUTE_MIN_FREE_BYTES must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, not "${raw}"`,
+      ]);
+    }
   });
 
   it('reports every invalid value at once, in one ConfigError', () => {

@@ -385,7 +385,11 @@ describe('pages: run controls, job limits and schedules over HTTP', () => {
     const runPage = await (await htmx(`/runs/${running.id}`, { partial: false })).text();
     assert.ok(runPage.includes(`hx-confirm="Cancel run “${ESCAPED_IMG}`), 'the name in the confirmation is escaped');
     const waitingPage = await (await htmx(`/runs/${waiting.id}`, { partial: false })).text();
-    assert.match(waitingPage, /No\. 1 <span class="muted">· starts when a place is free/, 'the queue position (the job runs one at a time)');
+    assert.match(
+      waitingPage,
+      /No\. 1 <span class="muted">· waiting for a place under its job&#39;s limit: 1 of its runs is executing \(maxConcurrent 1\)/,
+      'the queue position, and why it waits (the job runs one at a time)',
+    );
     const flash = await post(`/runs/${running.id}/resume`, { from: 'list' }, decodeURIComponent(hostile));
     const flashHtml = await flash.text();
     assert.deepEqual(activeMarkup(flashHtml), []);

@@ -17,8 +17,11 @@ export interface SqlitePragmas {
 /** How long a write waits for another connection (another process, a backup) to release its lock. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** The embedded log's file name in the data directory (the server opens it; `endercompute restore` writes it). */
+export const LOG_FILE_NAME = 'events.db';
+
 /** Bumped when the schema changes, so a later version can migrate an older file. */
-const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 1;
 
 /**
  * One row per event. `position` is the global position: INTEGER PRIMARY KEY makes it

@@ -4,6 +4,7 @@ import { ProjectionEngine } from '../../projections/projection-engine';
 import { JobsReadModel } from '../../jobs/jobs.read-model';
 import { Clock } from '../../shared/clock';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
+import { DISK_CHECK_INTERVAL_MS, DiskSpaceCheck, diskShortage } from './disk-space';
 import { RunExecutor } from './run-executor';
 
 /** setTimeout cannot wait longer than about 24.8 days; a later run is re-checked then. */
@@ -19,6 +20,11 @@ const RETRY_AFTER_FAILURE_MS = 2_000;
  * holding up the runs of other jobs behind them. It reacts to read-model
  * changes and to runs ending, so a request starts within milliseconds rather
  * than at the next poll.
+ *
+ * Runs do not start while the disk holding the work directories has less free space
+ * than `ENDERCOMPUTE_MIN_FREE_BYTES`: they stay queued, their `waitingFor` says why, the
+ * log says it once when the shortage begins and once when it ends, and the scheduler
+ * looks again every few seconds. (A job server, once there are any, checks its own disk.)
  */
 @Injectable()
 export class RunScheduler implements OnApplicationShutdown {
@@ -28,7 +34,10 @@ export class RunScheduler implements OnApplicationShutdown {
   private stopped = true;
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private diskTimer: NodeJS.Timeout | null = null;
   private unsubscribe: Array<() => void> = [];
+  /** Why no run may start on this runner now (a disk short of space), or null. */
+  private hold: string | null = null;
 
   constructor(
     private readonly config: AppConfig,
@@ -37,6 +46,7 @@ export class RunScheduler implements OnApplicationShutdown {
     private readonly executor: RunExecutor,
     private readonly projections: ProjectionEngine,
     private readonly clock: Clock,
+    private readonly disk: DiskSpaceCheck,
   ) {}
 
   start(): void {
@@ -53,6 +63,24 @@ export class RunScheduler implements OnApplicationShutdown {
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.diskTimer) clearTimeout(this.diskTimer);
+    this.diskTimer = null;
+  }
+
+  /**
+   * Why a queued run has not started yet, for a person (`waitingFor` in the API), or
+   * null when it is not waiting for anything but its turn (or is not queued at all).
+   * In order: this runner holds every start (a disk short of space), the run's job is
+   * at its `maxConcurrent`, every slot of the runner is taken.
+   */
+  waitingFor(run: RunRecord, now: Date): string | null {
+    if (run.phase !== 'waiting' || this.runs.statusOf(run, now) !== 'queued') return null;
+    if (this.hold !== null) return this.hold;
+    const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
+    if (limit !== null && !this.jobHasRoom(run)) return `a place under its job's limit: ${limit} of its runs ${limit === 1 ? 'is' : 'are'} executing (maxConcurrent ${limit})`;
+    const active = this.executor.activeCount;
+    if (active >= this.config.maxConcurrentRuns) return `a free slot: all ${active} are taken (ENDERCOMPUTE_MAX_CONCURRENT_RUNS)`;
+    return null;
   }
 
   onApplicationShutdown(): void {
@@ -86,6 +114,10 @@ export class RunScheduler implements OnApplicationShutdown {
   }
 
   private async fill(): Promise<void> {
+    if (!(await this.diskAllowsStarts())) {
+      this.armTimer();
+      return;
+    }
     const skipped = new Set<string>();
     while (!this.stopped && this.executor.activeCount < this.config.maxConcurrentRuns) {
       const next = this.runs.queued(this.clock.now()).find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && this.jobHasRoom(run));
@@ -94,6 +126,30 @@ export class RunScheduler implements OnApplicationShutdown {
       if (!(await this.executor.claimAndStart(next))) skipped.add(next.id);
     }
     this.armTimer();
+  }
+
+  /**
+   * Whether the work directories' disk has room for new runs. While it has not, a timer
+   * looks again every few seconds (a freed disk wakes nothing else); the log gets one
+   * warning when the shortage begins and one line when it ends, not one per look.
+   */
+  private async diskAllowsStarts(): Promise<boolean> {
+    if (this.config.minFreeBytes === 0) return true;
+    // Only worth a look when a run could start now.
+    if (this.executor.activeCount >= this.config.maxConcurrentRuns || this.runs.queued(this.clock.now()).length === 0) return this.hold === null;
+    const shortage = diskShortage(await this.disk.measure());
+    if (shortage !== null) {
+      if (this.hold === null) this.logger.warn(`New runs are held: ${shortage}`);
+      this.hold = shortage;
+      this.diskTimer ??= setTimeout(() => {
+        this.diskTimer = null;
+        this.pump();
+      }, DISK_CHECK_INTERVAL_MS).unref();
+      return false;
+    }
+    if (this.hold !== null) this.logger.log('Disk space is back above ENDERCOMPUTE_MIN_FREE_BYTES: queued runs start again');
+    this.hold = null;
+    return true;
   }
 
   /**
