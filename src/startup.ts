@@ -21,6 +21,9 @@ import { ScheduleTicker } from './schedules/schedule-ticker';
  */
 @Injectable()
 export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** How many runs recovery ended as `lost` at this start (for the start-up line). */
+  lostAtStart = 0;
+
   constructor(
     private readonly projections: ProjectionEngine,
     private readonly keys: KeyService,
@@ -36,7 +39,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     if (this.config.runnerIdFile !== null) writeRunnerId(this.config.runnerIdFile, this.config.runnerId);
     await this.projections.start();
     await this.keys.start();
-    await this.recovery.recover();
+    this.lostAtStart = await this.recovery.recover();
     this.scheduler.start();
     this.schedules.start();
     // After recovery: runs it ended as lost count for keepRuns too.
