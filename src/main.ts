@@ -60,15 +60,18 @@ async function main(): Promise<void> {
   // The connection string may hold a password: it is only ever shown redacted.
   const where = connection === null ? `embedded log in ${config.dataDir}` : `EventStoreDB at ${redactConnectionString(connection)}`;
   const recovered = { lost: app.get(Startup).lostAtStart, queued: runs.queued(new Date()).length };
-  log.info(
+  // The start-up lines are written at any ENDERCOMPUTE_LOG_LEVEL: whoever starts the server needs the address and the key.
+  const banner = root.child({ context: 'Server' }, { level: 'info' });
+  banner.info(`Event store: ${where}`);
+  // The generated key is shown once, here, to whoever started the server: the one line of the log that holds a key.
+  banner.info(keys.isGenerated ? `Key (renewed every Monday 00:00): ${keys.currentKey}` : 'Key: the one set in ENDERCOMPUTE_KEY');
+  if (sandbox.kind === 'bwrap') banner.info('Runs are isolated: each in its own bubblewrap sandbox');
+  else banner.warn(`WARNING: runs are NOT isolated: ${sandbox.warning}`);
+  // Last: the line that says the server is ready.
+  banner.info(
     { event: 'server started', url, version: config.version, store: store.kind, sandbox: sandbox.kind, recovered },
     `EnderCompute ${config.version} is running at ${url} (after the last stop: ${recovered.lost} run(s) marked lost, ${recovered.queued} queued run(s) to start)`,
   );
-  log.info(`Event store: ${where}`);
-  // The generated key is shown once, here, to whoever started the server: the one line of the log that holds a key.
-  log.info(keys.isGenerated ? `Key (renewed every Monday 00:00): ${keys.currentKey}` : 'Key: the one set in ENDERCOMPUTE_KEY');
-  if (sandbox.kind === 'bwrap') log.info('Runs are isolated: each in its own bubblewrap sandbox');
-  else log.warn(`WARNING: runs are NOT isolated: ${sandbox.warning}`);
 }
 
 main().catch((error: unknown) => {

@@ -32,6 +32,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Everything the server printed so far. */
   output(): string;
+  /** The complete JSON log lines the server printed so far (it logs JSON when stdout is not a terminal), parsed. */
+  logLines(): Array<Record<string, unknown>>;
   /** Sends a request with the key (and optional actor). */
   request(path: string, init?: RequestInit & { actor?: string }): Promise<Response>;
   /** SIGTERM and wait for the exit. */
@@ -80,9 +82,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`The server did not start in time:\n${printed}`)), 30_000);
     const check = (): void => {
-      const match = /running at (http:\/\/[^\s/]+)\//.exec(printed);
+      // The start-up lines are JSON log lines: the address and the generated key are in their messages.
+      const messages = parseLogLines(printed).map((line) => String(line.msg ?? ''));
+      const match = messages.map((message) => /running at (http:\/\/[^\s/]+)\//.exec(message)).find(Boolean);
       if (match) {
-        const generated = /Key \(renewed every Monday 00:00\): (\S+)/.exec(printed);
+        const generated = messages.map((message) => /^Key \(renewed every Monday 00:00\): (\S+)$/.exec(message)).find(Boolean);
         if (options.generatedKey && generated) key = generated[1]!;
         clearTimeout(timer);
         resolveUrl(match[1]);
@@ -103,6 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     dataDir,
     child,
     output: () => printed,
+    logLines: () => parseLogLines(printed),
     request: (path, init = {}) => {
       const headers = new Headers(init.headers);
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
@@ -119,6 +124,20 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     },
     cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
   };
+}
+
+/** The lines of `text` that are whole JSON objects (log lines), parsed; other lines (plain stderr) are skipped. */
+export function parseLogLines(text: string): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // A line cut mid-write (the rest is still in the pipe), or not JSON after all.
+    }
+  }
+  return lines;
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
