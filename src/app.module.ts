@@ -66,6 +66,7 @@ export class AppModule {
    * `overrides.logger`: the server's logger (main's; silent when not given).
    */
   static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore; logger?: RootLogger } = {}): DynamicModule {
+    const feed = new AppendFeed();
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
@@ -75,9 +76,10 @@ export class AppModule {
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
         { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
         { provide: RootLogger, useValue: overrides.logger ?? new RootLogger(silentLogger()) },
-        AppendFeed,
-        // Every append is timed and announced (run lifecycle logs, metrics): one wrapper, whichever store.
-        { provide: EventStore, useFactory: (feed: AppendFeed) => new ObservedEventStore(overrides.store ?? createEventStore(config), feed), inject: [AppendFeed] },
+        { provide: AppendFeed, useValue: feed },
+        // Every append is timed and announced (run lifecycle logs, metrics): one wrapper, whichever store. No injected
+        // dependency, so the store opens as early as before (it checks the data dir before anything writes there).
+        { provide: EventStore, useFactory: () => new ObservedEventStore(overrides.store ?? createEventStore(config), feed) },
         RunLifecycle,
         ServerLifecycleLog,
         ProjectionLag,
