@@ -23,7 +23,7 @@ export function createRootLogger(level: LogLevel, options: { pretty?: boolean; d
   const base = { level, base: { pid: process.pid }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   if (pretty) {
     // In-process (not pino's worker-thread transport): a few lines a second need no thread, and sync keeps order with stderr.
-    return pino(base, pinoPretty({ destination, sync: true, colorize: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino(base, pinoPretty({ destination, sync: true, colorize: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname,context', messageFormat: '{context}: {msg}', singleLine: true }));
   }
   return pino(
     { ...base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
