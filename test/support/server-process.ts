@@ -74,6 +74,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     env: serverEnvironment(dataDir, options.generatedKey ? null : key, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const secrets = secretsOf(options.generatedKey ? {} : { ENDERCOMPUTE_KEY: key }, options.env ?? {});
   let printed = '';
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
@@ -117,13 +118,48 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      assertNoSecretsIn(printed, secrets, options.generatedKey ? key : null);
     },
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+      assertNoSecretsIn(printed, secrets, options.generatedKey ? key : null);
     },
     cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The secrets a server was started with: the key, named keys, and every variable whose
+ * name says it holds a key, token, secret or password.
+ */
+function secretsOf(...environments: Array<Record<string, string>>): Array<{ name: string; value: string }> {
+  const secrets: Array<{ name: string; value: string }> = [];
+  for (const env of environments) {
+    for (const [name, value] of Object.entries(env)) {
+      if (!/KEY|TOKEN|SECRET|PASSWORD/i.test(name) || value.trim().length < 8) continue;
+      if (name === 'ENDERCOMPUTE_KEYS') {
+        for (const entry of value.split(',')) secrets.push({ name: `a key in ${name}`, value: entry.slice(entry.indexOf('=') + 1).trim() });
+      } else secrets.push({ name, value: value.trim() });
+    }
+  }
+  return secrets;
+}
+
+/**
+ * Every server a test runs is checked when it stops: no key or token it was given may
+ * appear in what it printed, and a generated key only in its one line per start.
+ * Fails naming the secret, never showing it.
+ */
+function assertNoSecretsIn(printed: string, secrets: Array<{ name: string; value: string }>, generatedKey: string | null): void {
+  for (const secret of secrets) {
+    if (secret.value.length >= 8 && printed.includes(secret.value)) throw new Error(`The server printed ${secret.name}`);
+  }
+  if (generatedKey !== null) {
+    const starts = printed.split('"event":"server started"').length - 1;
+    const shown = printed.split(generatedKey).length - 1;
+    if (shown > starts) throw new Error(`The server printed its generated key ${shown} times in ${starts} start(s)`);
+  }
 }
 
 /** The lines of `text` that are whole JSON objects (log lines), parsed; other lines (plain stderr) are skipped. */
