@@ -3,7 +3,7 @@ import { ALL_STATUSES, type RunStatus, RunsReadModel } from '../runs/runs.read-m
 /**
  * How many runs the read model holds in each status (every status present, 0 included).
  *
- * For now this walks the read model's runs once (about a millisecond per 10 000 runs):
+ * For now this walks the read model's runs once (18–60 ms per 100 000 runs, measured on a busy 2-core machine):
  * the read model offers no count per status yet. Once it answers from SQL, this is one
  * `GROUP BY` query behind the same signature.
  */
