@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createJob, getJson, postJson, requestRun, type Run, waitForRun } from '../support/rest';
 import { runServerUntilExit } from '../support/server-exit';
-import { eventually, parseLogLines, type ServerProcess, startServer } from '../support/server-process';
+import { eventually, parseLogLines, SERVER_ENTRY, serverEnvironment, type ServerProcess, startServer, TEST_KEY } from '../support/server-process';
 
 const NAMED_KEY = 'alice-key-0123456789abcdef';
 const METRICS_TOKEN = 'metrics-token-fedcba9876543210';
@@ -141,6 +142,29 @@ describe('The logs of the built server', () => {
       assert.equal(exit.code, 1);
       assert.match(exit.stderr, /ENDERCOMPUTE_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "chatty"/);
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes readable lines, not JSON, when stdout is a terminal', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-test-'));
+    // `script` gives the server a pseudo-terminal as stdout, as a person's shell would.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${SERVER_ENTRY}`, '/dev/null'], { env: serverEnvironment(dataDir, TEST_KEY), stdio: ['pipe', 'pipe', 'pipe'] });
+    let printed = '';
+    child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      const url = await eventually(async () => /is running at (http:\/\/[^\s/]+)\//.exec(printed)?.[1], 30_000, 'the server to start');
+      assert.equal((await fetch(`${url}/api/health`)).status, 200);
+      await eventually(async () => (printed.includes('GET /api/health 200') ? true : undefined), 10_000, 'the request line');
+      const plain = printed.replace(/\x1b\[[0-9;]*m/g, '');
+      assert.match(plain, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: Server: EnderCompute \S+ is running at http:/m);
+      assert.match(plain, /^\[[^\]]+\] INFO: HTTP: GET \/api\/health 200 \{"requestId":/m);
+      assert.doesNotMatch(plain, /^\{"level"/m, 'no JSON lines');
+      assert.ok(!plain.includes(TEST_KEY));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
