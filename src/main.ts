@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
@@ -29,6 +30,9 @@ async function main(): Promise<void> {
   // From here on everything goes through one pino logger (JSON lines; readable lines on a terminal).
   const root = createRootLogger(config.logLevel);
   const log = root.child({ context: 'Server' });
+  // Every Nest Logger writes through pino from here on, the event store's warnings (opened before Nest) included.
+  const nestLogger = new PinoNestLogger(root);
+  Logger.overrideLogger(nestLogger);
   for (const message of secureDataDirectory(config.dataDir)) log.warn(`EnderCompute: ${message}`);
   const connection = config.eventStoreConnectionString;
   connectionString = connection;
@@ -42,7 +46,7 @@ async function main(): Promise<void> {
   const store = createEventStore(config);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store, logger: new RootLogger(root) }), {
     bodyParser: false,
-    logger: new PinoNestLogger(root),
+    logger: nestLogger,
   });
   // First, so that every request is logged and timed, whatever answers it.
   app.use(requestLog(root));
