@@ -62,64 +62,35 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
   });
 
   constructor(
-    private readonly runs: RunsReadModel,
-    private readonly lag: ProjectionLag,
+    runs: RunsReadModel,
+    lag: ProjectionLag,
     private readonly feed: AppendFeed,
     private readonly lifecycle: RunLifecycle,
-    private readonly clock: Clock,
+    clock: Clock,
   ) {
-    const runs_ = this.runs;
-    const clock_ = this.clock;
+    const now = (): Date => clock.now();
     new Gauge({
       name: 'endercompute_runs',
       help: 'Runs in the read model by status now (every runner, not only this server).',
       labelNames: ['status'] as const,
       registers: [this.registry],
       collect() {
-        for (const [status, count] of Object.entries(runCountsByStatus(runs_, clock_.now()))) this.set({ status }, count);
+        for (const [status, count] of Object.entries(runCountsByStatus(runs, now()))) this.set({ status }, count);
       },
     });
-    new Gauge({
-      name: 'endercompute_queue_length',
-      help: 'Runs waiting for a runner whose time has come.',
-      registers: [this.registry],
-      collect() {
-        this.set(runs_.queued(clock_.now()).length);
-      },
-    });
-    new Gauge({
-      name: 'endercompute_runs_running',
-      help: 'Runs running now (every runner).',
-      registers: [this.registry],
-      collect() {
-        this.set(runs_.executingRuns().filter((run) => run.phase === 'running').length);
-      },
-    });
-    new Gauge({
-      name: 'endercompute_runs_paused',
-      help: 'Runs paused now (every runner).',
-      registers: [this.registry],
-      collect() {
-        this.set(runs_.executingRuns().filter((run) => run.phase === 'paused').length);
-      },
-    });
-    const lag_ = this.lag;
-    new Gauge({
-      name: 'endercompute_projection_lag_events',
-      help: 'Events in the log the read models have not applied yet (0 when caught up; counted up to 1000 on EventStoreDB).',
-      registers: [this.registry],
-      async collect() {
-        this.set(await lag_.events());
-      },
-    });
-    new Gauge({
-      name: 'endercompute_job_servers_connected',
-      help: 'Job servers connected to this server. Always 0 for now: this version runs every run on the server itself; job servers are yet to come.',
-      registers: [this.registry],
-      collect() {
-        this.set(0);
-      },
-    });
+    this.gauge('endercompute_queue_length', 'Runs waiting for a runner whose time has come.', () => runs.queued(now()).length);
+    this.gauge('endercompute_runs_running', 'Runs running now (every runner).', () => runs.executingRuns().filter((run) => run.phase === 'running').length);
+    this.gauge('endercompute_runs_paused', 'Runs paused now (every runner).', () => runs.executingRuns().filter((run) => run.phase === 'paused').length);
+    this.gauge(
+      'endercompute_projection_lag_events',
+      'Events in the log the read models have not applied yet (0 when caught up; counted up to 1000 on EventStoreDB).',
+      () => lag.events(),
+    );
+    this.gauge(
+      'endercompute_job_servers_connected',
+      'Job servers connected to this server. Always 0 for now: this version runs every run on the server itself; job servers are yet to come.',
+      () => 0,
+    );
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -132,6 +103,18 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
+  }
+
+  /** A gauge without labels, read when scraped. */
+  private gauge(name: string, help: string, read: () => number | Promise<number>): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      async collect() {
+        this.set(await read());
+      },
+    });
   }
 
   /** The metrics in Prometheus' text format. */
