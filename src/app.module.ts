@@ -52,22 +52,44 @@ import { ScriptsReadModel } from './scripts/scripts.read-model';
 import { Clock, SystemClock } from './shared/clock';
 import { IdGenerator, RandomIdGenerator } from './shared/ids';
 import { Startup } from './startup';
+import { RootLogger } from './logging/root-logger.provider';
+import { silentLogger } from './logging/root-logger';
+import { RunLifecycle } from './logging/run-lifecycle';
+import { ServerLifecycleLog } from './logging/server-lifecycle-log';
+import { HealthDetailsReader } from './health/health-details';
+import { Metrics } from './metrics/metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { AppendFeed, ObservedEventStore } from './metrics/observed-event-store';
+import { ProjectionLag } from './metrics/projection-lag';
 import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
 
 /** The whole application, configured once at start. */
 @Module({})
 export class AppModule {
-  /** `overrides.store`: a store opened already (main opens it first, so a damaged log is reported plainly). */
-  static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore } = {}): DynamicModule {
+  /**
+   * `overrides.store`: a store opened already (main opens it first, so a damaged log is reported plainly);
+   * `overrides.logger`: the server's logger (main's; silent when not given).
+   */
+  static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore; logger?: RootLogger } = {}): DynamicModule {
+    const feed = new AppendFeed();
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
         { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
-        { provide: EventStore, useFactory: () => overrides.store ?? createEventStore(config) },
+        { provide: RootLogger, useValue: overrides.logger ?? new RootLogger(silentLogger()) },
+        { provide: AppendFeed, useValue: feed },
+        // Every append is timed and announced (run lifecycle logs, metrics): one wrapper, whichever store. No injected
+        // dependency, so the store opens as early as before (it checks the data dir before anything writes there).
+        { provide: EventStore, useFactory: () => new ObservedEventStore(overrides.store ?? createEventStore(config), feed) },
+        RunLifecycle,
+        ServerLifecycleLog,
+        ProjectionLag,
+        Metrics,
+        HealthDetailsReader,
         // Chosen (and proven to work) once, before anything can start a run.
         { provide: RunSandbox, useFactory: () => selectSandbox(config) },
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
@@ -8,7 +9,15 @@ import { restrictUmask, secureDataDirectory } from './config/data-directory';
 import { hasCredentials, redactConnectionString } from './config/connection-string';
 import { createEventStore } from './event-store/create-event-store';
 import { configureHttp } from './http/configure-http';
+import { createRootLogger } from './logging/root-logger';
+import { PinoNestLogger } from './logging/pino-nest-logger';
+import { RootLogger } from './logging/root-logger.provider';
+import { requestLog } from './logging/request-log';
+import { httpMetrics } from './metrics/http-metrics';
+import { Metrics } from './metrics/metrics';
 import { RunSandbox } from './runs/execution/run-sandbox';
+import { RunsReadModel } from './runs/runs.read-model';
+import { Startup } from './startup';
 
 /** The connection string in use, so that no error message can print it whole. */
 let connectionString: string | null = null;
@@ -18,21 +27,30 @@ async function main(): Promise<void> {
   const jobUmask = restrictUmask();
   loadDotEnv();
   const config = loadConfig(process.env, { jobUmask });
-  for (const message of secureDataDirectory(config.dataDir)) process.stderr.write(`EnderCompute: ${message}\n`);
+  // From here on everything goes through one pino logger (JSON lines; readable lines on a terminal).
+  const root = createRootLogger(config.logLevel);
+  const log = root.child({ context: 'Server' });
+  // Every Nest Logger writes through pino from here on, the event store's warnings (opened before Nest) included.
+  const nestLogger = new PinoNestLogger(root);
+  Logger.overrideLogger(nestLogger);
+  for (const message of secureDataDirectory(config.dataDir)) log.warn(`EnderCompute: ${message}`);
   const connection = config.eventStoreConnectionString;
   connectionString = connection;
   if (connection !== null && hasCredentials(connection) && /[?&]tls=false(&|$)/i.test(connection)) {
     // The client drops credentials on an insecure connection without a word; say it here.
-    process.stderr.write('Warning: the EventStoreDB connection string has tls=false, so its user and password are not sent (EventStoreDB only checks them over TLS)\n');
+    log.warn('Warning: the EventStoreDB connection string has tls=false, so its user and password are not sent (EventStoreDB only checks them over TLS)');
   }
   // Opened before Nest builds the application, so that a store that cannot be opened (a
   // damaged log file, an invalid connection string) is reported as one plain message
   // below rather than as a stack trace from Nest's provider factory.
   const store = createEventStore(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store }), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store, logger: new RootLogger(root) }), {
     bodyParser: false,
-    logger: ['warn', 'error'],
+    logger: nestLogger,
   });
+  // First, so that every request is logged and timed, whatever answers it.
+  app.use(requestLog(root));
+  app.use(httpMetrics(app.get(Metrics)));
   configureHttp(app);
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
@@ -41,14 +59,22 @@ async function main(): Promise<void> {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const keys = app.get(KeyService);
   const sandbox = app.get(RunSandbox);
-  // The generated key is shown once, here, to whoever started the server; it is never logged elsewhere.
+  const runs = app.get(RunsReadModel);
+  const url = `http://${host}:${port}/`;
   // The connection string may hold a password: it is only ever shown redacted.
   const where = connection === null ? `embedded log in ${config.dataDir}` : `EventStoreDB at ${redactConnectionString(connection)}`;
-  process.stdout.write(
-    `\nEnderCompute ${config.version} is running at http://${host}:${port}/\n` +
-      `Event store: ${where}\n` +
-      (keys.isGenerated ? `Key (renewed every Monday 00:00): ${keys.currentKey}\n` : 'Key: the one set in ENDERCOMPUTE_KEY\n') +
-      (sandbox.kind === 'bwrap' ? 'Runs are isolated: each in its own bubblewrap sandbox\n\n' : `WARNING: runs are NOT isolated: ${sandbox.warning}\n\n`),
+  const recovered = { lost: app.get(Startup).lostAtStart, queued: runs.queued(new Date()).length };
+  // The start-up lines are written at any ENDERCOMPUTE_LOG_LEVEL: whoever starts the server needs the address and the key.
+  const banner = root.child({ context: 'Server' }, { level: 'info' });
+  banner.info(`Event store: ${where}`);
+  // The generated key is shown once, here, to whoever started the server: the one line of the log that holds a key.
+  banner.info(keys.isGenerated ? `Key (renewed every Monday 00:00): ${keys.currentKey}` : 'Key: the one set in ENDERCOMPUTE_KEY');
+  if (sandbox.kind === 'bwrap') banner.info('Runs are isolated: each in its own bubblewrap sandbox');
+  else banner.warn(`WARNING: runs are NOT isolated: ${sandbox.warning}`);
+  // Last: the line that says the server is ready.
+  banner.info(
+    { event: 'server started', url, version: config.version, store: store.kind, sandbox: sandbox.kind, recovered },
+    `EnderCompute ${config.version} is running at ${url} (after the last stop: ${recovered.lost} run(s) marked lost, ${recovered.queued} queued run(s) to start)`,
   );
 }
 

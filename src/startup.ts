@@ -21,6 +21,9 @@ import { ScheduleTicker } from './schedules/schedule-ticker';
  */
 @Injectable()
 export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** How many runs recovery ended as `lost` at this start (for the start-up line). */
+  lostAtStart = 0;
+
   constructor(
     private readonly projections: ProjectionEngine,
     private readonly keys: KeyService,
@@ -39,7 +42,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     // Stopped on an event a projection cannot apply: health and every read answer 503 with
     // why. Recovery, the scheduler and retention would act on a view that lacks that event.
     if (this.projections.stoppedBecause) return;
-    await this.recovery.recover();
+    this.lostAtStart = await this.recovery.recover();
     this.scheduler.start();
     this.schedules.start();
     // After recovery: runs it ended as lost count for keepRuns too.

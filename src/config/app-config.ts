@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from '../logging/log-level';
 import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
 import { actorProblems } from '../shared/names';
 import { packageVersion } from '../shared/version';
@@ -80,6 +81,10 @@ export abstract class AppConfig {
   /** The umask runs start with: the one the server was started with (the server itself uses 0077). */
   abstract readonly jobUmask: number;
   abstract readonly version: string;
+  /** `ENDERCOMPUTE_LOG_LEVEL`: the least severe level logged (default `info`). */
+  abstract readonly logLevel: LogLevel;
+  /** `ENDERCOMPUTE_METRICS_TOKEN`: a token that opens `GET /metrics` (and nothing else) besides the key; null when unset. */
+  abstract readonly metricsToken: string | null;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +132,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
   const runner = runnerIdentity(env.ENDERCOMPUTE_RUNNER_ID, dataDir, problems);
   const newLog = env.ENDERCOMPUTE_NEW_LOG?.trim() ?? '';
   if (!['', '0', '1', 'true', 'false'].includes(newLog)) problems.push(`ENDERCOMPUTE_NEW_LOG must be 1 or true (or 0, false), not "${newLog}"`);
+  const logLevel = env.ENDERCOMPUTE_LOG_LEVEL?.trim().toLowerCase() || DEFAULT_LOG_LEVEL;
+  if (!isLogLevel(logLevel)) problems.push(`ENDERCOMPUTE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env.ENDERCOMPUTE_LOG_LEVEL}"`);
+  // The token itself is never echoed.
+  const metricsToken = env.ENDERCOMPUTE_METRICS_TOKEN?.trim() || null;
+  if (metricsToken !== null && (metricsToken.length < 16 || /\s/.test(metricsToken))) problems.push('ENDERCOMPUTE_METRICS_TOKEN must be at least 16 characters long, without spaces');
   const config: AppConfig = {
     port: integer('PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
@@ -151,6 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     keepOutputDays,
     jobUmask: started.jobUmask ?? 0o022,
     version: packageVersion(),
+    logLevel: isLogLevel(logLevel) ? logLevel : DEFAULT_LOG_LEVEL,
+    metricsToken,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

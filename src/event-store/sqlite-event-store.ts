@@ -9,6 +9,7 @@
  * One process owns the file. Other processes may read it (WAL allows that), but a
  * subscription is woken only by commits made through this store instance.
  */
+import { Logger } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import {
   EventStore,
@@ -203,7 +204,8 @@ export class SqliteEventStore extends EventStore {
     const damage = asLogDamage(error, this.filePath);
     if (damage && !this.damageFound) {
       this.damageFound = damage;
-      process.stderr.write(`${damage.message}\n`);
+      // Through the server's log (JSON lines), not a plain line beside it.
+      new Logger('EventStore').error(damage.message);
     }
     return damage;
   }

@@ -32,6 +32,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Everything the server printed so far. */
   output(): string;
+  /** The complete JSON log lines the server printed so far (it logs JSON when stdout is not a terminal), parsed. */
+  logLines(): Array<Record<string, unknown>>;
   /** Sends a request with the key (and optional actor). */
   request(path: string, init?: RequestInit & { actor?: string }): Promise<Response>;
   /** SIGTERM and wait for the exit. */
@@ -72,6 +74,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     env: serverEnvironment(dataDir, options.generatedKey ? null : key, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const secrets = secretsOf(options.generatedKey ? {} : { ENDERCOMPUTE_KEY: key }, options.env ?? {});
   let printed = '';
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
@@ -80,9 +83,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`The server did not start in time:\n${printed}`)), 30_000);
     const check = (): void => {
-      const match = /running at (http:\/\/[^\s/]+)\//.exec(printed);
+      // The start-up lines are JSON log lines: the address and the generated key are in their messages.
+      const messages = parseLogLines(printed).map((line) => String(line.msg ?? ''));
+      const match = messages.map((message) => /running at (http:\/\/[^\s/]+)\//.exec(message)).find(Boolean);
       if (match) {
-        const generated = /Key \(renewed every Monday 00:00\): (\S+)/.exec(printed);
+        const generated = messages.map((message) => /^Key \(renewed every Monday 00:00\): (\S+)$/.exec(message)).find(Boolean);
         if (options.generatedKey && generated) key = generated[1]!;
         clearTimeout(timer);
         resolveUrl(match[1]);
@@ -103,6 +108,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     dataDir,
     child,
     output: () => printed,
+    logLines: () => parseLogLines(printed),
     request: (path, init = {}) => {
       const headers = new Headers(init.headers);
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
@@ -112,13 +118,62 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      assertNoSecretsIn(printed, secrets, options.generatedKey ? key : null);
     },
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+      assertNoSecretsIn(printed, secrets, options.generatedKey ? key : null);
     },
     cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The secrets a server was started with: the key, named keys, and every variable whose
+ * name says it holds a key, token, secret or password.
+ */
+function secretsOf(...environments: Array<Record<string, string>>): Array<{ name: string; value: string }> {
+  const secrets: Array<{ name: string; value: string }> = [];
+  for (const env of environments) {
+    for (const [name, value] of Object.entries(env)) {
+      if (!/KEY|TOKEN|SECRET|PASSWORD/i.test(name) || value.trim().length < 8) continue;
+      if (name === 'ENDERCOMPUTE_KEYS') {
+        for (const entry of value.split(',')) secrets.push({ name: `a key in ${name}`, value: entry.slice(entry.indexOf('=') + 1).trim() });
+      } else secrets.push({ name, value: value.trim() });
+    }
+  }
+  return secrets;
+}
+
+/**
+ * Every server a test runs is checked when it stops: no key or token it was given may
+ * appear in what it printed, and a generated key only in its one line per start.
+ * Fails naming the secret, never showing it.
+ */
+function assertNoSecretsIn(printed: string, secrets: Array<{ name: string; value: string }>, generatedKey: string | null): void {
+  for (const secret of secrets) {
+    if (secret.value.length >= 8 && printed.includes(secret.value)) throw new Error(`The server printed ${secret.name}`);
+  }
+  if (generatedKey !== null) {
+    const starts = printed.split('"event":"server started"').length - 1;
+    const shown = printed.split(generatedKey).length - 1;
+    if (shown > starts) throw new Error(`The server printed its generated key ${shown} times in ${starts} start(s)`);
+  }
+}
+
+/** The lines of `text` that are whole JSON objects (log lines), parsed; other lines (plain stderr) are skipped. */
+export function parseLogLines(text: string): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // A line cut mid-write (the rest is still in the pipe), or not JSON after all.
+    }
+  }
+  return lines;
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */

@@ -15,6 +15,7 @@
  * Damage that SQLite reports later, on a read or an append (`SQLITE_CORRUPT…`,
  * `SQLITE_NOTADB`), becomes the same error, naming the file.
  */
+import { Logger } from '@nestjs/common';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UnavailableError } from '../../shared/domain-errors';
@@ -48,7 +49,7 @@ export function checkLogIsNotLost(filePath: string, newLog: boolean): void {
   if (newLog) {
     if (existsSync(filePath) && statSync(filePath).size > 0) {
       // Never a licence to replace a log: a non-empty file is opened (and checked) as it is.
-      process.stderr.write(`Warning: ENDERCOMPUTE_NEW_LOG is set, but ${filePath} exists and is used as it is; unset ENDERCOMPUTE_NEW_LOG\n`);
+      new Logger('EventStore').warn(`Warning: ENDERCOMPUTE_NEW_LOG is set, but ${filePath} exists and is used as it is; unset ENDERCOMPUTE_NEW_LOG`);
     }
     return;
   }
