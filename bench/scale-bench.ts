@@ -1,0 +1,384 @@
+/**
+ * The scale section (`npm run bench -- scale`): a server on a long history.
+ *
+ * Seeds a log with `seedLog` (the events the server writes), then starts the built
+ * server (`node dist/src/main.js`) on it as a separate process, twice on one data dir:
+ * - cold: the data dir holds the log and nothing else (no projection database, so
+ *   everything the read side keeps is built from the log);
+ * - warm: the second start on the same data dir (whatever the first start kept).
+ * For each start it measures the time from spawning the process to `GET /api/health`
+ * answering 200 (polled every 10 ms), and after each start it requests every page and
+ * main API list once and reads the server's resident memory (`VmRSS`). After the warm
+ * start it times every page and list over `samples` requests (median and p95, round
+ * trips over loopback: an upper bound of the server's time).
+ *
+ * Baselines from the same run: a start on an empty data dir (the fixed cost of
+ * starting: Node, Nest, the store) and its memory; the raw `$all` read rate of the same
+ * log (a catch-up subscription from the start, nothing applied), measured in this
+ * process before the server starts; and `GET /api/health`'s round trip beside the pages.
+ *
+ * The cold rebuild rate is derived, not reported by the server: events / (cold start −
+ * start on an empty data dir), i.e. the time a cold start spends beyond a start with
+ * nothing to read. Lines of the server's own output that speak of projections or
+ * rebuilds are shown as they are, when there are any.
+ *
+ * The same on the EventStoreDB double (in this process, reached over gRPC), with a
+ * smaller seed: the double reads a few thousand events a second, so the full seed would
+ * take minutes to write and to read.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EsdbEventStore } from '../src/event-store/esdb-event-store';
+import { comparePositions, type EventStore } from '../src/event-store/event-store.port';
+import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
+import { startEsdbDouble } from '../test/esdb-double/esdb-double';
+import { SERVER_ENTRY, serverEnvironment } from '../test/support/server-process';
+import { seedLog, type SeededLog, type SeedOptions } from './seed-log';
+import { median, ms, percentile, ratio, report } from './stats';
+
+const KEY = 'bench-key-0123456789abcdef';
+/** How long one start may take before the bench gives up on it. */
+const START_TIMEOUT_MS = 600_000;
+
+/** Targets from issue 12 ("Done when"). */
+const TARGETS = {
+  warmStartMs100k: 1_500,
+  warmRssMiB100k: 150,
+  warmStartMs1M: 2_000,
+  warmStartMsDouble: 3_000,
+  pageMedianMs: 20,
+  pageP95Ms: 50,
+  rebuildToReadRatio: 0.7,
+};
+
+export interface ScaleBenchOptions {
+  /** The main seed (default 10,000 jobs, 100,000 runs). */
+  main?: SeedOptions;
+  /** The large seed (default 10,000 jobs and runs enough for about 1,000,000 events); null: skipped. */
+  large?: SeedOptions | null;
+  /** The seed on the EventStoreDB double (default 1,000 jobs, 10,000 runs); null: skipped. */
+  double?: SeedOptions | null;
+  /** Timed requests per page (default 20, after 3 untimed). */
+  samples?: number;
+}
+
+/** One server start, measured. */
+export interface StartFigures {
+  /** Spawn to `/api/health` 200, in ms. */
+  readyMs: number;
+  /** Resident memory after serving every page once, in MiB. */
+  rssMiB: number;
+  /** What the server printed that speaks of projections or rebuilds. */
+  projectionLines: string[];
+}
+
+/** A page's timings after the warm start. */
+export interface PageFigures {
+  label: string;
+  path: string;
+  medianMs: number;
+  p95Ms: number;
+}
+
+export interface ScaleFigures {
+  label: string;
+  seeded: SeededLog;
+  seedMs: number;
+  rawReadEventsPerSec: number;
+  empty: StartFigures;
+  cold: StartFigures;
+  warm: StartFigures;
+  pages: PageFigures[];
+  healthMedianMs: number;
+}
+
+/** Runs the whole section and prints its figures. */
+export async function benchScale(options: ScaleBenchOptions = {}): Promise<void> {
+  const samples = options.samples ?? 20;
+  process.stdout.write('Scale (issue 12). Timings are noisy: this machine has 2 cores shared with other work; compare ratios.\n');
+
+  const main = await measureEmbedded('100k runs', { jobs: 10_000, runs: 100_000, ...options.main }, samples);
+  reportScale(main, { warmStartMs: TARGETS.warmStartMs100k, warmRssMiB: TARGETS.warmRssMiB100k, pages: true });
+
+  if (options.large !== null) {
+    // About 6.3 events a run besides 3 a job: 155,000 runs with 10,000 jobs make about 1,000,000 events.
+    const large = await measureEmbedded('1M events', { jobs: 10_000, runs: 155_000, ...options.large }, samples);
+    reportScale(large, { warmStartMs: TARGETS.warmStartMs1M, warmRssMiB: null, pages: false });
+  }
+
+  if (options.double !== null) {
+    const onDouble = await measureOnDouble({ jobs: 1_000, runs: 10_000, ...options.double }, samples);
+    process.stdout.write(`ESDB double: seeded with ${onDouble.seeded.jobs} jobs and ${onDouble.seeded.runs} runs only (the double writes and reads a few thousand events/s)\n`);
+    reportScale(onDouble, { warmStartMs: TARGETS.warmStartMsDouble, warmRssMiB: null, pages: false });
+  }
+}
+
+/** Seeds an embedded log in a data dir of its own and measures starts on it. */
+async function measureEmbedded(label: string, seed: SeedOptions, samples: number): Promise<ScaleFigures> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ec-scale-'));
+  const emptyDir = mkdtempSync(join(tmpdir(), 'ec-scale-empty-'));
+  try {
+    const logFile = join(dataDir, 'events.db');
+    const seedStarted = performance.now();
+    let store = SqliteEventStore.open(logFile);
+    const seeded = await seedLog(store, seed);
+    await store.close();
+    const seedMs = performance.now() - seedStarted;
+    store = SqliteEventStore.open(logFile);
+    const rawReadEventsPerSec = await rawReadRate(store);
+    await store.close();
+    return await measureStarts(label, seeded, seedMs, rawReadEventsPerSec, dataDir, emptyDir, {}, samples);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(emptyDir, { recursive: true, force: true });
+  }
+}
+
+/** The same on the EventStoreDB double: the log is the double's, the data dir holds what the server keeps. */
+async function measureOnDouble(seed: SeedOptions, samples: number): Promise<ScaleFigures> {
+  const seededDouble = await startEsdbDouble();
+  const emptyDouble = await startEsdbDouble();
+  const dataDir = mkdtempSync(join(tmpdir(), 'ec-scale-esdb-'));
+  const emptyDir = mkdtempSync(join(tmpdir(), 'ec-scale-esdb-empty-'));
+  try {
+    const store = EsdbEventStore.connect(seededDouble.connectionString);
+    const seedStarted = performance.now();
+    let seeded: SeededLog;
+    let rawReadEventsPerSec: number;
+    try {
+      seeded = await seedLog(store, { batchSize: 2_000, ...seed });
+      const seedMs = performance.now() - seedStarted;
+      rawReadEventsPerSec = await rawReadRate(store);
+      const env = (double: typeof seededDouble) => ({ EVENTSTORE_CONNECTION_STRING: double.connectionString });
+      return await measureStarts('ESDB double', seeded, seedMs, rawReadEventsPerSec, dataDir, emptyDir, env(seededDouble), samples, env(emptyDouble));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await seededDouble.stop();
+    await emptyDouble.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(emptyDir, { recursive: true, force: true });
+  }
+}
+
+async function measureStarts(
+  label: string,
+  seeded: SeededLog,
+  seedMs: number,
+  rawReadEventsPerSec: number,
+  dataDir: string,
+  emptyDir: string,
+  env: Record<string, string>,
+  samples: number,
+  emptyEnv: Record<string, string> = {},
+): Promise<ScaleFigures> {
+  const pages = pagesOf(seeded);
+  const empty = await startMeasured(emptyDir, { ...emptyEnv, ENDERCOMPUTE_NEW_LOG: '1' }, [{ label: 'dashboard', path: '/' }]);
+  await empty.server.stop();
+  const cold = await startMeasured(dataDir, env, pages);
+  await cold.server.stop();
+  const warm = await startMeasured(dataDir, env, pages);
+  try {
+    const healthMedianMs = median(await timeRequests(warm.server.url, '/api/health', samples));
+    const timed: PageFigures[] = [];
+    for (const page of pages) {
+      const times = await timeRequests(warm.server.url, page.path, samples, page.partial);
+      timed.push({ label: page.label, path: page.path, medianMs: median(times), p95Ms: percentile(times, 95) });
+    }
+    return { label, seeded, seedMs, rawReadEventsPerSec, empty: empty.figures, cold: cold.figures, warm: warm.figures, pages: timed, healthMedianMs };
+  } finally {
+    await warm.server.stop();
+  }
+}
+
+interface Page {
+  label: string;
+  path: string;
+  /** htmx's partial request (the dashboard's live refresh). */
+  partial?: boolean;
+}
+
+/** Every page and the main API lists, on things the seed holds. */
+function pagesOf(seeded: SeededLog): Page[] {
+  const word = encodeURIComponent(seeded.searchWord);
+  const by = encodeURIComponent(seeded.actor);
+  const run = seeded.sampleRun.id;
+  return [
+    { label: 'page /', path: '/' },
+    { label: 'page / live refresh', path: '/', partial: true },
+    { label: 'page /jobs', path: '/jobs' },
+    { label: 'page /jobs search', path: `/jobs?q=${word}` },
+    { label: 'page /jobs/:id (busiest)', path: `/jobs/${seeded.busyJob.id}` },
+    { label: 'page /runs', path: '/runs' },
+    { label: 'page /runs failed, by', path: `/runs?status=failed&by=${by}` },
+    { label: 'page /runs search', path: `/runs?q=${word}` },
+    { label: 'page /runs of a job', path: `/runs?job=${encodeURIComponent(seeded.busyJob.name)}` },
+    { label: 'page /runs/:id', path: `/runs/${run}` },
+    { label: 'page /scripts', path: '/scripts' },
+    { label: 'page /audit', path: '/audit' },
+    { label: 'api /api/jobs', path: '/api/jobs' },
+    { label: 'api /api/jobs?q=', path: `/api/jobs?q=${word}` },
+    { label: 'api /api/runs', path: '/api/runs' },
+    { label: 'api /api/runs?status=failed', path: '/api/runs?status=failed' },
+    { label: 'api /api/runs/:id', path: `/api/runs/${run}` },
+    { label: 'api /api/runs/:id/output', path: `/api/runs/${run}/output` },
+    { label: 'api /api/scripts', path: '/api/scripts' },
+    { label: 'api /api/events', path: '/api/events?limit=100' },
+  ];
+}
+
+/** The raw read rate of `$all`: a catch-up subscription from the start to the head, nothing applied. */
+async function rawReadRate(store: EventStore): Promise<number> {
+  const head = await store.headPosition();
+  if (!head) return Number.NaN;
+  const started = performance.now();
+  const subscription = store.subscribeAll();
+  let count = 0;
+  for await (const event of subscription) {
+    count++;
+    if (comparePositions(event.position, head) >= 0) break;
+  }
+  await subscription.close();
+  return count / ((performance.now() - started) / 1000);
+}
+
+interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts the built server on `dataDir`, times it to healthy, serves each page once, reads its memory. */
+async function startMeasured(dataDir: string, env: Record<string, string>, pages: Page[]): Promise<{ server: RunningServer; figures: StartFigures }> {
+  const port = await freePort();
+  const spawned = performance.now();
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
+    env: serverEnvironment(dataDir, KEY, { ...env, PORT: String(port), HOST: '127.0.0.1' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let printed = '';
+  child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const server: RunningServer = {
+    url,
+    child,
+    output: () => printed,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`The server exited before it was healthy:\n${printed}`);
+      if (performance.now() - spawned > START_TIMEOUT_MS) throw new Error(`The server was not healthy after ${START_TIMEOUT_MS} ms:\n${printed}`);
+      const healthy = await fetch(`${url}/api/health`).then((response) => response.status === 200, () => false);
+      if (healthy) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const readyMs = performance.now() - spawned;
+    for (const page of pages) await request(url, page.path, page.partial);
+    const rssMiB = residentMiB(child.pid!);
+    const projectionLines = printed.split('\n').filter((line) => /projection|rebuil|catch(ing)? up|checkpoint/i.test(line)).slice(0, 5);
+    return { server, figures: { readyMs, rssMiB, projectionLines } };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/** One request with the key; anything but a 200 fails the bench (a page that breaks at scale is a finding). */
+async function request(base: string, path: string, partial = false): Promise<void> {
+  const headers: Record<string, string> = { authorization: `Bearer ${KEY}`, 'x-actor': 'bench' };
+  if (!path.startsWith('/api/')) Object.assign(headers, { 'hx-request': 'true', 'hx-request-type': partial ? 'partial' : 'full' });
+  const response = await fetch(`${base}${path}`, { headers });
+  const body = await response.text();
+  if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status}: ${body.slice(0, 300)}`);
+}
+
+/** Three untimed requests, then `samples` timed ones (ms each). */
+async function timeRequests(base: string, path: string, samples: number, partial = false): Promise<number[]> {
+  for (let i = 0; i < 3; i++) await request(base, path, partial);
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    await request(base, path, partial);
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
+/** VmRSS of a process, in MiB. */
+function residentMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const seconds = (value: number): string => `${(value / 1000).toFixed(2)} s`;
+const mib = (value: number): string => `${value.toFixed(0)} MiB`;
+const rate = (value: number): string => `${Math.round(value)} ev/s`;
+
+/** Prints one variant's figures, each beside its baseline; verdicts only where the issue sets a target. */
+function reportScale(figures: ScaleFigures, targets: { warmStartMs: number; warmRssMiB: number | null; pages: boolean }): void {
+  const { label, seeded, empty, cold, warm } = figures;
+  const name = (what: string) => `${label}: ${what}`;
+  process.stdout.write(`${label}: ${seeded.jobs} jobs, ${seeded.runs} runs (${seeded.scheduledRuns} by schedules), ${seeded.events} events\n`);
+  report(name('seeding'), rate(seeded.events / (figures.seedMs / 1000)), `${seconds(figures.seedMs)} in all`);
+  report(name('raw $all read (subscription, nothing applied)'), rate(figures.rawReadEventsPerSec), 'baseline of the rebuild rate');
+  report(name('start, empty data dir (baseline)'), seconds(empty.readyMs), `RSS ${mib(empty.rssMiB)}`);
+  report(name('cold start to healthy'), seconds(cold.readyMs), `empty ${seconds(empty.readyMs)} (${ratio(cold.readyMs, empty.readyMs)})`);
+  report(name('warm start to healthy'), seconds(warm.readyMs), `empty ${seconds(empty.readyMs)} (${ratio(warm.readyMs, empty.readyMs)}); target ${seconds(targets.warmStartMs)}`, warm.readyMs <= targets.warmStartMs);
+  const rebuildMs = cold.readyMs - empty.readyMs;
+  const rebuildRate = rebuildMs > 0 ? seeded.events / (rebuildMs / 1000) : Number.NaN;
+  if (Number.isNaN(rebuildRate)) {
+    // A cold start no slower than an empty one: the log is too small for this derivation to say anything.
+    report(name('cold rebuild rate = events / (cold − empty start)'), 'n/a', `cold start not slower than the empty one; raw read ${rate(figures.rawReadEventsPerSec)}`);
+  } else {
+    report(
+      name('cold rebuild rate = events / (cold − empty start)'),
+      rate(rebuildRate),
+      `raw read ${rate(figures.rawReadEventsPerSec)} (${ratio(rebuildRate, figures.rawReadEventsPerSec)}); target 0.70×`,
+      rebuildRate >= TARGETS.rebuildToReadRatio * figures.rawReadEventsPerSec,
+    );
+  }
+  report(name('RSS after every page once, cold start'), mib(cold.rssMiB), `empty ${mib(empty.rssMiB)} (${ratio(cold.rssMiB, empty.rssMiB)})`);
+  report(
+    name('RSS after every page once, warm start'),
+    mib(warm.rssMiB),
+    `empty ${mib(empty.rssMiB)} (${ratio(warm.rssMiB, empty.rssMiB)})${targets.warmRssMiB === null ? '' : `; target ${mib(targets.warmRssMiB)}`}`,
+    targets.warmRssMiB === null ? null : warm.rssMiB <= targets.warmRssMiB,
+  );
+  for (const line of [...cold.projectionLines.map((l) => `cold: ${l}`), ...warm.projectionLines.map((l) => `warm: ${l}`)]) {
+    process.stdout.write(`  server said (${label}) ${line.trim().slice(0, 200)}\n`);
+  }
+  for (const page of figures.pages) {
+    // The issue's targets are for pages; the API lists are shown beside them without one.
+    const hasTarget = targets.pages && page.label.startsWith('page ');
+    const met = hasTarget ? page.medianMs <= TARGETS.pageMedianMs && page.p95Ms <= TARGETS.pageP95Ms : null;
+    report(
+      name(`${page.label} median`),
+      ms(page.medianMs),
+      `p95 ${ms(page.p95Ms)}; health ${ms(figures.healthMedianMs)}${hasTarget ? `; target ${TARGETS.pageMedianMs}/${TARGETS.pageP95Ms} ms` : ''}`,
+      met,
+    );
+  }
+}
