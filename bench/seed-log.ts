@@ -34,7 +34,11 @@
  * schedule has fired its latest slot, and nothing is queued.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EsdbEventStore } from '../src/event-store/esdb-event-store';
 import type { EventStore, ExpectedRevision, NewEvent } from '../src/event-store/event-store.port';
+import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { decideJob, evolveJob, initialJobState, type JobState } from '../src/jobs/job.decider';
 import type { JobDefinition } from '../src/jobs/job.events';
 import { encodeOutput, type EncodedOutput } from '../src/runs/output-encoding';
@@ -429,4 +433,49 @@ function buildLog(job: SeedJob, status: string): string {
   for (let step = 1; step <= 12; step++) lines.push(`[${String(step).padStart(2, '0')}/12] ${WORDS[(variant + step) % WORDS.length]} service-${variant} ... ok (${(step * 37 + variant) % 900} ms)`);
   lines.push(status === 'failed' ? 'error: 3 tests failed' : status === 'succeeded' ? 'done: all steps passed' : `stopped (${status})`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `npm run bench:seed -- --data-dir DIR [--jobs N] [--runs N]`: seeds `DIR/events.db`
+ * (created; it must not hold a log yet), or with `--esdb CONNECTION_STRING` an
+ * EventStoreDB, then prints what it seeded. A server started on DIR serves it.
+ */
+async function seedFromCommandLine(argv: readonly string[]): Promise<void> {
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const count = (name: string, fallback: number): number => {
+    const text = value(name);
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} needs a whole number of at least 1, got ${String(text)}`);
+    return n;
+  };
+  const dataDir = value('--data-dir');
+  const esdb = value('--esdb');
+  if ((dataDir === undefined) === (esdb === undefined)) throw new Error('Give --data-dir DIR (the embedded log) or --esdb CONNECTION_STRING');
+  if (dataDir !== undefined && existsSync(join(dataDir, 'events.db'))) throw new Error(`${join(dataDir, 'events.db')} exists: seed an empty data dir`);
+  const store: EventStore = dataDir !== undefined
+    ? SqliteEventStore.open(join(dataDir, 'events.db'))
+    : EsdbEventStore.connect(esdb!);
+  const started = performance.now();
+  try {
+    const seeded = await seedLog(store, {
+      jobs: count('--jobs', 10_000),
+      runs: count('--runs', 100_000),
+      progress: (events) => process.stderr.write(`\r${events} events`),
+    });
+    const { jobId: _jobId, ...figures } = seeded;
+    process.stderr.write('\n');
+    process.stdout.write(`${JSON.stringify({ ...figures, seconds: Math.round((performance.now() - started) / 100) / 10 }, null, 2)}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+if (require.main === module) {
+  seedFromCommandLine(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
 }
