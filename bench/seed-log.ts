@@ -81,6 +81,8 @@ export interface SeededLog {
   statuses: Record<string, number>;
   /** The job with the most runs, its name, and its highest run number. */
   busyJob: { id: string; name: string; runs: number };
+  /** The run requested last (its `RunRequested` is among the log's last events). */
+  lastRunId: string;
   /** A finished run of the busy job (succeeded), with its output text. */
   sampleRun: { id: string; output: string };
   /** A word found in many job names and descriptions (for search). */
@@ -304,6 +306,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
   };
   const statuses: Record<string, number> = {};
   let sampleRun: SeededLog['sampleRun'] | null = null;
+  let lastRunId = '';
   let firings = 0;
   const runsOf = new Map<string, number>();
   for (const planned of plan) runsOf.set(planned.job.id, (runsOf.get(planned.job.id) ?? 0) + 1);
@@ -345,6 +348,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     };
     const scheduledFor = waiting ? new Date(now + DAY_MS + r * 1000).toISOString() : null;
     const run = new RunLife(streams, runId, `run-${runId}`, `output-${runId}`);
+    lastRunId = runId;
     const [requestId] = await run.record(
       { type: 'RequestRun', runId, jobId: job.id, jobName: job.name, number, snapshot, extra: { args: extraArgs, env: {}, files: [] }, scheduledFor, rerunOf: null, trigger },
       context,
@@ -392,6 +396,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     statuses,
     busyJob: { id: busyJob.id, name: busyJob.name, runs: busyJob.runs },
     sampleRun: sampleRun ?? { id: '', output: '' },
+    lastRunId,
     searchWord: WORDS[3],
     actor: ACTORS[1],
     jobId: (index) => idOf('j', index),

@@ -92,6 +92,8 @@ describe('bench: seedLog', () => {
       assert.equal(items.length, count, `runs ${status}`);
       assert.ok(items.every((run) => run.status === status));
     }
+    const newest = await expectJson<{ items: RunView[] }>(await request('/api/runs?limit=1'), 200);
+    assert.equal(newest.items[0].id, seeded.lastRunId);
     const scheduled = await expectJson<{ items: Array<RunView & { trigger: { kind: string } | null }> }>(await request('/api/runs?limit=500'), 200);
     assert.equal(scheduled.items.filter((run) => run.trigger?.kind === 'schedule').length, seeded.scheduledRuns);
     assert.equal(scheduled.items.filter((run) => run.trigger?.kind === 'schedule').every((run) => run.requestedBy === 'schedule'), true);
