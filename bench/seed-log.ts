@@ -112,10 +112,20 @@ function idOf(kind: string, n: number): string {
   return kind + digits;
 }
 
-/** A UUID derived from a counter: unique within a seed, and cheaper than random ones. */
+/**
+ * A version-4-shaped UUID from a counter, growing with it: unique within a seed, and
+ * appended at the end of the store's id index instead of at random places in it
+ * (random ids made seeding a large log several times slower: each transaction then
+ * rewrites pages all over the index). `seed` keeps ids of different seeds apart.
+ */
 function uuidOf(seed: string, n: number): string {
-  const hex = createHash('md5').update(`${seed}:${n}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const hex = n.toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${seed.slice(0, 3)}-8${seed.slice(3, 6)}-${seed.slice(6, 18)}`;
+}
+
+/** 18 hex digits that tell one seed's ids from another's. */
+function seedHex(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 18);
 }
 
 interface PlannedAppend {
@@ -228,13 +238,14 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
   const now = (options.now ?? new Date()).getTime();
   if (jobCount < 1 || scriptCount < 1 || runCount < 0) throw new RangeError('seedLog needs at least one template and one job');
   const appender = new BatchAppender(store, options.batchSize ?? 5_000, options.progress);
-  const streams = new Streams(appender, `${now}`);
+  const streams = new Streams(appender, seedHex(`${now}:events`));
   const start = now - days * DAY_MS;
   // Templates in the first 1% of the history, jobs in the next 4%, runs after them.
   const scriptsEnd = start + (now - start) * 0.01;
   const jobsEnd = start + (now - start) * 0.05;
   let correlations = 0;
-  const person = (actor: string): CommandContext => ({ actor, source: 'web', correlationId: uuidOf(`${now}:c`, correlations++), causationId: null });
+  const correlationSeed = seedHex(`${now}:correlations`);
+  const person = (actor: string): CommandContext => ({ actor, source: 'web', correlationId: uuidOf(correlationSeed, correlations++), causationId: null });
 
   const scripts: SeedJob['script'][] = [];
   const scriptStates: ScriptState[] = [];
@@ -322,7 +333,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     let context: CommandContext;
     let trigger: RunTrigger | null = null;
     if (planned.slot !== null) {
-      context = { actor: 'schedule', source: 'scheduler', correlationId: uuidOf(`${now}:c`, correlations++), causationId: null };
+      context = { actor: 'schedule', source: 'scheduler', correlationId: uuidOf(correlationSeed, correlations++), causationId: null };
       const firingId = idOf('f', firings++);
       const fired = decideSchedule({ type: 'FireSchedule', jobId: job.id, firingId, ...SCHEDULE, slot: new Date(planned.slot).toISOString() }, initialScheduleState);
       await streams.append(`schedule-${job.id}`, fired, context, requestedAt, 0);
@@ -367,7 +378,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     await run.record({ type: 'StartRun', runId, runner: runnerId, pid: 10_000 + (r % 50_000), processStartTicks: String(1_000_000 + r), workdir }, runner, later(300), 1);
     const status: FinishedStatus | 'running' = running
       ? 'running'
-      : r % 9 === 0 ? 'failed' : r % 97 === 0 ? 'cancelled' : r % 211 === 0 ? 'timed_out' : r % 503 === 0 ? 'lost' : 'succeeded';
+      : r % 9 === 0 ? 'failed' : r % 97 === 0 ? 'cancelled' : r % 211 === 0 ? (job.definition.timeoutSeconds === null ? 'failed' : 'timed_out') : r % 503 === 0 ? 'lost' : 'succeeded';
     const duration = 1_000 + ((r * 37) % 600_000);
     if (status === 'cancelled') await run.record({ type: 'CancelRun', runId, actor: context.actor }, person(ACTORS[(r + 1) % ACTORS.length]), later(duration / 2), 1);
     const text = buildLog(job, status);
@@ -378,7 +389,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
       succeeded: { exitCode: 0, signal: null, reason: null },
       failed: { exitCode: 1, signal: null, reason: null },
       cancelled: { exitCode: null, signal: 'SIGTERM', reason: `Cancelled by ${ACTORS[(r + 1) % ACTORS.length]}` },
-      timed_out: { exitCode: null, signal: 'SIGTERM', reason: `Timed out after ${job.definition.timeoutSeconds ?? 3600} s` },
+      timed_out: { exitCode: null, signal: 'SIGTERM', reason: `Timed out after ${job.definition.timeoutSeconds} s of running time` },
       lost: { exitCode: null, signal: null, reason: 'The server stopped while the run was running; its process was gone' },
     }[status];
     const by = status === 'lost' ? { ...runner, actor: 'system', source: 'system' } : runner;
