@@ -291,6 +291,8 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     await streams.append(`job-${id}`, created, context, at, 0);
     jobs.push({ id, name, index: j, state: created.reduce(evolveJob, initialJobState), script, definition, runs: 0, scheduled });
   }
+  // Every job is in the log before any firing or run (a batch sent in waves could otherwise put a firing first).
+  await appender.flush();
 
   // Schedules fire daily at 03:00 UTC from the day after the jobs exist up to the latest slot before now.
   const plan: PlannedRun[] = [];
