@@ -295,6 +295,8 @@ async function startMeasured(
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child);
+  void exited.then(() => running.delete(child));
   const url = `http://127.0.0.1:${port}`;
   const server: RunningServer = {
     url,
@@ -328,6 +330,15 @@ async function startMeasured(
     await server.stop();
     throw error;
   }
+}
+
+/** Servers this bench started and that still run: stopped with it when it is interrupted. */
+const running = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
 }
 
 /** Whether a GET with the key answers 200. */
