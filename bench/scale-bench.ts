@@ -14,13 +14,12 @@
  *
  * Baselines from the same run: a start on an empty data dir (the fixed cost of
  * starting: Node, Nest, the store) and its memory; the raw `$all` read rate of the same
- * log (a catch-up subscription from the start, nothing applied), measured in this
- * process before the server starts; and `GET /api/health`'s round trip beside the pages.
+ * log (a catch-up subscription from the start, nothing applied: `read-all.ts`), read by
+ * a process of its own as the server is, before the server starts; and `GET /api/health`'s round trip beside the pages.
  *
  * Wall time suffers when other work shares the machine, so the server's CPU time (all
  * its threads, from `/proc`) at each start is reported too, and the rebuild rate is also
- * derived from it against the raw read's CPU time (embedded store only: the double
- * runs in this process, so the raw read's CPU time would include the double's).
+ * derived from it against the raw read's CPU time.
  *
  * The cold rebuild rate is derived, not reported by the server: events / (cold start −
  * start on an empty data dir), i.e. the time a cold start spends beyond a start with
@@ -38,10 +37,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EsdbEventStore } from '../src/event-store/esdb-event-store';
-import { comparePositions, type EventStore } from '../src/event-store/event-store.port';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { startEsdbDouble } from '../test/esdb-double/esdb-double';
 import { SERVER_ENTRY, serverEnvironment } from '../test/support/server-process';
+import type { ReadAllFigures } from './read-all';
 import { seedLog, type SeededLog, type SeedOptions } from './seed-log';
 import { median, ms, percentile, ratio, report } from './stats';
 
@@ -61,8 +60,8 @@ const TARGETS = {
 };
 
 export interface ScaleBenchOptions {
-  /** The main seed (default 10,000 jobs, 100,000 runs). */
-  main?: SeedOptions;
+  /** The main seed (default 10,000 jobs, 100,000 runs); null: skipped. */
+  main?: SeedOptions | null;
   /** The large seed (default 10,000 jobs and runs enough for about 1,000,000 events); null: skipped. */
   large?: SeedOptions | null;
   /** The seed on the EventStoreDB double (default 1,000 jobs, 10,000 runs); null: skipped. */
@@ -101,8 +100,8 @@ export interface ScaleFigures {
   seeded: SeededLog;
   seedMs: number;
   rawReadEventsPerSec: number;
-  /** The same read per second of CPU time of this process; null when the store runs in this process too (the double). */
-  rawReadEventsPerCpuSec: number | null;
+  /** The same read per second of CPU time of the reading process. */
+  rawReadEventsPerCpuSec: number;
   empty: StartFigures;
   cold: StartFigures;
   warm: StartFigures;
@@ -115,8 +114,11 @@ export async function benchScale(options: ScaleBenchOptions = {}): Promise<void>
   const samples = options.samples ?? 20;
   process.stdout.write('Scale (issue 12). Timings are noisy: this machine has 2 cores shared with other work; compare ratios.\n');
 
-  const main = await measureEmbedded('100k runs', { jobs: 10_000, runs: 100_000, ...options.main }, samples);
-  reportScale(main, { warmStartMs: TARGETS.warmStartMs100k, warmRssMiB: TARGETS.warmRssMiB100k, pages: true });
+  if (options.main !== null) {
+    const seed = { jobs: 10_000, runs: 100_000, ...options.main };
+    const main = await measureEmbedded(`${Math.round(seed.runs / 1000)}k runs`, seed, samples);
+    reportScale(main, { warmStartMs: TARGETS.warmStartMs100k, warmRssMiB: TARGETS.warmRssMiB100k, pages: true });
+  }
 
   if (options.large !== null) {
     // About 6.3 events a run besides 3 a job: 155,000 runs with 10,000 jobs make about 1,000,000 events.
@@ -138,14 +140,12 @@ async function measureEmbedded(label: string, seed: SeedOptions, samples: number
   try {
     const logFile = join(dataDir, 'events.db');
     const seedStarted = performance.now();
-    let store = SqliteEventStore.open(logFile);
+    const store = SqliteEventStore.open(logFile);
     const seeded = await seedLog(store, { progress: seedingProgress(label), ...seed });
     endProgress();
     await store.close();
     const seedMs = performance.now() - seedStarted;
-    store = SqliteEventStore.open(logFile);
-    const raw = await rawReadRate(store);
-    await store.close();
+    const raw = await rawReadRate(logFile);
     return await measureStarts(label, seeded, seedMs, raw, dataDir, emptyDir, {}, samples);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
@@ -167,8 +167,7 @@ async function measureOnDouble(seed: SeedOptions, samples: number): Promise<Scal
       seeded = await seedLog(store, { batchSize: 2_000, progress: seedingProgress('ESDB double'), ...seed });
       endProgress();
       const seedMs = performance.now() - seedStarted;
-      // The double serves from this process: its CPU time would count with the reader's.
-      const raw = { ...(await rawReadRate(store)), perCpuSec: null };
+      const raw = await rawReadRate(seededDouble.connectionString);
       const env = (double: typeof seededDouble) => ({ EVENTSTORE_CONNECTION_STRING: double.connectionString });
       return await measureStarts('ESDB double', seeded, seedMs, raw, dataDir, emptyDir, env(seededDouble), samples, env(emptyDouble));
     } finally {
@@ -250,25 +249,23 @@ function pagesOf(seeded: SeededLog): Page[] {
 
 interface RawRead {
   perSec: number;
-  perCpuSec: number | null;
+  perCpuSec: number;
 }
 
-/** The raw read rate of `$all`: a catch-up subscription from the start to the head, nothing applied; per second of wall and of CPU time. */
-async function rawReadRate(store: EventStore): Promise<RawRead> {
-  const head = await store.headPosition();
-  if (!head) return { perSec: Number.NaN, perCpuSec: null };
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  const subscription = store.subscribeAll();
-  let count = 0;
-  for await (const event of subscription) {
-    count++;
-    if (comparePositions(event.position, head) >= 0) break;
-  }
-  await subscription.close();
-  const wallSeconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { perSec: count / wallSeconds, perCpuSec: count / ((used.user + used.system) / 1e6) };
+/**
+ * The raw read rate of `$all` (see `read-all.ts`), in a process of its own as the server
+ * is: per second of wall time, and per second of that process's CPU time.
+ */
+async function rawReadRate(target: string): Promise<RawRead> {
+  const child = spawn(process.execPath, [join(__dirname, 'read-all.js'), target], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`Reading the log failed (${code}): ${err}`);
+  const figures = JSON.parse(out) as ReadAllFigures;
+  return { perSec: figures.events / figures.seconds, perCpuSec: figures.events / figures.cpuSeconds };
 }
 
 interface RunningServer {
@@ -439,7 +436,7 @@ function reportScale(figures: ScaleFigures, targets: { warmStartMs: number; warm
   }
   // The same by CPU time: the server's (cold − empty) against this process's for the raw read.
   const rebuildCpuMs = cold.caughtUpCpuMs - empty.caughtUpCpuMs;
-  if (figures.rawReadEventsPerCpuSec !== null && rebuildCpuMs > 0) {
+  if (rebuildCpuMs > 0) {
     const perCpuSec = seeded.events / (rebuildCpuMs / 1000);
     report(
       name('rebuild rate, CPU: events/(cold − empty)'),
