@@ -135,8 +135,8 @@ export async function benchScale(options: ScaleBenchOptions = {}): Promise<void>
 
 /** Seeds an embedded log in a data dir of its own and measures starts on it. */
 async function measureEmbedded(label: string, seed: SeedOptions, samples: number): Promise<ScaleFigures> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ec-scale-'));
-  const emptyDir = mkdtempSync(join(tmpdir(), 'ec-scale-empty-'));
+  const dataDir = temporaryDirectory('ec-scale-');
+  const emptyDir = temporaryDirectory('ec-scale-empty-');
   try {
     const logFile = join(dataDir, 'events.db');
     const seedStarted = performance.now();
@@ -148,8 +148,8 @@ async function measureEmbedded(label: string, seed: SeedOptions, samples: number
     const raw = await rawReadRate(logFile);
     return await measureStarts(label, seeded, seedMs, raw, dataDir, emptyDir, {}, samples);
   } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(emptyDir, { recursive: true, force: true });
+    removeDirectory(dataDir);
+    removeDirectory(emptyDir);
   }
 }
 
@@ -157,8 +157,8 @@ async function measureEmbedded(label: string, seed: SeedOptions, samples: number
 async function measureOnDouble(seed: SeedOptions, samples: number): Promise<ScaleFigures> {
   const seededDouble = await startEsdbDouble();
   const emptyDouble = await startEsdbDouble();
-  const dataDir = mkdtempSync(join(tmpdir(), 'ec-scale-esdb-'));
-  const emptyDir = mkdtempSync(join(tmpdir(), 'ec-scale-esdb-empty-'));
+  const dataDir = temporaryDirectory('ec-scale-esdb-');
+  const emptyDir = temporaryDirectory('ec-scale-esdb-empty-');
   try {
     const store = EsdbEventStore.connect(seededDouble.connectionString);
     const seedStarted = performance.now();
@@ -176,8 +176,8 @@ async function measureOnDouble(seed: SeedOptions, samples: number): Promise<Scal
   } finally {
     await seededDouble.stop();
     await emptyDouble.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(emptyDir, { recursive: true, force: true });
+    removeDirectory(dataDir);
+    removeDirectory(emptyDir);
   }
 }
 
@@ -329,13 +329,27 @@ async function startMeasured(
   }
 }
 
-/** Servers this bench started and that still run: stopped with it when it is interrupted. */
+/** Servers this bench started and that still run, and its temporary directories: stopped and removed when it is interrupted. */
 const running = new Set<ChildProcess>();
+const directories = new Set<string>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     for (const child of running) child.kill('SIGKILL');
+    for (const directory of directories) rmSync(directory, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });
+}
+
+/** A new temporary directory, removed by `removeDirectory` (or when the bench is interrupted). */
+function temporaryDirectory(prefix: string): string {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  directories.add(directory);
+  return directory;
+}
+
+function removeDirectory(directory: string): void {
+  rmSync(directory, { recursive: true, force: true });
+  directories.delete(directory);
 }
 
 /** Whether a GET with the key answers 200. */
