@@ -10,6 +10,7 @@ import { benchLive } from './live-bench';
 import { benchPages } from './pages-bench';
 import { benchLargeOutput, benchTrivialJob } from './run-bench';
 import { benchSandbox } from './sandbox-bench';
+import { benchScale } from './scale-bench';
 import { ms, report } from './stats';
 import { RANDOM_20MB, RANDOM_BASE64_50MB, TEXT_LINES_100MB, YES_100MB } from './workloads';
 
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   if (wants('pages')) await reportPages();
   if (wants('live')) await benchLive();
   if (wants('esdb')) await benchEsdbDouble();
+  if (wants('scale')) await benchScale();
 }
 
 /** Server time per page with 10,000 jobs and 100,000 runs (target: median ≤ 50 ms). */

@@ -1,13 +1,11 @@
 /**
  * Page benchmark: server time per page at the median with 10,000 jobs and
  * 100,000 runs. The log is seeded straight through the event store port with
- * the events the server itself writes (templates, jobs, and runs with their
- * whole life), the application is booted in this process on that log (so its
+ * the events the server itself writes (`seed-log.ts`), the application is booted in this process on that log (so its
  * read models are rebuilt by replay, as at a real start), and each page is
  * requested over loopback with the key. A round trip is an upper bound on the
  * server's time for the page.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +14,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from '../src/app.module';
 import { loadConfig } from '../src/config/app-config';
-import type { EventStore, NewEvent } from '../src/event-store/event-store.port';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { configureHttp } from '../src/http/configure-http';
+import { seedLog } from './seed-log';
 import { median, percentile } from './stats';
 
 export interface PagesBenchResult {
@@ -45,10 +43,6 @@ export interface PagesBenchResult {
 }
 
 const KEY = 'bench-key-0123456789abcdef';
-const SCRIPTS = 25;
-const ACTORS = ['Ada Lovelace', 'Grace Hopper', 'Alan Turing', 'Edsger Dijkstra', 'Barbara Liskov', 'Ken Thompson', 'scheduler'];
-const TAGS = ['nightly', 'backend', 'frontend', 'release', 'db', 'infra', 'tests', 'docs', 'perf', 'security'];
-const WORDS = ['build', 'deploy', 'test', 'backup', 'report', 'sync', 'lint', 'index', 'export', 'migrate', 'clean', 'scan'];
 
 /** Seeds the log and measures every main page. Options exist for quick trial runs. */
 export async function benchPages(options: { jobs?: number; runs?: number; samples?: number } = {}): Promise<PagesBenchResult> {
@@ -59,7 +53,7 @@ export async function benchPages(options: { jobs?: number; runs?: number; sample
   try {
     const seedStarted = performance.now();
     const store = SqliteEventStore.open(join(dataDir, 'events.db'));
-    const seeded = await seed(store, jobs, runs);
+    const seeded = await seedLog(store, { jobs, runs });
     await store.close();
     const seedMs = performance.now() - seedStarted;
 
@@ -78,10 +72,10 @@ export async function benchPages(options: { jobs?: number; runs?: number; sample
         dashboardPoll: await time('/', true),
         jobs: await time('/jobs'),
         jobsSearch: await time(`/jobs?q=${encodeURIComponent(seeded.searchWord)}&status=failed`),
-        job: await time(`/jobs/${seeded.busyJobId}`),
+        job: await time(`/jobs/${seeded.busyJob.id}`),
         runs: await time('/runs'),
-        runsFiltered: await time(`/runs?status=failed&by=${encodeURIComponent('Grace Hopper')}`),
-        run: await time(`/runs/${seeded.sampleRunId}`),
+        runsFiltered: await time(`/runs?status=failed&by=${encodeURIComponent(seeded.actor)}`),
+        run: await time(`/runs/${seeded.sampleRun.id}`),
         scripts: await time('/scripts'),
         audit: await time('/audit'),
       };
@@ -126,143 +120,6 @@ async function measure(base: string, path: string, partial: boolean, samples: nu
   const times: number[] = [];
   for (let i = 0; i < samples; i++) times.push(await once());
   return times;
-}
-
-interface Seeded {
-  events: number;
-  busyJobId: string;
-  sampleRunId: string;
-  searchWord: string;
-}
-
-/**
- * Templates, jobs (names, descriptions, tags), and runs spread over the last
- * 60 days: most finished (succeeded, failed, some cancelled, timed out or
- * lost), a few running on another runner (left alone by this server's
- * recovery), a few scheduled for tomorrow. Each run has a snapshot and a little output.
- */
-async function seed(store: EventStore, jobCount: number, runCount: number): Promise<Seeded> {
-  let events = 0;
-  const start = Date.now() - 60 * 86_400_000;
-  const span = 60 * 86_400_000 - 3_600_000;
-  let clock = 0;
-  const totalSteps = SCRIPTS + jobCount + runCount;
-  const at = (): string => new Date(start + Math.floor((clock++ / totalSteps) * span)).toISOString();
-  const make = (type: string, data: unknown, actor: string, time: string, source = 'web'): NewEvent => ({
-    id: randomUUID(),
-    type,
-    data,
-    metadata: { actor, at: time, correlationId: randomUUID(), causationId: null, source },
-  });
-  const pending: Array<Promise<unknown>> = [];
-  const flush = async (force = false): Promise<void> => {
-    if (pending.length >= 400 || (force && pending.length > 0)) await Promise.all(pending.splice(0));
-  };
-
-  const scripts: Array<{ id: string; name: string; body: string }> = [];
-  for (let s = 0; s < SCRIPTS; s++) {
-    const id = `benchscr${String(s).padStart(4, '0')}`;
-    const body = `#!/usr/bin/env bash\nset -euo pipefail\n# ${WORDS[s % WORDS.length]} step ${s}\n./run.sh "$@"\n`;
-    scripts.push({ id, name: `${WORDS[s % WORDS.length]} template ${s}`, body });
-    pending.push(store.append(`script-${id}`, [make('ScriptCreated', { scriptId: id, name: scripts[s].name, interpreter: 'bash', body }, ACTORS[s % 6], at())], 'no_stream'));
-    events++;
-  }
-  await flush(true);
-
-  const jobIds: string[] = [];
-  const jobNames: string[] = [];
-  for (let j = 0; j < jobCount; j++) {
-    const id = `benchjob${String(j).padStart(6, '0')}`;
-    const name = `${WORDS[j % WORDS.length]}-${TAGS[j % TAGS.length]}-${j}`;
-    jobIds.push(id);
-    jobNames.push(name);
-    const data = {
-      jobId: id,
-      name,
-      description: `Runs the ${WORDS[(j * 7) % WORDS.length]} of service ${j % 97} for the ${TAGS[(j * 3) % TAGS.length]} team.`,
-      scriptId: scripts[j % SCRIPTS].id,
-      args: ['--target', `service-${j % 97}`],
-      env: { STAGE: j % 2 ? 'prod' : 'staging' },
-      tags: [TAGS[j % TAGS.length], TAGS[(j * 3 + 1) % TAGS.length]].filter((t, i, all) => all.indexOf(t) === i),
-      timeoutSeconds: j % 5 === 0 ? 3600 : null,
-    };
-    pending.push(store.append(`job-${id}`, [make('JobCreated', data, ACTORS[j % 6], at())], 'no_stream'));
-    events++;
-    await flush();
-  }
-  await flush(true);
-
-  const numbers = new Map<string, number>();
-  const output = (text: string): string => Buffer.from(text).toString('base64');
-  let sampleRunId = '';
-  for (let r = 0; r < runCount; r++) {
-    // Some jobs run far more often than others, as in real use.
-    const jobIndex = r % 10 < 3 ? r % 50 : (r * 7919) % jobCount;
-    const jobId = jobIds[jobIndex];
-    const number = (numbers.get(jobId) ?? 0) + 1;
-    numbers.set(jobId, number);
-    const runId = `${jobId}-${number}`;
-    const script = scripts[jobIndex % SCRIPTS];
-    const actor = ACTORS[r % ACTORS.length];
-    const requestedAt = at();
-    const startedAt = new Date(Date.parse(requestedAt) + 800).toISOString();
-    const finishedAt = new Date(Date.parse(requestedAt) + 800 + ((r * 37) % 600_000)).toISOString();
-    const remaining = runCount - r;
-    const scheduled = remaining <= 30;
-    const running = !scheduled && remaining <= 50;
-    const snapshot = {
-      scriptId: script.id,
-      scriptName: script.name,
-      scriptVersion: 0,
-      interpreter: 'bash',
-      body: script.body,
-      jobVersion: 0,
-      args: ['--target', `service-${jobIndex % 97}`, `--build=${r}`],
-      env: { STAGE: jobIndex % 2 ? 'prod' : 'staging' },
-      files: [],
-      timeoutSeconds: null,
-    };
-    const requested = make(
-      'RunRequested',
-      {
-        runId,
-        jobId,
-        jobName: jobNames[jobIndex],
-        number,
-        snapshot,
-        extra: { args: [`--build=${r}`], env: {}, files: [] },
-        scheduledFor: scheduled ? new Date(Date.now() + 86_400_000 + r).toISOString() : null,
-        rerunOf: null,
-      },
-      actor,
-      requestedAt,
-    );
-    const life: NewEvent[] = [requested];
-    if (!scheduled) {
-      const runner = running ? 'bench-remote-runner' : 'bench-runner';
-      const system = (type: string, data: unknown, time: string) => make(type, data, 'runner', time, 'runner');
-      const text = `building service ${jobIndex % 97}\nstep 1 ok\nstep 2 ok\n${r % 9 === 0 ? 'error: tests failed\n' : 'done\n'}`;
-      life.push(
-        system('RunClaimed', { runId, runner, workdir: `/data/work/${jobId}/${number}` }, startedAt),
-        system('RunStarted', { runId, runner, pid: 10_000 + (r % 50_000), processStartTicks: null, workdir: `/data/work/${jobId}/${number}` }, startedAt),
-        system('RunOutputAppended', { runId, offset: 0, data: output(text), pieces: [{ stream: 'stdout', length: Buffer.byteLength(text) }] }, startedAt),
-      );
-      if (!running) {
-        const status = r % 9 === 0 ? 'failed' : r % 97 === 0 ? 'cancelled' : r % 211 === 0 ? 'timed_out' : r % 503 === 0 ? 'lost' : 'succeeded';
-        const exitCode = status === 'succeeded' ? 0 : status === 'failed' ? 1 : null;
-        const signal = status === 'cancelled' || status === 'timed_out' ? 'SIGTERM' : null;
-        life.push(
-          system('RunFinished', { runId, status, exitCode, signal, outputBytes: Buffer.byteLength(text), droppedBytes: 0, reason: status === 'lost' ? 'The server stopped' : null }, finishedAt),
-        );
-        if (jobIndex === 0) sampleRunId = runId;
-      }
-    }
-    pending.push(store.append(`run-${runId}`, life, 'no_stream'));
-    events += life.length;
-    await flush();
-  }
-  await flush(true);
-  return { events, busyJobId: jobIds[0], sampleRunId, searchWord: WORDS[3] };
 }
 
 /** `node dist/bench/pages-bench.js`: runs the benchmark alone and prints its figures. */

@@ -2,7 +2,7 @@
  * `node dist/test/projections/measure-rebuild.js [runs]`: the cold-rebuild rate of the
  * projection engine against the raw `$all` read rate of the same log, measured in the
  * same run (issue 12: a rebuild applies at ≥ 0.7× the raw read rate). Seeds a log with
- * the bench's realistic runs (8 events each), then times: a raw subscription read of the
+ * the bench's seed (`seedLog`: the server's own events), then times: a raw subscription read of the
  * whole log; a cold rebuild into a projection database file with the server's read
  * models; and one with the engine's bookkeeping only (no projection), which is the
  * engine's own cost. Prints figures; asserts nothing (timings on a shared machine).
@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedRealisticLog } from '../../bench/replay-bench';
+import { seedLog } from '../../bench/seed-log';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { JobsReadModel } from '../../src/jobs/jobs.read-model';
 import type { Projection } from '../../src/projections/projection';
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ec-rebuild-rate-'));
   try {
     const store = SqliteEventStore.open(join(dir, 'events.db'));
-    const events = await seedRealisticLog(store, runs);
+    const { events } = await seedLog(store, { runs, jobs: Math.max(1, Math.floor(runs / 10)) });
     process.stdout.write(`log: ${events} events (${runs} runs)\n`);
     for (let round = 1; round <= 2; round++) {
       const raw = await rawRead(store, events);
