@@ -19,6 +19,19 @@ const MAX_CARRY_SEQUENCES = 8;
 export interface LineState {
   lineStart: number;
   carry: string;
+  /**
+   * The number (1-based) of the line starting at `lineStart`, when known: each
+   * finished line is then rendered with its number and `#L<n>` anchor. Unknown
+   * (absent), lines are rendered unnumbered and the page numbers them on from
+   * the line before (live frames).
+   */
+  line?: number;
+}
+
+/** Options of a renderer. */
+export interface RenderOptions {
+  /** The time (ms since the epoch) the line starting at a byte offset was received, if known: rendered as `data-t`. */
+  timeOf?: (lineStart: number) => number | undefined;
 }
 
 /** What was rendered since the last {@link TerminalRenderer.take}. */
@@ -54,11 +67,17 @@ export class TerminalRenderer {
   private end: number;
   private completed: string[] = [];
   private completedFrom: number;
+  private line: number | undefined;
+  /** The unfinished line continues one broken at {@link MAX_LINE_BYTES}: it has no number of its own. */
+  private continuing = false;
+  private readonly timeOf: RenderOptions['timeOf'];
 
-  constructor(start: LineState, ansi: AnsiHtml = new AnsiHtml()) {
+  constructor(start: LineState, ansi: AnsiHtml = new AnsiHtml(), options: RenderOptions = {}) {
     this.ansi = ansi;
     this.lineStart = start.lineStart;
     this.carry = start.carry;
+    this.line = start.line;
+    this.timeOf = options.timeOf;
     this.end = start.lineStart;
     this.completedFrom = start.lineStart;
   }
@@ -68,7 +87,7 @@ export class TerminalRenderer {
   }
 
   get state(): LineState {
-    return { lineStart: this.lineStart, carry: this.carry };
+    return this.line === undefined ? { lineStart: this.lineStart, carry: this.carry } : { lineStart: this.lineStart, carry: this.carry, line: this.line };
   }
 
   /** Consumes the next bytes of the output. */
@@ -118,9 +137,24 @@ export class TerminalRenderer {
       if (length > 0 && bytes[length - 1] === 0x0d) length--;
     }
     const text = prepare(bytes.toString('utf8', 0, length));
-    this.completed.push(this.ansi.line(this.carry, displayLine(text)) + '\n');
+    this.completed.push(this.open(this.lineStart) + this.ansi.line(this.carry, displayLine(text)) + '\n</span>');
     this.carry = nextCarry(this.carry, text);
     this.lineStart += bytes.length;
+    if (endsWithNewline && this.line !== undefined) this.line++;
+    this.continuing = !endsWithNewline;
+  }
+
+  /**
+   * The start of a line's element: `<span class="ol" id="L12" data-t="…">`
+   * with its number link (its text comes from CSS, so copying the output
+   * copies no numbers). A piece continuing a broken line has no number.
+   */
+  private open(lineStart: number): string {
+    const time = this.timeOf?.(lineStart);
+    const timeAttribute = time === undefined ? '' : ` data-t="${time}"`;
+    if (this.continuing) return `<span class="ol ol-cont"${timeAttribute}><a class="ln" data-n=""></a>`;
+    if (this.line === undefined) return `<span class="ol"${timeAttribute}><a class="ln"></a>`;
+    return `<span class="ol" id="L${this.line}"${timeAttribute}><a class="ln" href="#L${this.line}" data-n="${this.line}"></a>`;
   }
 
   /** Breaks an over-long unfinished line at a character boundary, as if it had wrapped. */
@@ -140,7 +174,7 @@ export class TerminalRenderer {
     // The rest of a character, or of an escape sequence, may still be coming: leave it out for now.
     let text = prepare(bytes.toString('utf8', 0, completeCharacters(bytes)));
     text = text.replace(/\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$/, '');
-    return this.ansi.line(this.carry, displayLine(text));
+    return this.open(this.lineStart) + this.ansi.line(this.carry, displayLine(text)) + '</span>';
   }
 }
 

@@ -44,6 +44,9 @@
     return headers;
   }
 
+  // The output viewer (live-output.js) calls the API with the same key.
+  window.EnderCompute = { authHeaders: authHeaders };
+
   function sameOrigin(url) {
     try {
       return new URL(url, window.location.href).origin === window.location.origin;

@@ -7,7 +7,13 @@
  *   panel holds more than MAX_SHOWN_BYTES (four times that while the person
  *   reads further up, keeping their view still), and the "load earlier"
  *   control moves to where the panel now starts;
- * - keeps the view still when earlier output is put in front.
+ * - keeps the view still when earlier output is put in front;
+ * - numbers the lines that arrive live (the server numbers what it renders
+ *   first), shows per-line times and wraps lines or not, as asked (kept in
+ *   localStorage);
+ * - opens #L<n> links: in place when the line is shown, else the lines around
+ *   it in the panel's window;
+ * - searches the stored output through the API, match by match.
  * No inline script or style: the pages run under a strict CSP.
  */
 (function () {
@@ -121,5 +127,333 @@
     pre.focus({ preventScroll: true });
   });
 
-  document.addEventListener('DOMContentLoaded', init);
+  // ---- Line numbers, times, wrapping ------------------------------------------
+
+  var SETTINGS = { wrap: 'endercompute.output.wrap', times: 'endercompute.output.times' };
+
+  function setting(name, fallback) {
+    try {
+      var value = window.localStorage.getItem(SETTINGS[name]);
+      return value === null ? fallback : value === '1';
+    } catch (e) {
+      return fallback;
+    }
+  }
+
+  function remember(name, on) {
+    try {
+      window.localStorage.setItem(SETTINGS[name], on ? '1' : '0');
+    } catch (e) {
+      /* private mode: the switch works for this page only */
+    }
+  }
+
+  function view() {
+    return document.getElementById('output-view');
+  }
+
+  function numberOf(line) {
+    var link = line && line.querySelector('.ln');
+    var n = link ? link.getAttribute('data-n') : null;
+    return n ? Number(n) : null;
+  }
+
+  function setNumber(line, n) {
+    var link = line.querySelector('.ln');
+    if (!link) return;
+    link.setAttribute('data-n', String(n));
+    link.setAttribute('href', '#L' + n);
+    line.id = 'L' + n;
+  }
+
+  /**
+   * Numbers the live lines on from the last numbered one: chunks are walked
+   * back to one that starts numbered; a chunk that replaced everything (the
+   * output ran far ahead) and came unnumbered stays so.
+   */
+  function numberLive() {
+    var lines = document.getElementById('output-lines');
+    if (!lines) return;
+    var chunks = lines.children;
+    var start = chunks.length - 1;
+    while (start >= 0 && !chunks[start].querySelector('.ol[id]')) start--;
+    if (start < 0) return;
+    var next = null;
+    for (var c = start; c < chunks.length; c++) {
+      var all = chunks[c].children;
+      for (var i = 0; i < all.length; i++) {
+        var line = all[i];
+        var continued = line.classList.contains('ol-cont');
+        var own = numberOf(line);
+        if (own !== null && !continued) next = own + 1;
+        else if (next !== null && !continued) {
+          setNumber(line, next);
+          next++;
+        }
+      }
+    }
+    var current = document.querySelector('#output-current .ol');
+    if (current && next !== null && !current.classList.contains('ol-cont')) {
+      var link = current.querySelector('.ln');
+      if (link) link.setAttribute('data-n', String(next));
+    }
+  }
+
+  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+
+  function showTimes(root) {
+    var outputView = view();
+    if (!outputView || !outputView.classList.contains('times')) return;
+    (root || outputView).querySelectorAll('.ol[data-t]:not([data-time])').forEach(function (line) {
+      var at = Number(line.getAttribute('data-t'));
+      if (isFinite(at)) line.setAttribute('data-time', timeFormat.format(at));
+    });
+  }
+
+  function applySwitches() {
+    var outputView = view();
+    if (!outputView) return;
+    var wrap = setting('wrap', true);
+    var times = setting('times', false);
+    outputView.classList.toggle('nowrap', !wrap);
+    outputView.classList.toggle('times', times);
+    document.querySelectorAll('[data-output="wrap"]').forEach(function (box) { box.checked = wrap; });
+    document.querySelectorAll('[data-output="times"]').forEach(function (box) { box.checked = times; });
+    showTimes();
+  }
+
+  document.addEventListener('change', function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement)) return;
+    var name = box.getAttribute('data-output');
+    if (name !== 'wrap' && name !== 'times') return;
+    remember(name, box.checked);
+    applySwitches();
+  });
+
+  // ---- Lines by number: #L<n> ---------------------------------------------------
+
+  function runId() {
+    var tools = document.getElementById('output-tools');
+    return tools ? tools.getAttribute('data-run') : null;
+  }
+
+  /** Scrolls a line into the middle of its panel and marks it. */
+  function reveal(line, className) {
+    var pre = line.closest('pre');
+    if (pre === output()) {
+      following = false;
+      showFollowButton(true);
+    }
+    document.querySelectorAll('.output .' + className).forEach(function (other) { other.classList.remove(className); });
+    line.classList.add(className);
+    if (pre) pre.scrollTop = Math.max(0, line.offsetTop - pre.clientHeight / 2);
+    var panel = document.getElementById('run-output');
+    if (panel && panel.getBoundingClientRect().top < 0) panel.scrollIntoView({ block: 'start' });
+  }
+
+  function closeWindow() {
+    var outputView = view();
+    var box = document.getElementById('output-window');
+    if (!outputView || !box) return;
+    outputView.classList.remove('windowed');
+    box.hidden = true;
+    box.replaceChildren();
+  }
+
+  /** Shows line `n`: where the panel shows it, else the lines around it (loaded into the window); then `done(line)`. */
+  function goToLine(n, className, done) {
+    var shown = document.querySelector('#output-lines #L' + n) || document.querySelector('#output-window #L' + n);
+    if (shown) {
+      if (!shown.closest('#output-window')) closeWindow();
+      reveal(shown, className);
+      if (done) done(shown);
+      return;
+    }
+    var id = runId();
+    var box = document.getElementById('output-window');
+    if (!id || !box || !window.htmx) return;
+    window.htmx.ajax('GET', '/runs/' + encodeURIComponent(id) + '/output/around?line=' + n, { target: '#output-window', swap: 'innerHTML' }).then(function () {
+      box.hidden = false;
+      view().classList.add('windowed');
+      showTimes(box);
+      var line = box.querySelector('#L' + n);
+      if (!line) return;
+      reveal(line, className);
+      if (done) done(line);
+    });
+  }
+
+  function lineFromHash() {
+    var match = /^#L(\d+)$/.exec(window.location.hash);
+    return match ? Number(match[1]) : null;
+  }
+
+  document.addEventListener('click', function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    var link = target.closest('.output .ln[href]');
+    if (link) {
+      event.preventDefault();
+      var line = link.closest('.ol');
+      window.history.replaceState(window.history.state, '', '#' + line.id);
+      reveal(line, 'ol-target');
+      return;
+    }
+    if (target.closest('[data-output="to-end"]')) {
+      closeWindow();
+      var pre = output();
+      if (!pre) return;
+      following = true;
+      toBottom(pre);
+      showFollowButton(false);
+    }
+  });
+
+  window.addEventListener('hashchange', function () {
+    var n = lineFromHash();
+    if (n !== null) goToLine(n, 'ol-target');
+  });
+
+  // ---- Search ---------------------------------------------------------------------
+
+  var search = { q: '', matches: [], index: -1, next: null, loading: false };
+
+  function status(text) {
+    var element = document.getElementById('output-search-status');
+    if (element && element.textContent !== text) element.textContent = text;
+  }
+
+  function fetchMatches(from) {
+    var id = runId();
+    var headers = window.EnderCompute ? window.EnderCompute.authHeaders() : {};
+    var url = '/api/runs/' + encodeURIComponent(id) + '/output/search?limit=1000&q=' + encodeURIComponent(search.q) + (from ? '&from=' + from : '');
+    search.loading = true;
+    return fetch(url, { headers: headers }).then(function (response) {
+      return response.json().then(function (body) {
+        search.loading = false;
+        if (!response.ok) throw new Error(Array.isArray(body.message) ? body.message.join('; ') : body.message || 'The search failed');
+        search.matches = search.matches.concat(body.matches);
+        search.next = body.next;
+      });
+    });
+  }
+
+  /** Marks the occurrences of the search text in one line (its text nodes, so colours stay). */
+  function markIn(line, q) {
+    document.querySelectorAll('.output mark').forEach(function (mark) {
+      mark.replaceWith(document.createTextNode(mark.textContent));
+    });
+    var lower = q.toLowerCase();
+    var walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    nodes.forEach(function (node) {
+      var text = node.nodeValue;
+      var at = text.toLowerCase().indexOf(lower);
+      if (at < 0) return;
+      var fragment = document.createDocumentFragment();
+      var from = 0;
+      while (at >= 0) {
+        fragment.appendChild(document.createTextNode(text.slice(from, at)));
+        var mark = document.createElement('mark');
+        mark.textContent = text.slice(at, at + q.length);
+        fragment.appendChild(mark);
+        from = at + q.length;
+        at = text.toLowerCase().indexOf(lower, from);
+      }
+      fragment.appendChild(document.createTextNode(text.slice(from)));
+      node.replaceWith(fragment);
+    });
+  }
+
+  function showMatch() {
+    var total = search.matches.length + (search.next ? '+' : '');
+    if (search.matches.length === 0) {
+      status('No matches');
+      return;
+    }
+    var match = search.matches[search.index];
+    status((search.index + 1) + ' of ' + total + ' · line ' + match.line);
+    var q = search.q;
+    goToLine(match.line, 'ol-hit', function (line) {
+      markIn(line, q);
+    });
+  }
+
+  function step(direction) {
+    var input = document.getElementById('output-q');
+    if (!input) return;
+    var q = input.value;
+    if (q === '') {
+      status('');
+      return;
+    }
+    if (search.loading) return;
+    if (q !== search.q) {
+      search = { q: q, matches: [], index: -1, next: null, loading: false };
+      status('Searching…');
+      fetchMatches(null).then(function () {
+        search.index = direction > 0 ? 0 : search.matches.length - 1;
+        showMatch();
+      }, function (error) {
+        status(error.message);
+      });
+      return;
+    }
+    if (search.matches.length === 0) return showMatch();
+    var nextIndex = search.index + direction;
+    if (nextIndex >= search.matches.length && search.next) {
+      fetchMatches(search.next).then(function () {
+        search.index = nextIndex;
+        showMatch();
+      }, function (error) {
+        status(error.message);
+      });
+      return;
+    }
+    search.index = (nextIndex + search.matches.length) % search.matches.length;
+    showMatch();
+  }
+
+  document.addEventListener('submit', function (event) {
+    if (!(event.target instanceof Element) || event.target.id !== 'output-search') return;
+    event.preventDefault();
+    event.stopPropagation();
+    step(event.submitter && event.submitter.getAttribute('data-output') === 'prev' ? -1 : 1);
+  }, true);
+
+  document.addEventListener('click', function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (target && target.closest('[data-output="prev"]')) step(-1);
+  });
+
+  document.addEventListener('keydown', function (event) {
+    if (!(event.target instanceof Element) || event.target.id !== 'output-q') return;
+    if (event.key === 'Enter' && event.shiftKey) {
+      event.preventDefault();
+      step(-1);
+    }
+  });
+
+  // ---- Start --------------------------------------------------------------------
+
+  function start() {
+    init();
+    applySwitches();
+    var n = lineFromHash();
+    var pre = output();
+    if (n !== null && pre && !pre.hasAttribute('data-hash-done')) {
+      pre.setAttribute('data-hash-done', '');
+      goToLine(n, 'ol-target');
+    }
+  }
+
+  document.addEventListener('htmx:after:swap', function () {
+    numberLive();
+    showTimes();
+    start();
+  });
+
+  document.addEventListener('DOMContentLoaded', start);
 })();
