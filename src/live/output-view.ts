@@ -35,6 +35,8 @@ export interface OutputPanel {
   totalBytes: number;
   /** Where the live stream continues from: the start of the unfinished line. */
   streamFrom: number;
+  /** The number of the line there: the page numbers the live lines on from it. */
+  streamLine: number;
   /** The page's live stream (`/runs/:id/output/live?from=…&state=…`), for a run not finished yet; else null. */
   streamUrl: string | null;
 }
@@ -64,6 +66,7 @@ export class OutputView {
       shownFrom: from,
       totalBytes: total,
       streamFrom: part.state.lineStart,
+      streamLine: part.state.line ?? 1,
       streamUrl:
         run.phase === 'finished'
           ? null

@@ -132,7 +132,7 @@ export class PageOutputStream {
   ): Promise<{ state: LineState; shown: number }> {
     if (target - state.lineStart > PAGE_SKIP_BYTES) {
       const { from, data } = await this.view.fromLineStart(run, feed, Math.max(0, target - PAGE_SKIP_TAIL_BYTES), target);
-      const renderer = await this.view.numberedRenderer(run, feed, from);
+      const renderer = new TerminalRenderer({ lineStart: from, carry: '' });
       renderer.push(data);
       const part = renderer.take();
       await connection.write(sseMessage({ id: part.state.lineStart, data: resetFrame(run.id, from, part) }));

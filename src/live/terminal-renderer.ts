@@ -71,6 +71,8 @@ export class TerminalRenderer {
   /** The unfinished line continues one broken at {@link MAX_LINE_BYTES}: it has no number of its own. */
   private continuing = false;
   private readonly timeOf: RenderOptions['timeOf'];
+  /** The time of the last line rendered (only a change is written). */
+  private lastTime: number | undefined;
 
   constructor(start: LineState, ansi: AnsiHtml = new AnsiHtml(), options: RenderOptions = {}) {
     this.ansi = ansi;
@@ -145,16 +147,20 @@ export class TerminalRenderer {
   }
 
   /**
-   * The start of a line's element: `<span class="ol" id="L12" data-t="…">`
-   * with its number link (its text comes from CSS, so copying the output
-   * copies no numbers). A piece continuing a broken line has no number.
+   * The start of a line's element, one element a line (a live page adds
+   * thousands a second): `<span class="ol" id="L12" data-n="12" data-t="…">`.
+   * The number is CSS text (`::before`), so copying the output copies no
+   * numbers. The time is written only where it changes from the line before
+   * (the page carries it down). A piece continuing a broken line has no number.
    */
   private open(lineStart: number): string {
     const time = this.timeOf?.(lineStart);
-    const timeAttribute = time === undefined ? '' : ` data-t="${time}"`;
-    if (this.continuing) return `<span class="ol ol-cont"${timeAttribute}><a class="ln" data-n=""></a>`;
-    if (this.line === undefined) return `<span class="ol"${timeAttribute}><a class="ln"></a>`;
-    return `<span class="ol" id="L${this.line}"${timeAttribute}><a class="ln" href="#L${this.line}" data-n="${this.line}"></a>`;
+    let attributes = '';
+    if (time !== undefined && time !== this.lastTime) attributes = ` data-t="${time}"`;
+    this.lastTime = time;
+    if (this.continuing) return `<span class="ol ol-cont"${attributes}>`;
+    if (this.line === undefined) return `<span class="ol"${attributes}>`;
+    return `<span class="ol" id="L${this.line}" data-n="${this.line}"${attributes}>`;
   }
 
   /** Breaks an over-long unfinished line at a character boundary, as if it had wrapped. */
@@ -174,7 +180,8 @@ export class TerminalRenderer {
     // The rest of a character, or of an escape sequence, may still be coming: leave it out for now.
     let text = prepare(bytes.toString('utf8', 0, completeCharacters(bytes)));
     text = text.replace(/\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$/, '');
-    return this.open(this.lineStart) + this.ansi.line(this.carry, displayLine(text)) + '</span>';
+    const line = this.continuing ? '<span class="ol ol-cont">' : this.line === undefined ? '<span class="ol">' : `<span class="ol" data-n="${this.line}">`;
+    return line + this.ansi.line(this.carry, displayLine(text)) + '</span>';
   }
 }
 

@@ -152,61 +152,116 @@
     return document.getElementById('output-view');
   }
 
+  /** A line's number: its own (`data-n`, from the server), or counted in its live chunk (`data-first`). */
   function numberOf(line) {
-    var link = line && line.querySelector('.ln');
-    var n = link ? link.getAttribute('data-n') : null;
-    return n ? Number(n) : null;
+    if (!line || line.classList.contains('ol-cont')) return null;
+    var n = line.getAttribute('data-n');
+    if (n) return Number(n);
+    var chunk = line.parentElement;
+    var first = chunk ? chunk.getAttribute('data-first') : null;
+    if (!first) return null;
+    var index = 0;
+    for (var other = chunk.firstElementChild; other && other !== line; other = other.nextElementSibling) {
+      if (!other.classList.contains('ol-cont')) index++;
+    }
+    return Number(first) + index;
   }
 
-  function setNumber(line, n) {
-    var link = line.querySelector('.ln');
-    if (!link) return;
-    link.setAttribute('data-n', String(n));
-    link.setAttribute('href', '#L' + n);
-    line.id = 'L' + n;
+  /** How many numbered lines a chunk holds. */
+  function countOf(chunk) {
+    return chunk.querySelectorAll(':scope > .ol:not(.ol-cont)').length;
   }
 
   /**
-   * Numbers the live lines on from the last numbered one: chunks are walked
-   * back to one that starts numbered; a chunk that replaced everything (the
-   * output ran far ahead) and came unnumbered stays so.
+   * Numbers the live lines on from the last numbered one, one change per
+   * chunk (a live page adds thousands of lines a second): the chunk gets its
+   * first number, and CSS counts on from there. Chunks are walked back to one
+   * numbered already; a chunk that replaced everything (the output ran far
+   * ahead) came unnumbered and stays so.
    */
   function numberLive() {
     var lines = document.getElementById('output-lines');
     if (!lines) return;
-    var chunks = lines.children;
-    var start = chunks.length - 1;
-    while (start >= 0 && !chunks[start].querySelector('.ol[id]')) start--;
-    if (start < 0) return;
+    var chunk = lines.lastElementChild;
+    var fresh = [];
+    while (chunk && !chunk.hasAttribute('data-numbered') && !(chunk.firstElementChild && chunk.firstElementChild.id)) {
+      fresh.unshift(chunk);
+      chunk = chunk.previousElementSibling;
+    }
     var next = null;
-    for (var c = start; c < chunks.length; c++) {
-      var all = chunks[c].children;
-      for (var i = 0; i < all.length; i++) {
-        var line = all[i];
-        var continued = line.classList.contains('ol-cont');
-        var own = numberOf(line);
-        if (own !== null && !continued) next = own + 1;
-        else if (next !== null && !continued) {
-          setNumber(line, next);
-          next++;
+    // Nothing numbered before the new chunks: they continue where the page's live stream started.
+    // Used once: after a skip ahead replaced the lines, the numbers are not known here.
+    if (!chunk && fresh.length > 0 && lines.hasAttribute('data-next-line')) next = Number(lines.getAttribute('data-next-line'));
+    if (chunk || fresh.length > 0) lines.removeAttribute('data-next-line');
+    if (chunk) {
+      var first = chunk.getAttribute('data-first');
+      if (first) next = Number(first) + countOf(chunk);
+      else {
+        for (var last = chunk.lastElementChild; last && next === null; last = last.previousElementSibling) {
+          var own = numberOf(last);
+          if (own !== null) next = own + 1;
         }
       }
     }
+    fresh.forEach(function (piece) {
+      piece.setAttribute('data-numbered', '');
+      if (next === null) return; // after a skip ahead the numbers are not known here
+      piece.style.counterReset = 'ln ' + (next - 1);
+      piece.setAttribute('data-first', String(next));
+      next += countOf(piece);
+    });
     var current = document.querySelector('#output-current .ol');
-    if (current && next !== null && !current.classList.contains('ol-cont')) {
-      var link = current.querySelector('.ln');
-      if (link) link.setAttribute('data-n', String(next));
+    if (current && next !== null && !current.classList.contains('ol-cont')) current.setAttribute('data-n', String(next));
+  }
+
+  /** The element of line `n` in the live panel or the window, given its id on the way; null when not shown. */
+  function findLine(n) {
+    var line = document.getElementById('L' + n);
+    if (line) return line;
+    var chunks = document.querySelectorAll('#output-lines > [data-first]');
+    for (var c = chunks.length - 1; c >= 0; c--) {
+      var first = Number(chunks[c].getAttribute('data-first'));
+      if (first > n) continue;
+      var index = n - first;
+      for (var other = chunks[c].firstElementChild; other; other = other.nextElementSibling) {
+        if (other.classList.contains('ol-cont')) continue;
+        if (index === 0) {
+          other.id = 'L' + n;
+          return other;
+        }
+        index--;
+      }
+      return null;
     }
+    return null;
   }
 
   var timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
-  function showTimes(root) {
+  /**
+   * Shows each line's time (when times are on): a line carries `data-t` only
+   * where the time changed, so the time is carried down from the line before.
+   * Only lines not shown with a time yet are touched.
+   */
+  function showTimes() {
     var outputView = view();
     if (!outputView || !outputView.classList.contains('times')) return;
-    (root || outputView).querySelectorAll('.ol[data-t]:not([data-time])').forEach(function (line) {
-      var at = Number(line.getAttribute('data-t'));
-      if (isFinite(at)) line.setAttribute('data-time', timeFormat.format(at));
+    outputView.querySelectorAll('pre.output').forEach(function (pre) {
+      var lines = pre.querySelectorAll('.ol');
+      var start = lines.length;
+      while (start > 0 && !lines[start - 1].hasAttribute('data-time')) start--;
+      // From the first line without a time (lines put in front come unnumbered by time too).
+      var first = 0;
+      while (first < start && lines[first].hasAttribute('data-time')) first++;
+      var at = NaN;
+      for (var i = first; i < lines.length; i++) {
+        var line = lines[i];
+        if (line.hasAttribute('data-t')) at = Number(line.getAttribute('data-t'));
+        else if (isNaN(at) && i > 0) at = Number(lines[i - 1].getAttribute('data-t-shown'));
+        if (line.hasAttribute('data-time') || isNaN(at)) continue;
+        line.setAttribute('data-time', timeFormat.format(at));
+        line.setAttribute('data-t-shown', String(at));
+      }
     });
   }
 
@@ -263,7 +318,7 @@
 
   /** Shows line `n`: where the panel shows it, else the lines around it (loaded into the window); then `done(line)`. */
   function goToLine(n, className, done) {
-    var shown = document.querySelector('#output-lines #L' + n) || document.querySelector('#output-window #L' + n);
+    var shown = findLine(n);
     if (shown) {
       if (!shown.closest('#output-window')) closeWindow();
       reveal(shown, className);
@@ -276,7 +331,7 @@
     window.htmx.ajax('GET', '/runs/' + encodeURIComponent(id) + '/output/around?line=' + n, { target: '#output-window', swap: 'innerHTML' }).then(function () {
       box.hidden = false;
       view().classList.add('windowed');
-      showTimes(box);
+      showTimes();
       var line = box.querySelector('#L' + n);
       if (!line) return;
       reveal(line, className);
@@ -292,10 +347,10 @@
   document.addEventListener('click', function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    var link = target.closest('.output .ln[href]');
-    if (link) {
-      event.preventDefault();
-      var line = link.closest('.ol');
+    var line = target.closest('.output .ol');
+    var number = line ? numberOf(line) : null;
+    if (line && number !== null && onNumber(line, event)) {
+      line.id = 'L' + number;
       window.history.replaceState(window.history.state, '', '#' + line.id);
       reveal(line, 'ol-target');
       return;
@@ -309,6 +364,14 @@
       showFollowButton(false);
     }
   });
+
+  /** Whether a click on a line was on its number (the CSS text before its first fragment). */
+  function onNumber(line, event) {
+    var box = line.getClientRects()[0];
+    if (!box) return false;
+    var gutter = parseFloat(getComputedStyle(line, '::before').width) || 0;
+    return event.clientX - box.left <= gutter && event.clientY - box.top <= box.height;
+  }
 
   window.addEventListener('hashchange', function () {
     var n = lineFromHash();
