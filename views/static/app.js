@@ -384,6 +384,23 @@
     escapePressed = event.key === 'Escape';
   });
 
+  // ---- The script editor grows with its content (never below its first size) ----
+
+  function fitEditor(textarea) {
+    if (!textarea.hasAttribute('data-min-rows')) textarea.setAttribute('data-min-rows', String(textarea.rows || 18));
+    var rows = textarea.value.split('\n').length + 1;
+    textarea.rows = Math.min(200, Math.max(Number(textarea.getAttribute('data-min-rows')), rows));
+  }
+
+  document.addEventListener('input', function (event) {
+    if (event.target instanceof HTMLTextAreaElement && event.target.matches('textarea[data-code]')) fitEditor(event.target);
+  });
+  ['DOMContentLoaded', 'htmx:after:swap'].forEach(function (name) {
+    document.addEventListener(name, function () {
+      document.querySelectorAll('textarea[data-code]').forEach(fitEditor);
+    });
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     // After htmx has initialised (it starts on a zero-delay timer).
     window.setTimeout(function () {
