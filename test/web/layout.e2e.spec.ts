@@ -18,11 +18,12 @@ describe('page layout in a browser', () => {
   let browser: Browser;
   let runId = '';
   let scriptId = '';
+  let jobId = '';
 
   before(async () => {
     assert.ok(browserAvailable(), `chromium is needed at ${CHROMIUM}: apt-get install -y chromium`);
     server = await startServer({});
-    const jobId = await createJob(server, 'Layout', 'bash', `${LONG_LINE}\n${Array.from({ length: 30 }, (_, i) => `echo step ${i}`).join('\n')}\necho the last line`);
+    jobId = await createJob(server, 'Layout', 'bash', `${LONG_LINE}\n${Array.from({ length: 30 }, (_, i) => `echo step ${i}`).join('\n')}\necho the last line`);
     for (let i = 0; i < 8; i++) runId = (await waitForRun(server, (await requestRun(server, jobId)).id)).id;
     scriptId = (await postJson<{ id: string }>(server, '/api/scripts', { name: 'Forty lines', interpreter: 'bash', body: Array.from({ length: 40 }, (_, i) => `echo line ${i + 1}`).join('\n') }, 201)).id;
     browser = await launchBrowser();
@@ -71,5 +72,26 @@ describe('page layout in a browser', () => {
     assert.ok(await fits(), 'still fits after ten more lines');
     await browser.screenshot('lay-02-script-editor');
     assert.deepEqual(browser.problems, []);
+  });
+
+  it('shows a job on a phone definition first, its history one compact entry a run', async () => {
+    const phone = await launchBrowser({ viewport: { width: 390, height: 844 } });
+    try {
+      await signIn(phone.page, server.url, 'Grace Hopper', server.key);
+      await phone.page.goto(`${server.url}/jobs/${jobId}`);
+      const rows = phone.page.locator('#job-history tbody tr');
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 8);
+      for (const box of await rows.evaluateAll((all) => all.map((row) => row.getBoundingClientRect().height))) assert.ok(box < 70, `a history entry is ${box} px tall`);
+      const definition = (await phone.page.locator('#def-h').boundingBox())!.y;
+      const runForm = (await phone.page.locator('#run-h').boundingBox())!.y;
+      assert.ok(definition < runForm, 'the definition comes first');
+      const height = await phone.page.evaluate('document.documentElement.scrollHeight');
+      assert.ok((height as number) < 3000, `the page is ${height} px tall with 8 runs`);
+      await phone.screenshot('lay-03-job-phone');
+      assert.deepEqual(phone.problems, []);
+    } finally {
+      await phone.close();
+    }
   });
 });
