@@ -110,6 +110,16 @@ describe('the output search (API)', () => {
     await expectJson(await search('no-such-run', 'q=a'), 404);
   });
 
+  it('serves the run page the lines around a line (a #L link before the tail), and refuses a line that is no number', async () => {
+    const around = (runId: string, query: string) => t.request(`/runs/${runId}/output/around?${query}`, { headers: { 'hx-request': 'true', 'hx-request-type': 'partial' } });
+    const html = await (await around(big.id, 'line=9973')).text();
+    assert.match(html, /Around line 9973/);
+    assert.match(html, /<span class="ol" id="L9873" data-n="9873"[^>]*>Line 9873 ok\n<\/span>/, 'from a hundred lines before');
+    assert.match(html, /id="L9973" data-n="9973"[^>]*><span class="ansi-red-fg">ERROR<\/span> at 9973\n/);
+    assert.match(await (await around(big.id, 'line=999999')).text(), /The stored output has no line 999999/);
+    for (const query of ['line=0', 'line=abc', '']) assert.equal((await around(big.id, query)).status, 400, query);
+  });
+
   it('answers 410 for an output that retention expired, like the other output endpoints', async () => {
     await postJson(t, '/api/scripts', { name: 'keep one', interpreter: 'bash', body: 'echo kept output' }, 201);
     const job = await postJson<{ id: string }>(t, '/api/jobs', { name: 'keep one', scriptId: 'keep one', keepRuns: 1 }, 201);
@@ -119,5 +129,7 @@ describe('the output search (API)', () => {
     await eventually(async () => ((await getJson<{ outputExpiredAt: string | null }>(t, `/api/runs/${first.id}`)).outputExpiredAt !== null ? true : undefined), 20_000, 'the first output to expire');
     const gone = await expectJson<{ message: string }>(await search(first.id, 'q=kept'), 410);
     assert.match(gone.message, /expired/);
+    const page = await t.request(`/runs/${first.id}/output/around?line=1`, { headers: { 'hx-request': 'true', 'hx-request-type': 'partial' } });
+    assert.equal(page.status, 410);
   });
 });
