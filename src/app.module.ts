@@ -42,6 +42,9 @@ import { WorkdirRetention } from './runs/execution/workdir-retention';
 import { RequestRunHandler } from './runs/request-run.handler';
 import { ControlRunHandler, RerunRunHandler } from './runs/run-control.handler';
 import { RunOutputReader } from './runs/run-output.reader';
+import { OutputLineIndex } from './runs/output-line-index';
+import { OutputSearch } from './runs/output-search';
+import { OutputSearchController } from './runs/output-search.controller';
 import { RunsController } from './runs/runs.controller';
 import { RunsReadModel } from './runs/runs.read-model';
 import { CreateScriptHandler, RemoveScriptHandler, ScriptCommandSupport, UpdateScriptHandler } from './scripts/script.handlers';
@@ -75,7 +78,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -127,6 +130,8 @@ export class AppModule {
         ControlRunHandler,
         RerunRunHandler,
         RunOutputReader,
+        OutputLineIndex,
+        OutputSearch,
         RunExecutor,
         WorkdirRetention,
         RunScheduler,

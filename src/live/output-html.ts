@@ -8,6 +8,7 @@
  * holding `#output-lines` (finished lines, in `<span data-at="offset">`
  * chunks) and `#output-current` (the unfinished last line, redrawn whole).
  */
+import type { RunRecord } from '../runs/runs.read-model';
 import { bytes as formatBytes } from '../web/view-helpers';
 import type { RenderedPart } from './terminal-renderer';
 
@@ -53,4 +54,17 @@ export function resetFrame(runId: string, from: number, part: RenderedPart): str
 
 function sizePartial(total: number): string {
   return `<hx-partial hx-target="#output-size" hx-swap="innerHTML">${formatBytes(total)}</hx-partial>`;
+}
+
+/**
+ * The panel's window: the lines around a linked line, shown over the tail
+ * (`#output-window`), with the way back to the end. `part` null: no such line.
+ */
+export function windowHtml(run: Pick<RunRecord, 'id'>, line: number, part: { from: number; to: number; html: string } | null): string {
+  const back = '<button type="button" class="btn btn-small" data-output="to-end">Back to the end</button>';
+  if (part === null) return `<div class="output-window-head" data-line="${line}"><span class="output-note">The stored output has no line ${line}.</span>${back}</div>`;
+  return (
+    `<div class="output-window-head" data-line="${line}"><span class="output-note">Around line ${line} (${formatBytes(part.from)} from the start)</span>${back}</div>` +
+    `<pre class="output output-window-text" tabindex="0" aria-label="Output around line ${line}">${part.html}</pre>`
+  );
 }

@@ -6,7 +6,8 @@ import { PageController } from '../web/page-auth';
 import { ViewRenderer } from '../web/view-renderer';
 import { LiveOutputHub } from './live-output.hub';
 import { heartbeatSeconds } from './output-stream.controller';
-import { earlierControl } from './output-html';
+import { earlierControl, windowHtml } from './output-html';
+import { refuseExpiredOutput } from '../runs/runs.controller';
 import { OutputView } from './output-view';
 import { PageOutputStream } from './page-output-stream';
 import { resumeOffset, SseConnection } from './sse-connection';
@@ -52,6 +53,21 @@ export class OutputPagesController {
     const { from, html } = await this.view.earlier(run, before);
     const lines = html === '' ? '' : `<hx-partial hx-target="#output-lines" hx-swap="afterbegin">${html}</hx-partial>`;
     this.views.send(response, 200, earlierControl(run.id, from) + lines);
+  }
+
+  /**
+   * The lines around line `line`, for a `#L<n>` link or a search match the
+   * page does not show (a log shown from its tail): they go in the panel's
+   * window, over the tail, until the person goes back to the end.
+   */
+  @Get(':id/output/around')
+  async around(@Param('id') id: string, @Query('line') lineQuery: unknown, @Res() response: Response): Promise<void> {
+    const run = this.require(id);
+    refuseExpiredOutput(run);
+    const line = typeof lineQuery === 'string' && /^\d{1,12}$/.test(lineQuery) ? Number(lineQuery) : 0;
+    if (!(line >= 1)) throw new ValidationError(['line: must be a line number (1 or more)']);
+    const part = await this.view.around(run, line);
+    this.views.send(response, 200, windowHtml(run, line, part));
   }
 
   private require(id: string): RunRecord {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { batchAt, countNewlines, type LineBatch, OutputLineIndex } from '../runs/output-line-index';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { LiveOutputHub } from './live-output.hub';
@@ -10,6 +11,15 @@ import { MAX_LINE_BYTES, TerminalRenderer } from './terminal-renderer';
 
 /** The run page shows at most this much of the output at first; earlier parts load on request, this much at a time. */
 export const PAGE_TAIL_BYTES = 256 * 1024;
+
+/** How many lines before a linked line the page shows with it. */
+export const WINDOW_LINES_BEFORE = 100;
+
+/** When the batch holding byte `offset` was received (ms since the epoch), or undefined when it is not stored. */
+function timeAt(batches: readonly LineBatch[], offset: number): number | undefined {
+  const index = batchAt(batches, offset);
+  return index < 0 ? undefined : Date.parse(batches[index].at);
+}
 
 /** The output panel of the run page as first rendered. */
 export interface OutputPanel {
@@ -25,6 +35,8 @@ export interface OutputPanel {
   totalBytes: number;
   /** Where the live stream continues from: the start of the unfinished line. */
   streamFrom: number;
+  /** The number of the line there: the page numbers the live lines on from it. */
+  streamLine: number;
   /** The page's live stream (`/runs/:id/output/live?from=…&state=…`), for a run not finished yet; else null. */
   streamUrl: string | null;
 }
@@ -37,13 +49,14 @@ export class OutputView {
     private readonly hub: LiveOutputHub,
     private readonly runs: RunsReadModel,
     private readonly clock: Clock,
+    private readonly lines: OutputLineIndex,
   ) {}
 
-  /** The tail of the output, starting at a line start, rendered as the terminal shows it. */
+  /** The tail of the output, starting at a line start, rendered as the terminal shows it, its lines numbered and timed. */
   async panel(run: RunRecord): Promise<OutputPanel> {
     const total = run.outputBytes;
     const { from, data } = await this.fromLineStart(run, undefined, Math.max(0, total - PAGE_TAIL_BYTES), total);
-    const renderer = new TerminalRenderer({ lineStart: from, carry: '' });
+    const renderer = await this.numberedRenderer(run, undefined, from);
     renderer.push(data);
     const part = renderer.take();
     return {
@@ -53,6 +66,7 @@ export class OutputView {
       shownFrom: from,
       totalBytes: total,
       streamFrom: part.state.lineStart,
+      streamLine: part.state.line ?? 1,
       streamUrl:
         run.phase === 'finished'
           ? null
@@ -67,10 +81,40 @@ export class OutputView {
    */
   async earlier(run: RunRecord, before: number): Promise<{ from: number; html: string }> {
     const end = Math.min(before, run.outputBytes);
-    const { from, data } = await this.fromLineStart(run, this.hub.feed(run.id), Math.max(0, end - PAGE_TAIL_BYTES), end);
-    const renderer = new TerminalRenderer({ lineStart: from, carry: '' });
+    const feed = this.hub.feed(run.id);
+    const { from, data } = await this.fromLineStart(run, feed, Math.max(0, end - PAGE_TAIL_BYTES), end);
+    const renderer = await this.numberedRenderer(run, feed, from);
     renderer.push(data);
     return { from, html: linesChunk(from, renderer.takeAll()) };
+  }
+
+  /**
+   * The lines around line `line` (a `#L<n>` link or a search match outside
+   * what the page shows): from {@link WINDOW_LINES_BEFORE} lines before it, up
+   * to {@link PAGE_TAIL_BYTES} of output. Null when the output has no such line.
+   */
+  async around(run: RunRecord, line: number): Promise<{ from: number; to: number; html: string } | null> {
+    const first = Math.max(1, line - WINDOW_LINES_BEFORE);
+    const from = await this.lines.lineStart(run, first);
+    if (from === null || (await this.lines.lineStart(run, line)) === null) return null;
+    const to = Math.min(run.outputBytes, from + PAGE_TAIL_BYTES);
+    const data = await this.bytes.read(run, undefined, from, to);
+    const renderer = await this.numberedRenderer(run, undefined, from, first);
+    renderer.push(data);
+    return { from, to: from + data.length, html: linesChunk(from, renderer.takeAll()) };
+  }
+
+  /**
+   * A renderer starting at line start `from`, numbering lines from the line
+   * there and giving each line the time its batch was received (lines not
+   * stored yet have none).
+   */
+  async numberedRenderer(run: RunRecord, feed: RunFeed | undefined, from: number, knownLine?: number): Promise<TerminalRenderer> {
+    const batches = await this.lines.batches(run);
+    const stored = batches.length > 0 ? batches[batches.length - 1].offset + batches[batches.length - 1].length : 0;
+    let line = knownLine ?? (await this.lines.lineAt(run, Math.min(from, stored)));
+    if (knownLine === undefined && from > stored) line += countNewlines(await this.bytes.read(run, feed, stored, from));
+    return new TerminalRenderer({ lineStart: from, carry: '', line }, undefined, { timeOf: (offset) => timeAt(batches, offset) });
   }
 
   /**

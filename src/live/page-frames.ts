@@ -122,7 +122,8 @@ export class SharedPageFrames {
       const newline = tail.lastIndexOf(0x0a);
       if (newline >= 0) from = tailStart + newline + 1;
     }
-    this.renderer = new TerminalRenderer({ lineStart: from, carry: '' });
+    // Lines shown live get the time they are rendered: within a frame's tick of when they were received.
+    this.renderer = new TerminalRenderer({ lineStart: from, carry: '' }, undefined, { timeOf: () => Date.now() });
     this.renderer.push(tail.subarray(from - tailStart));
     const part = this.renderer.take();
     const frame = { reset: skip, prevLineStart: from, byteTo: part.end, state: part.state };

@@ -140,7 +140,8 @@ export class PageOutputStream {
     }
     const data = await this.bytes.read(run, feed, state.lineStart, target);
     if (state.lineStart + data.length <= shown) return { state, shown };
-    const renderer = new TerminalRenderer(state);
+    // Lines shown live get the time they are rendered: within a frame's tick of when they were received.
+    const renderer = new TerminalRenderer(state, undefined, { timeOf: () => Date.now() });
     renderer.push(data);
     const part = renderer.take();
     await connection.write(sseMessage({ id: part.state.lineStart, data: appendFrame(part) }));

@@ -19,6 +19,19 @@ const MAX_CARRY_SEQUENCES = 8;
 export interface LineState {
   lineStart: number;
   carry: string;
+  /**
+   * The number (1-based) of the line starting at `lineStart`, when known: each
+   * finished line is then rendered with its number and `#L<n>` anchor. Unknown
+   * (absent), lines are rendered unnumbered and the page numbers them on from
+   * the line before (live frames).
+   */
+  line?: number;
+}
+
+/** Options of a renderer. */
+export interface RenderOptions {
+  /** The time (ms since the epoch) the line starting at a byte offset was received, if known: rendered as `data-t`. */
+  timeOf?: (lineStart: number) => number | undefined;
 }
 
 /** What was rendered since the last {@link TerminalRenderer.take}. */
@@ -54,11 +67,19 @@ export class TerminalRenderer {
   private end: number;
   private completed: string[] = [];
   private completedFrom: number;
+  private line: number | undefined;
+  /** The unfinished line continues one broken at {@link MAX_LINE_BYTES}: it has no number of its own. */
+  private continuing = false;
+  private readonly timeOf: RenderOptions['timeOf'];
+  /** The time of the last line rendered (only a change is written). */
+  private lastTime: number | undefined;
 
-  constructor(start: LineState, ansi: AnsiHtml = new AnsiHtml()) {
+  constructor(start: LineState, ansi: AnsiHtml = new AnsiHtml(), options: RenderOptions = {}) {
     this.ansi = ansi;
     this.lineStart = start.lineStart;
     this.carry = start.carry;
+    this.line = start.line;
+    this.timeOf = options.timeOf;
     this.end = start.lineStart;
     this.completedFrom = start.lineStart;
   }
@@ -68,7 +89,7 @@ export class TerminalRenderer {
   }
 
   get state(): LineState {
-    return { lineStart: this.lineStart, carry: this.carry };
+    return this.line === undefined ? { lineStart: this.lineStart, carry: this.carry } : { lineStart: this.lineStart, carry: this.carry, line: this.line };
   }
 
   /** Consumes the next bytes of the output. */
@@ -118,9 +139,28 @@ export class TerminalRenderer {
       if (length > 0 && bytes[length - 1] === 0x0d) length--;
     }
     const text = prepare(bytes.toString('utf8', 0, length));
-    this.completed.push(this.ansi.line(this.carry, displayLine(text)) + '\n');
+    this.completed.push(this.open(this.lineStart) + this.ansi.line(this.carry, displayLine(text)) + '\n</span>');
     this.carry = nextCarry(this.carry, text);
     this.lineStart += bytes.length;
+    if (endsWithNewline && this.line !== undefined) this.line++;
+    this.continuing = !endsWithNewline;
+  }
+
+  /**
+   * The start of a line's element, one element a line (a live page adds
+   * thousands a second): `<span class="ol" id="L12" data-n="12" data-t="…">`.
+   * The number is CSS text (`::before`), so copying the output copies no
+   * numbers. The time is written only where it changes from the line before
+   * (the page carries it down). A piece continuing a broken line has no number.
+   */
+  private open(lineStart: number): string {
+    const time = this.timeOf?.(lineStart);
+    let attributes = '';
+    if (time !== undefined && time !== this.lastTime) attributes = ` data-t="${time}"`;
+    this.lastTime = time;
+    if (this.continuing) return `<span class="ol ol-cont"${attributes}>`;
+    if (this.line === undefined) return `<span class="ol"${attributes}>`;
+    return `<span class="ol" id="L${this.line}" data-n="${this.line}"${attributes}>`;
   }
 
   /** Breaks an over-long unfinished line at a character boundary, as if it had wrapped. */
@@ -140,7 +180,8 @@ export class TerminalRenderer {
     // The rest of a character, or of an escape sequence, may still be coming: leave it out for now.
     let text = prepare(bytes.toString('utf8', 0, completeCharacters(bytes)));
     text = text.replace(/\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$/, '');
-    return this.ansi.line(this.carry, displayLine(text));
+    const line = this.continuing ? '<span class="ol ol-cont">' : this.line === undefined ? '<span class="ol">' : `<span class="ol" data-n="${this.line}">`;
+    return line + this.ansi.line(this.carry, displayLine(text)) + '</span>';
   }
 }
 

@@ -92,10 +92,41 @@ export class RunsPages {
     });
   }
 
+  /**
+   * Names to suggest as one types in the Job or Started-by box (`?job=` or
+   * `?by=` the text so far): `<option>`s for the box's datalist, at most
+   * {@link SUGGESTIONS}, those starting with the text first. The filters
+   * themselves stay exact; this only finds the exact name.
+   */
+  @Get('suggest')
+  suggest(@Query('job') job: unknown, @Query('by') by: unknown, @Res() response: Response): void {
+    const field = typeof job === 'string' ? 'job' : 'by';
+    const typed = (typeof job === 'string' ? job : typeof by === 'string' ? by : '').trim().toLowerCase().slice(0, 100);
+    const names = field === 'job' ? this.jobs.all().map((record) => record.name) : [...new Set(this.runs.all().map((run) => run.requestedBy))];
+    this.views.send(response, 200, suggestionOptions(names, typed));
+  }
+
   @Get(':id')
   async show(@Param('id') id: string, @Req() request: Request, @Res() response: Response): Promise<void> {
     this.views.respond(request, response, await this.runPages.runPage(id));
   }
+}
+
+/** How many names a suggestion list holds. */
+const SUGGESTIONS = 12;
+
+/** The `<option>`s of the names that contain `typed` (lower case), those starting with it first, escaped. */
+export function suggestionOptions(names: readonly string[], typed: string): string {
+  const matching = names.filter((name) => name.toLowerCase().includes(typed));
+  matching.sort((a, b) => Number(!a.toLowerCase().startsWith(typed)) - Number(!b.toLowerCase().startsWith(typed)) || a.localeCompare(b));
+  return matching
+    .slice(0, SUGGESTIONS)
+    .map((name) => `<option value="${escapeAttribute(name)}"></option>`)
+    .join('');
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function statusesFor(word: string): readonly RunStatus[] | undefined {

@@ -27,7 +27,7 @@ function textOf(html: string): string {
 }
 
 function outputPanel(page: string): { lines: string; current: string } {
-  const match = /<span id="output-lines">([\s\S]*?)<\/span><span id="output-current">([\s\S]*?)<\/span><\/pre>/.exec(page);
+  const match = /<span id="output-lines"[^>]*>([\s\S]*?)<\/span><span id="output-current">([\s\S]*?)<\/span><\/pre>/.exec(page);
   assert.ok(match, 'the page has the output panel');
   return { lines: match[1], current: match[2] };
 }
@@ -92,7 +92,7 @@ describe('the run page output', () => {
     const { lines, current } = outputPanel(html);
     assert.doesNotMatch(html, /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/, 'no control character reaches the page');
     // Every tag in the output is one the renderer writes: the bytes' own "<" are escaped.
-    for (const tag of (lines + current).match(/<[^>]*>/g) ?? []) assert.match(tag, /^<(\/?span|span (class|data-at)="[^"]*"|\/?a|a target="_blank" rel="noopener noreferrer" href="[^"]*")>$/, tag);
+    for (const tag of (lines + current).match(/<[^>]*>/g) ?? []) assert.match(tag, /^<(\/?span|span (class|data-at)="[^"]*"|span class="ol( ol-cont)?"( id="L\d+" data-n="\d+")?( data-t="\d+")?|span class="ol" data-n="\d+"|\/?a|a target="_blank" rel="noopener noreferrer" href="[^"]*")>$/, tag);
     assert.equal(Buffer.byteLength(textOf(lines + current).replace(/\ufffd/g, '')) > 0, true);
     assert.equal((await outputOf(t, run.id)).length, 200000);
   });

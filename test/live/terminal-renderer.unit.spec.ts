@@ -11,7 +11,23 @@ import { collapseCarriageReturns, completeCharacters, MAX_LINE_BYTES, nextCarry,
 function render(...chunks: Array<string | Buffer>): string {
   const renderer = new TerminalRenderer({ lineStart: 0, carry: '' });
   for (const chunk of chunks) renderer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-  return renderer.takeAll();
+  return unwrap(renderer.takeAll());
+}
+
+/** The HTML of the lines' content: each line's element and number link taken away (they have tests of their own). */
+function unwrap(html: string): string {
+  let opened = 0;
+  let closed = 0;
+  const inner = html
+    .replace(/<span class="ol[^"]*"[^>]*>/g, () => {
+      opened++;
+      return '';
+    })
+    .replace(/\n<\/span>/g, () => {
+      closed++;
+      return '\n';
+    });
+  return opened > closed ? inner.replace(/<\/span>$/, '') : inner;
 }
 
 describe('terminal rendering for the run page', () => {
@@ -51,18 +67,18 @@ describe('terminal rendering for the run page', () => {
     const renderer = new TerminalRenderer({ lineStart: 0, carry: '' });
     renderer.push(Buffer.from('step 1\nprogress 10%'));
     const first = renderer.take();
-    assert.equal(first.lines, 'step 1\n');
-    assert.equal(first.current, 'progress 10%');
+    assert.equal(unwrap(first.lines), 'step 1\n');
+    assert.equal(unwrap(first.current), 'progress 10%');
     assert.deepEqual(first.state, { lineStart: 7, carry: '' });
     renderer.push(Buffer.from('\rprogress 60%'));
     const second = renderer.take();
-    assert.equal(second.lines, '');
-    assert.equal(second.current, 'progress 60%');
+    assert.equal(unwrap(second.lines), '');
+    assert.equal(unwrap(second.current), 'progress 60%');
     renderer.push(Buffer.from('\rprogress 100%\nnext\n'));
     const third = renderer.take();
-    assert.equal(third.lines, 'progress 100%\nnext\n');
+    assert.equal(unwrap(third.lines), 'progress 100%\nnext\n');
     assert.equal(third.linesFrom, 7);
-    assert.equal(third.current, '');
+    assert.equal(unwrap(third.current), '');
     assert.equal(third.end, Buffer.byteLength('step 1\nprogress 10%\rprogress 60%\rprogress 100%\nnext\n'));
   });
 
@@ -76,9 +92,9 @@ describe('terminal rendering for the run page', () => {
     const euro = Buffer.from('€uro\n');
     const renderer = new TerminalRenderer({ lineStart: 0, carry: '' });
     renderer.push(euro.subarray(0, 2));
-    assert.equal(renderer.take().current, '', 'an incomplete character is not shown yet');
+    assert.equal(unwrap(renderer.take().current), '', 'an incomplete character is not shown yet');
     renderer.push(euro.subarray(2));
-    assert.equal(renderer.take().lines, '€uro\n');
+    assert.equal(unwrap(renderer.take().lines), '€uro\n');
     assert.equal(completeCharacters(Buffer.from([0x61, 0xe2, 0x82])), 1);
     assert.equal(completeCharacters(Buffer.from([0x61, 0xe2, 0x82, 0xac])), 4);
     assert.equal(completeCharacters(Buffer.from([0xff])), 1);
@@ -88,17 +104,39 @@ describe('terminal rendering for the run page', () => {
     assert.equal(render('\x1b]0;my title\x07visible\x1b[2K \x1b=text\n'), 'visible text\n');
     const renderer = new TerminalRenderer({ lineStart: 0, carry: '' });
     renderer.push(Buffer.from('abc\x1b[3'));
-    assert.equal(renderer.take().current, 'abc');
+    assert.equal(unwrap(renderer.take().current), 'abc');
     renderer.push(Buffer.from('1mred'));
-    assert.equal(renderer.take().current, 'abc<span class="ansi-red-fg">red</span>');
+    assert.equal(unwrap(renderer.take().current), 'abc<span class="ansi-red-fg">red</span>');
+  });
+
+  it('numbers lines from a known line, a redrawn progress line once, and a broken over-long line once', () => {
+    const renderer = new TerminalRenderer({ lineStart: 100, carry: '', line: 7 }, undefined, { timeOf: (offset) => (offset < 110 ? 1000 : 2000) });
+    renderer.push(Buffer.from(`seven\r\x1b[2Kstill seven\neight\n${'x'.repeat(MAX_LINE_BYTES + 10)}`));
+    renderer.push(Buffer.from('\nten\nunfini'));
+    const part = renderer.take();
+    const opens = part.lines.match(/<span class="ol[^>]*>/g) ?? [];
+    assert.deepEqual(opens, [
+      '<span class="ol" id="L7" data-n="7" data-t="1000">',
+      '<span class="ol" id="L8" data-n="8" data-t="2000">',
+      '<span class="ol" id="L9" data-n="9">',
+      '<span class="ol ol-cont">',
+      '<span class="ol" id="L10" data-n="10">',
+    ]);
+    assert.match(part.lines, /data-t="1000">still seven\n<\/span>/);
+    assert.equal(part.current, '<span class="ol" data-n="11">unfini</span>');
+    assert.equal(part.state.line, 11);
+    // Without a known line (live frames), lines come unnumbered: the page numbers them on.
+    const live = new TerminalRenderer({ lineStart: 0, carry: '' });
+    live.push(Buffer.from('a\nb\n'));
+    assert.equal(live.take().lines, '<span class="ol">a\n</span><span class="ol">b\n</span>');
   });
 
   it('breaks a line longer than the limit, so a page never gets one giant line', () => {
     const renderer = new TerminalRenderer({ lineStart: 0, carry: '' });
     renderer.push(Buffer.alloc(MAX_LINE_BYTES * 2 + 10, 'x'));
     const part = renderer.take();
-    assert.equal(part.lines.split('\n').length - 1, 2);
-    assert.equal(part.current.length, 10);
+    assert.equal(unwrap(part.lines).split('\n').length - 1, 2);
+    assert.equal(unwrap(part.current).length, 10);
     assert.equal(part.state.lineStart, MAX_LINE_BYTES * 2);
   });
 

@@ -44,6 +44,9 @@
     return headers;
   }
 
+  // The output viewer (live-output.js) calls the API with the same key.
+  window.EnderCompute = { authHeaders: authHeaders };
+
   function sameOrigin(url) {
     try {
       return new URL(url, window.location.href).origin === window.location.origin;
@@ -379,6 +382,23 @@
       target.form.requestSubmit();
     }
     escapePressed = event.key === 'Escape';
+  });
+
+  // ---- The script editor grows with its content (never below its first size) ----
+
+  function fitEditor(textarea) {
+    if (!textarea.hasAttribute('data-min-rows')) textarea.setAttribute('data-min-rows', String(textarea.rows || 18));
+    var rows = textarea.value.split('\n').length + 1;
+    textarea.rows = Math.min(200, Math.max(Number(textarea.getAttribute('data-min-rows')), rows));
+  }
+
+  document.addEventListener('input', function (event) {
+    if (event.target instanceof HTMLTextAreaElement && event.target.matches('textarea[data-code]')) fitEditor(event.target);
+  });
+  ['DOMContentLoaded', 'htmx:after:swap'].forEach(function (name) {
+    document.addEventListener(name, function () {
+      document.querySelectorAll('textarea[data-code]').forEach(fitEditor);
+    });
   });
 
   document.addEventListener('DOMContentLoaded', function () {
