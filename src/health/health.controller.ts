@@ -7,6 +7,7 @@ import { EventStore, type StoreKind } from '../event-store/event-store.port';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { WithoutReadModels } from '../projections/read-models.guard';
 import { RunSandbox } from '../runs/execution/run-sandbox';
+import { QueryParam } from '../openapi/api-docs.decorators';
 import { ValidationError } from '../shared/domain-errors';
 import { type HealthDetails, HealthDetailsReader } from './health-details';
 
@@ -40,6 +41,7 @@ export class HealthController {
   @Get()
   @Public()
   @WithoutReadModels()
+  @QueryParam('details', 'string', '`1` or `true` adds projection lag, disk space, job servers and the key\'s next renewal (needs the key)')
   async health(@Req() request: AuthenticatedRequest, @Res({ passthrough: true }) response: Response, @Query('details') details?: string): Promise<Health> {
     const withDetails = this.wantsDetails(details);
     if (withDetails) {
