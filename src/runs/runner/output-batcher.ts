@@ -16,8 +16,12 @@ export interface OutputBatcherOptions {
   maxBatchBytes: number;
   /** Bytes kept before the rest is dropped; null for no limit. */
   maxOutputBytes: number | null;
-  /** Stores one batch; the next one is handed over only after this settles. */
-  deliver(batch: OutputBatch): Promise<void>;
+  /**
+   * Stores the batches waiting, in order (one or more, every one sealed since the
+   * last delivery: storing them together takes one append where the store allows);
+   * the next ones are handed over only after this settles.
+   */
+  deliver(batches: OutputBatch[]): Promise<void>;
   /**
    * Called with each batch's bytes as soon as it is sealed, so that work on it
    * (compressing) overlaps with storing the batches before it; what it returns
@@ -216,25 +220,26 @@ export class OutputBatcher {
     }
   }
 
-  /** Hands over the next batch if none is being stored. */
+  /** Hands over the batches waiting if none are being stored. */
   private pump(): void {
     if (!this.released || this.delivering || this.failure !== null) return;
-    const batch = this.queue.shift();
-    if (batch === undefined) {
+    if (this.queue.length === 0) {
       this.notifyIfIdle();
       return;
     }
+    const batches = this.queue.splice(0);
+    const bytes = batches.reduce((sum, batch) => sum + batch.bytes.length, 0);
     this.delivering = true;
     let stored: Promise<void>;
     try {
-      stored = Promise.resolve(this.options.deliver(batch));
+      stored = Promise.resolve(this.options.deliver(batches));
     } catch (error) {
       stored = Promise.reject(error);
     }
     stored.then(
       () => {
         this.delivering = false;
-        this.pending -= batch.bytes.length;
+        this.pending -= bytes;
         this.updatePressure();
         this.pump();
       },
