@@ -19,6 +19,8 @@ import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 
 const deflate = promisify(deflateRaw);
+/** zlib's output buffer when compressing: the encoded size a part is cut for, as bytes. */
+const DEFLATE_CHUNK_BYTES = 256 * 1024;
 const inflate = promisify(inflateRaw);
 
 /** How the bytes of a batch are encoded in the event. */
@@ -53,7 +55,9 @@ export interface EncodedOutput {
  */
 export async function encodeOutput(bytes: Buffer): Promise<EncodedOutput> {
   const lines = countNewlines(bytes);
-  const compressed = await deflate(bytes, { level: zlibConstants.Z_BEST_SPEED });
+  // One output buffer that holds what a part is cut to shrink to: zlib's default (16 KiB) costs a
+  // round trip between the thread pool and the event loop for every 16 KiB it produces.
+  const compressed = await deflate(bytes, { level: zlibConstants.Z_BEST_SPEED, chunkSize: DEFLATE_CHUNK_BYTES });
   if (compressed.length < bytes.length) return { length: bytes.length, lines, encoding: 'deflate-raw', data: compressed.toString('base64') };
   return { length: bytes.length, lines, encoding: 'none', data: bytes.toString('base64') };
 }
@@ -152,9 +156,19 @@ export function encodeOutputAppends(bytes: Buffer): Promise<EncodedPart[][]> {
 export function decodeOutput(stored: StoredOutputData): Buffer {
   const encoded = Buffer.from(stored.data, 'base64');
   if (stored.encoding !== 'deflate-raw') return encoded;
-  const bytes = inflateRawSync(encoded);
+  const bytes = inflateRawSync(encoded, inflateOptions(stored));
   checkInflated(stored, bytes);
   return bytes;
+}
+
+/**
+ * Inflates into one buffer of the recorded raw length (one round trip with the thread
+ * pool rather than one per 16 KiB); a damaged event claiming more than a part can hold
+ * gets no larger buffer than that.
+ */
+function inflateOptions(stored: StoredOutputData): { chunkSize?: number } {
+  const length = stored.length;
+  return length !== undefined && length >= 64 ? { chunkSize: Math.min(length, MAX_PART_BYTES) } : {};
 }
 
 function checkInflated(stored: StoredOutputData, bytes: Buffer): void {
@@ -172,7 +186,7 @@ function checkInflated(stored: StoredOutputData, bytes: Buffer): void {
 export async function decodeOutputAsync(stored: StoredOutputData): Promise<Buffer> {
   const encoded = Buffer.from(stored.data, 'base64');
   if (stored.encoding !== 'deflate-raw') return encoded;
-  const bytes = await inflate(encoded);
+  const bytes = await inflate(encoded, inflateOptions(stored));
   checkInflated(stored, bytes);
   return bytes;
 }
