@@ -67,6 +67,13 @@ export async function encodeOutput(bytes: Buffer): Promise<EncodedOutput> {
  * stays well inside EventStoreDB's 1 MiB append limit, which counts per append.
  */
 export const MAX_APPEND_PAYLOAD_CHARS = 700 * 1024;
+/**
+ * Largest base64 payload of one append to the embedded log, which has no append limit:
+ * every append there is a fsync'd commit that holds up the event loop, so the batches of
+ * one delivery go in one. (Its events stay within {@link MAX_EVENT_CHARS}, so
+ * `log:transfer` can move each to EventStoreDB.)
+ */
+export const EMBEDDED_APPEND_PAYLOAD_CHARS = 16 * 1024 * 1024;
 /** Largest base64 payload of one event; a part that encodes larger is split into {@link MIN_PART_BYTES} parts. */
 export const MAX_EVENT_CHARS = 512 * 1024;
 /** Raw bytes per event at least: 256 KiB is 342 KiB as base64 when it does not compress at all. */
@@ -125,13 +132,16 @@ async function encodeParts(bytes: Buffer, from: number, to: number, partBytes: n
   return Promise.all(starts.map(async (start) => ({ start, ...(await encodeOutput(bytes.subarray(start, Math.min(to, start + partBytes)))) })));
 }
 
-/** Groups consecutive parts into appends of at most {@link MAX_APPEND_PAYLOAD_CHARS} (a larger part goes alone). */
-export function groupIntoAppends<Part extends { data: string }>(parts: readonly Part[]): Part[][] {
+/**
+ * Groups consecutive parts into appends of at most `maxChars` of base64 (a larger part
+ * goes alone); by default {@link MAX_APPEND_PAYLOAD_CHARS}, what EventStoreDB takes.
+ */
+export function groupIntoAppends<Part extends { data: string }>(parts: readonly Part[], maxChars = MAX_APPEND_PAYLOAD_CHARS): Part[][] {
   const appends: Part[][] = [];
   let current: Part[] = [];
   let size = 0;
   for (const part of parts) {
-    if (current.length > 0 && size + part.data.length > MAX_APPEND_PAYLOAD_CHARS) {
+    if (current.length > 0 && size + part.data.length > maxChars) {
       appends.push(current);
       current = [];
       size = 0;

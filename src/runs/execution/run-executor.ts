@@ -9,7 +9,7 @@ import { Clock } from '../../shared/clock';
 import type { CommandContext } from '../../shared/command-context';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { groupIntoAppends, OutputEncoder, type EncodedPart } from '../output-encoding';
+import { EMBEDDED_APPEND_PAYLOAD_CHARS, groupIntoAppends, MAX_APPEND_PAYLOAD_CHARS, OutputEncoder, type EncodedPart } from '../output-encoding';
 import type { FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { MAX_BATCH_BYTES_LIMIT, startProcess } from '../runner/process-runner';
@@ -262,7 +262,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Stores consecutive batches: their parts (compressed as each batch was sealed)
-   * grouped into as few appends as fit the store's limit, one after the other.
+   * grouped into as few appends as the store takes (EventStoreDB: 1 MiB an append;
+   * the embedded log: one append, one commit, for all of them), one after the other.
    */
   private async storeOutput(writer: RunWriter, encoder: OutputEncoder, batches: OutputBatch[]): Promise<void> {
     const parts: Array<EncodedPart & { offset: number }> = [];
@@ -270,7 +271,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
       const appends = await ((batch.prepared as Promise<EncodedPart[][]> | undefined) ?? encoder.encode(batch.bytes));
       for (const part of appends.flat()) parts.push({ ...part, offset: batch.offset + part.start });
     }
-    for (const append of groupIntoAppends(parts)) {
+    const limit = this.deps.store.kind === 'sqlite' ? EMBEDDED_APPEND_PAYLOAD_CHARS : MAX_APPEND_PAYLOAD_CHARS;
+    for (const append of groupIntoAppends(parts, limit)) {
       await writer.recordAll(append.map(({ start: _start, ...part }) => ({ type: 'AppendOutput', runId: writer.runId, ...part })));
     }
   }
