@@ -11,13 +11,13 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { openSse, readToEnd } from '../live/sse-client';
-import { createJob, requestRun, waitForRun } from '../support/rest';
+import { createJob, getJson, requestRun, waitForRun } from '../support/rest';
 import { type ServerProcess, startServer } from '../support/server-process';
 
 /** Text that shrinks a hundredfold, bytes that do not shrink, log lines that shrink fivefold: the part size changes twice. */
 const GENERATOR = `
 function output() {
-  const parts = [Buffer.alloc(9 * 1024 * 1024 + 123, 'EnderCompute 0123456789 abcdefghijklmnopqrstuvwxyz\\n')];
+  const parts = [Buffer.alloc(13 * 1024 * 1024 + 123, 'EnderCompute 0123456789 abcdefghijklmnopqrstuvwxyz\\n')];
   let x = 2463534242;
   const random = Buffer.allocUnsafe(1536 * 1024);
   for (let i = 0; i < random.length; i += 4) {
@@ -34,7 +34,7 @@ const SCRIPT = `${GENERATOR}\nprocess.stdout.write(output());\n`;
 const expected = (new Function(`${GENERATOR}; return output;`)() as () => Buffer)();
 
 const MiB = 1024 * 1024;
-const offsets = [...new Set([0, 1, ...[256 * 1024, MiB, 4 * MiB, 8 * MiB, 9 * MiB + 123, 9 * MiB + 123 + 256 * 1024, 10.5 * MiB + 123, expected.length].flatMap((at) => [at - 1, at, at + 1])])]
+const offsets = [...new Set([0, 1, ...[256 * 1024, MiB, 4 * MiB, 8 * MiB, 12 * MiB, 13 * MiB + 123, 13 * MiB + 123 + 256 * 1024, 14.5 * MiB + 123, expected.length].flatMap((at) => [at - 1, at, at + 1])])]
   .filter((offset) => offset >= 0 && offset <= expected.length)
   .sort((a, b) => a - b);
 
@@ -85,12 +85,28 @@ for (const store of ['embedded log', 'EventStoreDB double'] as const) {
         assert.deepEqual(bytes, expected.subarray(offset, offset + 4096), `the bytes from offset ${offset}`);
       }
 
-      const from = 10.5 * MiB + 122;
+      const from = 14.5 * MiB + 122;
       const stream = await openSse(`${server.url}/api/runs/${run.id}/output/stream`, { authorization: `Bearer ${server.key}`, 'last-event-id': String(from) });
       const { bytes, end } = await readToEnd(stream, from, 60_000);
       await stream.close();
       assert.deepEqual(bytes, expected.subarray(from), 'the live stream resumed at an offset inside a part');
       assert.equal(end.outputBytes, expected.length);
+
+      // `/api/events` gives the raw bytes of every output event, in answers of at most 16 MiB of bytes.
+      const pages: number[] = [];
+      const fromEvents: Buffer[] = [];
+      let after: string | null = null;
+      do {
+        const page: { items: Array<{ data: { offset: number; data: string } }>; next: string | null } = await getJson(
+          server,
+          `/api/events?stream=output-${run.id}&includeBytes=true&limit=1000${after === null ? '' : `&after=${after}`}`,
+        );
+        pages.push(page.items.length);
+        for (const item of page.items) fromEvents.push(Buffer.from(item.data.data, 'base64'));
+        after = page.items.length > 0 ? page.next : null;
+      } while (after !== null);
+      assert.ok(pages.length >= 2, `more than 16 MiB comes in several answers (${pages.join(', ')} events)`);
+      assert.ok(Buffer.concat(fromEvents).equals(expected), 'the bytes of /api/events?includeBytes=true');
     });
   });
 }
