@@ -10,6 +10,11 @@ import { RunsReadModel } from '../runs/runs.read-model';
 /** Events examined per request at most, so a rare filter cannot make one request read the whole log. */
 const SCAN_LIMIT = 20_000;
 const PAGE = 500;
+/**
+ * Raw bytes one answer with `includeBytes=true` carries at most (an output event holds up
+ * to 4 MiB): past it the answer ends early, with a `next` cursor, like a rare filter's.
+ */
+export const INCLUDED_BYTES_PER_ANSWER = 16 * 1024 * 1024;
 
 export class ListEventsQuery {
   @Optional() @IsString() @MaxLength(200) stream?: string;
@@ -48,7 +53,8 @@ export class EventsController {
     let after = query.after !== undefined ? parsePosition(query.after) ?? undefined : undefined;
     const items: AuditEvent[] = [];
     let scanned = 0;
-    while (items.length < limit && scanned < SCAN_LIMIT) {
+    let includedBytes = 0;
+    while (items.length < limit && scanned < SCAN_LIMIT && includedBytes < INCLUDED_BYTES_PER_ANSWER) {
       const page = await this.store.readAll({ after, maxCount: PAGE, filter });
       if (page.length === 0) return { items, next: null };
       for (const event of page) {
@@ -59,9 +65,10 @@ export class EventsController {
         // Actors are stored in NFC (older events may not be): compare in NFC.
         if (query.actor !== undefined && event.metadata.actor.normalize('NFC') !== query.actor.normalize('NFC')) continue;
         items.push(toAuditEvent(event, query.includeBytes === true));
-        if (items.length === limit) break;
+        if (query.includeBytes === true) includedBytes += payloadBytes(event);
+        if (items.length === limit || includedBytes >= INCLUDED_BYTES_PER_ANSWER) break;
       }
-      if (page.length < PAGE && items.length < limit) return { items, next: null };
+      if (page.length < PAGE && items.length < limit && includedBytes < INCLUDED_BYTES_PER_ANSWER) return { items, next: null };
     }
     return { items, next: after ? formatPosition(after) : null };
   }
@@ -75,6 +82,14 @@ export class EventsController {
     }
     return query.stream !== undefined ? [query.stream] : undefined;
   }
+}
+
+/** The raw bytes an event's payload stands for (output or file bytes), 0 for other events. */
+function payloadBytes(event: RecordedEvent): number {
+  if (event.type === 'RunOutputAppended' && isOutputData(event.data)) return storedOutputLength(event.data);
+  const data = event.data as { data?: unknown } | null;
+  if (event.type === 'BlobChunkStored' && typeof data?.data === 'string') return Buffer.byteLength(data.data, 'base64');
+  return 0;
 }
 
 function toAuditEvent(event: RecordedEvent, includeBytes: boolean): AuditEvent {

@@ -10,6 +10,8 @@ import { sseMessage, type SseConnection } from './sse-connection';
 
 /** Largest piece of stored output sent as one event. */
 const MAX_EVENT_BYTES = 256 * 1024;
+/** Events from the live window written together at most (they are shared, so this bounds only the socket's queue). */
+const MAX_WRITE_BYTES = 4 * 1024 * 1024;
 
 /**
  * `GET /api/runs/:id/output/stream`, event by event (API.md, "Live output"):
@@ -72,8 +74,17 @@ export class ApiOutputStream {
       }
       const frame = feed.frameAt(sent);
       if (frame) {
-        await connection.write(frame.from === sent ? frameEvent(frame) : outputEvent(sent, frame.bytes.subarray(sent - frame.from)));
+        // Every frame the window holds from here goes in one write (one system call): a viewer that
+        // fell behind catches up at once, and the fan-out costs a write per viewer per wake-up, not per frame.
+        const events = [frame.from === sent ? frameEvent(frame) : outputEvent(sent, frame.bytes.subarray(sent - frame.from))];
+        let size = events[0].length;
         sent = frame.to;
+        for (let next = feed.frameAt(sent); next && size < MAX_WRITE_BYTES; next = feed.frameAt(sent)) {
+          events.push(frameEvent(next));
+          size += events[events.length - 1].length;
+          sent = next.to;
+        }
+        await connection.writeAll(events);
         continue;
       }
       if (run.outputBytes > sent) {
@@ -118,12 +129,25 @@ export class ApiOutputStream {
   }
 }
 
-function outputEvent(offset: number, bytes: Buffer): string {
-  return sseMessage({ id: offset + bytes.length, event: 'output', data: `{"offset":${offset},"data":"${bytes.toString('base64')}"}` });
+const OUTPUT_EVENT_END = '"}\n\n';
+
+/**
+ * The `output` event for `bytes` at `offset`, as {@link sseMessage} would write it
+ * (base64 has no line breaks, so the data is one `data:` line), built straight into
+ * one buffer: this runs for every byte every viewer gets.
+ */
+export function outputEvent(offset: number, bytes: Buffer): Buffer {
+  const head = `id: ${offset + bytes.length}\nevent: output\ndata: {"offset":${offset},"data":"`;
+  const base64 = bytes.toString('base64');
+  const event = Buffer.allocUnsafe(head.length + base64.length + OUTPUT_EVENT_END.length);
+  let at = event.write(head, 0, 'latin1');
+  at += event.write(base64, at, 'latin1');
+  event.write(OUTPUT_EVENT_END, at, 'latin1');
+  return event;
 }
 
 /** The event for a whole frame, encoded once for every viewer. */
 function frameEvent(frame: ByteFrame): Buffer {
-  frame.sse ??= Buffer.from(outputEvent(frame.from, frame.bytes));
+  frame.sse ??= outputEvent(frame.from, frame.bytes);
   return frame.sse;
 }

@@ -48,6 +48,22 @@ export class SseConnection {
     if (this.closed) return;
     this.lastWriteAt = Date.now();
     if (this.response.write(chunk)) return;
+    await this.drained();
+  }
+
+  /** Writes several events in one system call (corked); resolves once the connection can take more. */
+  async writeAll(chunks: ReadonlyArray<string | Buffer>): Promise<void> {
+    if (this.closed || chunks.length === 0) return;
+    this.lastWriteAt = Date.now();
+    this.response.cork();
+    let ready = true;
+    for (const chunk of chunks) ready = this.response.write(chunk);
+    this.response.uncork();
+    if (!ready) await this.drained();
+  }
+
+  /** Waits for the client to take what is queued; disconnects it when it takes nothing for {@link SLOW_VIEWER_MS}. */
+  private async drained(): Promise<void> {
     const drained = await new Promise<boolean>((resolve) => {
       const done = (result: boolean): void => {
         clearTimeout(timer);

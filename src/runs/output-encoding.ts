@@ -16,9 +16,12 @@
  *   carries stdout and stderr; `data` is base64 of the bytes as `encoding` says.
  */
 import { promisify } from 'node:util';
-import { deflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
+import { deflateRaw, inflateRaw, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 
 const deflate = promisify(deflateRaw);
+/** zlib's output buffer when compressing: the encoded size a part is cut for, as bytes. */
+const DEFLATE_CHUNK_BYTES = 256 * 1024;
+const inflate = promisify(inflateRaw);
 
 /** How the bytes of a batch are encoded in the event. */
 export type OutputEncoding = 'deflate-raw' | 'none';
@@ -52,7 +55,9 @@ export interface EncodedOutput {
  */
 export async function encodeOutput(bytes: Buffer): Promise<EncodedOutput> {
   const lines = countNewlines(bytes);
-  const compressed = await deflate(bytes, { level: zlibConstants.Z_BEST_SPEED });
+  // One output buffer that holds what a part is cut to shrink to: zlib's default (16 KiB) costs a
+  // round trip between the thread pool and the event loop for every 16 KiB it produces.
+  const compressed = await deflate(bytes, { level: zlibConstants.Z_BEST_SPEED, chunkSize: DEFLATE_CHUNK_BYTES });
   if (compressed.length < bytes.length) return { length: bytes.length, lines, encoding: 'deflate-raw', data: compressed.toString('base64') };
   return { length: bytes.length, lines, encoding: 'none', data: bytes.toString('base64') };
 }
@@ -62,28 +67,81 @@ export async function encodeOutput(bytes: Buffer): Promise<EncodedOutput> {
  * stays well inside EventStoreDB's 1 MiB append limit, which counts per append.
  */
 export const MAX_APPEND_PAYLOAD_CHARS = 700 * 1024;
-/** Raw bytes per event: 256 KiB is 342 KiB as base64 when it does not compress at all. */
-const PART_BYTES = 256 * 1024;
+/**
+ * Largest base64 payload of one append to the embedded log, which has no append limit:
+ * every append there is a fsync'd commit that holds up the event loop, so the batches of
+ * one delivery go in one. (Its events stay within {@link MAX_EVENT_CHARS}, so
+ * `log:transfer` can move each to EventStoreDB.)
+ */
+export const EMBEDDED_APPEND_PAYLOAD_CHARS = 16 * 1024 * 1024;
+/** Largest base64 payload of one event; a part that encodes larger is split into {@link MIN_PART_BYTES} parts. */
+export const MAX_EVENT_CHARS = 512 * 1024;
+/** Raw bytes per event at least: 256 KiB is 342 KiB as base64 when it does not compress at all. */
+export const MIN_PART_BYTES = 256 * 1024;
+/** Raw bytes per event at most, so that reading from any offset inflates at most this much. */
+export const MAX_PART_BYTES = 4 * 1024 * 1024;
+/** The encoded size a part is cut for, by the compression seen so far. */
+const TARGET_EVENT_CHARS = 256 * 1024;
 
 /** A part of a batch, encoded, with its position in the batch. */
 export type EncodedPart = EncodedOutput & { start: number };
 
 /**
- * Encodes a batch of any size as events of at most 256 KiB of raw bytes each,
- * compressed side by side on libuv's thread pool, and groups consecutive ones
- * into appends that fit the store's limit: a chatty build's megabyte of text is a
- * few kilobytes in one append (one transaction, one fsync); incompressible bytes
- * take two events an append.
+ * Encodes one run's batches as events, each as large as the compression lets
+ * it be: what counts against the store's limit is the encoded size, and every
+ * event (and every append) has a fixed cost — a row, a fsync'd commit, a read
+ * by the projections, a compressor set up on the thread pool. So a part holds
+ * as many raw bytes as the run's last batch says fit {@link TARGET_EVENT_CHARS}
+ * encoded (from {@link MIN_PART_BYTES} for bytes that do not shrink, to
+ * {@link MAX_PART_BYTES} for text that shrinks a hundredfold); a part that
+ * turns out too large after all is encoded again in small parts. One encoder
+ * per run: the ratio is the run's own.
  */
-export async function encodeOutputAppends(bytes: Buffer): Promise<EncodedPart[][]> {
+export class OutputEncoder {
+  /** Encoded characters per raw byte in the last batch; 1 (small parts) until a batch was seen. */
+  private ratio = 1;
+
+  /** Raw bytes the next batch's parts hold each. */
+  get partBytes(): number {
+    const fitting = Math.floor(TARGET_EVENT_CHARS / Math.max(this.ratio, 1e-6));
+    return Math.min(MAX_PART_BYTES, Math.max(MIN_PART_BYTES, fitting - (fitting % MIN_PART_BYTES)));
+  }
+
+  /**
+   * Encodes a batch of any size as parts compressed side by side on libuv's
+   * thread pool, grouped into appends that fit the store's limit: a chatty
+   * build's megabytes of text are a few kilobytes in one append (one
+   * transaction, one fsync); incompressible bytes take two events an append.
+   */
+  async encode(bytes: Buffer): Promise<EncodedPart[][]> {
+    const parts = await encodeParts(bytes, 0, bytes.length, this.partBytes);
+    const encoded: EncodedPart[] = [];
+    for (const part of parts) {
+      if (part.data.length <= MAX_EVENT_CHARS) encoded.push(part);
+      else encoded.push(...(await encodeParts(bytes, part.start, part.start + part.length, MIN_PART_BYTES)));
+    }
+    if (bytes.length > 0) this.ratio = encoded.reduce((sum, part) => sum + part.data.length, 0) / bytes.length;
+    return groupIntoAppends(encoded);
+  }
+}
+
+/** Encodes `bytes[from, to)` as parts of `partBytes`, compressed in parallel. */
+async function encodeParts(bytes: Buffer, from: number, to: number, partBytes: number): Promise<EncodedPart[]> {
   const starts: number[] = [];
-  for (let start = 0; start < bytes.length; start += PART_BYTES) starts.push(start);
-  const parts = await Promise.all(starts.map(async (start) => ({ start, ...(await encodeOutput(bytes.subarray(start, start + PART_BYTES))) })));
-  const appends: EncodedPart[][] = [];
-  let current: EncodedPart[] = [];
+  for (let start = from; start < to; start += partBytes) starts.push(start);
+  return Promise.all(starts.map(async (start) => ({ start, ...(await encodeOutput(bytes.subarray(start, Math.min(to, start + partBytes)))) })));
+}
+
+/**
+ * Groups consecutive parts into appends of at most `maxChars` of base64 (a larger part
+ * goes alone); by default {@link MAX_APPEND_PAYLOAD_CHARS}, what EventStoreDB takes.
+ */
+export function groupIntoAppends<Part extends { data: string }>(parts: readonly Part[], maxChars = MAX_APPEND_PAYLOAD_CHARS): Part[][] {
+  const appends: Part[][] = [];
+  let current: Part[] = [];
   let size = 0;
   for (const part of parts) {
-    if (current.length > 0 && size + part.data.length > MAX_APPEND_PAYLOAD_CHARS) {
+    if (current.length > 0 && size + part.data.length > maxChars) {
       appends.push(current);
       current = [];
       size = 0;
@@ -95,6 +153,11 @@ export async function encodeOutputAppends(bytes: Buffer): Promise<EncodedPart[][
   return appends;
 }
 
+/** Encodes a batch with a fresh {@link OutputEncoder} (small parts): for one-off batches and tests. */
+export function encodeOutputAppends(bytes: Buffer): Promise<EncodedPart[][]> {
+  return new OutputEncoder().encode(bytes);
+}
+
 /**
  * The raw bytes of a stored batch, whatever its form.
  *
@@ -103,10 +166,38 @@ export async function encodeOutputAppends(bytes: Buffer): Promise<EncodedPart[][
 export function decodeOutput(stored: StoredOutputData): Buffer {
   const encoded = Buffer.from(stored.data, 'base64');
   if (stored.encoding !== 'deflate-raw') return encoded;
-  const bytes = inflateRawSync(encoded);
+  const bytes = inflateRawSync(encoded, inflateOptions(stored));
+  checkInflated(stored, bytes);
+  return bytes;
+}
+
+/**
+ * Inflates into one buffer of the recorded raw length (one round trip with the thread
+ * pool rather than one per 16 KiB); a damaged event claiming more than a part can hold
+ * gets no larger buffer than that.
+ */
+function inflateOptions(stored: StoredOutputData): { chunkSize?: number } {
+  const length = stored.length;
+  return length !== undefined && length >= 64 ? { chunkSize: Math.min(length, MAX_PART_BYTES) } : {};
+}
+
+function checkInflated(stored: StoredOutputData, bytes: Buffer): void {
   if (stored.length !== undefined && bytes.length !== stored.length) {
     throw new Error(`an output batch at offset ${stored.offset} inflates to ${bytes.length} bytes, not the ${stored.length} recorded`);
   }
+}
+
+/**
+ * {@link decodeOutput} with the inflating done on libuv's thread pool, so the
+ * event loop goes on meanwhile (a batch may hold up to 4 MiB).
+ *
+ * @throws Error (rejects) as {@link decodeOutput} does.
+ */
+export async function decodeOutputAsync(stored: StoredOutputData): Promise<Buffer> {
+  const encoded = Buffer.from(stored.data, 'base64');
+  if (stored.encoding !== 'deflate-raw') return encoded;
+  const bytes = await inflate(encoded, inflateOptions(stored));
+  checkInflated(stored, bytes);
   return bytes;
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EventStore } from '../event-store/event-store.port';
-import { decodeOutput } from './output-encoding';
+import { decodeOutputAsync, type StoredOutputData } from './output-encoding';
 import type { RunOutputAppended } from './run.events';
 import type { OutputChunkRef, RunRecord } from './runs.read-model';
 
@@ -31,6 +31,28 @@ export class RunOutputReader {
    *   should be (a damaged log): a reader never returns a silently shorter output.
    */
   async *read(run: RunRecord, offset: number, end = storedOutputEnd(run)): AsyncGenerator<Buffer> {
+    // One batch is inflated (on libuv's thread pool) while the one before it is being
+    // taken by the caller, so a reader sending to a socket keeps both busy; at most
+    // two decoded batches are in memory.
+    let ahead: { data: StoredOutputData; bytes: Promise<Buffer> } | null = null;
+    for await (const data of this.storedBatches(run, offset, end)) {
+      const next = { data, bytes: decodeOutputAsync(data) };
+      // Awaited in turn below; until then a failure must not count as unhandled.
+      next.bytes.catch(() => undefined);
+      if (ahead) {
+        const piece = within(await ahead.bytes, ahead.data.offset, offset, end);
+        if (piece) yield piece;
+      }
+      ahead = next;
+    }
+    if (ahead) {
+      const piece = within(await ahead.bytes, ahead.data.offset, offset, end);
+      if (piece) yield piece;
+    }
+  }
+
+  /** The stored output events holding bytes of [offset, end), in order, as the index names them. */
+  private async *storedBatches(run: RunRecord, offset: number, end: number): AsyncGenerator<StoredOutputData> {
     const chunks = run.outputChunks.filter((chunk) => chunk.offset < end);
     let index = firstChunkAt(chunks, offset);
     while (index < chunks.length) {
@@ -47,15 +69,20 @@ export class RunOutputReader {
         if (event.type !== 'RunOutputAppended' || data.offset !== chunk.offset) {
           throw new Error(`The output of run ${run.id} is not where its index says (revision ${event.revision})`);
         }
-        const bytes = decodeOutput(data);
-        const from = Math.max(0, offset - data.offset);
-        const to = Math.min(bytes.length, end - data.offset);
-        if (from < to) yield from > 0 || to < bytes.length ? bytes.subarray(from, to) : bytes;
+        yield data;
       }
       if (wanted.size > 0) throw new Error(`The output of run ${run.id} is missing stored batches (revisions ${[...wanted.keys()].join(', ')})`);
       index += batch.length;
     }
   }
+}
+
+/** The part of a batch's bytes (stored at `at`) that lies in [offset, end), or null when none does. */
+function within(bytes: Buffer, at: number, offset: number, end: number): Buffer | null {
+  const from = Math.max(0, offset - at);
+  const to = Math.min(bytes.length, end - at);
+  if (from >= to) return null;
+  return from > 0 || to < bytes.length ? bytes.subarray(from, to) : bytes;
 }
 
 /** The end of a run's stored output: where its last stored batch ends (0 before any). */

@@ -323,6 +323,41 @@ describe('startProcess', { timeout: 120_000 }, () => {
     assert.ok(liveOutput.equals(recorder.output()));
   });
 
+  test('hands every batch that waited to onOutputBatches at once, in order, byte-exact and bounded', async () => {
+    const total = 20 * 1024 * 1024;
+    const deliveries: number[] = [];
+    let settled = 0;
+    let read = 0;
+    let maxPending = 0;
+    const hash = createHash('sha256');
+    const hooks: RunnerHooks = {
+      readFile: async () => Buffer.alloc(0),
+      onStarted: async () => undefined,
+      onLiveChunk: (_stream, chunk) => {
+        read += chunk.length;
+        maxPending = Math.max(maxPending, read - settled);
+      },
+      onOutput: async () => assert.fail('onOutputBatches is used when given'),
+      onOutputBatches: async (batches) => {
+        deliveries.push(batches.length);
+        for (const batch of batches) {
+          assert.equal(batch.offset, settled, 'batches come in order, without gaps');
+          hash.update(batch.bytes);
+          settled += batch.bytes.length;
+        }
+        // A slow store: batches pile up meanwhile.
+        await delay(20);
+      },
+    };
+    const spec = makeSpec({ interpreter: 'node', scriptBody: `process.stdout.write(Buffer.alloc(${total}, 'abc\\n'));` });
+    const exit = await (await startProcess(spec, hooks)).done;
+    assert.equal(exit.exitCode, 0);
+    assert.equal(settled, total);
+    assert.equal(hash.digest('hex'), createHash('sha256').update(Buffer.alloc(total, 'abc\n')).digest('hex'));
+    assert.ok(deliveries.some((count) => count > 1), `several batches in one delivery (${deliveries.join(', ')})`);
+    assert.ok(maxPending <= HIGH_WATER_BATCHES * DEFAULT_MAX_BATCH_BYTES + MAX_PIPE_CHUNK, `pending bytes peaked at ${maxPending}`);
+  });
+
   test('stores 50 MB byte-exact through a slow onOutput while pending bytes stay bounded', async (t) => {
     const blocks = 50;
     const blockBytes = 1024 * 1024;

@@ -9,11 +9,11 @@ import { Clock } from '../../shared/clock';
 import type { CommandContext } from '../../shared/command-context';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { encodeOutputAppends, type EncodedPart } from '../output-encoding';
+import { EMBEDDED_APPEND_PAYLOAD_CHARS, groupIntoAppends, MAX_APPEND_PAYLOAD_CHARS, OutputEncoder, type EncodedPart } from '../output-encoding';
 import type { FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
-import { startProcess } from '../runner/process-runner';
-import type { ProcessExit, RunningProcess } from '../runner/runner.types';
+import { MAX_BATCH_BYTES_LIMIT, startProcess } from '../runner/process-runner';
+import type { OutputBatch, ProcessExit, RunningProcess } from '../runner/runner.types';
 import type { RunCommand } from '../run.decider';
 import { diskFullReason, retryWhileDiskFull } from './disk-full';
 import { removedJobReason } from './removed-job';
@@ -23,11 +23,12 @@ import { RunWriter } from './run-writer';
 import { WorkdirRetention } from './workdir-retention';
 
 /**
- * Raw output bytes per batch. Large, because a fast writer is bounded by how many
- * appends a second the store takes (each one fsync), and a batch that compresses
- * well is one append however many events it takes (see `encodeOutputAppends`).
+ * Raw output bytes per batch: the most the runner takes (4 MiB), because a fast
+ * writer is bounded by how many appends a second the store takes (each one a
+ * fsync'd commit), and a batch that compresses well is one event in one append
+ * (see {@link OutputEncoder}). A slow writer's batches are cut by time instead.
  */
-const OUTPUT_BATCH_BYTES = 1024 * 1024;
+const OUTPUT_BATCH_BYTES = MAX_BATCH_BYTES_LIMIT;
 /** Between SIGTERM and SIGKILL when the server itself is stopping (at most the configured cancel grace). */
 const SHUTDOWN_KILL_GRACE_MS = 2_000;
 
@@ -196,6 +197,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     }
     let exit: ProcessExit;
     this.live.runStarting(run.id);
+    const encoder = new OutputEncoder();
     try {
       const process = await startProcess(
         {
@@ -224,13 +226,10 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
           },
           onLiveChunk: (_stream, chunk, offset) => this.live.publish(run.id, chunk, offset),
           // Compressing starts as soon as a batch is complete, while the batches before it are stored.
-          prepareOutput: (bytes) => encodeOutputAppends(bytes),
-          onOutput: async (batch) => {
-            const appends = await ((batch.prepared as Promise<EncodedPart[][]> | undefined) ?? encodeOutputAppends(batch.bytes));
-            for (const parts of appends) {
-              await writer.recordAll(parts.map(({ start, ...part }) => ({ type: 'AppendOutput', runId: run.id, offset: batch.offset + start, ...part })));
-            }
-          },
+          prepareOutput: (bytes) => encoder.encode(bytes),
+          onOutput: (batch) => this.storeOutput(writer, encoder, [batch]),
+          // Batches that waited while earlier ones were stored go together: one append where they fit.
+          onOutputBatches: (batches) => this.storeOutput(writer, encoder, batches),
         },
         { maxOutputBytes: this.config.maxOutputBytes, maxBatchBytes: OUTPUT_BATCH_BYTES, sandbox: this.sandbox.settings, umask: this.config.jobUmask },
       );
@@ -259,6 +258,23 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
       droppedBytes: exit.droppedBytes ?? 0,
       reason,
     });
+  }
+
+  /**
+   * Stores consecutive batches: their parts (compressed as each batch was sealed)
+   * grouped into as few appends as the store takes (EventStoreDB: 1 MiB an append;
+   * the embedded log: one append, one commit, for all of them), one after the other.
+   */
+  private async storeOutput(writer: RunWriter, encoder: OutputEncoder, batches: OutputBatch[]): Promise<void> {
+    const parts: Array<EncodedPart & { offset: number }> = [];
+    for (const batch of batches) {
+      const appends = await ((batch.prepared as Promise<EncodedPart[][]> | undefined) ?? encoder.encode(batch.bytes));
+      for (const part of appends.flat()) parts.push({ ...part, offset: batch.offset + part.start });
+    }
+    const limit = this.deps.store.kind === 'sqlite' ? EMBEDDED_APPEND_PAYLOAD_CHARS : MAX_APPEND_PAYLOAD_CHARS;
+    for (const append of groupIntoAppends(parts, limit)) {
+      await writer.recordAll(append.map(({ start: _start, ...part }) => ({ type: 'AppendOutput', runId: writer.runId, ...part })));
+    }
   }
 
   /** Records how a run ended; on a full disk, tries again until there is room (or the server stops). */

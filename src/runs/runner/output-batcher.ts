@@ -9,6 +9,8 @@ import type { OutputBatch, OutputStreamName } from './runner.types';
 export const HIGH_WATER_BATCHES = 4;
 /** Reading resumes once no more than this many batches' worth of bytes wait. */
 export const LOW_WATER_BATCHES = 2;
+/** Full batches that are handed over without waiting for the flush interval. */
+export const MIN_DELIVERY_BATCHES = 2;
 
 /** What the batcher needs from its owner. */
 export interface OutputBatcherOptions {
@@ -16,8 +18,12 @@ export interface OutputBatcherOptions {
   maxBatchBytes: number;
   /** Bytes kept before the rest is dropped; null for no limit. */
   maxOutputBytes: number | null;
-  /** Stores one batch; the next one is handed over only after this settles. */
-  deliver(batch: OutputBatch): Promise<void>;
+  /**
+   * Stores the batches waiting, in order (one or more, every one sealed since the
+   * last delivery: storing them together takes one append where the store allows);
+   * the next ones are handed over only after this settles.
+   */
+  deliver(batches: OutputBatch[]): Promise<void>;
   /**
    * Called with each batch's bytes as soon as it is sealed, so that work on it
    * (compressing) overlaps with storing the batches before it; what it returns
@@ -46,15 +52,17 @@ interface Piece {
 }
 
 /**
- * Batches by time (`flushIntervalMs` after the first unflushed byte) and by size
- * (`maxBatchBytes`). Deliveries start only after {@link release}, so the owner can
- * report the process as started first.
+ * Batches by size (`maxBatchBytes`) and by time (`flushIntervalMs` after the first
+ * byte not handed over), and hands them over in groups (see `pump`). Deliveries start
+ * only after {@link release}, so the owner can report the process as started first.
  */
 export class OutputBatcher {
   /** The batch being filled. */
   private open: Piece[] = [];
   private openBytes = 0;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** The flush interval passed while a delivery was on its way: the open batch goes with the next one. */
+  private flushDue = false;
   /** Sealed batches waiting for their turn. */
   private readonly queue: OutputBatch[] = [];
   /** Bytes accepted but not yet stored: open + queued + the one being stored. */
@@ -152,13 +160,7 @@ export class OutputBatcher {
     this.openBytes += bytes.length;
     this.pending += bytes.length;
     while (this.openBytes >= this.options.maxBatchBytes) this.seal(this.options.maxBatchBytes);
-    if (this.openBytes > 0 && this.flushTimer === null && !this.finishing) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = null;
-        if (this.openBytes > 0) this.seal(this.openBytes);
-        this.pump();
-      }, this.options.flushIntervalMs);
-    }
+    this.startFlushTimer();
     this.updatePressure();
     this.pump();
   }
@@ -194,7 +196,6 @@ export class OutputBatcher {
       else pieces.push({ stream: piece.stream, length: part.length });
     }
     this.openBytes -= taken;
-    if (this.openBytes === 0) this.clearFlushTimer();
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, taken);
     const prepared = this.prepareBatch(bytes);
     this.queue.push({ offset: this.sealedBytes, bytes, pieces, ...(prepared === undefined ? {} : { prepared }) });
@@ -216,25 +217,39 @@ export class OutputBatcher {
     }
   }
 
-  /** Hands over the next batch if none is being stored. */
+  /**
+   * Hands over the batches waiting, if none are being stored and it is time: once
+   * {@link MIN_DELIVERY_BATCHES} full batches wait, once the oldest byte not handed over
+   * waited `flushIntervalMs` (then the open batch is sealed and goes too), or at the end.
+   * Every delivery is a commit in the store, which may hold up the event loop (the
+   * embedded log commits synchronously): few large deliveries keep the pipe read.
+   */
   private pump(): void {
     if (!this.released || this.delivering || this.failure !== null) return;
-    const batch = this.queue.shift();
-    if (batch === undefined) {
+    const due = this.flushDue || this.finishing || this.queue.length >= MIN_DELIVERY_BATCHES;
+    if (!due) return;
+    if (this.flushDue && this.openBytes > 0) this.seal(this.openBytes);
+    this.flushDue = false;
+    if (this.queue.length === 0) {
       this.notifyIfIdle();
       return;
     }
+    const batches = this.queue.splice(0);
+    const bytes = batches.reduce((sum, batch) => sum + batch.bytes.length, 0);
     this.delivering = true;
+    // The bytes still open get their own interval from now.
+    this.clearFlushTimer();
+    this.startFlushTimer();
     let stored: Promise<void>;
     try {
-      stored = Promise.resolve(this.options.deliver(batch));
+      stored = Promise.resolve(this.options.deliver(batches));
     } catch (error) {
       stored = Promise.reject(error);
     }
     stored.then(
       () => {
         this.delivering = false;
-        this.pending -= batch.bytes.length;
+        this.pending -= bytes;
         this.updatePressure();
         this.pump();
       },
@@ -243,6 +258,16 @@ export class OutputBatcher {
         this.fail(error);
       },
     );
+  }
+
+  /** Starts the flush interval if bytes wait to be handed over and none is running. */
+  private startFlushTimer(): void {
+    if ((this.openBytes === 0 && this.queue.length === 0) || this.flushTimer !== null || this.finishing || this.failure !== null) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flushDue = true;
+      this.pump();
+    }, this.options.flushIntervalMs);
   }
 
   private updatePressure(): void {

@@ -12,7 +12,7 @@ import { launchDirect, launchSandboxed, type Launched } from './launch';
 import { OutputBatcher } from './output-batcher';
 import { readProcessStartTicks } from './process-group';
 import { buildRunEnvironment } from './run-environment';
-import type { ProcessExit, RunnerHooks, RunnerOptions, RunningProcess, RunSpec } from './runner.types';
+import type { OutputBatch, ProcessExit, RunnerHooks, RunnerOptions, RunningProcess, RunSpec } from './runner.types';
 import { runHome, runTmp, visibleSearchPath, type SandboxSettings } from './sandbox';
 import { prepareWorkDirectory } from './work-directory';
 
@@ -110,7 +110,7 @@ function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings
     flushIntervalMs: settings.flushIntervalMs,
     maxBatchBytes: settings.maxBatchBytes,
     maxOutputBytes: settings.maxOutputBytes,
-    deliver: (batch) => hooks.onOutput(batch),
+    deliver: (batches) => deliverAll(hooks, batches),
     prepare: hooks.prepareOutput === undefined ? undefined : (bytes) => hooks.prepareOutput?.(bytes),
     onLiveChunk: hooks.onLiveChunk === undefined ? undefined : (stream, chunk, offset) => hooks.onLiveChunk?.(stream, chunk, offset),
     onPressure: (paused) => {
@@ -167,6 +167,12 @@ function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings
   done.catch(() => undefined);
 
   return { pid, signalGroup: (signal) => launched.signal(signal), done };
+}
+
+/** Hands batches to the hooks: all at once when they take that, else one after the other. */
+async function deliverAll(hooks: RunnerHooks, batches: OutputBatch[]): Promise<void> {
+  if (hooks.onOutputBatches !== undefined) return hooks.onOutputBatches(batches);
+  for (const batch of batches) await hooks.onOutput(batch);
 }
 
 function resolveOptions(options: RunnerOptions): Settings {

@@ -74,6 +74,13 @@ export interface RunnerHooks {
    */
   onOutput(batch: OutputBatch): Promise<void>;
   /**
+   * Optional, used instead of `onOutput` when given: called with every batch that
+   * waits (one or more, in order) each time the previous call settled, so a caller
+   * can store them together (one append, one commit) when the process writes
+   * faster than one batch is stored.
+   */
+  onOutputBatches?(batches: OutputBatch[]): Promise<void>;
+  /**
    * Optional: called with each batch's bytes as soon as the batch is complete, before
    * its turn in `onOutput`, so that work on it (compressing) overlaps with storing the
    * batches before it. The result reaches `onOutput` as `batch.prepared`.

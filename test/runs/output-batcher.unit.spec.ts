@@ -1,0 +1,71 @@
+/**
+ * Issue 11: the batcher hands output over in few, large deliveries (each one is a
+ * commit in the store) without holding any byte longer than the flush interval.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { OutputBatcher } from '../../src/runs/runner/output-batcher';
+import type { OutputBatch } from '../../src/runs/runner/runner.types';
+
+function batcher(flushIntervalMs: number, maxBatchBytes: number, store: (batches: OutputBatch[]) => Promise<void> = async () => undefined) {
+  const deliveries: Array<{ at: number; sizes: number[] }> = [];
+  const started = Date.now();
+  const instance = new OutputBatcher({
+    flushIntervalMs,
+    maxBatchBytes,
+    maxOutputBytes: null,
+    deliver: async (batches) => {
+      deliveries.push({ at: Date.now() - started, sizes: batches.map((batch) => batch.bytes.length) });
+      await store(batches);
+    },
+    onPressure: () => undefined,
+    onFailure: () => undefined,
+  });
+  instance.release();
+  return { instance, deliveries };
+}
+
+describe('OutputBatcher deliveries', () => {
+  it('hands two full batches over at once, without waiting for the interval', async () => {
+    const { instance, deliveries } = batcher(10_000, 1000);
+    instance.push('stdout', Buffer.alloc(2500, 'a'));
+    await delay(20);
+    assert.deepEqual(deliveries.map((d) => d.sizes), [[1000, 1000]]);
+    await instance.finish();
+    assert.deepEqual(deliveries.map((d) => d.sizes), [[1000, 1000], [500]]);
+  });
+
+  it('hands a lone full batch (and nothing after it) over once the flush interval passed', async () => {
+    const { instance, deliveries } = batcher(100, 1000);
+    instance.push('stdout', Buffer.alloc(1000, 'a'));
+    await delay(30);
+    assert.equal(deliveries.length, 0, 'not before the interval');
+    await delay(300);
+    assert.deepEqual(deliveries.map((d) => d.sizes), [[1000]], 'within the interval, not at the end');
+    await instance.finish();
+  });
+
+  it('joins what arrived while a delivery was being stored into the next one, in order', async () => {
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const stored: Buffer[] = [];
+    const { instance, deliveries } = batcher(20, 1000, async (batches) => {
+      stored.push(...batches.map((batch) => batch.bytes));
+      if (stored.length === 1) await slow;
+    });
+    instance.push('stdout', Buffer.from('first'));
+    await delay(60);
+    assert.equal(deliveries.length, 1);
+    for (let i = 0; i < 5; i++) {
+      instance.push('stdout', Buffer.from(`-${i}`));
+      await delay(30);
+    }
+    assert.equal(deliveries.length, 1, 'nothing is handed over while a delivery is on its way');
+    release();
+    const totals = await instance.finish();
+    assert.equal(Buffer.concat(stored).toString(), 'first-0-1-2-3-4');
+    assert.equal(deliveries.length, 2, 'the bytes that waited went in one delivery');
+    assert.equal(totals.outputBytes, 15);
+  });
+});
