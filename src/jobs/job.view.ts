@@ -9,6 +9,7 @@ import { NotFoundError } from '../shared/domain-errors';
 import type { JobSchedule } from './job.events';
 import { JobsReadModel, type JobRecord } from './jobs.read-model';
 import { nameKey } from '../shared/names';
+import { publicVersion } from '../http/etag';
 
 /** A job as the API shows it (API.md `Job`): the stored job joined with its template and runs. */
 export interface JobView extends Omit<JobRecord, 'searchText' | 'schedules'> {
@@ -58,6 +59,8 @@ export class JobQueries {
     const now = this.clock.now();
     return {
       ...fields,
+      // Counted from 1 where people and clients see it (see `publicVersion`).
+      version: publicVersion(job.version),
       schedules: this.schedules.forJob(job.id).map((schedule) => ({
         cron: schedule.cron,
         timeZone: schedule.timeZone,

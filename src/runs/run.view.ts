@@ -1,4 +1,5 @@
 import type { JobFile } from '../jobs/job.events';
+import { publicVersion } from '../http/etag';
 import { decideRun, type RunControlCommand, type RunState } from './run.decider';
 import type { OutputExpiryRule, RunTrigger } from './run.events';
 import type { RunRecord, RunsReadModel, RunStatus } from './runs.read-model';
@@ -105,7 +106,7 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdi
     script: {
       id: run.snapshot.scriptId,
       name: run.snapshot.scriptName,
-      version: run.snapshot.scriptVersion,
+      version: publicVersion(run.snapshot.scriptVersion),
       interpreter: run.snapshot.interpreter,
     },
     requestedBy: run.requestedBy,
@@ -134,7 +135,7 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdi
     runner: run.runner,
     workdir: run.workdir,
     workdirKept: workdirs.workdirKept(run),
-    version: run.version,
+    version: publicVersion(run.version),
   };
 }
 

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Res
 import { CommandBus } from '@nestjs/cqrs';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
-import { parseIfMatch, setVersionTag } from '../http/etag';
+import { parseIfMatch, publicVersion, setVersionTag } from '../http/etag';
 import type { CommandContext } from '../shared/command-context';
 import { NotFoundError } from '../shared/domain-errors';
 import { CreateScriptDto, UpdateScriptDto } from './script.dto';
@@ -29,7 +29,7 @@ export class ScriptsController {
 
   @Get()
   list(): { items: ScriptView[] } {
-    return { items: this.scripts.list() };
+    return { items: this.scripts.list().map(asPublished) };
   }
 
   @Get(':id')
@@ -70,6 +70,11 @@ export class ScriptsController {
   private respond(id: string, response: Response): ScriptView {
     const script = this.find(id);
     setVersionTag(response, script.version);
-    return script;
+    return asPublished(script);
   }
+}
+
+/** A template as the API shows it: its version counted from 1 (see `publicVersion`). */
+function asPublished(script: ScriptView): ScriptView {
+  return { ...script, version: publicVersion(script.version) };
 }

@@ -121,7 +121,8 @@ export async function decideAndAppend<State, Event extends DomainEvent, Command>
     const loaded = await loadAggregate(deps.store, stream, decider, knownTypes);
     if (expectedVersion !== undefined && loaded.version !== expectedVersion) {
       throw new ConflictError(
-        `It was changed since you loaded it: you have version ${expectedVersion}, the current version is ${loaded.version ?? 'none'}. Reload and try again`,
+        // Versions people see count from 1 (`publicVersion` in http/etag.ts); revisions from 0.
+        `It was changed since you loaded it: you have version ${expectedVersion + 1n}, the current version is ${loaded.version === null ? 'none' : loaded.version + 1n}. Reload and try again`,
       );
     }
     if (firstVersion === undefined) firstVersion = loaded.version;

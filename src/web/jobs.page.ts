@@ -1,4 +1,5 @@
 import { Body, Delete, Get, Param, Post, Put, Query, Req, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
+import { revisionFromForm } from '../http/etag';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/request-context';
@@ -122,7 +123,7 @@ export class JobsPages {
       if (holder && holder.id !== job.id) addError(form, 'name', `A job named “${holder.name}” already exists: choose another name`);
     }
     if (!definition || Object.keys(form.errors).length > 0) return this.refuseForm(request, response, form, job);
-    const version = /^\d{1,15}$/.test(form.values.version) ? BigInt(form.values.version) : undefined;
+    const version = revisionFromForm(form.values.version);
     try {
       await this.commands.execute(new UpdateJobCommand(job.id, definition, version, contextOf(request)));
     } catch (error) {

@@ -1,4 +1,5 @@
 import { Body, Delete, Get, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { revisionFromForm } from '../http/etag';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/request-context';
@@ -68,7 +69,7 @@ export class ScriptsPages {
       if (holder && holder.id !== script.id) addError(form, 'name', `A script template named “${holder.name}” already exists: choose another name`);
     }
     if (!input || Object.keys(form.errors).length > 0) return this.refuse(request, response, form, script);
-    const version = /^\d{1,15}$/.test(form.values.version) ? BigInt(form.values.version) : undefined;
+    const version = revisionFromForm(form.values.version);
     try {
       await this.commands.execute(new UpdateScriptCommand(script.id, input, version, contextOf(request)));
     } catch (error) {

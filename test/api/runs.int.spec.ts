@@ -50,6 +50,10 @@ describe('REST: runs', () => {
     const done = await finished(run.id);
     assert.equal(done.status, 'failed');
     assert.equal(done.exitCode, 3);
+    const ran = done as unknown as { script: { version: number }; version: number };
+    assert.equal(ran.script.version, 1, 'it ran version 1 of a template never edited: versions start at 1');
+    assert.ok(ran.version >= 1);
+    assert.match(await (await t.request(`/runs/${run.id}`)).text(), /version 1</, 'the run page says the same version');
     assert.ok(done.requestedAt <= (done.startedAt ?? '') && (done.startedAt ?? '') <= (done.finishedAt ?? ''));
     const output = await t.request(`/api/runs/${run.id}/output`);
     assert.equal(output.headers.get('content-type'), 'text/plain; charset=utf-8');

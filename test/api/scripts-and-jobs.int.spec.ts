@@ -38,28 +38,33 @@ describe('REST: script templates and jobs', () => {
   it('creates, reads, edits and removes a script template, recording who did it', async () => {
     const created = await t.request('/api/scripts', { method: 'POST', actor: 'alice', json: { name: 'Build', body: 'make all' } });
     const script = await expectJson<Script>(created, 201);
-    assert.equal(created.headers.get('etag'), '"0"');
+    assert.equal(created.headers.get('etag'), '"1"', 'versions start at 1');
     assert.deepEqual(
       { name: script.name, interpreter: script.interpreter, body: script.body, version: script.version, createdBy: script.createdBy },
-      { name: 'Build', interpreter: 'bash', body: 'make all', version: 0, createdBy: 'alice' },
+      { name: 'Build', interpreter: 'bash', body: 'make all', version: 1, createdBy: 'alice' },
     );
     const byName = await expectJson<Script>(await t.request('/api/scripts/build'), 200);
     assert.equal(byName.id, script.id);
 
     const edited = await expectJson<Script>(
-      await t.request(`/api/scripts/${script.id}`, { method: 'PUT', actor: 'bob', headers: { 'if-match': '"0"' }, json: { body: 'make -j4' } }),
+      await t.request(`/api/scripts/${script.id}`, { method: 'PUT', actor: 'bob', headers: { 'if-match': '"1"' }, json: { body: 'make -j4' } }),
       200,
     );
-    assert.deepEqual({ body: edited.body, version: edited.version, updatedBy: edited.updatedBy }, { body: 'make -j4', version: 1, updatedBy: 'bob' });
+    assert.deepEqual({ body: edited.body, version: edited.version, updatedBy: edited.updatedBy }, { body: 'make -j4', version: 2, updatedBy: 'bob' });
 
-    const stale = await t.request(`/api/scripts/${script.id}`, { method: 'PUT', headers: { 'if-match': '"0"' }, json: { body: 'x' } });
+    const stale = await t.request(`/api/scripts/${script.id}`, { method: 'PUT', headers: { 'if-match': '"1"' }, json: { body: 'x' } });
     const staleBody = await expectJson<{ message: string }>(stale, 409);
-    assert.match(staleBody.message, /version 0.*current version is 1/);
+    assert.match(staleBody.message, /version 1.*current version is 2/);
+    // Versions start at 1: a 0 (what this API said before) is refused, never read as "any".
+    const zero = await t.request(`/api/scripts/${script.id}`, { method: 'PUT', headers: { 'if-match': '"0"' }, json: { body: 'x' } });
+    assert.match((await expectJson<{ message: string }>(zero, 400)).message, /versions start at 1/);
+    const page = await (await t.request(`/scripts/${script.id}`)).text();
+    assert.match(page, /Version 2 /, 'the page says the version the API says');
 
     const list = await expectJson<{ items: Script[] }>(await t.request('/api/scripts'), 200);
     assert.deepEqual(list.items.map((s) => s.name), ['Build']);
 
-    assert.equal((await t.request(`/api/scripts/${script.id}`, { method: 'DELETE', headers: { 'if-match': '"1"' } })).status, 204);
+    assert.equal((await t.request(`/api/scripts/${script.id}`, { method: 'DELETE', headers: { 'if-match': '"2"' } })).status, 204);
     assert.equal((await t.request(`/api/scripts/${script.id}`)).status, 404);
   });
 
@@ -88,9 +93,10 @@ describe('REST: script templates and jobs', () => {
     const found = await expectJson<Job>(await t.request('/api/jobs/nightly%20tests'), 200);
     assert.equal(found.id, job.id);
 
-    const updated = await t.request(`/api/jobs/${job.id}`, { method: 'PUT', headers: { 'if-match': '"0"' }, json: { timeoutSeconds: null, description: 'every night' } });
+    const updated = await t.request(`/api/jobs/${job.id}`, { method: 'PUT', headers: { 'if-match': '"1"' }, json: { timeoutSeconds: null, description: 'every night' } });
     const updatedJob = await expectJson<Job>(updated, 200);
-    assert.equal(updated.headers.get('etag'), '"1"');
+    assert.equal(updated.headers.get('etag'), '"2"');
+    assert.equal(updatedJob.version, 2);
     assert.equal(updatedJob.timeoutSeconds, null);
 
     const search = await expectJson<{ items: Job[] }>(await t.request('/api/jobs?q=EVERY%20NIGHT'), 200);

@@ -115,16 +115,22 @@ describe('fileNameProblems', () => {
 });
 
 describe('parseIfMatch', () => {
-  it('reads "3", W/"3" and 3 as version 3', () => {
-    assert.equal(parseIfMatch('"3"'), 3n);
-    assert.equal(parseIfMatch('W/"3"'), 3n);
-    assert.equal(parseIfMatch('3'), 3n);
-    assert.equal(parseIfMatch('  "17"  '), 17n);
-    assert.equal(parseIfMatch('"0"'), 0n);
+  it('reads "3", W/"3" and 3 as version 3, which is revision 2 (versions start at 1)', () => {
+    assert.equal(parseIfMatch('"3"'), 2n);
+    assert.equal(parseIfMatch('W/"3"'), 2n);
+    assert.equal(parseIfMatch('3'), 2n);
+    assert.equal(parseIfMatch('  "17"  '), 16n);
+    assert.equal(parseIfMatch('"1"'), 0n);
+  });
+
+  it('refuses version 0, which no resource has', () => {
+    for (const header of ['"0"', '0', 'W/"0"', '"000"']) {
+      assert.throws(() => parseIfMatch(header), (error: unknown) => error instanceof ValidationError && /versions start at 1/.test(error.message), header);
+    }
   });
 
   it('reads versions up to 15 digits', () => {
-    assert.equal(parseIfMatch('"999999999999999"'), 999_999_999_999_999n);
+    assert.equal(parseIfMatch('"999999999999999"'), 999_999_999_999_998n);
   });
 
   it('means no precondition when absent, blank or *', () => {

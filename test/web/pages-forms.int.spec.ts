@@ -92,13 +92,16 @@ describe('pages: forms, fragments and navigation over HTTP', () => {
   });
 
   it('edits a job, and refuses a stale edit', async () => {
-    const edited = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: 'Nightly', scriptId, args: '', env: '', tags: '', timeoutSeconds: '', description: 'now described', version: '0' }) });
+    const edited = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: 'Nightly', scriptId, args: '', env: '', tags: '', timeoutSeconds: '', description: 'now described', version: '1' }) });
     assert.equal(edited.status, 200);
     const job = await expectJson<{ description: string; timeoutSeconds: number | null; args: string[]; version: number }>(await t.request(`/api/jobs/${jobId}`), 200);
     assert.equal(job.description, 'now described');
     assert.equal(job.timeoutSeconds, null);
     assert.deepEqual(job.args, []);
-    const stale = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: 'Nightly 2', scriptId, version: '0' }) });
+    assert.equal(job.version, 2, 'versions start at 1: one edit makes version 2');
+    const editPage = await (await t.request(`/jobs/${jobId}/edit`)).text();
+    assert.match(editPage, /name="version" value="2"/, 'the form carries the version the API shows');
+    const stale = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: 'Nightly 2', scriptId, version: '1' }) });
     assert.equal(stale.status, 422);
     assert.match(await stale.text(), /changed since you loaded it/);
   });

@@ -1,4 +1,5 @@
 import { MAX_JOB_CONCURRENCY, MAX_KEEP_RUNS } from '../../jobs/job.decider';
+import { publicVersion } from '../../http/etag';
 import type { JobDefinition, JobSchedule } from '../../jobs/job.events';
 import { CreateJobDto, jobDefinitionFrom } from '../../jobs/job.dto';
 import type { JobRecord } from '../../jobs/jobs.read-model';
@@ -39,7 +40,7 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     keepWorkdir: job.keepWorkdir ? 'on' : '',
     keepRuns: job.keepRuns === null ? '' : String(job.keepRuns),
     scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
-    version: String(job.version),
+    version: String(publicVersion(job.version)),
   };
   job.schedules.forEach((schedule, index) => {
     values[`cron-${index}`] = schedule.cron;

@@ -1,4 +1,5 @@
 import { validateInto } from '../../http/validation';
+import { publicVersion } from '../../http/etag';
 import { CreateScriptDto } from '../../scripts/script.dto';
 import type { ScriptView } from '../../scripts/scripts.read-model';
 import { ValidationError } from '../../shared/domain-errors';
@@ -17,7 +18,7 @@ export const SAMPLE_BODY = '#!/usr/bin/env bash\nset -euo pipefail\n\necho "Hell
 
 export function scriptFormValues(script?: ScriptView): Record<string, string> {
   if (!script) return { name: '', interpreter: 'bash', body: '', version: '' };
-  return { name: script.name, interpreter: script.interpreter, body: script.body, version: String(script.version) };
+  return { name: script.name, interpreter: script.interpreter, body: script.body, version: String(publicVersion(script.version)) };
 }
 
 /** Reads the script template form and checks it with the API's rules. */
