@@ -619,22 +619,33 @@ export class RunsReadModel implements Projection {
       common.push('requested_by_key = @by');
       params.by = by;
     }
+    const arms = statusArms(filter.statuses, byFinish);
     if (q !== undefined && q !== '') {
       params.q = q;
       // Substring semantics as the text shows: the trigram index narrows, instr decides.
-      if (usesTrigramIndex(q)) {
-        common.push('seq IN (SELECT rowid FROM run_fts WHERE run_fts MATCH @phrase)');
-        params.phrase = ftsPhrase(q);
-      }
       common.push('instr((SELECT text FROM run_search WHERE run_search.seq = runs.seq), @q) > 0');
+      if (usesTrigramIndex(q)) {
+        params.phrase = ftsPhrase(q);
+        if (!byFinish) {
+          // The index hands its matches newest first: read them until the page is full.
+          const statuses = arms.map((arm) => (arm.length > 0 ? `(${arm.join(' AND ')})` : '1')).join(' OR ');
+          const sql = `SELECT runs.* FROM run_fts CROSS JOIN runs ON runs.seq = run_fts.rowid
+            WHERE run_fts MATCH @phrase${filter.before !== undefined ? ' AND run_fts.rowid < @before' : ''} AND (${statuses})${common.map((c) => ` AND ${c}`).join('')} ORDER BY run_fts.rowid DESC LIMIT @limit`;
+          return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
+        }
+        common.push('seq IN (SELECT rowid FROM run_fts WHERE run_fts MATCH @phrase)');
+      }
     }
     // One index range per status (see SCHEMA), merged: each arm reads at most a page.
-    const arms = statusArms(filter.statuses, byFinish);
     const parts = arms.map((arm) => `SELECT * FROM (SELECT * FROM runs WHERE ${[...arm, ...common].join(' AND ') || '1'} ORDER BY ${cursor} DESC LIMIT @limit)`);
     const sql = parts.length === 1 ? parts[0] : `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${cursor} DESC LIMIT @limit`;
-    const rows = this.listStatement(sql).all(params) as RunRow[];
-    const items = rows.slice(0, filter.limit).map((row) => this.record(row));
-    const next = rows.length > filter.limit ? (byFinish ? items[items.length - 1].finishSeq : items[items.length - 1].seq) : null;
+    return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, byFinish);
+  }
+
+  /** A page from up to `limit + 1` rows: the one past the page says there is a next. */
+  private page(rows: RunRow[], limit: number, byFinish: boolean): { items: RunRecord[]; next: number | null } {
+    const items = rows.slice(0, limit).map((row) => this.record(row));
+    const next = rows.length > limit ? (byFinish ? items[items.length - 1].finishSeq : items[items.length - 1].seq) : null;
     return { items, next };
   }
 
