@@ -93,8 +93,20 @@ export interface DueOutput {
   by: OutputExpiryRule;
 }
 
+/** The columns an event after the request may change. */
+const UPDATABLE_COLUMNS = [
+  'phase', 'status_key', 'scheduled_for', 'scheduled_ms', 'queued_since', 'runner', 'pid', 'process_start_ticks', 'workdir', 'started_at',
+  'finished_at', 'finished_ms', 'finish_seq', 'cancel_requested_by', 'cancel_requested_at', 'paused_at', 'paused_ms', 'finished_status',
+  'exit_code', 'signal', 'reason', 'output_bytes', 'dropped_bytes', 'output_expired_at', 'output_expired_by', 'expire_seq', 'version',
+] as const;
+
+/** What applying an event reads of a run: all but the bulky request (snapshot, extra). */
+const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', ...UPDATABLE_COLUMNS].join(', ');
+
 /** Phases in which a run is claimed by a runner and not finished. */
 const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
+/** Statuses of runs not finished, as `status_key` holds them. */
+const UNFINISHED_KEYS = "('waiting', 'claimed', 'running', 'paused')";
 
 /**
  * The tables. `runs` holds one row per requested run, its `seq` (request order) as
@@ -158,12 +170,8 @@ CREATE INDEX IF NOT EXISTS runs_by_job_finish ON runs (job_id, finish_seq) WHERE
 CREATE INDEX IF NOT EXISTS runs_by_status_finish ON runs (status_key, finish_seq) WHERE finish_seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq) WHERE phase = 'waiting';
 CREATE INDEX IF NOT EXISTS runs_waiting_time ON runs (scheduled_ms) WHERE phase = 'waiting';
-CREATE INDEX IF NOT EXISTS runs_waiting_job ON runs (job_id, scheduled_ms) WHERE phase = 'waiting';
-CREATE INDEX IF NOT EXISTS runs_executing ON runs (job_id) WHERE phase IN ${EXECUTING_PHASES};
-CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (job_id) WHERE phase <> 'finished';
 CREATE INDEX IF NOT EXISTS runs_output_kept ON runs (job_id, number) WHERE phase = 'finished' AND output_expired_at IS NULL;
 CREATE INDEX IF NOT EXISTS runs_output_kept_age ON runs (finished_ms) WHERE phase = 'finished' AND output_expired_at IS NULL;
-CREATE INDEX IF NOT EXISTS runs_finished_number ON runs (job_id, number) WHERE phase = 'finished';
 CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS run_admissions (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run_output (
@@ -180,7 +188,6 @@ CREATE TABLE IF NOT EXISTS run_jobs (
   last_finished_at TEXT,
   last_outcome TEXT
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_jobs_by_latest ON run_jobs (latest_status_key);
 CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
 CREATE TABLE IF NOT EXISTS run_search (seq INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS run_fts USING fts5 (text, content = 'run_search', content_rowid = 'seq', tokenize = 'trigram case_sensitive 1');
@@ -235,13 +242,14 @@ interface Statements {
   meta: Statement;
   setMeta: Statement;
   byId: Statement;
+  stateById: Statement;
+  snapshotOf: Statement;
   bySeq: Statement;
   exists: Statement;
   admission: Statement;
   addAdmission: Statement;
   dropAdmission: Statement;
   insert: Statement;
-  update: Statement;
   chunks: Statement;
   addChunk: Statement;
   dropChunks: Statement;
@@ -284,6 +292,8 @@ export class RunsReadModel implements Projection {
   private statements: Statements | null = null;
   /** List queries, prepared once per shape of filter (a handful exist). */
   private readonly listStatements = new Map<string, Statement>();
+  /** Updates of a row, prepared once per set of changed columns. */
+  private readonly updates = new Map<string, Statement>();
   /** How many runs finished since start: retention sweeps when it moves. */
   private finishes = 0;
 
@@ -292,11 +302,14 @@ export class RunsReadModel implements Projection {
     db.exec(SCHEMA);
     this.db = db;
     this.listStatements.clear();
+    this.updates.clear();
     const p = (sql: string): Statement => db.prepare(sql);
     this.statements = {
       meta: p('SELECT value FROM runs_meta WHERE key = ?').pluck(),
       setMeta: p('INSERT INTO runs_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       byId: p('SELECT * FROM runs WHERE id = ?'),
+      stateById: p(`SELECT ${STATE_COLUMNS} FROM runs WHERE id = ?`),
+      snapshotOf: p('SELECT snapshot FROM runs WHERE seq = ?').pluck(),
       bySeq: p('SELECT * FROM runs WHERE seq = ?'),
       exists: p('SELECT 1 FROM runs WHERE id = ?').pluck(),
       admission: p('SELECT seq, at FROM run_admissions WHERE run_id = ?'),
@@ -306,13 +319,6 @@ export class RunsReadModel implements Projection {
           correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, version)
         VALUES (@seq, @id, @job_id, @job_name, @number, 'waiting', 'waiting', @snapshot, @extra, @requested_at, @requested_by, @requested_by_key,
           @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @version)`),
-      update: p(`UPDATE runs SET phase = @phase, status_key = @status_key, scheduled_for = @scheduled_for, scheduled_ms = @scheduled_ms, queued_since = @queued_since,
-          runner = @runner, pid = @pid, process_start_ticks = @process_start_ticks, workdir = @workdir, started_at = @started_at, finished_at = @finished_at,
-          finished_ms = @finished_ms, finish_seq = @finish_seq, cancel_requested_by = @cancel_requested_by, cancel_requested_at = @cancel_requested_at,
-          paused_at = @paused_at, paused_ms = @paused_ms, finished_status = @finished_status, exit_code = @exit_code, signal = @signal, reason = @reason,
-          output_bytes = @output_bytes, dropped_bytes = @dropped_bytes, output_expired_at = @output_expired_at, output_expired_by = @output_expired_by,
-          expire_seq = @expire_seq, version = @version
-        WHERE seq = @seq`),
       chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
       addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
       dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
@@ -337,15 +343,15 @@ export class RunsReadModel implements Projection {
         ORDER BY queued_since, seq LIMIT @limit`),
       queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
       nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-      executing: p(`SELECT * FROM runs WHERE phase IN ${EXECUTING_PHASES} ORDER BY seq`),
-      executingOn: p(`SELECT * FROM runs WHERE phase IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq`),
-      executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND phase IN ${EXECUTING_PHASES}`).pluck(),
-      unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND phase <> 'finished' ORDER BY seq`),
+      executing: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq`),
+      executingOn: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq`),
+      executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND status_key IN ${EXECUTING_PHASES}`).pluck(),
+      unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
       byJobNumber: p('SELECT * FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1'),
       latestForJob: p('SELECT * FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1'),
       scheduledPage: p(`SELECT * FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
       scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-      earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND phase = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),
+      earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND status_key = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),
       keepThreshold: p(`SELECT number FROM runs WHERE job_id = ? AND phase = 'finished' ORDER BY number DESC LIMIT 1 OFFSET ?`).pluck(),
       keptBelow: p(`SELECT id FROM runs WHERE job_id = ? AND phase = 'finished' AND output_expired_at IS NULL AND number <= ?`).pluck(),
       keptOlderThan: p(`SELECT id, job_id, number FROM runs WHERE phase = 'finished' AND output_expired_at IS NULL AND finished_ms <= ?`),
@@ -373,7 +379,7 @@ export class RunsReadModel implements Projection {
     if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
       // Bulk: indexed, but not a change of the run (its version counts the run stream's facts).
       if (recorded.type === 'RunOutputAppended') {
-        const row = this.s.byId.get((recorded.data as RunOutputAppended['data']).runId) as RunRow | undefined;
+        const row = this.s.stateById.get((recorded.data as RunOutputAppended['data']).runId) as RunRow | undefined;
         if (row) this.indexOutput(row, recorded);
       }
       return;
@@ -384,7 +390,7 @@ export class RunsReadModel implements Projection {
       this.addRequested(event.data, recorded);
       return;
     }
-    const row = this.s.byId.get((event.data as { runId: string }).runId) as RunRow | undefined;
+    const row = this.s.stateById.get((event.data as { runId: string }).runId) as RunRow | undefined;
     if (!row || Number(recorded.revision) <= row.version) return;
     const { at, actor } = recorded.metadata;
     const next: RunRow = { ...row, version: Number(recorded.revision) };
@@ -444,12 +450,13 @@ export class RunsReadModel implements Projection {
       default:
         break;
     }
-    this.save(next);
+    this.save(row, next);
     if (finishedNow) {
       this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
-      const text = searchTextOf(next);
+      // The reason joins what `q` finds.
+      const text = next.reason === null ? null : searchTextOf({ ...next, snapshot: this.s.snapshotOf.get(next.seq) as string });
       const old = this.s.searchText.get(next.seq) as string;
-      if (text !== old) {
+      if (text !== null && text !== old) {
         this.s.ftsDelete.run(next.seq, old);
         this.s.setSearch.run(text, next.seq);
         this.s.ftsInsert.run(next.seq, text);
@@ -459,17 +466,28 @@ export class RunsReadModel implements Projection {
   }
 
   /** Writes a changed row back, with the columns derived from its state. */
-  private save(row: RunRow): void {
-    const statusKey = row.phase === 'finished' ? (row.finished_status ?? 'failed') : row.phase;
-    const scheduledMs = row.scheduled_for === null ? null : Date.parse(row.scheduled_for);
-    this.s.update.run({
+  private save(before: RunRow, row: RunRow): void {
+    const next: Record<string, unknown> = {
       ...row,
-      status_key: statusKey,
-      scheduled_ms: scheduledMs,
+      status_key: row.phase === 'finished' ? (row.finished_status ?? 'failed') : row.phase,
+      scheduled_ms: row.scheduled_for === null ? null : Date.parse(row.scheduled_for),
       queued_since: queuedSince(row.scheduled_for, row.requested_at),
       finished_ms: row.finished_at === null ? null : Date.parse(row.finished_at),
-    });
-    this.s.setLatestStatus.run(statusKey, scheduledMs, row.job_id, row.seq);
+    };
+    // Only the columns that changed: an index whose columns stay is left alone (most are partial on the phase).
+    const old = before as unknown as Record<string, unknown>;
+    const changed = UPDATABLE_COLUMNS.filter((column) => next[column] !== old[column]);
+    if (changed.length === 0) return;
+    const key = changed.join(',');
+    let statement = this.updates.get(key);
+    if (!statement) {
+      statement = this.db!.prepare(`UPDATE runs SET ${changed.map((column) => `${column} = @${column}`).join(', ')} WHERE seq = @seq`);
+      this.updates.set(key, statement);
+    }
+    const params: Record<string, unknown> = { seq: row.seq };
+    for (const column of changed) params[column] = next[column];
+    statement.run(params);
+    if (next.status_key !== old.status_key || next.scheduled_ms !== old.scheduled_ms) this.s.setLatestStatus.run(next.status_key, next.scheduled_ms, row.job_id, row.seq);
   }
 
   /** Adds a stored batch to its run's index (from whichever stream holds it); answers the run's output end. */
