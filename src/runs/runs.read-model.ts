@@ -168,7 +168,7 @@ CREATE INDEX IF NOT EXISTS runs_by_actor ON runs (requested_by_key, status_key, 
 CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finish_seq) WHERE finish_seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_by_job_finish ON runs (job_id, finish_seq) WHERE finish_seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_by_status_finish ON runs (status_key, finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq) WHERE phase = 'waiting';
+CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq, scheduled_ms) WHERE phase = 'waiting';
 CREATE INDEX IF NOT EXISTS runs_waiting_time ON runs (scheduled_ms) WHERE phase = 'waiting';
 CREATE INDEX IF NOT EXISTS runs_output_kept ON runs (job_id, number) WHERE phase = 'finished' AND output_expired_at IS NULL;
 CREATE INDEX IF NOT EXISTS runs_output_kept_age ON runs (finished_ms) WHERE phase = 'finished' AND output_expired_at IS NULL;
@@ -343,8 +343,8 @@ export class RunsReadModel implements Projection {
         ORDER BY queued_since, seq LIMIT @limit`),
       queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
       nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-      executing: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq`),
-      executingOn: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq`),
+      executing: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
+      executingOn: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),
       executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND status_key IN ${EXECUTING_PHASES}`).pluck(),
       unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
       byJobNumber: p('SELECT * FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1'),
@@ -554,10 +554,10 @@ export class RunsReadModel implements Projection {
 
   /**
    * Runs claimed, running or paused on any runner (or on `runner` only), in request
-   * order: as many as the runners' slots, never a history.
+   * order: as many as the runners' slots, never a history (at most `limit`).
    */
-  executingRuns(runner?: string): RunRecord[] {
-    const rows = (runner === undefined ? this.s.executing.all() : this.s.executingOn.all(runner)) as RunRow[];
+  executingRuns(runner?: string, limit = 1000): RunRecord[] {
+    const rows = (runner === undefined ? this.s.executing.all(limit) : this.s.executingOn.all(runner, limit)) as RunRow[];
     return rows.map((row) => this.record(row));
   }
 
@@ -626,7 +626,7 @@ export class RunsReadModel implements Projection {
     const common: string[] = [];
     if (byFinish) common.push('finish_seq IS NOT NULL');
     if (filter.before !== undefined) {
-      common.push(`${cursor} < @before`);
+      common.push(`runs.${cursor} < @before`);
       params.before = filter.before;
     }
     if (filter.jobId !== undefined) {
@@ -652,6 +652,13 @@ export class RunsReadModel implements Projection {
           return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
         }
         common.push('seq IN (SELECT rowid FROM run_fts WHERE run_fts MATCH @phrase)');
+      } else if (!byFinish) {
+        // Too short for the index: the narrow text table is read newest first until the page is full.
+        const statuses = arms.map((arm) => (arm.length > 0 ? `(${arm.join(' AND ')})` : '1')).join(' OR ');
+        const conditions = common.filter((c) => !c.startsWith('instr(')).map((c) => ` AND ${c}`).join('');
+        const sql = `SELECT runs.* FROM run_search CROSS JOIN runs ON runs.seq = run_search.seq
+          WHERE instr(run_search.text, @q) > 0${filter.before !== undefined ? ' AND run_search.seq < @before' : ''} AND (${statuses})${conditions} ORDER BY run_search.seq DESC LIMIT @limit`;
+        return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
       }
     }
     // One index range per status (see SCHEMA), merged: each arm reads at most a page.

@@ -104,6 +104,8 @@ describe('runs and jobs read models in SQL', () => {
   });
 
   it('keeps the queue, its positions, the executing runs and the next scheduled time', () => {
+    const statuses = new Set(times.flatMap((now) => refRuns.all().map((run) => refRuns.statusOf(run, now))));
+    for (const status of ALL_STATUSES) assert.ok(statuses.has(status), `the history holds a ${status} run`);
     for (const now of times) {
       const expected = refRuns.queued(now).map((run) => run.id);
       assert.deepEqual(sql.runs.queued(now, 100_000).map((run) => run.id), expected);
@@ -275,7 +277,7 @@ describe('runs and jobs read models in SQL', () => {
     for (const text of seen) {
       const details = (sql.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(params) as Array<{ detail: string }>).map((row) => row.detail);
       // A bare walk of the table is fine only in its own order (rowid: request order), stopped by the LIMIT.
-      const walksInOrder = /FROM runs WHERE (1|seq < @before) ORDER BY seq DESC LIMIT/.test(text);
+      const walksInOrder = /FROM runs WHERE (1|runs.seq < @before) ORDER BY seq DESC LIMIT/.test(text);
       for (const detail of details) {
         if (/^SCAN (runs|jobs)$/.test(detail) && !walksInOrder) problems.push(`${detail}: ${text}`);
       }
