@@ -662,8 +662,17 @@ export class RunsReadModel implements Projection {
       }
     }
     // One index range per status (see SCHEMA), merged: each arm reads at most a page.
-    const parts = arms.map((arm) => `SELECT * FROM (SELECT * FROM runs WHERE ${[...arm, ...common].join(' AND ') || '1'} ORDER BY ${cursor} DESC LIMIT @limit)`);
-    const sql = parts.length === 1 ? parts[0] : `SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${cursor} DESC LIMIT @limit`;
+    const where = (arm: string[]): string => [...arm, ...common].join(' AND ') || '1';
+    let sql: string;
+    if (arms.length === 1) {
+      sql = `SELECT * FROM runs WHERE ${where(arms[0])} ORDER BY ${cursor} DESC LIMIT @limit`;
+    } else {
+      // The arms pick places only (from their indexes); the page's rows are read once, at the end.
+      const picked = byFinish ? 'seq, finish_seq' : 'seq';
+      const parts = arms.map((arm) => `SELECT * FROM (SELECT ${picked} FROM runs WHERE ${where(arm)} ORDER BY ${cursor} DESC LIMIT @limit)`);
+      sql = `SELECT runs.* FROM (SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${cursor} DESC LIMIT @limit) AS picked
+        CROSS JOIN runs ON runs.seq = picked.seq ORDER BY picked.${cursor} DESC`;
+    }
     return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, byFinish);
   }
 

@@ -76,6 +76,8 @@ export interface JobListFilter {
 
 export const JOBS_PER_PAGE = 50;
 const DASHBOARD_LIST = 12;
+/** Runs executing are as many as the runners' slots; past this many, the dashboard shows the first. */
+const DASHBOARD_RUNNING = 100;
 
 /**
  * Page-shaped reads over the read models, written for the page sizes a person
@@ -172,7 +174,7 @@ export class PageQueries {
   } {
     // As many as the runners' slots: claimed-but-not-started runs show as running soon (with status queued).
     const running = this.runs
-      .executingRuns()
+      .executingRuns(undefined, DASHBOARD_RUNNING)
       .map((run) => this.runRow(run, now))
       .sort((a, b) => (a.startedAt ?? a.requestedAt).localeCompare(b.startedAt ?? b.requestedAt));
     const queued = this.runs.queued(now, DASHBOARD_LIST).map((run, index) => this.runRow(run, now, index + 1));
