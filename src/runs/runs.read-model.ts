@@ -802,8 +802,6 @@ export class RunsReadModel implements Projection {
       jobName: row.job_name,
       number: row.number,
       phase: row.phase,
-      snapshot: JSON.parse(row.snapshot) as RunSnapshot,
-      extra: JSON.parse(row.extra) as RunRequested['data']['extra'],
       requestedAt: row.requested_at,
       requestedBy: row.requested_by,
       correlationId: row.correlation_id,
@@ -832,6 +830,9 @@ export class RunsReadModel implements Projection {
       outputExpiredBy: row.output_expired_by,
       version: row.version,
     } as RunRecord;
+    // The request's snapshot and extras are parsed when first looked at: lists show neither.
+    lazy(record, 'snapshot', () => JSON.parse(row.snapshot) as RunSnapshot);
+    lazy(record, 'extra', () => JSON.parse(row.extra) as RunRequested['data']['extra']);
     let chunks: OutputChunkRef[] | undefined;
     const statement = this.s.chunks;
     Object.defineProperty(record, 'outputChunks', {
@@ -875,6 +876,27 @@ function statusArms(statuses: readonly RunStatus[] | undefined, finishedOnly: bo
   }
   // No status at all: nothing matches.
   return arms.length > 0 ? arms : [['0']];
+}
+
+/** Defines `key` on `target` as a value computed on first read (and replaceable, as a plain field is). */
+function lazy<T extends object, K extends keyof T>(target: T, key: K, compute: () => T[K]): void {
+  let value: T[K] | undefined;
+  let known = false;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!known) {
+        value = compute();
+        known = true;
+      }
+      return value;
+    },
+    set: (next: T[K]) => {
+      value = next;
+      known = true;
+    },
+  });
 }
 
 /** When a waiting run joined the queue: its scheduled time, or else its request (ISO text compares as time). */
