@@ -359,13 +359,22 @@ export class JobsReadModel implements Projection {
           : 'EXISTS (SELECT 1 FROM run_jobs r WHERE r.job_id = jobs.id AND r.last_outcome = @lastOutcome)',
       );
     }
-    const condition = where.length > 0 ? where.join(' AND ') : '1';
-    const total = (where.length === 0 ? this.size : this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params)) as number;
-    const rows = this.searchStatement(`SELECT record, search_text FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all({
-      ...params,
-      limit,
-      offset,
-    }) as JobRow[];
+    if (where.length === 0) {
+      const rows = this.searchStatement('SELECT record, search_text FROM jobs ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset').all({ limit, offset }) as JobRow[];
+      return { items: rows.map(recordOf), total: this.size };
+    }
+    const condition = where.join(' AND ');
+    const page = { ...params, limit, offset };
+    if (q === '') {
+      // The name index gives the order: the page stops early, the count reads the filter's matches.
+      const rows = this.searchStatement(`SELECT record, search_text FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all(page) as JobRow[];
+      return { items: rows.map(recordOf), total: this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params) as number };
+    }
+    // A search: its matches (from the trigram index) are sorted, and counted in the same pass.
+    const rows = this.searchStatement(`SELECT record, search_text, count(*) OVER () AS total FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all(
+      page,
+    ) as Array<JobRow & { total: number }>;
+    const total = rows.length > 0 ? rows[0].total : (this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params) as number);
     return { items: rows.map(recordOf), total };
   }
 

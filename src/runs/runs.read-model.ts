@@ -100,6 +100,14 @@ const UPDATABLE_COLUMNS = [
   'exit_code', 'signal', 'reason', 'output_bytes', 'dropped_bytes', 'output_expired_at', 'output_expired_by', 'expire_seq', 'version',
 ] as const;
 
+/** What a record is built from: every column but the bulky request (snapshot, extra), read when first looked at. */
+const RECORD_COLUMNS = [
+  'seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', 'correlation_id', 'request_event_id', 'rerun_of', 'run_trigger',
+  ...UPDATABLE_COLUMNS,
+]
+  .map((column) => `runs.${column}`)
+  .join(', ');
+
 /** What applying an event reads of a run: all but the bulky request (snapshot, extra). */
 const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', ...UPDATABLE_COLUMNS].join(', ');
 
@@ -244,6 +252,7 @@ interface Statements {
   byId: Statement;
   stateById: Statement;
   snapshotOf: Statement;
+  requestOf: Statement;
   bySeq: Statement;
   exists: Statement;
   admission: Statement;
@@ -307,10 +316,11 @@ export class RunsReadModel implements Projection {
     this.statements = {
       meta: p('SELECT value FROM runs_meta WHERE key = ?').pluck(),
       setMeta: p('INSERT INTO runs_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      byId: p('SELECT * FROM runs WHERE id = ?'),
+      byId: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE id = ?`),
       stateById: p(`SELECT ${STATE_COLUMNS} FROM runs WHERE id = ?`),
       snapshotOf: p('SELECT snapshot FROM runs WHERE seq = ?').pluck(),
-      bySeq: p('SELECT * FROM runs WHERE seq = ?'),
+      requestOf: p('SELECT snapshot, extra FROM runs WHERE seq = ?'),
+      bySeq: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq = ?`),
       exists: p('SELECT 1 FROM runs WHERE id = ?').pluck(),
       admission: p('SELECT seq, at FROM run_admissions WHERE run_id = ?'),
       addAdmission: p('INSERT OR IGNORE INTO run_admissions (run_id, seq, at) VALUES (?, ?, ?)'),
@@ -338,18 +348,18 @@ export class RunsReadModel implements Projection {
       setLatestStatus: p('UPDATE run_jobs SET latest_status_key = ?, latest_scheduled_ms = ? WHERE job_id = ? AND latest_seq = ?'),
       setLastFinished: p(`UPDATE run_jobs SET last_finished_seq = @seq, last_finished_at = @at, last_outcome = @outcome
         WHERE job_id = @job_id AND (last_finished_at IS NULL OR @at > last_finished_at OR (@at = last_finished_at AND @seq > last_finished_seq))`),
-      queuedPage: p(`SELECT * FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) ORDER BY queued_since, seq LIMIT @limit`),
-      queuedAfter: p(`SELECT * FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) > (@since, @seq)
+      queuedPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) ORDER BY queued_since, seq LIMIT @limit`),
+      queuedAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) > (@since, @seq)
         ORDER BY queued_since, seq LIMIT @limit`),
       queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
       nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-      executing: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
-      executingOn: p(`SELECT * FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),
+      executing: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
+      executingOn: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),
       executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND status_key IN ${EXECUTING_PHASES}`).pluck(),
       unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
-      byJobNumber: p('SELECT * FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1'),
-      latestForJob: p('SELECT * FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1'),
-      scheduledPage: p(`SELECT * FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
+      byJobNumber: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1`),
+      latestForJob: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1`),
+      scheduledPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
       scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
       earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND status_key = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),
       keepThreshold: p(`SELECT number FROM runs WHERE job_id = ? AND phase = 'finished' ORDER BY number DESC LIMIT 1 OFFSET ?`).pluck(),
@@ -647,7 +657,7 @@ export class RunsReadModel implements Projection {
         if (!byFinish) {
           // The index hands its matches newest first: read them until the page is full.
           const statuses = arms.map((arm) => (arm.length > 0 ? `(${arm.join(' AND ')})` : '1')).join(' OR ');
-          const sql = `SELECT runs.* FROM run_fts CROSS JOIN runs ON runs.seq = run_fts.rowid
+          const sql = `SELECT ${RECORD_COLUMNS} FROM run_fts CROSS JOIN runs ON runs.seq = run_fts.rowid
             WHERE run_fts MATCH @phrase${filter.before !== undefined ? ' AND run_fts.rowid < @before' : ''} AND (${statuses})${common.map((c) => ` AND ${c}`).join('')} ORDER BY run_fts.rowid DESC LIMIT @limit`;
           return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
         }
@@ -656,7 +666,7 @@ export class RunsReadModel implements Projection {
         // Too short for the index: the narrow text table is read newest first until the page is full.
         const statuses = arms.map((arm) => (arm.length > 0 ? `(${arm.join(' AND ')})` : '1')).join(' OR ');
         const conditions = common.filter((c) => !c.startsWith('instr(')).map((c) => ` AND ${c}`).join('');
-        const sql = `SELECT runs.* FROM run_search CROSS JOIN runs ON runs.seq = run_search.seq
+        const sql = `SELECT ${RECORD_COLUMNS} FROM run_search CROSS JOIN runs ON runs.seq = run_search.seq
           WHERE instr(run_search.text, @q) > 0${filter.before !== undefined ? ' AND run_search.seq < @before' : ''} AND (${statuses})${conditions} ORDER BY run_search.seq DESC LIMIT @limit`;
         return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
       }
@@ -665,12 +675,12 @@ export class RunsReadModel implements Projection {
     const where = (arm: string[]): string => [...arm, ...common].join(' AND ') || '1';
     let sql: string;
     if (arms.length === 1) {
-      sql = `SELECT * FROM runs WHERE ${where(arms[0])} ORDER BY ${cursor} DESC LIMIT @limit`;
+      sql = `SELECT ${RECORD_COLUMNS} FROM runs WHERE ${where(arms[0])} ORDER BY ${cursor} DESC LIMIT @limit`;
     } else {
       // The arms pick places only (from their indexes); the page's rows are read once, at the end.
       const picked = byFinish ? 'seq, finish_seq' : 'seq';
       const parts = arms.map((arm) => `SELECT * FROM (SELECT ${picked} FROM runs WHERE ${where(arm)} ORDER BY ${cursor} DESC LIMIT @limit)`);
-      sql = `SELECT runs.* FROM (SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${cursor} DESC LIMIT @limit) AS picked
+      sql = `SELECT ${RECORD_COLUMNS} FROM (SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${cursor} DESC LIMIT @limit) AS picked
         CROSS JOIN runs ON runs.seq = picked.seq ORDER BY picked.${cursor} DESC`;
     }
     return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, byFinish);
@@ -831,8 +841,11 @@ export class RunsReadModel implements Projection {
       version: row.version,
     } as RunRecord;
     // The request's snapshot and extras are parsed when first looked at: lists show neither.
-    lazy(record, 'snapshot', () => JSON.parse(row.snapshot) as RunSnapshot);
-    lazy(record, 'extra', () => JSON.parse(row.extra) as RunRequested['data']['extra']);
+    const requestOf = this.s.requestOf;
+    let request: { snapshot: string; extra: string } | undefined;
+    const stored = (): { snapshot: string; extra: string } => (request ??= requestOf.get(row.seq) as { snapshot: string; extra: string });
+    lazy(record, 'snapshot', () => JSON.parse(stored().snapshot) as RunSnapshot);
+    lazy(record, 'extra', () => JSON.parse(stored().extra) as RunRequested['data']['extra']);
     let chunks: OutputChunkRef[] | undefined;
     const statement = this.s.chunks;
     Object.defineProperty(record, 'outputChunks', {
