@@ -149,7 +149,7 @@ export class RemoveJobHandler implements ICommandHandler<RemoveJobCommand> {
     let underWay: Array<{ runId: string; number: number }> = [];
     const command = async (loaded: Loaded<JobState>): Promise<JobCommand> => {
       // Runs from logs written before admissions existed are known to the read model only.
-      const runs = new Map<string, number>(support.runs.forJob(jobId).map((run) => [run.id, run.number]));
+      const runs = new Map<string, number>(support.runs.unfinishedForJob(jobId).map((run) => [run.id, run.number]));
       for (const admitted of admittedRuns(loaded.events)) runs.set(admitted.runId, admitted.number);
       const activeRuns: number[] = [];
       underWay = [];

@@ -8,7 +8,6 @@ import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
 import type { JobSchedule } from './job.events';
 import { JobsReadModel, type JobRecord } from './jobs.read-model';
-import { nameKey } from '../shared/names';
 import { publicVersion } from '../http/etag';
 
 /** A job as the API shows it (API.md `Job`): the stored job joined with its template and runs. */
@@ -74,24 +73,8 @@ export class JobQueries {
     };
   }
 
+  /** Every job matching the filter, by name (the API answers them all). */
   list(filter: JobFilter): JobView[] {
-    const q = filter.q !== undefined ? nameKey(filter.q.trim()) : undefined;
-    const tag = filter.tag !== undefined ? nameKey(filter.tag.trim()) : undefined;
-    const now = this.clock.now();
-    return this.jobs
-      .all()
-      .filter((job) => (q ? job.searchText.includes(q) : true))
-      .filter((job) => (tag ? job.tags.includes(tag) : true))
-      .filter((job) => {
-        if (!filter.lastStatus) return true;
-        const last = this.runs.latestForJob(job.id);
-        return filter.lastStatus === 'never' ? !last : last !== undefined && this.runs.statusOf(last, now) === filter.lastStatus;
-      })
-      .filter((job) => {
-        if (!filter.lastOutcome) return true;
-        const outcome = this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? 'never';
-        return outcome === filter.lastOutcome;
-      })
-      .map((job) => this.view(job));
+    return this.jobs.search(filter, this.clock.now()).items.map((job) => this.view(job));
   }
 }

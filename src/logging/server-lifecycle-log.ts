@@ -18,7 +18,7 @@ export class ServerLifecycleLog implements BeforeApplicationShutdown, OnApplicat
   }
 
   beforeApplicationShutdown(signal?: string): void {
-    const executing = this.runs.executingRuns().filter((run) => run.runner === this.config.runnerId).length;
+    const executing = this.runs.executingRuns(this.config.runnerId).length;
     this.log.info({ event: 'server stopping', signal: signal ?? null, runsExecuting: executing }, `Stopping${signal ? ` on ${signal}` : ''}; ${executing} run(s) of this server still going`);
   }
 

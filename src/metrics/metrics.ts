@@ -7,7 +7,6 @@ import { Clock } from '../shared/clock';
 import { JobLabels } from './job-labels';
 import { AppendFeed, type AppendNotice } from './observed-event-store';
 import { ProjectionLag } from './projection-lag';
-import { runCountsByStatus } from './run-counts';
 
 /** Jobs with a `job` label of their own in the run duration histogram; the rest are `other` (see JobLabels). */
 export const MAX_JOB_LABELS = 50;
@@ -75,12 +74,12 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
       labelNames: ['status'] as const,
       registers: [this.registry],
       collect() {
-        for (const [status, count] of Object.entries(runCountsByStatus(runs, now()))) this.set({ status }, count);
+        for (const [status, count] of Object.entries(runs.countByStatus(now()))) this.set({ status }, count);
       },
     });
-    this.gauge('endercompute_queue_length', 'Runs waiting for a runner whose time has come.', () => runs.queued(now()).length);
-    this.gauge('endercompute_runs_running', 'Runs running now (every runner).', () => runs.executingRuns().filter((run) => run.phase === 'running').length);
-    this.gauge('endercompute_runs_paused', 'Runs paused now (every runner).', () => runs.executingRuns().filter((run) => run.phase === 'paused').length);
+    this.gauge('endercompute_queue_length', 'Runs waiting for a runner whose time has come.', () => runs.queuedCount(now()));
+    this.gauge('endercompute_runs_running', 'Runs running now (every runner).', () => runs.countByStatus(now()).running);
+    this.gauge('endercompute_runs_paused', 'Runs paused now (every runner).', () => runs.countByStatus(now()).paused);
     this.gauge(
       'endercompute_projection_lag_events',
       'Events in the log the read models have not applied yet (0 when caught up; counted up to 1000 on EventStoreDB).',

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import type BetterSqlite3 from 'better-sqlite3';
 import { storedOutputLength } from './output-encoding';
 import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from '../projections/projection';
+import type { Projection, ProjectionDb } from '../projections/projection';
 import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type RunEvent, type RunOutputAppended, type RunRequested, type RunSnapshot, type RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
 import { nameKey } from '../shared/names';
+import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
 
@@ -61,6 +63,7 @@ export interface RunRecord {
   reason: string | null;
   outputBytes: number;
   droppedBytes: number;
+  /** Its stored output batches in order (read from the database when first looked at). */
   outputChunks: OutputChunkRef[];
   /** When retention expired its output (`RunOutputExpired`), and by which rule; the facts stay. */
   outputExpiredAt: string | null;
@@ -84,130 +87,434 @@ export interface RunFilter {
   limit: number;
 }
 
-/** Runs, projected from their events, with the queue order the scheduler follows. */
+/** A finished run whose output the retention rules expire, and the rule that does. */
+export interface DueOutput {
+  runId: string;
+  by: OutputExpiryRule;
+}
+
+/** The columns an event after the request may change. */
+const UPDATABLE_COLUMNS = [
+  'phase', 'status_key', 'scheduled_for', 'scheduled_ms', 'queued_since', 'runner', 'pid', 'process_start_ticks', 'workdir', 'started_at',
+  'finished_at', 'finished_ms', 'finish_seq', 'cancel_requested_by', 'cancel_requested_at', 'paused_at', 'paused_ms', 'finished_status',
+  'exit_code', 'signal', 'reason', 'output_bytes', 'dropped_bytes', 'output_expired_at', 'output_expired_by', 'expire_seq', 'version',
+] as const;
+
+/** What a record is built from: every column but the bulky request (snapshot, extra), read when first looked at. */
+const RECORD_COLUMNS = [
+  'seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', 'correlation_id', 'request_event_id', 'rerun_of', 'run_trigger',
+  ...UPDATABLE_COLUMNS,
+]
+  .map((column) => `runs.${column}`)
+  .join(', ');
+
+/** What applying an event reads of a run: all but the bulky request (snapshot, extra). */
+const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', ...UPDATABLE_COLUMNS].join(', ');
+
+/** Phases in which a run is claimed by a runner and not finished. */
+const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
+/** Statuses of runs not finished, as `status_key` holds them. */
+const UNFINISHED_KEYS = "('waiting', 'claimed', 'running', 'paused')";
+
+/**
+ * The tables. `runs` holds one row per requested run, its `seq` (request order) as
+ * rowid; `status_key` is its phase, or its outcome once finished, so every status
+ * filter is an index range (`scheduled` and `queued` split `waiting` by the clock).
+ * `run_jobs` keeps per job what the job lists show (how many runs, the latest, the
+ * latest finished and how it ended) so they never scan a job's history.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  job_id TEXT NOT NULL,
+  job_name TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  phase TEXT NOT NULL,
+  status_key TEXT NOT NULL,
+  snapshot TEXT NOT NULL,
+  extra TEXT NOT NULL,
+  requested_at TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_by_key TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  request_event_id TEXT NOT NULL,
+  scheduled_for TEXT,
+  scheduled_ms INTEGER,
+  queued_since TEXT NOT NULL,
+  rerun_of TEXT,
+  run_trigger TEXT,
+  runner TEXT,
+  pid INTEGER,
+  process_start_ticks TEXT,
+  workdir TEXT,
+  started_at TEXT,
+  finished_at TEXT,
+  finished_ms INTEGER,
+  finish_seq INTEGER,
+  cancel_requested_by TEXT,
+  cancel_requested_at TEXT,
+  paused_at TEXT,
+  paused_ms INTEGER NOT NULL DEFAULT 0,
+  finished_status TEXT,
+  exit_code INTEGER,
+  signal TEXT,
+  reason TEXT,
+  output_bytes INTEGER NOT NULL DEFAULT 0,
+  dropped_bytes INTEGER NOT NULL DEFAULT 0,
+  output_expired_at TEXT,
+  output_expired_by TEXT,
+  expire_seq INTEGER,
+  version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, seq);
+CREATE INDEX IF NOT EXISTS runs_by_job_number ON runs (job_id, number);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status_key, seq);
+CREATE INDEX IF NOT EXISTS runs_by_job_status ON runs (job_id, status_key, seq);
+CREATE INDEX IF NOT EXISTS runs_by_actor ON runs (requested_by_key, status_key, seq);
+CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finish_seq) WHERE finish_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_by_job_finish ON runs (job_id, finish_seq) WHERE finish_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_by_status_finish ON runs (status_key, finish_seq) WHERE finish_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq, scheduled_ms) WHERE phase = 'waiting';
+CREATE INDEX IF NOT EXISTS runs_waiting_time ON runs (scheduled_ms) WHERE phase = 'waiting';
+CREATE INDEX IF NOT EXISTS runs_output_kept ON runs (job_id, number) WHERE phase = 'finished' AND output_expired_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_output_kept_age ON runs (finished_ms) WHERE phase = 'finished' AND output_expired_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS NOT NULL;
+CREATE TABLE IF NOT EXISTS run_admissions (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_output (
+  run_seq INTEGER NOT NULL, stream TEXT NOT NULL, revision INTEGER NOT NULL, byte_offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  PRIMARY KEY (run_seq, stream, revision)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_jobs (
+  job_id TEXT PRIMARY KEY,
+  runs INTEGER NOT NULL,
+  latest_seq INTEGER NOT NULL,
+  latest_status_key TEXT NOT NULL,
+  latest_scheduled_ms INTEGER,
+  last_finished_seq INTEGER,
+  last_finished_at TEXT,
+  last_outcome TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
+CREATE TABLE IF NOT EXISTS run_search (seq INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS run_fts USING fts5 (text, content = 'run_search', content_rowid = 'seq', tokenize = 'trigram case_sensitive 1');
+`;
+
+/** A row of `runs` as SQLite returns it. */
+interface RunRow {
+  seq: number;
+  id: string;
+  job_id: string;
+  job_name: string;
+  number: number;
+  phase: RunPhase;
+  status_key: string;
+  snapshot: string;
+  extra: string;
+  requested_at: string;
+  requested_by: string;
+  correlation_id: string;
+  request_event_id: string;
+  scheduled_for: string | null;
+  queued_since: string;
+  rerun_of: string | null;
+  run_trigger: string | null;
+  runner: string | null;
+  pid: number | null;
+  process_start_ticks: string | null;
+  workdir: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  finish_seq: number | null;
+  cancel_requested_by: string | null;
+  cancel_requested_at: string | null;
+  paused_at: string | null;
+  paused_ms: number;
+  finished_status: FinishedStatus | null;
+  exit_code: number | null;
+  signal: string | null;
+  reason: string | null;
+  output_bytes: number;
+  dropped_bytes: number;
+  output_expired_at: string | null;
+  output_expired_by: OutputExpiryRule | null;
+  expire_seq: number | null;
+  version: number;
+}
+
+type Statement = BetterSqlite3.Statement;
+
+/** The statements of one open database. */
+interface Statements {
+  meta: Statement;
+  setMeta: Statement;
+  byId: Statement;
+  stateById: Statement;
+  snapshotOf: Statement;
+  requestOf: Statement;
+  bySeq: Statement;
+  exists: Statement;
+  admission: Statement;
+  addAdmission: Statement;
+  dropAdmission: Statement;
+  insert: Statement;
+  chunks: Statement;
+  addChunk: Statement;
+  dropChunks: Statement;
+  setOutputBytes: Statement;
+  nextNumber: Statement;
+  searchText: Statement;
+  addSearch: Statement;
+  setSearch: Statement;
+  ftsInsert: Statement;
+  ftsDelete: Statement;
+  jobStats: Statement;
+  addJobRun: Statement;
+  setLatestStatus: Statement;
+  setLastFinished: Statement;
+  queuedPage: Statement;
+  queuedAfter: Statement;
+  queuedBefore: Statement;
+  nextScheduled: Statement;
+  executing: Statement;
+  executingOn: Statement;
+  executingForJob: Statement;
+  unfinishedForJob: Statement;
+  byJobNumber: Statement;
+  latestForJob: Statement;
+  scheduledPage: Statement;
+  scheduledCount: Statement;
+  earliestLaterRun: Statement;
+  keepThreshold: Statement;
+  keptBelow: Statement;
+  keptOlderThan: Statement;
+  expiredAfter: Statement;
+}
+
+/** Runs, projected from their events into the projection database, with the queue order the scheduler follows. */
 @Injectable()
 export class RunsReadModel implements Projection {
   readonly name = 'runs';
-  readonly version = 0;
-  /** Still in memory: takes no tables (it moves to the projection database). */
-  open(): void {}
-  /**
-   * Every run in request order; `seq` is the index. A run's place is taken when its job
-   * admits it (`JobRunAdmitted`, serialised per job), not when its `RunRequested` lands
-   * a moment later, so a job's runs keep the order of their numbers even when two
-   * requests' second appends cross. A place whose request was voided stays empty.
-   */
-  private readonly ordered: Array<RunRecord | undefined> = [];
-  /** Places taken by admissions whose `RunRequested` has not been seen: the index and the time of the admission. */
-  private readonly admitted = new Map<string, { seq: number; at: string }>();
-  /** Finished runs in the order they finished; `finishSeq` is the index. */
-  private readonly finished: RunRecord[] = [];
-  private readonly byId = new Map<string, RunRecord>();
-  private readonly byJob = new Map<string, RunRecord[]>();
-  /** Runs waiting for a runner (queued or scheduled), in request order. */
-  private readonly waiting = new Set<RunRecord>();
-  /** Runs claimed or running, by any runner. */
-  private readonly executing = new Set<RunRecord>();
+  readonly version = 1;
+  private db: ProjectionDb | null = null;
+  private statements: Statements | null = null;
+  /** List queries, prepared once per shape of filter (a handful exist). */
+  private readonly listStatements = new Map<string, Statement>();
+  /** Updates of a row, prepared once per set of changed columns. */
+  private readonly updates = new Map<string, Statement>();
   /** How many runs finished since start: retention sweeps when it moves. */
   private finishes = 0;
 
+  /** Creates the tables (when missing) and prepares the statements. */
+  open(db: ProjectionDb): void {
+    db.exec(SCHEMA);
+    this.db = db;
+    this.listStatements.clear();
+    this.updates.clear();
+    const p = (sql: string): Statement => db.prepare(sql);
+    this.statements = {
+      meta: p('SELECT value FROM runs_meta WHERE key = ?').pluck(),
+      setMeta: p('INSERT INTO runs_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      byId: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE id = ?`),
+      stateById: p(`SELECT ${STATE_COLUMNS} FROM runs WHERE id = ?`),
+      snapshotOf: p('SELECT snapshot FROM runs WHERE seq = ?').pluck(),
+      requestOf: p('SELECT snapshot, extra FROM runs WHERE seq = ?'),
+      bySeq: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq = ?`),
+      exists: p('SELECT 1 FROM runs WHERE id = ?').pluck(),
+      admission: p('SELECT seq, at FROM run_admissions WHERE run_id = ?'),
+      addAdmission: p('INSERT OR IGNORE INTO run_admissions (run_id, seq, at) VALUES (?, ?, ?)'),
+      dropAdmission: p('DELETE FROM run_admissions WHERE run_id = ?'),
+      insert: p(`INSERT INTO runs (seq, id, job_id, job_name, number, phase, status_key, snapshot, extra, requested_at, requested_by, requested_by_key,
+          correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, version)
+        VALUES (@seq, @id, @job_id, @job_name, @number, 'waiting', 'waiting', @snapshot, @extra, @requested_at, @requested_by, @requested_by_key,
+          @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @version)`),
+      chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
+      addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
+      dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
+      setOutputBytes: p('UPDATE runs SET output_bytes = ? WHERE seq = ?'),
+      nextNumber: p('SELECT max(number) FROM (SELECT number FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 5)').pluck(),
+      searchText: p('SELECT text FROM run_search WHERE seq = ?').pluck(),
+      addSearch: p('INSERT INTO run_search (seq, text) VALUES (?, ?)'),
+      setSearch: p('UPDATE run_search SET text = ? WHERE seq = ?'),
+      ftsInsert: p('INSERT INTO run_fts (rowid, text) VALUES (?, ?)'),
+      ftsDelete: p("INSERT INTO run_fts (run_fts, rowid, text) VALUES ('delete', ?, ?)"),
+      jobStats: p('SELECT * FROM run_jobs WHERE job_id = ?'),
+      addJobRun: p(`INSERT INTO run_jobs (job_id, runs, latest_seq, latest_status_key, latest_scheduled_ms) VALUES (@job_id, 1, @seq, 'waiting', @scheduled_ms)
+        ON CONFLICT (job_id) DO UPDATE SET runs = runs + 1,
+          latest_status_key = CASE WHEN excluded.latest_seq > latest_seq THEN excluded.latest_status_key ELSE latest_status_key END,
+          latest_scheduled_ms = CASE WHEN excluded.latest_seq > latest_seq THEN excluded.latest_scheduled_ms ELSE latest_scheduled_ms END,
+          latest_seq = max(latest_seq, excluded.latest_seq)`),
+      setLatestStatus: p('UPDATE run_jobs SET latest_status_key = ?, latest_scheduled_ms = ? WHERE job_id = ? AND latest_seq = ?'),
+      setLastFinished: p(`UPDATE run_jobs SET last_finished_seq = @seq, last_finished_at = @at, last_outcome = @outcome
+        WHERE job_id = @job_id AND (last_finished_at IS NULL OR @at > last_finished_at OR (@at = last_finished_at AND @seq > last_finished_seq))`),
+      queuedPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) ORDER BY queued_since, seq LIMIT @limit`),
+      queuedAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) > (@since, @seq)
+        ORDER BY queued_since, seq LIMIT @limit`),
+      queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
+      nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
+      executing: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
+      executingOn: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),
+      executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND status_key IN ${EXECUTING_PHASES}`).pluck(),
+      unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
+      byJobNumber: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1`),
+      latestForJob: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1`),
+      scheduledPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
+      scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
+      earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND status_key = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),
+      keepThreshold: p(`SELECT number FROM runs WHERE job_id = ? AND phase = 'finished' ORDER BY number DESC LIMIT 1 OFFSET ?`).pluck(),
+      keptBelow: p(`SELECT id FROM runs WHERE job_id = ? AND phase = 'finished' AND output_expired_at IS NULL AND number <= ?`).pluck(),
+      keptOlderThan: p(`SELECT id, job_id, number FROM runs WHERE phase = 'finished' AND output_expired_at IS NULL AND finished_ms <= ?`),
+      expiredAfter: p(`SELECT id, expire_seq FROM runs WHERE expire_seq > ? ORDER BY expire_seq LIMIT ?`),
+    };
+  }
+
+  private get s(): Statements {
+    if (!this.statements) throw new Error('The runs read model has no database yet (open it first)');
+    return this.statements;
+  }
+
+  /**
+   * Applies one event. Idempotent by position: an admission or request already seen, a
+   * run-stream event at or below the run's stored version, or an output batch already
+   * indexed changes nothing, so an event applied twice (a resubscription) is harmless.
+   */
   apply(recorded: RecordedEvent): void {
     if (recorded.type === 'JobRunAdmitted' && recorded.stream.startsWith('job-')) {
-      this.admitted.set((recorded.data as { runId: string }).runId, { seq: this.ordered.length, at: recorded.metadata.at });
-      this.ordered.push(undefined);
+      const runId = (recorded.data as { runId: string }).runId;
+      if (this.s.exists.get(runId) !== undefined || this.s.admission.get(runId) !== undefined) return;
+      this.s.addAdmission.run(runId, this.takeSeq(), recorded.metadata.at);
       return;
     }
     if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
       // Bulk: indexed, but not a change of the run (its version counts the run stream's facts).
-      if (recorded.type === 'RunOutputAppended') this.indexOutput(recorded);
+      if (recorded.type === 'RunOutputAppended') {
+        const row = this.s.stateById.get((recorded.data as RunOutputAppended['data']).runId) as RunRow | undefined;
+        if (row) this.indexOutput(row, recorded);
+      }
       return;
     }
     if (!recorded.stream.startsWith('run-')) return;
     const event = { type: recorded.type, data: recorded.data } as RunEvent;
-    const { at, actor } = recorded.metadata;
     if (event.type === 'RunRequested') {
       this.addRequested(event.data, recorded);
       return;
     }
-    const run = this.byId.get((event.data as { runId: string }).runId);
-    if (!run) return;
-    run.version = Number(recorded.revision);
+    const row = this.s.stateById.get((event.data as { runId: string }).runId) as RunRow | undefined;
+    if (!row || Number(recorded.revision) <= row.version) return;
+    const { at, actor } = recorded.metadata;
+    const next: RunRow = { ...row, version: Number(recorded.revision) };
+    let finishedNow = false;
     switch (event.type) {
       case 'RunClaimed':
-        run.phase = 'claimed';
-        run.runner = event.data.runner;
-        run.workdir = event.data.workdir;
-        this.waiting.delete(run);
-        this.executing.add(run);
-        return;
+        next.phase = 'claimed';
+        next.runner = event.data.runner;
+        next.workdir = event.data.workdir;
+        break;
       case 'RunStarted':
-        run.phase = 'running';
-        run.pid = event.data.pid;
-        run.processStartTicks = event.data.processStartTicks;
-        run.startedAt = at;
-        return;
+        next.phase = 'running';
+        next.pid = event.data.pid;
+        next.process_start_ticks = event.data.processStartTicks;
+        next.started_at = at;
+        break;
       case 'RunOutputAppended':
-        // A log from before output had a stream of its own.
-        this.indexOutput(recorded);
-        return;
+        // A log from before output had a stream of its own: the batch sits in the run stream.
+        next.output_bytes = this.indexOutput(next, recorded, false);
+        break;
       case 'RunOutputExpired':
-        run.outputExpiredAt = at;
-        run.outputExpiredBy = event.data.by;
-        // The index points at deleted events now: drop it (and its memory).
-        run.outputChunks = [];
-        return;
+        next.output_expired_at = at;
+        next.output_expired_by = event.data.by;
+        next.expire_seq = this.takeCounter('next_expire_seq');
+        // The index points at deleted events now: drop it.
+        this.s.dropChunks.run(row.seq);
+        break;
       case 'RunCancelRequested':
-        run.cancelRequestedBy = actor;
-        run.cancelRequestedAt = at;
-        if (run.phase === 'paused') this.endPause(run, at);
-        return;
+        next.cancel_requested_by = actor;
+        next.cancel_requested_at = at;
+        if (next.phase === 'paused') endPause(next, at);
+        break;
       case 'RunPaused':
-        if (run.phase !== 'running') return;
-        run.phase = 'paused';
-        run.pausedAt = at;
-        return;
+        if (next.phase !== 'running') break;
+        next.phase = 'paused';
+        next.paused_at = at;
+        break;
       case 'RunResumed':
-        if (run.phase === 'paused') this.endPause(run, at);
-        return;
+        if (next.phase === 'paused') endPause(next, at);
+        break;
       case 'RunRescheduled':
-        run.scheduledFor = event.data.scheduledFor;
-        return;
+        next.scheduled_for = event.data.scheduledFor;
+        break;
       case 'RunFinished':
-        if (run.phase === 'paused') this.endPause(run, at);
-        run.phase = 'finished';
-        run.finishedAt = at;
-        if (run.finishSeq === null) {
-          run.finishSeq = this.finished.length;
-          this.finished.push(run);
-        }
-        run.finishedStatus = event.data.status;
-        run.exitCode = event.data.exitCode;
-        run.signal = event.data.signal;
-        run.reason = event.data.reason;
-        run.outputBytes = event.data.outputBytes;
-        run.droppedBytes = event.data.droppedBytes;
-        this.finishes++;
-        this.waiting.delete(run);
-        this.executing.delete(run);
-        return;
+        if (next.phase === 'paused') endPause(next, at);
+        next.phase = 'finished';
+        next.finished_at = at;
+        if (next.finish_seq === null) next.finish_seq = this.takeCounter('next_finish_seq');
+        next.finished_status = event.data.status;
+        next.exit_code = event.data.exitCode;
+        next.signal = event.data.signal;
+        next.reason = event.data.reason;
+        next.output_bytes = event.data.outputBytes;
+        next.dropped_bytes = event.data.droppedBytes;
+        finishedNow = true;
+        break;
       default:
-        return;
+        break;
+    }
+    this.save(row, next);
+    if (finishedNow) {
+      this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
+      // The reason joins what `q` finds.
+      const text = next.reason === null ? null : searchTextOf({ ...next, snapshot: this.s.snapshotOf.get(next.seq) as string });
+      const old = this.s.searchText.get(next.seq) as string;
+      if (text !== null && text !== old) {
+        this.s.ftsDelete.run(next.seq, old);
+        this.s.setSearch.run(text, next.seq);
+        this.s.ftsInsert.run(next.seq, text);
+      }
+      this.finishes++;
     }
   }
 
-  /** Adds a stored batch to its run's index (from whichever stream holds it). */
-  private indexOutput(recorded: RecordedEvent): void {
-    const data = recorded.data as RunOutputAppended['data'];
-    const run = this.byId.get(data.runId);
+  /** Writes a changed row back, with the columns derived from its state. */
+  private save(before: RunRow, row: RunRow): void {
+    const next: Record<string, unknown> = {
+      ...row,
+      status_key: row.phase === 'finished' ? (row.finished_status ?? 'failed') : row.phase,
+      scheduled_ms: row.scheduled_for === null ? null : Date.parse(row.scheduled_for),
+      queued_since: queuedSince(row.scheduled_for, row.requested_at),
+      finished_ms: row.finished_at === null ? null : Date.parse(row.finished_at),
+    };
+    // Only the columns that changed: an index whose columns stay is left alone (most are partial on the phase).
+    const old = before as unknown as Record<string, unknown>;
+    const changed = UPDATABLE_COLUMNS.filter((column) => next[column] !== old[column]);
+    if (changed.length === 0) return;
+    const key = changed.join(',');
+    let statement = this.updates.get(key);
+    if (!statement) {
+      statement = this.db!.prepare(`UPDATE runs SET ${changed.map((column) => `${column} = @${column}`).join(', ')} WHERE seq = @seq`);
+      this.updates.set(key, statement);
+    }
+    const params: Record<string, unknown> = { seq: row.seq };
+    for (const column of changed) params[column] = next[column];
+    statement.run(params);
+    if (next.status_key !== old.status_key || next.scheduled_ms !== old.scheduled_ms) this.s.setLatestStatus.run(next.status_key, next.scheduled_ms, row.job_id, row.seq);
+  }
+
+  /** Adds a stored batch to its run's index (from whichever stream holds it); answers the run's output end. */
+  private indexOutput(row: RunRow, recorded: RecordedEvent, saveBytes = true): number {
     // An expired run's batches can still pass by on EventStoreDB until a scavenge: not indexed again.
-    if (!run || run.outputExpiredAt !== null) return;
+    if (row.output_expired_at !== null) return row.output_bytes;
+    const data = recorded.data as RunOutputAppended['data'];
     const length = storedOutputLength(data);
-    run.outputChunks.push({ stream: recorded.stream, revision: recorded.revision, offset: data.offset, length });
-    run.outputBytes = data.offset + length;
+    const added = this.s.addChunk.run(row.seq, recorded.stream, recorded.revision, data.offset, length).changes > 0;
+    if (!added) return row.output_bytes;
+    if (saveBytes) this.s.setOutputBytes.run(data.offset + length, row.seq);
+    return data.offset + length;
   }
 
   get(id: string): RunRecord | undefined {
-    return this.byId.get(id);
+    const row = this.s.byId.get(id) as RunRow | undefined;
+    return row ? this.record(row) : undefined;
   }
 
   /** The status a person sees now: a scheduled run whose time has come is queued. */
@@ -228,90 +535,227 @@ export class RunsReadModel implements Projection {
   }
 
   /**
-   * Runs waiting for a runner whose time has come, first in first out: a run joins
-   * the queue when it is requested, or when its scheduled time comes.
+   * Runs waiting for a runner whose time has come, first in first out (a run joins the
+   * queue when it is requested, or when its scheduled time comes): at most `limit`,
+   * those after `after` when given (the last run of the previous page).
    */
-  queued(now: Date): RunRecord[] {
-    return [...this.waiting].filter((run) => this.statusOf(run, now) === 'queued').sort(byQueueOrder);
+  queued(now: Date, limit = 100, after?: RunRecord): RunRecord[] {
+    const rows = after
+      ? this.s.queuedAfter.all({ now: now.getTime(), since: queuedSince(after.scheduledFor, after.requestedAt), seq: after.seq, limit })
+      : this.s.queuedPage.all({ now: now.getTime(), limit });
+    return (rows as RunRow[]).map((row) => this.record(row));
+  }
+
+  /**
+   * How many runs are in each status now (every status present, 0 included), from the
+   * status index: one count per `status_key`, with waiting runs split by the clock into
+   * `scheduled` and `queued`, and claimed runs counted as `queued` (as {@link statusOf}).
+   */
+  countByStatus(now: Date): Record<RunStatus, number> {
+    const counts = Object.fromEntries(ALL_STATUSES.map((status) => [status, 0])) as Record<RunStatus, number>;
+    const rows = this.listStatement('SELECT status_key AS key, count(*) AS n FROM runs GROUP BY status_key').all() as Array<{ key: string; n: number }>;
+    const later = this.listStatement("SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?").pluck().get(now.getTime()) as number;
+    for (const { key, n } of rows) {
+      if (key === 'waiting') {
+        counts.scheduled += later;
+        counts.queued += n - later;
+      } else if (key === 'claimed') counts.queued += n;
+      else if ((ALL_STATUSES as readonly string[]).includes(key)) counts[key as RunStatus] += n;
+    }
+    return counts;
+  }
+
+  /**
+   * The people who requested runs (as they spelled their name on their latest run), for
+   * suggestion lists: one per name key, read from the requester index.
+   */
+  requesters(): string[] {
+    return this.listStatement('SELECT requested_by FROM runs WHERE seq IN (SELECT max(seq) FROM runs GROUP BY requested_by_key)').pluck().all() as string[];
+  }
+
+  /** How many runs wait for a runner now (see {@link queued}). */
+  queuedCount(now: Date): number {
+    return this.s.queuedBefore.get({ now: now.getTime(), since: '\uffff', seq: 0 }) as number;
   }
 
   /** 1 for the next run to start, or null when the run is not queued. */
   queuePosition(run: RunRecord, now: Date): number | null {
     if (run.phase !== 'waiting' || this.statusOf(run, now) !== 'queued') return null;
-    const position = this.queued(now).indexOf(run);
-    return position < 0 ? null : position + 1;
+    return (this.s.queuedBefore.get({ now: now.getTime(), since: queuedSince(run.scheduledFor, run.requestedAt), seq: run.seq }) as number) + 1;
   }
 
   /** The earliest future `scheduledFor` among waiting runs, for the scheduler's timer. */
   nextScheduledTime(now: Date): number | null {
-    let earliest: number | null = null;
-    for (const run of this.waiting) {
-      if (run.scheduledFor === null) continue;
-      const time = Date.parse(run.scheduledFor);
-      if (time > now.getTime() && (earliest === null || time < earliest)) earliest = time;
-    }
-    return earliest;
+    return (this.s.nextScheduled.get(now.getTime()) as number | null) ?? null;
   }
 
-  /** Runs claimed, running or paused on any runner. */
-  executingRuns(): RunRecord[] {
-    return [...this.executing];
+  /**
+   * Runs claimed, running or paused on any runner (or on `runner` only), in request
+   * order: as many as the runners' slots, never a history (at most `limit`).
+   */
+  executingRuns(runner?: string, limit = 1000): RunRecord[] {
+    const rows = (runner === undefined ? this.s.executing.all(limit) : this.s.executingOn.all(runner, limit)) as RunRow[];
+    return rows.map((row) => this.record(row));
   }
 
   /** Ids of a job's runs claimed, running or paused on any runner (for its `maxConcurrent`). */
   executingRunIdsForJob(jobId: string): string[] {
-    const ids: string[] = [];
-    for (const run of this.executing) if (run.jobId === jobId) ids.push(run.id);
-    return ids;
+    return this.s.executingForJob.all(jobId) as string[];
   }
 
-  forJob(jobId: string): readonly RunRecord[] {
-    return this.byJob.get(jobId) ?? [];
+  /** A job's runs that have not finished, in request order: its id and number. */
+  unfinishedForJob(jobId: string): Array<{ id: string; number: number }> {
+    return this.s.unfinishedForJob.all(jobId) as Array<{ id: string; number: number }>;
+  }
+
+  /** A job's run by its number (the latest requested, should a log hold two). */
+  byNumber(jobId: string, number: number): RunRecord | undefined {
+    const row = this.s.byJobNumber.get(jobId, number) as RunRow | undefined;
+    return row ? this.record(row) : undefined;
+  }
+
+  /** How many runs a job has had. */
+  countForJob(jobId: string): number {
+    return (this.s.jobStats.get(jobId) as { runs: number } | undefined)?.runs ?? 0;
   }
 
   latestForJob(jobId: string): RunRecord | undefined {
-    const runs = this.byJob.get(jobId);
-    return runs?.[runs.length - 1];
+    const row = this.s.latestForJob.get(jobId) as RunRow | undefined;
+    return row ? this.record(row) : undefined;
   }
 
-  /** A job's latest finished run (its last outcome), or undefined. */
+  /** A job's latest finished run (its last outcome): the latest to finish, not the latest requested. */
   latestFinishedForJob(jobId: string): RunRecord | undefined {
-    const runs = this.byJob.get(jobId) ?? [];
-    let latest: RunRecord | undefined;
-    // Runs finish out of request order: the latest to finish, not the latest requested.
-    for (let i = runs.length - 1; i >= 0; i--) {
-      const run = runs[i];
-      if (run.finishedAt !== null && (latest === undefined || run.finishedAt > (latest.finishedAt ?? ''))) latest = run;
-    }
-    return latest;
+    const stats = this.s.jobStats.get(jobId) as { last_finished_seq: number | null } | undefined;
+    if (!stats || stats.last_finished_seq === null) return undefined;
+    const row = this.s.bySeq.get(stats.last_finished_seq) as RunRow | undefined;
+    return row ? this.record(row) : undefined;
   }
 
   /** The number the next run of a job should get (a hint: the append decides). */
   nextNumber(jobId: string): number {
-    const runs = this.byJob.get(jobId);
-    return runs && runs.length > 0 ? Math.max(...runs.slice(-5).map((r) => r.number)) + 1 : 1;
+    // The latest few: two requests' places can cross (see `JobRunAdmitted`).
+    const highest = this.s.nextNumber.get(jobId) as number | null;
+    return highest === null ? 1 : highest + 1;
+  }
+
+  /**
+   * Runs set for a later time (status `scheduled`), the earliest first, at most `limit`,
+   * and how many there are.
+   */
+  scheduled(now: Date, limit: number): { items: RunRecord[]; total: number } {
+    const rows = this.s.scheduledPage.all({ now: now.getTime(), limit }) as RunRow[];
+    return { items: rows.map((row) => this.record(row)), total: this.s.scheduledCount.get(now.getTime()) as number };
+  }
+
+  /** When a job's earliest run set for a later time starts (ISO), or null. */
+  earliestLaterRun(jobId: string, now: Date): string | null {
+    return (this.s.earliestLaterRun.get(jobId, now.getTime()) as string | undefined) ?? null;
   }
 
   /** Newest first (by request, or by finish: {@link RunFilter.order}), filtered; `next` is the cursor for the following page. */
   list(filter: RunFilter, now: Date): { items: RunRecord[]; next: number | null } {
-    const items: RunRecord[] = [];
     const byFinish = filter.order === 'finished';
-    const source = byFinish ? this.finished : filter.jobId !== undefined ? (this.byJob.get(filter.jobId) ?? []) : this.ordered;
-    const cursorOf = (run: RunRecord): number => (byFinish ? (run.finishSeq ?? 0) : run.seq);
+    const cursor = byFinish ? 'finish_seq' : 'seq';
     const q = filter.q !== undefined ? nameKey(filter.q) : undefined;
     const by = filter.by !== undefined ? nameKey(filter.by) : undefined;
-    for (let i = source.length - 1; i >= 0; i--) {
-      const run = source[i];
-      if (run === undefined) continue;
-      if (filter.before !== undefined && cursorOf(run) >= filter.before) continue;
-      if (byFinish && filter.jobId !== undefined && run.jobId !== filter.jobId) continue;
-      if (filter.statuses && !filter.statuses.includes(this.statusOf(run, now))) continue;
-      if (by !== undefined && nameKey(run.requestedBy) !== by) continue;
-      if (q !== undefined && !searchTextOf(run).includes(q)) continue;
-      if (items.length === filter.limit) return { items, next: cursorOf(items[items.length - 1]) };
-      items.push(run);
+    const params: Record<string, unknown> = { limit: filter.limit + 1, now: now.getTime() };
+    const common: string[] = [];
+    if (byFinish) common.push('finish_seq IS NOT NULL');
+    if (filter.before !== undefined) {
+      common.push(`runs.${cursor} < @before`);
+      params.before = filter.before;
     }
-    return { items, next: null };
+    if (filter.jobId !== undefined) {
+      common.push('job_id = @job');
+      params.job = filter.jobId;
+    }
+    if (by !== undefined) {
+      common.push('requested_by_key = @by');
+      params.by = by;
+    }
+    const arms = statusArms(filter.statuses, byFinish);
+    if (q !== undefined && q !== '') {
+      params.q = q;
+      // Substring semantics as the text shows: the trigram index narrows, instr decides.
+      common.push('instr((SELECT text FROM run_search WHERE run_search.seq = runs.seq), @q) > 0');
+      if (usesTrigramIndex(q)) {
+        params.phrase = ftsPhrase(q);
+        if (!byFinish) {
+          // The index hands its matches newest first: read them until the page is full.
+          const statuses = arms.map((arm) => (arm.length > 0 ? `(${arm.join(' AND ')})` : '1')).join(' OR ');
+          const sql = `SELECT ${RECORD_COLUMNS} FROM run_fts CROSS JOIN runs ON runs.seq = run_fts.rowid
+            WHERE run_fts MATCH @phrase${filter.before !== undefined ? ' AND run_fts.rowid < @before' : ''} AND (${statuses})${common.map((c) => ` AND ${c}`).join('')} ORDER BY run_fts.rowid DESC LIMIT @limit`;
+          return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
+        }
+        common.push('seq IN (SELECT rowid FROM run_fts WHERE run_fts MATCH @phrase)');
+      } else if (!byFinish) {
+        // Too short for the index: the narrow text table is read newest first until the page is full.
+        const statuses = arms.map((arm) => (arm.length > 0 ? `(${arm.join(' AND ')})` : '1')).join(' OR ');
+        const conditions = common.filter((c) => !c.startsWith('instr(')).map((c) => ` AND ${c}`).join('');
+        const sql = `SELECT ${RECORD_COLUMNS} FROM run_search CROSS JOIN runs ON runs.seq = run_search.seq
+          WHERE instr(run_search.text, @q) > 0${filter.before !== undefined ? ' AND run_search.seq < @before' : ''} AND (${statuses})${conditions} ORDER BY run_search.seq DESC LIMIT @limit`;
+        return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, false);
+      }
+    }
+    // One index range per status (see SCHEMA), merged: each arm reads at most a page.
+    const where = (arm: string[]): string => [...arm, ...common].join(' AND ') || '1';
+    let sql: string;
+    if (arms.length === 1) {
+      sql = `SELECT ${RECORD_COLUMNS} FROM runs WHERE ${where(arms[0])} ORDER BY ${cursor} DESC LIMIT @limit`;
+    } else {
+      // The arms pick places only (from their indexes); the page's rows are read once, at the end.
+      const picked = byFinish ? 'seq, finish_seq' : 'seq';
+      const parts = arms.map((arm) => `SELECT * FROM (SELECT ${picked} FROM runs WHERE ${where(arm)} ORDER BY ${cursor} DESC LIMIT @limit)`);
+      sql = `SELECT ${RECORD_COLUMNS} FROM (SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY ${cursor} DESC LIMIT @limit) AS picked
+        CROSS JOIN runs ON runs.seq = picked.seq ORDER BY picked.${cursor} DESC`;
+    }
+    return this.page(this.listStatement(sql).all(params) as RunRow[], filter.limit, byFinish);
+  }
+
+  /** A page from up to `limit + 1` rows: the one past the page says there is a next. */
+  private page(rows: RunRow[], limit: number, byFinish: boolean): { items: RunRecord[]; next: number | null } {
+    const items = rows.slice(0, limit).map((row) => this.record(row));
+    const next = rows.length > limit ? (byFinish ? items[items.length - 1].finishSeq : items[items.length - 1].seq) : null;
+    return { items, next };
+  }
+
+  /** The SQL a {@link list} call runs, for `EXPLAIN QUERY PLAN` in tests. */
+  listStatement(sql: string): Statement {
+    let statement = this.listStatements.get(sql);
+    if (!statement) {
+      statement = this.db!.prepare(sql);
+      this.listStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * What the retention rules (`output-retention.rules.ts`) expire now, from the indexes:
+   * per job with `keepRuns`, finished runs below its newest `keepRuns` finished ones; then
+   * any other finished run that finished at or before `cutoffMs`. Runs already expired
+   * are not listed.
+   */
+  outputsDue(keepRuns: ReadonlyArray<{ jobId: string; keep: number }>, cutoffMs: number | null): DueOutput[] {
+    const due: DueOutput[] = [];
+    const byKeep = new Set<string>();
+    for (const { jobId, keep } of keepRuns) {
+      const threshold = this.s.keepThreshold.get(jobId, keep) as number | undefined;
+      if (threshold === undefined) continue;
+      for (const runId of this.s.keptBelow.all(jobId, threshold) as string[]) {
+        due.push({ runId, by: 'keepRuns' });
+        byKeep.add(runId);
+      }
+    }
+    if (cutoffMs !== null) {
+      for (const { id } of this.s.keptOlderThan.all(cutoffMs) as Array<{ id: string }>) if (!byKeep.has(id)) due.push({ runId: id, by: 'age' });
+    }
+    return due;
+  }
+
+  /** Runs whose output expired, in the order they expired, after the cursor `after` (0: from the first); at most `limit`. */
+  expiredAfter(after: number, limit: number): Array<{ id: string; cursor: number }> {
+    return (this.s.expiredAfter.all(after, limit) as Array<{ id: string; expire_seq: number }>).map((row) => ({ id: row.id, cursor: row.expire_seq }));
   }
 
   /**
@@ -324,7 +768,9 @@ export class RunsReadModel implements Projection {
   isExpiredOutput(event: Pick<RecordedEvent, 'stream' | 'type' | 'data'>): boolean {
     if (event.type !== 'RunOutputAppended') return false;
     const runId = (event.data as { runId?: unknown } | null)?.runId;
-    return typeof runId === 'string' && (this.byId.get(runId)?.outputExpiredAt ?? null) !== null;
+    if (typeof runId !== 'string') return false;
+    const row = this.s.byId.get(runId) as RunRow | undefined;
+    return (row?.output_expired_at ?? null) !== null;
   }
 
   /** How many `RunFinished` were applied: changes whenever a run finished (here or on another server). */
@@ -332,88 +778,180 @@ export class RunsReadModel implements Projection {
     return this.finishes;
   }
 
-  /** Every run, in request order. */
-  all(): RunRecord[] {
-    return [...this.byId.values()];
-  }
-
+  /** How many runs exist. */
   get size(): number {
-    return this.byId.size;
+    return (this.s.meta.get('count') as number | undefined) ?? 0;
   }
 
   private addRequested(data: RunRequested['data'], recorded: RecordedEvent): void {
-    if (this.byId.has(data.runId)) return;
+    if (this.s.exists.get(data.runId) !== undefined) return;
     // Its place and request time are the admission's (logs from before admissions: the request's own).
-    const admission = this.admitted.get(data.runId);
-    this.admitted.delete(data.runId);
-    const run: RunRecord = {
+    const admission = this.s.admission.get(data.runId) as { seq: number; at: string } | undefined;
+    if (admission) this.s.dropAdmission.run(data.runId);
+    const seq = admission?.seq ?? this.takeSeq();
+    const requestedAt = admission?.at ?? recorded.metadata.at;
+    const scheduledMs = data.scheduledFor === null ? null : Date.parse(data.scheduledFor);
+    this.s.insert.run({
+      seq,
       id: data.runId,
-      seq: admission?.seq ?? this.ordered.length,
-      jobId: data.jobId,
-      jobName: data.jobName,
+      job_id: data.jobId,
+      job_name: data.jobName,
       number: data.number,
-      phase: 'waiting',
-      snapshot: data.snapshot,
-      extra: data.extra,
-      requestedAt: admission?.at ?? recorded.metadata.at,
-      requestedBy: recorded.metadata.actor,
-      correlationId: recorded.metadata.correlationId,
-      requestEventId: recorded.id,
-      scheduledFor: data.scheduledFor,
-      rerunOf: data.rerunOf,
-      trigger: data.trigger ?? null,
-      runner: null,
-      pid: null,
-      processStartTicks: null,
-      workdir: null,
-      startedAt: null,
-      finishedAt: null,
-      finishSeq: null,
-      cancelRequestedBy: null,
-      cancelRequestedAt: null,
-      pausedAt: null,
-      pausedMs: 0,
-      finishedStatus: null,
-      exitCode: null,
-      signal: null,
-      reason: null,
-      outputBytes: 0,
-      droppedBytes: 0,
-      outputChunks: [],
-      outputExpiredAt: null,
-      outputExpiredBy: null,
+      snapshot: JSON.stringify(data.snapshot),
+      extra: JSON.stringify(data.extra),
+      requested_at: requestedAt,
+      requested_by: recorded.metadata.actor,
+      requested_by_key: nameKey(recorded.metadata.actor),
+      correlation_id: recorded.metadata.correlationId,
+      request_event_id: recorded.id,
+      scheduled_for: data.scheduledFor,
+      scheduled_ms: scheduledMs,
+      queued_since: queuedSince(data.scheduledFor, requestedAt),
+      rerun_of: data.rerunOf,
+      run_trigger: data.trigger ? JSON.stringify(data.trigger) : null,
       version: Number(recorded.revision),
-    };
-    if (admission) this.ordered[admission.seq] = run;
-    else this.ordered.push(run);
-    this.byId.set(run.id, run);
-    const jobRuns = this.byJob.get(run.jobId) ?? [];
-    // In `seq` order: usually at the end; before later places whose requests landed first.
-    let at = jobRuns.length;
-    while (at > 0 && jobRuns[at - 1].seq > run.seq) at--;
-    jobRuns.splice(at, 0, run);
-    this.byJob.set(run.jobId, jobRuns);
-    this.waiting.add(run);
+    });
+    const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
+    this.s.addSearch.run(seq, text);
+    this.s.ftsInsert.run(seq, text);
+    this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
+    this.s.setMeta.run('count', this.size + 1);
   }
 
-  private endPause(run: RunRecord, at: string): void {
-    if (run.pausedAt !== null) run.pausedMs += Math.max(0, Date.parse(at) - Date.parse(run.pausedAt));
-    run.pausedAt = null;
-    if (run.phase === 'paused') run.phase = 'running';
+  /** Takes the next request place. */
+  private takeSeq(): number {
+    return this.takeCounter('next_seq');
+  }
+
+  /** Answers a counter's value and moves it on (kept in the database, so a rollback takes it back too). */
+  private takeCounter(key: string): number {
+    const value = (this.s.meta.get(key) as number | undefined) ?? 0;
+    this.s.setMeta.run(key, value + 1);
+    return value;
+  }
+
+  /** A record from its row; its output index is read when first looked at. */
+  private record(row: RunRow): RunRecord {
+    const record = {
+      id: row.id,
+      seq: row.seq,
+      jobId: row.job_id,
+      jobName: row.job_name,
+      number: row.number,
+      phase: row.phase,
+      requestedAt: row.requested_at,
+      requestedBy: row.requested_by,
+      correlationId: row.correlation_id,
+      requestEventId: row.request_event_id,
+      scheduledFor: row.scheduled_for,
+      rerunOf: row.rerun_of,
+      trigger: row.run_trigger === null ? null : (JSON.parse(row.run_trigger) as RunTrigger),
+      runner: row.runner,
+      pid: row.pid,
+      processStartTicks: row.process_start_ticks,
+      workdir: row.workdir,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      finishSeq: row.finish_seq,
+      cancelRequestedBy: row.cancel_requested_by,
+      cancelRequestedAt: row.cancel_requested_at,
+      pausedAt: row.paused_at,
+      pausedMs: row.paused_ms,
+      finishedStatus: row.finished_status,
+      exitCode: row.exit_code,
+      signal: row.signal,
+      reason: row.reason,
+      outputBytes: row.output_bytes,
+      droppedBytes: row.dropped_bytes,
+      outputExpiredAt: row.output_expired_at,
+      outputExpiredBy: row.output_expired_by,
+      version: row.version,
+    } as RunRecord;
+    // The request's snapshot and extras are parsed when first looked at: lists show neither.
+    const requestOf = this.s.requestOf;
+    let request: { snapshot: string; extra: string } | undefined;
+    const stored = (): { snapshot: string; extra: string } => (request ??= requestOf.get(row.seq) as { snapshot: string; extra: string });
+    lazy(record, 'snapshot', () => JSON.parse(stored().snapshot) as RunSnapshot);
+    lazy(record, 'extra', () => JSON.parse(stored().extra) as RunRequested['data']['extra']);
+    let chunks: OutputChunkRef[] | undefined;
+    const statement = this.s.chunks;
+    Object.defineProperty(record, 'outputChunks', {
+      enumerable: true,
+      configurable: true,
+      get: (): OutputChunkRef[] => {
+        chunks ??= (statement.all(row.seq) as Array<{ stream: string; revision: number; byte_offset: number; length: number }>).map((chunk) => ({
+          stream: chunk.stream,
+          revision: BigInt(chunk.revision),
+          offset: chunk.byte_offset,
+          length: chunk.length,
+        }));
+        return chunks;
+      },
+      set: (value: OutputChunkRef[]) => {
+        chunks = value;
+      },
+    });
+    return record;
   }
 }
 
-/** When a waiting run joined the queue: its scheduled time, or else its request. */
-function queuedSince(run: RunRecord): string {
-  return run.scheduledFor !== null && run.scheduledFor > run.requestedAt ? run.scheduledFor : run.requestedAt;
+/**
+ * The WHERE conditions, one list per index range, that select the given statuses: a
+ * single empty list when every status is wanted. `scheduled` and `queued` split the
+ * waiting runs by the clock (`@now`); `queued` also holds claimed runs.
+ */
+function statusArms(statuses: readonly RunStatus[] | undefined, finishedOnly: boolean): string[][] {
+  const wanted = new Set(statuses ?? ALL_STATUSES);
+  if (finishedOnly) for (const status of ACTIVE_STATUSES) wanted.delete(status);
+  if (ALL_STATUSES.every((status) => wanted.has(status))) return [[]];
+  if (finishedOnly && FINISHED_STATUSES.every((status) => wanted.has(status))) return [[]];
+  const arms: string[][] = [];
+  if (wanted.has('scheduled') && wanted.has('queued')) arms.push(["status_key = 'waiting'"]);
+  else if (wanted.has('scheduled')) arms.push(["status_key = 'waiting'", 'scheduled_ms > @now']);
+  else if (wanted.has('queued')) arms.push(["status_key = 'waiting'", '(scheduled_ms IS NULL OR scheduled_ms <= @now)']);
+  if (wanted.has('queued')) arms.push(["status_key = 'claimed'"]);
+  for (const status of ALL_STATUSES) {
+    if (status === 'scheduled' || status === 'queued' || !wanted.has(status)) continue;
+    arms.push([`status_key = '${status}'`]);
+  }
+  // No status at all: nothing matches.
+  return arms.length > 0 ? arms : [['0']];
 }
 
-function byQueueOrder(a: RunRecord, b: RunRecord): number {
-  const x = queuedSince(a);
-  const y = queuedSince(b);
-  return x < y ? -1 : x > y ? 1 : a.seq - b.seq;
+/** Defines `key` on `target` as a value computed on first read (and replaceable, as a plain field is). */
+function lazy<T extends object, K extends keyof T>(target: T, key: K, compute: () => T[K]): void {
+  let value: T[K] | undefined;
+  let known = false;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!known) {
+        value = compute();
+        known = true;
+      }
+      return value;
+    },
+    set: (next: T[K]) => {
+      value = next;
+      known = true;
+    },
+  });
 }
 
-function searchTextOf(run: RunRecord): string {
-  return nameKey(`${run.jobName}\n#${run.number}\n${run.requestedBy}\n${run.snapshot.args.join(' ')}\n${run.reason ?? ''}`);
+/** When a waiting run joined the queue: its scheduled time, or else its request (ISO text compares as time). */
+function queuedSince(scheduledFor: string | null, requestedAt: string): string {
+  return scheduledFor !== null && scheduledFor > requestedAt ? scheduledFor : requestedAt;
+}
+
+function endPause(row: RunRow, at: string): void {
+  if (row.paused_at !== null) row.paused_ms += Math.max(0, Date.parse(at) - Date.parse(row.paused_at));
+  row.paused_at = null;
+  if (row.phase === 'paused') row.phase = 'running';
+}
+
+/** What `q` searches in a run: job name, `#number`, who asked, arguments and the end's reason (NFC, lower case). */
+function searchTextOf(row: Pick<RunRow, 'job_name' | 'number' | 'requested_by' | 'snapshot' | 'reason'>): string {
+  const args = (JSON.parse(row.snapshot) as RunSnapshot).args;
+  return nameKey(`${row.job_name}\n#${row.number}\n${row.requested_by}\n${args.join(' ')}\n${row.reason ?? ''}`);
 }

@@ -8,7 +8,6 @@ import { cronInWords } from '../schedules/cron-words';
 import { upcomingSlots } from '../schedules/cron';
 import { SchedulesReadModel, type ScheduleRecord } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
-import { nameKey } from '../shared/names';
 
 /** One run as a row on a page: what the lists show, nothing more. */
 export interface RunRow {
@@ -77,6 +76,8 @@ export interface JobListFilter {
 
 export const JOBS_PER_PAGE = 50;
 const DASHBOARD_LIST = 12;
+/** Runs executing are as many as the runners' slots; past this many, the dashboard shows the first. */
+const DASHBOARD_RUNNING = 100;
 
 /**
  * Page-shaped reads over the read models, written for the page sizes a person
@@ -171,25 +172,21 @@ export class PageQueries {
     firings: FiringRow[];
     firingsTotal: number;
   } {
-    const executing = this.runs.executingRuns();
-    const running = executing
+    // As many as the runners' slots: claimed-but-not-started runs show as running soon (with status queued).
+    const running = this.runs
+      .executingRuns(undefined, DASHBOARD_RUNNING)
       .map((run) => this.runRow(run, now))
       .sort((a, b) => (a.startedAt ?? a.requestedAt).localeCompare(b.startedAt ?? b.requestedAt));
-    // Claimed-but-not-started runs show as running soon; they are in `executing` with status queued.
-    const queuedRecords = this.runs.queued(now);
-    const queued = queuedRecords.slice(0, DASHBOARD_LIST).map((run, index) => this.runRow(run, now, index + 1));
-    const scheduledPage = this.runs.list({ statuses: ['scheduled'], limit: 500 }, now);
-    const scheduled = scheduledPage.items
-      .map((run) => this.runRow(run, now))
-      .sort((a, b) => (a.scheduledFor ?? '').localeCompare(b.scheduledFor ?? ''));
+    const queued = this.runs.queued(now, DASHBOARD_LIST).map((run, index) => this.runRow(run, now, index + 1));
+    const scheduled = this.runs.scheduled(now, DASHBOARD_LIST);
     const recent = this.runs.list({ statuses: FINISHED_STATUSES, limit: DASHBOARD_LIST }, now).items.map((run) => this.runRow(run, now));
     const firings = this.firings(now, DASHBOARD_LIST);
     return {
       running,
       queued,
-      queuedTotal: queuedRecords.length,
-      scheduled: scheduled.slice(0, DASHBOARD_LIST),
-      scheduledTotal: scheduled.length,
+      queuedTotal: this.runs.queuedCount(now),
+      scheduled: scheduled.items.map((run) => this.runRow(run, now)),
+      scheduledTotal: scheduled.total,
       recent,
       // Schedules fire without a run waiting in the log: their next times are listed after the runs that are.
       firings: firings.rows,
@@ -199,32 +196,16 @@ export class PageQueries {
 
   /** Jobs matching the filter, one page of them, plus the tags in use (for the filter menu). */
   jobList(filter: JobListFilter, page: number, now: Date): { rows: JobRow[]; total: number; page: number; pages: number; tags: string[]; anyJobs: boolean } {
-    const q = (filter.q !== undefined ? nameKey(filter.q.trim()) : '') || undefined;
-    const tag = (filter.tag !== undefined ? nameKey(filter.tag.trim()) : '') || undefined;
-    const all = this.jobs.all();
-    const tags = new Set<string>();
-    const matching: JobRecord[] = [];
-    for (const job of all) {
-      for (const t of job.tags) tags.add(t);
-      if (q !== undefined && !job.searchText.includes(q)) continue;
-      if (tag !== undefined && !job.tags.includes(tag)) continue;
-      if (filter.lastStatus !== undefined) {
-        const last = this.runs.latestForJob(job.id);
-        if (filter.lastStatus === 'never' ? last !== undefined : last === undefined || this.runs.statusOf(last, now) !== filter.lastStatus) continue;
-      }
-      if (filter.lastOutcome !== undefined && (this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? 'never') !== filter.lastOutcome) continue;
-      matching.push(job);
+    let current = Math.max(1, page);
+    let found = this.jobs.search(filter, now, (current - 1) * JOBS_PER_PAGE, JOBS_PER_PAGE);
+    const pages = Math.max(1, Math.ceil(found.total / JOBS_PER_PAGE));
+    if (current > pages) {
+      // Past the end (the list shrank): the last page.
+      current = pages;
+      found = this.jobs.search(filter, now, (current - 1) * JOBS_PER_PAGE, JOBS_PER_PAGE);
     }
-    const pages = Math.max(1, Math.ceil(matching.length / JOBS_PER_PAGE));
-    const current = Math.min(Math.max(1, page), pages);
-    // Runs someone set for a later time are next runs too: the earliest per job, read once for the page.
-    const laterRuns = new Map<string, string>();
-    for (const run of this.runs.list({ statuses: ['scheduled'], limit: 500 }, now).items) {
-      const earliest = laterRuns.get(run.jobId);
-      if (run.scheduledFor !== null && (earliest === undefined || run.scheduledFor < earliest)) laterRuns.set(run.jobId, run.scheduledFor);
-    }
-    const rows = matching.slice((current - 1) * JOBS_PER_PAGE, current * JOBS_PER_PAGE).map((job) => this.jobRow(job, now, laterRuns.get(job.id) ?? null));
-    return { rows, total: matching.length, page: current, pages, tags: [...tags].sort(), anyJobs: all.length > 0 };
+    const rows = found.items.map((job) => this.jobRow(job, now, this.runs.earliestLaterRun(job.id, now)));
+    return { rows, total: found.total, page: current, pages, tags: this.jobs.tagsInUse(), anyJobs: this.jobs.size > 0 };
   }
 
   /** A job's row; `laterRun`: when its earliest run set for a later time starts, if any. */
@@ -244,15 +225,14 @@ export class PageQueries {
     };
   }
 
-  /** Jobs by the template they use, each list by name. */
-  jobsByScript(): Map<string, JobRecord[]> {
-    const byScript = new Map<string, JobRecord[]>();
-    for (const job of this.jobs.all()) {
-      const list = byScript.get(job.scriptId);
-      if (list) list.push(job);
-      else byScript.set(job.scriptId, [job]);
-    }
-    return byScript;
+  /** How many jobs use each template. */
+  jobCountsByScript(): Map<string, number> {
+    return this.jobs.countByScript();
+  }
+
+  /** The jobs that use a template, by name. */
+  jobsUsingScript(scriptId: string): JobRecord[] {
+    return this.jobs.usingScript(scriptId);
   }
 
   /** Every template's id and name, by name: the job form's choice. */
@@ -260,11 +240,9 @@ export class PageQueries {
     return this.scripts.list().map(({ id, name, interpreter }) => ({ id, name, interpreter }));
   }
 
-  /** A job's runs, newest first, one page. */
+  /** A job's runs, newest first, one page, and how many it has had. */
   jobRuns(jobId: string, now: Date, limit = 25): { rows: RunRow[]; total: number } {
-    const runs = this.runs.forJob(jobId);
-    const rows: RunRow[] = [];
-    for (let i = runs.length - 1; i >= 0 && rows.length < limit; i--) rows.push(this.runRow(runs[i], now, this.runs.queuePosition(runs[i], now)));
-    return { rows, total: runs.length };
+    const rows = this.runs.list({ jobId, limit }, now).items.map((run) => this.runRow(run, now, this.runs.queuePosition(run, now)));
+    return { rows, total: this.runs.countForJob(jobId) };
   }
 }

@@ -102,7 +102,7 @@ export class RunsPages {
   suggest(@Query('job') job: unknown, @Query('by') by: unknown, @Res() response: Response): void {
     const field = typeof job === 'string' ? 'job' : 'by';
     const typed = (typeof job === 'string' ? job : typeof by === 'string' ? by : '').trim().toLowerCase().slice(0, 100);
-    const names = field === 'job' ? this.jobs.all().map((record) => record.name) : [...new Set(this.runs.all().map((run) => run.requestedBy))];
+    const names = field === 'job' ? this.jobs.namesMatching(typed, SUGGESTIONS) : this.runs.requesters();
     this.views.send(response, 200, suggestionOptions(names, typed));
   }
 

@@ -91,13 +91,13 @@ export class ScriptsPages {
   }
 
   private listPage(): PageSpec {
-    const usage = this.queries.jobsByScript();
-    const rows = this.scripts.list().map((script) => ({ script, jobCount: usage.get(script.id)?.length ?? 0 }));
+    const usage = this.queries.jobCountsByScript();
+    const rows = this.scripts.list().map((script) => ({ script, jobCount: usage.get(script.id) ?? 0 }));
     return { template: 'pages/scripts', title: 'Script templates', nav: 'scripts', data: { rows } };
   }
 
   private editorPage(form: FormState, script: ScriptView | null): PageSpec {
-    const usedBy = script ? (this.queries.jobsByScript().get(script.id) ?? []) : [];
+    const usedBy = script ? this.queries.jobsUsingScript(script.id) : [];
     return {
       template: 'pages/script',
       title: script ? script.name : 'New script template',

@@ -12,6 +12,7 @@ import type { RecordedEvent } from '../../src/event-store/event-store.port';
 import { JobsReadModel } from '../../src/jobs/jobs.read-model';
 import { WorkdirRetention } from '../../src/runs/execution/workdir-retention';
 import type { RunRequested } from '../../src/runs/run.events';
+import Database from 'better-sqlite3';
 import { RunsReadModel } from '../../src/runs/runs.read-model';
 import type { Clock } from '../../src/shared/clock';
 
@@ -49,6 +50,9 @@ describe('WorkdirRetention at start', () => {
   const clock = { now: () => new Date('2026-06-01T12:00:00.000Z') } as Clock;
   const jobs = new JobsReadModel();
   const runs = new RunsReadModel();
+  const db = new Database(':memory:');
+  jobs.open(db);
+  runs.open(db);
   const retention = new WorkdirRetention(config, jobs, runs, clock);
 
   const job = (jobId: string, name: string, keepWorkdir: boolean): void =>

@@ -5,7 +5,8 @@ import type { RecordedEvent } from '../../src/event-store/event-store.port';
 import { controlCommandFor, rerunRequestOf } from '../../src/runs/run-control.handler';
 import type { RunRequested } from '../../src/runs/run.events';
 import { actionsOf, pausedMsOf } from '../../src/runs/run.view';
-import { RunsReadModel } from '../../src/runs/runs.read-model';
+import Database from 'better-sqlite3';
+import { RunsReadModel, type RunRecord } from '../../src/runs/runs.read-model';
 import { ValidationError } from '../../src/shared/domain-errors';
 
 let position = 0;
@@ -44,11 +45,18 @@ function request(model: RunsReadModel, jobId: string, number: number, at: string
   return `${jobId}-${number}`;
 }
 
+/** A runs read model on a database of its own, as the engine gives it one. */
+function openRuns(): RunsReadModel {
+  const model = new RunsReadModel();
+  model.open(new Database(':memory:'));
+  return model;
+}
+
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 
 describe('RunsReadModel: the queue', () => {
   it('is first in, first out, a scheduled run joining when its time comes; positions count from 1', () => {
-    const model = new RunsReadModel();
+    const model = openRuns();
     const a = request(model, 'j', 1, '2026-06-01T11:00:00.000Z');
     // Requested early but for 11:30: it joined the queue at 11:30, after b.
     const c = request(model, 'j', 2, '2026-06-01T10:00:00.000Z', '2026-06-01T11:30:00.000Z');
@@ -60,7 +68,7 @@ describe('RunsReadModel: the queue', () => {
   });
 
   it('moves a re-timed run and takes a cancelled one out', () => {
-    const model = new RunsReadModel();
+    const model = openRuns();
     const a = request(model, 'j', 1, '2026-06-01T11:00:00.000Z');
     const b = request(model, 'j', 2, '2026-06-01T11:01:00.000Z');
     model.apply(recorded(`run-${a}`, 'RunRescheduled', { runId: a, scheduledFor: '2026-06-01T13:00:00.000Z' }, '2026-06-01T11:02:00.000Z'));
@@ -75,7 +83,7 @@ describe('RunsReadModel: the queue', () => {
   });
 
   it('counts a job’s claimed, running and paused runs for its limit', () => {
-    const model = new RunsReadModel();
+    const model = openRuns();
     const a = request(model, 'j', 1, '2026-06-01T11:00:00.000Z');
     const b = request(model, 'j', 2, '2026-06-01T11:00:01.000Z');
     request(model, 'k', 1, '2026-06-01T11:00:02.000Z');
@@ -95,30 +103,31 @@ describe('RunsReadModel: pause, cancel and the last outcome', () => {
   }
 
   it('shows paused, adds up paused time (also the pause going on now), and offers what the state allows', () => {
-    const model = new RunsReadModel();
+    const model = openRuns();
     const id = request(model, 'j', 1, '2026-06-01T10:59:00.000Z');
-    const run = model.get(id)!;
-    assert.deepEqual(actionsOf(run), { cancel: true, pause: false, resume: false, reschedule: true });
+    // Records are read from the database: each look is a fresh one.
+    const run = (): RunRecord => model.get(id)!;
+    assert.deepEqual(actionsOf(run()), { cancel: true, pause: false, resume: false, reschedule: true });
     started(model, id);
-    assert.deepEqual(actionsOf(run), { cancel: true, pause: true, resume: false, reschedule: false });
+    assert.deepEqual(actionsOf(run()), { cancel: true, pause: true, resume: false, reschedule: false });
     model.apply(recorded(`run-${id}`, 'RunPaused', { runId: id }, '2026-06-01T11:00:10.000Z', 'bob'));
-    assert.equal(model.statusOf(run, NOW), 'paused');
-    assert.deepEqual(actionsOf(run), { cancel: true, pause: false, resume: true, reschedule: false });
+    assert.equal(model.statusOf(run(), NOW), 'paused');
+    assert.deepEqual(actionsOf(run()), { cancel: true, pause: false, resume: true, reschedule: false });
     model.apply(recorded(`run-${id}`, 'RunResumed', { runId: id }, '2026-06-01T11:00:40.000Z', 'bob'));
-    assert.equal(model.statusOf(run, NOW), 'running');
+    assert.equal(model.statusOf(run(), NOW), 'running');
     model.apply(recorded(`run-${id}`, 'RunPaused', { runId: id }, '2026-06-01T11:59:00.000Z', 'bob'));
-    assert.equal(pausedMsOf(run, NOW), 30_000 + 60_000);
+    assert.equal(pausedMsOf(run(), NOW), 30_000 + 60_000);
     model.apply(recorded(`run-${id}`, 'RunCancelRequested', { runId: id }, '2026-06-01T11:59:30.000Z', 'carol'));
-    assert.equal(model.statusOf(run, NOW), 'running', 'a cancelled paused run continues so that it can end');
-    assert.equal(pausedMsOf(run, NOW), 30_000 + 30_000);
-    assert.deepEqual(actionsOf(run), { cancel: false, pause: false, resume: false, reschedule: false });
+    assert.equal(model.statusOf(run(), NOW), 'running', 'a cancelled paused run continues so that it can end');
+    assert.equal(pausedMsOf(run(), NOW), 30_000 + 30_000);
+    assert.deepEqual(actionsOf(run()), { cancel: false, pause: false, resume: false, reschedule: false });
     model.apply(recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'cancelled', exitCode: null, signal: 'SIGTERM', outputBytes: 0, droppedBytes: 0, reason: 'Cancelled by carol' }, '2026-06-01T11:59:31.000Z', 'runner'));
-    assert.equal(model.statusOf(run, NOW), 'cancelled');
-    assert.deepEqual(actionsOf(run), { cancel: false, pause: false, resume: false, reschedule: false });
+    assert.equal(model.statusOf(run(), NOW), 'cancelled');
+    assert.deepEqual(actionsOf(run()), { cancel: false, pause: false, resume: false, reschedule: false });
   });
 
   it('knows how a job’s most recently finished run ended, whatever runs now', () => {
-    const model = new RunsReadModel();
+    const model = openRuns();
     const a = request(model, 'j', 1, '2026-06-01T10:00:00.000Z');
     const b = request(model, 'j', 2, '2026-06-01T10:00:01.000Z');
     request(model, 'j', 3, '2026-06-01T10:00:02.000Z');

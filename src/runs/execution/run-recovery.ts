@@ -37,7 +37,7 @@ export class RunRecovery {
   ) {}
 
   async recover(): Promise<number> {
-    const orphans = this.runs.executingRuns().filter((run) => run.runner === this.config.runnerId && !this.executor.isActive(run.id));
+    const orphans = this.runs.executingRuns(this.config.runnerId).filter((run) => !this.executor.isActive(run.id));
     for (const run of orphans) await this.markLost(run);
     if (orphans.length > 0) this.logger.warn(`${orphans.length} run(s) were cut short by the last stop of this server and are marked lost`);
     // The lost runs are finished in the read model now: their directories go with those a stop left behind (in the background).

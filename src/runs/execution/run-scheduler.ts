@@ -11,6 +11,8 @@ import { RunExecutor } from './run-executor';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After starting queued runs failed (a full disk, the store away), the next try. */
 const RETRY_AFTER_FAILURE_MS = 2_000;
+/** How many queued runs are read at once while looking for one that may start. */
+const QUEUE_PAGE = 50;
 
 /**
  * Starts queued runs first in, first out while this server's runner has room
@@ -120,12 +122,24 @@ export class RunScheduler implements OnApplicationShutdown {
     }
     const skipped = new Set<string>();
     while (!this.stopped && this.executor.activeCount < this.config.maxConcurrentRuns) {
-      const next = this.runs.queued(this.clock.now()).find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && this.jobHasRoom(run));
+      const next = this.nextToStart(skipped);
       if (!next) break;
       // Not claimed: another runner won it, or it changed; the read model will catch up.
       if (!(await this.executor.claimAndStart(next))) skipped.add(next.id);
     }
     this.armTimer();
+  }
+
+  /** The first queued run that may start here now, read from the queue a page at a time. */
+  private nextToStart(skipped: ReadonlySet<string>): RunRecord | undefined {
+    const now = this.clock.now();
+    let after: RunRecord | undefined;
+    for (;;) {
+      const page = this.runs.queued(now, QUEUE_PAGE, after);
+      const next = page.find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && this.jobHasRoom(run));
+      if (next || page.length < QUEUE_PAGE) return next;
+      after = page[page.length - 1];
+    }
   }
 
   /**

@@ -154,10 +154,10 @@ export class WorkdirRetention {
     const root = workRootOf(this.config.dataDir);
     const found: Array<{ run: RunRecord; path: string }> = [];
     for (const jobFolder of await listDirectories(root)) {
-      const byNumber = this.runsOfFolder(jobFolder);
-      if (byNumber.size === 0) continue;
+      const runOf = this.runsOfFolder(jobFolder);
+      if (!runOf) continue;
       for (const name of await listDirectories(join(root, jobFolder))) {
-        const run = /^[1-9]\d{0,15}$/.test(name) ? byNumber.get(Number(name)) : undefined;
+        const run = /^[1-9]\d{0,15}$/.test(name) ? runOf(Number(name)) : undefined;
         const path = join(root, jobFolder, name);
         // Only the run's own path: a folder of the same job named after another slug is not it.
         if (!run || run.phase !== 'finished' || this.isActive(run.id) || this.pathOf(run) !== path) continue;
@@ -167,13 +167,25 @@ export class WorkdirRetention {
     return found;
   }
 
-  /** The runs a job folder (`<job-slug>-<job-id>`) may hold, by number; the id is whatever follows a dash. */
-  private runsOfFolder(folder: string): Map<number, RunRecord> {
-    const byNumber = new Map<number, RunRecord>();
+  /**
+   * The run a job folder (`<job-slug>-<job-id>`) holds under a number, or null when no
+   * job with runs matches the folder; the id is whatever follows a dash (the last such
+   * job that has a run of that number).
+   */
+  private runsOfFolder(folder: string): ((number: number) => RunRecord | undefined) | null {
+    const jobIds: string[] = [];
     for (let dash = folder.indexOf('-'); dash >= 0; dash = folder.indexOf('-', dash + 1)) {
-      for (const run of this.runs.forJob(folder.slice(dash + 1))) byNumber.set(run.number, run);
+      const jobId = folder.slice(dash + 1);
+      if (this.runs.countForJob(jobId) > 0) jobIds.unshift(jobId);
     }
-    return byNumber;
+    if (jobIds.length === 0) return null;
+    return (number) => {
+      for (const jobId of jobIds) {
+        const run = this.runs.byNumber(jobId, number);
+        if (run) return run;
+      }
+      return undefined;
+    };
   }
 }
 

@@ -18,7 +18,7 @@ export interface RetentionPolicy {
   keepOutputDays: number | null;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Which finished runs' output expires now, and by which rule — Jenkins' "discard old

@@ -9,7 +9,7 @@ import { IdGenerator } from '../../shared/ids';
 import { RunWriter } from '../execution/run-writer';
 import { outputStream, type OutputExpiryRule } from '../run.events';
 import { RunsReadModel } from '../runs.read-model';
-import { outputsToExpire, sweepIntervalMs } from './output-retention.rules';
+import { DAY_MS, sweepIntervalMs } from './output-retention.rules';
 
 /**
  * Applies the retention rules (see `output-retention.rules.ts`): at start, every
@@ -32,6 +32,8 @@ export class OutputRetention implements OnApplicationShutdown {
   private unsubscribe: (() => void) | null = null;
   /** Expired runs whose output stream is known to be gone (checked once per process). */
   private readonly deleted = new Set<string>();
+  /** Expired runs up to this place in the order they expired have had their output stream deleted. */
+  private expiredCursor = -1;
 
   constructor(
     private readonly config: AppConfig,
@@ -96,16 +98,23 @@ export class OutputRetention implements OnApplicationShutdown {
 
   /** One pass: records and deletes what the rules say expired, and finishes expiries cut short. */
   async sweep(): Promise<number> {
-    const all = this.runs.all();
-    const due = outputsToExpire(all, { keepRunsOf: (jobId) => this.jobs.get(jobId)?.keepRuns ?? null, keepOutputDays: this.config.keepOutputDays }, this.clock.now());
+    // The rules of output-retention.rules.ts, answered by the runs read model's indexes.
+    const days = this.config.keepOutputDays;
+    const cutoff = days === null ? null : this.clock.now().getTime() - days * DAY_MS;
+    const due = this.runs.outputsDue(this.jobs.keepingRuns(), cutoff);
     let expired = 0;
     for (const { runId, by } of due) {
       if (await this.expire(runId, by)) expired++;
     }
-    // Expired earlier (by this server or another) but perhaps not deleted yet.
-    for (const run of all) {
-      if (run.outputExpiredAt === null || this.deleted.has(run.id)) continue;
-      await this.deleteOutput(run.id);
+    // Expired earlier (by this server or another) but perhaps not deleted yet: each looked at once per process.
+    for (;;) {
+      const page = this.runs.expiredAfter(this.expiredCursor, 500);
+      for (const { id, cursor } of page) {
+        if (!this.deleted.has(id)) await this.deleteOutput(id);
+        this.deleted.delete(id);
+        this.expiredCursor = cursor;
+      }
+      if (page.length < 500) break;
     }
     if (expired > 0) this.logger.log(`Retention expired the output of ${expired} run(s)`);
     return expired;
