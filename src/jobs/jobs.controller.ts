@@ -53,9 +53,12 @@ export class JobsController {
     return this.respond(id, response);
   }
 
+  /** Every match, streamed a few jobs at a time (a server with 10,000 jobs answers them all without holding them all). */
   @Get()
-  list(@Query() query: ListJobsQuery): { items: JobView[] } {
-    return { items: this.queries.list(query) };
+  async list(@Query() query: ListJobsQuery, @Res() response: Response): Promise<void> {
+    const pieces = this.queries.listJson(query);
+    response.status(200).type('application/json');
+    await sendAll(response, pieces);
   }
 
   @Get(':id')

@@ -345,6 +345,39 @@ export class JobsReadModel implements Projection {
    * projection's per-job table (`run_jobs`, same database), judged at `now`.
    */
   search(filter: JobSearch, now: Date, offset = 0, limit = -1): { items: JobRecord[]; total: number } {
+    const { where, params, q } = this.conditionOf(filter, now);
+    if (where.length === 0) {
+      const rows = this.searchStatement('SELECT record, search_text FROM jobs ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset').all({ limit, offset }) as JobRow[];
+      return { items: rows.map(recordOf), total: this.size };
+    }
+    const condition = where.join(' AND ');
+    const page = { ...params, limit, offset };
+    if (q === '') {
+      // The name index gives the order: the page stops early, the count reads the filter's matches.
+      const rows = this.searchStatement(`SELECT record, search_text FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all(page) as JobRow[];
+      return { items: rows.map(recordOf), total: this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params) as number };
+    }
+    // A search: its matches (from the trigram index) are sorted, and counted in the same pass.
+    const rows = this.searchStatement(`SELECT record, search_text, count(*) OVER () AS total FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all(
+      page,
+    ) as Array<JobRow & { total: number }>;
+    const total = rows.length > 0 ? rows[0].total : (this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params) as number);
+    return { items: rows.map(recordOf), total };
+  }
+
+  /**
+   * The ids of every job matching `filter`, in {@link search}'s order: what an answer
+   * listing them all takes up front (a few bytes a job), so it can build and send the
+   * jobs themselves a few at a time.
+   */
+  searchIds(filter: JobSearch, now: Date): string[] {
+    const { where, params } = this.conditionOf(filter, now);
+    const condition = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    return this.searchStatement(`SELECT id FROM jobs ${condition} ORDER BY sort_key, name, id`).pluck().all(params) as string[];
+  }
+
+  /** The SQL conditions (joined with AND) and parameters of a {@link search}, and its search text (name key, '' for none). */
+  private conditionOf(filter: JobSearch, now: Date): { where: string[]; params: Record<string, unknown>; q: string } {
     const where: string[] = [];
     const params: Record<string, unknown> = { now: now.getTime() };
     const q = filter.q !== undefined ? nameKey(filter.q.trim()) : '';
@@ -377,23 +410,7 @@ export class JobsReadModel implements Projection {
           : 'EXISTS (SELECT 1 FROM run_jobs r WHERE r.job_id = jobs.id AND r.last_outcome = @lastOutcome)',
       );
     }
-    if (where.length === 0) {
-      const rows = this.searchStatement('SELECT record, search_text FROM jobs ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset').all({ limit, offset }) as JobRow[];
-      return { items: rows.map(recordOf), total: this.size };
-    }
-    const condition = where.join(' AND ');
-    const page = { ...params, limit, offset };
-    if (q === '') {
-      // The name index gives the order: the page stops early, the count reads the filter's matches.
-      const rows = this.searchStatement(`SELECT record, search_text FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all(page) as JobRow[];
-      return { items: rows.map(recordOf), total: this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params) as number };
-    }
-    // A search: its matches (from the trigram index) are sorted, and counted in the same pass.
-    const rows = this.searchStatement(`SELECT record, search_text, count(*) OVER () AS total FROM jobs WHERE ${condition} ORDER BY sort_key, name, id LIMIT @limit OFFSET @offset`).all(
-      page,
-    ) as Array<JobRow & { total: number }>;
-    const total = rows.length > 0 ? rows[0].total : (this.searchStatement(`SELECT count(*) FROM jobs WHERE ${condition}`).pluck().get(params) as number);
-    return { items: rows.map(recordOf), total };
+    return { where, params, q };
   }
 
   private searchStatement(sql: string): Statement {

@@ -114,6 +114,20 @@ describe('REST: script templates and jobs', () => {
     assert.equal((await t.request(`/api/scripts/${script.id}`, { method: 'DELETE' })).status, 204);
   });
 
+  it('lists every matching job, in name order, however many: the answer is sent a hundred jobs at a time', async () => {
+    await expectJson(await t.request('/api/scripts', { method: 'POST', json: { name: 'Bulk', body: 'true' } }), 201);
+    const names = Array.from({ length: 234 }, (_, i) => `bulk job ${String(i).padStart(3, '0')}`);
+    for (const name of names) await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name, scriptId: 'bulk', tags: ['bulk'] } }), 201);
+    const response = await t.request('/api/jobs?tag=bulk');
+    assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
+    const listed = await expectJson<{ items: Job[] }>(response, 200);
+    assert.deepEqual(listed.items.map((job) => job.name), names);
+    assert.ok(listed.items.every((job) => job.scriptName === 'Bulk' && job.version === 1 && job.lastRun === null));
+    const none = await expectJson<{ items: Job[] }>(await t.request('/api/jobs?tag=no-such-tag'), 200);
+    assert.deepEqual(none, { items: [] });
+    for (const job of listed.items) assert.equal((await t.request(`/api/jobs/${job.id}`, { method: 'DELETE' })).status, 204);
+  });
+
   it('stores input files content-addressed, serves them back byte for byte, and removes them', async () => {
     await expectJson(await t.request('/api/scripts', { method: 'POST', json: { name: 'Files', body: 'ls' } }), 201);
     const job = await expectJson<Job>(await t.request('/api/jobs', { method: 'POST', json: { name: 'With files', scriptId: 'files' } }), 201);
