@@ -74,6 +74,20 @@ describe('page layout in a browser', () => {
     assert.deepEqual(browser.problems, []);
   });
 
+  it("keeps a scheduled run's buttons side by side in the job's history", async () => {
+    const later = await createJob(server, 'Later', 'bash', 'true');
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await requestRun(server, later, { at: inAnHour });
+    await browser.page.goto(`${server.url}/jobs/${later}`);
+    const row = browser.page.locator('#job-history tbody tr').first();
+    const startNow = (await row.getByRole('button', { name: /^Start .* now$/ }).boundingBox())!;
+    const cancel = (await row.getByRole('button', { name: /^Cancel / }).boundingBox())!;
+    assert.ok(Math.abs(startNow.y - cancel.y) < 2 && cancel.x > startNow.x, `Start now at ${startNow.x},${startNow.y}; Cancel at ${cancel.x},${cancel.y}`);
+    await browser.screenshot('lay-04-scheduled-row');
+    await postJson(server, `/api/runs/${scheduled.id}/cancel`, {}, 202);
+    assert.deepEqual(browser.problems, []);
+  });
+
   it('shows a job on a phone definition first, its history one compact entry a run', async () => {
     const phone = await launchBrowser({ viewport: { width: 390, height: 844 } });
     try {
