@@ -2,7 +2,7 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { RunLifecycle, type RunLifecycleNote } from '../logging/run-lifecycle';
 import type { RunOutputAppended } from '../runs/run.events';
-import { RunsReadModel } from '../runs/runs.read-model';
+import { RunsReadModel, type RunStatus } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { JobLabels } from './job-labels';
 import { AppendFeed, type AppendNotice } from './observed-event-store';
@@ -15,6 +15,8 @@ export const MAX_JOB_LABELS = 50;
 const RUN_DURATION_BUCKETS = [0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600, 24 * 3600];
 /** Appends: a fsync'd SQLite commit takes about a millisecond; EventStoreDB a few over the network. */
 const APPEND_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Counts taken this recently (ms) serve the rest of the same scrape. */
+const SCRAPE_MS = 100;
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -68,18 +70,25 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
     clock: Clock,
   ) {
     const now = (): Date => clock.now();
+    // One count per scrape: three gauges read it, and each count reads the status index.
+    let counted: { at: number; counts: Record<RunStatus, number> } | null = null;
+    const statusCounts = (): Record<RunStatus, number> => {
+      const at = clock.now().getTime();
+      if (counted === null || at - counted.at > SCRAPE_MS) counted = { at, counts: runs.countByStatus(new Date(at)) };
+      return counted.counts;
+    };
     new Gauge({
       name: 'endercompute_runs',
       help: 'Runs in the read model by status now (every runner, not only this server).',
       labelNames: ['status'] as const,
       registers: [this.registry],
       collect() {
-        for (const [status, count] of Object.entries(runs.countByStatus(now()))) this.set({ status }, count);
+        for (const [status, count] of Object.entries(statusCounts())) this.set({ status }, count);
       },
     });
     this.gauge('endercompute_queue_length', 'Runs waiting for a runner whose time has come.', () => runs.queuedCount(now()));
-    this.gauge('endercompute_runs_running', 'Runs running now (every runner).', () => runs.countByStatus(now()).running);
-    this.gauge('endercompute_runs_paused', 'Runs paused now (every runner).', () => runs.countByStatus(now()).paused);
+    this.gauge('endercompute_runs_running', 'Runs running now (every runner).', () => statusCounts().running);
+    this.gauge('endercompute_runs_paused', 'Runs paused now (every runner).', () => statusCounts().paused);
     this.gauge(
       'endercompute_projection_lag_events',
       'Events in the log the read models have not applied yet (0 when caught up; counted up to 1000 on EventStoreDB).',

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EventStore } from '../event-store/event-store.port';
 import { decodeOutput } from './output-encoding';
-import { RunOutputReader } from './run-output.reader';
+import { firstChunkAt, RunOutputReader } from './run-output.reader';
 import type { RunOutputAppended } from './run.events';
 import type { OutputChunkRef, RunRecord } from './runs.read-model';
 
@@ -143,14 +143,8 @@ export class OutputLineIndex {
 
 /** The index of the batch holding byte `offset`, or -1 when it is past the stored output. */
 export function batchAt(batches: readonly LineBatch[], offset: number): number {
-  let low = 0;
-  let high = batches.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (batches[middle].offset + batches[middle].length <= offset) low = middle + 1;
-    else high = middle;
-  }
-  return low < batches.length ? low : -1;
+  const index = firstChunkAt(batches, offset);
+  return index < batches.length ? index : -1;
 }
 
 /** The newlines in all the batches. */

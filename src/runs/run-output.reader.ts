@@ -101,8 +101,8 @@ function nextBatch(chunks: readonly OutputChunkRef[], index: number): OutputChun
   return batch;
 }
 
-/** Binary search for the first chunk that ends after `offset`. */
-function firstChunkAt(chunks: ReadonlyArray<{ offset: number; length: number }>, offset: number): number {
+/** Binary search for the first chunk (or batch: anything with `offset` and `length`, in order) that ends after `offset`; `chunks.length` when none does. */
+export function firstChunkAt(chunks: ReadonlyArray<{ offset: number; length: number }>, offset: number): number {
   let low = 0;
   let high = chunks.length;
   while (low < high) {
