@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -46,6 +46,14 @@ describe('removing a work directory', () => {
       for (let dir = deepest; dir !== workdir; dir = join(dir, '..')) chmodSync(dir, 0o555);
       if (process.getuid?.() === 0) {
         // Root may remove anything: the removal runs as `nobody`, who owns the files, as a server not run as root would.
+        // `nobody` may not be able to reach the checkout (a clone in a private temporary folder): it runs a copy of
+        // the compiled module and the one module it imports, at the same relative places.
+        const lib = join(base, 'lib');
+        const module = join(lib, 'runs', 'execution', 'workdir-removal.js');
+        mkdirSync(join(lib, 'runs', 'execution'), { recursive: true });
+        mkdirSync(join(lib, 'shared'), { recursive: true });
+        copyFileSync(require.resolve('../../src/runs/execution/workdir-removal'), module);
+        copyFileSync(require.resolve('../../src/shared/slug'), join(lib, 'shared', 'slug.js'));
         const chownAll = (path: string): void => {
           chownSync(path, 65534, 65534);
           for (const entry of readdirSync(path, { withFileTypes: true })) {
@@ -54,7 +62,6 @@ describe('removing a work directory', () => {
           }
         };
         chownAll(base);
-        const module = require.resolve('../../src/runs/execution/workdir-removal');
         const code = `require(${JSON.stringify(module)}).removeWorkdir(${JSON.stringify(workRoot)}, ${JSON.stringify(workdir)}).then((r) => console.log(r), (e) => { console.error(e.message); process.exit(1); })`;
         const child = spawnSync(process.execPath, ['-e', code], { uid: 65534, gid: 65534, encoding: 'utf8' });
         assert.equal(child.status, 0, child.stderr);
