@@ -59,8 +59,13 @@ describe('Two servers on one EventStoreDB', () => {
     await eventually(async () => ((await b.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'B to show the job');
 
     const requested = await Promise.all(Array.from({ length: RUNS }, (_, i) => requestRun(i % 2 === 0 ? a : b, job.id)));
-    // Each run is watched through the server it was not requested through.
-    const finished = await Promise.all(requested.map((run, n) => waitForRun(n % 2 === 0 ? b : a, run.id, 30_000)));
+    // Each run is watched through the server it was not requested through, once that server's read models show it
+    // (a server's own requests are read-your-writes; the other server follows the log a moment later).
+    const watch = async (server: ServerProcess, id: string): Promise<Run> => {
+      await eventually(async () => ((await server.request(`/api/runs/${id}`)).status === 200 ? true : undefined), 5_000, `run ${id} to show on the other server`);
+      return waitForRun(server, id, 30_000);
+    };
+    const finished = await Promise.all(requested.map((run, n) => watch(n % 2 === 0 ? b : a, run.id)));
     assert.deepEqual(finished.map((run) => run.status), Array(RUNS).fill('succeeded'));
     // Numbering is shared: 1..RUNS, each once, though both servers numbered runs at the same time.
     assert.deepEqual(requested.map((run) => run.number).sort((x, y) => x - y), Array.from({ length: RUNS }, (_, n) => n + 1));
