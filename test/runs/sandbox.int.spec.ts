@@ -162,6 +162,24 @@ describe('the run sandbox', { timeout: 120_000 }, () => {
     assert.equal(segv.exit.signal, 'SIGSEGV');
   });
 
+  test('the exact status arrives even when signals keep coming as the script ends (lines the init never reads)', async () => {
+    // A cancel sends TERM and then CONT; the init may end with those lines unread, which
+    // resets the socket they came on. The status must not travel on that socket.
+    for (let round = 0; round < 15; round++) {
+      const started = await start(spec("trap 'exit 7' TERM; echo ready; while :; do sleep 0.01; done"));
+      await started.waitFor(/ready\n/);
+      let ended = false;
+      void started.running.done.then(() => (ended = true));
+      started.running.signalGroup('SIGTERM');
+      while (!ended) {
+        started.running.signalGroup('SIGCONT');
+        await delay(1);
+      }
+      const exit = await started.running.done;
+      assert.deepEqual([exit.exitCode, exit.signal, exit.startError], [7, null, null], `round ${round}`);
+    }
+  });
+
   test('stdout and stderr keep the order written', async () => {
     const { output } = await runToEnd('for i in $(seq 1 200); do echo "out $i"; echo "err $i" >&2; done');
     assert.equal(output, Array.from({ length: 200 }, (_, i) => `out ${i + 1}\nerr ${i + 1}\n`).join(''));

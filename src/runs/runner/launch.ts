@@ -95,10 +95,10 @@ export function launchDirect(command: LaunchCommand, runId: string): Launched {
 
 /**
  * `bwrap … -- perl -e INIT …` (see {@link SANDBOX_INIT}): file descriptor 3 is a
- * socket to the init, which first receives the environment, then signal names, and
- * answers with the script's exact status. SIGKILL is sent to bubblewrap itself:
- * the init dies with it (`--die-with-parent`) and the kernel ends every process of
- * the sandbox, whatever state they are in.
+ * socket the server writes to (first the environment, then signal names), file
+ * descriptor 4 one the init answers on with the script's exact status. SIGKILL is
+ * sent to bubblewrap itself: the init dies with it (`--die-with-parent`) and the
+ * kernel ends every process of the sandbox, whatever state they are in.
  */
 export function launchSandboxed(settings: SandboxSettings, command: LaunchCommand): Launched {
   const args = [
@@ -112,23 +112,26 @@ export function launchSandboxed(settings: SandboxSettings, command: LaunchComman
     // Nothing of the server: the run's environment reaches the script over the control socket.
     env: {},
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
   });
   const diagnostics = collect(child.stderr);
   const control = child.stdio[3] as Duplex | null;
+  const statusSocket = child.stdio[4] as Duplex | null;
   let statusLine: string | null = null;
   let running = child.pid !== undefined;
-  if (control) {
-    control.on('error', () => undefined);
+  // A control line the init did not read when it ended resets this socket: harmless, the status has its own.
+  control?.on('error', () => undefined);
+  control?.write(encodeEnvironment(command.env));
+  if (statusSocket) {
+    statusSocket.on('error', () => undefined);
     let text = '';
-    control.on('data', (chunk: Buffer) => {
+    statusSocket.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8');
       const end = text.indexOf('\n');
       if (end >= 0 && statusLine === null) statusLine = text.slice(0, end);
     });
-    control.write(encodeEnvironment(command.env));
   }
-  const controlClosed = control ? new Promise<void>((resolve) => control.once('close', () => resolve())) : Promise.resolve();
+  const statusClosed = statusSocket ? new Promise<void>((resolve) => statusSocket.once('close', () => resolve())) : Promise.resolve();
   return {
     child,
     output: child.stdout!,
@@ -146,8 +149,9 @@ export function launchSandboxed(settings: SandboxSettings, command: LaunchComman
     },
     killLeftovers: async () => undefined,
     status: async (code, signal) => {
-      // Wait briefly for the socket to deliver a status written just before the exit.
-      await Promise.race([controlClosed, new Promise((resolve) => setTimeout(resolve, 200).unref())]);
+      // The status socket closes once the init and bubblewrap are gone, after delivering
+      // what the init wrote; the timer only guards against a descriptor held elsewhere.
+      await Promise.race([statusClosed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       const status = statusLine === null ? null : parseInitStatus(statusLine);
       if (status !== null && 'error' in status) return { exitCode: null, signal: null, startError: status.error };
       if (status !== null) return { exitCode: status.exitCode, signal: status.signal === null ? null : signalName(status.signal), startError: null };

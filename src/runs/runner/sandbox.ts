@@ -126,7 +126,7 @@ export function encodeEnvironment(env: Record<string, string>): Buffer {
 }
 
 /**
- * A status line the init writes on the control socket when the script ended:
+ * A status line the init writes on the status socket when the script ended:
  * `exit <code>`, `signal <number>`, or `error <message>` when the script could not
  * be started at all. Null for anything else.
  */
@@ -144,7 +144,11 @@ export const INIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGSTOP', 'SIGCONT'
 
 /**
  * The init, run as `perl -e INIT -- <umask> <interpreter path> <argv0> <script> <args…>`
- * with the control socket as file descriptor 3. No modules are loaded (start-up
+ * with the control socket as file descriptor 3 (server to init) and the status
+ * socket as file descriptor 4 (init to server). The status has a socket of its own
+ * because the server may write a control line the init never reads (a CONT after a
+ * TERM, as the script ends): closing a socket with unread data resets it, and Node
+ * then drops what the init wrote on it. No modules are loaded (start-up
  * time is the sandbox's cost on every run). Numbers are Linux's: WNOHANG 1,
  * F_SETFD 2, FD_CLOEXEC 1, F_SETPIPE_SZ 1031.
  *
@@ -153,7 +157,7 @@ export const INIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGSTOP', 'SIGCONT'
  *   harmless: the pipe keeps its size).
  * - Reads the environment block, starts the script with stderr joined to stdout
  *   (one pipe: the order of the log is exactly the order the script wrote in),
- *   the server's original umask, and nothing of the control socket.
+ *   the server's original umask, and nothing of the control or status socket.
  * - Waits for children and for control lines (`TERM`, `STOP`, `CONT`, …), each
  *   carried out as `kill(-1, SIG)`: every process of the sandbox but the init.
  * - When the script ends, writes its status and exits; the kernel then kills
@@ -164,8 +168,10 @@ export const INIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGSTOP', 'SIGCONT'
  */
 export const SANDBOX_INIT = String.raw`
 my ($umask, $path, @argv) = @ARGV;
-open(my $ctl, '+<&=', 3) or exit 120;
+open(my $ctl, '<&=', 3) or exit 120;
+open(my $st, '>&=', 4) or exit 120;
 fcntl($ctl, 2, 1);
+fcntl($st, 2, 1);
 my ($head, $c) = ('', '');
 while ($c ne "\n") { sysread($ctl, $c, 1) or exit 121; $head .= $c }
 my $need = int($head);
@@ -177,13 +183,13 @@ fcntl(STDOUT, 1031, 1048576);
 pipe(my $wake_r, my $wake_w) or exit 122;
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
 my $pid = fork();
-defined $pid or do { syswrite($ctl, "error cannot fork: $!\n"); exit 123 };
+defined $pid or do { syswrite($st, "error cannot fork: $!\n"); exit 123 };
 if ($pid == 0) {
   $SIG{CHLD} = 'DEFAULT';
   umask(oct($umask));
   open(STDERR, '>&', \*STDOUT);
   exec { $path } @argv;
-  syswrite($ctl, "error cannot start $path: $!\n");
+  syswrite($st, "error cannot start $path: $!\n");
   exit 127;
 }
 close(STDOUT);
@@ -193,7 +199,7 @@ while (1) {
   while ((my $done = waitpid(-1, 1)) > 0) {
     next if $done != $pid;
     my $status = $?;
-    syswrite($ctl, ($status & 127) ? 'signal ' . ($status & 127) . "\n" : 'exit ' . ($status >> 8) . "\n");
+    syswrite($st, ($status & 127) ? 'signal ' . ($status & 127) . "\n" : 'exit ' . ($status >> 8) . "\n");
     exit 0;
   }
   my $in = '';
