@@ -65,6 +65,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { AppendFeed, ObservedEventStore } from './metrics/observed-event-store';
 import { ProjectionLag } from './metrics/projection-lag';
 import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
+import { HISTORY_CONTROLLERS, HISTORY_PROVIDERS } from './history/history.module';
 
 /** The whole application, configured once at start. */
 @Module({})
@@ -78,7 +79,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...HISTORY_CONTROLLERS, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -142,6 +143,7 @@ export class AppModule {
         RunShutdown,
         ScheduleTicker,
         Startup,
+        ...HISTORY_PROVIDERS,
         ...WEB_PROVIDERS,
         ...LIVE_PROVIDERS,
       ],

@@ -1,4 +1,6 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { sendAll } from '../http/send-all';
 import { decodeOutput, storedOutputLength, type StoredOutputData } from '../runs/output-encoding';
 import { IsBoolean, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
@@ -45,11 +47,72 @@ export class EventsController {
     private readonly runs: RunsReadModel,
   ) {}
 
+  /**
+   * JSON: a page of at most `limit` events and a `next` cursor. With `Accept:
+   * application/x-ndjson`: every matching event after `after`, one JSON object a line,
+   * streamed as fast as the client takes it (see {@link exportLines}).
+   */
   @Get()
-  async list(@Query() query: ListEventsQuery): Promise<{ items: AuditEvent[]; next: string | null }> {
-    const limit = query.limit ?? 100;
+  async list(@Query() query: ListEventsQuery, @Headers('accept') accept: string | undefined, @Res() response: Response): Promise<void> {
+    if (wantsNdjson(accept)) {
+      if (query.limit !== undefined) throw new ValidationError(['limit: the NDJSON export sends every matching event: leave limit out (or ask for JSON pages)']);
+      const lines = this.exportLines(query);
+      // The filter is checked (an unknown jobId is a 404) before the status goes out.
+      const first = await lines.next();
+      response.status(200).setHeader('Content-Type', NDJSON);
+      response.setHeader('Cache-Control', 'no-store');
+      await sendAll(response, prepend(first, lines));
+      return;
+    }
+    response.status(200).json(await this.page(query));
+  }
+
+  /**
+   * The NDJSON export: the log read a page at a time from `after`, each page's matching
+   * events written as lines and handed to `sendAll`, which waits for the client to drain
+   * them before the next page is read. Memory holds one page: its event count shrinks
+   * when the events are large (output with `includeBytes`), so a page stays near
+   * {@link EXPORT_PAGE_BYTES} of payload. No limit and no scan cap: it ends at the log's end.
+   */
+  async *exportLines(query: ListEventsQuery): AsyncGenerator<Buffer> {
+    const filter = this.filterOf(query);
+    let after = query.after !== undefined ? parsePosition(query.after) ?? undefined : undefined;
+    let count = PAGE;
+    for (;;) {
+      const page = await this.store.readAll({ after, maxCount: count, filter });
+      if (page.length === 0) return;
+      const lines: string[] = [];
+      let bytes = 0;
+      for (const event of page) {
+        after = event.position;
+        bytes += payloadBytes(event);
+        if (!this.passes(event, query)) continue;
+        lines.push(JSON.stringify(toAuditEvent(event, query.includeBytes === true)));
+      }
+      if (lines.length > 0) yield Buffer.from(`${lines.join('\n')}\n`);
+      if (page.length < count) return;
+      // Aim the next read at EXPORT_PAGE_BYTES of payload, from what this one held.
+      count = bytes === 0 ? PAGE : Math.max(1, Math.min(PAGE, Math.floor((page.length * EXPORT_PAGE_BYTES) / bytes)));
+    }
+  }
+
+  /** Events a JSON answer may show beyond the store's filter: the exact stream, the actor, output not expired. */
+  private passes(event: RecordedEvent, query: ListEventsQuery): boolean {
+    if (query.stream !== undefined && event.stream !== query.stream) return false;
+    if (this.runs.isExpiredOutput(event)) return false;
+    // Actors are stored in NFC (older events may not be): compare in NFC.
+    if (query.actor !== undefined && event.metadata.actor.normalize('NFC') !== query.actor.normalize('NFC')) return false;
+    return true;
+  }
+
+  private filterOf(query: ListEventsQuery): EventFilter {
     const streams = this.streamPrefixes(query);
-    const filter: EventFilter = { ...(streams ? { streamPrefixes: streams } : {}), ...(query.type ? { eventTypes: query.type.split(',') } : {}) };
+    return { ...(streams ? { streamPrefixes: streams } : {}), ...(query.type ? { eventTypes: query.type.split(',') } : {}) };
+  }
+
+  private async page(query: ListEventsQuery): Promise<{ items: AuditEvent[]; next: string | null }> {
+    const limit = query.limit ?? 100;
+    const filter = this.filterOf(query);
     let after = query.after !== undefined ? parsePosition(query.after) ?? undefined : undefined;
     const items: AuditEvent[] = [];
     let scanned = 0;
@@ -60,10 +123,7 @@ export class EventsController {
       for (const event of page) {
         scanned++;
         after = event.position;
-        if (query.stream !== undefined && event.stream !== query.stream) continue;
-        if (this.runs.isExpiredOutput(event)) continue;
-        // Actors are stored in NFC (older events may not be): compare in NFC.
-        if (query.actor !== undefined && event.metadata.actor.normalize('NFC') !== query.actor.normalize('NFC')) continue;
+        if (!this.passes(event, query)) continue;
         items.push(toAuditEvent(event, query.includeBytes === true));
         if (query.includeBytes === true) includedBytes += payloadBytes(event);
         if (items.length === limit || includedBytes >= INCLUDED_BYTES_PER_ANSWER) break;
@@ -82,6 +142,25 @@ export class EventsController {
     }
     return query.stream !== undefined ? [query.stream] : undefined;
   }
+}
+
+const NDJSON = 'application/x-ndjson';
+/** Payload bytes the NDJSON export aims to read from the log at a time. */
+const EXPORT_PAGE_BYTES = 8 * 1024 * 1024;
+
+/** Whether the client asked for NDJSON (`Accept: application/x-ndjson`, not refused with `q=0`). */
+function wantsNdjson(accept: string | undefined): boolean {
+  return (accept ?? '').split(',').some((part) => {
+    const [type, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    return type === NDJSON && !params.some((p) => /^q=0(\.0*)?$/.test(p));
+  });
+}
+
+/** An iterator's first result put back in front of the rest. */
+async function* prepend(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  if (first.done) return;
+  yield first.value;
+  yield* rest;
 }
 
 /** The raw bytes an event's payload stands for (output or file bytes), 0 for other events. */

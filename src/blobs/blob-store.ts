@@ -140,6 +140,12 @@ export class BlobStore {
     return Buffer.concat(parts);
   }
 
+  /** Whether a blob's bytes are complete in the log (false once retention or a deletion removed them). */
+  async isComplete(sha256: string): Promise<boolean> {
+    const [last] = await this.store.readStream(blobStream(sha256), { direction: 'backwards', maxCount: 1 });
+    return last?.type === 'BlobCompleted';
+  }
+
   /** The `BlobCompleted` of a blob: its size and chunk count. */
   private async completion(sha256: string): Promise<BlobCompleted['data']> {
     const [last] = await this.store.readStream(blobStream(sha256), { direction: 'backwards', maxCount: 1 });

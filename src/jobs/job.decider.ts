@@ -40,6 +40,23 @@ export type JobCommand =
       nameTakenBy: NameHolder | null;
       scriptExists: boolean;
     }
+  /**
+   * Make the job equal again to an earlier version of itself (`definition` and `files`
+   * as they were): an ordinary change, refused with a conflict naming the reason when
+   * the name is now taken, the template was removed, or a file's bytes are gone.
+   */
+  | {
+      type: 'RestoreJob';
+      jobId: string;
+      /** The version restored, as people count it (for the messages). */
+      version: number;
+      definition: JobDefinition;
+      files: JobFile[];
+      nameTakenBy: NameHolder | null;
+      scriptExists: boolean;
+      /** Names of `files` whose bytes are no longer complete in the log (expired or deleted). */
+      missingFiles: string[];
+    }
   | { type: 'AttachJobFiles'; jobId: string; files: JobFile[] }
   | { type: 'RemoveJobFile'; jobId: string; name: string }
   | {
@@ -106,6 +123,8 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
       if (Object.keys(changed).length === 0) return [];
       return [{ type: 'JobUpdated', data: { jobId: command.jobId, ...changed } }];
     }
+    case 'RestoreJob':
+      return decideRestore(command, requireActive(state, command.jobId));
     case 'AttachJobFiles': {
       const job = requireActive(state, command.jobId);
       const names = command.files.map((f) => f.name);
@@ -139,6 +158,38 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
     default:
       return assertNever(command, 'job command');
   }
+}
+
+/**
+ * A restore as ordinary events: one `JobUpdated` with the fields that differ from now,
+ * then a `JobFileRemoved` or `JobFileAttached` per file that differs. Nothing when the
+ * job already equals the version.
+ */
+function decideRestore(command: Extract<JobCommand, { type: 'RestoreJob' }>, job: ActiveJob): JobEvent[] {
+  const { jobId, version, definition } = command;
+  const changed: Partial<JobDefinition> = {};
+  for (const field of JOB_DEFINITION_FIELDS) {
+    const value = definition[field];
+    if (value !== undefined && !sameValue(value, job[field])) (changed as Record<string, unknown>)[field] = value;
+  }
+  if (changed.name !== undefined && command.nameTakenBy && command.nameTakenBy.id !== jobId) {
+    throw new ConflictError(`Version ${version} cannot be restored: its name "${changed.name}" is now taken by another job ("${command.nameTakenBy.name}")`);
+  }
+  if (changed.scriptId !== undefined && !command.scriptExists) {
+    throw new ConflictError(`Version ${version} cannot be restored: its script template (${changed.scriptId}) was removed`);
+  }
+  const removed = job.files.filter((now) => !command.files.some((then) => then.name === now.name));
+  const attached = command.files.filter((then) => !job.files.some((now) => now.name === then.name && now.sha256 === then.sha256));
+  const gone = attached.filter((file) => command.missingFiles.includes(file.name));
+  if (gone.length > 0) {
+    throw new ConflictError(`Version ${version} cannot be restored: the bytes of its input ${gone.length === 1 ? 'file' : 'files'} ${gone.map((f) => `"${f.name}"`).join(', ')} expired`);
+  }
+  refuseInvalidControls(changed);
+  const events: JobEvent[] = [];
+  if (Object.keys(changed).length > 0) events.push({ type: 'JobUpdated', data: { jobId, ...changed } });
+  for (const file of removed) events.push({ type: 'JobFileRemoved', data: { jobId, name: file.name } });
+  for (const file of attached) events.push({ type: 'JobFileAttached', data: { jobId, file } });
+  return events;
 }
 
 export function requireActive(state: JobState, jobId: string): ActiveJob {

@@ -24,11 +24,13 @@ import { sendAll } from '../http/send-all';
 import { ALL_STATUSES, FINISHED_STATUSES } from '../runs/runs.read-model';
 import type { FinishedStatus } from '../runs/run.events';
 import type { CommandContext } from '../shared/command-context';
-import { NotFoundError } from '../shared/domain-errors';
+import { NotFoundError, ValidationError } from '../shared/domain-errors';
+import { AS_OF_HEADER, asOfListJson } from '../history/as-of.http';
+import { AsOfQueries, type JobAsOf } from '../history/as-of';
 import { AttachJobFilesCommand, CreateJobCommand, RemoveJobCommand, RemoveJobFileCommand, UpdateJobCommand } from './job.commands';
 import { CreateJobDto, jobDefinitionFrom, UpdateJobDto } from './job.dto';
 import { JobQueries, type JobView } from './job.view';
-import { FilesBody, IfMatchHeader } from '../openapi/api-docs.decorators';
+import { FilesBody, IfMatchHeader, QueryParam } from '../openapi/api-docs.decorators';
 
 export class ListJobsQuery {
   @IsOptional() @IsString() @MaxLength(200) q?: string;
@@ -36,6 +38,8 @@ export class ListJobsQuery {
   @IsOptional() @IsIn([...ALL_STATUSES, 'never']) lastStatus?: (typeof ALL_STATUSES)[number] | 'never';
   /** How the most recently finished run ended: succeeded, failed, cancelled, timed_out, lost, or never. */
   @IsOptional() @IsIn([...FINISHED_STATUSES, 'never']) lastOutcome?: FinishedStatus | 'never';
+  /** The jobs as they stood at this ISO 8601 time (read-only, rebuilt from the log): see API.md *As of a time*. */
+  @IsOptional() @IsString() @MaxLength(64) asOf?: string;
 }
 
 /** REST resource `/api/jobs`: jobs and their input files. Wherever a job id is accepted, its name is too. */
@@ -45,6 +49,7 @@ export class JobsController {
     private readonly commands: CommandBus,
     private readonly queries: JobQueries,
     private readonly blobs: BlobStore,
+    private readonly asOf: AsOfQueries,
   ) {}
 
   @Post()
@@ -56,13 +61,30 @@ export class JobsController {
   /** Every match, streamed a few jobs at a time (a server with 10,000 jobs answers them all without holding them all). */
   @Get()
   async list(@Query() query: ListJobsQuery, @Res() response: Response): Promise<void> {
-    const pieces = this.queries.listJson(query);
+    const { asOf: asOfText, ...filter } = query;
+    const asOf = this.asOf.parse(asOfText);
+    if (asOf) {
+      if (filter.lastStatus !== undefined || filter.lastOutcome !== undefined) {
+        throw new ValidationError(['asOf: cannot be combined with lastStatus or lastOutcome (runs are filtered as they are now)']);
+      }
+      const items = await this.asOf.jobList(asOf, filter);
+      response.status(200).type('application/json').setHeader(AS_OF_HEADER, asOf.toISOString());
+      await sendAll(response, asOfListJson(items, asOf));
+      return;
+    }
+    const pieces = this.queries.listJson(filter);
     response.status(200).type('application/json');
     await sendAll(response, pieces);
   }
 
   @Get(':id')
-  get(@Param('id') idOrName: string, @Res({ passthrough: true }) response: Response): JobView {
+  @QueryParam('asOf', 'string', 'The job as it stood at this ISO 8601 time (read-only): see API.md *As of a time*')
+  async get(@Param('id') idOrName: string, @Res({ passthrough: true }) response: Response, @Query('asOf') asOfText?: string): Promise<JobView | JobAsOf> {
+    const asOf = this.asOf.parse(asOfText);
+    if (asOf) {
+      response.setHeader(AS_OF_HEADER, asOf.toISOString());
+      return this.asOf.job(idOrName, asOf);
+    }
     return this.respond(this.queries.require(idOrName).id, response);
   }
 

@@ -29,6 +29,8 @@ export type ScriptCommand =
       changes: { name?: string; interpreter?: string; body?: string };
       nameTakenBy: NameHolder | null;
     }
+  /** Make the template equal again to an earlier version (`version`, as people count it). */
+  | { type: 'RestoreScript'; scriptId: string; version: number; target: { name: string; interpreter: string; body: string }; nameTakenBy: NameHolder | null }
   | { type: 'RemoveScript'; scriptId: string; usedByJobs: string[] }
   /** A job is about to use the template: only an active template may be used. */
   | { type: 'DeclareUse'; scriptId: string; jobId: string; jobRevision: number | null };
@@ -70,6 +72,18 @@ export function decideScript(command: ScriptCommand, state: ScriptState): Script
       }
       if (changed.name !== undefined) refuseTakenName(changed.name, command.nameTakenBy, command.scriptId);
       // An edit that changes nothing records nothing: the log stays a list of real changes.
+      if (Object.keys(changed).length === 0) return [];
+      return [{ type: 'ScriptUpdated', data: { scriptId: command.scriptId, ...changed } }];
+    }
+    case 'RestoreScript': {
+      const active = requireActive(state, command.scriptId);
+      const changed: { name?: string; interpreter?: string; body?: string } = {};
+      for (const key of ['name', 'interpreter', 'body'] as const) {
+        if (command.target[key] !== active[key]) changed[key] = command.target[key];
+      }
+      if (changed.name !== undefined && command.nameTakenBy && command.nameTakenBy.id !== command.scriptId) {
+        throw new ConflictError(`Version ${command.version} cannot be restored: its name "${changed.name}" is now taken by another template ("${command.nameTakenBy.name}")`);
+      }
       if (Object.keys(changed).length === 0) return [];
       return [{ type: 'ScriptUpdated', data: { scriptId: command.scriptId, ...changed } }];
     }

@@ -16,7 +16,7 @@ import { changesScriptVersion, SCRIPT_EVENT_TYPES, scriptStream, type ScriptEven
 import { ScriptsReadModel } from './scripts.read-model';
 
 /** The template aggregate; jobs' use declarations are bookkeeping, not changes of its version. */
-const scriptDecider: Decider<ScriptState, ScriptEvent, ScriptCommand> = {
+export const scriptDecider: Decider<ScriptState, ScriptEvent, ScriptCommand> = {
   initial: initialScriptState,
   evolve: evolveScript,
   decide: decideScript,

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
@@ -8,7 +8,9 @@ import { NotFoundError } from '../shared/domain-errors';
 import { CreateScriptDto, UpdateScriptDto } from './script.dto';
 import { CreateScriptCommand, RemoveScriptCommand, UpdateScriptCommand } from './script.commands';
 import { ScriptsReadModel, type ScriptView } from './scripts.read-model';
-import { IfMatchHeader } from '../openapi/api-docs.decorators';
+import { IfMatchHeader, QueryParam } from '../openapi/api-docs.decorators';
+import { AS_OF_HEADER } from '../history/as-of.http';
+import { AsOfQueries, type ScriptAsOf } from '../history/as-of';
 
 export const DEFAULT_INTERPRETER = 'bash';
 
@@ -18,6 +20,7 @@ export class ScriptsController {
   constructor(
     private readonly commands: CommandBus,
     private readonly scripts: ScriptsReadModel,
+    private readonly asOf: AsOfQueries,
   ) {}
 
   @Post()
@@ -28,7 +31,13 @@ export class ScriptsController {
   }
 
   @Get()
-  list(): { items: ScriptView[] } {
+  @QueryParam('asOf', 'string', 'The templates as they stood at this ISO 8601 time (read-only): see API.md *As of a time*')
+  async list(@Res({ passthrough: true }) response: Response, @Query('asOf') asOfText?: string): Promise<{ items: ScriptView[] } | { items: ScriptAsOf[]; asOf: string }> {
+    const asOf = this.asOf.parse(asOfText);
+    if (asOf) {
+      response.setHeader(AS_OF_HEADER, asOf.toISOString());
+      return { items: await this.asOf.scripts(asOf), asOf: asOf.toISOString() };
+    }
     return { items: this.scripts.list().map(asPublished) };
   }
 

@@ -7,6 +7,8 @@ export interface CommandContext {
   source: string;
   correlationId: string;
   causationId: string | null;
+  /** Set when the change restores an earlier version (as people count it): recorded in the metadata. */
+  restoredFrom?: number;
 }
 
 /** The metadata every event of one command carries. */
@@ -17,6 +19,7 @@ export function metadataFor(context: CommandContext, at: Date): EventMetadata {
     correlationId: context.correlationId,
     causationId: context.causationId,
     source: context.source,
+    ...(context.restoredFrom !== undefined ? { restoredFrom: context.restoredFrom } : {}),
   };
 }
 

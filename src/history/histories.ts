@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import { EventStore } from '../event-store/event-store.port';
+import { jobDecider } from '../jobs/job.handlers';
+import type { JobState } from '../jobs/job.decider';
+import { JOB_EVENT_TYPES, jobStream, type JobFile } from '../jobs/job.events';
+import { JobsReadModel } from '../jobs/jobs.read-model';
+import type { ScriptState } from '../scripts/script.decider';
+import { SCRIPT_EVENT_TYPES, scriptStream } from '../scripts/script.events';
+import { scriptDecider } from '../scripts/script.handlers';
+import { ScriptsReadModel } from '../scripts/scripts.read-model';
+import { NotFoundError } from '../shared/domain-errors';
+import { fieldChanges, foldVersions, type FieldChange, type Version } from './versions';
+
+/** What a version holds, as the API shows it: every field of the resource, `status` first. */
+export type Content = Record<string, unknown> & { status: 'active' | 'removed'; name: string };
+
+/** A version in a list: who, when, how, and the names of the fields it changed. */
+export interface VersionSummary {
+  version: number;
+  at: string;
+  actor: string;
+  source: string;
+  event: string;
+  restoredFrom: number | null;
+  /** Names of the fields that differ from the version before (every field for the first). */
+  fields: string[];
+}
+
+/** One version in full: its content and what changed from the version compared with. */
+export interface VersionDetail extends Omit<VersionSummary, 'fields'> {
+  /** The resource as it was at this version. */
+  content: Content;
+  /** The version `changes` start from: the one before (null for the first), or the one asked for. */
+  comparedTo: number | null;
+  changes: FieldChange[];
+  /** The current (newest) version. */
+  current: number;
+}
+
+/** A job at one version: its definition and its input files (by name); `removed` keeps only the name. */
+export function jobContent(state: JobState): Content | null {
+  if (state.status === 'absent') return null;
+  if (state.status === 'removed') return { status: 'removed', name: state.name };
+  const { status, jobId: _id, files, ...definition } = state;
+  return { status, ...definition, files: sortedFiles(files) };
+}
+
+export function scriptContent(state: ScriptState): Content | null {
+  if (state.status === 'absent') return null;
+  if (state.status === 'removed') return { status: 'removed', name: state.name };
+  const { status, scriptId: _id, ...fields } = state;
+  return { status, ...fields };
+}
+
+const sortedFiles = (files: JobFile[]): JobFile[] => [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+/**
+ * Version history of one kind of aggregate, read from its own stream and folded with its
+ * own decider's `evolve`: never from a read model, so it shows exactly what the log says.
+ */
+abstract class History {
+  constructor(protected readonly store: EventStore) {}
+
+  protected abstract readonly label: string;
+  /** The aggregate's id for an id or current name; an id that was issued but removed still counts. */
+  protected abstract resolve(idOrName: string): string | null;
+  protected abstract stream(id: string): string;
+  protected abstract fold(events: Awaited<ReturnType<EventStore['readStream']>>, visit: (version: Version<Content | null>) => void): void;
+
+  /** Every version, oldest first, each with the fields it changed. @throws NotFoundError for an unknown id or name. */
+  async versions(idOrName: string): Promise<{ id: string; items: VersionSummary[] }> {
+    const { id, versions } = await this.load(idOrName);
+    let previous: Content | null = null;
+    const items = versions.map((version) => {
+      const { state, ...meta } = version;
+      const fields = fieldChanges(previous, state).map((change) => change.field);
+      previous = state;
+      return { ...meta, fields };
+    });
+    return { id, items };
+  }
+
+  /**
+   * Version `n` in full, with the changes from `compareTo` (default: the version before).
+   * @throws NotFoundError when `n` or `compareTo` is not one of its versions.
+   */
+  async version(idOrName: string, n: number, compareTo?: number): Promise<{ id: string; detail: VersionDetail }> {
+    const { id, versions } = await this.load(idOrName);
+    const index = versions.findIndex((v) => v.version === n);
+    if (index < 0) throw this.noSuchVersion(idOrName, n, versions);
+    let base: Version<Content> | null = index > 0 ? versions[index - 1] : null;
+    if (compareTo !== undefined) {
+      base = versions.find((v) => v.version === compareTo) ?? null;
+      if (!base) throw this.noSuchVersion(idOrName, compareTo, versions);
+    }
+    const { state, ...meta } = versions[index];
+    const detail: VersionDetail = {
+      ...meta,
+      content: state,
+      comparedTo: base?.version ?? null,
+      changes: fieldChanges(base?.state ?? null, state),
+      current: versions[versions.length - 1].version,
+    };
+    return { id, detail };
+  }
+
+  private async load(idOrName: string): Promise<{ id: string; versions: Array<Version<Content>> }> {
+    const id = this.resolve(idOrName);
+    const events = id === null ? [] : await this.store.readStream(this.stream(id));
+    const versions: Array<Version<Content>> = [];
+    this.fold(events, (version) => {
+      if (version.state) versions.push(version as Version<Content>);
+    });
+    if (id === null || versions.length === 0) throw new NotFoundError(`No ${this.label} "${idOrName}" exists`);
+    return { id, versions };
+  }
+
+  private noSuchVersion(idOrName: string, n: number, versions: Array<Version<Content>>): NotFoundError {
+    const numbers = versions.map((v) => v.version);
+    const shown = numbers.length > 12 ? `${numbers.slice(0, 5).join(', ')}, …, ${numbers.slice(-5).join(', ')}` : numbers.join(', ');
+    return new NotFoundError(`The ${this.label} "${idOrName}" has no version ${n} (its versions: ${shown})`);
+  }
+}
+
+/** Versions of jobs (`job-<id>` streams). */
+@Injectable()
+export class JobHistory extends History {
+  protected readonly label = 'job';
+  constructor(store: EventStore, private readonly jobs: JobsReadModel) {
+    super(store);
+  }
+
+  protected resolve(idOrName: string): string | null {
+    const job = this.jobs.find(idOrName);
+    if (job) return job.id;
+    // Taken but not found by name: the id of a removed job.
+    return this.jobs.isTaken(idOrName) ? idOrName : null;
+  }
+
+  protected stream(id: string): string {
+    return jobStream(id);
+  }
+
+  protected fold(events: Parameters<History['fold']>[0], visit: Parameters<History['fold']>[1]): void {
+    foldVersions(events, jobDecider, JOB_EVENT_TYPES, (v) => visit({ ...v, state: jobContent(v.state) }));
+  }
+}
+
+/** Versions of script templates (`script-<id>` streams). */
+@Injectable()
+export class ScriptHistory extends History {
+  protected readonly label = 'script template';
+  constructor(store: EventStore, private readonly scripts: ScriptsReadModel) {
+    super(store);
+  }
+
+  protected resolve(idOrName: string): string | null {
+    const script = this.scripts.find(idOrName);
+    if (script) return script.id;
+    return this.scripts.isTaken(idOrName) ? idOrName : null;
+  }
+
+  protected stream(id: string): string {
+    return scriptStream(id);
+  }
+
+  protected fold(events: Parameters<History['fold']>[0], visit: Parameters<History['fold']>[1]): void {
+    foldVersions(events, scriptDecider, SCRIPT_EVENT_TYPES, (v) => visit({ ...v, state: scriptContent(v.state) }));
+  }
+}
