@@ -69,13 +69,19 @@ abstract class History {
 
   /** Every version, oldest first, each with the fields it changed. @throws NotFoundError for an unknown id or name. */
   async versions(idOrName: string): Promise<{ id: string; items: VersionSummary[] }> {
+    const { id, items } = await this.changesets(idOrName);
+    return { id, items: items.map(({ changes, content: _content, ...meta }) => ({ ...meta, fields: changes.map((change) => change.field) })) };
+  }
+
+  /** Every version, oldest first, with its content and its changes from the version before. */
+  async changesets(idOrName: string): Promise<{ id: string; items: Array<Omit<VersionSummary, 'fields'> & { content: Content; changes: FieldChange[] }> }> {
     const { id, versions } = await this.load(idOrName);
     let previous: Content | null = null;
     const items = versions.map((version) => {
       const { state, ...meta } = version;
-      const fields = fieldChanges(previous, state).map((change) => change.field);
+      const changes = fieldChanges(previous, state);
       previous = state;
-      return { ...meta, fields };
+      return { ...meta, content: state, changes };
     });
     return { id, items };
   }

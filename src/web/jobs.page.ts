@@ -21,6 +21,7 @@ import { fileJobProblems, jobFormValues, MAX_SCHEDULE_ROW, parseJobForm } from '
 import { JobListFilters, NewJobParams, ScheduleRowParams } from './forms/page-filters';
 import { fileRunProblems, parseRunForm, runFormValues } from './forms/run-form';
 import { PageController } from './page-auth';
+import { AsOfPages } from '../history/as-of.page';
 import { PageQueries } from './page-queries';
 import { RunPages } from './runs.page';
 import { type Flash, type PageSpec, ViewRenderer } from './view-renderer';
@@ -39,10 +40,16 @@ export class JobsPages {
     private readonly queries: PageQueries,
     private readonly runPages: RunPages,
     private readonly clock: Clock,
+    private readonly asOfPages: AsOfPages,
   ) {}
 
   @Get()
-  list(@Query() query: JobListFilters, @Req() request: Request, @Res() response: Response): void {
+  async list(@Query() query: JobListFilters, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const asOf = this.asOfPages.parse(query.asOf);
+    if (asOf) {
+      const filter = { q: text(query as Record<string, unknown>, 'q') || undefined, tag: text(query as Record<string, unknown>, 'tag') || undefined };
+      return this.views.respond(request, response, await this.asOfPages.jobs(asOf, filter));
+    }
     this.views.respond(request, response, this.listPage(query as Record<string, unknown>));
   }
 
@@ -104,7 +111,9 @@ export class JobsPages {
   }
 
   @Get(':id')
-  show(@Param('id') id: string, @Req() request: Request, @Res() response: Response): void {
+  async show(@Param('id') id: string, @Query('asOf') asOfText: unknown, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const asOf = this.asOfPages.parse(asOfText);
+    if (asOf) return this.views.respond(request, response, await this.asOfPages.job(id, asOf));
     this.views.respond(request, response, this.jobPage(this.jobQueries.require(id)));
   }
 

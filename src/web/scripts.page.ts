@@ -1,4 +1,4 @@
-import { Body, Delete, Get, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { Body, Delete, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { revisionFromForm } from '../http/etag';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
@@ -10,6 +10,7 @@ import { addError, emptyForm, fileProblems, type FormState } from './forms/form-
 import { COMMON_INTERPRETERS, parseScriptForm, SAMPLE_BODY, scriptFormValues } from './forms/script-form';
 import { contextOf } from './jobs.page';
 import { PageController } from './page-auth';
+import { AsOfPages } from '../history/as-of.page';
 import { PageQueries } from './page-queries';
 import { type Flash, type PageSpec, ViewRenderer } from './view-renderer';
 
@@ -21,10 +22,13 @@ export class ScriptsPages {
     private readonly commands: CommandBus,
     private readonly scripts: ScriptsReadModel,
     private readonly queries: PageQueries,
+    private readonly asOfPages: AsOfPages,
   ) {}
 
   @Get()
-  list(@Req() request: Request, @Res() response: Response): void {
+  async list(@Query('asOf') asOfText: unknown, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const asOf = this.asOfPages.parse(asOfText);
+    if (asOf) return this.views.respond(request, response, await this.asOfPages.templates(asOf));
     this.views.respond(request, response, this.listPage());
   }
 

@@ -14,6 +14,8 @@ export class JobListFilters {
   @Allow() status?: unknown;
   @Allow() outcome?: unknown;
   @Allow() page?: unknown;
+  /** A time: the jobs as they stood then, read-only (see `src/history/as-of.page.ts`). */
+  @Allow() asOf?: unknown;
 }
 
 /** `/jobs/new`: the template to preselect. */
