@@ -3,6 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/request-context';
 import { revisionFromForm } from '../http/etag';
+import { ValidationError } from '../shared/domain-errors';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { contextOf } from '../web/jobs.page';
 import { PageController } from '../web/page-auth';
@@ -112,6 +113,9 @@ abstract class HistoryPages {
 
   async restore(idOrName: string, n: string, body: Record<string, unknown>, request: AuthenticatedRequest, response: Response): Promise<void> {
     const version = versionNumber(n, 'version');
+    // The Restore button's form sends the version it was shown beside, nothing else: a stray field is refused, never ignored.
+    const stray = Object.keys(body ?? {}).filter((key) => key !== 'version');
+    if (stray.length > 0) throw new ValidationError([`${stray[0].slice(0, 40)}: the Restore button sends no field "${stray[0].slice(0, 40)}"${stray.length > 1 ? ` (and ${stray.length - 1} more)` : ''}`]);
     const { id, items } = await this.history().versions(idOrName);
     const before = items[items.length - 1].version;
     const expected = revisionFromForm(typeof body.version === 'string' ? body.version : '');

@@ -98,11 +98,11 @@ describe('Hostile-request sweep over every registered route', () => {
     );
   }
 
-  /** A route's path with real ids in it: the resource its prefix names, and the job's input file. */
+  /** A route's path with real ids in it: the resource its prefix names, the job's input file, and version 1. */
   function concrete(path: string): string {
     const kind = /^\/(?:api\/)?(scripts|jobs|runs)\//.exec(path)?.[1];
     const id = kind === 'scripts' ? ids.script : kind === 'jobs' ? ids.job : ids.run;
-    return path.replace(':id', encodeURIComponent(id)).replace(':name', 'in.txt');
+    return path.replace(':id', encodeURIComponent(id)).replace(':name', 'in.txt').replace(':n', '1');
   }
 
   it('finds the routes to sweep in the router', () => {
