@@ -158,8 +158,8 @@ export class AsOfQueries {
    * @throws NotFoundError when it did not exist then (not yet created, or removed).
    */
   async job(idOrName: string, asOf: Date): Promise<JobAsOf> {
-    const id = this.jobs.find(idOrName)?.id ?? (this.jobs.isTaken(idOrName) ? idOrName : null);
     let found: JobAsOf | null = null;
+    const id = this.idOf(idOrName);
     if (id !== null) {
       const { scripts } = await this.rebuild(asOf, ['script-']);
       let stood: Stood<JobState> | undefined;
@@ -168,14 +168,20 @@ export class AsOfQueries {
         if (JOB_EVENT_TYPES.includes(event.type as never)) stood = advance(stood, jobDecider as never, changesJobVersion, event);
       }
       found = stood ? jobView(id, stood, scripts, asOf) : null;
-    }
-    if (!found) {
-      // The name it had then may since have changed, or been given to another job.
+    } else {
+      // A name means the job that had it then: it may since have been renamed, or the name given to another job.
       const key = nameKey(idOrName);
       found = (await this.jobList(asOf, {})).find((job) => nameKey(job.name) === key) ?? null;
     }
     if (!found) throw new NotFoundError(`No job "${idOrName}" existed at ${asOf.toISOString()}`);
     return found;
+  }
+
+  /** The job id `value` is (a job's id now, or a removed job's), or null when it is a name or unknown. */
+  private idOf(value: string): string | null {
+    if (this.jobs.get(value)) return value;
+    // Issued once but not found by id or name now: a removed job's id.
+    return this.jobs.find(value) === undefined && this.jobs.isTaken(value) ? value : null;
   }
 
   /** Folds the version-changing events of jobs and templates recorded up to `asOf`. */
@@ -223,7 +229,6 @@ function jobView(id: string, stood: Stood<JobState>, scripts: Map<string, Stood<
   return {
     id,
     ...(fields as { name: string; scriptId: string }),
-    ...fields,
     scriptName: script?.status === 'active' ? script.name : null,
     version: publicVersion(stood.revision),
     createdAt: stood.createdAt,

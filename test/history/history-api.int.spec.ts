@@ -156,14 +156,18 @@ describe('history API: versions, restore, as of a time', () => {
     await put(`/api/jobs/${job.id}`, { name: 'Timed job renamed', args: ['after'] });
     await put(`/api/scripts/${script.id}`, { body: 'new body' });
     await post('/api/jobs', { name: 'Born later', scriptId: script.id, tags: ['when'] });
+    // Its old name, given to another job since.
+    const namesake = await post('/api/jobs', { name: 'Timed job', scriptId: script.id });
 
     const single = await t.request(`/api/jobs/${job.id}?asOf=${encodeURIComponent(asOf)}`);
     const then = await expectJson<Record<string, unknown>>(single, 200);
     assert.deepEqual([then.name, then.args, then.version, then.asOf, then.scriptName], ['Timed job', ['before'], 1, asOf, 'Timed tpl']);
     assert.equal(single.headers.get('x-as-of'), asOf);
     assert.doesNotMatch(single.headers.get('etag') ?? '', /^"\d+"$/, 'a past state is no version to edit');
-    // By the name it had then.
+    // By the name it had then, though another job has that name now.
     assert.equal((await json<{ id: string }>(`/api/jobs/timed%20job?asOf=${encodeURIComponent(asOf)}`)).id, job.id);
+    assert.equal((await json<{ id: string }>('/api/jobs/timed%20job')).id, namesake.id);
+    assert.match((await json<{ message: string }>(`/api/jobs/${namesake.id}?asOf=${encodeURIComponent(asOf)}`, {}, 404)).message, /existed at/);
     const now = await json<{ name: string }>(`/api/jobs/${job.id}`);
     assert.equal(now.name, 'Timed job renamed');
 
@@ -171,7 +175,7 @@ describe('history API: versions, restore, as of a time', () => {
     assert.deepEqual([list.items.map((j) => j.name), list.asOf], [['Timed job'], asOf]);
     const current = await json<{ items: Array<{ name: string }> }>('/api/jobs?tag=when');
     assert.deepEqual(current.items.map((j) => j.name), ['Born later', 'Timed job renamed']);
-    const searched = await json<{ items: Array<{ name: string }> }>(`/api/jobs?q=timed&asOf=${encodeURIComponent(asOf)}`);
+    const searched = await json<{ items: Array<{ name: string }> }>(`/api/jobs?q=TIMED&asOf=${encodeURIComponent(asOf)}`);
     assert.deepEqual(searched.items.map((j) => j.name), ['Timed job']);
 
     const scripts = await json<{ items: Array<{ name: string; body: string; version: number }>; asOf: string }>(`/api/scripts?asOf=${encodeURIComponent(asOf)}`);
