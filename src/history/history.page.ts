@@ -74,7 +74,8 @@ abstract class HistoryPages {
         actor: item.actor,
         source: sourceLabel(item.source),
         what: item.restoredFrom !== null ? `Restored version ${item.restoredFrom}` : (EVENTS[item.event] ?? item.event),
-        changes: changeViews(this.readable(item.changes)),
+        // A creation's `status: active` says nothing a person needs.
+        changes: changeViews(this.readable(item.changes.filter((change) => !(change.field === 'status' && change.before === undefined)))),
       }))
       .reverse();
     return {
@@ -99,7 +100,7 @@ abstract class HistoryPages {
         list: this.base,
         v: { ...detail, source: sourceLabel(detail.source), what: detail.restoredFrom !== null ? `Restored version ${detail.restoredFrom}` : (EVENTS[detail.event] ?? detail.event) },
         fields,
-        changes: changeViews(this.readable(detail.changes)),
+        changes: changeViews(this.readable(detail.changes.filter((change) => !(change.field === 'status' && change.before === undefined)))),
         restorable: detail.version !== detail.current && detail.content.status === 'active',
       },
     };

@@ -62,6 +62,7 @@ describe('history pages in a browser', () => {
     assert.equal(await page.locator('#version-1 .version-actor').innerText(), 'Ada');
     assert.equal(await page.locator('#version-1 .version-what').innerText(), 'Created');
     assert.equal(await page.evaluate('window.pwned === undefined && document.querySelectorAll("main img, main b").length === 0'), true, 'nothing hostile ran or rendered');
+    await browser.screenshot('hist-history');
   });
 
   it('restores version 2 of a job from its page as a new version equal to version 2', async () => {
@@ -73,10 +74,12 @@ describe('history pages in a browser', () => {
     await page.locator('#version-3').waitFor();
     await page.click('#version-2 h2 a');
     await page.locator('#restore-version').waitFor();
+    await browser.screenshot('hist-version');
     await page.click('#restore-version');
     await page.locator('#confirm-dialog[open]').waitFor();
     await page.click('#confirm-ok');
     await successFlash(page, 'Version 2 was restored: it is now version 4');
+    assert.deepEqual(browser.problems, [], 'no console error or CSP violation on the way');
     assert.equal(new URL(page.url()).pathname, `/jobs/${job}/history`);
     assert.equal(await page.locator('#version-4 .version-what').innerText(), 'Restored version 2');
     assert.equal(await page.locator('#version-4 .version-actor').innerText(), PERSON);
@@ -115,13 +118,15 @@ describe('history pages in a browser', () => {
     assert.equal(await page.locator('#job-as-of-name').innerText(), 'Before <i>edit</i>');
     assert.equal(await page.locator('#job-as-of [data-field="args"] dd').innerText(), 'old-arg');
     assert.equal(await page.locator('main form[hx-put], main button[hx-delete], #run-form').count(), 0, 'nothing to change on a past state');
+    await browser.screenshot('hist-as-of');
 
     await page.goto(`${server.url}/jobs?asOf=${encodeURIComponent(asOf)}`);
     await page.locator('#jobs-as-of').waitFor();
     const names = await page.locator('#jobs-as-of tbody td:first-child').allInnerTexts();
     assert.ok(names.includes('Before <i>edit</i>') && !names.includes('After edit'), names.join(', '));
     await page.goto(`${server.url}/jobs/${job}`);
-    assert.equal(await page.locator('main h1').first().innerText(), 'After edit');
+    await page.locator('#job-history-link').waitFor();
+    assert.equal(await page.locator('main h1').first().innerText(), 'After edit', 'without asOf: the job as it is now');
 
     await page.goto(`${server.url}/jobs/${job}?asOf=last-week`);
     await page.getByText('asOf: "last-week" is not an ISO 8601 time').first().waitFor();
