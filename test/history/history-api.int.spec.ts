@@ -154,6 +154,18 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       assert.equal((await t.request(`/api/jobs/${job.id}/versions/1/restore`, { method: 'POST' })).status, 404);
     });
 
+    it('restores a job onto the template it used then, which then counts as in use', async () => {
+      const first = await post('/api/scripts', { name: 'First tpl', body: '1' });
+      const second = await post('/api/scripts', { name: 'Second tpl', body: '2' });
+      const job = await post('/api/jobs', { name: 'Switcher', scriptId: first.id });
+      await put(`/api/jobs/${job.id}`, { scriptId: second.id });
+      const restored = await json<{ scriptId: string; scriptName: string; version: number }>(`/api/jobs/${job.id}/versions/1/restore`, { method: 'POST' });
+      assert.deepEqual([restored.scriptId, restored.scriptName, restored.version], [first.id, 'First tpl', 3]);
+      const refused = await json<{ message: string }>(`/api/scripts/${first.id}`, { method: 'DELETE' }, 409);
+      assert.match(refused.message, /used by job "Switcher"/);
+      assert.equal((await t.request(`/api/scripts/${second.id}`, { method: 'DELETE' })).status, 204, 'the template it left is free');
+    });
+
     it('shows jobs and templates as they stood at a time, and refuses bad times with a 400 naming the problem', async () => {
       const script = await post('/api/scripts', { name: 'Timed tpl', body: 'old body' });
       const job = await post('/api/jobs', { name: 'Timed job', scriptId: script.id, tags: ['when'], args: ['before'] });
