@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { ApiHeader, ApiProduces } from '@nestjs/swagger';
 import { sendAll } from '../http/send-all';
 import { decodeOutput, storedOutputLength, type StoredOutputData } from '../runs/output-encoding';
 import { IsBoolean, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -9,6 +10,7 @@ import { ValidationError } from '../shared/domain-errors';
 import { JobQueries } from '../jobs/job.view';
 import { RunsReadModel } from '../runs/runs.read-model';
 
+const NDJSON = 'application/x-ndjson';
 /** Events examined per request at most, so a rare filter cannot make one request read the whole log. */
 const SCAN_LIMIT = 20_000;
 const PAGE = 500;
@@ -53,6 +55,8 @@ export class EventsController {
    * streamed as fast as the client takes it (see {@link exportLines}).
    */
   @Get()
+  @ApiProduces('application/json', NDJSON)
+  @ApiHeader({ name: 'Accept', required: false, description: '`application/x-ndjson`: the whole filtered log after `after`, one event a line, streamed (no `limit`)' })
   async list(@Query() query: ListEventsQuery, @Headers('accept') accept: string | undefined, @Res() response: Response): Promise<void> {
     if (wantsNdjson(accept)) {
       if (query.limit !== undefined) throw new ValidationError(['limit: the NDJSON export sends every matching event: leave limit out (or ask for JSON pages)']);
@@ -144,7 +148,6 @@ export class EventsController {
   }
 }
 
-const NDJSON = 'application/x-ndjson';
 /** Payload bytes the NDJSON export aims to read from the log at a time. */
 const EXPORT_PAGE_BYTES = 8 * 1024 * 1024;
 
