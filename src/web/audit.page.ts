@@ -159,6 +159,8 @@ export class AuditPage {
   private describe(event: RecordedEvent): { summary: string; link: AuditRow['link'] } {
     const data = (event.data ?? {}) as Record<string, unknown>;
     const str = (key: string): string => (typeof data[key] === 'string' ? (data[key] as string) : '');
+    // A restore is recorded as ordinary changes whose metadata names the version restored.
+    const restoring = typeof event.metadata.restoredFrom === 'number' ? `Restoring version ${event.metadata.restoredFrom}: ` : '';
     const changed = (): string =>
       Object.keys(data)
         .filter((key) => !key.endsWith('Id'))
@@ -182,19 +184,19 @@ export class AuditPage {
       case 'ScriptCreated':
         return about('Created script template', str('name'), scriptLink(str('scriptId')));
       case 'ScriptUpdated':
-        return about(`Changed ${changed() || 'nothing'} of script template`, '', scriptLink(str('scriptId')));
+        return about(`${restoring}Changed ${changed() || 'nothing'} of script template`, '', scriptLink(str('scriptId')));
       case 'ScriptRemoved':
         return { summary: 'Deleted a script template', link: null };
       case 'JobCreated':
         return about('Created job', str('name'), jobLink(str('jobId')));
       case 'JobUpdated':
-        return about(`Changed ${changed() || 'nothing'} of job`, '', jobLink(str('jobId')));
+        return about(`${restoring}Changed ${changed() || 'nothing'} of job`, '', jobLink(str('jobId')));
       case 'JobFileAttached': {
         const file = (data.file ?? {}) as { name?: string; size?: number };
-        return about(`Attached “${file.name ?? '?'}” (${bytes(file.size ?? 0)}) to job`, '', jobLink(str('jobId')));
+        return about(`${restoring}Attached “${file.name ?? '?'}” (${bytes(file.size ?? 0)}) to job`, '', jobLink(str('jobId')));
       }
       case 'JobFileRemoved':
-        return about(`Removed “${str('name')}” from job`, '', jobLink(str('jobId')));
+        return about(`${restoring}Removed “${str('name')}” from job`, '', jobLink(str('jobId')));
       case 'JobRemoved':
         return { summary: 'Deleted a job', link: null };
       case 'RunRequested': {

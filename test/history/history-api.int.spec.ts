@@ -87,6 +87,9 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       const two = await json<Detail>(`/api/scripts/${script.id}/versions/2`);
       assert.deepEqual(four.content, two.content);
       assert.deepEqual([four.actor, four.event, four.restoredFrom], ['dave', 'ScriptUpdated', 2]);
+      // The audit trail says so too.
+      const audit = await (await t.request('/audit')).text();
+      assert.match(audit, /Restoring version 2: Changed body of script template/);
       // Restoring what it already is records nothing.
       const head = await t.head();
       await json(`/api/scripts/${script.id}/versions/4/restore`, { method: 'POST' });
