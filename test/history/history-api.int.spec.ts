@@ -204,6 +204,14 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       const timed = scripts.items.find((s) => s.name === 'Timed tpl')!;
       assert.deepEqual([timed.body, timed.version, scripts.asOf], ['old body', 1, asOf]);
 
+      // The pages as of then: marked, read-only, the old body.
+      const scriptsPage = await (await t.request(`/scripts?asOf=${encodeURIComponent(asOf)}`)).text();
+      assert.match(scriptsPage, /id="as-of-banner"/);
+      assert.ok(scriptsPage.includes('old body') && !scriptsPage.includes('new body'));
+      const jobsPage = await (await t.request(`/jobs?asOf=${encodeURIComponent(asOf)}&tag=when`)).text();
+      assert.ok(jobsPage.includes('Timed job<') && !jobsPage.includes('Born later') && !jobsPage.includes('hx-delete'));
+      assert.equal((await t.request('/scripts?asOf=2999-01-01T00:00:00Z')).status, 400);
+
       const early = '2001-01-01T00:00:00Z';
       assert.deepEqual((await json<{ items: unknown[] }>(`/api/jobs?asOf=${early}`)).items, []);
       assert.match((await json<{ message: string }>(`/api/jobs/${job.id}?asOf=${early}`, {}, 404)).message, /existed at 2001-01-01T00:00:00.000Z/);
