@@ -111,6 +111,9 @@ const RECORD_COLUMNS = [
 /** What applying an event reads of a run: all but the bulky request (snapshot, extra). */
 const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', ...UPDATABLE_COLUMNS].join(', ');
 
+/** Rows kept while building at most (unfinished runs: a few thousand at a time in a typical log). */
+const MAX_WRITTEN_ROWS = 20_000;
+
 /** Phases in which a run is claimed by a runner and not finished. */
 const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
 /** Statuses of runs not finished, as `status_key` holds them. */
@@ -168,19 +171,6 @@ CREATE TABLE IF NOT EXISTS runs (
   expire_seq INTEGER,
   version INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, seq);
-CREATE INDEX IF NOT EXISTS runs_by_job_number ON runs (job_id, number);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status_key, seq);
-CREATE INDEX IF NOT EXISTS runs_by_job_status ON runs (job_id, status_key, seq);
-CREATE INDEX IF NOT EXISTS runs_by_actor ON runs (requested_by_key, status_key, seq);
-CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_by_job_finish ON runs (job_id, finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_by_status_finish ON runs (status_key, finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq, scheduled_ms) WHERE phase = 'waiting';
-CREATE INDEX IF NOT EXISTS runs_waiting_time ON runs (scheduled_ms) WHERE phase = 'waiting';
-CREATE INDEX IF NOT EXISTS runs_output_kept ON runs (job_id, number) WHERE phase = 'finished' AND output_expired_at IS NULL;
-CREATE INDEX IF NOT EXISTS runs_output_kept_age ON runs (finished_ms) WHERE phase = 'finished' AND output_expired_at IS NULL;
-CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS run_admissions (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run_output (
   run_seq INTEGER NOT NULL, stream TEXT NOT NULL, revision INTEGER NOT NULL, byte_offset INTEGER NOT NULL, length INTEGER NOT NULL,
@@ -196,9 +186,30 @@ CREATE TABLE IF NOT EXISTS run_jobs (
   last_finished_at TEXT,
   last_outcome TEXT
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
 CREATE TABLE IF NOT EXISTS run_search (seq INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS run_fts USING fts5 (text, content = 'run_search', content_rowid = 'seq', tokenize = 'trigram case_sensitive 1');
+`;
+
+/**
+ * The indexes only queries use (applying an event looks runs up by id and seq only): a
+ * build from the log creates them once at its end instead of keeping them up to date
+ * row by row (see `Projection.open`).
+ */
+const QUERY_INDEXES = `
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, seq);
+CREATE INDEX IF NOT EXISTS runs_by_job_number ON runs (job_id, number);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status_key, seq);
+CREATE INDEX IF NOT EXISTS runs_by_job_status ON runs (job_id, status_key, seq);
+CREATE INDEX IF NOT EXISTS runs_by_actor ON runs (requested_by_key, status_key, seq);
+CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finish_seq) WHERE finish_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_by_job_finish ON runs (job_id, finish_seq) WHERE finish_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_by_status_finish ON runs (status_key, finish_seq) WHERE finish_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq, scheduled_ms) WHERE phase = 'waiting';
+CREATE INDEX IF NOT EXISTS runs_waiting_time ON runs (scheduled_ms) WHERE phase = 'waiting';
+CREATE INDEX IF NOT EXISTS runs_output_kept ON runs (job_id, number) WHERE phase = 'finished' AND output_expired_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_output_kept_age ON runs (finished_ms) WHERE phase = 'finished' AND output_expired_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
 `;
 
 /** A row of `runs` as SQLite returns it. */
@@ -305,11 +316,24 @@ export class RunsReadModel implements Projection {
   private readonly updates = new Map<string, Statement>();
   /** How many runs finished since start: retention sweeps when it moves. */
   private finishes = 0;
+  /** Building: the query indexes and the search index are built by {@link finishBuild}. */
+  private building = false;
+  /**
+   * While building: the rows of unfinished runs as `apply` last wrote them, by id, and
+   * the counters of `runs_meta`, so that applying a run's next event does not read back
+   * what it just wrote (nothing else writes meanwhile). Written through to the database;
+   * dropped when a batch is rolled back ({@link rolledBack}) and when the build ends.
+   */
+  private readonly written = new Map<string, RunRow>();
+  private readonly counters = new Map<string, number>();
 
-  /** Creates the tables (when missing) and prepares the statements. */
-  open(db: ProjectionDb): void {
+  /** Creates the tables (when missing) and prepares the statements; `building`: see {@link Projection.open}. */
+  open(db: ProjectionDb, options: { building?: boolean } = {}): void {
     db.exec(SCHEMA);
+    this.building = options.building === true;
+    if (!this.building) db.exec(QUERY_INDEXES);
     this.db = db;
+    this.rolledBack();
     this.listStatements.clear();
     this.updates.clear();
     const p = (sql: string): Statement => db.prepare(sql);
@@ -369,6 +393,26 @@ export class RunsReadModel implements Projection {
     };
   }
 
+  /** Creates the query indexes and fills the search index from `run_search` in one pass. */
+  finishBuild(): void {
+    if (!this.building || !this.db) return;
+    this.db.exec(QUERY_INDEXES);
+    this.db.prepare("INSERT INTO run_fts (run_fts) VALUES ('rebuild')").run();
+    this.building = false;
+    this.rolledBack();
+  }
+
+  /** Forgets the rows and counters kept while building: the database is the truth again. */
+  rolledBack(): void {
+    this.written.clear();
+    this.counters.clear();
+  }
+
+  /** A run's state as `apply` needs it: as last written while building, else from the database. */
+  private stateOf(runId: string): RunRow | undefined {
+    return this.written.get(runId) ?? (this.s.stateById.get(runId) as RunRow | undefined);
+  }
+
   private get s(): Statements {
     if (!this.statements) throw new Error('The runs read model has no database yet (open it first)');
     return this.statements;
@@ -389,7 +433,7 @@ export class RunsReadModel implements Projection {
     if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
       // Bulk: indexed, but not a change of the run (its version counts the run stream's facts).
       if (recorded.type === 'RunOutputAppended') {
-        const row = this.s.stateById.get((recorded.data as RunOutputAppended['data']).runId) as RunRow | undefined;
+        const row = this.stateOf((recorded.data as RunOutputAppended['data']).runId);
         if (row) this.indexOutput(row, recorded);
       }
       return;
@@ -400,7 +444,7 @@ export class RunsReadModel implements Projection {
       this.addRequested(event.data, recorded);
       return;
     }
-    const row = this.s.stateById.get((event.data as { runId: string }).runId) as RunRow | undefined;
+    const row = this.stateOf((event.data as { runId: string }).runId);
     if (!row || Number(recorded.revision) <= row.version) return;
     const { at, actor } = recorded.metadata;
     const next: RunRow = { ...row, version: Number(recorded.revision) };
@@ -467,9 +511,9 @@ export class RunsReadModel implements Projection {
       const text = next.reason === null ? null : searchTextOf({ ...next, snapshot: this.s.snapshotOf.get(next.seq) as string });
       const old = this.s.searchText.get(next.seq) as string;
       if (text !== null && text !== old) {
-        this.s.ftsDelete.run(next.seq, old);
+        if (!this.building) this.s.ftsDelete.run(next.seq, old);
         this.s.setSearch.run(text, next.seq);
-        this.s.ftsInsert.run(next.seq, text);
+        if (!this.building) this.s.ftsInsert.run(next.seq, text);
       }
       this.finishes++;
     }
@@ -484,6 +528,7 @@ export class RunsReadModel implements Projection {
       queued_since: queuedSince(row.scheduled_for, row.requested_at),
       finished_ms: row.finished_at === null ? null : Date.parse(row.finished_at),
     };
+    if (this.building) this.remember(next as unknown as RunRow);
     // Only the columns that changed: an index whose columns stay is left alone (most are partial on the phase).
     const old = before as unknown as Record<string, unknown>;
     const changed = UPDATABLE_COLUMNS.filter((column) => next[column] !== old[column]);
@@ -500,6 +545,19 @@ export class RunsReadModel implements Projection {
     if (next.status_key !== old.status_key || next.scheduled_ms !== old.scheduled_ms) this.s.setLatestStatus.run(next.status_key, next.scheduled_ms, row.job_id, row.seq);
   }
 
+  /**
+   * Keeps a row just written while building. Finished runs rarely see another event, so
+   * they are not kept; the map is emptied when it grows past a bound (a read refills it).
+   */
+  private remember(row: RunRow): void {
+    if (row.phase === 'finished') {
+      this.written.delete(row.id);
+      return;
+    }
+    if (this.written.size >= MAX_WRITTEN_ROWS) this.written.clear();
+    this.written.set(row.id, row);
+  }
+
   /** Adds a stored batch to its run's index (from whichever stream holds it); answers the run's output end. */
   private indexOutput(row: RunRow, recorded: RecordedEvent, saveBytes = true): number {
     // An expired run's batches can still pass by on EventStoreDB until a scavenge: not indexed again.
@@ -508,7 +566,11 @@ export class RunsReadModel implements Projection {
     const length = storedOutputLength(data);
     const added = this.s.addChunk.run(row.seq, recorded.stream, recorded.revision, data.offset, length).changes > 0;
     if (!added) return row.output_bytes;
-    if (saveBytes) this.s.setOutputBytes.run(data.offset + length, row.seq);
+    if (saveBytes) {
+      this.s.setOutputBytes.run(data.offset + length, row.seq);
+      // A row kept while building is the row as stored: it follows.
+      row.output_bytes = data.offset + length;
+    }
     return data.offset + length;
   }
 
@@ -780,7 +842,7 @@ export class RunsReadModel implements Projection {
 
   /** How many runs exist. */
   get size(): number {
-    return (this.s.meta.get('count') as number | undefined) ?? 0;
+    return this.counter('count');
   }
 
   private addRequested(data: RunRequested['data'], recorded: RecordedEvent): void {
@@ -813,9 +875,9 @@ export class RunsReadModel implements Projection {
     });
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
     this.s.addSearch.run(seq, text);
-    this.s.ftsInsert.run(seq, text);
+    if (!this.building) this.s.ftsInsert.run(seq, text);
     this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
-    this.s.setMeta.run('count', this.size + 1);
+    this.setCounter('count', this.size + 1);
   }
 
   /** Takes the next request place. */
@@ -825,9 +887,21 @@ export class RunsReadModel implements Projection {
 
   /** Answers a counter's value and moves it on (kept in the database, so a rollback takes it back too). */
   private takeCounter(key: string): number {
-    const value = (this.s.meta.get(key) as number | undefined) ?? 0;
-    this.s.setMeta.run(key, value + 1);
+    const value = this.counter(key);
+    this.setCounter(key, value + 1);
     return value;
+  }
+
+  /** A counter of `runs_meta` (0 before its first use). */
+  private counter(key: string): number {
+    const kept = this.counters.get(key);
+    if (kept !== undefined) return kept;
+    return (this.s.meta.get(key) as number | undefined) ?? 0;
+  }
+
+  private setCounter(key: string, value: number): void {
+    this.s.setMeta.run(key, value);
+    if (this.building) this.counters.set(key, value);
   }
 
   /** A record from its row; its output index is read when first looked at. */
