@@ -114,6 +114,32 @@ const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_a
 /** Rows kept while building at most (unfinished runs: a few thousand at a time in a typical log). */
 const MAX_WRITTEN_ROWS = 20_000;
 
+/** The state columns of a run just requested, as the database holds them (the schema's defaults included). */
+function newRunState(seq: number, data: RunRequested['data'], requestedAt: string, recorded: RecordedEvent): RunRow {
+  const row: Record<string, unknown> = {
+    seq,
+    id: data.runId,
+    job_id: data.jobId,
+    job_name: data.jobName,
+    number: data.number,
+    requested_at: requestedAt,
+    requested_by: recorded.metadata.actor,
+  };
+  for (const column of UPDATABLE_COLUMNS) row[column] = null;
+  Object.assign(row, {
+    phase: 'waiting',
+    status_key: 'waiting',
+    scheduled_for: data.scheduledFor,
+    scheduled_ms: data.scheduledFor === null ? null : Date.parse(data.scheduledFor),
+    queued_since: queuedSince(data.scheduledFor, requestedAt),
+    paused_ms: 0,
+    output_bytes: 0,
+    dropped_bytes: 0,
+    version: Number(recorded.revision),
+  });
+  return row as unknown as RunRow;
+}
+
 /** Phases in which a run is claimed by a runner and not finished. */
 const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
 /** Statuses of runs not finished, as `status_key` holds them. */
@@ -873,6 +899,7 @@ export class RunsReadModel implements Projection {
       run_trigger: data.trigger ? JSON.stringify(data.trigger) : null,
       version: Number(recorded.revision),
     });
+    if (this.building) this.remember(newRunState(seq, data, requestedAt, recorded));
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
     this.s.addSearch.run(seq, text);
     if (!this.building) this.s.ftsInsert.run(seq, text);
