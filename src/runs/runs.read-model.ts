@@ -238,6 +238,24 @@ CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS
 CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
 `;
 
+/**
+ * `run_jobs` from `runs` in one pass, at the end of a build (which leaves it empty):
+ * what applying keeps up to date row by row — per job, how many runs, the latest
+ * requested (highest `seq`) and its status, and the latest to finish (latest
+ * `finished_at`, then highest `seq`) and how it ended.
+ */
+const DERIVE_RUN_JOBS = `
+INSERT INTO run_jobs (job_id, runs, latest_seq, latest_status_key, latest_scheduled_ms, last_finished_seq, last_finished_at, last_outcome)
+SELECT j.job_id, j.n, latest.seq, latest.status_key, latest.scheduled_ms, f.seq, f.finished_at, f.finished_status
+FROM (SELECT job_id, count(*) AS n, max(seq) AS latest_seq FROM runs GROUP BY job_id) AS j
+JOIN runs AS latest ON latest.seq = j.latest_seq
+LEFT JOIN (
+  SELECT job_id, seq, finished_at, finished_status,
+    row_number() OVER (PARTITION BY job_id ORDER BY finished_at DESC, seq DESC) AS place
+  FROM runs WHERE finished_at IS NOT NULL
+) AS f ON f.job_id = j.job_id AND f.place = 1;
+`;
+
 /** A row of `runs` as SQLite returns it. */
 interface RunRow {
   seq: number;
@@ -419,9 +437,10 @@ export class RunsReadModel implements Projection {
     };
   }
 
-  /** Creates the query indexes and fills the search index from `run_search` in one pass. */
+  /** Derives `run_jobs`, creates the query indexes and fills the search index from `run_search`, each in one pass. */
   finishBuild(): void {
     if (!this.building || !this.db) return;
+    this.db.exec(DERIVE_RUN_JOBS);
     this.db.exec(QUERY_INDEXES);
     this.db.prepare("INSERT INTO run_fts (run_fts) VALUES ('rebuild')").run();
     this.building = false;
@@ -532,7 +551,7 @@ export class RunsReadModel implements Projection {
     }
     this.save(row, next);
     if (finishedNow) {
-      this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
+      if (!this.building) this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
       // The reason joins what `q` finds.
       const text = next.reason === null ? null : searchTextOf({ ...next, snapshot: this.s.snapshotOf.get(next.seq) as string });
       const old = this.s.searchText.get(next.seq) as string;
@@ -568,6 +587,7 @@ export class RunsReadModel implements Projection {
     const params: Record<string, unknown> = { seq: row.seq };
     for (const column of changed) params[column] = next[column];
     statement.run(params);
+    if (this.building) return;
     if (next.status_key !== old.status_key || next.scheduled_ms !== old.scheduled_ms) this.s.setLatestStatus.run(next.status_key, next.scheduled_ms, row.job_id, row.seq);
   }
 
@@ -903,7 +923,7 @@ export class RunsReadModel implements Projection {
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
     this.s.addSearch.run(seq, text);
     if (!this.building) this.s.ftsInsert.run(seq, text);
-    this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
+    if (!this.building) this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
     this.setCounter('count', this.size + 1);
   }
 
