@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   if (wants('live')) await benchLive();
   if (wants('esdb')) await benchEsdbDouble();
   if (wants('scale')) await benchScale();
+  // The 100,000-run seed only (no 1M-event seed, no EventStoreDB double): the quick look.
+  else if (wants('scale-100k')) await benchScale({ large: null, double: null });
 }
 
 /** Server time per page with 10,000 jobs and 100,000 runs (target: median ≤ 50 ms). */

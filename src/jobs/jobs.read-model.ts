@@ -66,15 +66,19 @@ CREATE TABLE IF NOT EXISTS jobs (
   search_text TEXT NOT NULL,
   version INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (sort_key, name, id);
-CREATE INDEX IF NOT EXISTS jobs_by_script ON jobs (script_id, sort_key);
-CREATE INDEX IF NOT EXISTS jobs_keeping_runs ON jobs (keep_runs) WHERE keep_runs IS NOT NULL;
 CREATE TABLE IF NOT EXISTS jobs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_names (name_key TEXT PRIMARY KEY, job_id TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_tags (job_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (job_id, tag)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS job_tags_by_tag ON job_tags (tag, job_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS jobs_fts USING fts5 (search_text, content = 'jobs', content_rowid = 'pos', tokenize = 'trigram case_sensitive 1');
+`;
+
+/** The indexes only queries use (applying an event looks jobs up by id): a build creates them at its end (see `Projection.open`). */
+const QUERY_INDEXES = `
+CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (sort_key, name, id);
+CREATE INDEX IF NOT EXISTS jobs_by_script ON jobs (script_id, sort_key);
+CREATE INDEX IF NOT EXISTS jobs_keeping_runs ON jobs (keep_runs) WHERE keep_runs IS NOT NULL;
+CREATE INDEX IF NOT EXISTS job_tags_by_tag ON job_tags (tag, job_id);
 `;
 
 interface JobRow {
@@ -120,9 +124,14 @@ export class JobsReadModel implements Projection {
   /** Bumped when a job is created or changed with a `keepRuns`: retention sweeps when it moves. */
   private keepRunsEpoch = 0;
 
-  /** Creates the tables (when missing) and prepares the statements. */
-  open(db: ProjectionDb): void {
+  /** Building: the query indexes and the search index are built by {@link finishBuild}. */
+  private building = false;
+
+  /** Creates the tables (when missing) and prepares the statements; `building`: see {@link Projection.open}. */
+  open(db: ProjectionDb, options: { building?: boolean } = {}): void {
     db.exec(SCHEMA);
+    this.building = options.building === true;
+    if (!this.building) db.exec(QUERY_INDEXES);
     this.db = db;
     this.searchStatements.clear();
     const p = (sql: string): Statement => db.prepare(sql);
@@ -152,6 +161,14 @@ export class JobsReadModel implements Projection {
     };
   }
 
+  /** Creates the query indexes and fills the search index from `jobs` in one pass. */
+  finishBuild(): void {
+    if (!this.building || !this.db) return;
+    this.db.exec(QUERY_INDEXES);
+    this.db.prepare("INSERT INTO jobs_fts (jobs_fts) VALUES ('rebuild')").run();
+    this.building = false;
+  }
+
   private get s(): Statements {
     if (!this.statements) throw new Error('The jobs read model has no database yet (open it first)');
     return this.statements;
@@ -176,7 +193,7 @@ export class JobsReadModel implements Projection {
         const job: JobRecord = { id: jobId, ...withDefinitionDefaults(definition), files: [], createdAt: at, createdBy: actor, ...stamp, searchText: '' };
         job.searchText = searchTextOf(job);
         const pos = Number(this.s.insert.run(this.columns(job)).lastInsertRowid);
-        this.s.ftsInsert.run(pos, job.searchText);
+        if (!this.building) this.s.ftsInsert.run(pos, job.searchText);
         for (const tag of job.tags) this.s.addTag.run(jobId, tag);
         this.s.setName.run(nameKey(job.name), jobId);
         this.s.issue.run(jobId);
@@ -217,7 +234,7 @@ export class JobsReadModel implements Projection {
       case 'JobRemoved': {
         const stored = this.stored(event.data.jobId, revision);
         if (!stored) return;
-        this.s.ftsDelete.run(stored.row.pos, stored.row.search_text);
+        if (!this.building) this.s.ftsDelete.run(stored.row.pos, stored.row.search_text);
         this.s.remove.run(stored.row.pos);
         this.s.dropTags.run(stored.job.id);
         this.forgetName(stored.job);
@@ -239,7 +256,7 @@ export class JobsReadModel implements Projection {
   /** Writes a changed job back, with its search index and tags. */
   private replace(row: JobRow, before: JobRecord, job: JobRecord): void {
     this.s.update.run({ ...this.columns(job), pos: row.pos });
-    if (job.searchText !== row.search_text) {
+    if (job.searchText !== row.search_text && !this.building) {
       this.s.ftsDelete.run(row.pos, row.search_text);
       this.s.ftsInsert.run(row.pos, job.searchText);
     }

@@ -28,6 +28,22 @@ export const DAMAGED_SUFFIX = '.damaged';
 /** A database the offline tool finished: the next start takes it in place of the one in use. */
 export const READY_SUFFIX = '.ready';
 
+/**
+ * Page cache of a database in use, in KiB. Small on purpose: every page a query misses
+ * is a read from the OS's file cache (microseconds, and not counted in the server's
+ * RSS), while each MiB here stays resident once a large answer (`GET /api/jobs`
+ * touches a run of every job) has filled it. 32 MiB cost the server about 40 MiB RSS
+ * at 100,000 runs for no page faster than its target (docs/DESIGN.md, "Measuring at scale").
+ */
+export const CACHE_KIB = 8 * 1024;
+/**
+ * Page cache while building, in KiB. Larger bought no speed at 100,000 runs (what
+ * spills is written to and read back from the OS's file cache: no fsync while
+ * building), and what SQLite frees when the built file is closed stays in the
+ * server's RSS: 128 MiB left a cold-started server about 100 MiB larger.
+ */
+export const BUILD_CACHE_KIB = 16 * 1024;
+
 /** What the engine keeps about the log the tables were built from. */
 export interface LogIdentity {
   /** `sqlite` or `eventstoredb`: positions of one mean nothing in the other. */
@@ -48,18 +64,28 @@ export interface StoredState {
 /**
  * Opens (creating when missing) a projection database with the engine's tables and the
  * pragmas for a write-heavy, rebuildable file. `file` null: an in-memory database.
+ * `building`: a new database being filled from the whole log (see `ProjectionEngine`),
+ * with the pragmas of a file that is discarded if the build does not finish.
  * Throws SQLite's error when the file is not a database or is damaged.
  */
-export function openProjectionDb(file: string | null): ProjectionDb {
+export function openProjectionDb(file: string | null, options: { building?: boolean } = {}): ProjectionDb {
   if (file !== null) checkLogFileHeader(file, (path, problem) => new Error(`${path} ${problem}`));
   const db = new Database(file ?? ':memory:');
   try {
-    db.pragma('journal_mode = WAL');
-    // Rebuildable: a lost last batch is applied again from the older checkpoint.
-    db.pragma('synchronous = NORMAL');
+    if (options.building) {
+      // A new file filled from the log and renamed into place only once complete: a crash
+      // leaves a `.building` file that the next start discards, so nothing needs to reach
+      // the disk in order (no fsync, rollback journal in memory: a batch still rolls back).
+      db.pragma('journal_mode = MEMORY');
+      db.pragma('synchronous = OFF');
+      db.pragma(`cache_size = -${BUILD_CACHE_KIB}`);
+    } else {
+      db.pragma('journal_mode = WAL');
+      // Rebuildable: a lost last batch is applied again from the older checkpoint.
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`cache_size = -${CACHE_KIB}`);
+    }
     db.pragma('temp_store = MEMORY');
-    // 32 MiB of page cache: queries stay in memory for a typical history, RSS stays bounded.
-    db.pragma('cache_size = -32768');
     // Checkpoint the WAL less often than the default 1000 pages: batches are large.
     db.pragma('wal_autocheckpoint = 4000');
     db.exec(`
@@ -126,6 +152,12 @@ export function prepareCheckpointWrite(db: ProjectionDb): (position: Position, e
   return (position, eventsApplied) => {
     statement.run(position.commit.toString(), position.prepare.toString(), eventsApplied);
   };
+}
+
+/** Back to the pragmas of a database in use once a build has finished (an in-memory one stays in use). */
+export function endBuildPragmas(db: ProjectionDb): void {
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`cache_size = -${CACHE_KIB}`);
 }
 
 /** Removes a database file with its `-wal` and `-shm` files. */

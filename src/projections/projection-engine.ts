@@ -10,6 +10,7 @@ import {
   BUILDING_SUFFIX,
   closeAndInstall,
   DAMAGED_SUFFIX,
+  endBuildPragmas,
   openProjectionDb,
   prepareCheckpointWrite,
   READY_SUFFIX,
@@ -103,6 +104,8 @@ export class ProjectionEngine {
   /** The database was built from an empty log: the first event applied names the log. */
   private identityPending: LogIdentity | null = null;
   private closed = false;
+  /** The database is new and filled from the whole log: the projections build their query indexes at the end. */
+  private building = false;
 
   constructor(
     private readonly store: EventStore,
@@ -126,7 +129,8 @@ export class ProjectionEngine {
     let building: string | null = null;
     let after: Position | undefined;
     if (this.file === null) {
-      this.db = openProjectionDb(null);
+      this.db = openProjectionDb(null, { building: true });
+      this.building = true;
       writeBuildInfo(this.db, this.projections, identity);
     } else {
       this.takeReadyDatabase(this.file);
@@ -299,16 +303,18 @@ export class ProjectionEngine {
     this.reporter.info(`Projections: took ${basename(ready)}, rebuilt offline, in place of ${basename(file)}`);
   }
 
+  /** A new database to build from the whole log (see {@link finishBuilding}). */
   private newDatabase(path: string, identity: LogIdentity): ProjectionDb {
     removeDbFiles(path);
-    const db = openProjectionDb(path);
+    const db = openProjectionDb(path, { building: true });
+    this.building = true;
     writeBuildInfo(db, this.projections, identity);
     return db;
   }
 
   /** Gives the projections the database and prepares the engine's own statements. */
   private attach(db: ProjectionDb): void {
-    for (const projection of this.projections) projection.open(db);
+    for (const projection of this.projections) projection.open(db, { building: this.building });
     this.writeCheckpoint = prepareCheckpointWrite(db);
     this.applyBatch = db.transaction((events: RecordedEvent[]) => this.applyInTransaction(db, events));
   }
@@ -320,6 +326,7 @@ export class ProjectionEngine {
    */
   private async follow(after: Position | undefined, head: Position | null, rebuilding: boolean): Promise<void> {
     if (!head || (after && comparePositions(after, head) >= 0)) {
+      this.finishBuilding();
       this.subscribe(after);
       this.reporter.info(`Projections: at the head of the log${after ? ` (checkpoint ${formatPosition(after)})` : ''}`);
       return;
@@ -334,6 +341,7 @@ export class ProjectionEngine {
       if (this.closed || this.failure) return;
       this.subscribe(this.position ?? after);
       await this.waitFor(head, Number.POSITIVE_INFINITY);
+      this.finishBuilding();
     } catch (error) {
       // Stopped (an event a projection cannot apply): the server still starts, and says why it cannot serve.
       if (error === this.failure) return;
@@ -349,22 +357,60 @@ export class ProjectionEngine {
   }
 
   /**
-   * Applies the stored events after `after` up to `head` a page at a time: a read of a
-   * page costs one call instead of one promise per event, which keeps a rebuild at the
-   * store's raw read rate. Stops early (the subscription then goes on from the last
+   * Ends a build once the log is applied: the projections create the indexes they left
+   * out (one sort each instead of an update per row), in one transaction, then are opened
+   * again as on a database in use. A failure stops the engine like a batch that failed.
+   */
+  private finishBuilding(): void {
+    const db = this.db;
+    if (!this.building || !db || this.failure) return;
+    const started = performance.now();
+    try {
+      db.transaction(() => {
+        for (const projection of this.projections) projection.finishBuild?.();
+      })();
+    } catch (error) {
+      this.fail(
+        new UnavailableError(
+          `The read models stopped: the projection database${this.file ? ` ${this.file}` : ''} could not build its indexes ` +
+            `(${error instanceof Error ? error.message : String(error)}). It is derived from the log: restart the server to build it again.`,
+        ),
+      );
+      return;
+    }
+    this.building = false;
+    endBuildPragmas(db);
+    this.attach(db);
+    this.reporter.info(`Projections: built the query indexes in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  /**
+   * Applies the stored events after `after` up to `head`, read a page at a time (a read
+   * of a page costs one call instead of one promise per event) and applied in batches of
+   * up to {@link MAX_BATCH_EVENTS} (one commit each: fewer rewrites of the same pages).
+   * Stops early (the subscription then goes on from the last
    * event applied) on an empty page, a full disk or a stop.
    */
   private async catchUp(after: Position | undefined, head: Position): Promise<void> {
     let cursor = after;
+    let batch: RecordedEvent[] = [];
     while (!this.failure && !this.closed && !(cursor && comparePositions(cursor, head) >= 0)) {
       const page = await this.store.readAll({ ...(cursor ? { after: cursor } : {}), maxCount: CATCH_UP_PAGE_EVENTS });
-      if (page.length === 0 || this.closed) return;
-      const error = this.commit(page);
-      if (error !== null) {
-        if (!isDiskFull(error)) this.batchFailed(page, error);
-        return;
+      if (this.closed) return;
+      batch = batch.length === 0 ? page : batch.concat(page);
+      const last = page.length > 0 ? page[page.length - 1].position : undefined;
+      const done = last === undefined || comparePositions(last, head) >= 0;
+      // Pages are read small and applied together: one commit per MAX_BATCH_EVENTS, as the subscription's batches.
+      if (batch.length > 0 && (done || batch.length >= MAX_BATCH_EVENTS)) {
+        const error = this.commit(batch);
+        if (error !== null) {
+          if (!isDiskFull(error)) this.batchFailed(batch, error);
+          return;
+        }
+        batch = [];
       }
-      cursor = this.position ?? undefined;
+      if (last === undefined) return;
+      cursor = last;
       // Let timers and requests run between pages (progress lines, health answering 503 meanwhile).
       await nextTurn();
     }
@@ -439,6 +485,7 @@ export class ProjectionEngine {
     try {
       this.applyBatch!(events);
     } catch (error) {
+      for (const projection of this.projections) projection.rolledBack?.();
       return error ?? new Error('unknown error');
     }
     this.identityPending = null;

@@ -28,8 +28,26 @@ export interface Projection {
    * and prepares its statements. Called at start before any `apply`, and again with
    * another database when a rebuilt one replaces the old: from then on it uses only
    * the new one.
+   *
+   * `building`: the database is new and is being filled from the whole log, with
+   * nothing reading it but `apply` until {@link finishBuild}; the projection may leave
+   * out what only queries need (secondary indexes, search indexes) and build it once
+   * in `finishBuild`, which is much cheaper than keeping it up to date row by row.
+   * What `apply` itself looks up must stay indexed.
    */
-  open(db: ProjectionDb): void;
+  open(db: ProjectionDb, options?: { building?: boolean }): void;
+  /**
+   * Builds what `open(db, { building: true })` left out, in the engine's transaction,
+   * once the build has applied the log. Before any query; the engine opens the
+   * projection again (without `building`) right after, so statements see the indexes.
+   */
+  finishBuild?(): void;
+  /**
+   * Called after a batch's transaction was rolled back (a failed event, a full disk):
+   * whatever the projection keeps in memory about rows it wrote in that batch is stale
+   * and must be dropped, since the batch may be applied again.
+   */
+  rolledBack?(): void;
   /**
    * Applies one event, synchronously, inside the engine's transaction; ignores events
    * it does not know. It throws only for an event it cannot apply: the engine then

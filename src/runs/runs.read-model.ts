@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type BetterSqlite3 from 'better-sqlite3';
 import { storedOutputLength } from './output-encoding';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection, ProjectionDb } from '../projections/projection';
@@ -7,6 +6,8 @@ import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type 
 import type { RunPhase } from './run.decider';
 import { nameKey } from '../shared/names';
 import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
+import { DERIVE_RUN_JOBS, newRunState, QUERY_INDEXES, queuedSince, RECORD_COLUMNS, SCHEMA, UPDATABLE_COLUMNS, type RunRow } from './runs.schema';
+import { prepareStatements, type Statement, type Statements } from './runs.statements';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
 
@@ -93,204 +94,8 @@ export interface DueOutput {
   by: OutputExpiryRule;
 }
 
-/** The columns an event after the request may change. */
-const UPDATABLE_COLUMNS = [
-  'phase', 'status_key', 'scheduled_for', 'scheduled_ms', 'queued_since', 'runner', 'pid', 'process_start_ticks', 'workdir', 'started_at',
-  'finished_at', 'finished_ms', 'finish_seq', 'cancel_requested_by', 'cancel_requested_at', 'paused_at', 'paused_ms', 'finished_status',
-  'exit_code', 'signal', 'reason', 'output_bytes', 'dropped_bytes', 'output_expired_at', 'output_expired_by', 'expire_seq', 'version',
-] as const;
-
-/** What a record is built from: every column but the bulky request (snapshot, extra), read when first looked at. */
-const RECORD_COLUMNS = [
-  'seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', 'correlation_id', 'request_event_id', 'rerun_of', 'run_trigger',
-  ...UPDATABLE_COLUMNS,
-]
-  .map((column) => `runs.${column}`)
-  .join(', ');
-
-/** What applying an event reads of a run: all but the bulky request (snapshot, extra). */
-const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', ...UPDATABLE_COLUMNS].join(', ');
-
-/** Phases in which a run is claimed by a runner and not finished. */
-const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
-/** Statuses of runs not finished, as `status_key` holds them. */
-const UNFINISHED_KEYS = "('waiting', 'claimed', 'running', 'paused')";
-
-/**
- * The tables. `runs` holds one row per requested run, its `seq` (request order) as
- * rowid; `status_key` is its phase, or its outcome once finished, so every status
- * filter is an index range (`scheduled` and `queued` split `waiting` by the clock).
- * `run_jobs` keeps per job what the job lists show (how many runs, the latest, the
- * latest finished and how it ended) so they never scan a job's history.
- */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS runs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  job_id TEXT NOT NULL,
-  job_name TEXT NOT NULL,
-  number INTEGER NOT NULL,
-  phase TEXT NOT NULL,
-  status_key TEXT NOT NULL,
-  snapshot TEXT NOT NULL,
-  extra TEXT NOT NULL,
-  requested_at TEXT NOT NULL,
-  requested_by TEXT NOT NULL,
-  requested_by_key TEXT NOT NULL,
-  correlation_id TEXT NOT NULL,
-  request_event_id TEXT NOT NULL,
-  scheduled_for TEXT,
-  scheduled_ms INTEGER,
-  queued_since TEXT NOT NULL,
-  rerun_of TEXT,
-  run_trigger TEXT,
-  runner TEXT,
-  pid INTEGER,
-  process_start_ticks TEXT,
-  workdir TEXT,
-  started_at TEXT,
-  finished_at TEXT,
-  finished_ms INTEGER,
-  finish_seq INTEGER,
-  cancel_requested_by TEXT,
-  cancel_requested_at TEXT,
-  paused_at TEXT,
-  paused_ms INTEGER NOT NULL DEFAULT 0,
-  finished_status TEXT,
-  exit_code INTEGER,
-  signal TEXT,
-  reason TEXT,
-  output_bytes INTEGER NOT NULL DEFAULT 0,
-  dropped_bytes INTEGER NOT NULL DEFAULT 0,
-  output_expired_at TEXT,
-  output_expired_by TEXT,
-  expire_seq INTEGER,
-  version INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, seq);
-CREATE INDEX IF NOT EXISTS runs_by_job_number ON runs (job_id, number);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status_key, seq);
-CREATE INDEX IF NOT EXISTS runs_by_job_status ON runs (job_id, status_key, seq);
-CREATE INDEX IF NOT EXISTS runs_by_actor ON runs (requested_by_key, status_key, seq);
-CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_by_job_finish ON runs (job_id, finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_by_status_finish ON runs (status_key, finish_seq) WHERE finish_seq IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_queue ON runs (queued_since, seq, scheduled_ms) WHERE phase = 'waiting';
-CREATE INDEX IF NOT EXISTS runs_waiting_time ON runs (scheduled_ms) WHERE phase = 'waiting';
-CREATE INDEX IF NOT EXISTS runs_output_kept ON runs (job_id, number) WHERE phase = 'finished' AND output_expired_at IS NULL;
-CREATE INDEX IF NOT EXISTS runs_output_kept_age ON runs (finished_ms) WHERE phase = 'finished' AND output_expired_at IS NULL;
-CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS NOT NULL;
-CREATE TABLE IF NOT EXISTS run_admissions (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS run_output (
-  run_seq INTEGER NOT NULL, stream TEXT NOT NULL, revision INTEGER NOT NULL, byte_offset INTEGER NOT NULL, length INTEGER NOT NULL,
-  PRIMARY KEY (run_seq, stream, revision)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS run_jobs (
-  job_id TEXT PRIMARY KEY,
-  runs INTEGER NOT NULL,
-  latest_seq INTEGER NOT NULL,
-  latest_status_key TEXT NOT NULL,
-  latest_scheduled_ms INTEGER,
-  last_finished_seq INTEGER,
-  last_finished_at TEXT,
-  last_outcome TEXT
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
-CREATE TABLE IF NOT EXISTS run_search (seq INTEGER PRIMARY KEY, text TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS run_fts USING fts5 (text, content = 'run_search', content_rowid = 'seq', tokenize = 'trigram case_sensitive 1');
-`;
-
-/** A row of `runs` as SQLite returns it. */
-interface RunRow {
-  seq: number;
-  id: string;
-  job_id: string;
-  job_name: string;
-  number: number;
-  phase: RunPhase;
-  status_key: string;
-  snapshot: string;
-  extra: string;
-  requested_at: string;
-  requested_by: string;
-  correlation_id: string;
-  request_event_id: string;
-  scheduled_for: string | null;
-  queued_since: string;
-  rerun_of: string | null;
-  run_trigger: string | null;
-  runner: string | null;
-  pid: number | null;
-  process_start_ticks: string | null;
-  workdir: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  finish_seq: number | null;
-  cancel_requested_by: string | null;
-  cancel_requested_at: string | null;
-  paused_at: string | null;
-  paused_ms: number;
-  finished_status: FinishedStatus | null;
-  exit_code: number | null;
-  signal: string | null;
-  reason: string | null;
-  output_bytes: number;
-  dropped_bytes: number;
-  output_expired_at: string | null;
-  output_expired_by: OutputExpiryRule | null;
-  expire_seq: number | null;
-  version: number;
-}
-
-type Statement = BetterSqlite3.Statement;
-
-/** The statements of one open database. */
-interface Statements {
-  meta: Statement;
-  setMeta: Statement;
-  byId: Statement;
-  stateById: Statement;
-  snapshotOf: Statement;
-  requestOf: Statement;
-  bySeq: Statement;
-  exists: Statement;
-  admission: Statement;
-  addAdmission: Statement;
-  dropAdmission: Statement;
-  insert: Statement;
-  chunks: Statement;
-  addChunk: Statement;
-  dropChunks: Statement;
-  setOutputBytes: Statement;
-  nextNumber: Statement;
-  searchText: Statement;
-  addSearch: Statement;
-  setSearch: Statement;
-  ftsInsert: Statement;
-  ftsDelete: Statement;
-  jobStats: Statement;
-  addJobRun: Statement;
-  setLatestStatus: Statement;
-  setLastFinished: Statement;
-  queuedPage: Statement;
-  queuedAfter: Statement;
-  queuedBefore: Statement;
-  nextScheduled: Statement;
-  executing: Statement;
-  executingOn: Statement;
-  executingForJob: Statement;
-  unfinishedForJob: Statement;
-  byJobNumber: Statement;
-  latestForJob: Statement;
-  scheduledPage: Statement;
-  scheduledCount: Statement;
-  earliestLaterRun: Statement;
-  keepThreshold: Statement;
-  keptBelow: Statement;
-  keptOlderThan: Statement;
-  expiredAfter: Statement;
-}
+/** Rows kept while building at most (unfinished runs: a few thousand at a time in a typical log). */
+const MAX_WRITTEN_ROWS = 20_000;
 
 /** Runs, projected from their events into the projection database, with the queue order the scheduler follows. */
 @Injectable()
@@ -305,68 +110,48 @@ export class RunsReadModel implements Projection {
   private readonly updates = new Map<string, Statement>();
   /** How many runs finished since start: retention sweeps when it moves. */
   private finishes = 0;
+  /** Building: the query indexes and the search index are built by {@link finishBuild}. */
+  private building = false;
+  /**
+   * While building: the rows of unfinished runs as `apply` last wrote them, by id, and
+   * the counters of `runs_meta`, so that applying a run's next event does not read back
+   * what it just wrote (nothing else writes meanwhile). Written through to the database;
+   * dropped when a batch is rolled back ({@link rolledBack}) and when the build ends.
+   */
+  private readonly written = new Map<string, RunRow>();
+  private readonly counters = new Map<string, number>();
 
-  /** Creates the tables (when missing) and prepares the statements. */
-  open(db: ProjectionDb): void {
+  /** Creates the tables (when missing) and prepares the statements; `building`: see {@link Projection.open}. */
+  open(db: ProjectionDb, options: { building?: boolean } = {}): void {
     db.exec(SCHEMA);
+    this.building = options.building === true;
+    if (!this.building) db.exec(QUERY_INDEXES);
     this.db = db;
+    this.rolledBack();
     this.listStatements.clear();
     this.updates.clear();
-    const p = (sql: string): Statement => db.prepare(sql);
-    this.statements = {
-      meta: p('SELECT value FROM runs_meta WHERE key = ?').pluck(),
-      setMeta: p('INSERT INTO runs_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      byId: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE id = ?`),
-      stateById: p(`SELECT ${STATE_COLUMNS} FROM runs WHERE id = ?`),
-      snapshotOf: p('SELECT snapshot FROM runs WHERE seq = ?').pluck(),
-      requestOf: p('SELECT snapshot, extra FROM runs WHERE seq = ?'),
-      bySeq: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq = ?`),
-      exists: p('SELECT 1 FROM runs WHERE id = ?').pluck(),
-      admission: p('SELECT seq, at FROM run_admissions WHERE run_id = ?'),
-      addAdmission: p('INSERT OR IGNORE INTO run_admissions (run_id, seq, at) VALUES (?, ?, ?)'),
-      dropAdmission: p('DELETE FROM run_admissions WHERE run_id = ?'),
-      insert: p(`INSERT INTO runs (seq, id, job_id, job_name, number, phase, status_key, snapshot, extra, requested_at, requested_by, requested_by_key,
-          correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, version)
-        VALUES (@seq, @id, @job_id, @job_name, @number, 'waiting', 'waiting', @snapshot, @extra, @requested_at, @requested_by, @requested_by_key,
-          @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @version)`),
-      chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
-      addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
-      dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
-      setOutputBytes: p('UPDATE runs SET output_bytes = ? WHERE seq = ?'),
-      nextNumber: p('SELECT max(number) FROM (SELECT number FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 5)').pluck(),
-      searchText: p('SELECT text FROM run_search WHERE seq = ?').pluck(),
-      addSearch: p('INSERT INTO run_search (seq, text) VALUES (?, ?)'),
-      setSearch: p('UPDATE run_search SET text = ? WHERE seq = ?'),
-      ftsInsert: p('INSERT INTO run_fts (rowid, text) VALUES (?, ?)'),
-      ftsDelete: p("INSERT INTO run_fts (run_fts, rowid, text) VALUES ('delete', ?, ?)"),
-      jobStats: p('SELECT * FROM run_jobs WHERE job_id = ?'),
-      addJobRun: p(`INSERT INTO run_jobs (job_id, runs, latest_seq, latest_status_key, latest_scheduled_ms) VALUES (@job_id, 1, @seq, 'waiting', @scheduled_ms)
-        ON CONFLICT (job_id) DO UPDATE SET runs = runs + 1,
-          latest_status_key = CASE WHEN excluded.latest_seq > latest_seq THEN excluded.latest_status_key ELSE latest_status_key END,
-          latest_scheduled_ms = CASE WHEN excluded.latest_seq > latest_seq THEN excluded.latest_scheduled_ms ELSE latest_scheduled_ms END,
-          latest_seq = max(latest_seq, excluded.latest_seq)`),
-      setLatestStatus: p('UPDATE run_jobs SET latest_status_key = ?, latest_scheduled_ms = ? WHERE job_id = ? AND latest_seq = ?'),
-      setLastFinished: p(`UPDATE run_jobs SET last_finished_seq = @seq, last_finished_at = @at, last_outcome = @outcome
-        WHERE job_id = @job_id AND (last_finished_at IS NULL OR @at > last_finished_at OR (@at = last_finished_at AND @seq > last_finished_seq))`),
-      queuedPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) ORDER BY queued_since, seq LIMIT @limit`),
-      queuedAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) > (@since, @seq)
-        ORDER BY queued_since, seq LIMIT @limit`),
-      queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
-      nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-      executing: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
-      executingOn: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),
-      executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND status_key IN ${EXECUTING_PHASES}`).pluck(),
-      unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
-      byJobNumber: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1`),
-      latestForJob: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1`),
-      scheduledPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
-      scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-      earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND status_key = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),
-      keepThreshold: p(`SELECT number FROM runs WHERE job_id = ? AND phase = 'finished' ORDER BY number DESC LIMIT 1 OFFSET ?`).pluck(),
-      keptBelow: p(`SELECT id FROM runs WHERE job_id = ? AND phase = 'finished' AND output_expired_at IS NULL AND number <= ?`).pluck(),
-      keptOlderThan: p(`SELECT id, job_id, number FROM runs WHERE phase = 'finished' AND output_expired_at IS NULL AND finished_ms <= ?`),
-      expiredAfter: p(`SELECT id, expire_seq FROM runs WHERE expire_seq > ? ORDER BY expire_seq LIMIT ?`),
-    };
+    this.statements = prepareStatements(db);
+  }
+
+  /** Derives `run_jobs`, creates the query indexes and fills the search index from `run_search`, each in one pass. */
+  finishBuild(): void {
+    if (!this.building || !this.db) return;
+    this.db.exec(DERIVE_RUN_JOBS);
+    this.db.exec(QUERY_INDEXES);
+    this.db.prepare("INSERT INTO run_fts (run_fts) VALUES ('rebuild')").run();
+    this.building = false;
+    this.rolledBack();
+  }
+
+  /** Forgets the rows and counters kept while building: the database is the truth again. */
+  rolledBack(): void {
+    this.written.clear();
+    this.counters.clear();
+  }
+
+  /** A run's state as `apply` needs it: as last written while building, else from the database. */
+  private stateOf(runId: string): RunRow | undefined {
+    return this.written.get(runId) ?? (this.s.stateById.get(runId) as RunRow | undefined);
   }
 
   private get s(): Statements {
@@ -389,7 +174,7 @@ export class RunsReadModel implements Projection {
     if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
       // Bulk: indexed, but not a change of the run (its version counts the run stream's facts).
       if (recorded.type === 'RunOutputAppended') {
-        const row = this.s.stateById.get((recorded.data as RunOutputAppended['data']).runId) as RunRow | undefined;
+        const row = this.stateOf((recorded.data as RunOutputAppended['data']).runId);
         if (row) this.indexOutput(row, recorded);
       }
       return;
@@ -400,7 +185,7 @@ export class RunsReadModel implements Projection {
       this.addRequested(event.data, recorded);
       return;
     }
-    const row = this.s.stateById.get((event.data as { runId: string }).runId) as RunRow | undefined;
+    const row = this.stateOf((event.data as { runId: string }).runId);
     if (!row || Number(recorded.revision) <= row.version) return;
     const { at, actor } = recorded.metadata;
     const next: RunRow = { ...row, version: Number(recorded.revision) };
@@ -462,14 +247,14 @@ export class RunsReadModel implements Projection {
     }
     this.save(row, next);
     if (finishedNow) {
-      this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
+      if (!this.building) this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
       // The reason joins what `q` finds.
       const text = next.reason === null ? null : searchTextOf({ ...next, snapshot: this.s.snapshotOf.get(next.seq) as string });
       const old = this.s.searchText.get(next.seq) as string;
       if (text !== null && text !== old) {
-        this.s.ftsDelete.run(next.seq, old);
+        if (!this.building) this.s.ftsDelete.run(next.seq, old);
         this.s.setSearch.run(text, next.seq);
-        this.s.ftsInsert.run(next.seq, text);
+        if (!this.building) this.s.ftsInsert.run(next.seq, text);
       }
       this.finishes++;
     }
@@ -484,6 +269,7 @@ export class RunsReadModel implements Projection {
       queued_since: queuedSince(row.scheduled_for, row.requested_at),
       finished_ms: row.finished_at === null ? null : Date.parse(row.finished_at),
     };
+    if (this.building) this.remember(next as unknown as RunRow);
     // Only the columns that changed: an index whose columns stay is left alone (most are partial on the phase).
     const old = before as unknown as Record<string, unknown>;
     const changed = UPDATABLE_COLUMNS.filter((column) => next[column] !== old[column]);
@@ -497,7 +283,21 @@ export class RunsReadModel implements Projection {
     const params: Record<string, unknown> = { seq: row.seq };
     for (const column of changed) params[column] = next[column];
     statement.run(params);
+    if (this.building) return;
     if (next.status_key !== old.status_key || next.scheduled_ms !== old.scheduled_ms) this.s.setLatestStatus.run(next.status_key, next.scheduled_ms, row.job_id, row.seq);
+  }
+
+  /**
+   * Keeps a row just written while building. Finished runs rarely see another event, so
+   * they are not kept; the map is emptied when it grows past a bound (a read refills it).
+   */
+  private remember(row: RunRow): void {
+    if (row.phase === 'finished') {
+      this.written.delete(row.id);
+      return;
+    }
+    if (this.written.size >= MAX_WRITTEN_ROWS) this.written.clear();
+    this.written.set(row.id, row);
   }
 
   /** Adds a stored batch to its run's index (from whichever stream holds it); answers the run's output end. */
@@ -508,7 +308,11 @@ export class RunsReadModel implements Projection {
     const length = storedOutputLength(data);
     const added = this.s.addChunk.run(row.seq, recorded.stream, recorded.revision, data.offset, length).changes > 0;
     if (!added) return row.output_bytes;
-    if (saveBytes) this.s.setOutputBytes.run(data.offset + length, row.seq);
+    if (saveBytes) {
+      this.s.setOutputBytes.run(data.offset + length, row.seq);
+      // A row kept while building is the row as stored: it follows.
+      row.output_bytes = data.offset + length;
+    }
     return data.offset + length;
   }
 
@@ -780,7 +584,7 @@ export class RunsReadModel implements Projection {
 
   /** How many runs exist. */
   get size(): number {
-    return (this.s.meta.get('count') as number | undefined) ?? 0;
+    return this.counter('count');
   }
 
   private addRequested(data: RunRequested['data'], recorded: RecordedEvent): void {
@@ -811,11 +615,12 @@ export class RunsReadModel implements Projection {
       run_trigger: data.trigger ? JSON.stringify(data.trigger) : null,
       version: Number(recorded.revision),
     });
+    if (this.building) this.remember(newRunState(seq, data, requestedAt, recorded));
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
     this.s.addSearch.run(seq, text);
-    this.s.ftsInsert.run(seq, text);
-    this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
-    this.s.setMeta.run('count', this.size + 1);
+    if (!this.building) this.s.ftsInsert.run(seq, text);
+    if (!this.building) this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
+    this.setCounter('count', this.size + 1);
   }
 
   /** Takes the next request place. */
@@ -825,9 +630,21 @@ export class RunsReadModel implements Projection {
 
   /** Answers a counter's value and moves it on (kept in the database, so a rollback takes it back too). */
   private takeCounter(key: string): number {
-    const value = (this.s.meta.get(key) as number | undefined) ?? 0;
-    this.s.setMeta.run(key, value + 1);
+    const value = this.counter(key);
+    this.setCounter(key, value + 1);
     return value;
+  }
+
+  /** A counter of `runs_meta` (0 before its first use). */
+  private counter(key: string): number {
+    const kept = this.counters.get(key);
+    if (kept !== undefined) return kept;
+    return (this.s.meta.get(key) as number | undefined) ?? 0;
+  }
+
+  private setCounter(key: string, value: number): void {
+    this.s.setMeta.run(key, value);
+    if (this.building) this.counters.set(key, value);
   }
 
   /** A record from its row; its output index is read when first looked at. */
@@ -939,10 +756,6 @@ function lazy<T extends object, K extends keyof T>(target: T, key: K, compute: (
   });
 }
 
-/** When a waiting run joined the queue: its scheduled time, or else its request (ISO text compares as time). */
-function queuedSince(scheduledFor: string | null, requestedAt: string): string {
-  return scheduledFor !== null && scheduledFor > requestedAt ? scheduledFor : requestedAt;
-}
 
 function endPause(row: RunRow, at: string): void {
   if (row.paused_at !== null) row.paused_ms += Math.max(0, Date.parse(at) - Date.parse(row.paused_at));
