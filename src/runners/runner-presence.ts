@@ -93,6 +93,21 @@ export class RunnerPresence {
       .map((record) => ({ name: record.name, kind: record.kind as RunnerKind, labels: record.labels }));
   }
 
+  /**
+   * How many job servers (remote runners) are connected to this server: heard by it within
+   * the lost time and not recorded offline since. A job server talks to one server at a
+   * time, so the sum over the servers sharing a store counts each once (the metrics gauge).
+   */
+  connectedHere(): number {
+    const now = this.clock.now().getTime();
+    let count = 0;
+    for (const [name, heardAt] of this.heard) {
+      if (now - heardAt >= this.timing.lostMs || name === this.config.runnerId) continue;
+      if (this.runners.get(name)?.connected) count++;
+    }
+    return count;
+  }
+
   /** Whether a runner registered through the API was revoked (and not registered again since). */
   isRevoked(name: string): boolean {
     const record = this.runners.get(name);

@@ -9,6 +9,7 @@ import { RunnerPresence } from '../../src/runners/runner-presence';
 import type { RunnerView } from '../../src/runners/runners.view';
 import { createJob, getJson, requestRun, type Run } from '../support/rest';
 import { eventually, expectJson } from '../support/server-process';
+import { Scrape } from '../support/prometheus';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 const ENV_TOKEN = 'env-runner-token-0123456789';
@@ -157,15 +158,20 @@ describe('Runner presence: silence means offline', () => {
     await t.close();
   });
 
+  const connected = async (): Promise<number> => new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+
   it('records a runner silent for ENDERCOMPUTE_RUNNER_LOST_SECONDS as timed out, once, and lists it offline with its last contact', async () => {
     const presence = t.app.get(RunnerPresence);
+    assert.equal(await connected(), 0, 'the local runner is no job server');
     await presence.contact('edge-1', report);
+    assert.equal(await connected(), 1);
     const seen = presence.lastContactAt('edge-1');
-    const offline = await eventually(async () => {
-      const item = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((runner) => runner.name === 'edge-1');
-      return item?.status === 'offline' ? item : undefined;
-    }, 10_000, 'edge-1 to go offline');
-    assert.equal(offline.lastSeenAt, seen?.toISOString());
+    // The sweep (every second here) records it.
+    await eventually(async () => ((await t.store.readStream('runner-presence-edge-1')).length === 2 ? true : undefined), 10_000, 'the time-out');
+    const offline = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((runner) => runner.name === 'edge-1');
+    assert.equal(offline?.status, 'offline');
+    assert.equal(offline?.lastSeenAt, seen?.toISOString());
+    assert.equal(await connected(), 0);
     const events = (await t.store.readStream('runner-presence-edge-1')).map((event) => [event.type, event.data, event.metadata.actor]);
     assert.deepEqual(events, [
       ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['gpu', 'linux'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
@@ -182,7 +188,9 @@ describe('Runner presence: silence means offline', () => {
     const presence = t.app.get(RunnerPresence);
     await presence.contact('edge-1', report);
     assert.ok(presence.online().some((runner) => runner.name === 'edge-1'));
+    assert.equal(await connected(), 1);
     await presence.disconnect('edge-1');
+    assert.equal(await connected(), 0);
     assert.ok(!presence.online().some((runner) => runner.name === 'edge-1'));
     const types = (await t.store.readStream('runner-presence-edge-1')).map((event) => event.type);
     assert.deepEqual(types, ['RunnerConnected', 'RunnerDisconnected', 'RunnerConnected', 'RunnerDisconnected']);
