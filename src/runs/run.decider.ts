@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
 import { storedOutputLength, type EncodedOutput } from './output-encoding';
+import { canTake } from '../runners/placement';
 import type { FinishedStatus, OutputExpiryRule, RunEvent, RunRequested } from './run.events';
 
 /**
@@ -21,6 +22,8 @@ export interface RunState {
   number: number;
   scheduledFor: string | null;
   runner: string | null;
+  /** Labels a runner must all have to claim it (see `runners/placement.ts`); empty: any runner. */
+  runsOn: readonly string[];
   outputBytes: number;
   /** Someone asked to cancel it while it was claimed, running or paused; the runner is stopping it. */
   cancelRequested: boolean;
@@ -36,6 +39,7 @@ export const initialRunState: RunState = {
   number: 0,
   scheduledFor: null,
   runner: null,
+  runsOn: [],
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
@@ -51,7 +55,15 @@ export type RunControlCommand =
 
 export type RunCommand =
   | ({ type: 'RequestRun' } & RunRequested['data'])
-  | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string }
+  | {
+      type: 'ClaimRun';
+      runId: string;
+      runner: string;
+      /** The claiming runner's labels: it must have every label of the run's `runsOn`. */
+      runnerLabels: readonly string[];
+      workdir: string;
+      now: string;
+    }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
   | RunControlCommand
@@ -76,6 +88,7 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
         jobName: event.data.jobName,
         number: event.data.number,
         scheduledFor: event.data.scheduledFor,
+        runsOn: event.data.runsOn ?? [],
       };
     case 'RunClaimed':
       return { ...state, phase: 'claimed', runner: event.data.runner };
@@ -113,6 +126,10 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (state.phase !== 'waiting') throw new ConflictError(`${label(state)} is ${describePhase(state)}: it cannot be started again`);
       if (state.scheduledFor !== null && state.scheduledFor > command.now) {
         throw new ConflictError(`${label(state)} is scheduled for ${state.scheduledFor}`);
+      }
+      if (!canTake(command.runnerLabels, state.runsOn)) {
+        const has = command.runnerLabels.length > 0 ? `has ${command.runnerLabels.join(', ')}` : 'has no labels';
+        throw new ConflictError(`${label(state)} runs on a runner with labels ${state.runsOn.join(', ')}: runner ${command.runner} ${has}`);
       }
       return [{ type: 'RunClaimed', data: { runId: command.runId, runner: command.runner, workdir: command.workdir } }];
     }
