@@ -94,10 +94,10 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     assert.deepEqual((await streamOf('runner-presence-gpu-1')).map((event) => event.type), ['RunnerConnected']);
     const listed = (await list()).find((item) => item.name === 'gpu-1');
     assert.equal(listed?.status, 'online');
-    assert.deepEqual(listed?.labels, ['gpu', 'linux']);
+    assert.deepEqual(listed?.labels, ['linux', 'gpu']);
     assert.equal(listed?.softwareVersion, '9.9.9');
     assert.ok(listed?.lastSeenAt !== null && Date.now() - Date.parse(listed!.lastSeenAt) < 10_000);
-    assert.deepEqual(presence.online().find((runner) => runner.name === 'gpu-1'), { name: 'gpu-1', kind: 'remote', labels: ['gpu', 'linux'] });
+    assert.deepEqual(presence.online().find((runner) => runner.name === 'gpu-1'), { name: 'gpu-1', kind: 'remote', labels: ['linux', 'gpu'] });
     assert.ok(presence.lastContactAt('gpu-1') instanceof Date);
     assert.equal(presence.lastContactAt('never-seen'), null);
     await presence.contact('gpu-1', { ...report, labels: ['linux'] });
@@ -112,7 +112,7 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     // What the runner protocol does when gpu-1 claims it (the protocol itself is another part).
     const deps = { store: t.store, clock: new SystemClock(), ids: new RandomIdGenerator() };
     const writer = await RunWriter.load(deps, run.id, { actor: 'gpu-1', source: 'runner', correlationId: 'c', causationId: null });
-    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
+    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', runnerLabels: [], workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
     await eventually(async () => ((await list()).find((item) => item.name === 'gpu-1')?.running.includes(run.id) ? true : undefined), 5000, 'the claim to show');
 
     const response = await t.request('/api/runners/gpu-1', { method: 'DELETE', actor: 'bob' });
@@ -174,7 +174,7 @@ describe('Runner presence: silence means offline', () => {
     assert.equal(await connected(), 0);
     const events = (await t.store.readStream('runner-presence-edge-1')).map((event) => [event.type, event.data, event.metadata.actor]);
     assert.deepEqual(events, [
-      ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['gpu', 'linux'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
+      ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['linux', 'gpu'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
       ['RunnerDisconnected', { name: 'edge-1', reason: 'timed out' }, 'system'],
     ]);
     await presence.sweep();
@@ -195,5 +195,29 @@ describe('Runner presence: silence means offline', () => {
     const types = (await t.store.readStream('runner-presence-edge-1')).map((event) => event.type);
     assert.deepEqual(types, ['RunnerConnected', 'RunnerDisconnected', 'RunnerConnected', 'RunnerDisconnected']);
     assert.deepEqual((await t.store.readStream('runner-presence-edge-1')).at(-1)?.data, { name: 'edge-1', reason: 'goodbye' });
+  });
+});
+
+describe('The local runner in presence', () => {
+  it('carries ENDERCOMPUTE_RUNNER_LABELS', async () => {
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'labelled', ENDERCOMPUTE_RUNNER_LABELS: 'Linux,arch:amd64' });
+    try {
+      const local = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((item) => item.name === 'labelled');
+      assert.deepEqual([local?.kind, local?.status, local?.labels], ['local', 'online', ['linux', 'arch:amd64']]);
+      assert.deepEqual(t.app.get(RunnerPresence).online(), [{ name: 'labelled', kind: 'local', labels: ['linux', 'arch:amd64'] }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is not there with ENDERCOMPUTE_LOCAL_RUNNER=false: nothing recorded, nothing listed, nothing online', async () => {
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'idle', ENDERCOMPUTE_LOCAL_RUNNER: 'false' });
+    try {
+      assert.deepEqual((await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items, []);
+      assert.deepEqual(t.app.get(RunnerPresence).online(), []);
+      assert.deepEqual(await t.store.readStream('runner-presence-idle'), []);
+    } finally {
+      await t.close();
+    }
   });
 });
