@@ -158,7 +158,13 @@ describe('Runner presence: silence means offline', () => {
     await t.close();
   });
 
-  const connected = async (): Promise<number> => new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+  /** What /metrics and the health details say; they must agree. */
+  const connected = async (): Promise<number> => {
+    const gauge = new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+    const health = await getJson<{ details: { jobServersConnected: number } }>(t, '/api/health?details=1');
+    assert.equal(health.details.jobServersConnected, gauge, 'health and metrics agree');
+    return gauge;
+  };
 
   it('records a runner silent for ENDERCOMPUTE_RUNNER_LOST_SECONDS as timed out, once, and lists it offline with its last contact', async () => {
     const presence = t.app.get(RunnerPresence);
