@@ -77,9 +77,9 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     assert.match(configured.message, /configured by ENDERCOMPUTE_RUNNER_TOKENS/);
     const local = await expectJson<{ message: string }>(await register(LOCAL), 409);
     assert.match(local.message, /a server's own runner/);
-    for (const name of ['', '-dash', 'has space', 'x'.repeat(65), 'zoë', 'a/b', 'a,b', 'a=b', 7, null]) {
+    for (const name of ['', '-dash', 'has space', 'x'.repeat(65), 'zoë', 'a/b', 'a,b', 'a=b', 'System', 'runner', 7, null]) {
       const body = await expectJson<{ message: string | string[] }>(await register(name), 400);
-      assert.match(String(body.message), /^name(:| must)/, JSON.stringify(name));
+      assert.match(String(body.message), /^name(:| must| "(System|runner)" is the name EnderCompute records its own actions under)/, JSON.stringify(name));
     }
     assert.equal((await t.request('/api/runners', { method: 'POST', json: { name: 'ok', labels: ['x'] } })).status, 400, 'an unknown field');
     assert.equal((await t.request('/api/runners', { method: 'POST', json: {} })).status, 400, 'no name');
