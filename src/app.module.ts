@@ -65,6 +65,8 @@ import { MetricsController } from './metrics/metrics.controller';
 import { AppendFeed, ObservedEventStore } from './metrics/observed-event-store';
 import { ProjectionLag } from './metrics/projection-lag';
 import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
+import { RunnersModule } from './runners/runners.module';
+import { RunnersReadModel } from './runners/runners.read-model';
 
 /** The whole application, configured once at start. */
 @Module({})
@@ -78,7 +80,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS, ...RunnersModule.controllers],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -105,8 +107,14 @@ export class AppModule {
         SchedulesReadModel,
         {
           provide: PROJECTIONS,
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel) => [scripts, jobs, runs, schedules],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel],
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, runners: RunnersReadModel) => [
+            scripts,
+            jobs,
+            runs,
+            schedules,
+            runners,
+          ],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, RunnersReadModel],
         },
         // The read models' database, beside the log (docs/DESIGN.md, "The read side").
         { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
@@ -144,6 +152,7 @@ export class AppModule {
         Startup,
         ...WEB_PROVIDERS,
         ...LIVE_PROVIDERS,
+        ...RunnersModule.providers,
       ],
     };
   }

@@ -4,6 +4,7 @@ import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from '../log
 import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
 import { actorProblems } from '../shared/names';
 import { packageVersion } from '../shared/version';
+import { type ConfiguredRunner, parseRunnerTokens } from '../runners/runner-token-config';
 import { readConnectionString } from './connection-string';
 import { runnerIdentity } from './runner-identity';
 
@@ -85,6 +86,16 @@ export abstract class AppConfig {
   abstract readonly logLevel: LogLevel;
   /** `ENDERCOMPUTE_METRICS_TOKEN`: a token that opens `GET /metrics` (and nothing else) besides the key; null when unset. */
   abstract readonly metricsToken: string | null;
+  /**
+   * `ENDERCOMPUTE_RUNNER_TOKENS=name=token,…`: job servers known from the environment (besides those
+   * registered through the API). Their tokens open runner endpoints only (see `runners/runner-tokens.ts`).
+   */
+  abstract readonly runnerTokens: readonly ConfiguredRunner[];
+  /**
+   * `ENDERCOMPUTE_RUNNER_LOST_SECONDS` (default 120): a runner not heard from for this long is
+   * offline (`runners/runner-presence.ts`), and its runs end `lost`.
+   */
+  abstract readonly runnerLostSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -137,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
   // The token itself is never echoed.
   const metricsToken = env.ENDERCOMPUTE_METRICS_TOKEN?.trim() || null;
   if (metricsToken !== null && (metricsToken.length < 16 || /\s/.test(metricsToken))) problems.push('ENDERCOMPUTE_METRICS_TOKEN must be at least 16 characters long, without spaces');
+  const keys = [...(fixedKey === null ? [] : [fixedKey]), ...namedKeys.map((named) => named.key), ...(metricsToken === null ? [] : [metricsToken])];
+  const runnerTokens = parseRunnerTokens(env.ENDERCOMPUTE_RUNNER_TOKENS ?? '', keys, problems);
   const config: AppConfig = {
     port: integer('PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
@@ -163,6 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     version: packageVersion(),
     logLevel: isLogLevel(logLevel) ? logLevel : DEFAULT_LOG_LEVEL,
     metricsToken,
+    runnerTokens,
+    runnerLostSeconds: integer('ENDERCOMPUTE_RUNNER_LOST_SECONDS', 120, 1, 86_400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
