@@ -21,6 +21,8 @@ export interface RunState {
   number: number;
   scheduledFor: string | null;
   runner: string | null;
+  /** Claimed by a job server (see `RunClaimed.remote`); absent where a state is made from the read model, which does not keep it. */
+  remote?: boolean;
   outputBytes: number;
   /** Someone asked to cancel it while it was claimed, running or paused; the runner is stopping it. */
   cancelRequested: boolean;
@@ -36,6 +38,7 @@ export const initialRunState: RunState = {
   number: 0,
   scheduledFor: null,
   runner: null,
+  remote: false,
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
@@ -51,7 +54,7 @@ export type RunControlCommand =
 
 export type RunCommand =
   | ({ type: 'RequestRun' } & RunRequested['data'])
-  | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string }
+  | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string; /** A job server claims it. */ remote?: boolean }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
   | RunControlCommand
@@ -78,7 +81,7 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
         scheduledFor: event.data.scheduledFor,
       };
     case 'RunClaimed':
-      return { ...state, phase: 'claimed', runner: event.data.runner };
+      return { ...state, phase: 'claimed', runner: event.data.runner, remote: event.data.remote === true };
     case 'RunStarted':
       return { ...state, phase: 'running' };
     case 'RunOutputAppended':
@@ -114,7 +117,9 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (state.scheduledFor !== null && state.scheduledFor > command.now) {
         throw new ConflictError(`${label(state)} is scheduled for ${state.scheduledFor}`);
       }
-      return [{ type: 'RunClaimed', data: { runId: command.runId, runner: command.runner, workdir: command.workdir } }];
+      const data: Extract<RunEvent, { type: 'RunClaimed' }>['data'] = { runId: command.runId, runner: command.runner, workdir: command.workdir };
+      if (command.remote === true) data.remote = true;
+      return [{ type: 'RunClaimed', data }];
     }
     case 'StartRun': {
       requireExisting(state, command.runId);
