@@ -147,5 +147,7 @@ function jobOptions(command: Command): Command {
     .option('--timeout <seconds|none>', 'the time limit of each run')
     .option('--description <text>', 'what it is for')
     .option('--keep-runs <N|all>', 'keep the output of only the newest N finished runs (all: every run)')
-    .option('--keep-workdir', "keep each run's work directory after it ends, for debugging");
+    .option('--keep-workdir', "keep each run's work directory after it ends, for debugging")
+    .option('--runs-on <label>', 'a runner label its runs need: they go only to a runner with every one (repeatable; on update, replaces them all)', many)
+    .option('--any-runner', 'its runs may go to any runner (clears --runs-on)');
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from '../logging/log-level';
+import { labelProblems, normalizeLabels } from '../runners/placement';
 import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
 import { actorProblems } from '../shared/names';
 import { packageVersion } from '../shared/version';
@@ -49,6 +50,16 @@ export abstract class AppConfig {
   abstract readonly runnerId: string;
   /** Where a generated runner id must be kept at start (it is not yet), or null. */
   abstract readonly runnerIdFile: string | null;
+  /**
+   * `ENDERCOMPUTE_LOCAL_RUNNER`: whether this server executes runs itself (default true).
+   * False: its scheduler claims nothing, and runs wait for job servers.
+   */
+  abstract readonly localRunner: boolean;
+  /**
+   * `ENDERCOMPUTE_RUNNER_LABELS` (`linux,gpu`): the labels of this server's local runner,
+   * lower case, each once; it takes only runs whose `runsOn` it has every label of.
+   */
+  abstract readonly runnerLabels: readonly string[];
   /**
    * `ENDERCOMPUTE_NEW_LOG`: the person starting the server means to begin a new, empty
    * embedded log although the data dir shows an earlier one (see `sqlite/log-file-check.ts`).
@@ -141,6 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
   problems.push(...sandboxBinds.problems);
   const store = readConnectionString(env, problems);
   const runner = runnerIdentity(env.ENDERCOMPUTE_RUNNER_ID, dataDir, problems);
+  const localRunner = env.ENDERCOMPUTE_LOCAL_RUNNER?.trim().toLowerCase() ?? '';
+  if (!['', '0', '1', 'true', 'false'].includes(localRunner)) problems.push(`ENDERCOMPUTE_LOCAL_RUNNER must be true or false (or 1, 0), not "${env.ENDERCOMPUTE_LOCAL_RUNNER}"`);
+  const runnerLabels = (env.ENDERCOMPUTE_RUNNER_LABELS ?? '').split(',').map((label) => label.trim()).filter(Boolean);
+  problems.push(...labelProblems(runnerLabels).map((problem) => `ENDERCOMPUTE_RUNNER_LABELS (labels separated by commas): ${problem}`));
   const newLog = env.ENDERCOMPUTE_NEW_LOG?.trim() ?? '';
   if (!['', '0', '1', 'true', 'false'].includes(newLog)) problems.push(`ENDERCOMPUTE_NEW_LOG must be 1 or true (or 0, false), not "${newLog}"`);
   const logLevel = env.ENDERCOMPUTE_LOG_LEVEL?.trim().toLowerCase() || DEFAULT_LOG_LEVEL;
@@ -162,6 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     minFreeBytes: integer('ENDERCOMPUTE_MIN_FREE_BYTES', 256 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     runnerId: runner.id,
     runnerIdFile: runner.fileToWrite,
+    localRunner: localRunner !== '0' && localRunner !== 'false',
+    runnerLabels: labelProblems(runnerLabels).length === 0 ? normalizeLabels(runnerLabels) : [],
     newLog: newLog === '1' || newLog === 'true',
     maxOutputBytes: integer('ENDERCOMPUTE_MAX_OUTPUT_BYTES', 256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     maxFileBytes: integer('ENDERCOMPUTE_MAX_FILE_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
 import { storedOutputLength, type EncodedOutput } from './output-encoding';
+import { canTake } from '../runners/placement';
 import type { FinishedStatus, OutputExpiryRule, RunEvent, RunRequested } from './run.events';
 
 /**
@@ -23,6 +24,8 @@ export interface RunState {
   runner: string | null;
   /** Claimed by a job server (see `RunClaimed.remote`); absent where a state is made from the read model, which does not keep it. */
   remote?: boolean;
+  /** Labels a runner must all have to claim it (see `runners/placement.ts`); empty: any runner. */
+  runsOn: readonly string[];
   outputBytes: number;
   /** Someone asked to cancel it while it was claimed, running or paused; the runner is stopping it. */
   cancelRequested: boolean;
@@ -39,6 +42,7 @@ export const initialRunState: RunState = {
   scheduledFor: null,
   runner: null,
   remote: false,
+  runsOn: [],
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
@@ -54,7 +58,17 @@ export type RunControlCommand =
 
 export type RunCommand =
   | ({ type: 'RequestRun' } & RunRequested['data'])
-  | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string; /** A job server claims it. */ remote?: boolean }
+  | {
+      type: 'ClaimRun';
+      runId: string;
+      runner: string;
+      /** The claiming runner's labels: it must have every label of the run's `runsOn`. */
+      runnerLabels: readonly string[];
+      workdir: string;
+      now: string;
+      /** A job server claims it (the runner protocol). */
+      remote?: boolean;
+    }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
   | RunControlCommand
@@ -79,6 +93,7 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
         jobName: event.data.jobName,
         number: event.data.number,
         scheduledFor: event.data.scheduledFor,
+        runsOn: event.data.runsOn ?? [],
       };
     case 'RunClaimed':
       return { ...state, phase: 'claimed', runner: event.data.runner, remote: event.data.remote === true };
@@ -116,6 +131,10 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (state.phase !== 'waiting') throw new ConflictError(`${label(state)} is ${describePhase(state)}: it cannot be started again`);
       if (state.scheduledFor !== null && state.scheduledFor > command.now) {
         throw new ConflictError(`${label(state)} is scheduled for ${state.scheduledFor}`);
+      }
+      if (!canTake(command.runnerLabels, state.runsOn)) {
+        const has = command.runnerLabels.length > 0 ? `has ${command.runnerLabels.join(', ')}` : 'has no labels';
+        throw new ConflictError(`${label(state)} runs on a runner with labels ${state.runsOn.join(', ')}: runner ${command.runner} ${has}`);
       }
       const data: Extract<RunEvent, { type: 'RunClaimed' }>['data'] = { runId: command.runId, runner: command.runner, workdir: command.workdir };
       if (command.remote === true) data.remote = true;

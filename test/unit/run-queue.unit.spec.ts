@@ -158,9 +158,9 @@ describe('control handler helpers', () => {
     assert.throws(() => reschedule('2026-06-02T08:00:00Z', 5), (error: unknown) => error instanceof ValidationError && /either at or delaySeconds/.test(error.message));
   });
 
-  it('re-runs with the original snapshot and extras, under the job’s current name, now, pointing back', () => {
-    const original: RunRequested['data'] = { ...requestData('j', 4, '2026-06-01T13:00:00.000Z'), extra: { args: ['x'], env: { Y: '2' }, files: [] } };
-    assert.deepEqual(rerunRequestOf(original, 'renamed'), {
+  it('re-runs with the original snapshot and extras, under the job’s current name and runsOn, now, pointing back', () => {
+    const original: RunRequested['data'] = { ...requestData('j', 4, '2026-06-01T13:00:00.000Z'), extra: { args: ['x'], env: { Y: '2' }, files: [] }, runsOn: ['old-box'] };
+    assert.deepEqual(rerunRequestOf(original, 'renamed', ['linux', 'gpu']), {
       jobId: 'j',
       jobName: 'renamed',
       snapshot: original.snapshot,
@@ -168,6 +168,7 @@ describe('control handler helpers', () => {
       scheduledFor: null,
       rerunOf: 'j-4',
       trigger: null,
+      runsOn: ['linux', 'gpu'],
     });
   });
 });

@@ -135,7 +135,14 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     }
     const workdir = this.workdirFor(run);
     try {
-      await writer.record({ type: 'ClaimRun', runId: run.id, runner: this.config.runnerId, workdir, now: this.deps.clock.now().toISOString() });
+      await writer.record({
+        type: 'ClaimRun',
+        runId: run.id,
+        runner: this.config.runnerId,
+        runnerLabels: this.config.runnerLabels,
+        workdir,
+        now: this.deps.clock.now().toISOString(),
+      });
     } catch (error) {
       if (error instanceof ConflictError) return false;
       throw error;
