@@ -112,22 +112,74 @@ describe('Job servers (endercompute runner)', () => {
     const post = (path: string): Promise<Response> => server.request(path, { method: 'POST', headers: JSON_HEADERS, body: '{}' });
 
     let sent = Date.now();
-    assert.equal((await post(`/api/runs/${run.id}/pause`)).status, 200);
+    assert.equal((await post(`/api/runs/${run.id}/pause`)).status, 202);
     await eventually(async () => (processState(pid) === 'T' ? true : undefined), 3_000, 'the process to be stopped');
     const pausedAfter = Date.now() - sent;
 
     sent = Date.now();
-    assert.equal((await post(`/api/runs/${run.id}/resume`)).status, 200);
+    assert.equal((await post(`/api/runs/${run.id}/resume`)).status, 202);
     await eventually(async () => (processState(pid) !== 'T' ? true : undefined), 3_000, 'the process to continue');
     const resumedAfter = Date.now() - sent;
 
     sent = Date.now();
-    assert.equal((await post(`/api/runs/${run.id}/cancel`)).status, 200);
+    assert.equal((await post(`/api/runs/${run.id}/cancel`)).status, 202);
     const cancelled = await finishedRun(run.id, 10_000);
     assert.equal(cancelled.status, 'cancelled');
     assert.equal(processState(pid), null);
     // "Within a second" on a busy two-core machine: the signal is sent as soon as the held control request answers.
     assert.ok(pausedAfter < 1_500 && resumedAfter < 1_500, `pause reached it after ${pausedAfter} ms, resume after ${resumedAfter} ms`);
+  });
+
+  it('stores a repeated or overlapping upload once, refuses a gap with the offset it holds, and ends a run only with all its output', async () => {
+    // The protocol spoken by hand, as a job server would after lost answers.
+    const runnerRequest = (path: string, init: { method: string; json?: unknown; bytes?: string }): Promise<Response> =>
+      fetch(`${server.url}/api/runner/${path}`, {
+        method: init.method,
+        headers: {
+          authorization: `Bearer ${TOKEN_B}`,
+          'x-runner-report': encodeURIComponent(JSON.stringify({ labels: ['by-hand'], softwareVersion: 'test', maxConcurrent: 1, running: [] })),
+          'content-type': init.bytes !== undefined ? 'application/octet-stream' : 'application/json',
+        },
+        body: init.bytes ?? JSON.stringify(init.json ?? {}),
+      });
+    const jobId = await job('remote-by-hand', 'echo never executed here', ['by-hand']);
+    const requested = await requestRun(server, jobId);
+    const claimed = await expectJson<{ run: { runId: string; scriptBody: string; workdir: string } }>(await runnerRequest('claim', { method: 'POST', json: { workRoot: '/srv/work', wait: 5 } }), 200);
+    assert.equal(claimed.run.runId, requested.id);
+    assert.equal(claimed.run.scriptBody, 'echo never executed here');
+    assert.equal(claimed.run.workdir, `/srv/work/${requested.id}`);
+    // Claimed once: nothing more for this runner.
+    assert.equal((await runnerRequest('claim', { method: 'POST', json: { workRoot: '/srv/work', wait: 0 } })).status, 204);
+    const id = requested.id;
+    // Output before the start is refused, saying so.
+    assert.equal((await runnerRequest(`runs/${id}/output?offset=0`, { method: 'PUT', bytes: 'abc' })).status, 409);
+    assert.equal((await runnerRequest(`runs/${id}/started`, { method: 'POST', json: { pid: 4242, processStartTicks: null, workdir: `/srv/work/${id}` } })).status, 200);
+    assert.equal((await runnerRequest(`runs/${id}/started`, { method: 'POST', json: { pid: 4242, processStartTicks: null, workdir: `/srv/work/${id}` } })).status, 200);
+    assert.deepEqual(await expectJson(await runnerRequest(`runs/${id}/output?offset=0`, { method: 'PUT', bytes: 'one\n' }), 200), { offset: 4 });
+    // The same bytes again (the answer was lost): acknowledged, not stored twice.
+    assert.deepEqual(await expectJson(await runnerRequest(`runs/${id}/output?offset=0`, { method: 'PUT', bytes: 'one\n' }), 200), { offset: 4 });
+    // Overlapping: only the new part is stored.
+    assert.deepEqual(await expectJson(await runnerRequest(`runs/${id}/output?offset=2`, { method: 'PUT', bytes: 'e\ntwo\n' }), 200), { offset: 8 });
+    // A gap: refused with the offset the server holds.
+    const gap = await expectJson<{ offset: number; message: string }>(await runnerRequest(`runs/${id}/output?offset=20`, { method: 'PUT', bytes: 'x' }), 409);
+    assert.equal(gap.offset, 8);
+    assert.equal((await runnerRequest(`runs/${id}/output?offset=-1`, { method: 'PUT', bytes: 'x' })).status, 400);
+    const end = { status: 'succeeded', exitCode: 0, signal: null, droppedBytes: 0, reason: null };
+    // Not all output there yet: the end waits for it.
+    assert.equal((await expectJson<{ offset: number }>(await runnerRequest(`runs/${id}/finished`, { method: 'POST', json: { ...end, outputBytes: 14 } }), 409)).offset, 8);
+    assert.equal((await runnerRequest(`runs/${id}/finished`, { method: 'POST', json: { ...end, status: 'splendid', outputBytes: 8 } })).status, 400);
+    assert.deepEqual(await expectJson(await runnerRequest(`runs/${id}/finished`, { method: 'POST', json: { ...end, outputBytes: 8 } }), 200), { status: 'succeeded' });
+    // Reported again (the answer was lost): acknowledged; output after the end: gone.
+    assert.equal((await runnerRequest(`runs/${id}/finished`, { method: 'POST', json: { ...end, outputBytes: 8 } })).status, 200);
+    assert.equal((await runnerRequest(`runs/${id}/output?offset=8`, { method: 'PUT', bytes: 'late' })).status, 410);
+    const run = await finishedRun(id, 5_000);
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.runner, 'js-b');
+    assert.equal((await outputOf(server, id)).toString(), 'one\ntwo\n');
+    // Another runner's run is not this one's to write.
+    assert.equal((await fetch(`${server.url}/api/runner/runs/${id}/output?offset=8`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN_A}`, 'x-runner-report': encodeURIComponent(JSON.stringify({ labels: ['remote-a'], softwareVersion: 'test', maxConcurrent: 4, running: [] })), 'content-type': 'application/octet-stream' }, body: 'x' })).status, 410);
+    // A person's key opens no runner endpoint.
+    assert.equal((await server.request('/api/runner/claim', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ workRoot: '/srv/work' }) })).status, 401);
   });
 
   it('ends the run of a job server killed with SIGKILL as lost after ENDERCOMPUTE_RUNNER_LOST_SECONDS', async () => {

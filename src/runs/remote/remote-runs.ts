@@ -201,10 +201,10 @@ export class RemoteRuns implements OnApplicationShutdown {
     const now = this.deps.clock.now();
     let after: RunRecord | undefined;
     for (;;) {
-      const page = this.runs.queued(now, QUEUE_PAGE, after);
+      const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
       for (const run of page) {
-        if (!canTake(labels, (run as RunRecord & { runsOn?: string[] }).runsOn ?? []) || !this.jobHasRoom(run)) continue;
-        const claimed = await this.tryClaim(run, runner, workRoot);
+        if (!canTake(labels, run.runsOn) || !this.jobHasRoom(run)) continue;
+        const claimed = await this.tryClaim(run, runner, labels, workRoot);
         if (claimed) return claimed;
       }
       if (page.length < QUEUE_PAGE) return null;
@@ -212,7 +212,7 @@ export class RemoteRuns implements OnApplicationShutdown {
     }
   }
 
-  private async tryClaim(run: RunRecord, runner: string, workRoot: string): Promise<ClaimedRun | null> {
+  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string): Promise<ClaimedRun | null> {
     const writer = await RunWriter.load(this.deps, run.id, this.contextOf(run));
     if (writer === null) return null;
     const removed = await removedJobReason(this.deps.store, run.jobId);
@@ -225,7 +225,7 @@ export class RemoteRuns implements OnApplicationShutdown {
     }
     const workdir = `${workRoot.replace(/\/+$/, '')}/${run.id}`;
     try {
-      await writer.record({ type: 'ClaimRun', runId: run.id, runner, workdir, now: this.deps.clock.now().toISOString(), remote: true });
+      await writer.record({ type: 'ClaimRun', runId: run.id, runner, runnerLabels: labels, workdir, now: this.deps.clock.now().toISOString(), remote: true });
     } catch (error) {
       // Another runner (here or on another server) won it, or it changed: not an error.
       if (error instanceof ConflictError) return null;

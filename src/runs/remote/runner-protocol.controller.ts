@@ -39,6 +39,7 @@ export class RunnerProtocolController {
 
   /** Claims a run this runner may take, waiting up to `wait` seconds (default 20) for one: 200 with it, or 204. */
   @Post('claim')
+  @HttpCode(200)
   async claim(@Req() request: Request, @Res({ passthrough: true }) response: Response, @Body() body: unknown): Promise<ClaimedRun | undefined> {
     const { name, report } = await this.contact(request);
     const { workRoot, wait } = (body ?? {}) as { workRoot?: unknown; wait?: unknown };
