@@ -74,6 +74,7 @@ export class JobServer {
     await Promise.all([this.claimLoop(), this.controlLoop()]);
     await Promise.all([...this.runs.values()].map((run) => run.done));
     if (this.fatal) throw this.fatal;
+    await this.client.goodbye().catch(() => undefined);
   }
 
   /** Stops claiming; runs under way are cancelled, their output uploaded and their end reported. */

@@ -86,6 +86,11 @@ export class RunnerClient {
     await this.send('POST', `/api/runner/runs/${encodeURIComponent(runId)}/finished`, { json: end });
   }
 
+  /** Says the job server is stopping (best effort: a server away then learns it from the silence). */
+  async goodbye(): Promise<void> {
+    await this.send('POST', '/api/runner/goodbye', {});
+  }
+
   private async send(method: string, path: string, body: { json?: unknown; bytes?: Buffer; signal?: AbortSignal }): Promise<Response> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.token}`,

@@ -22,7 +22,7 @@ export interface RunState {
   number: number;
   scheduledFor: string | null;
   runner: string | null;
-  /** Claimed by a job server (see `RunClaimed.remote`); absent where a state is made from the read model, which does not keep it. */
+  /** True when a job server claimed it (see `RunClaimed.remote`); absent for the local runner's runs, and where a state is made from the read model, which does not keep it. */
   remote?: boolean;
   /** Labels a runner must all have to claim it (see `runners/placement.ts`); empty: any runner. */
   runsOn: readonly string[];
@@ -41,7 +41,6 @@ export const initialRunState: RunState = {
   number: 0,
   scheduledFor: null,
   runner: null,
-  remote: false,
   runsOn: [],
   outputBytes: 0,
   cancelRequested: false,
@@ -96,7 +95,7 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
         runsOn: event.data.runsOn ?? [],
       };
     case 'RunClaimed':
-      return { ...state, phase: 'claimed', runner: event.data.runner, remote: event.data.remote === true };
+      return { ...state, phase: 'claimed', runner: event.data.runner, ...(event.data.remote === true ? { remote: true } : {}) };
     case 'RunStarted':
       return { ...state, phase: 'running' };
     case 'RunOutputAppended':

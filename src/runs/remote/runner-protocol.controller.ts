@@ -144,6 +144,13 @@ export class RunnerProtocolController {
     }
   }
 
+  /** The job server is stopping: recorded offline now rather than after the lost time. */
+  @Post('goodbye')
+  @HttpCode(204)
+  async goodbye(@Req() request: Request): Promise<void> {
+    await this.presence.disconnect(runnerOf(request).name);
+  }
+
   /** The runner's name, and its report (recorded as contact). */
   private async contact(request: Request): Promise<{ name: string; report: RunnerReport }> {
     const { name } = runnerOf(request);
