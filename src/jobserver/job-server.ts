@@ -44,6 +44,8 @@ const FIRST_RETRY_MS = 200;
 const MAX_RETRY_MS = 5_000;
 /** Output uploaded in one request, at most (the server takes up to 4 MiB). */
 const UPLOAD_BYTES = 4 * 1024 * 1024;
+/** How many run ids a job server remembers having begun. */
+const REMEMBERED_RUNS = 10_000;
 /** A run id is used as a folder name: nothing but these characters (and never `.` or `..`). */
 const SAFE_RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
@@ -54,6 +56,8 @@ export class JobServer {
   /** Aborts the control request under way, so a new set of runs is asked about at once. */
   private controlRound = new AbortController();
   private slotFreed: (() => void) | null = null;
+  /** Every run this job server began (a run is executed once, however many answers name it). */
+  private readonly begun = new Set<string>();
   private fatal: Error | null = null;
 
   constructor(private readonly options: JobServerOptions) {
@@ -118,9 +122,11 @@ export class JobServer {
       this.controlRound = round;
       const reported = [...this.runs.values()].filter((run) => !run.gone).map((run) => run.reported());
       try {
-        const wanted = await this.client.control(reported, this.options.pollSeconds ?? 20, AbortSignal.any([round.signal, this.stopping.signal]));
+        const answer = await this.client.control(reported, this.options.pollSeconds ?? 20, AbortSignal.any([round.signal, this.stopping.signal]));
         retry.reset();
-        for (const want of wanted) this.runs.get(want.id)?.apply(want);
+        for (const want of answer.runs) this.runs.get(want.id)?.apply(want);
+        // Claimed for this runner, but the claim's answer never arrived: start them now.
+        for (const spec of answer.claimed) if (!this.stopped) this.begin(spec);
       } catch (error) {
         if (this.stopped) return;
         // A new run began (or one ended): ask again about the new set at once.
@@ -146,6 +152,11 @@ export class JobServer {
   }
 
   private begin(spec: ClaimedSpec): void {
+    // Once per run, whichever answer brought it first (a claim, or control after a lost claim answer).
+    if (this.begun.has(spec.runId)) return;
+    this.begun.add(spec.runId);
+    // Bounded: a run this far back can no longer be named by an answer.
+    if (this.begun.size > REMEMBERED_RUNS) this.begun.delete(this.begun.values().next().value as string);
     if (!SAFE_RUN_ID.test(spec.runId)) {
       this.log(`refusing run id ${JSON.stringify(spec.runId)}: not a plain name`);
       return;

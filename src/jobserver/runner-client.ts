@@ -60,10 +60,10 @@ export class RunnerClient {
     return ((await response.json()) as { run: ClaimedSpec }).run;
   }
 
-  /** What the server wants of these runs, held up to `waitSeconds` while nothing differs. */
-  async control(runs: Array<{ id: string; paused: boolean; cancelling: boolean }>, waitSeconds: number, signal?: AbortSignal): Promise<WantedRun[]> {
+  /** What the server wants of these runs (and runs claimed whose claim answer was lost), held up to `waitSeconds` while nothing differs. */
+  async control(runs: Array<{ id: string; paused: boolean; cancelling: boolean }>, waitSeconds: number, signal?: AbortSignal): Promise<{ runs: WantedRun[]; claimed: ClaimedSpec[] }> {
     const response = await this.send('POST', '/api/runner/control', { json: { runs, wait: waitSeconds }, signal });
-    return ((await response.json()) as { runs: WantedRun[] }).runs;
+    return (await response.json()) as { runs: WantedRun[]; claimed: ClaimedSpec[] };
   }
 
   /** An input file's bytes. */

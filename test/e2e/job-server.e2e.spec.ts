@@ -188,6 +188,7 @@ describe('Job servers (endercompute runner)', () => {
     const jobId = await job('remote-lost', 'echo begun; sleep 600', ['remote-b']);
     const run = await requestRun(server, jobId);
     await until(run.id, (current) => current.status === 'running', 'the run to start on js-b');
+    await eventually(async () => ((await outputOf(server, run.id)).toString() === 'begun\n' ? true : undefined), 10_000, 'its first line');
     const killedAt = Date.now();
     await b.kill();
     // Not at once: the job server may only be out of reach for a while.
@@ -198,6 +199,32 @@ describe('Job servers (endercompute runner)', () => {
     assert.match(lost.reason ?? '', /js-b was not heard from for 10 s/);
     assert.ok(Date.now() - killedAt >= LOST_SECONDS * 1000, 'ended lost before the lost time');
     assert.equal((await outputOf(server, run.id)).toString(), 'begun\n');
+  });
+
+  it('has a job server that comes back after its run was declared lost kill that run', async () => {
+    const b = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-b'] });
+    runners.push(b);
+    const mark = uniqueSleep();
+    const jobId = await job('remote-comes-back', `echo begun; sleep ${mark}`, ['remote-b']);
+    const run = await requestRun(server, jobId);
+    await until(run.id, (current) => current.status === 'running', 'the run to start on js-b');
+    const [pid] = await eventually(async () => {
+      const found = processesWithArgument(mark);
+      return found.length > 0 ? found : undefined;
+    }, 10_000, "the run's sleep");
+    // The job server freezes (a suspended VM, a partition): its run goes on, it says nothing.
+    b.child.kill('SIGSTOP');
+    try {
+      const lost = await until(run.id, (current) => current.finishedAt !== null, 'the run to end lost', LOST_SECONDS * 1000 + 20_000);
+      assert.equal(lost.status, 'lost');
+      assert.notEqual(processState(pid), null, 'the run kept running while its job server was silent');
+    } finally {
+      b.child.kill('SIGCONT');
+    }
+    // Back: it learns the run was declared lost, and kills it.
+    await eventually(async () => (processState(pid) === null ? true : undefined), 10_000, 'the lost run to be killed');
+    assert.match(b.output(), new RegExp(`run ${run.id}: .*lost.*killing it`));
+    await b.stop();
   });
 
   it('lets a revoked runner claim nothing', async () => {

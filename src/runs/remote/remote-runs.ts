@@ -117,19 +117,31 @@ export class RemoteRuns implements OnApplicationShutdown {
   }
 
   /**
-   * What the server wants of these runs of `runner`. Answers at once when that differs
-   * from what the runner says it applied (`reported`); otherwise after the next change,
-   * or after `waitSeconds` with the same.
+   * What the server wants of these runs of `runner`, and the runs it claimed but does
+   * not report (a claim whose answer was lost on the way: the runner starts them now,
+   * rather than leave them claimed for ever). Answers at once when either differs
+   * from what the runner says it applied (`reported`); otherwise after the next
+   * change, or after `waitSeconds` with the same.
    */
-  async control(runner: string, reported: ReadonlyArray<{ id: string; paused: boolean; cancelling: boolean }>, waitSeconds: number): Promise<WantedRun[]> {
+  async control(
+    runner: string,
+    reported: ReadonlyArray<{ id: string; paused: boolean; cancelling: boolean }>,
+    waitSeconds: number,
+  ): Promise<{ runs: WantedRun[]; claimed: Array<ClaimedRun['run']> }> {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
+    const known = new Set(reported.map((run) => run.id));
     for (;;) {
       const wanted = reported.map((run) => this.wanted(runner, run.id));
+      // Only runs never started: one the runner started is one it knows (or one it finished, still shown running here for a moment).
+      const claimed = this.runs
+        .executingRuns(runner)
+        .filter((run) => run.phase === 'claimed' && !known.has(run.id))
+        .map((run) => ({ ...this.executor.specificationOf(run), workdir: run.workdir ?? '' }));
       const differs = wanted.some((want, index) => {
         const have = reported[index];
         return want.ended !== null || want.paused !== have.paused || (want.cancelledBy !== null && !have.cancelling);
       });
-      if (differs || Date.now() >= deadline || this.stopping.signal.aborted) return wanted;
+      if (differs || claimed.length > 0 || Date.now() >= deadline || this.stopping.signal.aborted) return { runs: wanted, claimed };
       await this.change(deadline - Date.now());
     }
   }

@@ -53,18 +53,20 @@ export class RunnerProtocolController {
   }
 
   /**
-   * What is wanted of this runner's runs: `{runs: [{id, paused, cancelledBy, ended}]}`.
-   * Held open up to `wait` seconds until that differs from what the runner applied.
+   * What is wanted of this runner's runs, `{runs: [{id, paused, cancelledBy, ended}],
+   * claimed: [run]}` (`claimed`: runs it claimed but does not report, whose claim
+   * answer it never got). Held open up to `wait` seconds until that differs from what
+   * the runner applied.
    */
   @Post('control')
   @HttpCode(200)
-  async control(@Req() request: Request, @Body() body: unknown): Promise<{ runs: WantedRun[] }> {
+  async control(@Req() request: Request, @Body() body: unknown): Promise<{ runs: WantedRun[]; claimed: Array<ClaimedRun['run']> }> {
     const { name } = await this.contact(request);
     const { runs, wait } = (body ?? {}) as { runs?: unknown; wait?: unknown };
     if (!Array.isArray(runs) || runs.length > 10_000 || !runs.every(isReportedRun)) {
       throw new ValidationError(['runs must be a list of {id, paused, cancelling}: the runs this runner executes and what it applied']);
     }
-    return { runs: await this.remote.control(name, runs, waitOf(wait)) };
+    return this.remote.control(name, runs, waitOf(wait));
   }
 
   /** The specification of a run this runner claimed. */
