@@ -96,6 +96,9 @@ describe('Job servers as the registry sees them', () => {
     const events = await presence('builder-1');
     assert.deepEqual([events[0].type, events[0].metadata.actor], ['RunnerConnected', 'builder-1']);
     assert.deepEqual([events.at(-1)?.type, events.at(-1)?.data.reason, events.at(-1)?.metadata.actor], ['RunnerDisconnected', 'revoked', 'bob']);
+    assert.ok(!server.output().includes(token) && !server.output().includes(ENV_TOKEN), 'the server logs no runner token');
+    assert.match(server.output(), /alice registered the runner builder-1/);
+    assert.match(server.output(), /bob revoked the runner builder-1; 1 of its run\(s\) ended lost/);
   });
 
   it('records a job server that stops as offline at once, and one killed with SIGKILL after the lost time', async () => {
