@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { BlobStore } from '../../blobs/blob-store';
 import { BytesBody } from '../../http/request-shape';
@@ -23,11 +22,11 @@ interface RunnerReport {
 /**
  * The runner protocol: what a job server (`endercompute runner`) calls, over HTTP(S)
  * out, with its runner token. Every request counts as contact (`RunnerPresence`). See
- * docs/API.md "Runner protocol"; the work is done by {@link RemoteRuns}.
+ * docs/API.md "Runner protocol"; the work is done by {@link RemoteRuns}. In the OpenAPI
+ * document with the runner token as its only security scheme.
  */
 @Controller('api/runner')
 @RunnerEndpoint()
-@ApiExcludeController()
 export class RunnerProtocolController {
   constructor(
     private readonly remote: RemoteRuns,
