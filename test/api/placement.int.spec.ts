@@ -101,6 +101,29 @@ describe('placement: a job’s runsOn and the local runner', () => {
     assert.match(page, /id="job-runs-on">Any runner</);
   });
 
+  it('sets, shows and clears runsOn from the job form, refusing a bad label beside its field', async () => {
+    const scriptId = (await createJob(t, 'form-seed')).scriptId;
+    const htmx = (path: string, method: string, fields: Record<string, string>): Promise<Response> =>
+      t.request(path, { method, body: new URLSearchParams(fields), headers: { 'hx-request': 'true', 'hx-request-type': 'partial', 'x-actor': 'Ada' } });
+    const refused = await htmx('/jobs', 'POST', { name: 'form-job', scriptId, runsOn: 'linux, -bad' });
+    assert.equal(refused.status, 422);
+    const html = await refused.text();
+    assert.match(html, /id="runsOn"[^>]*aria-invalid="true"/);
+    assert.match(html, /id="runsOn-error"><li>&quot;-bad&quot; is not a label \(1–64 letters/);
+    assert.match(html, /id="runsOn" name="runsOn" value="linux, -bad"/, 'what was typed is kept');
+    const created = await htmx('/jobs', 'POST', { name: 'form-job', scriptId, runsOn: 'Linux gpu,linux' });
+    assert.equal(created.status, 200);
+    const id = (created.headers.get('hx-push-url') ?? '').split('/')[2];
+    const job = await expectJson<JobView>(await t.request(`/api/jobs/${id}`), 200);
+    assert.deepEqual(job.runsOn, ['linux', 'gpu']);
+    assert.match(await (await t.request(`/jobs/${id}`)).text(), /id="job-runs-on">.*runner: linux.*runner: gpu/s);
+    const edit = await (await t.request(`/jobs/${id}/edit`)).text();
+    assert.match(edit, /id="runsOn" name="runsOn" value="linux, gpu"/, 'the edit form shows the labels');
+    const cleared = await htmx(`/jobs/${id}`, 'PUT', { name: 'form-job', scriptId, runsOn: '', version: String(job.version) });
+    assert.equal(cleared.status, 200);
+    assert.deepEqual((await expectJson<JobView>(await t.request(`/api/jobs/${id}`), 200)).runsOn, []);
+  });
+
   it('keeps a labelled run queued, saying which runner it waits for, while a later run without labels starts and ends', async () => {
     const gpu = await createJob(t, 'needs-gpu', { runsOn: ['linux', 'gpu'] });
     const any = await createJob(t, 'runs-anywhere');

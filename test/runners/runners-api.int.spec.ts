@@ -9,6 +9,7 @@ import { RunnerPresence } from '../../src/runners/runner-presence';
 import type { RunnerView } from '../../src/runners/runners.view';
 import { createJob, getJson, requestRun, type Run } from '../support/rest';
 import { eventually, expectJson } from '../support/server-process';
+import { Scrape } from '../support/prometheus';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 const ENV_TOKEN = 'env-runner-token-0123456789';
@@ -76,9 +77,9 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     assert.match(configured.message, /configured by ENDERCOMPUTE_RUNNER_TOKENS/);
     const local = await expectJson<{ message: string }>(await register(LOCAL), 409);
     assert.match(local.message, /a server's own runner/);
-    for (const name of ['', '-dash', 'has space', 'x'.repeat(65), 'zoë', 'a/b', 'a,b', 'a=b', 7, null]) {
+    for (const name of ['', '-dash', 'has space', 'x'.repeat(65), 'zoë', 'a/b', 'a,b', 'a=b', 'System', 'runner', 7, null]) {
       const body = await expectJson<{ message: string | string[] }>(await register(name), 400);
-      assert.match(String(body.message), /^name(:| must)/, JSON.stringify(name));
+      assert.match(String(body.message), /^name(:| must| "(System|runner)" is the name EnderCompute records its own actions under)/, JSON.stringify(name));
     }
     assert.equal((await t.request('/api/runners', { method: 'POST', json: { name: 'ok', labels: ['x'] } })).status, 400, 'an unknown field');
     assert.equal((await t.request('/api/runners', { method: 'POST', json: {} })).status, 400, 'no name');
@@ -93,10 +94,10 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     assert.deepEqual((await streamOf('runner-presence-gpu-1')).map((event) => event.type), ['RunnerConnected']);
     const listed = (await list()).find((item) => item.name === 'gpu-1');
     assert.equal(listed?.status, 'online');
-    assert.deepEqual(listed?.labels, ['gpu', 'linux']);
+    assert.deepEqual(listed?.labels, ['linux', 'gpu']);
     assert.equal(listed?.softwareVersion, '9.9.9');
     assert.ok(listed?.lastSeenAt !== null && Date.now() - Date.parse(listed!.lastSeenAt) < 10_000);
-    assert.deepEqual(presence.online().find((runner) => runner.name === 'gpu-1'), { name: 'gpu-1', kind: 'remote', labels: ['gpu', 'linux'] });
+    assert.deepEqual(presence.online().find((runner) => runner.name === 'gpu-1'), { name: 'gpu-1', kind: 'remote', labels: ['linux', 'gpu'] });
     assert.ok(presence.lastContactAt('gpu-1') instanceof Date);
     assert.equal(presence.lastContactAt('never-seen'), null);
     await presence.contact('gpu-1', { ...report, labels: ['linux'] });
@@ -157,18 +158,29 @@ describe('Runner presence: silence means offline', () => {
     await t.close();
   });
 
+  /** What /metrics and the health details say; they must agree. */
+  const connected = async (): Promise<number> => {
+    const gauge = new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+    const health = await getJson<{ details: { jobServersConnected: number } }>(t, '/api/health?details=1');
+    assert.equal(health.details.jobServersConnected, gauge, 'health and metrics agree');
+    return gauge;
+  };
+
   it('records a runner silent for ENDERCOMPUTE_RUNNER_LOST_SECONDS as timed out, once, and lists it offline with its last contact', async () => {
     const presence = t.app.get(RunnerPresence);
+    assert.equal(await connected(), 0, 'the local runner is no job server');
     await presence.contact('edge-1', report);
+    assert.equal(await connected(), 1);
     const seen = presence.lastContactAt('edge-1');
-    const offline = await eventually(async () => {
-      const item = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((runner) => runner.name === 'edge-1');
-      return item?.status === 'offline' ? item : undefined;
-    }, 10_000, 'edge-1 to go offline');
-    assert.equal(offline.lastSeenAt, seen?.toISOString());
+    // The sweep (every second here) records it.
+    await eventually(async () => ((await t.store.readStream('runner-presence-edge-1')).length === 2 ? true : undefined), 10_000, 'the time-out');
+    const offline = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((runner) => runner.name === 'edge-1');
+    assert.equal(offline?.status, 'offline');
+    assert.equal(offline?.lastSeenAt, seen?.toISOString());
+    assert.equal(await connected(), 0);
     const events = (await t.store.readStream('runner-presence-edge-1')).map((event) => [event.type, event.data, event.metadata.actor]);
     assert.deepEqual(events, [
-      ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['gpu', 'linux'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
+      ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['linux', 'gpu'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
       ['RunnerDisconnected', { name: 'edge-1', reason: 'timed out' }, 'system'],
     ]);
     await presence.sweep();
@@ -182,10 +194,36 @@ describe('Runner presence: silence means offline', () => {
     const presence = t.app.get(RunnerPresence);
     await presence.contact('edge-1', report);
     assert.ok(presence.online().some((runner) => runner.name === 'edge-1'));
+    assert.equal(await connected(), 1);
     await presence.disconnect('edge-1');
+    assert.equal(await connected(), 0);
     assert.ok(!presence.online().some((runner) => runner.name === 'edge-1'));
     const types = (await t.store.readStream('runner-presence-edge-1')).map((event) => event.type);
     assert.deepEqual(types, ['RunnerConnected', 'RunnerDisconnected', 'RunnerConnected', 'RunnerDisconnected']);
     assert.deepEqual((await t.store.readStream('runner-presence-edge-1')).at(-1)?.data, { name: 'edge-1', reason: 'goodbye' });
+  });
+});
+
+describe('The local runner in presence', () => {
+  it('carries ENDERCOMPUTE_RUNNER_LABELS', async () => {
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'labelled', ENDERCOMPUTE_RUNNER_LABELS: 'Linux,arch:amd64' });
+    try {
+      const local = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((item) => item.name === 'labelled');
+      assert.deepEqual([local?.kind, local?.status, local?.labels], ['local', 'online', ['linux', 'arch:amd64']]);
+      assert.deepEqual(t.app.get(RunnerPresence).online(), [{ name: 'labelled', kind: 'local', labels: ['linux', 'arch:amd64'] }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is not there with ENDERCOMPUTE_LOCAL_RUNNER=false: nothing recorded, nothing listed, nothing online', async () => {
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'idle', ENDERCOMPUTE_LOCAL_RUNNER: 'false' });
+    try {
+      assert.deepEqual((await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items, []);
+      assert.deepEqual(t.app.get(RunnerPresence).online(), []);
+      assert.deepEqual(await t.store.readStream('runner-presence-idle'), []);
+    } finally {
+      await t.close();
+    }
   });
 });
