@@ -36,7 +36,7 @@ import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
-import { LocalRunnerOnly, OnlineRunners } from './runners/online-runners';
+import { OnlineRunners, PresenceOnlineRunners } from './runners/online-runners';
 import { DiskSpaceCheck } from './runs/execution/disk-space';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { WorkdirRetention } from './runs/execution/workdir-retention';
@@ -144,8 +144,8 @@ export class AppModule {
         RunExecutor,
         WorkdirRetention,
         RunScheduler,
-        // Which runners are online (placement's `waitingFor`): this server's own only, until a registry provides presence.
-        { provide: OnlineRunners, useClass: LocalRunnerOnly },
+        // Which runners are online (placement's `waitingFor`): from the runners' presence in the log.
+        { provide: OnlineRunners, useClass: PresenceOnlineRunners },
         DiskSpaceCheck,
         OpenApiDocument,
         RunRecovery,

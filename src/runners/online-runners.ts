@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { RunnerPresence } from './runner-presence';
 
 /** A runner that is online now, as placement sees it. */
 export interface OnlineRunner {
@@ -9,26 +10,31 @@ export interface OnlineRunner {
 }
 
 /**
- * The port placement reads the runners online now through (`waitingFor`, the dashboard):
- * implemented by the runner registry's presence (`RunnerPresence.online()`, every
- * server's local runner and every connected job server), or, where there is none, by
- * {@link LocalRunnerOnly}. A class so Nest can inject it by type.
+ * The port placement reads the runners online now through (`waitingFor`, the dashboard's
+ * note). A class so Nest can inject it by type.
  */
 export abstract class OnlineRunners {
   abstract online(): ReadonlyArray<OnlineRunner>;
 }
 
 /**
- * This server's own runner only: online with its `ENDERCOMPUTE_RUNNER_LABELS` unless
- * `ENDERCOMPUTE_LOCAL_RUNNER=false`. Knows nothing of other servers or job servers.
+ * The runners the log says are online (`RunnerPresence`: job servers and other servers'
+ * local runners), with this server's own runner as this server knows it first-hand:
+ * online with its `ENDERCOMPUTE_RUNNER_LABELS` unless `ENDERCOMPUTE_LOCAL_RUNNER=false`,
+ * whatever the log says of it yet (its presence is recorded a moment after start).
  */
 @Injectable()
-export class LocalRunnerOnly extends OnlineRunners {
-  constructor(private readonly config: AppConfig) {
+export class PresenceOnlineRunners extends OnlineRunners {
+  constructor(
+    private readonly presence: RunnerPresence,
+    private readonly config: AppConfig,
+  ) {
     super();
   }
 
   online(): ReadonlyArray<OnlineRunner> {
-    return this.config.localRunner ? [{ name: this.config.runnerId, kind: 'local', labels: this.config.runnerLabels }] : [];
+    const others = this.presence.online().filter((runner) => runner.name !== this.config.runnerId);
+    if (!this.config.localRunner) return others;
+    return [{ name: this.config.runnerId, kind: 'local', labels: this.config.runnerLabels }, ...others];
   }
 }

@@ -111,7 +111,7 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     // What the runner protocol does when gpu-1 claims it (the protocol itself is another part).
     const deps = { store: t.store, clock: new SystemClock(), ids: new RandomIdGenerator() };
     const writer = await RunWriter.load(deps, run.id, { actor: 'gpu-1', source: 'runner', correlationId: 'c', causationId: null });
-    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
+    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', runnerLabels: ['gpu'], workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
     await eventually(async () => ((await list()).find((item) => item.name === 'gpu-1')?.running.includes(run.id) ? true : undefined), 5000, 'the claim to show');
 
     const response = await t.request('/api/runners/gpu-1', { method: 'DELETE', actor: 'bob' });
