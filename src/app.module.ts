@@ -36,7 +36,8 @@ import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
-import { OnlineRunners, PresenceOnlineRunners } from './runners/online-runners';
+import { OnlineRunners } from './runners/online-runners';
+import { RunnerPresence } from './runners/runner-presence';
 import { DiskSpaceCheck } from './runs/execution/disk-space';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { WorkdirRetention } from './runs/execution/workdir-retention';
@@ -144,8 +145,8 @@ export class AppModule {
         RunExecutor,
         WorkdirRetention,
         RunScheduler,
-        // Which runners are online (placement's `waitingFor`): from the runners' presence in the log.
-        { provide: OnlineRunners, useClass: PresenceOnlineRunners },
+        // Which runners are online (placement's `waitingFor`): presence, as the log records it on every server sharing the store.
+        { provide: OnlineRunners, useExisting: RunnerPresence },
         DiskSpaceCheck,
         OpenApiDocument,
         RunRecovery,

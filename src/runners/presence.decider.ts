@@ -1,3 +1,4 @@
+import { normalizeLabels } from './placement';
 import type { RunnerRecord } from './runners.read-model';
 import type { RunnerConnected, RunnerDisconnected, RunnerKind, RunnerSeen } from './runner.events';
 
@@ -43,14 +44,14 @@ export function decideContact(
   now: Date,
   timing: PresenceTiming,
 ): RunnerConnected | RunnerSeen | null {
-  const labels = normalizedLabels(report.labels);
+  const labels = runnerLabels(report.labels);
   const changed =
     record === null ||
     !record.connected ||
     record.kind !== kind ||
     record.softwareVersion !== report.softwareVersion ||
     record.maxConcurrent !== report.maxConcurrent ||
-    normalizedLabels(record.labels).join('\n') !== labels.join('\n');
+    !sameSet(runnerLabels(record.labels), labels);
   if (changed) {
     return {
       type: 'RunnerConnected',
@@ -76,7 +77,12 @@ export function decideTimeout(record: RunnerRecord, lastContactMs: number | null
   return { type: 'RunnerDisconnected', data: { name: record.name, reason: 'timed out' } };
 }
 
-/** Labels as one set: trimmed, without blanks or repeats, sorted. */
-export function normalizedLabels(labels: readonly string[]): string[] {
-  return [...new Set(labels.map((label) => label.trim()).filter((label) => label !== ''))].sort();
+/** Labels as placement stores them (lower case, each once, in the order given), blanks left out. */
+function runnerLabels(labels: readonly string[]): string[] {
+  return normalizeLabels(labels.map((label) => label.trim()).filter((label) => label !== ''));
+}
+
+/** Whether two label lists hold the same labels, whatever their order. */
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((label) => b.includes(label));
 }

@@ -11,7 +11,7 @@ import { IdGenerator } from '../shared/ids';
 import { Mutex } from '../shared/mutex';
 import { type ContactReport, decideContact, decideTimeout, isOnline, presenceTiming, type PresenceTiming } from './presence.decider';
 import { type DisconnectReason, presenceStream, type RunnerKind } from './runner.events';
-import { RunnersReadModel } from './runners.read-model';
+import { type RunnerRecord, RunnersReadModel } from './runners.read-model';
 
 /** How often the sweep looks for runners gone silent, at most (ms). */
 const SWEEP_MS = 5_000;
@@ -36,6 +36,8 @@ export class RunnerPresence {
   private localTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
+  /** Set once {@link start} recorded the local runner (if this server has one). */
+  private started = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -84,13 +86,36 @@ export class RunnerPresence {
     return ms === null ? null : new Date(ms);
   }
 
-  /** The runners online now, local ones of every server included, by name. */
+  /**
+   * The runners online now, by name: connected in the log and heard from within the lost
+   * time (local runners of every server sharing the store included), and always this
+   * server's own local runner once presence started, unless `ENDERCOMPUTE_LOCAL_RUNNER=false`
+   * (it is online while this process runs, whatever the log has caught up with).
+   * Placement reads it through the `OnlineRunners` port.
+   */
   online(): Array<{ name: string; kind: RunnerKind; labels: string[] }> {
     const now = this.clock.now();
-    return this.runners
+    const online = this.runners
       .list()
-      .filter((record) => record.kind !== null && isOnline(record, this.lastContactMs(record.name), now, this.timing))
+      .filter((record) => record.kind !== null && record.name !== this.config.runnerId && isOnline(record, this.lastContactMs(record.name, record), now, this.timing))
       .map((record) => ({ name: record.name, kind: record.kind as RunnerKind, labels: record.labels }));
+    if (this.started && this.config.localRunner) online.push({ name: this.config.runnerId, kind: 'local', labels: [...this.config.runnerLabels] });
+    return online.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * How many job servers (remote runners) are connected to this server: heard by it within
+   * the lost time and not recorded offline since. A job server talks to one server at a
+   * time, so the sum over the servers sharing a store counts each once (the metrics gauge).
+   */
+  connectedHere(): number {
+    const now = this.clock.now().getTime();
+    let count = 0;
+    for (const [name, heardAt] of this.heard) {
+      if (now - heardAt >= this.timing.lostMs || name === this.config.runnerId) continue;
+      if (this.runners.get(name)?.connected) count++;
+    }
+    return count;
   }
 
   /** Whether a runner registered through the API was revoked (and not registered again since). */
@@ -99,11 +124,17 @@ export class RunnerPresence {
     return record !== null && record.revokedAt !== null && !record.registered;
   }
 
-  /** Starts recording this server's local runner and sweeping for silent runners; called at start, after recovery. */
+  /**
+   * Starts recording this server's local runner (unless `ENDERCOMPUTE_LOCAL_RUNNER=false`)
+   * and sweeping for silent runners; called at start, after recovery.
+   */
   async start(): Promise<void> {
-    await this.contactLocal();
-    this.localTimer = setInterval(() => void this.contactLocal(), this.timing.leaseMs);
-    this.localTimer.unref();
+    if (this.config.localRunner) {
+      await this.contactLocal();
+      this.localTimer = setInterval(() => void this.contactLocal(), this.timing.leaseMs);
+      this.localTimer.unref();
+    }
+    this.started = true;
     this.sweepTimer = setInterval(() => void this.sweep(), Math.min(SWEEP_MS, this.timing.leaseMs));
     this.sweepTimer.unref();
   }
@@ -113,6 +144,7 @@ export class RunnerPresence {
     if (this.localTimer) clearInterval(this.localTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.localTimer = this.sweepTimer = null;
+    this.started = false;
     await this.sweeping;
     if (this.runners.get(this.config.runnerId)?.connected) await this.disconnect(this.config.runnerId).catch((error: unknown) => this.warn('the goodbye', error));
   }
@@ -128,7 +160,7 @@ export class RunnerPresence {
   private async sweepOnce(): Promise<void> {
     const now = this.clock.now();
     for (const record of this.runners.list()) {
-      const event = decideTimeout(record, this.lastContactMs(record.name), now, this.timing);
+      const event = decideTimeout(record, this.lastContactMs(record.name, record), now, this.timing);
       if (!event) continue;
       try {
         await this.lockOf(record.name).run(async () => {
@@ -154,7 +186,7 @@ export class RunnerPresence {
 
   private async contactLocal(): Promise<void> {
     const report: ContactReport = {
-      labels: [],
+      labels: [...this.config.runnerLabels],
       softwareVersion: this.config.version,
       maxConcurrent: this.config.maxConcurrentRuns,
       running: this.runs.executingRuns(this.config.runnerId).map((run) => run.id),
@@ -167,8 +199,9 @@ export class RunnerPresence {
     await this.projections.waitFor(result.position);
   }
 
-  private lastContactMs(name: string): number | null {
-    const recorded = this.runners.get(name)?.lastContactAt ?? null;
+  /** `record`: the runner's read-model record when the caller has it already (saves reading it again). */
+  private lastContactMs(name: string, record?: RunnerRecord | null): number | null {
+    const recorded = (record === undefined ? this.runners.get(name) : record)?.lastContactAt ?? null;
     const logged = recorded === null ? null : Date.parse(recorded);
     const heard = this.heard.get(name) ?? null;
     if (logged === null) return heard;

@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { RunsReadModel } from '../runs/runs.read-model';
-import { Clock } from '../shared/clock';
-import { isOnline } from './presence.decider';
 import { RunnerPresence } from './runner-presence';
 import { RunnerTokens } from './runner-tokens';
 import type { RunnerKind } from './runner.events';
@@ -39,11 +37,10 @@ export class RunnersView {
     private readonly presence: RunnerPresence,
     private readonly tokens: RunnerTokens,
     private readonly runs: RunsReadModel,
-    private readonly clock: Clock,
   ) {}
 
   list(): RunnerView[] {
-    const now = this.clock.now();
+    const online = new Set(this.presence.online().map((runner) => runner.name));
     const views = new Map<string, RunnerView>();
     for (const record of this.runners.list()) {
       if (record.revokedAt !== null && !record.registered) continue;
@@ -52,7 +49,7 @@ export class RunnersView {
         name: record.name,
         kind: record.kind ?? 'remote',
         labels: record.labels,
-        status: record.kind !== null && isOnline(record, lastSeen?.getTime() ?? null, now, this.presence.timing) ? 'online' : 'offline',
+        status: online.has(record.name) ? 'online' : 'offline',
         lastSeenAt: lastSeen?.toISOString() ?? null,
         softwareVersion: record.softwareVersion,
         running: this.running(record.name),

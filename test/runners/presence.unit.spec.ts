@@ -40,10 +40,10 @@ describe('decideContact', () => {
       assert.equal(decideContact(record(), 'a', 'remote', { ...report, ...changed }, now, timing)?.type, 'RunnerConnected', JSON.stringify(changed));
     }
     assert.equal(decideContact(record(), 'a', 'local', report, now, timing)?.type, 'RunnerConnected');
-    assert.deepEqual(decideContact(null, 'a', 'remote', { ...report, labels: [' x', 'b', 'x', ''] }, now, timing)?.data, {
+    assert.deepEqual(decideContact(null, 'a', 'remote', { ...report, labels: [' x', 'GPU', 'x', '', 'gpu'] }, now, timing)?.data, {
       name: 'a',
       kind: 'remote',
-      labels: ['b', 'x'],
+      labels: ['x', 'gpu'],
       softwareVersion: '1.0.0',
       maxConcurrent: 4,
       running: ['r1'],

@@ -53,7 +53,7 @@ describe('Runner tokens: runner endpoints take them, and only them', () => {
       const response = await as(ENV_TOKEN, path, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}) });
       assert.equal(response.status, 401, `${method} ${path}`);
     }
-    for (const path of ['/', '/jobs', '/runs', '/scripts', '/audit']) {
+    for (const path of ['/', '/jobs', '/runs', '/scripts', '/audit', '/runners']) {
       const response = await as(ENV_TOKEN, path, { headers: { 'hx-request': 'true' } });
       assert.equal(response.status, 401, path);
     }

@@ -9,6 +9,7 @@ import { RunnerPresence } from '../../src/runners/runner-presence';
 import type { RunnerView } from '../../src/runners/runners.view';
 import { createJob, getJson, requestRun, type Run } from '../support/rest';
 import { eventually, expectJson } from '../support/server-process';
+import { Scrape } from '../support/prometheus';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 const ENV_TOKEN = 'env-runner-token-0123456789';
@@ -93,10 +94,10 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     assert.deepEqual((await streamOf('runner-presence-gpu-1')).map((event) => event.type), ['RunnerConnected']);
     const listed = (await list()).find((item) => item.name === 'gpu-1');
     assert.equal(listed?.status, 'online');
-    assert.deepEqual(listed?.labels, ['gpu', 'linux']);
+    assert.deepEqual(listed?.labels, ['linux', 'gpu']);
     assert.equal(listed?.softwareVersion, '9.9.9');
     assert.ok(listed?.lastSeenAt !== null && Date.now() - Date.parse(listed!.lastSeenAt) < 10_000);
-    assert.deepEqual(presence.online().find((runner) => runner.name === 'gpu-1'), { name: 'gpu-1', kind: 'remote', labels: ['gpu', 'linux'] });
+    assert.deepEqual(presence.online().find((runner) => runner.name === 'gpu-1'), { name: 'gpu-1', kind: 'remote', labels: ['linux', 'gpu'] });
     assert.ok(presence.lastContactAt('gpu-1') instanceof Date);
     assert.equal(presence.lastContactAt('never-seen'), null);
     await presence.contact('gpu-1', { ...report, labels: ['linux'] });
@@ -111,7 +112,7 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     // What the runner protocol does when gpu-1 claims it (the protocol itself is another part).
     const deps = { store: t.store, clock: new SystemClock(), ids: new RandomIdGenerator() };
     const writer = await RunWriter.load(deps, run.id, { actor: 'gpu-1', source: 'runner', correlationId: 'c', causationId: null });
-    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', runnerLabels: ['gpu'], workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
+    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', runnerLabels: [], workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
     await eventually(async () => ((await list()).find((item) => item.name === 'gpu-1')?.running.includes(run.id) ? true : undefined), 5000, 'the claim to show');
 
     const response = await t.request('/api/runners/gpu-1', { method: 'DELETE', actor: 'bob' });
@@ -157,18 +158,23 @@ describe('Runner presence: silence means offline', () => {
     await t.close();
   });
 
+  const connected = async (): Promise<number> => new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+
   it('records a runner silent for ENDERCOMPUTE_RUNNER_LOST_SECONDS as timed out, once, and lists it offline with its last contact', async () => {
     const presence = t.app.get(RunnerPresence);
+    assert.equal(await connected(), 0, 'the local runner is no job server');
     await presence.contact('edge-1', report);
+    assert.equal(await connected(), 1);
     const seen = presence.lastContactAt('edge-1');
-    const offline = await eventually(async () => {
-      const item = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((runner) => runner.name === 'edge-1');
-      return item?.status === 'offline' ? item : undefined;
-    }, 10_000, 'edge-1 to go offline');
-    assert.equal(offline.lastSeenAt, seen?.toISOString());
+    // The sweep (every second here) records it.
+    await eventually(async () => ((await t.store.readStream('runner-presence-edge-1')).length === 2 ? true : undefined), 10_000, 'the time-out');
+    const offline = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((runner) => runner.name === 'edge-1');
+    assert.equal(offline?.status, 'offline');
+    assert.equal(offline?.lastSeenAt, seen?.toISOString());
+    assert.equal(await connected(), 0);
     const events = (await t.store.readStream('runner-presence-edge-1')).map((event) => [event.type, event.data, event.metadata.actor]);
     assert.deepEqual(events, [
-      ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['gpu', 'linux'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
+      ['RunnerConnected', { name: 'edge-1', kind: 'remote', labels: ['linux', 'gpu'], softwareVersion: '9.9.9', maxConcurrent: 2, running: [] }, 'edge-1'],
       ['RunnerDisconnected', { name: 'edge-1', reason: 'timed out' }, 'system'],
     ]);
     await presence.sweep();
@@ -182,10 +188,36 @@ describe('Runner presence: silence means offline', () => {
     const presence = t.app.get(RunnerPresence);
     await presence.contact('edge-1', report);
     assert.ok(presence.online().some((runner) => runner.name === 'edge-1'));
+    assert.equal(await connected(), 1);
     await presence.disconnect('edge-1');
+    assert.equal(await connected(), 0);
     assert.ok(!presence.online().some((runner) => runner.name === 'edge-1'));
     const types = (await t.store.readStream('runner-presence-edge-1')).map((event) => event.type);
     assert.deepEqual(types, ['RunnerConnected', 'RunnerDisconnected', 'RunnerConnected', 'RunnerDisconnected']);
     assert.deepEqual((await t.store.readStream('runner-presence-edge-1')).at(-1)?.data, { name: 'edge-1', reason: 'goodbye' });
+  });
+});
+
+describe('The local runner in presence', () => {
+  it('carries ENDERCOMPUTE_RUNNER_LABELS', async () => {
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'labelled', ENDERCOMPUTE_RUNNER_LABELS: 'Linux,arch:amd64' });
+    try {
+      const local = (await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items.find((item) => item.name === 'labelled');
+      assert.deepEqual([local?.kind, local?.status, local?.labels], ['local', 'online', ['linux', 'arch:amd64']]);
+      assert.deepEqual(t.app.get(RunnerPresence).online(), [{ name: 'labelled', kind: 'local', labels: ['linux', 'arch:amd64'] }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is not there with ENDERCOMPUTE_LOCAL_RUNNER=false: nothing recorded, nothing listed, nothing online', async () => {
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'idle', ENDERCOMPUTE_LOCAL_RUNNER: 'false' });
+    try {
+      assert.deepEqual((await getJson<{ items: RunnerView[] }>(t, '/api/runners')).items, []);
+      assert.deepEqual(t.app.get(RunnerPresence).online(), []);
+      assert.deepEqual(await t.store.readStream('runner-presence-idle'), []);
+    } finally {
+      await t.close();
+    }
   });
 });
