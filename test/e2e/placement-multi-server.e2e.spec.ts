@@ -60,6 +60,27 @@ describe('placement with two servers on one EventStoreDB', () => {
     }
   });
 
+  it('knows the other server’s runner and its labels from the log: a run it may take waits for its turn there, not for a runner', async () => {
+    await postJson(a, '/api/scripts', { name: 'sleeper', body: 'sleep 60' }, 201);
+    const busy = await postJson<{ id: string }>(a, '/api/jobs', { name: 'busy-gpu', scriptId: 'sleeper', runsOn: ['gpu'] }, 201);
+    // A has two slots: two long runs fill them, the third waits.
+    const running = [await requestRun(a, busy.id), await requestRun(a, busy.id)];
+    await Promise.all(
+      running.map((run) => eventually(async () => ((await getJson<PlacedRun>(a, `/api/runs/${run.id}`)).status === 'running' ? true : undefined), 10_000, `${run.id} to run`)),
+    );
+    const third = await requestRun(b, busy.id);
+    const onB = await eventually(async () => {
+      const seen = await getJson<PlacedRun>(b, `/api/runs/${third.id}`);
+      return seen.status === 'queued' ? seen : undefined;
+    }, 5_000, 'B to show the third run');
+    assert.equal(onB.waitingFor, null, 'A’s runner, online with gpu, may take it: B does not say it waits for a runner');
+    const onA = await shown(a, third.id);
+    assert.equal(onA.status, 'queued');
+    assert.equal(onA.waitingFor, 'a free slot: all 2 are taken (ENDERCOMPUTE_MAX_CONCURRENT_RUNS)');
+    for (const run of [...running, third]) await postJson(b, `/api/runs/${run.id}/cancel`, {}, 202);
+    for (const run of [...running, third]) assert.equal((await waitForRun(a, run.id, 30_000)).status, 'cancelled');
+  });
+
   it('leaves a run whose labels no runner has queued, and both servers say what it waits for', async () => {
     const tpu = await postJson<{ id: string }>(b, '/api/jobs', { name: 'on-tpu', scriptId: 'hello', runsOn: ['tpu'] }, 201);
     const run = await requestRun(b, tpu.id);
