@@ -81,6 +81,11 @@ describe('placement with two servers on one EventStoreDB', () => {
     for (const run of [...running, third]) assert.equal((await waitForRun(a, run.id, 30_000)).status, 'cancelled');
   });
 
+  it('says at start which runner each server has', () => {
+    assert.match(a.output(), /Runner: server-a, labels gpu \(it takes runs whose runsOn it has every label of\)/);
+    assert.match(b.output(), /Runner: none here \(ENDERCOMPUTE_LOCAL_RUNNER=false\): this server executes no runs itself/);
+  });
+
   it('leaves a run whose labels no runner has queued, and both servers say what it waits for', async () => {
     const tpu = await postJson<{ id: string }>(b, '/api/jobs', { name: 'on-tpu', scriptId: 'hello', runsOn: ['tpu'] }, 201);
     const run = await requestRun(b, tpu.id);

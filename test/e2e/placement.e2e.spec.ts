@@ -60,6 +60,7 @@ describe('placement: the built server, the CLI and the pages', () => {
     const done = await waitForRun(server, ran.id);
     assert.equal(done.status, 'succeeded');
     const runnerId = readFileSync(join(server.dataDir, 'runner-id'), 'utf8').trim();
+    assert.ok(server.output().includes(`Runner: ${runnerId}, labels linux (it takes runs whose runsOn it has every label of)`), 'the start-up lines name the runner and its labels');
     assert.equal((await getJson<RunView>(server, `/api/runs/${ran.id}`)).runner, runnerId, "this server's local runner executed it");
     assert.equal((await outputOf(server, ran.id)).toString(), 'on Linux\n');
     const waiting = await getJson<RunView>(server, `/api/runs/${waitingRun.id}`);
