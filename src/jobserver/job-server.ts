@@ -67,6 +67,9 @@ export class JobServer {
       maxConcurrent: options.maxConcurrent,
       running: [...this.runs.keys()],
     }));
+    // What an earlier process left in work/ and spool/ belongs to runs it can no longer report (they end lost): gone.
+    // The input file cache (files/) stays: its files are checked against their sha256 on every use.
+    for (const folder of ['work', 'spool']) rmSync(join(options.workDir, folder), { recursive: true, force: true });
     for (const folder of ['work', 'spool', 'files']) mkdirSync(join(options.workDir, folder), { recursive: true, mode: 0o700 });
   }
 
