@@ -363,7 +363,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     const run = new RunLife(streams, runId, `run-${runId}`, `output-${runId}`);
     lastRunId = runId;
     const [requestId] = await run.record(
-      { type: 'RequestRun', runId, jobId: job.id, jobName: job.name, number, snapshot, extra: { args: extraArgs, env: {}, files: [] }, scheduledFor, rerunOf: null, trigger },
+      { type: 'RequestRun', runId, jobId: job.id, jobName: job.name, number, snapshot, extra: { args: extraArgs, env: {}, files: [] }, scheduledFor, rerunOf: null, trigger, runsOn: job.definition.runsOn ?? [] },
       context,
       requestedAt,
       1,

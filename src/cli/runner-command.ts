@@ -4,7 +4,8 @@
  * executes them (see src/jobserver/). Exit codes: 0 stopped (SIGTERM, SIGINT), 1 the
  * server refused the token or the sandbox cannot work, 2 a usage error.
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/app-config';
@@ -36,7 +37,7 @@ export function addRunnerCommand(program: Command): void {
     .option('--name <name>', "the runner's name: checked against the token's (default: the token's)")
     .option('--label <label>', 'a label this runner offers (repeatable): runs go only to a runner with all of their runsOn', many)
     .option('--max-concurrent <n>', 'runs executed at once (default 4)')
-    .option('--work-dir <dir>', 'work directories, output spools and the input file cache (default $ENDERCOMPUTE_DATA_DIR, else ./data)')
+    .option('--work-dir <dir>', "work directories, output spools and the input file cache (default ./endercompute-runner; not a server's data dir)")
     .action(async (options: RunnerOptions) => {
       const code = await runJobServer(options);
       // Not left to the event loop: idle keep-alive connections would hold the exit up for seconds.
@@ -55,7 +56,11 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
   const problems = labelProblems(options.label ?? []);
   if (problems.length > 0) throw new UsageError(`--label: ${problems.join('; ')}`);
   const labels = normalizeLabels(options.label ?? []);
-  const workDir = resolve(options.workDir ?? (process.env.ENDERCOMPUTE_DATA_DIR?.trim() || './data'));
+  const workDir = resolve(options.workDir ?? './endercompute-runner');
+  // It empties its work/ and spool/ at start: never a server's data dir, whose work/ holds that server's runs.
+  if (['events.db', 'projections.db', 'runner-id'].some((file) => existsSync(join(workDir, file)))) {
+    throw new UsageError(`--work-dir ${workDir} is a server's data dir: give the job server a folder of its own`);
+  }
 
   // Jobs start with the umask this process was started with; the job server's own files are private.
   const jobUmask = process.umask(0o077);

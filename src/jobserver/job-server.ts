@@ -42,8 +42,8 @@ export interface JobServerOptions {
 /** Backoff between attempts while the server is unreachable: from 200 ms, doubling, at most 5 s. */
 const FIRST_RETRY_MS = 200;
 const MAX_RETRY_MS = 5_000;
-/** Output uploaded in one request, at most (the server takes up to 4 MiB). */
-const UPLOAD_BYTES = 4 * 1024 * 1024;
+/** Output streamed in one request, at most (the server takes up to 64 MiB, storing it as it arrives). */
+const UPLOAD_BYTES = 64 * 1024 * 1024;
 /** How many run ids a job server remembers having begun. */
 const REMEMBERED_RUNS = 10_000;
 /** A run id is used as a folder name: nothing but these characters (and never `.` or `..`). */
@@ -67,6 +67,9 @@ export class JobServer {
       maxConcurrent: options.maxConcurrent,
       running: [...this.runs.keys()],
     }));
+    // What an earlier process left in work/ and spool/ belongs to runs it can no longer report (they end lost): gone.
+    // The input file cache (files/) stays: its files are checked against their sha256 on every use.
+    for (const folder of ['work', 'spool']) rmSync(join(options.workDir, folder), { recursive: true, force: true });
     for (const folder of ['work', 'spool', 'files']) mkdirSync(join(options.workDir, folder), { recursive: true, mode: 0o700 });
   }
 
@@ -275,7 +278,8 @@ class RemoteRun {
           await this.client.started(this.spec.runId, { pid: this.start.pid, processStartTicks: this.start.processStartTicks, workdir: this.start.workdir });
           this.startReported = true;
         } else if (this.startReported && this.acknowledged < this.spool.size) {
-          this.acknowledged = await this.client.output(this.spec.runId, this.acknowledged, this.spool.read(this.acknowledged, UPLOAD_BYTES));
+          const to = Math.min(this.spool.size, this.acknowledged + UPLOAD_BYTES);
+          this.acknowledged = await this.client.output(this.spec.runId, this.acknowledged, this.spool.stream(this.acknowledged, to));
         } else if (this.outcome !== null && (this.startReported || this.start === null)) {
           await this.client.finished(this.spec.runId, { ...this.outcome, outputBytes: this.spool.size });
           return;

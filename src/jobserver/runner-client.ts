@@ -4,6 +4,7 @@
  * the runner's report (labels, version, slots, running runs), which the server
  * records as contact.
  */
+import { Readable } from 'node:stream';
 import type { RunSpecification } from '../runs/runner/execute-run';
 
 /** The header the server reads the report from (see `runner-protocol.controller.ts`). */
@@ -75,8 +76,8 @@ export class RunnerClient {
     await this.send('POST', `/api/runner/runs/${encodeURIComponent(runId)}/started`, { json: report });
   }
 
-  /** Uploads output bytes starting at `offset`; resolves with the offset the server holds afterwards. */
-  async output(runId: string, offset: number, bytes: Buffer): Promise<number> {
+  /** Uploads output bytes (streamed) starting at `offset`; resolves with the offset the server holds afterwards. */
+  async output(runId: string, offset: number, bytes: Readable): Promise<number> {
     const response = await this.send('PUT', `/api/runner/runs/${encodeURIComponent(runId)}/output?offset=${offset}`, { bytes });
     return ((await response.json()) as { offset: number }).offset;
   }
@@ -91,23 +92,24 @@ export class RunnerClient {
     await this.send('POST', '/api/runner/goodbye', {});
   }
 
-  private async send(method: string, path: string, body: { json?: unknown; bytes?: Buffer; signal?: AbortSignal }): Promise<Response> {
+  private async send(method: string, path: string, body: { json?: unknown; bytes?: Readable; signal?: AbortSignal }): Promise<Response> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.token}`,
       [REPORT_HEADER]: encodeURIComponent(JSON.stringify(this.report())),
     };
-    let payload: string | Buffer | undefined;
+    let payload: string | ReadableStream | undefined;
     if (body.json !== undefined) {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body.json);
     } else if (body.bytes !== undefined) {
       headers['content-type'] = 'application/octet-stream';
-      payload = body.bytes;
+      payload = Readable.toWeb(body.bytes) as ReadableStream;
     }
     const signals = [AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(body.signal ? [body.signal] : [])];
     let response: Response;
     try {
-      response = await fetch(new URL(path, this.baseUrl), { method, headers, body: payload, signal: AbortSignal.any(signals) });
+      // `duplex: 'half'`: a streamed body (fetch's requirement for one).
+      response = await fetch(new URL(path, this.baseUrl), { method, headers, body: payload, signal: AbortSignal.any(signals), duplex: 'half' } as RequestInit);
     } catch (error) {
       if (body.signal?.aborted) throw error;
       throw new Unreachable(`cannot reach ${this.baseUrl}: ${causeOf(error)}`);

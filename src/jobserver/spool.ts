@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { dirname } from 'node:path';
 
 /**
@@ -27,17 +28,10 @@ export class Spool {
     this.written += bytes.length;
   }
 
-  /** Up to `max` bytes from `offset` (fewer at the end). */
-  read(offset: number, max: number): Buffer {
-    const length = Math.max(0, Math.min(max, this.written - offset));
-    const buffer = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const read = readSync(this.fd, buffer, done, length - done, offset + done);
-      if (read === 0) break;
-      done += read;
-    }
-    return buffer.subarray(0, done);
+  /** Bytes `[from, to)` as a stream, read from the file as it is sent. */
+  stream(from: number, to: number): Readable {
+    if (to <= from) return Readable.from([]);
+    return createReadStream(this.path, { start: from, end: to - 1, highWaterMark: 1024 * 1024 });
   }
 
   /** Closes and deletes the spool (once the server acknowledged the run's end). */

@@ -2,7 +2,8 @@
  * Placement: which runner may take a run. A job's `runsOn` lists labels; a run goes only
  * to a runner that has every one of them (an empty list: any runner, the servers' local
  * runners included). Each run keeps the job's `runsOn` as it was when the run was
- * requested (`RunSnapshot.runsOn`), so a claim checks the run without reading its job.
+ * requested (`RunRequested.runsOn`, `RunRecord.runsOn`), so a claim checks the run without
+ * reading its job.
  *
  * Labels are 1–64 ASCII letters, digits and `- _ . :`, starting with a letter or digit
  * (`linux`, `gpu`, `arch:arm64`, `os.debian-12`), compared without regard to case: they

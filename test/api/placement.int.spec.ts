@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { JobView } from '../../src/jobs/job.view';
+import { RunnerPresence } from '../../src/runners/runner-presence';
 import { runStream } from '../../src/runs/run.events';
 import type { RunView } from '../../src/runs/run.view';
 import { eventually, expectJson } from '../support/server-process';
@@ -159,6 +160,22 @@ describe('placement: a job’s runsOn and the local runner', () => {
     // Cancelled, they no longer wait.
     for (const id of [waiting.id, rerun.id]) await expectJson(await t.request(`/api/runs/${id}/cancel`, { method: 'POST' }), 202);
     assert.doesNotMatch(await (await t.request('/')).text(), /dash-waiting-runner/);
+  });
+
+  it('no longer says a run waits for a runner once a runner with its labels is online (a job server in contact)', async () => {
+    const job = await createJob(t, 'needs-arm', { runsOn: ['arm64'] });
+    const run = await requestRun(t, job.id);
+    assert.equal((await getRun(t, run.id)).waitingFor, 'a runner with label arm64');
+    assert.match(await (await t.request('/')).text(), /1 queued run waits for a runner/);
+    // What the runner protocol does on each request from a job server started with --label arm64.
+    await t.app.get(RunnerPresence).contact('pi-1', { labels: ['arm64', 'linux'], softwareVersion: t.config.version, maxConcurrent: 1, running: [] });
+    const placed = await getRun(t, run.id);
+    assert.equal(placed.status, 'queued', 'it waits for that runner to claim it, not for this server');
+    assert.equal(placed.waitingFor, null);
+    assert.doesNotMatch(await (await t.request('/')).text(), /dash-waiting-runner/);
+    await t.app.get(RunnerPresence).disconnect('pi-1');
+    assert.equal((await getRun(t, run.id)).waitingFor, 'a runner with label arm64', 'gone again: it waits for a runner again');
+    await expectJson(await t.request(`/api/runs/${run.id}/cancel`, { method: 'POST' }), 202);
   });
 
   it('counts a job’s runs executing on other runners toward its maxConcurrent', async () => {

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../support/cli';
 import { startJobServer, type JobServerProcess } from '../support/job-server-process';
 import { getJson, JSON_HEADERS, outputOf, postJson, requestRun, type Run as BaseRun, waitForRun } from '../support/rest';
 import { processState, processesWithArgument, uniqueSleep } from '../support/run-processes';
@@ -82,6 +83,14 @@ describe('Job servers (endercompute runner)', () => {
     const output = (await outputOf(server, run.id)).toString();
     assert.equal(output, `args: one two words three\ngreeting: hello from the run\nthe input file\nline two\nrunner: ${run.id}\n`);
     assert.ok(run.startedAt !== null && run.finishedAt !== null && run.startedAt <= run.finishedAt);
+  });
+
+  it("shows a remote run's output live: runs output --follow prints every line and exits with the run's exit code", async () => {
+    const jobId = await job('remote-follow', 'for i in $(seq 1 40); do echo "tick $i"; sleep 0.05; done; exit 4', ['remote-a']);
+    const run = await requestRun(server, jobId);
+    const followed = await runCli(server, ['runs', 'output', run.id, '--follow']);
+    assert.equal(followed.code, 4, followed.stderr);
+    assert.equal(followed.stdout.toString(), Array.from({ length: 40 }, (_, index) => `tick ${index + 1}\n`).join(''));
   });
 
   it('survives a SIGKILL of the server while the run prints: every line once, in order', async () => {
@@ -223,7 +232,8 @@ describe('Job servers (endercompute runner)', () => {
     }
     // Back: it learns the run was declared lost, and kills it.
     await eventually(async () => (processState(pid) === null ? true : undefined), 10_000, 'the lost run to be killed');
-    assert.match(b.output(), new RegExp(`run ${run.id}: .*lost.*killing it`));
+    const said = new RegExp(`run ${run.id}: .*lost.*killing it`);
+    await eventually(async () => (said.test(b.output()) ? true : undefined), 5_000, 'the job server to say why it killed the run');
     await b.stop();
   });
 

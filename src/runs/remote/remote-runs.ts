@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
 import { JobsReadModel } from '../../jobs/jobs.read-model';
@@ -10,6 +10,7 @@ import { ConflictError, GoneError, NotFoundError } from '../../shared/domain-err
 import { IdGenerator } from '../../shared/ids';
 import { Mutex } from '../../shared/mutex';
 import { OutputEncoder } from '../output-encoding';
+import { MAX_BATCH_BYTES_LIMIT } from '../runner/process-runner';
 import type { FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import type { RunSpecification } from '../runner/execute-run';
@@ -18,6 +19,8 @@ import { removedJobReason } from '../execution/removed-job';
 import { RunWriter } from '../execution/run-writer';
 import { storeOutput } from '../execution/store-output';
 
+/** Output bytes per stored batch of an upload: the local runner's batch size. */
+const UPLOAD_BATCH_BYTES = MAX_BATCH_BYTES_LIMIT;
 /** How many queued runs are read at once while looking for one a runner may take. */
 const QUEUE_PAGE = 50;
 /** The longest a claim or control request is held open (seconds) when nothing is there to answer. */
@@ -75,7 +78,7 @@ export class OffsetMismatch extends ConflictError {
  * keeps a second writer out.
  */
 @Injectable()
-export class RemoteRuns implements OnApplicationShutdown {
+export class RemoteRuns implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RemoteRuns.name);
   private readonly deps: { store: EventStore; clock: Clock; ids: IdGenerator };
   /** Per run this server took output for: its writer (the stream's state in memory), encoder and lock. */
@@ -97,7 +100,8 @@ export class RemoteRuns implements OnApplicationShutdown {
     this.deps = { store, clock, ids };
   }
 
-  onApplicationShutdown(): void {
+  /** Before the HTTP server closes: held claims and control requests answer now, so they do not hold the stop up. */
+  beforeApplicationShutdown(): void {
     this.stopping.abort();
   }
 
@@ -172,23 +176,60 @@ export class RemoteRuns implements OnApplicationShutdown {
   }
 
   /**
-   * Takes output bytes that start at `offset` of the run's output. Bytes the server
-   * holds already are skipped (a repeated or overlapping upload); the rest are stored
-   * as output events. Resolves with the offset the server holds afterwards.
+   * Takes output bytes that start at `offset` of the run's output, as they arrive
+   * (`chunks`: the request body). Bytes the server holds already are skipped (a
+   * repeated or overlapping upload); the rest are cut into batches of up to 4 MiB,
+   * each compressed as soon as it is complete while the one before it is stored (the
+   * local runner's pipeline), and stored as output events. Resolves with the offset
+   * the server holds afterwards (a failure part-way keeps what was stored: the runner
+   * sends the rest again from the offset it is told next).
    *
    * @throws OffsetMismatch (409) when `offset` is beyond the output held (a gap).
    * @throws GoneError (410) when the run has ended (lost, cancelled before it started) or is not the runner's.
    */
-  async append(runner: string, runId: string, offset: number, bytes: Buffer): Promise<number> {
+  async append(runner: string, runId: string, offset: number, chunks: AsyncIterable<Buffer>): Promise<number> {
     return this.withWriter(runner, runId, async (writer, encoder) => {
       const held = writer.current.outputBytes;
       if (offset > held) throw new OffsetMismatch(held, `The server holds ${held} bytes of run ${runId}'s output: send from there, not from ${offset}`);
-      const fresh = bytes.subarray(Math.min(bytes.length, held - offset));
-      if (fresh.length === 0) return held;
-      if (writer.current.phase !== 'running' && writer.current.phase !== 'paused') throw new ConflictError(`Run ${runId} has not started: report its start first`);
-      await storeOutput(writer, encoder, this.deps.store.kind, [{ offset: held, bytes: fresh }]);
+      let skip = held - offset;
+      let next = held;
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let stored: Promise<void> = Promise.resolve();
+      let waiting = 0;
+      const seal = (): void => {
+        const bytes = Buffer.concat(pending, pendingBytes);
+        const batch = { offset: next, bytes, prepared: encoder.encode(bytes) };
+        batch.prepared.catch(() => undefined);
+        next += bytes.length;
+        pending = [];
+        pendingBytes = 0;
+        waiting++;
+        stored = stored.then(() => storeOutput(writer, encoder, this.deps.store.kind, [batch])).finally(() => waiting--);
+        stored.catch(() => undefined);
+      };
+      for await (const received of chunks) {
+        let chunk = received;
+        if (skip > 0) {
+          const skipped = Math.min(skip, chunk.length);
+          chunk = chunk.subarray(skipped);
+          skip -= skipped;
+        }
+        if (chunk.length === 0) continue;
+        if (writer.current.phase !== 'running' && writer.current.phase !== 'paused') throw new ConflictError(`Run ${runId} has not started: report its start first`);
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= UPLOAD_BATCH_BYTES) {
+          seal();
+          // Reading waits while two batches wait to be stored: memory stays bounded.
+          if (waiting >= 2) await stored;
+        }
+      }
+      if (pendingBytes > 0) seal();
+      await stored;
       return writer.current.outputBytes;
-    });
+      // Not tried again after a conflict: the body is read once.
+    }, false, false);
   }
 
   /**
@@ -283,9 +324,9 @@ export class RemoteRuns implements OnApplicationShutdown {
    * Runs `work` with the run's writer, one request at a time per run. The writer is
    * loaded from the log when this server has none (after a restart, or another server
    * took the earlier requests) and again after a conflict (someone else wrote the
-   * stream: read what is there and decide again, once).
+   * stream: read what is there and, with `retry`, decide again once).
    */
-  private withWriter<T>(runner: string, runId: string, work: (writer: RunWriter, encoder: OutputEncoder) => Promise<T>, finishing = false): Promise<T> {
+  private withWriter<T>(runner: string, runId: string, work: (writer: RunWriter, encoder: OutputEncoder) => Promise<T>, finishing = false, retry = true): Promise<T> {
     let entry = this.writers.get(runId);
     if (!entry) {
       entry = { writer: null, encoder: new OutputEncoder(), lock: new Mutex() };
@@ -319,9 +360,10 @@ export class RemoteRuns implements OnApplicationShutdown {
         try {
           return await work(writer, held.encoder);
         } catch (error) {
-          if (!(error instanceof ConflictError) || error instanceof OffsetMismatch || attempt > 0) throw error;
-          // The streams moved on under this writer (another server, the lost rule): read them again.
+          if (!(error instanceof ConflictError) || error instanceof OffsetMismatch) throw error;
+          // The streams moved on under this writer (another server, the lost rule): read them again, now or at the next request.
           held.writer = null;
+          if (!retry || attempt > 0) throw error;
         }
       }
     });

@@ -1,17 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { BlobStore } from '../../blobs/blob-store';
 import { BytesBody } from '../../http/request-shape';
 import { RunnerEndpoint, runnerOf } from '../../runners/runner-endpoint';
 import { RunnerPresence } from '../../runners/runner-presence';
 import { TooLargeError, ValidationError } from '../../shared/domain-errors';
-import { packageVersion } from '../../shared/version';
-import { MAX_BATCH_BYTES_LIMIT } from '../runner/process-runner';
 import { endProblems, OffsetMismatch, RemoteRuns, type ClaimedRun, type RemoteEnd, type WantedRun } from './remote-runs';
 
-/** The largest output upload in one request (the runner sends at most this much at a time). */
-export const MAX_UPLOAD_BYTES = MAX_BATCH_BYTES_LIMIT;
+/** The largest output upload in one request (stored as it arrives, 4 MiB at a time; the runner sends at most this much at once). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 /** How a job server describes itself on every request (JSON, percent-encoded): what `RunnerPresence.contact` records. */
 export const RUNNER_REPORT_HEADER = 'x-runner-report';
 
@@ -25,11 +22,11 @@ interface RunnerReport {
 /**
  * The runner protocol: what a job server (`endercompute runner`) calls, over HTTP(S)
  * out, with its runner token. Every request counts as contact (`RunnerPresence`). See
- * docs/API.md "Runner protocol"; the work is done by {@link RemoteRuns}.
+ * docs/API.md "Runner protocol"; the work is done by {@link RemoteRuns}. In the OpenAPI
+ * document with the runner token as its only security scheme.
  */
 @Controller('api/runner')
 @RunnerEndpoint()
-@ApiExcludeController()
 export class RunnerProtocolController {
   constructor(
     private readonly remote: RemoteRuns,
@@ -116,9 +113,8 @@ export class RunnerProtocolController {
     const { name } = await this.contact(request);
     const offset = rawOffset !== undefined && /^\d{1,15}$/.test(rawOffset) ? Number(rawOffset) : Number.NaN;
     if (!Number.isSafeInteger(offset)) throw new ValidationError(['offset must be the whole number of bytes the upload starts at']);
-    const bytes = await readBody(request, MAX_UPLOAD_BYTES);
     try {
-      return { offset: await this.remote.append(name, runId, offset, bytes) };
+      return { offset: await this.remote.append(name, runId, offset, bodyOf(request, MAX_UPLOAD_BYTES)) };
     } catch (error) {
       if (!(error instanceof OffsetMismatch)) throw error;
       response.status(409);
@@ -187,17 +183,15 @@ function reportOf(header: string | string[] | undefined): RunnerReport {
   if (parsed === null || typeof parsed !== 'object' || !strings(parsed.labels) || !strings(parsed.running) || typeof parsed.softwareVersion !== 'string' || !Number.isSafeInteger(parsed.maxConcurrent)) {
     throw new ValidationError([problem]);
   }
-  return { labels: parsed.labels, softwareVersion: parsed.softwareVersion.slice(0, 100) || packageVersion(), maxConcurrent: parsed.maxConcurrent as number, running: parsed.running };
+  return { labels: parsed.labels, softwareVersion: parsed.softwareVersion.slice(0, 100) || 'unknown', maxConcurrent: parsed.maxConcurrent as number, running: parsed.running };
 }
 
-/** The raw request body, at most `limit` bytes (a larger one is a 413). */
-async function readBody(request: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/** The raw request body as it arrives, at most `limit` bytes (more is a 413). */
+async function* bodyOf(request: Request, limit: number): AsyncGenerator<Buffer> {
   let length = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     length += chunk.length;
     if (length > limit) throw new TooLargeError(`An output upload may hold at most ${limit} bytes`);
-    chunks.push(chunk);
+    yield chunk;
   }
-  return Buffer.concat(chunks, length);
 }
