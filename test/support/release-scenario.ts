@@ -69,6 +69,11 @@ export async function snapshot(server: RestClient, runId: string, jobId: string)
     runs: await getJson(server, '/api/runs'),
     output: await bytes(`/api/runs/${runId}/output`),
     file: await bytes(`/api/jobs/${jobId}/files/input.txt`),
-    events: await getJson(server, '/api/events?limit=1000&includeBytes=true'),
+    // Runner presence is recorded anew by every start and stop (the local runner's goodbye and return): the rest must not change.
+    events: withoutPresence(await getJson<{ items: Array<{ stream: string }> }>(server, '/api/events?limit=1000&includeBytes=true')),
   };
+}
+
+function withoutPresence<T extends { items: Array<{ stream: string }> }>(page: T): T {
+  return { ...page, items: page.items.filter((event) => !event.stream.startsWith('runner-presence-')) };
 }
