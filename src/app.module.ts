@@ -32,6 +32,7 @@ import { PROJECTION_DATABASE_FILE, ProjectionEngine } from './projections/projec
 import { PROJECTIONS_FILE } from './projections/projection-database';
 import { ReadModelsGuard } from './projections/read-models.guard';
 import { RunExecutor } from './runs/execution/run-executor';
+import { REMOTE_RUNS_CONTROLLERS, REMOTE_RUNS_PROVIDERS } from './runs/remote/remote-runs.module';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
@@ -82,7 +83,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS, ...RunnersModule.controllers],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS, ...RunnersModule.controllers, ...REMOTE_RUNS_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -157,6 +158,7 @@ export class AppModule {
         ...WEB_PROVIDERS,
         ...LIVE_PROVIDERS,
         ...RunnersModule.providers,
+        ...REMOTE_RUNS_PROVIDERS,
       ],
     };
   }

@@ -12,6 +12,7 @@ import { Argument, Command, Option } from 'commander';
 import { type Command as Handler, events, health, jobs, runs, scripts } from './commands';
 import { completionScript } from './completion';
 import { addBackupCommands } from './backup-commands';
+import { addRunnerCommand } from './runner-command';
 
 /** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
 export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
@@ -121,6 +122,9 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
 
   // ---- backup and restore of the embedded log (on this machine, no server needed) ----
   addBackupCommands(program);
+
+  // ---- a job server on this machine (runner token, no key) ----
+  addRunnerCommand(program);
 
   // ---- completion ----
   program

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { EventStore } from '../event-store/event-store.port';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { RunWriter } from '../runs/execution/run-writer';
@@ -34,6 +35,7 @@ export class RunnerRegistry {
   private readonly logger = new Logger(RunnerRegistry.name);
 
   constructor(
+    private readonly config: AppConfig,
     private readonly store: EventStore,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
@@ -59,7 +61,7 @@ export class RunnerRegistry {
       name: runnerName,
       tokenDigest: runnerTokenDigest(token),
       configuredByEnvironment: this.tokens.isConfigured(runnerName),
-      localRunner: this.runners.get(runnerName)?.kind === 'local',
+      localRunner: runnerName === this.config.runnerId || this.runners.get(runnerName)?.kind === 'local',
     };
     await this.decide(runnerName, command, context);
     this.logger.log(`${context.actor} registered the runner ${runnerName}`);
@@ -74,7 +76,8 @@ export class RunnerRegistry {
    */
   async revoke(name: string, context: CommandContext): Promise<{ lostRuns: string[] }> {
     const configuredByEnvironment = this.tokens.isConfigured(name);
-    if (!configuredByEnvironment && runnerNameProblems(name).length > 0) throw new ValidationError(runnerNameProblems(name));
+    const problems = configuredByEnvironment ? [] : runnerNameProblems(name);
+    if (problems.length > 0) throw new ValidationError(problems);
     await this.decide(name, { type: 'Revoke', name, configuredByEnvironment }, context);
     await this.presence.revoked(name, context);
     const lostRuns: string[] = [];

@@ -24,7 +24,7 @@ export function parseRunnerTokens(raw: string, otherSecrets: readonly string[], 
     const token = separator > 0 ? entry.slice(separator + 1).trim() : '';
     if (separator <= 0 || runnerNameProblems(name).length > 0 || token.length < 16 || /\s/.test(token)) {
       problems.push(
-        `${where} must be name=TOKEN with a name of 1–64 letters, digits, ".", "_" or "-" (starting with a letter or digit) and a token of at least 16 characters without spaces`,
+        `${where} must be name=TOKEN with a name of 1–64 letters, digits, ".", "_" or "-" (starting with a letter or digit; not system, runner or schedule) and a token of at least 16 characters without spaces`,
       );
       continue;
     }

@@ -22,6 +22,8 @@ export interface RunState {
   number: number;
   scheduledFor: string | null;
   runner: string | null;
+  /** True when a job server claimed it (see `RunClaimed.remote`); absent for the local runner's runs, and where a state is made from the read model, which does not keep it. */
+  remote?: boolean;
   /** Labels a runner must all have to claim it (see `runners/placement.ts`); empty: any runner. */
   runsOn: readonly string[];
   outputBytes: number;
@@ -63,6 +65,8 @@ export type RunCommand =
       runnerLabels: readonly string[];
       workdir: string;
       now: string;
+      /** A job server claims it (the runner protocol). */
+      remote?: boolean;
     }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
@@ -91,7 +95,7 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
         runsOn: event.data.runsOn ?? [],
       };
     case 'RunClaimed':
-      return { ...state, phase: 'claimed', runner: event.data.runner };
+      return { ...state, phase: 'claimed', runner: event.data.runner, ...(event.data.remote === true ? { remote: true } : {}) };
     case 'RunStarted':
       return { ...state, phase: 'running' };
     case 'RunOutputAppended':
@@ -131,7 +135,9 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
         const has = command.runnerLabels.length > 0 ? `has ${command.runnerLabels.join(', ')}` : 'has no labels';
         throw new ConflictError(`${label(state)} runs on a runner with labels ${state.runsOn.join(', ')}: runner ${command.runner} ${has}`);
       }
-      return [{ type: 'RunClaimed', data: { runId: command.runId, runner: command.runner, workdir: command.workdir } }];
+      const data: Extract<RunEvent, { type: 'RunClaimed' }>['data'] = { runId: command.runId, runner: command.runner, workdir: command.workdir };
+      if (command.remote === true) data.remote = true;
+      return [{ type: 'RunClaimed', data }];
     }
     case 'StartRun': {
       requireExisting(state, command.runId);

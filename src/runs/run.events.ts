@@ -68,7 +68,13 @@ export interface RunTrigger {
 /** A runner took the run: appended with the expected revision, so exactly one runner wins it. */
 export interface RunClaimed {
   type: 'RunClaimed';
-  data: { runId: string; runner: string; workdir: string };
+  data: {
+    runId: string;
+    runner: string;
+    workdir: string;
+    /** Set when a job server took it (the runner protocol): its end then follows the lost rule, not this server's recovery. */
+    remote?: true;
+  };
 }
 
 export interface RunStarted {

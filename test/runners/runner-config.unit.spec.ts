@@ -27,7 +27,7 @@ describe('ENDERCOMPUTE_RUNNER_TOKENS', () => {
     const secret = 'secret-token-0123456789';
     const problems = problemsOf({
       ENDERCOMPUTE_KEY: 'the-shared-key-0123456789',
-      ENDERCOMPUTE_RUNNER_TOKENS: ['no-token', 'short=abc', `-bad=${secret}`, `ok=${secret}`, `ok=${secret}x`, `other=${secret}`, 'dup=the-shared-key-0123456789', `sp=has space ${secret}`].join(','),
+      ENDERCOMPUTE_RUNNER_TOKENS: ['no-token', 'short=abc', `schedule=${secret}`, `ok=${secret}`, `ok=${secret}x`, `other=${secret}`, 'dup=the-shared-key-0123456789', `sp=has space ${secret}`].join(','),
     });
     assert.deepEqual(
       problems.map((problem) => problem.replace(/ must be name=TOKEN.*/, ' is malformed')),

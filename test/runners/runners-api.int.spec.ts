@@ -77,9 +77,9 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     assert.match(configured.message, /configured by ENDERCOMPUTE_RUNNER_TOKENS/);
     const local = await expectJson<{ message: string }>(await register(LOCAL), 409);
     assert.match(local.message, /a server's own runner/);
-    for (const name of ['', '-dash', 'has space', 'x'.repeat(65), 'zoë', 'a/b', 'a,b', 'a=b', 7, null]) {
+    for (const name of ['', '-dash', 'has space', 'x'.repeat(65), 'zoë', 'a/b', 'a,b', 'a=b', 'System', 'runner', 7, null]) {
       const body = await expectJson<{ message: string | string[] }>(await register(name), 400);
-      assert.match(String(body.message), /^name(:| must)/, JSON.stringify(name));
+      assert.match(String(body.message), /^name(:| must| "(System|runner)" is the name EnderCompute records its own actions under)/, JSON.stringify(name));
     }
     assert.equal((await t.request('/api/runners', { method: 'POST', json: { name: 'ok', labels: ['x'] } })).status, 400, 'an unknown field');
     assert.equal((await t.request('/api/runners', { method: 'POST', json: {} })).status, 400, 'no name');
@@ -112,7 +112,7 @@ describe('/api/runners: registering, listing and revoking job servers', () => {
     // What the runner protocol does when gpu-1 claims it (the protocol itself is another part).
     const deps = { store: t.store, clock: new SystemClock(), ids: new RandomIdGenerator() };
     const writer = await RunWriter.load(deps, run.id, { actor: 'gpu-1', source: 'runner', correlationId: 'c', causationId: null });
-    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', runnerLabels: [], workdir: '/w', now: new Date(Date.now() + 7200_000).toISOString() });
+    await writer!.record({ type: 'ClaimRun', runId: run.id, runner: 'gpu-1', runnerLabels: [], workdir: '/w', remote: true, now: new Date(Date.now() + 7200_000).toISOString() });
     await eventually(async () => ((await list()).find((item) => item.name === 'gpu-1')?.running.includes(run.id) ? true : undefined), 5000, 'the claim to show');
 
     const response = await t.request('/api/runners/gpu-1', { method: 'DELETE', actor: 'bob' });
@@ -158,7 +158,13 @@ describe('Runner presence: silence means offline', () => {
     await t.close();
   });
 
-  const connected = async (): Promise<number> => new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+  /** What /metrics and the health details say; they must agree. */
+  const connected = async (): Promise<number> => {
+    const gauge = new Scrape(await (await t.request('/metrics')).text()).value('endercompute_job_servers_connected');
+    const health = await getJson<{ details: { jobServersConnected: number } }>(t, '/api/health?details=1');
+    assert.equal(health.details.jobServersConnected, gauge, 'health and metrics agree');
+    return gauge;
+  };
 
   it('records a runner silent for ENDERCOMPUTE_RUNNER_LOST_SECONDS as timed out, once, and lists it offline with its last contact', async () => {
     const presence = t.app.get(RunnerPresence);

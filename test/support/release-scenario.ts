@@ -60,6 +60,11 @@ export async function runReleaseScenario(server: RestClient): Promise<{ run: Run
 }
 
 /** Everything the API shows about the scenario, bytes as base64: equal snapshots mean nothing changed. */
+/** An `/api/events` page without the events of `runner-presence-…` streams. */
+function withoutPresence<T extends { items: Array<{ stream: string }> }>(page: T): T {
+  return { ...page, items: page.items.filter((event) => !event.stream.startsWith('runner-presence-')) };
+}
+
 export async function snapshot(server: RestClient, runId: string, jobId: string): Promise<unknown> {
   const bytes = async (path: string) => Buffer.from(await (await server.request(path)).arrayBuffer()).toString('base64');
   return {
@@ -69,11 +74,7 @@ export async function snapshot(server: RestClient, runId: string, jobId: string)
     runs: await getJson(server, '/api/runs'),
     output: await bytes(`/api/runs/${runId}/output`),
     file: await bytes(`/api/jobs/${jobId}/files/input.txt`),
-    // Runner presence is recorded anew by every start and stop (the local runner's goodbye and return): the rest must not change.
-    events: withoutPresence(await getJson<{ items: Array<{ stream: string }> }>(server, '/api/events?limit=1000&includeBytes=true')),
+    // Without runner presence: a server records its local runner going offline at a stop and back at a start.
+    events: withoutPresence(await getJson<{ items: Array<{ stream: string }>; next: string | null }>(server, '/api/events?limit=1000&includeBytes=true')),
   };
-}
-
-function withoutPresence<T extends { items: Array<{ stream: string }> }>(page: T): T {
-  return { ...page, items: page.items.filter((event) => !event.stream.startsWith('runner-presence-')) };
 }

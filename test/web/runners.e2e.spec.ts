@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
+import { startJobServer, type JobServerProcess } from '../support/job-server-process';
 import { heading, signIn, successFlash } from '../support/pages';
 import { type ServerProcess, startServer } from '../support/server-process';
 
@@ -18,6 +19,7 @@ describe('the Runners page in a browser', () => {
   let browser: Browser;
   let page: Page;
   let token = '';
+  let jobServer: JobServerProcess | undefined;
 
   before(async () => {
     assert.ok(browserAvailable(), `chromium is needed at ${CHROMIUM}: apt-get install -y chromium`);
@@ -29,6 +31,8 @@ describe('the Runners page in a browser', () => {
   });
 
   after(async () => {
+    await jobServer?.kill();
+    jobServer?.cleanup();
     await browser?.close();
     await server?.stop();
     server?.cleanup();
@@ -46,6 +50,15 @@ describe('the Runners page in a browser', () => {
     const configured = await row('build-env').innerText();
     assert.match(configured, /job server · configured by the environment[\s\S]*Offline/);
     assert.equal(await row('build-env').locator('button', { hasText: 'Revoke' }).count(), 0, 'an environment runner cannot be revoked here');
+  });
+
+  it('shows a job server online with its labels once it connects', async () => {
+    jobServer = await startJobServer({ url: server.url, token: ENV_TOKEN, labels: ['linux', 'arch:arm64'] });
+    await page.reload();
+    await row('build-env').locator('.status', { hasText: 'Online' }).waitFor();
+    assert.deepEqual(await row('build-env').locator('.tag').allInnerTexts(), ['linux', 'arch:arm64']);
+    assert.match(await row('build-env').innerText(), /just now/);
+    await browser.screenshot('runners-online');
   });
 
   it('shows a refused name beside the field, as text', async () => {
