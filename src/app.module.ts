@@ -32,10 +32,13 @@ import { PROJECTION_DATABASE_FILE, ProjectionEngine } from './projections/projec
 import { PROJECTIONS_FILE } from './projections/projection-database';
 import { ReadModelsGuard } from './projections/read-models.guard';
 import { RunExecutor } from './runs/execution/run-executor';
+import { REMOTE_RUNS_CONTROLLERS, REMOTE_RUNS_PROVIDERS } from './runs/remote/remote-runs.module';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { OnlineRunners } from './runners/online-runners';
+import { RunnerPresence } from './runners/runner-presence';
 import { DiskSpaceCheck } from './runs/execution/disk-space';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { WorkdirRetention } from './runs/execution/workdir-retention';
@@ -66,6 +69,8 @@ import { AppendFeed, ObservedEventStore } from './metrics/observed-event-store';
 import { ProjectionLag } from './metrics/projection-lag';
 import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
 import { HISTORY_CONTROLLERS, HISTORY_PROVIDERS } from './history/history.module';
+import { RunnersModule } from './runners/runners.module';
+import { RunnersReadModel } from './runners/runners.read-model';
 
 /** The whole application, configured once at start. */
 @Module({})
@@ -79,7 +84,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...HISTORY_CONTROLLERS, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...HISTORY_CONTROLLERS, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS, ...RunnersModule.controllers, ...REMOTE_RUNS_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -106,8 +111,14 @@ export class AppModule {
         SchedulesReadModel,
         {
           provide: PROJECTIONS,
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel) => [scripts, jobs, runs, schedules],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel],
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, runners: RunnersReadModel) => [
+            scripts,
+            jobs,
+            runs,
+            schedules,
+            runners,
+          ],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, RunnersReadModel],
         },
         // The read models' database, beside the log (docs/DESIGN.md, "The read side").
         { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
@@ -136,6 +147,8 @@ export class AppModule {
         RunExecutor,
         WorkdirRetention,
         RunScheduler,
+        // Which runners are online (placement's `waitingFor`): presence, as the log records it on every server sharing the store.
+        { provide: OnlineRunners, useExisting: RunnerPresence },
         DiskSpaceCheck,
         OpenApiDocument,
         RunRecovery,
@@ -146,6 +159,8 @@ export class AppModule {
         ...HISTORY_PROVIDERS,
         ...WEB_PROVIDERS,
         ...LIVE_PROVIDERS,
+        ...RunnersModule.providers,
+        ...REMOTE_RUNS_PROVIDERS,
       ],
     };
   }

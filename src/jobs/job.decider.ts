@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-
 import { assertNever } from '../shared/exhaustive';
 import { scheduleProblems } from '../schedules/cron';
 import type { NameHolder } from '../scripts/script.decider';
+import { labelProblems } from '../runners/placement';
 import { readableJobEvent } from './job.upcast';
 import { JOB_DEFINITION_FIELDS, withDefinitionDefaults, type JobDefinition, type JobEvent, type JobFile } from './job.events';
 
@@ -202,7 +203,7 @@ function refuseTakenName(name: string, holder: NameHolder | null, selfId: string
   if (holder && holder.id !== selfId) throw new ConflictError(`A job named "${holder.name}" already exists`);
 }
 
-/** The run-control fields: a limit of at least 1, and schedules croner can read. */
+/** The run-control fields: a limit of at least 1, schedules croner can read, and labels (`runsOn`) as placement defines them. */
 function refuseInvalidControls(definition: Partial<JobDefinition>): void {
   const problems: string[] = [];
   const limit = definition.maxConcurrent;
@@ -214,6 +215,7 @@ function refuseInvalidControls(definition: Partial<JobDefinition>): void {
     problems.push(`keepRuns must be a whole number from 1 to ${MAX_KEEP_RUNS}, or null to keep the output of every run`);
   }
   if (definition.schedules !== undefined) problems.push(...scheduleProblems(definition.schedules));
+  if (definition.runsOn !== undefined) problems.push(...labelProblems(definition.runsOn).map((problem) => `runsOn: ${problem}`));
   if (problems.length > 0) throw new ValidationError(problems);
 }
 

@@ -25,6 +25,11 @@ export interface JobDefinition {
    * `ENDERCOMPUTE_KEEP_WORKDIRS` kept in all). Absent in older events: false.
    */
   keepWorkdir?: boolean;
+  /**
+   * Labels a runner must all have to take its runs (see `runners/placement.ts`), lower
+   * case; empty: any runner. Absent in events recorded before it existed: [].
+   */
+  runsOn?: string[];
 }
 
 /** A recurring schedule: a cron expression read in an IANA time zone. */
@@ -108,18 +113,19 @@ export const jobStream = (jobId: string): string => `job-${jobId}`;
 
 export const JOB_DEFINITION_FIELDS = [
   'name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules',
-  'keepWorkdir', 'keepRuns',
+  'keepWorkdir', 'keepRuns', 'runsOn',
 ] as const;
 
 /** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
 export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
   definition: T,
-): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns'>> {
+): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns' | 'runsOn'>> {
   return {
     ...definition,
     maxConcurrent: definition.maxConcurrent ?? null,
     schedules: definition.schedules ?? [],
     keepWorkdir: definition.keepWorkdir ?? false,
     keepRuns: definition.keepRuns ?? null,
+    runsOn: definition.runsOn ?? [],
   };
 }

@@ -1,3 +1,4 @@
+import { labelProblems } from '../runners/placement';
 import type { JobDefinition, JobEvent } from './job.events';
 
 /**
@@ -19,6 +20,7 @@ const VALID: { [K in keyof JobDefinition]-?: (value: unknown) => boolean } = {
     Array.isArray(value) &&
     value.every((s) => typeof s === 'object' && s !== null && typeof (s as { cron?: unknown }).cron === 'string' && typeof (s as { timeZone?: unknown }).timeZone === 'string'),
   keepWorkdir: (value) => typeof value === 'boolean',
+  runsOn: (value) => labelProblems(value).length === 0,
 };
 
 /** What a field reads as in a `JobCreated` that recorded an impossible value. */
@@ -34,6 +36,7 @@ const DEFAULTS: { [K in keyof JobDefinition]-?: JobDefinition[K] } = {
   keepRuns: null,
   schedules: [],
   keepWorkdir: false,
+  runsOn: [],
 };
 
 function isStringList(value: unknown): boolean {

@@ -28,6 +28,8 @@ export interface JobRecord {
   keepWorkdir: boolean;
   /** Output of finished runs kept for the newest this many; null: all kept. */
   keepRuns: number | null;
+  /** Labels a runner must all have to take its runs (lower case); empty: any runner. */
+  runsOn: string[];
   version: number;
   createdAt: string;
   createdBy: string;
@@ -458,7 +460,8 @@ function latestStatusIs(status: RunStatus): string {
 }
 
 function recordOf(row: Pick<JobRow, 'record' | 'search_text'>): JobRecord {
-  return { ...(JSON.parse(row.record) as Omit<JobRecord, 'searchText'>), searchText: row.search_text };
+  // Read with today's defaults: a record stored before a field existed (`runsOn`) lacks it.
+  return { ...withDefinitionDefaults(JSON.parse(row.record) as Omit<JobRecord, 'searchText'>), searchText: row.search_text };
 }
 
 function searchTextOf(job: Pick<JobRecord, 'name' | 'description' | 'tags'>): string {

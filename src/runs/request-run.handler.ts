@@ -149,7 +149,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
         files: [...job.files.filter((f) => !extraFiles.some((x) => x.name === f.name)), ...extraFiles],
         timeoutSeconds: job.timeoutSeconds,
       };
-      return { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null };
+      return { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null, runsOn: job.runsOn };
     };
     const deps = { store: this.store, clock: this.clock, ids: this.ids, runs: this.runs, projections: this.projections };
     return requestRunOfJob(deps, jobId, build, context);

@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection, ProjectionDb } from '../projections/projection';
 import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type RunEvent, type RunOutputAppended, type RunRequested, type RunSnapshot, type RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
+import { normalizeLabels } from '../runners/placement';
 import { nameKey } from '../shared/names';
 import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
 import { DERIVE_RUN_JOBS, newRunState, QUERY_INDEXES, queuedSince, RECORD_COLUMNS, SCHEMA, UPDATABLE_COLUMNS, type RunRow } from './runs.schema';
@@ -44,6 +45,8 @@ export interface RunRecord {
   rerunOf: string | null;
   /** Set when a recurring schedule requested it (the actor is then `schedule`). */
   trigger: RunTrigger | null;
+  /** Labels a runner must all have to take it (its job's `runsOn` when requested); empty: any runner. */
+  runsOn: string[];
   runner: string | null;
   pid: number | null;
   processStartTicks: string | null;
@@ -101,7 +104,8 @@ const MAX_WRITTEN_ROWS = 20_000;
 @Injectable()
 export class RunsReadModel implements Projection {
   readonly name = 'runs';
-  readonly version = 1;
+  /** 2: `runs_on` (placement labels). */
+  readonly version = 2;
   private db: ProjectionDb | null = null;
   private statements: Statements | null = null;
   /** List queries, prepared once per shape of filter (a handful exist). */
@@ -348,6 +352,25 @@ export class RunsReadModel implements Projection {
       ? this.s.queuedAfter.all({ now: now.getTime(), since: queuedSince(after.scheduledFor, after.requestedAt), seq: after.seq, limit })
       : this.s.queuedPage.all({ now: now.getTime(), limit });
     return (rows as RunRow[]).map((row) => this.record(row));
+  }
+
+  /**
+   * The {@link queued} runs a runner with `labels` (lower case) may take, in queue order:
+   * those without `runsOn`, and those whose every label it has (see `runners/placement.ts`).
+   * The others are passed over in SQL, so runs no such runner takes never hold up the rest.
+   */
+  queuedFor(labels: readonly string[], now: Date, limit = 100, after?: RunRecord): RunRecord[] {
+    const common = { now: now.getTime(), labels: JSON.stringify(labels), limit };
+    const rows = after
+      ? this.s.queuedForAfter.all({ ...common, since: queuedSince(after.scheduledFor, after.requestedAt), seq: after.seq })
+      : this.s.queuedForPage.all(common);
+    return (rows as RunRow[]).map((row) => this.record(row));
+  }
+
+  /** How many runs are queued now (see {@link queued}) with each `runsOn` ([] for none). */
+  queuedByRunsOn(now: Date): Array<{ runsOn: string[]; count: number }> {
+    const rows = this.s.queuedByRunsOn.all(now.getTime()) as Array<{ runs_on: string | null; n: number }>;
+    return rows.map((row) => ({ runsOn: row.runs_on === null ? [] : (JSON.parse(row.runs_on) as string[]), count: row.n }));
   }
 
   /**
@@ -613,6 +636,7 @@ export class RunsReadModel implements Projection {
       queued_since: queuedSince(data.scheduledFor, requestedAt),
       rerun_of: data.rerunOf,
       run_trigger: data.trigger ? JSON.stringify(data.trigger) : null,
+      runs_on: data.runsOn && data.runsOn.length > 0 ? JSON.stringify(normalizeLabels(data.runsOn)) : null,
       version: Number(recorded.revision),
     });
     if (this.building) this.remember(newRunState(seq, data, requestedAt, recorded));
@@ -663,6 +687,7 @@ export class RunsReadModel implements Projection {
       scheduledFor: row.scheduled_for,
       rerunOf: row.rerun_of,
       trigger: row.run_trigger === null ? null : (JSON.parse(row.run_trigger) as RunTrigger),
+      runsOn: row.runs_on === null ? [] : (JSON.parse(row.runs_on) as string[]),
       runner: row.runner,
       pid: row.pid,
       processStartTicks: row.process_start_ticks,

@@ -17,7 +17,7 @@ export const UPDATABLE_COLUMNS = [
 /** What a record is built from: every column but the bulky request (snapshot, extra), read when first looked at. */
 export const RECORD_COLUMNS = [
   'seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', 'correlation_id', 'request_event_id', 'rerun_of', 'run_trigger',
-  ...UPDATABLE_COLUMNS,
+  'runs_on', ...UPDATABLE_COLUMNS,
 ]
   .map((column) => `runs.${column}`)
   .join(', ');
@@ -50,6 +50,12 @@ export function newRunState(seq: number, data: RunRequested['data'], requestedAt
   });
   return row as unknown as RunRow;
 }
+
+/**
+ * A run a runner with the labels `@labels` (a JSON list) may take: it has no `runs_on`, or
+ * none of its labels is missing from `@labels` (both lower case, see `runners/placement.ts`).
+ */
+export const TAKEN_BY_LABELS = '(runs_on IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(runs.runs_on) AS wanted WHERE wanted.value NOT IN (SELECT value FROM json_each(@labels))))';
 
 /** Phases in which a run is claimed by a runner and not finished. */
 export const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
@@ -85,6 +91,7 @@ CREATE TABLE IF NOT EXISTS runs (
   queued_since TEXT NOT NULL,
   rerun_of TEXT,
   run_trigger TEXT,
+  runs_on TEXT,
   runner TEXT,
   pid INTEGER,
   process_start_ticks TEXT,
@@ -186,6 +193,8 @@ export interface RunRow {
   queued_since: string;
   rerun_of: string | null;
   run_trigger: string | null;
+  /** JSON list of labels; null for none (most runs). */
+  runs_on: string | null;
   runner: string | null;
   pid: number | null;
   process_start_ticks: string | null;

@@ -5,7 +5,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ProjectionDb } from '../projections/projection';
-import { EXECUTING_PHASES, RECORD_COLUMNS, STATE_COLUMNS, UNFINISHED_KEYS } from './runs.schema';
+import { EXECUTING_PHASES, RECORD_COLUMNS, STATE_COLUMNS, TAKEN_BY_LABELS, UNFINISHED_KEYS } from './runs.schema';
 
 export type Statement = BetterSqlite3.Statement;
 
@@ -40,6 +40,9 @@ export interface Statements {
   queuedPage: Statement;
   queuedAfter: Statement;
   queuedBefore: Statement;
+  queuedForPage: Statement;
+  queuedForAfter: Statement;
+  queuedByRunsOn: Statement;
   nextScheduled: Statement;
   executing: Statement;
   executingOn: Statement;
@@ -72,9 +75,9 @@ export function prepareStatements(db: ProjectionDb): Statements {
     addAdmission: p('INSERT OR IGNORE INTO run_admissions (run_id, seq, at) VALUES (?, ?, ?)'),
     dropAdmission: p('DELETE FROM run_admissions WHERE run_id = ?'),
     insert: p(`INSERT INTO runs (seq, id, job_id, job_name, number, phase, status_key, snapshot, extra, requested_at, requested_by, requested_by_key,
-        correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, version)
+        correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, runs_on, version)
       VALUES (@seq, @id, @job_id, @job_name, @number, 'waiting', 'waiting', @snapshot, @extra, @requested_at, @requested_by, @requested_by_key,
-        @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @version)`),
+        @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @runs_on, @version)`),
     chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
     addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
     dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
@@ -98,6 +101,13 @@ export function prepareStatements(db: ProjectionDb): Statements {
     queuedAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) > (@since, @seq)
       ORDER BY queued_since, seq LIMIT @limit`),
     queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
+    // The same queue, only the runs a runner with the labels @labels (a JSON list, lower case) may take:
+    // those without labels, and those whose every label it has.
+    queuedForPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND ${TAKEN_BY_LABELS}
+      ORDER BY queued_since, seq LIMIT @limit`),
+    queuedForAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND ${TAKEN_BY_LABELS}
+      AND (queued_since, seq) > (@since, @seq) ORDER BY queued_since, seq LIMIT @limit`),
+    queuedByRunsOn: p(`SELECT runs_on, count(*) AS n FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= ?) GROUP BY runs_on`),
     nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
     executing: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
     executingOn: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),

@@ -22,12 +22,13 @@ const LABELS = {
   maxConcurrent: { field: 'maxConcurrent', label: 'Runs at once' },
   keepWorkdir: { field: 'keepWorkdir', label: 'Keep work directories' },
   keepRuns: { field: 'keepRuns', label: 'Keep output of' },
+  runsOn: { field: 'runsOn', label: 'Runs on' },
   file: { field: 'file', label: 'Input files' },
 };
 
 /** The job form's fields as text, from a job (edit) or defaults (new). */
 export function jobFormValues(job?: JobRecord): Record<string, string> {
-  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', scheduleRows: '', version: '' };
+  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', runsOn: '', scheduleRows: '', version: '' };
   const values: Record<string, string> = {
     name: job.name,
     description: job.description,
@@ -39,6 +40,7 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     maxConcurrent: job.maxConcurrent === null ? '' : String(job.maxConcurrent),
     keepWorkdir: job.keepWorkdir ? 'on' : '',
     keepRuns: job.keepRuns === null ? '' : String(job.keepRuns),
+    runsOn: job.runsOn.join(', '),
     scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
     version: String(publicVersion(job.version)),
   };
@@ -112,8 +114,8 @@ function capitalise(value: string): string {
 }
 
 /**
- * Reads the job form (arguments one per line, `NAME=value` lines, tags split by
- * commas or spaces, a blank timeout for none) and checks it with the API's own
+ * Reads the job form (arguments one per line, `NAME=value` lines, tags and runner
+ * labels split by commas or spaces, a blank timeout for none) and checks it with the API's own
  * rules, so the page refuses exactly what the API refuses, beside each field.
  */
 export function parseJobForm(body: Record<string, unknown> | undefined): { form: FormState; definition: JobDefinition | null; scheduleRows: number[] } {
@@ -144,6 +146,8 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     // A checkbox: sent when ticked, absent when not (so saving the form turns it off).
     keepWorkdir: values.keepWorkdir !== '',
     ...(keepValid ? { keepRuns: keep } : {}),
+    // Labels split by commas or spaces, as tags are; blank: any runner.
+    runsOn: values.runsOn.split(/[\s,]+/).filter(Boolean),
   };
   if (plain.scriptId === '') addError(form, 'scriptId', 'Choose the script template this job runs');
   let dto: CreateJobDto | null = null;
