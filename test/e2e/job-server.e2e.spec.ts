@@ -149,7 +149,7 @@ describe('Job servers (endercompute runner)', () => {
           'x-runner-report': encodeURIComponent(JSON.stringify({ labels: ['by-hand'], softwareVersion: 'test', maxConcurrent: 1, running: [] })),
           'content-type': init.bytes !== undefined ? 'application/octet-stream' : 'application/json',
         },
-        body: init.bytes ?? JSON.stringify(init.json ?? {}),
+        body: init.method === 'GET' ? undefined : (init.bytes ?? JSON.stringify(init.json ?? {})),
       });
     const jobId = await job('remote-by-hand', 'echo never executed here', ['by-hand']);
     const requested = await requestRun(server, jobId);
@@ -157,6 +157,9 @@ describe('Job servers (endercompute runner)', () => {
     assert.equal(claimed.run.runId, requested.id);
     assert.equal(claimed.run.scriptBody, 'echo never executed here');
     assert.equal(claimed.run.workdir, `/srv/work/${requested.id}`);
+    // The specification again, and no file it does not have.
+    assert.equal((await expectJson<{ run: { runId: string } }>(await runnerRequest(`runs/${requested.id}`, { method: 'GET' }), 200)).run.runId, requested.id);
+    assert.equal((await runnerRequest(`runs/${requested.id}/files/${'0'.repeat(64)}`, { method: 'GET' })).status, 404);
     // Claimed once: nothing more for this runner.
     assert.equal((await runnerRequest('claim', { method: 'POST', json: { workRoot: '/srv/work', wait: 0 } })).status, 204);
     const id = requested.id;
@@ -235,6 +238,23 @@ describe('Job servers (endercompute runner)', () => {
     const said = new RegExp(`run ${run.id}: .*lost.*killing it`);
     await eventually(async () => (said.test(b.output()) ? true : undefined), 5_000, 'the job server to say why it killed the run');
     await b.stop();
+  });
+
+  it('refuses a --name that is not the token\'s, a server\'s data dir as its work dir, and a token the server does not know', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'endercompute-jobserver-refused-'));
+    try {
+      const wrongName = await runCli(server, ['runner', '--name', 'someone-else', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: TOKEN_A });
+      assert.equal(wrongName.code, 2);
+      assert.match(wrongName.stderr, /--name someone-else, but the token belongs to runner js-a/);
+      const dataDirAsWorkDir = await runCli(server, ['runner', '--work-dir', server.dataDir], { ENDERCOMPUTE_RUNNER_TOKEN: TOKEN_A });
+      assert.equal(dataDirAsWorkDir.code, 2);
+      assert.match(dataDirAsWorkDir.stderr, /is a server's data dir/);
+      const unknown = await runCli(server, ['runner', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: 'not-a-known-runner-token-0123' });
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /refused the runner token/);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   it('lets a revoked runner claim nothing', async () => {
