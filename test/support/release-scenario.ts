@@ -59,12 +59,12 @@ export async function runReleaseScenario(server: RestClient): Promise<{ run: Run
   return { run, jobId: job.id };
 }
 
-/** Everything the API shows about the scenario, bytes as base64: equal snapshots mean nothing changed. */
 /** An `/api/events` page without the events of `runner-presence-…` streams. */
 function withoutPresence<T extends { items: Array<{ stream: string }> }>(page: T): T {
   return { ...page, items: page.items.filter((event) => !event.stream.startsWith('runner-presence-')) };
 }
 
+/** Everything the API shows about the scenario, bytes as base64: equal snapshots mean nothing changed. */
 export async function snapshot(server: RestClient, runId: string, jobId: string): Promise<unknown> {
   const bytes = async (path: string) => Buffer.from(await (await server.request(path)).arrayBuffer()).toString('base64');
   return {

@@ -25,9 +25,8 @@ const QUEUE_PAGE = 50;
  * runner may take (its `ENDERCOMPUTE_RUNNER_LABELS` cover the run's `runsOn`, see
  * `runners/placement.ts`); the others wait for a runner that has the labels, without
  * holding up the runs behind them either. With `ENDERCOMPUTE_LOCAL_RUNNER=false` it
- * starts nothing. It reacts to read-model
- * changes and to runs ending, so a request starts within milliseconds rather
- * than at the next poll.
+ * starts nothing. It reacts to read-model changes and to runs ending, so a request
+ * starts within milliseconds rather than at the next poll.
  *
  * Runs do not start while the disk holding the work directories has less free space
  * than `ENDERCOMPUTE_MIN_FREE_BYTES`: they stay queued, their `waitingFor` says why, the
