@@ -85,6 +85,25 @@ describe('Job servers (endercompute runner)', () => {
     assert.ok(run.startedAt !== null && run.finishedAt !== null && run.startedAt <= run.finishedAt);
   });
 
+  it('holds a remote run to its time limit, and to a stop of its job server (cancelled, saying why)', async () => {
+    const limited = await job('remote-timeout', 'echo waiting; sleep 30', ['remote-a'], { timeoutSeconds: 1 });
+    const timedOut = await finishedRun((await requestRun(server, limited)).id, 30_000);
+    assert.equal(timedOut.status, 'timed_out');
+    assert.match(timedOut.reason ?? '', /Timed out after 1 s/);
+    assert.equal((await outputOf(server, timedOut.id)).toString(), 'waiting\n');
+
+    const c = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-stop'] });
+    runners.push(c);
+    const long = await job('remote-stopped', 'echo going; sleep 30', ['remote-stop']);
+    const run = await requestRun(server, long);
+    await eventually(async () => ((await outputOf(server, run.id)).toString() === 'going\n' ? true : undefined), 20_000, 'the run to print');
+    await c.stop();
+    assert.equal(await c.exited, 0);
+    const stopped = await getRun(run.id);
+    assert.equal(stopped.status, 'cancelled');
+    assert.equal(stopped.reason, 'The job server was stopped before the run finished');
+  });
+
   it("shows a remote run's output live: runs output --follow prints every line and exits with the run's exit code", async () => {
     const jobId = await job('remote-follow', 'for i in $(seq 1 40); do echo "tick $i"; sleep 0.05; done; exit 4', ['remote-a']);
     const run = await requestRun(server, jobId);
