@@ -37,7 +37,7 @@ export interface WantedRun {
   paused: boolean;
   /** Who asked to cancel it, or null. */
   cancelledBy: string | null;
-  /** Set when the run has ended without the runner (lost, revoked, unknown): the runner kills it and reports nothing more. */
+  /** Set when the run has ended without the runner (lost, revoked, or executed by another runner): the runner kills it and reports nothing more. */
   ended: { status: FinishedStatus | 'unknown'; reason: string | null } | null;
 }
 
@@ -304,7 +304,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
 
   private wanted(runner: string, runId: string): WantedRun {
     const run = this.runs.get(runId);
-    if (!run) return { id: runId, paused: false, cancelledBy: null, ended: { status: 'unknown', reason: `This server knows no run ${runId}` } };
+    // Not (yet) in this server's read model (it follows the log a moment behind another's): nothing to say about it yet.
+    if (!run) return { id: runId, paused: false, cancelledBy: null, ended: null };
     if (run.runner !== null && run.runner !== runner) {
       return { id: runId, paused: false, cancelledBy: null, ended: { status: 'unknown', reason: `Run ${runId} is executed by ${run.runner}` } };
     }
