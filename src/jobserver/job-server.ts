@@ -44,6 +44,8 @@ const FIRST_RETRY_MS = 200;
 const MAX_RETRY_MS = 5_000;
 /** Output streamed in one request, at most (the server takes up to 64 MiB, storing it as it arrives). */
 const UPLOAD_BYTES = 64 * 1024 * 1024;
+/** After a run begins, the control request is renewed this much later (ms), so as not to compete with the start. */
+const CONTROL_AFTER_BEGIN_MS = 100;
 /** How many run ids a job server remembers having begun. */
 const REMEMBERED_RUNS = 10_000;
 /** A run id is used as a folder name: nothing but these characters (and never `.` or `..`). */
@@ -169,7 +171,8 @@ export class JobServer {
     const run = new RemoteRun(spec, workdir, this.client, this.options, (line) => this.log(`run ${spec.runId}: ${line}`));
     this.runs.set(spec.runId, run);
     this.log(`run ${spec.runId} (${spec.jobName} #${spec.runNumber}) claimed`);
-    this.controlRound.abort();
+    // Ask about the new set of runs, a moment later: not while the run's process is being started.
+    setTimeout(() => this.controlRound.abort(), CONTROL_AFTER_BEGIN_MS).unref();
     void run.done.finally(() => {
       this.runs.delete(spec.runId);
       this.controlRound.abort();

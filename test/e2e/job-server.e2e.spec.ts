@@ -85,6 +85,25 @@ describe('Job servers (endercompute runner)', () => {
     assert.ok(run.startedAt !== null && run.finishedAt !== null && run.startedAt <= run.finishedAt);
   });
 
+  it('holds a remote run to its time limit, and to a stop of its job server (cancelled, saying why)', async () => {
+    const limited = await job('remote-timeout', 'echo waiting; sleep 30', ['remote-a'], { timeoutSeconds: 1 });
+    const timedOut = await finishedRun((await requestRun(server, limited)).id, 30_000);
+    assert.equal(timedOut.status, 'timed_out');
+    assert.match(timedOut.reason ?? '', /Timed out after 1 s/);
+    assert.equal((await outputOf(server, timedOut.id)).toString(), 'waiting\n');
+
+    const c = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-stop'] });
+    runners.push(c);
+    const long = await job('remote-stopped', 'echo going; sleep 30', ['remote-stop']);
+    const run = await requestRun(server, long);
+    await eventually(async () => ((await outputOf(server, run.id)).toString() === 'going\n' ? true : undefined), 20_000, 'the run to print');
+    await c.stop();
+    assert.equal(await c.exited, 0);
+    const stopped = await getRun(run.id);
+    assert.equal(stopped.status, 'cancelled');
+    assert.equal(stopped.reason, 'The job server was stopped before the run finished');
+  });
+
   it("shows a remote run's output live: runs output --follow prints every line and exits with the run's exit code", async () => {
     const jobId = await job('remote-follow', 'for i in $(seq 1 40); do echo "tick $i"; sleep 0.05; done; exit 4', ['remote-a']);
     const run = await requestRun(server, jobId);
@@ -149,7 +168,7 @@ describe('Job servers (endercompute runner)', () => {
           'x-runner-report': encodeURIComponent(JSON.stringify({ labels: ['by-hand'], softwareVersion: 'test', maxConcurrent: 1, running: [] })),
           'content-type': init.bytes !== undefined ? 'application/octet-stream' : 'application/json',
         },
-        body: init.bytes ?? JSON.stringify(init.json ?? {}),
+        body: init.method === 'GET' ? undefined : (init.bytes ?? JSON.stringify(init.json ?? {})),
       });
     const jobId = await job('remote-by-hand', 'echo never executed here', ['by-hand']);
     const requested = await requestRun(server, jobId);
@@ -157,6 +176,9 @@ describe('Job servers (endercompute runner)', () => {
     assert.equal(claimed.run.runId, requested.id);
     assert.equal(claimed.run.scriptBody, 'echo never executed here');
     assert.equal(claimed.run.workdir, `/srv/work/${requested.id}`);
+    // The specification again, and no file it does not have.
+    assert.equal((await expectJson<{ run: { runId: string } }>(await runnerRequest(`runs/${requested.id}`, { method: 'GET' }), 200)).run.runId, requested.id);
+    assert.equal((await runnerRequest(`runs/${requested.id}/files/${'0'.repeat(64)}`, { method: 'GET' })).status, 404);
     // Claimed once: nothing more for this runner.
     assert.equal((await runnerRequest('claim', { method: 'POST', json: { workRoot: '/srv/work', wait: 0 } })).status, 204);
     const id = requested.id;
@@ -235,6 +257,23 @@ describe('Job servers (endercompute runner)', () => {
     const said = new RegExp(`run ${run.id}: .*lost.*killing it`);
     await eventually(async () => (said.test(b.output()) ? true : undefined), 5_000, 'the job server to say why it killed the run');
     await b.stop();
+  });
+
+  it('refuses a --name that is not the token\'s, a server\'s data dir as its work dir, and a token the server does not know', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'endercompute-jobserver-refused-'));
+    try {
+      const wrongName = await runCli(server, ['runner', '--name', 'someone-else', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: TOKEN_A });
+      assert.equal(wrongName.code, 2);
+      assert.match(wrongName.stderr, /--name someone-else, but the token belongs to runner js-a/);
+      const dataDirAsWorkDir = await runCli(server, ['runner', '--work-dir', server.dataDir], { ENDERCOMPUTE_RUNNER_TOKEN: TOKEN_A });
+      assert.equal(dataDirAsWorkDir.code, 2);
+      assert.match(dataDirAsWorkDir.stderr, /is a server's data dir/);
+      const unknown = await runCli(server, ['runner', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: 'not-a-known-runner-token-0123' });
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /refused the runner token/);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   it('lets a revoked runner claim nothing', async () => {
