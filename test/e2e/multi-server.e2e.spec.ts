@@ -116,6 +116,8 @@ describe('Two servers on one EventStoreDB', () => {
 
   it('never lets a job removed on one server get or run a run requested on the other at the same moment', async () => {
     await postJson(a, '/api/scripts', { name: 'race body', body: 'echo "$ENDERCOMPUTE_RUN_ID" >> "$LEDGER"' }, 201);
+    // Both servers create jobs on it: B must have applied the template first.
+    await eventually(async () => ((await b.request('/api/scripts/race%20body')).status === 200 ? true : undefined), 5_000, 'the other server to show the template');
     const ledger = join(shared, 'race-ledger.txt');
     writeFileSync(ledger, '');
     let removed = 0;
@@ -202,6 +204,7 @@ describe('Two servers on one EventStoreDB', () => {
     const gate = join(shared, 'gate');
     await postJson(a, '/api/scripts', { name: 'gated', body: `echo started; while [ ! -e "${gate}" ]; do sleep 0.05; done; echo done` }, 201);
     const job = await postJson<{ id: string }>(a, '/api/jobs', { name: 'Gated', scriptId: 'gated' }, 201);
+    await eventually(async () => ((await b.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 5_000, 'B to show the job');
     // Requested through B, so whichever server claims it, the other one is restarted.
     const requested = await requestRun(b, job.id);
     const running = await eventually(async () => {

@@ -231,6 +231,8 @@ describe('Run work directories on the built server', () => {
     const stuck = await job(server, 'stuck', `echo x > file.txt; ${gate.wait}`);
     const { id } = await requestRun(server, stuck.id);
     const workdir = await runningWorkdir(server, id);
+    // Running is not yet written: wait for the script's file before making it immutable.
+    await eventually(async () => (existsSync(join(workdir, 'file.txt')) ? true : undefined), 10_000, 'the script to write file.txt');
     // Root may remove anything but an immutable file; anyone else is stopped by a folder it may not write.
     const block = isRoot ? () => execFileSync('chattr', ['+i', join(workdir, 'file.txt')]) : () => chmodSync(dirname(workdir), 0o500);
     const unblock = isRoot ? () => execFileSync('chattr', ['-i', join(workdir, 'file.txt')]) : () => chmodSync(dirname(workdir), 0o700);

@@ -10,7 +10,8 @@ import type { Page } from 'playwright-core';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
 import { startJobServer, type JobServerProcess } from '../support/job-server-process';
 import { heading, signIn, successFlash } from '../support/pages';
-import { type ServerProcess, startServer } from '../support/server-process';
+import { getJson } from '../support/rest';
+import { eventually, type ServerProcess, startServer } from '../support/server-process';
 
 const ENV_TOKEN = 'env-runner-token-0123456789';
 
@@ -54,6 +55,11 @@ describe('the Runners page in a browser', () => {
 
   it('shows a job server online with its labels once it connects', async () => {
     jobServer = await startJobServer({ url: server.url, token: ENV_TOKEN, labels: ['linux', 'arch:arm64'] });
+    // The page shows the list as it was when loaded: load it once the server knows the job server is there.
+    await eventually(async () => {
+      const { items } = await getJson<{ items: Array<{ name: string; status: string }> }>(server, '/api/runners');
+      return items.some((runner) => runner.name === 'build-env' && runner.status === 'online') ? true : undefined;
+    }, 10_000, 'the job server to be online');
     await page.reload();
     await row('build-env').locator('.status', { hasText: 'Online' }).waitFor();
     assert.deepEqual(await row('build-env').locator('.tag').allInnerTexts(), ['linux', 'arch:arm64']);
