@@ -35,11 +35,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { EsdbEventStore } from '../src/event-store/esdb-event-store';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { startEsdbDouble } from '../test/esdb-double/esdb-double';
-import { SERVER_ENTRY, serverEnvironment } from '../test/support/server-process';
+import { productionNodeFlags, SERVER_ENTRY, serverEnvironment } from '../test/support/server-process';
 import type { ReadAllFigures } from './read-all';
 import { seedLog, type SeededLog, type SeedOptions } from './seed-log';
 import { median, ms, percentile, ratio, report } from './stats';
@@ -275,17 +275,6 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-/**
- * The flags Node is given by `npm run start:prod` (package.json), so the bench measures
- * the server as it is started (its memory depends on them: `--max-semi-space-size`).
- */
-function serverNodeFlags(): string[] {
-  const scripts = (JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const match = /^node((?:\s+--\S+)*)\s+dist\/src\/main\.js$/.exec(scripts['start:prod'] ?? '');
-  if (!match) throw new Error(`package.json's start:prod is not "node [--flags] dist/src/main.js": ${scripts['start:prod']}`);
-  return match[1].trim().split(/\s+/).filter((flag) => flag !== '');
-}
-
 /** Starts the built server on `dataDir`, times it to healthy, serves each page once, reads its memory. */
 async function startMeasured(
   dataDir: string,
@@ -295,7 +284,7 @@ async function startMeasured(
 ): Promise<{ server: RunningServer; figures: StartFigures }> {
   const port = await freePort();
   const spawned = performance.now();
-  const child = spawn(process.execPath, [...serverNodeFlags(), SERVER_ENTRY], {
+  const child = spawn(process.execPath, [...productionNodeFlags(), SERVER_ENTRY], {
     env: serverEnvironment(dataDir, KEY, { ...env, PORT: String(port), HOST: '127.0.0.1' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -23,6 +23,8 @@ export interface ServerOptions {
    * (and {@link onServerDisk}) see the mount.
    */
   diskMiB?: number;
+  /** Start Node with the flags `npm run start:prod` gives it (see {@link productionNodeFlags}): for memory figures. */
+  productionFlags?: boolean;
 }
 
 export interface ServerProcess {
@@ -64,11 +66,23 @@ export function serverEnvironment(dataDir: string, key: string | null, env: Reco
   };
 }
 
+/**
+ * The flags Node is given by `npm run start:prod` (package.json), so that memory is
+ * measured on the server as it is started (it depends on them: `--max-semi-space-size`).
+ */
+export function productionNodeFlags(): string[] {
+  const scripts = (JSON.parse(readFileSync(resolve(__dirname, '../../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const match = /^node((?:\s+--\S+)*)\s+dist\/src\/main\.js$/.exec(scripts['start:prod'] ?? '');
+  if (!match) throw new Error(`package.json's start:prod is not "node [--flags] dist/src/main.js": ${scripts['start:prod']}`);
+  return match[1].trim().split(/\s+/).filter((flag) => flag !== '');
+}
+
 /** Starts `node dist/src/main.js` on a free port and resolves once it serves. */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
   let key = options.key ?? TEST_KEY;
-  const command = options.diskMiB === undefined ? [process.execPath, SERVER_ENTRY] : onSmallDisk(options.diskMiB, dataDir);
+  const flags = options.productionFlags ? productionNodeFlags() : [];
+  const command = options.diskMiB === undefined ? [process.execPath, ...flags, SERVER_ENTRY] : onSmallDisk(options.diskMiB, dataDir);
   const child = spawn(command[0], command.slice(1), {
     cwd: options.cwd,
     env: serverEnvironment(dataDir, options.generatedKey ? null : key, options.env),
