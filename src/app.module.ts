@@ -5,6 +5,11 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { EventsController } from './audit/events.controller';
 import { Authenticator, AuthGuard } from './auth/auth.guard';
 import { KeyService } from './auth/key-service';
+import { ArtifactStore } from './artifacts/artifact-store';
+import { ArtifactsController } from './artifacts/artifacts.controller';
+import { ArtifactPages } from './artifacts/artifact-pages';
+import { ArtifactsReadModel } from './artifacts/artifacts.read-model';
+import { RunArtifacts } from './artifacts/run-artifacts';
 import { BlobStore } from './blobs/blob-store';
 import { AppConfig } from './config/app-config';
 import { createEventStore } from './event-store/create-event-store';
@@ -78,7 +83,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, ArtifactsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ArtifactPages, ...LIVE_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -103,10 +108,18 @@ export class AppModule {
         JobsReadModel,
         RunsReadModel,
         SchedulesReadModel,
+        ArtifactsReadModel,
         {
           provide: PROJECTIONS,
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel) => [scripts, jobs, runs, schedules],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel],
+          // Artifacts after runs: a run's list reads how the run stands.
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, artifacts: ArtifactsReadModel) => [
+            scripts,
+            jobs,
+            runs,
+            schedules,
+            artifacts,
+          ],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, ArtifactsReadModel],
         },
         // The read models' database, beside the log (docs/DESIGN.md, "The read side").
         { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
@@ -115,6 +128,8 @@ export class AppModule {
         KeyService,
         Authenticator,
         BlobStore,
+        ArtifactStore,
+        RunArtifacts,
         ScriptCommandSupport,
         CreateScriptHandler,
         UpdateScriptHandler,

@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { Optional } from '../http/validation';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
+import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
 import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
 import type { JobDefinition, JobSchedule } from './job.events';
@@ -85,6 +86,19 @@ const SchedulesRules = (): PropertyDecorator =>
       }),
   );
 
+/** Glob patterns relative to the work directory (see artifact-patterns.ts for the rules); `[]` keeps none. */
+const ArtifactsRules = (): PropertyDecorator => (target: object, propertyName: string | symbol) =>
+  registerDecorator({
+    name: 'isArtifactPatterns',
+    target: target.constructor,
+    propertyName: propertyName as string,
+    validator: {
+      validate: (value: unknown) => artifactPatternProblems(value).length === 0,
+      // The pipe names the field itself.
+      defaultMessage: (args) => artifactPatternProblems(args?.value).map((problem) => problem.replace(/^artifacts: /, '')).join('; '),
+    },
+  });
+
 /** Optional, but never null: there is no third state to clear it to. */
 const KeepWorkdirRules = (): PropertyDecorator => IsBoolean({ message: 'keepWorkdir must be true or false' });
 
@@ -105,6 +119,8 @@ export class CreateJobDto {
   @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
   /** Null or absent: the output of every run is kept. */
   @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
+  /** Absent: none. Glob patterns of the files each run keeps as artifacts. */
+  @Optional() @ArtifactsRules() artifacts?: string[];
 }
 
 /** Any subset of the fields; `timeoutSeconds: null` removes the limit. `null` for any other field is a 400. */
@@ -123,6 +139,8 @@ export class UpdateJobDto {
   @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
   /** `null` keeps the output of every run again. */
   @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
+  /** The whole list; `[]` keeps no artifacts. */
+  @Optional() @ArtifactsRules() artifacts?: string[];
 }
 
 
@@ -140,5 +158,6 @@ export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = 
     schedules,
     keepWorkdir: dto.keepWorkdir ?? false,
     keepRuns: dto.keepRuns ?? null,
+    artifacts: dto.artifacts ?? [],
   };
 }

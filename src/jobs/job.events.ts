@@ -25,6 +25,11 @@ export interface JobDefinition {
    * `ENDERCOMPUTE_KEEP_WORKDIRS` kept in all). Absent in older events: false.
    */
   keepWorkdir?: boolean;
+  /**
+   * Glob patterns, relative to the work directory, of the files kept as the run's
+   * artifacts (see `src/artifacts/`). Absent in older events: none.
+   */
+  artifacts?: string[];
 }
 
 /** A recurring schedule: a cron expression read in an IANA time zone. */
@@ -108,18 +113,19 @@ export const jobStream = (jobId: string): string => `job-${jobId}`;
 
 export const JOB_DEFINITION_FIELDS = [
   'name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules',
-  'keepWorkdir', 'keepRuns',
+  'keepWorkdir', 'keepRuns', 'artifacts',
 ] as const;
 
 /** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
 export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
   definition: T,
-): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns'>> {
+): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns' | 'artifacts'>> {
   return {
     ...definition,
     maxConcurrent: definition.maxConcurrent ?? null,
     schedules: definition.schedules ?? [],
     keepWorkdir: definition.keepWorkdir ?? false,
     keepRuns: definition.keepRuns ?? null,
+    artifacts: definition.artifacts ?? [],
   };
 }

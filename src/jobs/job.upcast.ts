@@ -19,6 +19,7 @@ const VALID: { [K in keyof JobDefinition]-?: (value: unknown) => boolean } = {
     Array.isArray(value) &&
     value.every((s) => typeof s === 'object' && s !== null && typeof (s as { cron?: unknown }).cron === 'string' && typeof (s as { timeZone?: unknown }).timeZone === 'string'),
   keepWorkdir: (value) => typeof value === 'boolean',
+  artifacts: isStringList,
 };
 
 /** What a field reads as in a `JobCreated` that recorded an impossible value. */
@@ -34,6 +35,7 @@ const DEFAULTS: { [K in keyof JobDefinition]-?: JobDefinition[K] } = {
   keepRuns: null,
   schedules: [],
   keepWorkdir: false,
+  artifacts: [],
 };
 
 function isStringList(value: unknown): boolean {

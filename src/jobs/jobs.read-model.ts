@@ -28,6 +28,8 @@ export interface JobRecord {
   keepWorkdir: boolean;
   /** Output of finished runs kept for the newest this many; null: all kept. */
   keepRuns: number | null;
+  /** Glob patterns of the files its runs keep as artifacts. */
+  artifacts: string[];
   version: number;
   createdAt: string;
   createdBy: string;
@@ -441,7 +443,9 @@ function latestStatusIs(status: RunStatus): string {
 }
 
 function recordOf(row: Pick<JobRow, 'record' | 'search_text'>): JobRecord {
-  return { ...(JSON.parse(row.record) as Omit<JobRecord, 'searchText'>), searchText: row.search_text };
+  const stored = JSON.parse(row.record) as Omit<JobRecord, 'searchText'>;
+  // Records stored before artifacts existed read as declaring none.
+  return { ...stored, artifacts: stored.artifacts ?? [], searchText: row.search_text };
 }
 
 function searchTextOf(job: Pick<JobRecord, 'name' | 'description' | 'tags'>): string {

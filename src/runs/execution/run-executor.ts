@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { RunArtifacts } from '../../artifacts/run-artifacts';
 import { BlobStore } from '../../blobs/blob-store';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
@@ -75,6 +76,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     private readonly sandbox: RunSandbox,
     /** Removes (or keeps) a run's work directory once its end is recorded. */
     private readonly workdirs: WorkdirRetention,
+    /** Keeps the run's artifacts before its end is recorded (and before its directory goes). */
+    private readonly artifacts: RunArtifacts,
   ) {
     this.deps = { store, clock, ids };
     workdirs.trackActiveRuns((runId) => this.active.has(runId));
@@ -249,6 +252,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     control.dispose();
     // Ended on purpose (cancel, timeout, shutdown): that is its status, whatever the exit code.
     const { status, reason } = control.outcome ?? outcomeOf(exit);
+    await this.artifacts.keepFrom(run.id, workdir, run.snapshot.artifacts ?? [], this.runnerContext(run));
     await this.recordEnd(writer, {
       type: 'FinishRun',
       runId: run.id,
