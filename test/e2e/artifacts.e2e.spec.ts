@@ -374,3 +374,28 @@ describe('artifacts on EventStoreDB (the gRPC double)', () => {
     assert.ok(existsSync(server.dataDir));
   });
 });
+
+describe('artifacts of a run cut short by kill -9', () => {
+  let server: ServerProcess | null = null;
+  let restarted: ServerProcess | null = null;
+  after(async () => {
+    await restarted?.stop();
+    await server?.kill().catch(() => undefined);
+    server?.cleanup();
+  });
+
+  it('are collected by recovery from the work directory that survived, before it is removed', async () => {
+    server = await startServer();
+    const id = await job(server, 'crashy', 'mkdir -p dist; printf "partial build" > dist/app.tar.gz; echo "$ENDERCOMPUTE_RUN_NUMBER" > "$ENDERCOMPUTE_ARTIFACTS_DIR/n.txt"; echo ready; sleep 300', { artifacts: ['dist/*'] });
+    const run = await requestRun(server, id);
+    await eventually(async () => ((await getJson<Run>(server!, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+    await server.kill();
+    restarted = await startServer({ dataDir: server.dataDir });
+    const lost = await getJson<ArtifactRun>(restarted, `/api/runs/${run.id}`);
+    assert.equal(lost.status, 'lost');
+    const listed = await getJson<Listed>(restarted, `/api/runs/${run.id}/artifacts`);
+    assert.deepEqual(listed.items.map((i) => i.path), ['dist/app.tar.gz', 'n.txt']);
+    assert.equal((await bytesOf(restarted, `/api/runs/${run.id}/artifacts/dist/app.tar.gz`)).bytes.toString(), 'partial build');
+    await eventually(async () => (existsSync(join(server!.dataDir, 'work', `crashy-${id}`, '1')) ? undefined : true), 10_000, 'the work directory to go');
+  });
+});
