@@ -222,6 +222,8 @@ export class ArtifactStore {
    * then the run's list stream is deleted. Safe to repeat (after a stop in between).
    */
   async releaseRun(runId: string, context: CommandContext): Promise<void> {
+    // Most runs have no artifacts: no read of the store for them (retention calls this for every expired run at start).
+    if (!this.artifacts.hasList(runId)) return;
     const contents = this.artifacts.contentsOf(runId);
     if (contents.length > 0) await this.caughtUp();
     for (const stream of contents) await this.releaseContent(stream, context);

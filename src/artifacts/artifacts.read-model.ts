@@ -95,6 +95,7 @@ export class ArtifactsReadModel implements Projection {
       live: p('SELECT stream FROM artifact_content WHERE sha256 = ? AND complete = 1 AND released = 0 ORDER BY stream LIMIT 1').pluck(),
       contentsOf: p('SELECT DISTINCT content FROM run_artifacts WHERE run_id = ?').pluck(),
       keptBy: p('SELECT run_id FROM run_artifacts WHERE run_id = ? AND expired = 0 LIMIT 1').pluck(),
+      listed: p('SELECT 1 FROM run_artifacts WHERE run_id = ? UNION ALL SELECT 1 FROM run_artifacts_skipped WHERE run_id = ? LIMIT 1').pluck(),
     };
   }
 
@@ -168,6 +169,11 @@ export class ArtifactsReadModel implements Projection {
   /** The content streams a run's artifacts are kept in. */
   contentsOf(runId: string): string[] {
     return this.s.contentsOf.all(runId) as string[];
+  }
+
+  /** Whether the log holds a list for the run (kept or skipped files), as far as the read model has seen. */
+  hasList(runId: string): boolean {
+    return this.s.listed.get(runId, runId) !== undefined;
   }
 
   /** Whether a run still keeps artifacts (has some, not expired). */
