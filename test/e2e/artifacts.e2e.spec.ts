@@ -399,3 +399,36 @@ describe('artifacts of a run cut short by kill -9', () => {
     await eventually(async () => (existsSync(join(server!.dataDir, 'work', `crashy-${id}`, '1')) ? undefined : true), 10_000, 'the work directory to go');
   });
 });
+
+describe('an artifact with a hostile name', () => {
+  let server: ServerProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'endercompute-hostile-artifact-'));
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is served with a header it cannot break, shown escaped, and written by the CLI under its exact name', async () => {
+    server = await startServer();
+    const name = 'a";x=<b>y\r\nSet-Cookie: z=1 é.txt';
+    // printf %b: the script file stays plain ASCII; the name with its CR LF is made at run time.
+    const id = await job(server, 'hostile', `printf 'bytes' > "$ENDERCOMPUTE_ARTIFACTS_DIR/$(printf '%b' 'a";x=<b>y\\r\\nSet-Cookie: z=1 \\xc3\\xa9.txt')"`);
+    const run = await finishedRun(server, id);
+    const listed = await getJson<Listed>(server, `/api/runs/${run.id}/artifacts`);
+    assert.deepEqual(listed.items.map((i) => i.path), [name]);
+    const answer = await server.request(`/api/runs/${run.id}/artifacts/${encodeURIComponent(name)}`);
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), 'bytes');
+    assert.equal(answer.headers.get('set-cookie'), null);
+    const disposition = answer.headers.get('content-disposition') ?? '';
+    assert.equal(disposition.split('; filename*=')[0], 'attachment; filename="a__x=<b>y__Set-Cookie: z=1 _.txt"');
+    assert.equal(decodeURIComponent(disposition.split("UTF-8''")[1]), name);
+    const page = await (await server.request(`/runs/${run.id}`, { headers: { 'hx-request': 'true' } })).text();
+    assert.doesNotMatch(page, /<b>y/, 'the name is escaped on the page');
+    assert.match(page, /a&#34;;x=&lt;b&gt;y|a&quot;;x=&lt;b&gt;y/);
+    const cli = await runCli(server, ['runs', 'artifacts', run.id, '--download', dir]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(readFileSync(join(dir, name), 'utf8'), 'bytes');
+  });
+});
