@@ -297,6 +297,22 @@ describe('artifacts on the embedded log (API, CLI, browser)', () => {
       assert.equal(answer.status, 400);
       assert.match((await expectJson<{ message: string }>(answer, 400)).message, problem);
     }
+    // The job form: one pattern per line; a refused one is named beside the field, and nothing is saved.
+    const htmx = { 'hx-request': 'true', 'hx-request-type': 'partial' };
+    const scriptId = (await getJson<{ id: string }>(server, '/api/scripts/release')).id;
+    const posted = await server.request('/jobs', { method: 'POST', headers: htmx, body: new URLSearchParams({ name: 'form-job', scriptId, artifacts: 'dist/*.tar.gz\r\n\r\n  reports/**/*.xml  \n' }) });
+    assert.equal(posted.status, 200);
+    const formJob = await getJson<{ id: string; artifacts: string[] }>(server, '/api/jobs/form-job');
+    assert.deepEqual(formJob.artifacts, ['dist/*.tar.gz', 'reports/**/*.xml']);
+    const edit = await (await server.request(`/jobs/${formJob.id}/edit`, { headers: { 'hx-request': 'true', 'hx-request-type': 'full' } })).text();
+    assert.match(edit, /<textarea id="artifacts" name="artifacts"[^>]*>dist\/\*\.tar\.gz\nreports\/\*\*\/\*\.xml<\/textarea>/);
+    const refusedForm = await server.request(`/jobs/${formJob.id}`, { method: 'PUT', headers: htmx, body: new URLSearchParams({ name: 'form-job', scriptId, artifacts: 'ok/*\n../secret/*' }) });
+    const refusedHtml = await refusedForm.text();
+    assert.match(refusedHtml, /id="artifacts-error"><li>[^<]*\.\.\/secret\/\*[^<]*must not contain/);
+    assert.deepEqual((await getJson<{ artifacts: string[] }>(server, '/api/jobs/form-job')).artifacts, ['dist/*.tar.gz', 'reports/**/*.xml'], 'nothing saved');
+    const jobPage = await (await server.request(`/jobs/${formJob.id}`, { headers: { 'hx-request': 'true', 'hx-request-type': 'full' } })).text();
+    assert.match(jobPage, /id="job-artifacts"><ul class="envlist"><li><code>dist\/\*\.tar\.gz<\/code><\/li>/);
+
     const cli = await runCli(server, ['jobs', 'update', 'release', '--artifact', 'dist/**', '--artifact', 'out/*.zip', '--json']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual((JSON.parse(cli.stdout.toString()) as { artifacts: string[] }).artifacts, ['dist/**', 'out/*.zip']);
