@@ -101,7 +101,8 @@ describe('artifacts on the embedded log (API, CLI, browser)', () => {
 
   before(async () => {
     // Room for one 300 KB tarball and a little more: the size-limit test's second file does not fit.
-    server = await startServer({ env: { ENDERCOMPUTE_MAX_ARTIFACT_BYTES: '400000' } });
+    // In the bubblewrap sandbox (refusing to start without one): $ENDERCOMPUTE_ARTIFACTS_DIR must be writable inside it.
+    server = await startServer({ env: { ENDERCOMPUTE_MAX_ARTIFACT_BYTES: '400000', ENDERCOMPUTE_SANDBOX: 'bwrap' } });
     jobId = await job(server, 'release', RELEASE_SCRIPT, { artifacts: ['dist/*.tar.gz', 'reports/**/*.xml'] }, [{ name: 'payload.bin', bytes: payload }]);
     failed = await finishedRun(server, jobId, ['1']);
   });
@@ -401,12 +402,12 @@ describe('artifacts of a run cut short by kill -9', () => {
   });
 
   it('are collected by recovery from the work directory that survived, before it is removed', async () => {
-    server = await startServer();
+    server = await startServer({ env: { ENDERCOMPUTE_SANDBOX: 'bwrap' } });
     const id = await job(server, 'crashy', 'mkdir -p dist; printf "partial build" > dist/app.tar.gz; echo "$ENDERCOMPUTE_RUN_NUMBER" > "$ENDERCOMPUTE_ARTIFACTS_DIR/n.txt"; echo ready; sleep 300', { artifacts: ['dist/*'] });
     const run = await requestRun(server, id);
     await eventually(async () => ((await getJson<Run>(server!, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
     await server.kill();
-    restarted = await startServer({ dataDir: server.dataDir });
+    restarted = await startServer({ dataDir: server.dataDir, env: { ENDERCOMPUTE_SANDBOX: 'bwrap' } });
     const lost = await getJson<ArtifactRun>(restarted, `/api/runs/${run.id}`);
     assert.equal(lost.status, 'lost');
     const listed = await getJson<Listed>(restarted, `/api/runs/${run.id}/artifacts`);
