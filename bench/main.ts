@@ -6,6 +6,7 @@
 import { startServer } from '../test/support/server-process';
 import { benchReplay } from './replay-bench';
 import { benchEsdbDouble } from './esdb-bench';
+import { benchJobServer } from './job-server-bench';
 import { benchLive } from './live-bench';
 import { benchPages } from './pages-bench';
 import { benchLargeOutput, benchTrivialJob } from './run-bench';
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
       server.cleanup();
     }
   }
+  // Issue 13: a job server beside the local runner (request → started ≤ 2×, 100 MB of text ≤ 1.5×).
+  if (wants('jobserver')) await benchJobServer();
   if (wants('sandbox')) await benchSandbox();
   if (wants('replay')) await benchReplay();
   if (wants('pages')) await reportPages();

@@ -363,7 +363,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     const run = new RunLife(streams, runId, `run-${runId}`, `output-${runId}`);
     lastRunId = runId;
     const [requestId] = await run.record(
-      { type: 'RequestRun', runId, jobId: job.id, jobName: job.name, number, snapshot, extra: { args: extraArgs, env: {}, files: [] }, scheduledFor, rerunOf: null, trigger },
+      { type: 'RequestRun', runId, jobId: job.id, jobName: job.name, number, snapshot, extra: { args: extraArgs, env: {}, files: [] }, scheduledFor, rerunOf: null, trigger, runsOn: job.definition.runsOn ?? [] },
       context,
       requestedAt,
       1,
@@ -376,7 +376,7 @@ export async function seedLog(store: EventStore, options: SeedOptions = {}): Pro
     const runnerId = running ? 'bench-remote-runner' : 'bench-runner';
     const workdir = `/var/lib/endercompute/work/${job.name}-${job.id}/${number}`;
     const later = (ms: number) => new Date(Math.min(now, planned.at + ms));
-    await run.record({ type: 'ClaimRun', runId, runner: runnerId, workdir, now: requestedAt.toISOString() }, runner, later(150), 1);
+    await run.record({ type: 'ClaimRun', runId, runner: runnerId, runnerLabels: [], workdir, now: requestedAt.toISOString() }, runner, later(150), 1);
     await run.record({ type: 'StartRun', runId, runner: runnerId, pid: 10_000 + (r % 50_000), processStartTicks: String(1_000_000 + r), workdir }, runner, later(300), 1);
     const status: FinishedStatus | 'running' = running
       ? 'running'

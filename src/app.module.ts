@@ -37,10 +37,13 @@ import { PROJECTION_DATABASE_FILE, ProjectionEngine } from './projections/projec
 import { PROJECTIONS_FILE } from './projections/projection-database';
 import { ReadModelsGuard } from './projections/read-models.guard';
 import { RunExecutor } from './runs/execution/run-executor';
+import { REMOTE_RUNS_CONTROLLERS, REMOTE_RUNS_PROVIDERS } from './runs/remote/remote-runs.module';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { OnlineRunners } from './runners/online-runners';
+import { RunnerPresence } from './runners/runner-presence';
 import { DiskSpaceCheck } from './runs/execution/disk-space';
 import { RunShutdown } from './runs/execution/run-shutdown';
 import { WorkdirRetention } from './runs/execution/workdir-retention';
@@ -70,6 +73,8 @@ import { MetricsController } from './metrics/metrics.controller';
 import { AppendFeed, ObservedEventStore } from './metrics/observed-event-store';
 import { ProjectionLag } from './metrics/projection-lag';
 import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
+import { RunnersModule } from './runners/runners.module';
+import { RunnersReadModel } from './runners/runners.read-model';
 
 /** The whole application, configured once at start. */
 @Module({})
@@ -83,7 +88,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, ArtifactsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ArtifactPages, ...LIVE_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, ArtifactsController, OutputSearchController, EventsController, ...WEB_CONTROLLERS, ArtifactPages, ...LIVE_CONTROLLERS, ...RunnersModule.controllers, ...REMOTE_RUNS_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -112,14 +117,15 @@ export class AppModule {
         {
           provide: PROJECTIONS,
           // Artifacts after runs: a run's list reads how the run stands.
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, artifacts: ArtifactsReadModel) => [
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, artifacts: ArtifactsReadModel, runners: RunnersReadModel) => [
             scripts,
             jobs,
             runs,
             schedules,
             artifacts,
+            runners,
           ],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, ArtifactsReadModel],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, ArtifactsReadModel, RunnersReadModel],
         },
         // The read models' database, beside the log (docs/DESIGN.md, "The read side").
         { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
@@ -150,6 +156,8 @@ export class AppModule {
         RunExecutor,
         WorkdirRetention,
         RunScheduler,
+        // Which runners are online (placement's `waitingFor`): presence, as the log records it on every server sharing the store.
+        { provide: OnlineRunners, useExisting: RunnerPresence },
         DiskSpaceCheck,
         OpenApiDocument,
         RunRecovery,
@@ -159,6 +167,8 @@ export class AppModule {
         Startup,
         ...WEB_PROVIDERS,
         ...LIVE_PROVIDERS,
+        ...RunnersModule.providers,
+        ...REMOTE_RUNS_PROVIDERS,
       ],
     };
   }

@@ -71,6 +71,13 @@ async function main(): Promise<void> {
   banner.info(keys.isGenerated ? `Key (renewed every Monday 00:00): ${keys.currentKey}` : 'Key: the one set in ENDERCOMPUTE_KEY');
   if (sandbox.kind === 'bwrap') banner.info('Runs are isolated: each in its own bubblewrap sandbox');
   else banner.warn(`WARNING: runs are NOT isolated: ${sandbox.warning}`);
+  banner.info(
+    !config.localRunner
+      ? 'Runner: none here (ENDERCOMPUTE_LOCAL_RUNNER=false): this server executes no runs itself'
+      : config.runnerLabels.length > 0
+        ? `Runner: ${config.runnerId}, labels ${config.runnerLabels.join(', ')} (it takes runs whose runsOn it has every label of)`
+        : `Runner: ${config.runnerId}, no labels (it takes runs without runsOn)`,
+  );
   // Last: the line that says the server is ready.
   banner.info(
     { event: 'server started', url, version: config.version, store: store.kind, sandbox: sandbox.kind, recovered },

@@ -6,6 +6,7 @@ import { EventStore } from './event-store/event-store.port';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { RunScheduler } from './runs/execution/run-scheduler';
+import { RunnerPresence } from './runners/runner-presence';
 import { OutputRetention } from './runs/retention/output-retention';
 import { ScheduleTicker } from './schedules/schedule-ticker';
 
@@ -33,6 +34,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly store: EventStore,
     private readonly config: AppConfig,
     private readonly retention: OutputRetention,
+    private readonly presence: RunnerPresence,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -43,6 +45,8 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     // why. Recovery, the scheduler and retention would act on a view that lacks that event.
     if (this.projections.stoppedBecause) return;
     this.lostAtStart = await this.recovery.recover();
+    // After recovery: the local runner says it is online once its leftovers are settled.
+    await this.presence.start();
     this.scheduler.start();
     this.schedules.start();
     // After recovery: runs it ended as lost count for keepRuns too.
@@ -54,6 +58,8 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     this.schedules.stop();
     this.retention.onApplicationShutdown();
     await this.retention.idle();
+    // Runs ended (RunShutdown came first); the log is still open for the local runner's goodbye.
+    await this.presence.stop();
     await this.projections.close();
     await this.store.close();
   }

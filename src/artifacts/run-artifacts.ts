@@ -1,13 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { collectArtifacts } from '../runs/runner/artifact-collector';
+import { collectArtifacts, type ArtifactCollection } from '../runs/runner/artifact-collector';
 import type { CommandContext } from '../shared/command-context';
 import { ArtifactStore } from './artifact-store';
 
 /**
  * Keeps a run's artifacts from a work directory on this machine: the runner's
- * collector finds them, {@link ArtifactStore} stores them. Used when a local run
- * ends (whatever its status) and by recovery for a `lost` run whose directory
+ * collector finds them, {@link ArtifactStore} stores them. The execution module
+ * collects them when a local run ends (whatever its status) and hands them to
+ * {@link store}; recovery calls {@link keepFrom} for a `lost` run whose directory
  * survived; always before the directory is removed.
  */
 @Injectable()
@@ -27,10 +28,15 @@ export class RunArtifacts {
   async keepFrom(runId: string, workdir: string, patterns: readonly string[], context: CommandContext): Promise<void> {
     try {
       const collection = await collectArtifacts(workdir, patterns, { maxBytes: this.config.maxArtifactBytes });
-      if (collection.files.length === 0 && collection.skipped.length === 0) return;
-      await this.artifacts.storeCollection(runId, collection, context);
+      await this.store(runId, collection, context);
     } catch (error) {
       this.logger.error(`The artifacts of run ${runId} could not be collected: ${String(error)}`);
     }
+  }
+
+  /** Stores what the collector found in a work directory on this machine (nothing when it found nothing). Never throws. */
+  async store(runId: string, collection: ArtifactCollection, context: CommandContext): Promise<void> {
+    if (collection.files.length === 0 && collection.skipped.length === 0) return;
+    await this.artifacts.storeCollection(runId, collection, context);
   }
 }

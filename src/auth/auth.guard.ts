@@ -10,6 +10,12 @@ import { type AuthenticatedRequest, correlationIdOf, sourceOf } from './request-
 const PUBLIC = 'endercompute:public';
 
 /**
+ * Routes the key guard leaves to a guard of their own: {@link Public} ones, and job
+ * servers' (`runners/runner-endpoint.ts`), which take a runner token instead of a key.
+ */
+export const NOT_KEY_GUARDED = PUBLIC;
+
+/**
  * Marks a route that needs no key (health, the page shell, static assets, the API's
  * description); the OpenAPI document says so too (no security requirement).
  */

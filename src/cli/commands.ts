@@ -128,7 +128,18 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     keepWorkdir,
     keepRuns: keep === undefined ? undefined : keep === 'all' ? null : numberOrText(keep),
     artifacts: input.options.artifact !== undefined ? list(input.options.artifact) : undefined,
+    runsOn: runsOnOf(input),
   };
+}
+
+/** `--runs-on a --runs-on b` → `['a', 'b']`, `--any-runner` → `[]`, neither: unchanged; both: an error. */
+function runsOnOf(input: CommandInput): string[] | undefined {
+  const labels = input.options.runsOn !== undefined ? list(input.options.runsOn) : undefined;
+  if (input.options.anyRunner === true) {
+    if (labels !== undefined) throw new UsageError('give either --runs-on or --any-runner, not both');
+    return [];
+  }
+  return labels;
 }
 
 export const jobs: Record<string, Command> = {
@@ -154,6 +165,7 @@ export const jobs: Record<string, Command> = {
         `env:      ${Object.keys(job.env).join(', ') || '-'}`,
         `tags:     ${job.tags.join(', ') || '-'}`,
         `timeout:  ${job.timeoutSeconds === null ? 'none' : `${job.timeoutSeconds} s`}`,
+        `runs on:  ${job.runsOn.length > 0 ? `a runner with ${job.runsOn.join(', ')}` : 'any runner'}`,
         `output:   ${job.keepRuns == null ? 'kept for every run' : `kept for the newest ${job.keepRuns} finished runs`}`,
         `files:    ${job.files.map((f) => `${f.name} (${f.size} B)`).join(', ') || '-'}`,
         `workdirs: ${job.keepWorkdir ? 'kept after each run' : 'removed when each run ends'}`,
@@ -264,6 +276,8 @@ export const runs: Record<string, Command> = {
         run.startedAt ? `started   ${when(run.startedAt)}` : '',
         run.finishedAt ? `finished  ${when(run.finishedAt)} after ${duration(run.durationMs)}` : '',
         `args: ${JSON.stringify(run.args)}`,
+        run.runsOn.length > 0 ? `runs on: a runner with ${run.runsOn.join(', ')}` : '',
+        run.waitingFor ? `waiting for ${run.waitingFor}` : '',
         run.reason ? `reason: ${run.reason}` : '',
         `output: ${run.outputBytes} bytes`,
         run.workdirKept === true ? `workdir: kept at ${run.workdir} (on ${run.runner})` : run.workdirKept === false && run.workdir ? 'workdir: removed' : '',

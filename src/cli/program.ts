@@ -12,6 +12,7 @@ import { Argument, Command, Option } from 'commander';
 import { type Command as Handler, events, health, jobs, runs, scripts } from './commands';
 import { completionScript } from './completion';
 import { addBackupCommands } from './backup-commands';
+import { addRunnerCommand } from './runner-command';
 
 /** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
 export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
@@ -126,6 +127,9 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
   // ---- backup and restore of the embedded log (on this machine, no server needed) ----
   addBackupCommands(program);
 
+  // ---- a job server on this machine (runner token, no key) ----
+  addRunnerCommand(program);
+
   // ---- completion ----
   program
     .command('completion')
@@ -148,5 +152,7 @@ function jobOptions(command: Command): Command {
     .option('--description <text>', 'what it is for')
     .option('--keep-runs <N|all>', 'keep the output of only the newest N finished runs (all: every run)')
     .option('--keep-workdir', "keep each run's work directory after it ends, for debugging")
-    .option('--artifact <pattern>', 'a glob of files each run keeps, relative to the work directory (repeatable; on update, replaces them all)', many);
+    .option('--artifact <pattern>', 'a glob of files each run keeps, relative to the work directory (repeatable; on update, replaces them all)', many)
+    .option('--runs-on <label>', 'a runner label its runs need: they go only to a runner with every one (repeatable; on update, replaces them all)', many)
+    .option('--any-runner', 'its runs may go to any runner (clears --runs-on)');
 }

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from '../logging/log-level';
+import { labelProblems, normalizeLabels } from '../runners/placement';
 import { parseSandboxBinds, type SandboxBind } from '../runs/runner/sandbox';
 import { actorProblems } from '../shared/names';
 import { packageVersion } from '../shared/version';
+import { type ConfiguredRunner, parseRunnerTokens } from '../runners/runner-token-config';
 import { readConnectionString } from './connection-string';
 import { runnerIdentity } from './runner-identity';
 
@@ -49,6 +51,16 @@ export abstract class AppConfig {
   /** Where a generated runner id must be kept at start (it is not yet), or null. */
   abstract readonly runnerIdFile: string | null;
   /**
+   * `ENDERCOMPUTE_LOCAL_RUNNER`: whether this server executes runs itself (default true).
+   * False: its scheduler claims nothing, and runs wait for job servers.
+   */
+  abstract readonly localRunner: boolean;
+  /**
+   * `ENDERCOMPUTE_RUNNER_LABELS` (`linux,gpu`): the labels of this server's local runner,
+   * lower case, each once; it takes only runs whose `runsOn` it has every label of.
+   */
+  abstract readonly runnerLabels: readonly string[];
+  /**
    * `ENDERCOMPUTE_NEW_LOG`: the person starting the server means to begin a new, empty
    * embedded log although the data dir shows an earlier one (see `sqlite/log-file-check.ts`).
    */
@@ -87,6 +99,16 @@ export abstract class AppConfig {
   abstract readonly logLevel: LogLevel;
   /** `ENDERCOMPUTE_METRICS_TOKEN`: a token that opens `GET /metrics` (and nothing else) besides the key; null when unset. */
   abstract readonly metricsToken: string | null;
+  /**
+   * `ENDERCOMPUTE_RUNNER_TOKENS=name=token,…`: job servers known from the environment (besides those
+   * registered through the API). Their tokens open runner endpoints only (see `runners/runner-tokens.ts`).
+   */
+  abstract readonly runnerTokens: readonly ConfiguredRunner[];
+  /**
+   * `ENDERCOMPUTE_RUNNER_LOST_SECONDS` (default 120): a runner not heard from for this long is
+   * offline (`runners/runner-presence.ts`), and its runs end `lost`.
+   */
+  abstract readonly runnerLostSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -132,6 +154,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
   problems.push(...sandboxBinds.problems);
   const store = readConnectionString(env, problems);
   const runner = runnerIdentity(env.ENDERCOMPUTE_RUNNER_ID, dataDir, problems);
+  const localRunner = env.ENDERCOMPUTE_LOCAL_RUNNER?.trim().toLowerCase() ?? '';
+  if (!['', '0', '1', 'true', 'false'].includes(localRunner)) problems.push(`ENDERCOMPUTE_LOCAL_RUNNER must be true or false (or 1, 0), not "${env.ENDERCOMPUTE_LOCAL_RUNNER}"`);
+  const runnerLabels = (env.ENDERCOMPUTE_RUNNER_LABELS ?? '').split(',').map((label) => label.trim()).filter(Boolean);
+  problems.push(...labelProblems(runnerLabels).map((problem) => `ENDERCOMPUTE_RUNNER_LABELS (labels separated by commas): ${problem}`));
   const newLog = env.ENDERCOMPUTE_NEW_LOG?.trim() ?? '';
   if (!['', '0', '1', 'true', 'false'].includes(newLog)) problems.push(`ENDERCOMPUTE_NEW_LOG must be 1 or true (or 0, false), not "${newLog}"`);
   const logLevel = env.ENDERCOMPUTE_LOG_LEVEL?.trim().toLowerCase() || DEFAULT_LOG_LEVEL;
@@ -139,6 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
   // The token itself is never echoed.
   const metricsToken = env.ENDERCOMPUTE_METRICS_TOKEN?.trim() || null;
   if (metricsToken !== null && (metricsToken.length < 16 || /\s/.test(metricsToken))) problems.push('ENDERCOMPUTE_METRICS_TOKEN must be at least 16 characters long, without spaces');
+  const keys = [...(fixedKey === null ? [] : [fixedKey]), ...namedKeys.map((named) => named.key), ...(metricsToken === null ? [] : [metricsToken])];
+  const runnerTokens = parseRunnerTokens(env.ENDERCOMPUTE_RUNNER_TOKENS ?? '', keys, problems);
   const config: AppConfig = {
     port: integer('PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
@@ -151,6 +179,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     minFreeBytes: integer('ENDERCOMPUTE_MIN_FREE_BYTES', 256 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     runnerId: runner.id,
     runnerIdFile: runner.fileToWrite,
+    localRunner: localRunner !== '0' && localRunner !== 'false',
+    runnerLabels: labelProblems(runnerLabels).length === 0 ? normalizeLabels(runnerLabels) : [],
     newLog: newLog === '1' || newLog === 'true',
     maxOutputBytes: integer('ENDERCOMPUTE_MAX_OUTPUT_BYTES', 256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     maxArtifactBytes: integer('ENDERCOMPUTE_MAX_ARTIFACT_BYTES', 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
@@ -166,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     version: packageVersion(),
     logLevel: isLogLevel(logLevel) ? logLevel : DEFAULT_LOG_LEVEL,
     metricsToken,
+    runnerTokens,
+    runnerLostSeconds: integer('ENDERCOMPUTE_RUNNER_LOST_SECONDS', 120, 1, 86_400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

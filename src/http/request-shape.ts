@@ -1,4 +1,4 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor, UnsupportedMediaTypeException } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor, SetMetadata, UnsupportedMediaTypeException } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { Request } from 'express';
@@ -9,6 +9,12 @@ import { knownFields, unknownFieldsProblem } from './validation';
 export const JSON_TYPE = 'application/json';
 export const FORM_TYPE = 'application/x-www-form-urlencoded';
 export const MULTIPART_TYPE = 'multipart/form-data';
+export const BYTES_TYPE = 'application/octet-stream';
+
+const TAKES_BYTES = 'endercompute:takes-bytes';
+
+/** Marks a route that reads its body itself as raw bytes (`application/octet-stream`, and nothing else). */
+export const BytesBody = (): MethodDecorator => SetMetadata(TAKES_BYTES, true);
 
 /** What a route takes, read from its handler's own declarations, so a route added later is covered without a list to keep. */
 export interface RouteShape {
@@ -89,12 +95,13 @@ export class RequestShapeInterceptor implements NestInterceptor {
     if (hasBody(request)) {
       const isApi = request.path.startsWith('/api/');
       const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      const accepted = acceptedTypes(shape, isApi);
+      const takesBytes = Reflect.getMetadata(TAKES_BYTES, context.getHandler()) === true;
+      const accepted = takesBytes ? [BYTES_TYPE] : acceptedTypes(shape, isApi);
       if (!accepted.includes(type)) {
         const sent = type === '' ? 'a body without a Content-Type' : `a ${type.slice(0, 100)} body`;
         throw new UnsupportedMediaTypeException(`This route takes ${accepted.join(' or ')}, not ${sent}`);
       }
-      if (!shape.body && !shape.files) {
+      if (!shape.body && !shape.files && !takesBytes) {
         const body: unknown = request.body;
         const empty = typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0;
         if (!empty) throw new ValidationError(['body: this route takes no body: send none (or an empty JSON object)']);

@@ -3,6 +3,7 @@ import { assertNever } from '../shared/exhaustive';
 import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
 import type { NameHolder } from '../scripts/script.decider';
+import { labelProblems } from '../runners/placement';
 import { readableJobEvent } from './job.upcast';
 import { JOB_DEFINITION_FIELDS, withDefinitionDefaults, type JobDefinition, type JobEvent, type JobFile } from './job.events';
 
@@ -152,7 +153,7 @@ function refuseTakenName(name: string, holder: NameHolder | null, selfId: string
   if (holder && holder.id !== selfId) throw new ConflictError(`A job named "${holder.name}" already exists`);
 }
 
-/** The run-control fields: a limit of at least 1, and schedules croner can read. */
+/** The run-control fields: a limit of at least 1, schedules croner can read, and labels (`runsOn`) as placement defines them. */
 function refuseInvalidControls(definition: Partial<JobDefinition>): void {
   const problems: string[] = [];
   const limit = definition.maxConcurrent;
@@ -165,6 +166,7 @@ function refuseInvalidControls(definition: Partial<JobDefinition>): void {
   }
   if (definition.schedules !== undefined) problems.push(...scheduleProblems(definition.schedules));
   if (definition.artifacts !== undefined) problems.push(...artifactPatternProblems(definition.artifacts));
+  if (definition.runsOn !== undefined) problems.push(...labelProblems(definition.runsOn).map((problem) => `runsOn: ${problem}`));
   if (problems.length > 0) throw new ValidationError(problems);
 }
 

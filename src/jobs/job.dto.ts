@@ -5,6 +5,7 @@ import { Optional } from '../http/validation';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
+import { labelProblems, normalizeLabels } from '../runners/placement';
 import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
 import type { JobDefinition, JobSchedule } from './job.events';
 import { MAX_JOB_CONCURRENCY, MAX_KEEP_RUNS } from './job.decider';
@@ -98,6 +99,26 @@ const ArtifactsRules = (): PropertyDecorator => (target: object, propertyName: s
       defaultMessage: (args) => artifactPatternProblems(args?.value).map((problem) => problem.replace(/^artifacts: /, '')).join('; '),
     },
   });
+/**
+ * Labels a runner must have (see `runners/placement.ts` for the syntax): stored in lower
+ * case, each once. Every bad label is named in the 400.
+ */
+export const RunsOnRules = (): PropertyDecorator =>
+  applyDecorators(
+    Transform(({ value }: { value: unknown }) =>
+      Array.isArray(value) && labelProblems(value).length === 0 ? normalizeLabels(value as string[]) : value,
+    ),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isLabelList',
+        target: target.constructor,
+        propertyName: propertyName as string,
+        validator: {
+          validate: (value: unknown) => labelProblems(value).length === 0,
+          defaultMessage: (args) => labelProblems(args?.value).join('; '),
+        },
+      }),
+  );
 
 /** Optional, but never null: there is no third state to clear it to. */
 const KeepWorkdirRules = (): PropertyDecorator => IsBoolean({ message: 'keepWorkdir must be true or false' });
@@ -121,6 +142,11 @@ export class CreateJobDto {
   @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
   /** Absent: none. Glob patterns of the files each run keeps as artifacts. */
   @Optional() @ArtifactsRules() artifacts?: string[];
+  /**
+   * Labels a runner must all have to take its runs (each 1–64 letters, digits, `-`, `_`,
+   * `.` or `:`, starting with a letter or digit; stored in lower case); absent or `[]`: any runner.
+   */
+  @Optional() @RunsOnRules() runsOn?: string[];
 }
 
 /** Any subset of the fields; `timeoutSeconds: null` removes the limit. `null` for any other field is a 400. */
@@ -141,6 +167,8 @@ export class UpdateJobDto {
   @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
   /** The whole list; `[]` keeps no artifacts. */
   @Optional() @ArtifactsRules() artifacts?: string[];
+  /** The whole list of runner labels (as on creation); `[]`: any runner again. */
+  @Optional() @RunsOnRules() runsOn?: string[];
 }
 
 
@@ -159,5 +187,6 @@ export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = 
     keepWorkdir: dto.keepWorkdir ?? false,
     keepRuns: dto.keepRuns ?? null,
     artifacts: dto.artifacts ?? [],
+    runsOn: dto.runsOn ?? [],
   };
 }

@@ -30,6 +30,11 @@ export interface JobDefinition {
    * artifacts (see `src/artifacts/`). Absent in older events: none.
    */
   artifacts?: string[];
+  /**
+   * Labels a runner must all have to take its runs (see `runners/placement.ts`), lower
+   * case; empty: any runner. Absent in events recorded before it existed: [].
+   */
+  runsOn?: string[];
 }
 
 /** A recurring schedule: a cron expression read in an IANA time zone. */
@@ -113,13 +118,13 @@ export const jobStream = (jobId: string): string => `job-${jobId}`;
 
 export const JOB_DEFINITION_FIELDS = [
   'name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules',
-  'keepWorkdir', 'keepRuns', 'artifacts',
+  'keepWorkdir', 'keepRuns', 'artifacts', 'runsOn',
 ] as const;
 
 /** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
 export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
   definition: T,
-): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns' | 'artifacts'>> {
+): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns' | 'artifacts' | 'runsOn'>> {
   return {
     ...definition,
     maxConcurrent: definition.maxConcurrent ?? null,
@@ -127,5 +132,6 @@ export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
     keepWorkdir: definition.keepWorkdir ?? false,
     keepRuns: definition.keepRuns ?? null,
     artifacts: definition.artifacts ?? [],
+    runsOn: definition.runsOn ?? [],
   };
 }

@@ -1,3 +1,4 @@
+import { labelProblems } from '../runners/placement';
 import type { JobDefinition, JobEvent } from './job.events';
 
 /**
@@ -20,6 +21,7 @@ const VALID: { [K in keyof JobDefinition]-?: (value: unknown) => boolean } = {
     value.every((s) => typeof s === 'object' && s !== null && typeof (s as { cron?: unknown }).cron === 'string' && typeof (s as { timeZone?: unknown }).timeZone === 'string'),
   keepWorkdir: (value) => typeof value === 'boolean',
   artifacts: isStringList,
+  runsOn: (value) => labelProblems(value).length === 0,
 };
 
 /** What a field reads as in a `JobCreated` that recorded an impossible value. */
@@ -36,6 +38,7 @@ const DEFAULTS: { [K in keyof JobDefinition]-?: JobDefinition[K] } = {
   schedules: [],
   keepWorkdir: false,
   artifacts: [],
+  runsOn: [],
 };
 
 function isStringList(value: unknown): boolean {

@@ -30,6 +30,8 @@ export interface JobRecord {
   keepRuns: number | null;
   /** Glob patterns of the files its runs keep as artifacts. */
   artifacts: string[];
+  /** Labels a runner must all have to take its runs (lower case); empty: any runner. */
+  runsOn: string[];
   version: number;
   createdAt: string;
   createdBy: string;
@@ -443,9 +445,8 @@ function latestStatusIs(status: RunStatus): string {
 }
 
 function recordOf(row: Pick<JobRow, 'record' | 'search_text'>): JobRecord {
-  const stored = JSON.parse(row.record) as Omit<JobRecord, 'searchText'>;
-  // Records stored before artifacts existed read as declaring none.
-  return { ...stored, artifacts: stored.artifacts ?? [], searchText: row.search_text };
+  // Read with today's defaults: a record stored before a field existed (`runsOn`, `artifacts`) lacks it.
+  return { ...withDefinitionDefaults(JSON.parse(row.record) as Omit<JobRecord, 'searchText'>), searchText: row.search_text };
 }
 
 function searchTextOf(job: Pick<JobRecord, 'name' | 'description' | 'tags'>): string {

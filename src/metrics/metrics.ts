@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { RunLifecycle, type RunLifecycleNote } from '../logging/run-lifecycle';
 import type { RunOutputAppended } from '../runs/run.events';
 import { RunsReadModel, type RunStatus } from '../runs/runs.read-model';
+import { RunnerPresence } from '../runners/runner-presence';
 import { Clock } from '../shared/clock';
 import { JobLabels } from './job-labels';
 import { AppendFeed, type AppendNotice } from './observed-event-store';
@@ -68,6 +69,7 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
     private readonly feed: AppendFeed,
     private readonly lifecycle: RunLifecycle,
     clock: Clock,
+    presence: RunnerPresence,
   ) {
     const now = (): Date => clock.now();
     // One count per scrape: three gauges read it, and each count reads the status index.
@@ -96,8 +98,8 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
     );
     this.gauge(
       'endercompute_job_servers_connected',
-      'Job servers connected to this server. Always 0 for now: this version runs every run on the server itself; job servers are yet to come.',
-      () => 0,
+      'Job servers (remote runners) connected to this server: heard from within ENDERCOMPUTE_RUNNER_LOST_SECONDS and not offline since. Each talks to one server, so a sum over servers counts each once.',
+      () => presence.connectedHere(),
     );
     collectDefaultMetrics({ register: this.registry });
   }

@@ -7,6 +7,7 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { RUNNER_SECURITY_SCHEME } from '../runners/runner-endpoint';
 
 /** The bearer scheme's name in the document. */
 export const KEY_SCHEME = 'key';
@@ -21,6 +22,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     )
     .setVersion(version)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The shared key, or a named key' }, KEY_SCHEME)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A runner token: job servers\' endpoints only (see docs/API.md, "Job servers")' }, RUNNER_SECURITY_SCHEME)
     .addSecurityRequirements(KEY_SCHEME)
     .build();
   const document = SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });

@@ -150,7 +150,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
         timeoutSeconds: job.timeoutSeconds,
         artifacts: job.artifacts,
       };
-      return { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null };
+      return { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null, runsOn: job.runsOn };
     };
     const deps = { store: this.store, clock: this.clock, ids: this.ids, runs: this.runs, projections: this.projections };
     return requestRunOfJob(deps, jobId, build, context);

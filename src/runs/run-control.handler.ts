@@ -71,9 +71,10 @@ export function controlCommandFor(runId: string, action: RunControlAction, conte
 
 /**
  * What a re-run requests: exactly the inputs of the original (its snapshot and
- * the extras given with it), under the job's current name, starting now.
+ * the extras given with it), under the job's current name, starting now, on the
+ * runners the job names now (`runsOn`: where it may go is not one of its inputs).
  */
-export function rerunRequestOf(original: RunRequested['data'], currentJobName: string): NewRunRequest {
+export function rerunRequestOf(original: RunRequested['data'], currentJobName: string, currentRunsOn: string[]): NewRunRequest {
   return {
     jobId: original.jobId,
     jobName: currentJobName,
@@ -82,6 +83,7 @@ export function rerunRequestOf(original: RunRequested['data'], currentJobName: s
     scheduledFor: null,
     rerunOf: original.runId,
     trigger: null,
+    runsOn: currentRunsOn,
   };
 }
 
@@ -109,7 +111,7 @@ export class RerunRunHandler implements ICommandHandler<RerunRunCommand> {
         if (job.status !== 'active') {
           throw new ConflictError(`Job "${job.status === 'removed' ? job.name : original.jobName}" was removed: its runs cannot be re-run`);
         }
-        return rerunRequestOf(original, job.name);
+        return rerunRequestOf(original, job.name, job.runsOn);
       },
       context,
     );

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
 import { storedOutputLength, type EncodedOutput } from './output-encoding';
+import { canTake } from '../runners/placement';
 import type { FinishedStatus, OutputExpiryRule, RunEvent, RunRequested } from './run.events';
 
 /**
@@ -21,6 +22,10 @@ export interface RunState {
   number: number;
   scheduledFor: string | null;
   runner: string | null;
+  /** True when a job server claimed it (see `RunClaimed.remote`); absent for the local runner's runs, and where a state is made from the read model, which does not keep it. */
+  remote?: boolean;
+  /** Labels a runner must all have to claim it (see `runners/placement.ts`); empty: any runner. */
+  runsOn: readonly string[];
   outputBytes: number;
   /** Someone asked to cancel it while it was claimed, running or paused; the runner is stopping it. */
   cancelRequested: boolean;
@@ -36,6 +41,7 @@ export const initialRunState: RunState = {
   number: 0,
   scheduledFor: null,
   runner: null,
+  runsOn: [],
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
@@ -51,7 +57,17 @@ export type RunControlCommand =
 
 export type RunCommand =
   | ({ type: 'RequestRun' } & RunRequested['data'])
-  | { type: 'ClaimRun'; runId: string; runner: string; workdir: string; now: string }
+  | {
+      type: 'ClaimRun';
+      runId: string;
+      runner: string;
+      /** The claiming runner's labels: it must have every label of the run's `runsOn`. */
+      runnerLabels: readonly string[];
+      workdir: string;
+      now: string;
+      /** A job server claims it (the runner protocol). */
+      remote?: boolean;
+    }
   | { type: 'StartRun'; runId: string; runner: string; pid: number; processStartTicks: string | null; workdir: string }
   | ({ type: 'AppendOutput'; runId: string; offset: number } & EncodedOutput)
   | RunControlCommand
@@ -76,9 +92,10 @@ export function evolveRun(state: RunState, event: RunEvent): RunState {
         jobName: event.data.jobName,
         number: event.data.number,
         scheduledFor: event.data.scheduledFor,
+        runsOn: event.data.runsOn ?? [],
       };
     case 'RunClaimed':
-      return { ...state, phase: 'claimed', runner: event.data.runner };
+      return { ...state, phase: 'claimed', runner: event.data.runner, ...(event.data.remote === true ? { remote: true } : {}) };
     case 'RunStarted':
       return { ...state, phase: 'running' };
     case 'RunOutputAppended':
@@ -114,7 +131,13 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
       if (state.scheduledFor !== null && state.scheduledFor > command.now) {
         throw new ConflictError(`${label(state)} is scheduled for ${state.scheduledFor}`);
       }
-      return [{ type: 'RunClaimed', data: { runId: command.runId, runner: command.runner, workdir: command.workdir } }];
+      if (!canTake(command.runnerLabels, state.runsOn)) {
+        const has = command.runnerLabels.length > 0 ? `has ${command.runnerLabels.join(', ')}` : 'has no labels';
+        throw new ConflictError(`${label(state)} runs on a runner with labels ${state.runsOn.join(', ')}: runner ${command.runner} ${has}`);
+      }
+      const data: Extract<RunEvent, { type: 'RunClaimed' }>['data'] = { runId: command.runId, runner: command.runner, workdir: command.workdir };
+      if (command.remote === true) data.remote = true;
+      return [{ type: 'RunClaimed', data }];
     }
     case 'StartRun': {
       requireExisting(state, command.runId);

@@ -47,6 +47,12 @@ export interface RunRequested {
     rerunOf: string | null;
     /** What requested it when no person did: a recurring schedule of the job. Absent in runs recorded before schedules existed. */
     trigger?: RunTrigger | null;
+    /**
+     * The labels a runner must all have to take it: its job's `runsOn` when it was
+     * requested (a re-run takes the job's as it is then: where a run may go is not one of
+     * its inputs). Absent in runs recorded before placement existed: [], any runner.
+     */
+    runsOn?: string[];
   };
 }
 
@@ -64,7 +70,13 @@ export interface RunTrigger {
 /** A runner took the run: appended with the expected revision, so exactly one runner wins it. */
 export interface RunClaimed {
   type: 'RunClaimed';
-  data: { runId: string; runner: string; workdir: string };
+  data: {
+    runId: string;
+    runner: string;
+    workdir: string;
+    /** Set when a job server took it (the runner protocol): its end then follows the lost rule, not this server's recovery. */
+    remote?: true;
+  };
 }
 
 export interface RunStarted {

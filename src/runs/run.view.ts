@@ -26,6 +26,8 @@ export interface RunView {
   rerunOf: string | null;
   /** Set when one of the job's recurring schedules requested it. */
   trigger: RunTrigger | null;
+  /** Labels a runner must all have to take it: its job's `runsOn` when it was requested. */
+  runsOn: string[];
   /** The time limit it runs with (from the job when it was requested); paused time does not count. */
   timeoutSeconds: number | null;
   /** Who asked to cancel it, and when. */
@@ -119,6 +121,7 @@ export function toRunView(run: RunRecord, runs: RunsReadModel, now: Date, workdi
     durationMs: durationOf(run, now),
     rerunOf: run.rerunOf,
     trigger: run.trigger,
+    runsOn: run.runsOn,
     timeoutSeconds: run.snapshot.timeoutSeconds,
     cancelRequestedBy: run.cancelRequestedBy,
     cancelRequestedAt: run.cancelRequestedAt,
@@ -167,6 +170,7 @@ export function runStateOf(run: RunRecord): RunState {
     number: run.number,
     scheduledFor: run.scheduledFor,
     runner: run.runner,
+    runsOn: run.runsOn,
     outputBytes: run.outputBytes,
     cancelRequested: run.cancelRequestedBy !== null,
     finishedStatus: run.finishedStatus,

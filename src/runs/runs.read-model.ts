@@ -5,6 +5,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection, ProjectionDb } from '../projections/projection';
 import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type RunEvent, type RunOutputAppended, type RunRequested, type RunSnapshot, type RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
+import { normalizeLabels } from '../runners/placement';
 import { nameKey } from '../shared/names';
 import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
 
@@ -43,6 +44,8 @@ export interface RunRecord {
   rerunOf: string | null;
   /** Set when a recurring schedule requested it (the actor is then `schedule`). */
   trigger: RunTrigger | null;
+  /** Labels a runner must all have to take it (its job's `runsOn` when requested); empty: any runner. */
+  runsOn: string[];
   runner: string | null;
   pid: number | null;
   processStartTicks: string | null;
@@ -103,13 +106,19 @@ const UPDATABLE_COLUMNS = [
 /** What a record is built from: every column but the bulky request (snapshot, extra), read when first looked at. */
 const RECORD_COLUMNS = [
   'seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', 'correlation_id', 'request_event_id', 'rerun_of', 'run_trigger',
-  ...UPDATABLE_COLUMNS,
+  'runs_on', ...UPDATABLE_COLUMNS,
 ]
   .map((column) => `runs.${column}`)
   .join(', ');
 
 /** What applying an event reads of a run: all but the bulky request (snapshot, extra). */
 const STATE_COLUMNS = ['seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', ...UPDATABLE_COLUMNS].join(', ');
+
+/**
+ * A run a runner with the labels `@labels` (a JSON list) may take: it has no `runs_on`, or
+ * none of its labels is missing from `@labels` (both lower case, see `runners/placement.ts`).
+ */
+const TAKEN_BY_LABELS = '(runs_on IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(runs.runs_on) AS wanted WHERE wanted.value NOT IN (SELECT value FROM json_each(@labels))))';
 
 /** Phases in which a run is claimed by a runner and not finished. */
 const EXECUTING_PHASES = "('claimed', 'running', 'paused')";
@@ -145,6 +154,7 @@ CREATE TABLE IF NOT EXISTS runs (
   queued_since TEXT NOT NULL,
   rerun_of TEXT,
   run_trigger TEXT,
+  runs_on TEXT,
   runner TEXT,
   pid INTEGER,
   process_start_ticks TEXT,
@@ -220,6 +230,8 @@ interface RunRow {
   queued_since: string;
   rerun_of: string | null;
   run_trigger: string | null;
+  /** JSON list of labels; null for none (most runs). */
+  runs_on: string | null;
   runner: string | null;
   pid: number | null;
   process_start_ticks: string | null;
@@ -276,6 +288,9 @@ interface Statements {
   queuedPage: Statement;
   queuedAfter: Statement;
   queuedBefore: Statement;
+  queuedForPage: Statement;
+  queuedForAfter: Statement;
+  queuedByRunsOn: Statement;
   nextScheduled: Statement;
   executing: Statement;
   executingOn: Statement;
@@ -296,7 +311,8 @@ interface Statements {
 @Injectable()
 export class RunsReadModel implements Projection {
   readonly name = 'runs';
-  readonly version = 1;
+  /** 2: `runs_on` (placement labels). */
+  readonly version = 2;
   private db: ProjectionDb | null = null;
   private statements: Statements | null = null;
   /** List queries, prepared once per shape of filter (a handful exist). */
@@ -326,9 +342,9 @@ export class RunsReadModel implements Projection {
       addAdmission: p('INSERT OR IGNORE INTO run_admissions (run_id, seq, at) VALUES (?, ?, ?)'),
       dropAdmission: p('DELETE FROM run_admissions WHERE run_id = ?'),
       insert: p(`INSERT INTO runs (seq, id, job_id, job_name, number, phase, status_key, snapshot, extra, requested_at, requested_by, requested_by_key,
-          correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, version)
+          correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, runs_on, version)
         VALUES (@seq, @id, @job_id, @job_name, @number, 'waiting', 'waiting', @snapshot, @extra, @requested_at, @requested_by, @requested_by_key,
-          @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @version)`),
+          @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @runs_on, @version)`),
       chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
       addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
       dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
@@ -352,6 +368,13 @@ export class RunsReadModel implements Projection {
       queuedAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) > (@since, @seq)
         ORDER BY queued_since, seq LIMIT @limit`),
       queuedBefore: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND (queued_since, seq) < (@since, @seq)`).pluck(),
+      // The same queue, only the runs a runner with the labels @labels (a JSON list, lower case) may take:
+      // those without labels, and those whose every label it has.
+      queuedForPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND ${TAKEN_BY_LABELS}
+        ORDER BY queued_since, seq LIMIT @limit`),
+      queuedForAfter: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= @now) AND ${TAKEN_BY_LABELS}
+        AND (queued_since, seq) > (@since, @seq) ORDER BY queued_since, seq LIMIT @limit`),
+      queuedByRunsOn: p(`SELECT runs_on, count(*) AS n FROM runs WHERE phase = 'waiting' AND (scheduled_ms IS NULL OR scheduled_ms <= ?) GROUP BY runs_on`),
       nextScheduled: p(`SELECT min(scheduled_ms) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
       executing: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} ORDER BY seq LIMIT ?`),
       executingOn: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE status_key IN ${EXECUTING_PHASES} AND runner = ? ORDER BY seq LIMIT ?`),
@@ -544,6 +567,25 @@ export class RunsReadModel implements Projection {
       ? this.s.queuedAfter.all({ now: now.getTime(), since: queuedSince(after.scheduledFor, after.requestedAt), seq: after.seq, limit })
       : this.s.queuedPage.all({ now: now.getTime(), limit });
     return (rows as RunRow[]).map((row) => this.record(row));
+  }
+
+  /**
+   * The {@link queued} runs a runner with `labels` (lower case) may take, in queue order:
+   * those without `runsOn`, and those whose every label it has (see `runners/placement.ts`).
+   * The others are passed over in SQL, so runs no such runner takes never hold up the rest.
+   */
+  queuedFor(labels: readonly string[], now: Date, limit = 100, after?: RunRecord): RunRecord[] {
+    const common = { now: now.getTime(), labels: JSON.stringify(labels), limit };
+    const rows = after
+      ? this.s.queuedForAfter.all({ ...common, since: queuedSince(after.scheduledFor, after.requestedAt), seq: after.seq })
+      : this.s.queuedForPage.all(common);
+    return (rows as RunRow[]).map((row) => this.record(row));
+  }
+
+  /** How many runs are queued now (see {@link queued}) with each `runsOn` ([] for none). */
+  queuedByRunsOn(now: Date): Array<{ runsOn: string[]; count: number }> {
+    const rows = this.s.queuedByRunsOn.all(now.getTime()) as Array<{ runs_on: string | null; n: number }>;
+    return rows.map((row) => ({ runsOn: row.runs_on === null ? [] : (JSON.parse(row.runs_on) as string[]), count: row.n }));
   }
 
   /**
@@ -809,6 +851,7 @@ export class RunsReadModel implements Projection {
       queued_since: queuedSince(data.scheduledFor, requestedAt),
       rerun_of: data.rerunOf,
       run_trigger: data.trigger ? JSON.stringify(data.trigger) : null,
+      runs_on: data.runsOn && data.runsOn.length > 0 ? JSON.stringify(normalizeLabels(data.runsOn)) : null,
       version: Number(recorded.revision),
     });
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
@@ -846,6 +889,7 @@ export class RunsReadModel implements Projection {
       scheduledFor: row.scheduled_for,
       rerunOf: row.rerun_of,
       trigger: row.run_trigger === null ? null : (JSON.parse(row.run_trigger) as RunTrigger),
+      runsOn: row.runs_on === null ? [] : (JSON.parse(row.runs_on) as string[]),
       runner: row.runner,
       pid: row.pid,
       processStartTicks: row.process_start_ticks,

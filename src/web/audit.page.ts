@@ -38,8 +38,13 @@ export const AUDIT_TYPES = [
   'ScheduleFired',
   'BlobCompleted',
   'KeyRotated',
+  'RunnerRegistered',
+  'RunnerRevoked',
+  'RunnerConnected',
+  'RunnerDisconnected',
 ];
-const BULK_TYPES = ['RunOutputAppended', 'BlobChunkStored'];
+/** Shown only when asked for: many, or one a minute per runner (lease renewals). */
+const BULK_TYPES = ['RunOutputAppended', 'BlobChunkStored', 'RunnerSeen'];
 
 /** What the audit page's event menu calls each type. */
 export const AUDIT_TYPE_LABELS: Record<string, string> = {
@@ -62,8 +67,13 @@ export const AUDIT_TYPE_LABELS: Record<string, string> = {
   ScheduleFired: 'Schedule fired',
   BlobCompleted: 'File stored',
   KeyRotated: 'Key renewed',
+  RunnerRegistered: 'Job server registered',
+  RunnerRevoked: 'Job server revoked',
+  RunnerConnected: 'Runner connected',
+  RunnerDisconnected: 'Runner went offline',
   RunOutputAppended: 'Run output (bulk)',
   BlobChunkStored: 'File chunk (bulk)',
+  RunnerSeen: 'Runner still in contact (bulk)',
 };
 
 export interface AuditRow {
@@ -232,6 +242,20 @@ export class AuditPage {
         return { summary: `Stored a file (${bytes(typeof data.size === 'number' ? data.size : 0)})`, link: null };
       case 'BlobChunkStored':
         return { summary: `Stored part ${String(data.index)} of a file`, link: null };
+      case 'RunnerRegistered':
+        return { summary: `Registered the job server “${str('name')}”`, link: { href: '/runners', label: 'Runners' } };
+      case 'RunnerRevoked':
+        return { summary: `Revoked the job server “${str('name')}”`, link: { href: '/runners', label: 'Runners' } };
+      case 'RunnerConnected': {
+        const labels = Array.isArray(data.labels) && data.labels.length > 0 ? `labels ${data.labels.join(', ')}` : 'no labels';
+        return { summary: `Runner “${str('name')}” connected (${labels}; version ${str('softwareVersion')})`, link: null };
+      }
+      case 'RunnerDisconnected': {
+        const why: Record<string, string> = { goodbye: 'it said goodbye', 'timed out': 'nothing was heard from it for too long', revoked: 'it was revoked' };
+        return { summary: `Runner “${str('name')}” went offline: ${why[str('reason')] ?? str('reason')}`, link: null };
+      }
+      case 'RunnerSeen':
+        return { summary: `Runner “${str('name')}” is still in contact`, link: null };
       case 'KeyRotated':
         return { summary: `The shared key was ${str('reason') || 'renewed'} (fingerprint ${str('fingerprint')})`, link: null };
       default:

@@ -2,6 +2,7 @@ import { Get, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import { RunSandbox } from '../runs/execution/run-sandbox';
+import { RunScheduler } from '../runs/execution/run-scheduler';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
 import { PageController } from './page-auth';
@@ -18,6 +19,7 @@ export class DashboardPage {
     private readonly scripts: ScriptsReadModel,
     private readonly clock: Clock,
     private readonly sandbox: RunSandbox,
+    private readonly scheduler: RunScheduler,
   ) {}
 
   @Get()
@@ -28,7 +30,10 @@ export class DashboardPage {
       fragment: 'partials/dashboard-live',
       title: 'Dashboard',
       nav: 'dashboard',
-      data: { ...this.queries.dashboard(now), jobCount: this.jobs.size, scriptCount: this.scripts.size, runCount: this.queries.runs.size, sandboxWarning: this.sandbox.warning },
+      data: { ...this.queries.dashboard(now), jobCount: this.jobs.size, scriptCount: this.scripts.size, runCount: this.queries.runs.size, sandboxWarning: this.sandbox.warning,
+        // Queued runs no online runner may take (placement): a note, so a missing job server is noticed.
+        waitingForRunner: this.scheduler.waitingForRunnerCount(now),
+      },
     });
   }
 }

@@ -26,7 +26,7 @@ function findViewsDir(): string {
 }
 
 /** Which navigation item a page belongs to. */
-export type NavKey = 'dashboard' | 'jobs' | 'scripts' | 'runs' | 'audit' | null;
+export type NavKey = 'dashboard' | 'jobs' | 'scripts' | 'runs' | 'runners' | 'audit' | null;
 
 export interface Flash {
   kind: 'success' | 'error' | 'info';

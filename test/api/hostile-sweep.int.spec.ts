@@ -102,7 +102,7 @@ describe('Hostile-request sweep over every registered route', () => {
   function concrete(path: string): string {
     const kind = /^\/(?:api\/)?(scripts|jobs|runs)\//.exec(path)?.[1];
     const id = kind === 'scripts' ? ids.script : kind === 'jobs' ? ids.job : ids.run;
-    return path.replace(':id', encodeURIComponent(id)).replace(':name', 'in.txt').replace('*path', 'dist/app.tar.gz');
+    return path.replace(':id', encodeURIComponent(id)).replace(':name', 'in.txt').replace('*path', 'dist/app.tar.gz').replace(':sha256', '0'.repeat(64));
   }
 
   it('finds the routes to sweep in the router', () => {

@@ -77,7 +77,7 @@ describe('GET /metrics on the built server', () => {
     assert.equal(first.value('endercompute_run_output_bytes_total'), written);
     assert.ok(first.histogram('endercompute_event_store_append_seconds', { outcome: 'ok' }).count >= 12, 'appends are timed');
     assert.equal(first.value('endercompute_job_servers_connected'), 0);
-    assert.match(first.family('endercompute_job_servers_connected').help, /yet to come/);
+    assert.match(first.family('endercompute_job_servers_connected').help, /Job servers \(remote runners\) connected to this server/);
     assert.equal(first.histogram('endercompute_http_request_duration_seconds', { method: 'POST', route: '/api/jobs/:id/runs', status_class: '2xx' }).count, 5);
     assert.ok(first.histogram('endercompute_http_request_duration_seconds', { method: 'GET', route: '/api/runs/:id', status_class: '2xx' }).count >= 4);
     assert.ok(first.value('process_cpu_seconds_total') > 0, 'process metrics');

@@ -59,7 +59,7 @@ describe('RunWriter with others appending to the run', () => {
     await store.append(runStream(RUN), [{ id: randomUUID(), type: 'RunRequested', data: request, metadata: metadata('alice') }], 'no_stream');
     const runner = { actor: 'runner', source: 'runner', correlationId: 'c', causationId: null };
     const writer = new RunWriter(deps(), RUN, evolveRun(initialRunState, { type: 'RunRequested', data: request }), 0n, runner);
-    await writer.record({ type: 'ClaimRun', runId: RUN, runner: 'r', workdir: '/w', now: new Date().toISOString() });
+    await writer.record({ type: 'ClaimRun', runId: RUN, runner: 'r', runnerLabels: [], workdir: '/w', now: new Date().toISOString() });
     await writer.record({ type: 'StartRun', runId: RUN, runner: 'r', pid: 123, processStartTicks: '1', workdir: '/w' });
     // What a control handler does: read, decide, append with the revision it read.
     const append = async (command: RunCommand, actor: string): Promise<void> => {
@@ -103,7 +103,7 @@ describe('RunWriter with others appending to the run', () => {
     const runner = { actor: 'runner', source: 'runner', correlationId: 'c', causationId: null };
     const first = await RunWriter.load(deps(), other, runner);
     assert.ok(first);
-    await first.record({ type: 'ClaimRun', runId: other, runner: 'r', workdir: '/w', now: new Date().toISOString() });
+    await first.record({ type: 'ClaimRun', runId: other, runner: 'r', runnerLabels: [], workdir: '/w', now: new Date().toISOString() });
     await first.record({ type: 'StartRun', runId: other, runner: 'r', pid: 1, processStartTicks: '1', workdir: '/w' });
     await first.record({ ...output(0, 'abc\n'), runId: other } as RunCommand);
     const second = await RunWriter.load(deps(), other, { ...runner, actor: 'system' });

@@ -285,6 +285,7 @@ export class ReferenceRuns {
       scheduledFor: data.scheduledFor,
       rerunOf: data.rerunOf,
       trigger: data.trigger ?? null,
+      runsOn: data.runsOn ?? [],
       runner: null,
       pid: null,
       processStartTicks: null,

@@ -42,6 +42,25 @@ describe('loadConfig', () => {
     assert.match(config.version, /^\d+\.\d+\.\d+/);
   });
 
+  it('reads the local runner’s switch and labels: on and unlabelled by default, labels lower case and once each', () => {
+    const plain = loadConfig({});
+    assert.equal(plain.localRunner, true);
+    assert.deepStrictEqual(plain.runnerLabels, []);
+    const labelled = loadConfig({ ENDERCOMPUTE_RUNNER_LABELS: ' Linux, gpu ,,linux ', ENDERCOMPUTE_LOCAL_RUNNER: 'true' });
+    assert.deepStrictEqual(labelled.runnerLabels, ['linux', 'gpu']);
+    assert.equal(labelled.localRunner, true);
+    for (const off of ['false', 'FALSE', '0', ' false ']) assert.equal(loadConfig({ ENDERCOMPUTE_LOCAL_RUNNER: off }).localRunner, false, off);
+    assert.equal(loadConfig({ ENDERCOMPUTE_LOCAL_RUNNER: '1' }).localRunner, true);
+  });
+
+  it('refuses a local runner switch that is not true or false, and labels outside the syntax, naming them', () => {
+    const { problems } = configError({ ENDERCOMPUTE_LOCAL_RUNNER: 'no', ENDERCOMPUTE_RUNNER_LABELS: 'linux,has space,ok' });
+    assert.deepStrictEqual(problems, [
+      'ENDERCOMPUTE_LOCAL_RUNNER must be true or false (or 1, 0), not "no"',
+      'ENDERCOMPUTE_RUNNER_LABELS (labels separated by commas): "has space" is not a label (1–64 letters, digits, "-", "_", "." or ":" starting with a letter or digit)',
+    ]);
+  });
+
   it('treats blank values as absent', () => {
     const config = loadConfig({
       PORT: '  ',

@@ -22,6 +22,7 @@ const definition: Required<JobDefinition> = {
   keepWorkdir: false,
   keepRuns: null,
   artifacts: [],
+  runsOn: [],
 };
 const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
 const removed: JobEvent = { type: 'JobRemoved', data: { jobId: ID } };
@@ -320,6 +321,30 @@ describe('job decider', () => {
       assert.deepStrictEqual(state, activeState({ keepWorkdir: true }));
       jobs.given(created, kept).when(update({ keepWorkdir: true })).then([]);
       jobs.given(created, kept).when(update({ keepWorkdir: false })).then([{ type: 'JobUpdated', data: { jobId: ID, keepWorkdir: false } }]);
+    });
+  });
+
+  describe('placement: runsOn', () => {
+    it('records labels given at creation and changed ones; the same labels again record nothing; [] clears them', () => {
+      const state = jobs.given().when(create({ definition: { ...definition, runsOn: ['linux', 'gpu'] } })).then([
+        { type: 'JobCreated', data: { jobId: ID, ...definition, runsOn: ['linux', 'gpu'] } },
+      ]);
+      assert.deepStrictEqual(state, activeState({ runsOn: ['linux', 'gpu'] }));
+      const labelled: JobEvent = { type: 'JobUpdated', data: { jobId: ID, runsOn: ['linux'] } };
+      jobs.given(created).when(update({ runsOn: ['linux'] })).then([labelled]);
+      jobs.given(created, labelled).when(update({ runsOn: ['linux'] })).then([]);
+      jobs.given(created, labelled).when(update({ runsOn: [] })).then([{ type: 'JobUpdated', data: { jobId: ID, runsOn: [] } }]);
+    });
+
+    it('reads a JobCreated recorded before runsOn existed as runnable anywhere (upcast), and a later edit keeps it', () => {
+      const { runsOn: _r, ...older } = definition;
+      jobs.given({ type: 'JobCreated', data: { jobId: ID, ...older } }).thenState(activeState({ runsOn: [] }));
+      jobs.given({ type: 'JobCreated', data: { jobId: ID, ...older } }, { type: 'JobUpdated', data: { jobId: ID, tags: ['x'] } }).thenState(activeState({ runsOn: [], tags: ['x'] }));
+    });
+
+    it('refuses a label outside the syntax, naming it', () => {
+      jobs.given(created).when(update({ runsOn: ['linux', 'has space'] })).thenThrows(ValidationError, /^runsOn: "has space" is not a label \(1–64 letters/);
+      jobs.given().when(create({ definition: { ...definition, runsOn: [''] } })).thenThrows(ValidationError, /^runsOn: "" is not a label/);
     });
   });
 

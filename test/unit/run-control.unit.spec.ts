@@ -1,7 +1,7 @@
 /** RunControl: which signals reach a run's process group for pause, resume, cancel and timeout, and when. */
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { RunControl, type WantedControl } from '../../src/runs/execution/run-control';
+import { RunControl, type WantedControl } from '../../src/runs/runner/run-control';
 
 /** Records the signals; mock timers drive setTimeout and `now` moves with them. */
 function harness(timeoutMs: number | null, killGraceMs = 5_000) {

@@ -61,10 +61,11 @@ const finishedEvent = (status: 'cancelled'): Extract<RunEvent, { type: 'RunFinis
   data: { runId: RUN, status, exitCode: null, signal: null, outputBytes: 0, droppedBytes: 0, reason: null },
 });
 
-const claim = (now = '2026-03-02T08:00:00.000Z', runner = 'host#abc123'): RunCommand => ({
+const claim = (now = '2026-03-02T08:00:00.000Z', runner = 'host#abc123', runnerLabels: string[] = []): RunCommand => ({
   type: 'ClaimRun',
   runId: RUN,
   runner,
+  runnerLabels,
   workdir: '/data/work/nightly-j-1/13',
   now,
 });
@@ -104,6 +105,7 @@ const waitingState: RunState = {
   number: 13,
   scheduledFor: null,
   runner: null,
+  runsOn: [],
   outputBytes: 0,
   cancelRequested: false,
   finishedStatus: null,
@@ -162,6 +164,23 @@ describe('run decider', () => {
 
     it('refuses an absent run', () => {
       runs.given().when(claim()).thenThrows(NotFoundError, /^Run j-1-13 does not exist$/);
+    });
+
+    it('lets a runner with every label of the run claim it, and refuses one that lacks any, naming both sides', () => {
+      const labelled: RunEvent = { type: 'RunRequested', data: { ...requestData, runsOn: ['linux', 'gpu'] } };
+      const state = runs.given(labelled).when(claim(undefined, undefined, ['gpu', 'linux', 'x86_64'])).then([claimed]);
+      assert.deepEqual(state.runsOn, ['linux', 'gpu']);
+      runs
+        .given(labelled)
+        .when(claim(undefined, undefined, ['linux']))
+        .thenThrows(ConflictError, /^Run nightly #13 runs on a runner with labels linux, gpu: runner host#abc123 has linux$/);
+      runs.given(labelled).when(claim()).thenThrows(ConflictError, /runner host#abc123 has no labels$/);
+    });
+
+    it('reads a run requested before placement existed (no runsOn) as one any runner may claim', () => {
+      const state = runs.given(requested).when(claim()).then([claimed]);
+      assert.deepEqual(state.runsOn, []);
+      runs.given(requested).when(claim(undefined, undefined, ['linux'])).then([claimed]);
     });
   });
 

@@ -96,6 +96,29 @@ describe('RunsReadModel: the queue', () => {
   });
 });
 
+describe('RunsReadModel: placement', () => {
+  it('keeps each run’s runsOn (lower case; [] for runs recorded before it existed) and lists the queue a runner’s labels cover, in order', () => {
+    const model = openRuns();
+    const labelled = (jobId: string, number: number, at: string, runsOn: string[]): string => {
+      model.apply(recorded(`run-${jobId}-${number}`, 'RunRequested', { ...requestData(jobId, number), runsOn }, at));
+      return `${jobId}-${number}`;
+    };
+    const old = request(model, 'old', 1, '2026-06-01T11:00:00.000Z');
+    const gpu = labelled('gpu', 1, '2026-06-01T11:01:00.000Z', ['Linux', 'GPU']);
+    const linux = labelled('lin', 1, '2026-06-01T11:02:00.000Z', ['linux']);
+    const none = labelled('any', 1, '2026-06-01T11:03:00.000Z', []);
+    assert.deepEqual(model.get(old)?.runsOn, [], 'a RunRequested without runsOn: any runner');
+    assert.deepEqual(model.get(gpu)?.runsOn, ['linux', 'gpu']);
+    const ids = (labels: string[]): string[] => model.queuedFor(labels, NOW).map((run) => run.id);
+    assert.deepEqual(ids([]), [old, none]);
+    assert.deepEqual(ids(['linux']), [old, linux, none]);
+    assert.deepEqual(ids(['gpu', 'linux', 'x86_64']), [old, gpu, linux, none]);
+    assert.deepEqual(model.queuedFor(['linux'], NOW, 1, model.get(old)).map((run) => run.id), [linux], 'paged after a run, skipping what it cannot take');
+    const counts = model.queuedByRunsOn(NOW).map(({ runsOn, count }) => [runsOn.join(','), count]).sort();
+    assert.deepEqual(counts, [['', 2], ['linux', 1], ['linux,gpu', 1]]);
+  });
+});
+
 describe('RunsReadModel: pause, cancel and the last outcome', () => {
   function started(model: RunsReadModel, id: string): void {
     model.apply(recorded(`run-${id}`, 'RunClaimed', { runId: id, runner: 'r', workdir: '/w' }, '2026-06-01T11:00:00.000Z', 'runner'));
@@ -158,9 +181,9 @@ describe('control handler helpers', () => {
     assert.throws(() => reschedule('2026-06-02T08:00:00Z', 5), (error: unknown) => error instanceof ValidationError && /either at or delaySeconds/.test(error.message));
   });
 
-  it('re-runs with the original snapshot and extras, under the job’s current name, now, pointing back', () => {
-    const original: RunRequested['data'] = { ...requestData('j', 4, '2026-06-01T13:00:00.000Z'), extra: { args: ['x'], env: { Y: '2' }, files: [] } };
-    assert.deepEqual(rerunRequestOf(original, 'renamed'), {
+  it('re-runs with the original snapshot and extras, under the job’s current name and runsOn, now, pointing back', () => {
+    const original: RunRequested['data'] = { ...requestData('j', 4, '2026-06-01T13:00:00.000Z'), extra: { args: ['x'], env: { Y: '2' }, files: [] }, runsOn: ['old-box'] };
+    assert.deepEqual(rerunRequestOf(original, 'renamed', ['linux', 'gpu']), {
       jobId: 'j',
       jobName: 'renamed',
       snapshot: original.snapshot,
@@ -168,6 +191,7 @@ describe('control handler helpers', () => {
       scheduledFor: null,
       rerunOf: 'j-4',
       trigger: null,
+      runsOn: ['linux', 'gpu'],
     });
   });
 });

@@ -10,17 +10,17 @@ import { Clock } from '../../shared/clock';
 import type { CommandContext } from '../../shared/command-context';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
-import { EMBEDDED_APPEND_PAYLOAD_CHARS, groupIntoAppends, MAX_APPEND_PAYLOAD_CHARS, OutputEncoder, type EncodedPart } from '../output-encoding';
-import type { FinishedStatus } from '../run.events';
+import { OutputEncoder } from '../output-encoding';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
-import { MAX_BATCH_BYTES_LIMIT, startProcess } from '../runner/process-runner';
-import type { OutputBatch, ProcessExit, RunningProcess } from '../runner/runner.types';
+import { executeRun, failedOutcome, type Execution, type ExecutionTransport, type RunOutcome, type RunSpecification } from '../runner/execute-run';
+import { MAX_BATCH_BYTES_LIMIT } from '../runner/process-runner';
+import type { RunControl } from '../runner/run-control';
 import type { RunCommand } from '../run.decider';
 import { diskFullReason, retryWhileDiskFull } from './disk-full';
 import { removedJobReason } from './removed-job';
-import { RunControl } from './run-control';
 import { RunSandbox } from './run-sandbox';
 import { RunWriter } from './run-writer';
+import { storeOutput } from './store-output';
 import { WorkdirRetention } from './workdir-retention';
 
 /**
@@ -37,7 +37,8 @@ const SHUTDOWN_KILL_GRACE_MS = 2_000;
 export interface ActiveRun {
   jobId: string;
   writer: RunWriter;
-  process: RunningProcess | null;
+  /** The run in the execution module: its process and outcome. */
+  execution: Execution;
   /** Pause, resume, cancel and the time limit, applied to the process group. */
   control: RunControl;
   finished: Promise<void>;
@@ -76,7 +77,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     private readonly sandbox: RunSandbox,
     /** Removes (or keeps) a run's work directory once its end is recorded. */
     private readonly workdirs: WorkdirRetention,
-    /** Keeps the run's artifacts before its end is recorded (and before its directory goes). */
+    /** Stores the run's artifacts, which the execution module collects before the end is recorded (and before the directory goes). */
     private readonly artifacts: RunArtifacts,
   ) {
     this.deps = { store, clock, ids };
@@ -137,16 +138,30 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     }
     const workdir = this.workdirFor(run);
     try {
-      await writer.record({ type: 'ClaimRun', runId: run.id, runner: this.config.runnerId, workdir, now: this.deps.clock.now().toISOString() });
+      await writer.record({
+        type: 'ClaimRun',
+        runId: run.id,
+        runner: this.config.runnerId,
+        runnerLabels: this.config.runnerLabels,
+        workdir,
+        now: this.deps.clock.now().toISOString(),
+      });
     } catch (error) {
       if (error instanceof ConflictError) return false;
       throw error;
     }
-    const timeout = run.snapshot.timeoutSeconds;
-    const control = new RunControl({ timeoutMs: timeout === null ? null : timeout * 1000, killGraceMs: this.config.cancelGraceSeconds * 1000 });
-    const entry: ActiveRun = { jobId: run.jobId, writer, process: null, control, finished: Promise.resolve() };
+    this.live.runStarting(run.id);
+    const execution = executeRun(this.specificationOf(run), workdir, this.transportFor(run, writer), {
+      sandbox: this.sandbox.settings,
+      umask: this.config.jobUmask,
+      maxBatchBytes: OUTPUT_BATCH_BYTES,
+    });
+    const control = execution.control;
+    const entry: ActiveRun = { jobId: run.jobId, writer, execution, control, finished: Promise.resolve() };
     this.active.set(run.id, entry);
-    entry.finished = this.execute(run, entry, workdir)
+    // A cancel or pause recorded while it was being claimed applies before the process starts.
+    this.followLog(entry);
+    entry.finished = this.execute(run, entry)
       // Only once its end is recorded (execute resolved): a run the log still calls running keeps it until recovery.
       .then(() => this.workdirs.runEnded(run, workdir))
       .catch((error: unknown) => this.logger.error(`Run ${run.id} could not be recorded to the end: ${String(error)}`))
@@ -190,95 +205,70 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     entry.control.sync({ paused: record.phase === 'paused', cancelledBy: record.cancelRequestedBy });
   }
 
-  private async execute(run: RunRecord, entry: ActiveRun, workdir: string): Promise<void> {
-    const { writer, control } = entry;
-    this.followLog(entry);
-    if (control.outcome) {
-      // Cancelled while it was being claimed: nothing was started.
-      await this.recordEnd(writer, { type: 'FinishRun', runId: run.id, status: control.outcome.status, exitCode: null, signal: null, droppedBytes: 0, reason: control.outcome.reason });
-      return;
-    }
-    let exit: ProcessExit;
-    this.live.runStarting(run.id);
-    const encoder = new OutputEncoder();
+  /**
+   * Executes the run with the execution module ({@link executeRun}), this server's
+   * log as its transport: the start, every output batch and the end become the run's
+   * events; live viewers get each chunk as soon as it is read.
+   */
+  private async execute(run: RunRecord, entry: ActiveRun): Promise<void> {
+    const { writer } = entry;
+    let outcome: RunOutcome;
     try {
-      const process = await startProcess(
-        {
-          runId: run.id,
-          jobName: run.jobName,
-          runNumber: run.number,
-          actor: run.requestedBy,
-          interpreter: run.snapshot.interpreter,
-          scriptBody: run.snapshot.body,
-          args: run.snapshot.args,
-          env: run.snapshot.env,
-          files: run.snapshot.files,
-          workdir,
-        },
-        {
-          readFile: (sha256) => this.blobs.read(sha256),
-          onStarted: async (started) => {
-            await writer.record({
-              type: 'StartRun',
-              runId: run.id,
-              runner: this.config.runnerId,
-              pid: started.pid,
-              processStartTicks: started.processStartTicks,
-              workdir: started.workdir,
-            });
-          },
-          onLiveChunk: (_stream, chunk, offset) => this.live.publish(run.id, chunk, offset),
-          // Compressing starts as soon as a batch is complete, while the batches before it are stored.
-          prepareOutput: (bytes) => encoder.encode(bytes),
-          onOutput: (batch) => this.storeOutput(writer, encoder, [batch]),
-          // Batches that waited while earlier ones were stored go together: one append where they fit.
-          onOutputBatches: (batches) => this.storeOutput(writer, encoder, batches),
-        },
-        { maxOutputBytes: this.config.maxOutputBytes, maxBatchBytes: OUTPUT_BATCH_BYTES, sandbox: this.sandbox.settings, umask: this.config.jobUmask },
-      );
-      entry.process = process;
-      if (process.pid !== null) {
-        control.attach(process);
-        // A cancel or pause that arrived while the process was being started.
-        this.followLog(entry);
-      }
-      exit = await process.done;
+      outcome = await entry.execution.outcome;
     } catch (error) {
       // The work directory could not be prepared, or output could not be stored (full disk, store down).
-      const reason = diskFullReason(error, writer.current) ?? `EnderCompute could not run it: ${error instanceof Error ? error.message : String(error)}`;
-      await this.recordEnd(writer, { type: 'FinishRun', runId: run.id, status: 'failed', exitCode: null, signal: null, droppedBytes: 0, reason });
-      return;
+      outcome = failedOutcome(error, diskFullReason(error, writer.current));
     }
-    control.dispose();
-    // Ended on purpose (cancel, timeout, shutdown): that is its status, whatever the exit code.
-    const { status, reason } = control.outcome ?? outcomeOf(exit);
-    await this.artifacts.keepFrom(run.id, workdir, run.snapshot.artifacts ?? [], this.runnerContext(run));
-    await this.recordEnd(writer, {
-      type: 'FinishRun',
-      runId: run.id,
-      status,
-      exitCode: exit.exitCode,
-      signal: exit.signal,
-      droppedBytes: exit.droppedBytes ?? 0,
-      reason,
-    });
+    await this.recordEnd(writer, { type: 'FinishRun', runId: run.id, ...outcome });
+  }
+
+  /** The log as the execution module's transport (see {@link execute}). */
+  private transportFor(run: RunRecord, writer: RunWriter): ExecutionTransport {
+    const encoder = new OutputEncoder();
+    return {
+      readFile: (sha256) => this.blobs.read(sha256),
+      started: async (started) => {
+        await writer.record({
+          type: 'StartRun',
+          runId: run.id,
+          runner: this.config.runnerId,
+          pid: started.pid,
+          processStartTicks: started.processStartTicks,
+          workdir: started.workdir,
+        });
+      },
+      liveChunk: (chunk, offset) => this.live.publish(run.id, chunk, offset),
+      // Compressing starts as soon as a batch is complete, while the batches before it are stored.
+      prepareOutput: (bytes) => encoder.encode(bytes),
+      // Batches that waited while earlier ones were stored go together: one append where they fit.
+      output: (batches) => storeOutput(writer, encoder, this.deps.store.kind, batches),
+      // Collected by the execution module after the process exited, stored before the end is recorded.
+      artifacts: (collection) => this.artifacts.store(run.id, collection, this.runnerContext(run)),
+    };
   }
 
   /**
-   * Stores consecutive batches: their parts (compressed as each batch was sealed)
-   * grouped into as few appends as the store takes (EventStoreDB: 1 MiB an append;
-   * the embedded log: one append, one commit, for all of them), one after the other.
+   * A run's specification from its request's snapshot and this server's limits (also
+   * what a job server is given): its artifact patterns and `ENDERCOMPUTE_MAX_ARTIFACT_BYTES`
+   * included, so a job server collects by the server's limit.
    */
-  private async storeOutput(writer: RunWriter, encoder: OutputEncoder, batches: OutputBatch[]): Promise<void> {
-    const parts: Array<EncodedPart & { offset: number }> = [];
-    for (const batch of batches) {
-      const appends = await ((batch.prepared as Promise<EncodedPart[][]> | undefined) ?? encoder.encode(batch.bytes));
-      for (const part of appends.flat()) parts.push({ ...part, offset: batch.offset + part.start });
-    }
-    const limit = this.deps.store.kind === 'sqlite' ? EMBEDDED_APPEND_PAYLOAD_CHARS : MAX_APPEND_PAYLOAD_CHARS;
-    for (const append of groupIntoAppends(parts, limit)) {
-      await writer.recordAll(append.map(({ start: _start, ...part }) => ({ type: 'AppendOutput', runId: writer.runId, ...part })));
-    }
+  specificationOf(run: RunRecord): RunSpecification {
+    return {
+      runId: run.id,
+      jobName: run.jobName,
+      runNumber: run.number,
+      actor: run.requestedBy,
+      interpreter: run.snapshot.interpreter,
+      scriptBody: run.snapshot.body,
+      args: run.snapshot.args,
+      env: run.snapshot.env,
+      files: run.snapshot.files,
+      timeoutSeconds: run.snapshot.timeoutSeconds,
+      maxOutputBytes: this.config.maxOutputBytes,
+      cancelGraceSeconds: this.config.cancelGraceSeconds,
+      artifacts: run.snapshot.artifacts ?? [],
+      maxArtifactBytes: this.config.maxArtifactBytes,
+    };
   }
 
   /** Records how a run ended; on a full disk, tries again until there is room (or the server stops). */
@@ -295,10 +285,5 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** How a process's exit reads as a run status. */
-export function outcomeOf(exit: ProcessExit): { status: FinishedStatus; reason: string | null } {
-  if (exit.startError !== null) return { status: 'failed', reason: exit.startError };
-  if (exit.exitCode === 0) return { status: 'succeeded', reason: null };
-  if (exit.signal !== null) return { status: 'failed', reason: `Ended by signal ${exit.signal}` };
-  return { status: 'failed', reason: null };
-}
+/** How a process's exit reads as a run status (kept here for its callers; the rule is the execution module's). */
+export { outcomeOf } from '../runner/execute-run';

@@ -2,6 +2,8 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { ProjectionEngine } from '../../projections/projection-engine';
 import { JobsReadModel } from '../../jobs/jobs.read-model';
+import { canTake, waitingForRunner } from '../../runners/placement';
+import { OnlineRunners } from '../../runners/online-runners';
 import { Clock } from '../../shared/clock';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { DISK_CHECK_INTERVAL_MS, DiskSpaceCheck, diskShortage } from './disk-space';
@@ -19,9 +21,12 @@ const QUEUE_PAGE = 50;
  * (`ENDERCOMPUTE_MAX_CONCURRENT_RUNS`; a paused run keeps its place), and wakes
  * up when a scheduled run's time comes. A job with `maxConcurrent` never has
  * more runs executing than that, on any runner; its other runs wait without
- * holding up the runs of other jobs behind them. It reacts to read-model
- * changes and to runs ending, so a request starts within milliseconds rather
- * than at the next poll.
+ * holding up the runs of other jobs behind them. It starts only runs this server's
+ * runner may take (its `ENDERCOMPUTE_RUNNER_LABELS` cover the run's `runsOn`, see
+ * `runners/placement.ts`); the others wait for a runner that has the labels, without
+ * holding up the runs behind them either. With `ENDERCOMPUTE_LOCAL_RUNNER=false` it
+ * starts nothing. It reacts to read-model changes and to runs ending, so a request
+ * starts within milliseconds rather than at the next poll.
  *
  * Runs do not start while the disk holding the work directories has less free space
  * than `ENDERCOMPUTE_MIN_FREE_BYTES`: they stay queued, their `waitingFor` says why, the
@@ -49,9 +54,12 @@ export class RunScheduler implements OnApplicationShutdown {
     private readonly projections: ProjectionEngine,
     private readonly clock: Clock,
     private readonly disk: DiskSpaceCheck,
+    private readonly runners: OnlineRunners,
   ) {}
 
   start(): void {
+    // A server that executes nothing itself: job servers take its runs.
+    if (!this.config.localRunner) return;
     this.stopped = false;
     this.unsubscribe = [this.projections.onChange(() => this.pump()), this.executor.onRunEnded(() => this.pump())];
     this.pump();
@@ -72,14 +80,20 @@ export class RunScheduler implements OnApplicationShutdown {
   /**
    * Why a queued run has not started yet, for a person (`waitingFor` in the API), or
    * null when it is not waiting for anything but its turn (or is not queued at all).
-   * In order: this runner holds every start (a disk short of space), the run's job is
-   * at its `maxConcurrent`, every slot of the runner is taken.
+   * In order: no online runner may take it ("a runner with labels linux, gpu"), the
+   * run's job is at its `maxConcurrent`; then, when only this server's runner may take
+   * it: this runner holds every start (a disk short of space), every slot is taken.
    */
   waitingFor(run: RunRecord, now: Date): string | null {
     if (run.phase !== 'waiting' || this.runs.statusOf(run, now) !== 'queued') return null;
-    if (this.hold !== null) return this.hold;
+    const online = this.runners.online();
+    const noRunner = waitingForRunner(run.runsOn, online);
+    if (noRunner !== null) return this.config.localRunner ? noRunner : `${noRunner}; this server executes no runs itself (ENDERCOMPUTE_LOCAL_RUNNER=false)`;
     const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
     if (limit !== null && !this.jobHasRoom(run)) return `a place under its job's limit: ${limit} of its runs ${limit === 1 ? 'is' : 'are'} executing (maxConcurrent ${limit})`;
+    // Another runner may take it: this runner's disk and slots are not what it waits for.
+    if (online.some((runner) => runner.name !== this.config.runnerId && canTake(runner.labels, run.runsOn))) return null;
+    if (this.hold !== null) return this.hold;
     const active = this.executor.activeCount;
     if (active >= this.config.maxConcurrentRuns) return `a free slot: all ${active} are taken (ENDERCOMPUTE_MAX_CONCURRENT_RUNS)`;
     return null;
@@ -115,7 +129,17 @@ export class RunScheduler implements OnApplicationShutdown {
       });
   }
 
+  /**
+   * How many runs are queued now that no online runner may take (what the dashboard
+   * notes), counted per distinct `runsOn` from the queue index.
+   */
+  waitingForRunnerCount(now: Date): number {
+    const online = this.runners.online();
+    return this.runs.queuedByRunsOn(now).reduce((sum, { runsOn, count }) => sum + (waitingForRunner(runsOn, online) !== null ? count : 0), 0);
+  }
+
   private async fill(): Promise<void> {
+    if (!this.config.localRunner) return;
     if (!(await this.diskAllowsStarts())) {
       this.armTimer();
       return;
@@ -130,13 +154,17 @@ export class RunScheduler implements OnApplicationShutdown {
     this.armTimer();
   }
 
-  /** The first queued run that may start here now, read from the queue a page at a time. */
+  /**
+   * The first queued run that may start here now, read from the queue a page at a time:
+   * only runs this runner's labels cover are read at all.
+   */
   private nextToStart(skipped: ReadonlySet<string>): RunRecord | undefined {
     const now = this.clock.now();
+    const labels = this.config.runnerLabels;
     let after: RunRecord | undefined;
     for (;;) {
-      const page = this.runs.queued(now, QUEUE_PAGE, after);
-      const next = page.find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && this.jobHasRoom(run));
+      const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
+      const next = page.find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && canTake(labels, run.runsOn) && this.jobHasRoom(run));
       if (next || page.length < QUEUE_PAGE) return next;
       after = page[page.length - 1];
     }
@@ -150,7 +178,7 @@ export class RunScheduler implements OnApplicationShutdown {
   private async diskAllowsStarts(): Promise<boolean> {
     if (this.config.minFreeBytes === 0) return true;
     // Only worth a look when a run could start now.
-    if (this.executor.activeCount >= this.config.maxConcurrentRuns || this.runs.queued(this.clock.now()).length === 0) return this.hold === null;
+    if (this.executor.activeCount >= this.config.maxConcurrentRuns || this.runs.queuedFor(this.config.runnerLabels, this.clock.now(), 1).length === 0) return this.hold === null;
     const shortage = diskShortage(await this.disk.measure());
     if (shortage !== null) {
       if (this.hold === null) this.logger.warn(`New runs are held: ${shortage}`);

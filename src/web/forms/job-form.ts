@@ -23,12 +23,13 @@ const LABELS = {
   keepWorkdir: { field: 'keepWorkdir', label: 'Keep work directories' },
   keepRuns: { field: 'keepRuns', label: 'Keep output of' },
   artifacts: { field: 'artifacts', label: 'Artifacts' },
+  runsOn: { field: 'runsOn', label: 'Runs on' },
   file: { field: 'file', label: 'Input files' },
 };
 
 /** The job form's fields as text, from a job (edit) or defaults (new). */
 export function jobFormValues(job?: JobRecord): Record<string, string> {
-  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', artifacts: '', scheduleRows: '', version: '' };
+  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', artifacts: '', runsOn: '', scheduleRows: '', version: '' };
   const values: Record<string, string> = {
     name: job.name,
     description: job.description,
@@ -41,6 +42,7 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     keepWorkdir: job.keepWorkdir ? 'on' : '',
     keepRuns: job.keepRuns === null ? '' : String(job.keepRuns),
     artifacts: job.artifacts.join('\n'),
+    runsOn: job.runsOn.join(', '),
     scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
     version: String(publicVersion(job.version)),
   };
@@ -114,8 +116,8 @@ function capitalise(value: string): string {
 }
 
 /**
- * Reads the job form (arguments one per line, `NAME=value` lines, tags split by
- * commas or spaces, a blank timeout for none) and checks it with the API's own
+ * Reads the job form (arguments one per line, `NAME=value` lines, tags and runner
+ * labels split by commas or spaces, a blank timeout for none) and checks it with the API's own
  * rules, so the page refuses exactly what the API refuses, beside each field.
  */
 export function parseJobForm(body: Record<string, unknown> | undefined): { form: FormState; definition: JobDefinition | null; scheduleRows: number[] } {
@@ -148,6 +150,8 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     ...(keepValid ? { keepRuns: keep } : {}),
     // One pattern per line; blank lines are none.
     artifacts: lines(values.artifacts).map((line) => line.trim()),
+    // Labels split by commas or spaces, as tags are; blank: any runner.
+    runsOn: values.runsOn.split(/[\s,]+/).filter(Boolean),
   };
   if (plain.scriptId === '') addError(form, 'scriptId', 'Choose the script template this job runs');
   let dto: CreateJobDto | null = null;

@@ -1,0 +1,369 @@
+/**
+ * The job server (`endercompute runner`): the execution module (`executeRun`) plus a
+ * transport that speaks the runner protocol over HTTP(S) out. It claims runs its
+ * labels allow, executes them exactly as a server's local runner does, writes their
+ * output to a spool on its own disk and uploads it from there, and follows what the
+ * server wants of them (pause, resume, cancel, lost).
+ *
+ * A lost connection loses nothing: runs keep running, output keeps going to the spool,
+ * and every request is retried with backoff until the server answers; the server
+ * answers the offset it holds, so each byte is stored once and in order.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { executeRun, failedOutcome, type Execution, type ExecutionSettings, type ExecutionTransport, type RunOutcome } from '../runs/runner/execute-run';
+import type { ProcessStarted } from '../runs/runner/runner.types';
+import { OffsetAnswer, RunGone, RunnerClient, TokenRefused, Unreachable, type ClaimedSpec, type WantedRun } from './runner-client';
+import { Spool } from './spool';
+
+export interface JobServerOptions {
+  /** The server's base URL (`http://…` or `https://…`). */
+  url: string;
+  /** The runner token (never logged). */
+  token: string;
+  /** Labels this runner offers (a run goes only to a runner with all of its `runsOn`). */
+  labels: string[];
+  /** How many runs it executes at once. */
+  maxConcurrent: number;
+  /** Absolute path: work directories (`work/`), spools (`spool/`) and the input file cache (`files/`) go here. */
+  workDir: string;
+  softwareVersion: string;
+  /** How processes are run (the same sandbox settings as a server's). */
+  execution: ExecutionSettings;
+  /** One line for the job server's log. */
+  log(line: string): void;
+  /** Seconds the server may hold a claim or control request (default 20). */
+  pollSeconds?: number;
+}
+
+/** Backoff between attempts while the server is unreachable: from 200 ms, doubling, at most 5 s. */
+const FIRST_RETRY_MS = 200;
+const MAX_RETRY_MS = 5_000;
+/** Output streamed in one request, at most (the server takes up to 64 MiB, storing it as it arrives). */
+const UPLOAD_BYTES = 64 * 1024 * 1024;
+/** After a run begins, the control request is renewed this much later (ms), so as not to compete with the start. */
+const CONTROL_AFTER_BEGIN_MS = 100;
+/** How many run ids a job server remembers having begun. */
+const REMEMBERED_RUNS = 10_000;
+/** A run id is used as a folder name: nothing but these characters (and never `.` or `..`). */
+const SAFE_RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+export class JobServer {
+  private readonly client: RunnerClient;
+  private readonly runs = new Map<string, RemoteRun>();
+  private readonly stopping = new AbortController();
+  /** Aborts the control request under way, so a new set of runs is asked about at once. */
+  private controlRound = new AbortController();
+  private slotFreed: (() => void) | null = null;
+  /** Every run this job server began (a run is executed once, however many answers name it). */
+  private readonly begun = new Set<string>();
+  private fatal: Error | null = null;
+
+  constructor(private readonly options: JobServerOptions) {
+    this.client = new RunnerClient(options.url, options.token, () => ({
+      labels: options.labels,
+      softwareVersion: options.softwareVersion,
+      maxConcurrent: options.maxConcurrent,
+      running: [...this.runs.keys()],
+    }));
+    // What an earlier process left in work/ and spool/ belongs to runs it can no longer report (they end lost): gone.
+    // The input file cache (files/) stays: its files are checked against their sha256 on every use.
+    for (const folder of ['work', 'spool']) rmSync(join(options.workDir, folder), { recursive: true, force: true });
+    for (const folder of ['work', 'spool', 'files']) mkdirSync(join(options.workDir, folder), { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * Claims and executes runs until {@link stop} (or until the token is refused, which
+   * rejects); resolves once every run it took has ended and its end was reported.
+   */
+  async run(): Promise<void> {
+    await Promise.all([this.claimLoop(), this.controlLoop()]);
+    await Promise.all([...this.runs.values()].map((run) => run.done));
+    if (this.fatal) throw this.fatal;
+    await this.client.goodbye().catch(() => undefined);
+  }
+
+  /** Stops claiming; runs under way are cancelled, their output uploaded and their end reported. */
+  stop(reason = 'The job server was stopped before the run finished'): void {
+    if (this.stopping.signal.aborted) return;
+    this.stopping.abort();
+    this.controlRound.abort();
+    this.slotFreed?.();
+    for (const run of this.runs.values()) run.execution.control.end({ status: 'cancelled', reason });
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  private async claimLoop(): Promise<void> {
+    const retry = new Backoff();
+    while (!this.stopped) {
+      if (this.runs.size >= this.options.maxConcurrent) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = null;
+        continue;
+      }
+      try {
+        const claimed = await this.client.claim(join(this.options.workDir, 'work'), this.options.pollSeconds ?? 20, this.stopping.signal);
+        retry.reset();
+        if (claimed !== null) this.begin(claimed);
+      } catch (error) {
+        if (this.stopped) return;
+        if (!this.handleConnectionError(error, retry, 'claiming runs')) return;
+        await retry.wait(this.stopping.signal);
+      }
+    }
+  }
+
+  /** Asks what the server wants of the runs under way, and applies it: pause, resume, cancel, lost. */
+  private async controlLoop(): Promise<void> {
+    const retry = new Backoff();
+    while (!this.stopped) {
+      const round = new AbortController();
+      this.controlRound = round;
+      const reported = [...this.runs.values()].filter((run) => !run.gone).map((run) => run.reported());
+      try {
+        const answer = await this.client.control(reported, this.options.pollSeconds ?? 20, AbortSignal.any([round.signal, this.stopping.signal]));
+        retry.reset();
+        for (const want of answer.runs) this.runs.get(want.id)?.apply(want);
+        // Claimed for this runner, but the claim's answer never arrived: start them now.
+        for (const spec of answer.claimed) if (!this.stopped) this.begin(spec);
+      } catch (error) {
+        if (this.stopped) return;
+        // A new run began (or one ended): ask again about the new set at once.
+        if (round.signal.aborted) continue;
+        if (!this.handleConnectionError(error, retry, 'following its runs')) return;
+        await retry.wait(this.stopping.signal);
+      }
+    }
+  }
+
+  /** Logs a connection problem once per outage; false (and stops) when the token was refused. */
+  private handleConnectionError(error: unknown, retry: Backoff, doing: string): boolean {
+    if (error instanceof TokenRefused) {
+      this.log(`${error.message}: stopping, and ending the runs under way`);
+      this.fatal = error;
+      // A refused token is a revoked runner: the server has ended its runs, so nothing is reported.
+      for (const run of this.runs.values()) run.abandon('the runner token was refused');
+      this.stop();
+      return false;
+    }
+    if (retry.first) this.log(`${doing}: ${error instanceof Error ? error.message : String(error)}; trying again with backoff`);
+    return true;
+  }
+
+  private begin(spec: ClaimedSpec): void {
+    // Once per run, whichever answer brought it first (a claim, or control after a lost claim answer).
+    if (this.begun.has(spec.runId)) return;
+    this.begun.add(spec.runId);
+    // Bounded: a run this far back can no longer be named by an answer.
+    if (this.begun.size > REMEMBERED_RUNS) this.begun.delete(this.begun.values().next().value as string);
+    if (!SAFE_RUN_ID.test(spec.runId)) {
+      this.log(`refusing run id ${JSON.stringify(spec.runId)}: not a plain name`);
+      return;
+    }
+    // The work directory is this runner's choice (the server's copy is only shown): under its own folder.
+    const workdir = join(this.options.workDir, 'work', spec.runId);
+    const run = new RemoteRun(spec, workdir, this.client, this.options, (line) => this.log(`run ${spec.runId}: ${line}`));
+    this.runs.set(spec.runId, run);
+    this.log(`run ${spec.runId} (${spec.jobName} #${spec.runNumber}) claimed`);
+    // Ask about the new set of runs, a moment later: not while the run's process is being started.
+    setTimeout(() => this.controlRound.abort(), CONTROL_AFTER_BEGIN_MS).unref();
+    void run.done.finally(() => {
+      this.runs.delete(spec.runId);
+      this.controlRound.abort();
+      this.slotFreed?.();
+    });
+    if (this.stopped) run.execution.control.end({ status: 'cancelled', reason: 'The job server was stopped before the run started' });
+  }
+
+  private log(line: string): void {
+    this.options.log(line);
+  }
+}
+
+/** One run on this job server: its execution, its spool and the upload of both to the server. */
+class RemoteRun {
+  readonly execution: Execution;
+  readonly done: Promise<void>;
+  /** The run ended without this runner (lost, revoked): killed, nothing more is reported. */
+  gone = false;
+  private readonly spool: Spool;
+  private acknowledged = 0;
+  private start: ProcessStarted | null = null;
+  private startReported = false;
+  private outcome: RunOutcome | null = null;
+  private wakeUploader: (() => void) | null = null;
+
+  constructor(
+    private readonly spec: ClaimedSpec,
+    private readonly workdir: string,
+    private readonly client: RunnerClient,
+    private readonly options: JobServerOptions,
+    private readonly log: (line: string) => void,
+  ) {
+    this.spool = new Spool(join(options.workDir, 'spool', `${spec.runId}.out`));
+    this.execution = executeRun({ ...spec }, workdir, this.transport(), options.execution);
+    this.done = this.carryOut();
+  }
+
+  /** What this runner applied to the run, for the control request. */
+  reported(): { id: string; paused: boolean; cancelling: boolean } {
+    const control = this.execution.control;
+    return { id: this.spec.runId, paused: control.isPaused, cancelling: control.outcome !== null };
+  }
+
+  /** Applies what the server wants. */
+  apply(want: WantedRun): void {
+    if (want.ended !== null) {
+      this.abandon(`the server says it ended (${want.ended.status}${want.ended.reason ? `: ${want.ended.reason}` : ''})`);
+      return;
+    }
+    this.execution.control.sync({ paused: want.paused, cancelledBy: want.cancelledBy });
+  }
+
+  /** The run ended without this runner: kill it at once; report nothing more. */
+  abandon(why: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.log(`${why}: killing it`);
+    this.execution.control.end({ status: 'cancelled', reason: why }, 0);
+    this.execution.process?.signalGroup('SIGKILL');
+    this.wakeUploader?.();
+  }
+
+  private transport(): ExecutionTransport {
+    return {
+      readFile: (sha256) => this.inputFile(sha256),
+      // Reported by the uploader (before any output), so a server away at this moment holds nothing up.
+      started: async (started) => {
+        this.start = started;
+        this.wakeUploader?.();
+      },
+      // To the spool only: the process never waits for the network.
+      output: async (batches) => {
+        for (const batch of batches) this.spool.append(batch.bytes);
+        this.wakeUploader?.();
+      },
+    };
+  }
+
+  private async carryOut(): Promise<void> {
+    const uploading = this.upload();
+    let outcome: RunOutcome;
+    try {
+      outcome = await this.execution.outcome;
+    } catch (error) {
+      outcome = failedOutcome(error);
+    }
+    this.outcome = outcome;
+    this.wakeUploader?.();
+    await uploading;
+    this.spool.remove();
+    rmSync(this.workdir, { recursive: true, force: true });
+    if (!this.gone) this.log(`ended ${outcome.status}${outcome.exitCode !== null ? ` (exit code ${outcome.exitCode})` : ''}; ${this.spool.size} bytes of output uploaded`);
+  }
+
+  /**
+   * Uploads in order: the start, the spool from the offset the server holds, then the
+   * end once everything is acknowledged. Each step is retried with backoff until the
+   * server answers; its answers (the offset it holds) say where to continue.
+   */
+  private async upload(): Promise<void> {
+    const retry = new Backoff();
+    while (!this.gone) {
+      try {
+        if (this.start !== null && !this.startReported) {
+          await this.client.started(this.spec.runId, { pid: this.start.pid, processStartTicks: this.start.processStartTicks, workdir: this.start.workdir });
+          this.startReported = true;
+        } else if (this.startReported && this.acknowledged < this.spool.size) {
+          const to = Math.min(this.spool.size, this.acknowledged + UPLOAD_BYTES);
+          this.acknowledged = await this.client.output(this.spec.runId, this.acknowledged, this.spool.stream(this.acknowledged, to));
+        } else if (this.outcome !== null && (this.startReported || this.start === null)) {
+          await this.client.finished(this.spec.runId, { ...this.outcome, outputBytes: this.spool.size });
+          return;
+        } else {
+          await new Promise<void>((resolve) => (this.wakeUploader = resolve));
+          this.wakeUploader = null;
+          continue;
+        }
+        retry.reset();
+      } catch (error) {
+        if (error instanceof OffsetAnswer) {
+          this.acknowledged = error.offset;
+          continue;
+        }
+        if (error instanceof RunGone) {
+          this.abandon(`the server no longer takes it (${error.message})`);
+          return;
+        }
+        if (error instanceof TokenRefused) {
+          this.abandon('the runner token was refused');
+          return;
+        }
+        if (retry.first) this.log(`upload: ${error instanceof Error ? error.message : String(error)}; trying again with backoff`);
+        if (!(error instanceof Unreachable)) this.log(`upload refused: ${error instanceof Error ? error.message : String(error)}`);
+        await retry.wait();
+      }
+    }
+  }
+
+  /** An input file from the cache (`files/<sha256>`), downloaded once and checked against its sha256. */
+  private async *inputFile(sha256: string): AsyncGenerator<Buffer> {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    const cached = join(this.options.workDir, 'files', sha256);
+    if (!existsSync(cached)) await this.download(sha256, cached);
+    for await (const chunk of createReadStream(cached)) yield chunk as Buffer;
+  }
+
+  private async download(sha256: string, path: string): Promise<void> {
+    const retry = new Backoff();
+    for (;;) {
+      try {
+        const response = await this.client.file(this.spec.runId, sha256);
+        const partial = `${path}.${process.pid}.${Date.now()}.part`;
+        const handle = await open(partial, 'w', 0o600);
+        const hash = createHash('sha256');
+        try {
+          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+            hash.update(chunk);
+            await handle.write(chunk);
+          }
+        } finally {
+          await handle.close();
+        }
+        if (hash.digest('hex') !== sha256) {
+          rmSync(partial, { force: true });
+          throw new Error(`input file ${sha256} came with other content`);
+        }
+        renameSync(partial, path);
+        return;
+      } catch (error) {
+        if (!(error instanceof Unreachable)) throw error;
+        await retry.wait();
+      }
+    }
+  }
+}
+
+/** Waits between attempts: 200 ms, doubling, at most 5 s; `first` until the first wait of an outage. */
+class Backoff {
+  private nextMs = FIRST_RETRY_MS;
+  first = true;
+
+  reset(): void {
+    this.nextMs = FIRST_RETRY_MS;
+    this.first = true;
+  }
+
+  async wait(signal?: AbortSignal): Promise<void> {
+    this.first = false;
+    const ms = this.nextMs;
+    this.nextMs = Math.min(MAX_RETRY_MS, this.nextMs * 2);
+    await delay(ms, undefined, { signal }).catch(() => undefined);
+  }
+}

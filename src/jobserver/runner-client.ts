@@ -1,0 +1,131 @@
+/**
+ * The job server's side of the runner protocol (docs/API.md "Runner protocol"):
+ * HTTP(S) requests out to the server with the runner token. Every request carries
+ * the runner's report (labels, version, slots, running runs), which the server
+ * records as contact.
+ */
+import { Readable } from 'node:stream';
+import type { RunSpecification } from '../runs/runner/execute-run';
+
+/** The header the server reads the report from (see `runner-protocol.controller.ts`). */
+const REPORT_HEADER = 'x-runner-report';
+
+export interface RunnerReport {
+  labels: string[];
+  softwareVersion: string;
+  maxConcurrent: number;
+  running: string[];
+}
+
+/** A run as the server hands it to a job server. */
+export type ClaimedSpec = RunSpecification & { workdir: string };
+
+/** What the server wants of one run (see `WantedRun` on the server). */
+export interface WantedRun {
+  id: string;
+  paused: boolean;
+  cancelledBy: string | null;
+  ended: { status: string; reason: string | null } | null;
+}
+
+/** The server could not be reached, or answered 5xx: try again later. */
+export class Unreachable extends Error {}
+
+/** The server refused the runner token (401): revoked, or never valid. */
+export class TokenRefused extends Error {}
+
+/** The run ended without this runner (410): stop it, report nothing more. */
+export class RunGone extends Error {}
+
+/** The server holds the run's output up to `offset`, which is not where the request began (409). */
+export class OffsetAnswer extends Error {
+  constructor(readonly offset: number) {
+    super(`the server holds output up to ${offset}`);
+  }
+}
+
+/** How long a request may take before it counts as a lost connection (long polls are held ≤ 25 s by the server). */
+const REQUEST_TIMEOUT_MS = 45_000;
+
+export class RunnerClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+    private readonly report: () => RunnerReport,
+  ) {}
+
+  /** Claims a run, the server holding the request up to `waitSeconds`; null when none came. */
+  async claim(workRoot: string, waitSeconds: number, signal?: AbortSignal): Promise<ClaimedSpec | null> {
+    const response = await this.send('POST', '/api/runner/claim', { json: { workRoot, wait: waitSeconds }, signal });
+    if (response.status === 204) return null;
+    return ((await response.json()) as { run: ClaimedSpec }).run;
+  }
+
+  /** What the server wants of these runs (and runs claimed whose claim answer was lost), held up to `waitSeconds` while nothing differs. */
+  async control(runs: Array<{ id: string; paused: boolean; cancelling: boolean }>, waitSeconds: number, signal?: AbortSignal): Promise<{ runs: WantedRun[]; claimed: ClaimedSpec[] }> {
+    const response = await this.send('POST', '/api/runner/control', { json: { runs, wait: waitSeconds }, signal });
+    return (await response.json()) as { runs: WantedRun[]; claimed: ClaimedSpec[] };
+  }
+
+  /** An input file's bytes. */
+  async file(runId: string, sha256: string): Promise<Response> {
+    return this.send('GET', `/api/runner/runs/${encodeURIComponent(runId)}/files/${encodeURIComponent(sha256)}`, {});
+  }
+
+  async started(runId: string, report: { pid: number; processStartTicks: string | null; workdir: string }): Promise<void> {
+    await this.send('POST', `/api/runner/runs/${encodeURIComponent(runId)}/started`, { json: report });
+  }
+
+  /** Uploads output bytes (streamed) starting at `offset`; resolves with the offset the server holds afterwards. */
+  async output(runId: string, offset: number, bytes: Readable): Promise<number> {
+    const response = await this.send('PUT', `/api/runner/runs/${encodeURIComponent(runId)}/output?offset=${offset}`, { bytes });
+    return ((await response.json()) as { offset: number }).offset;
+  }
+
+  /** Reports the end; throws {@link OffsetAnswer} while the server lacks output. */
+  async finished(runId: string, end: object): Promise<void> {
+    await this.send('POST', `/api/runner/runs/${encodeURIComponent(runId)}/finished`, { json: end });
+  }
+
+  /** Says the job server is stopping (best effort: a server away then learns it from the silence). */
+  async goodbye(): Promise<void> {
+    await this.send('POST', '/api/runner/goodbye', {});
+  }
+
+  private async send(method: string, path: string, body: { json?: unknown; bytes?: Readable; signal?: AbortSignal }): Promise<Response> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.token}`,
+      [REPORT_HEADER]: encodeURIComponent(JSON.stringify(this.report())),
+    };
+    let payload: string | ReadableStream | undefined;
+    if (body.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body.bytes !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      payload = Readable.toWeb(body.bytes) as ReadableStream;
+    }
+    const signals = [AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(body.signal ? [body.signal] : [])];
+    let response: Response;
+    try {
+      // `duplex: 'half'`: a streamed body (fetch's requirement for one).
+      response = await fetch(new URL(path, this.baseUrl), { method, headers, body: payload, signal: AbortSignal.any(signals), duplex: 'half' } as RequestInit);
+    } catch (error) {
+      if (body.signal?.aborted) throw error;
+      throw new Unreachable(`cannot reach ${this.baseUrl}: ${causeOf(error)}`);
+    }
+    if (response.ok) return response;
+    const answer = (await response.json().catch(() => ({}))) as { message?: unknown; offset?: unknown };
+    const message = typeof answer.message === 'string' ? answer.message : Array.isArray(answer.message) ? answer.message.join('; ') : `HTTP ${response.status}`;
+    if (response.status === 401) throw new TokenRefused(`the server refused the runner token: ${message}`);
+    if (response.status === 410) throw new RunGone(message);
+    if (response.status === 409 && typeof answer.offset === 'number') throw new OffsetAnswer(answer.offset);
+    if (response.status >= 500 || response.status === 429) throw new Unreachable(`${method} ${path}: ${message}`);
+    throw new Error(`${method} ${path} was refused (${response.status}): ${message}`);
+  }
+}
+
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}

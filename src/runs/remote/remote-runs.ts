@@ -1,0 +1,410 @@
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { EventStore } from '../../event-store/event-store.port';
+import { JobsReadModel } from '../../jobs/jobs.read-model';
+import { ProjectionEngine } from '../../projections/projection-engine';
+import { canTake } from '../../runners/placement';
+import { Clock } from '../../shared/clock';
+import type { CommandContext } from '../../shared/command-context';
+import { ConflictError, GoneError, NotFoundError } from '../../shared/domain-errors';
+import { IdGenerator } from '../../shared/ids';
+import { Mutex } from '../../shared/mutex';
+import { OutputEncoder } from '../output-encoding';
+import { MAX_BATCH_BYTES_LIMIT } from '../runner/process-runner';
+import type { FinishedStatus } from '../run.events';
+import { RunsReadModel, type RunRecord } from '../runs.read-model';
+import type { RunSpecification } from '../runner/execute-run';
+import { RunExecutor } from '../execution/run-executor';
+import { removedJobReason } from '../execution/removed-job';
+import { RunWriter } from '../execution/run-writer';
+import { storeOutput } from '../execution/store-output';
+
+/** Output bytes per stored batch of an upload: the local runner's batch size. */
+const UPLOAD_BATCH_BYTES = MAX_BATCH_BYTES_LIMIT;
+/** How many queued runs are read at once while looking for one a runner may take. */
+const QUEUE_PAGE = 50;
+/** The longest a claim or control request is held open (seconds) when nothing is there to answer. */
+export const MAX_WAIT_SECONDS = 25;
+
+/** What a job server executes: the run's specification and the work directory recorded for it. */
+export interface ClaimedRun {
+  run: RunSpecification & { workdir: string };
+}
+
+/** What the server wants of one run a job server executes. */
+export interface WantedRun {
+  id: string;
+  paused: boolean;
+  /** Who asked to cancel it, or null. */
+  cancelledBy: string | null;
+  /** Set when the run has ended without the runner (lost, revoked, unknown): the runner kills it and reports nothing more. */
+  ended: { status: FinishedStatus | 'unknown'; reason: string | null } | null;
+}
+
+/** How a job server says one of its runs ended (see `RunOutcome`), with the bytes of output it produced in all. */
+export interface RemoteEnd {
+  status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+  exitCode: number | null;
+  signal: string | null;
+  droppedBytes: number;
+  reason: string | null;
+  outputBytes: number;
+}
+
+/** Thrown when an upload or end does not continue where the server's copy of the output ends; `offset` is where it does. */
+export class OffsetMismatch extends ConflictError {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The server side of the runner protocol (`/api/runner/…`): a job server claims runs,
+ * reports their start, uploads their output at byte offsets, reports their end, and
+ * learns what is wanted of them (pause, resume, cancel, lost).
+ *
+ * Everything is recorded with the same commands and events as the local runner's
+ * (a claim is an append with the expected revision, so of every runner on every
+ * server sharing the store exactly one wins a run); output goes through the same
+ * encoder into the same output events, so viewers and readers see no difference.
+ *
+ * Uploads are idempotent: the server holds a run's output up to an offset (the log's);
+ * an upload from an earlier offset has its known part skipped, one beyond it is refused
+ * with the offset held, so the runner resends from there. Per run, uploads are handled
+ * one at a time on this server; across servers the output stream's expected revision
+ * keeps a second writer out.
+ */
+@Injectable()
+export class RemoteRuns implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(RemoteRuns.name);
+  private readonly deps: { store: EventStore; clock: Clock; ids: IdGenerator };
+  /** Per run this server took output for: its writer (the stream's state in memory), encoder and lock. */
+  private readonly writers = new Map<string, { writer: RunWriter | null; encoder: OutputEncoder; lock: Mutex }>();
+  /** Runs claimed here that the read model may not show yet (for jobs' `maxConcurrent`). */
+  private readonly justClaimed = new Map<string, string>();
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly config: AppConfig,
+    store: EventStore,
+    clock: Clock,
+    ids: IdGenerator,
+    private readonly runs: RunsReadModel,
+    private readonly jobs: JobsReadModel,
+    private readonly projections: ProjectionEngine,
+    private readonly executor: RunExecutor,
+  ) {
+    this.deps = { store, clock, ids };
+  }
+
+  /** Before the HTTP server closes: held claims and control requests answer now, so they do not hold the stop up. */
+  beforeApplicationShutdown(): void {
+    this.stopping.abort();
+  }
+
+  /**
+   * Claims the first queued run `runner` may take (its labels cover the run's `runsOn`,
+   * its job is under `maxConcurrent`), waiting up to `waitSeconds` for one; null when
+   * none came. `workRoot` is the runner's folder for work directories.
+   */
+  async claim(runner: string, labels: readonly string[], workRoot: string, waitSeconds: number): Promise<ClaimedRun | null> {
+    const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
+    for (;;) {
+      const claimed = await this.claimOne(runner, labels, workRoot);
+      if (claimed !== null) return claimed;
+      if (Date.now() >= deadline || this.stopping.signal.aborted) return null;
+      await this.change(deadline - Date.now());
+    }
+  }
+
+  /**
+   * What the server wants of these runs of `runner`, and the runs it claimed but does
+   * not report (a claim whose answer was lost on the way: the runner starts them now,
+   * rather than leave them claimed for ever). Answers at once when either differs
+   * from what the runner says it applied (`reported`); otherwise after the next
+   * change, or after `waitSeconds` with the same.
+   */
+  async control(
+    runner: string,
+    reported: ReadonlyArray<{ id: string; paused: boolean; cancelling: boolean }>,
+    waitSeconds: number,
+  ): Promise<{ runs: WantedRun[]; claimed: Array<ClaimedRun['run']> }> {
+    const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
+    const known = new Set(reported.map((run) => run.id));
+    for (;;) {
+      const wanted = reported.map((run) => this.wanted(runner, run.id));
+      // Only runs never started: one the runner started is one it knows (or one it finished, still shown running here for a moment).
+      const claimed = this.runs
+        .executingRuns(runner)
+        .filter((run) => run.phase === 'claimed' && !known.has(run.id))
+        .map((run) => ({ ...this.executor.specificationOf(run), workdir: run.workdir ?? '' }));
+      const differs = wanted.some((want, index) => {
+        const have = reported[index];
+        return want.ended !== null || want.paused !== have.paused || (want.cancelledBy !== null && !have.cancelling);
+      });
+      if (differs || claimed.length > 0 || Date.now() >= deadline || this.stopping.signal.aborted) return { runs: wanted, claimed };
+      await this.change(deadline - Date.now());
+    }
+  }
+
+  /** The specification of a run `runner` claimed (to start it again after the runner lost the claim's answer). */
+  specification(runner: string, runId: string): ClaimedRun {
+    const run = this.ownRun(runner, runId);
+    return { run: { ...this.executor.specificationOf(run), workdir: run.workdir ?? '' } };
+  }
+
+  /**
+   * The content of an input file of a run `runner` executes, by its sha256 (the runner
+   * caches files by it). 404 for a file the run does not have.
+   */
+  fileOf(runner: string, runId: string, sha256: string): { name: string; size: number; sha256: string } {
+    const run = this.ownRun(runner, runId);
+    const file = run.snapshot.files.find((candidate) => candidate.sha256 === sha256);
+    if (!file) throw new NotFoundError(`Run ${runId} has no input file with sha256 ${sha256}`);
+    return file;
+  }
+
+  /** Records that the run's process started on `runner` (repeated reports are acknowledged). */
+  async started(runner: string, runId: string, report: { pid: number; processStartTicks: string | null; workdir: string }): Promise<void> {
+    await this.withWriter(runner, runId, async (writer) => {
+      if (writer.current.phase === 'running' || writer.current.phase === 'paused') return;
+      await writer.record({ type: 'StartRun', runId, runner, pid: report.pid, processStartTicks: report.processStartTicks, workdir: report.workdir });
+    });
+  }
+
+  /**
+   * Takes output bytes that start at `offset` of the run's output, as they arrive
+   * (`chunks`: the request body). Bytes the server holds already are skipped (a
+   * repeated or overlapping upload); the rest are cut into batches of up to 4 MiB,
+   * each compressed as soon as it is complete while the one before it is stored (the
+   * local runner's pipeline), and stored as output events. Resolves with the offset
+   * the server holds afterwards (a failure part-way keeps what was stored: the runner
+   * sends the rest again from the offset it is told next).
+   *
+   * @throws OffsetMismatch (409) when `offset` is beyond the output held (a gap).
+   * @throws GoneError (410) when the run has ended (lost, cancelled before it started) or is not the runner's.
+   */
+  async append(runner: string, runId: string, offset: number, chunks: AsyncIterable<Buffer>): Promise<number> {
+    return this.withWriter(runner, runId, async (writer, encoder) => {
+      const held = writer.current.outputBytes;
+      if (offset > held) throw new OffsetMismatch(held, `The server holds ${held} bytes of run ${runId}'s output: send from there, not from ${offset}`);
+      let skip = held - offset;
+      let next = held;
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let stored: Promise<void> = Promise.resolve();
+      let waiting = 0;
+      const seal = (): void => {
+        const bytes = Buffer.concat(pending, pendingBytes);
+        const batch = { offset: next, bytes, prepared: encoder.encode(bytes) };
+        batch.prepared.catch(() => undefined);
+        next += bytes.length;
+        pending = [];
+        pendingBytes = 0;
+        waiting++;
+        stored = stored.then(() => storeOutput(writer, encoder, this.deps.store.kind, [batch])).finally(() => waiting--);
+        stored.catch(() => undefined);
+      };
+      for await (const received of chunks) {
+        let chunk = received;
+        if (skip > 0) {
+          const skipped = Math.min(skip, chunk.length);
+          chunk = chunk.subarray(skipped);
+          skip -= skipped;
+        }
+        if (chunk.length === 0) continue;
+        if (writer.current.phase !== 'running' && writer.current.phase !== 'paused') throw new ConflictError(`Run ${runId} has not started: report its start first`);
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= UPLOAD_BATCH_BYTES) {
+          seal();
+          // Reading waits while two batches wait to be stored: memory stays bounded.
+          if (waiting >= 2) await stored;
+        }
+      }
+      if (pendingBytes > 0) seal();
+      await stored;
+      return writer.current.outputBytes;
+      // Not tried again after a conflict: the body is read once.
+    }, false, false);
+  }
+
+  /**
+   * Records how the run ended, once the server holds all its output (`outputBytes`).
+   * A repeated report of an end already recorded is acknowledged.
+   *
+   * @throws OffsetMismatch (409) while output is missing: the runner uploads from that offset and reports again.
+   */
+  async finish(runner: string, runId: string, end: RemoteEnd): Promise<FinishedStatus> {
+    const status = await this.withWriter(runner, runId, async (writer) => {
+      const held = writer.current.outputBytes;
+      if (held < end.outputBytes) throw new OffsetMismatch(held, `The server holds ${held} of the ${end.outputBytes} bytes of run ${runId}'s output: send the rest first`);
+      await writer.record({ type: 'FinishRun', runId, status: end.status, exitCode: end.exitCode, signal: end.signal, droppedBytes: end.droppedBytes, reason: end.reason });
+      return end.status;
+    }, true);
+    this.writers.delete(runId);
+    return status;
+  }
+
+  /** The first run `runner` may take, claimed; null when there is none. */
+  private async claimOne(runner: string, labels: readonly string[], workRoot: string): Promise<ClaimedRun | null> {
+    const now = this.deps.clock.now();
+    let after: RunRecord | undefined;
+    for (;;) {
+      const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
+      for (const run of page) {
+        if (!canTake(labels, run.runsOn) || !this.jobHasRoom(run)) continue;
+        const claimed = await this.tryClaim(run, runner, labels, workRoot);
+        if (claimed) return claimed;
+      }
+      if (page.length < QUEUE_PAGE) return null;
+      after = page[page.length - 1];
+    }
+  }
+
+  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string): Promise<ClaimedRun | null> {
+    const writer = await RunWriter.load(this.deps, run.id, this.contextOf(run));
+    if (writer === null) return null;
+    const removed = await removedJobReason(this.deps.store, run.jobId);
+    if (removed !== null) {
+      // As on the local runner: a run of a removed job never starts.
+      await writer.record({ type: 'FinishRun', runId: run.id, status: 'cancelled', exitCode: null, signal: null, droppedBytes: 0, reason: removed }).catch((error: unknown) => {
+        if (!(error instanceof ConflictError)) throw error;
+      });
+      return null;
+    }
+    const workdir = `${workRoot.replace(/\/+$/, '')}/${run.id}`;
+    try {
+      await writer.record({ type: 'ClaimRun', runId: run.id, runner, runnerLabels: labels, workdir, now: this.deps.clock.now().toISOString(), remote: true });
+    } catch (error) {
+      // Another runner (here or on another server) won it, or it changed: not an error.
+      if (error instanceof ConflictError) return null;
+      throw error;
+    }
+    this.justClaimed.set(run.id, run.jobId);
+    const forget = setTimeout(() => this.justClaimed.delete(run.id), 10_000);
+    forget.unref();
+    this.writers.set(run.id, { writer, encoder: new OutputEncoder(), lock: new Mutex() });
+    this.logger.log(`Run ${run.id} was claimed by job server ${runner}`);
+    return { run: { ...this.executor.specificationOf(run), workdir } };
+  }
+
+  /** Whether the run's job is under its `maxConcurrent`, counting runs executing anywhere and claims the read model may not show yet. */
+  private jobHasRoom(run: RunRecord): boolean {
+    const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
+    if (limit === null) return true;
+    const executing = new Set(this.runs.executingRunIdsForJob(run.jobId));
+    for (const id of this.executor.activeRunIdsForJob(run.jobId)) executing.add(id);
+    for (const [id, jobId] of this.justClaimed) if (jobId === run.jobId) executing.add(id);
+    return executing.size < limit;
+  }
+
+  private wanted(runner: string, runId: string): WantedRun {
+    const run = this.runs.get(runId);
+    if (!run) return { id: runId, paused: false, cancelledBy: null, ended: { status: 'unknown', reason: `This server knows no run ${runId}` } };
+    if (run.runner !== null && run.runner !== runner) {
+      return { id: runId, paused: false, cancelledBy: null, ended: { status: 'unknown', reason: `Run ${runId} is executed by ${run.runner}` } };
+    }
+    const ended = run.phase === 'finished' ? { status: run.finishedStatus ?? ('unknown' as const), reason: run.reason } : null;
+    return { id: runId, paused: run.phase === 'paused', cancelledBy: run.cancelRequestedBy, ended };
+  }
+
+  /** A run claimed by `runner`, from the read model. */
+  private ownRun(runner: string, runId: string): RunRecord {
+    const run = this.runs.get(runId);
+    if (!run) throw new NotFoundError(`Run ${runId} does not exist`);
+    if (run.runner !== runner) throw new GoneError(`Run ${runId} is not claimed by runner ${runner}`);
+    return run;
+  }
+
+  /**
+   * Runs `work` with the run's writer, one request at a time per run. The writer is
+   * loaded from the log when this server has none (after a restart, or another server
+   * took the earlier requests) and again after a conflict (someone else wrote the
+   * stream: read what is there and, with `retry`, decide again once).
+   */
+  private withWriter<T>(runner: string, runId: string, work: (writer: RunWriter, encoder: OutputEncoder) => Promise<T>, finishing = false, retry = true): Promise<T> {
+    let entry = this.writers.get(runId);
+    if (!entry) {
+      entry = { writer: null, encoder: new OutputEncoder(), lock: new Mutex() };
+      this.writers.set(runId, entry);
+    }
+    const held = entry;
+    return held.lock.run(async () => {
+      for (let attempt = 0; ; attempt++) {
+        // Ended meanwhile by someone else (the lost rule, a revocation): this writer's state is stale.
+        if (held.writer !== null && held.writer.current.phase !== 'finished' && this.runs.get(runId)?.phase === 'finished') held.writer = null;
+        if (held.writer === null) {
+          const record = this.runs.get(runId);
+          held.writer = await RunWriter.load(this.deps, runId, record ? this.contextOf(record) : { actor: 'runner', source: 'runner', correlationId: runId, causationId: null });
+        }
+        const writer = held.writer;
+        if (writer === null) {
+          this.writers.delete(runId);
+          throw new NotFoundError(`Run ${runId} does not exist`);
+        }
+        const state = writer.current;
+        if (state.runner !== runner || !state.remote) {
+          this.writers.delete(runId);
+          throw new GoneError(`Run ${runId} is not claimed by runner ${runner}: stop it`);
+        }
+        if (state.phase === 'finished') {
+          this.writers.delete(runId);
+          // A repeated end report: acknowledged. Anything else about a finished run: it is over.
+          if (finishing) return state.finishedStatus as T;
+          throw new GoneError(`Run ${runId} has ended (${state.finishedStatus}): stop it`);
+        }
+        try {
+          return await work(writer, held.encoder);
+        } catch (error) {
+          if (!(error instanceof ConflictError) || error instanceof OffsetMismatch) throw error;
+          // The streams moved on under this writer (another server, the lost rule): read them again, now or at the next request.
+          held.writer = null;
+          if (!retry || attempt > 0) throw error;
+        }
+      }
+    });
+  }
+
+  /**
+   * How long a request may be held: what the runner asked, at most 25 s, and at most a
+   * third of the lost time (a held request is contact only when it arrives).
+   */
+  private holdSeconds(asked: number): number {
+    return Math.min(asked, MAX_WAIT_SECONDS, this.config.runnerLostSeconds / 3);
+  }
+
+  /** Resolves on the next change of the read models, after `ms`, or when the server stops. */
+  private change(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        this.stopping.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      const unsubscribe = this.projections.onChange(done);
+      this.stopping.signal.addEventListener('abort', done);
+    });
+  }
+
+  private contextOf(run: RunRecord): CommandContext {
+    return { actor: 'runner', source: 'runner', correlationId: run.correlationId, causationId: run.requestEventId };
+  }
+}
+
+/** Checks the numbers of a reported end. */
+export function endProblems(end: Partial<RemoteEnd>): string[] {
+  const problems: string[] = [];
+  if (!['succeeded', 'failed', 'cancelled', 'timed_out'].includes(String(end.status))) problems.push('status must be succeeded, failed, cancelled or timed_out');
+  if (end.exitCode !== null && !Number.isInteger(end.exitCode)) problems.push('exitCode must be a whole number or null');
+  if (end.signal !== null && typeof end.signal !== 'string') problems.push('signal must be a string or null');
+  if (!Number.isSafeInteger(end.droppedBytes) || (end.droppedBytes ?? -1) < 0) problems.push('droppedBytes must be a whole number from 0');
+  if (!Number.isSafeInteger(end.outputBytes) || (end.outputBytes ?? -1) < 0) problems.push('outputBytes must be a whole number from 0');
+  if (end.reason !== null && typeof end.reason !== 'string') problems.push('reason must be a string or null');
+  return problems;
+}

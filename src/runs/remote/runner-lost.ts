@@ -1,0 +1,114 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { EventStore } from '../../event-store/event-store.port';
+import { RunnerPresence } from '../../runners/runner-presence';
+import { Clock } from '../../shared/clock';
+import { ConflictError } from '../../shared/domain-errors';
+import { IdGenerator } from '../../shared/ids';
+import { RunWriter } from '../execution/run-writer';
+import { RunsReadModel, type RunRecord } from '../runs.read-model';
+
+/**
+ * Whether a job server's run is lost: its runner has not been heard from for
+ * `lostSeconds` since the latest of its last contact, the run's start, and the
+ * moment this server began watching the run (so a server that just started gives
+ * every remote run the whole time). Pure; times in ms since the epoch.
+ */
+export function isLost(times: { lastContact: number | null; startedAt: number | null; watchedSince: number }, now: number, lostSeconds: number): boolean {
+  const latest = Math.max(times.lastContact ?? 0, times.startedAt ?? 0, times.watchedSince);
+  return now - latest > lostSeconds * 1000;
+}
+
+/**
+ * The lost rule for runs executed by job servers: such a run ends `lost` only after
+ * `ENDERCOMPUTE_RUNNER_LOST_SECONDS` without contact from its runner. Contact is known
+ * to every server sharing the store through `RunnerPresence.lastContactAt` (from the
+ * log), and to the server the runner talks to at once (every request). Every server
+ * checks every few seconds; ending a run is an append with the expected revision, so
+ * when several find it lost at once exactly one records it. A server's start-up
+ * recovery leaves remote runs alone (it only ends its own runner's): this rule decides.
+ */
+@Injectable()
+export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RunnerLostWatch.name);
+  private timer: NodeJS.Timeout | null = null;
+  /** Runs seen executing on another runner: whether a job server claimed it, and since when this server watches it. */
+  private readonly watched = new Map<string, { remote: boolean; since: number }>();
+  private checking = false;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: EventStore,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly runs: RunsReadModel,
+    private readonly presence: RunnerPresence,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const every = Math.min(5_000, Math.max(250, (this.config.runnerLostSeconds * 1000) / 4));
+    this.timer = setInterval(() => void this.check(), every);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Ends the remote runs whose runner was silent too long; returns how many it ended. */
+  async check(): Promise<number> {
+    if (this.checking) return 0;
+    this.checking = true;
+    let ended = 0;
+    try {
+      const now = this.clock.now().getTime();
+      const executing = this.runs.executingRuns().filter((run) => run.runner !== null && run.runner !== this.config.runnerId);
+      const current = new Set(executing.map((run) => run.id));
+      for (const id of this.watched.keys()) if (!current.has(id)) this.watched.delete(id);
+      for (const run of executing) {
+        let watch = this.watched.get(run.id);
+        if (!watch) {
+          watch = { remote: await this.claimedRemotely(run), since: now };
+          this.watched.set(run.id, watch);
+        }
+        if (!watch.remote) continue;
+        const runner = run.runner as string;
+        // From the log, and fresher where this server heard from the runner itself (see RunnerPresence).
+        const lastContact = this.presence.lastContactAt(runner)?.getTime() ?? null;
+        const startedAt = run.startedAt === null ? null : Date.parse(run.startedAt);
+        if (!isLost({ lastContact, startedAt, watchedSince: watch.since }, now, this.config.runnerLostSeconds)) continue;
+        if (await this.markLost(run, runner)) ended++;
+      }
+    } catch (error) {
+      this.logger.error(`Checking job servers' runs failed: ${String(error)}`);
+    } finally {
+      this.checking = false;
+    }
+    return ended;
+  }
+
+  private async claimedRemotely(run: RunRecord): Promise<boolean> {
+    const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, this.contextOf(run));
+    return writer?.current.remote === true;
+  }
+
+  private async markLost(run: RunRecord, runner: string): Promise<boolean> {
+    const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, this.contextOf(run));
+    if (writer === null || writer.current.phase === 'finished') return false;
+    const reason = `Its job server ${runner} was not heard from for ${this.config.runnerLostSeconds} s (ENDERCOMPUTE_RUNNER_LOST_SECONDS)`;
+    try {
+      await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
+    } catch (error) {
+      // Another server recorded it first, or the runner reported the end meanwhile.
+      if (error instanceof ConflictError) return false;
+      throw error;
+    }
+    this.logger.warn(`Run ${run.id} is lost: ${reason}`);
+    return true;
+  }
+
+  private contextOf(run: RunRecord): { actor: string; source: string; correlationId: string; causationId: string | null } {
+    return { actor: 'system', source: 'system', correlationId: run.correlationId, causationId: run.requestEventId };
+  }
+}

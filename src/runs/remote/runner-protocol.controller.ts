@@ -1,0 +1,197 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { BlobStore } from '../../blobs/blob-store';
+import { BytesBody } from '../../http/request-shape';
+import { RunnerEndpoint, runnerOf } from '../../runners/runner-endpoint';
+import { RunnerPresence } from '../../runners/runner-presence';
+import { TooLargeError, ValidationError } from '../../shared/domain-errors';
+import { endProblems, OffsetMismatch, RemoteRuns, type ClaimedRun, type RemoteEnd, type WantedRun } from './remote-runs';
+
+/** The largest output upload in one request (stored as it arrives, 4 MiB at a time; the runner sends at most this much at once). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+/** How a job server describes itself on every request (JSON, percent-encoded): what `RunnerPresence.contact` records. */
+export const RUNNER_REPORT_HEADER = 'x-runner-report';
+
+interface RunnerReport {
+  labels: string[];
+  softwareVersion: string;
+  maxConcurrent: number;
+  running: string[];
+}
+
+/**
+ * The runner protocol: what a job server (`endercompute runner`) calls, over HTTP(S)
+ * out, with its runner token. Every request counts as contact (`RunnerPresence`). See
+ * docs/API.md "Runner protocol"; the work is done by {@link RemoteRuns}. In the OpenAPI
+ * document with the runner token as its only security scheme.
+ */
+@Controller('api/runner')
+@RunnerEndpoint()
+export class RunnerProtocolController {
+  constructor(
+    private readonly remote: RemoteRuns,
+    private readonly presence: RunnerPresence,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  /** Claims a run this runner may take, waiting up to `wait` seconds (default 20) for one: 200 with it, or 204. */
+  @Post('claim')
+  @HttpCode(200)
+  async claim(@Req() request: Request, @Res({ passthrough: true }) response: Response, @Body() body: unknown): Promise<ClaimedRun | undefined> {
+    const { name, report } = await this.contact(request);
+    const { workRoot, wait } = (body ?? {}) as { workRoot?: unknown; wait?: unknown };
+    if (typeof workRoot !== 'string' || !workRoot.startsWith('/') || workRoot.length > 1000) throw new ValidationError(['workRoot must be the absolute path of the runner\'s work directory folder']);
+    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait));
+    if (claimed === null) {
+      response.status(204);
+      return undefined;
+    }
+    return claimed;
+  }
+
+  /**
+   * What is wanted of this runner's runs, `{runs: [{id, paused, cancelledBy, ended}],
+   * claimed: [run]}` (`claimed`: runs it claimed but does not report, whose claim
+   * answer it never got). Held open up to `wait` seconds until that differs from what
+   * the runner applied.
+   */
+  @Post('control')
+  @HttpCode(200)
+  async control(@Req() request: Request, @Body() body: unknown): Promise<{ runs: WantedRun[]; claimed: Array<ClaimedRun['run']> }> {
+    const { name } = await this.contact(request);
+    const { runs, wait } = (body ?? {}) as { runs?: unknown; wait?: unknown };
+    if (!Array.isArray(runs) || runs.length > 10_000 || !runs.every(isReportedRun)) {
+      throw new ValidationError(['runs must be a list of {id, paused, cancelling}: the runs this runner executes and what it applied']);
+    }
+    return this.remote.control(name, runs, waitOf(wait));
+  }
+
+  /** The specification of a run this runner claimed. */
+  @Get('runs/:id')
+  async specification(@Req() request: Request, @Param('id') runId: string): Promise<ClaimedRun> {
+    const { name } = await this.contact(request);
+    return this.remote.specification(name, runId);
+  }
+
+  /** An input file of a run this runner executes, by sha256. */
+  @Get('runs/:id/files/:sha256')
+  async file(@Req() request: Request, @Res() response: Response, @Param('id') runId: string, @Param('sha256') sha256: string): Promise<void> {
+    const { name } = await this.contact(request);
+    const file = this.remote.fileOf(name, runId, sha256);
+    response.setHeader('content-type', 'application/octet-stream');
+    response.setHeader('content-length', String(file.size));
+    for await (const chunk of this.blobs.read(sha256)) {
+      if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
+    }
+    response.end();
+  }
+
+  /** The run's process started: `{pid, processStartTicks, workdir}`. */
+  @Post('runs/:id/started')
+  @HttpCode(200)
+  async started(@Req() request: Request, @Param('id') runId: string, @Body() body: unknown): Promise<{ ok: true }> {
+    const { name } = await this.contact(request);
+    const { pid, processStartTicks, workdir } = (body ?? {}) as Record<string, unknown>;
+    const problems: string[] = [];
+    if (!Number.isSafeInteger(pid) || (pid as number) < 1) problems.push('pid must be a whole number from 1');
+    if (processStartTicks !== null && typeof processStartTicks !== 'string') problems.push('processStartTicks must be a string or null');
+    if (typeof workdir !== 'string' || workdir.length > 2000) problems.push('workdir must be a path');
+    if (problems.length > 0) throw new ValidationError(problems);
+    await this.remote.started(name, runId, { pid: pid as number, processStartTicks: processStartTicks as string | null, workdir: workdir as string });
+    return { ok: true };
+  }
+
+  /**
+   * Output bytes (the raw body) starting at byte `offset` of the run's output: 200
+   * `{offset}` with the offset the server now holds; 409 `{offset}` when the bytes
+   * would leave a gap (send from that offset); 410 when the run has ended without
+   * the runner (stop it).
+   */
+  @Put('runs/:id/output')
+  @BytesBody()
+  async output(@Req() request: Request, @Res({ passthrough: true }) response: Response, @Param('id') runId: string, @Query('offset') rawOffset: string | undefined): Promise<{ offset: number; message?: string }> {
+    const { name } = await this.contact(request);
+    const offset = rawOffset !== undefined && /^\d{1,15}$/.test(rawOffset) ? Number(rawOffset) : Number.NaN;
+    if (!Number.isSafeInteger(offset)) throw new ValidationError(['offset must be the whole number of bytes the upload starts at']);
+    try {
+      return { offset: await this.remote.append(name, runId, offset, bodyOf(request, MAX_UPLOAD_BYTES)) };
+    } catch (error) {
+      if (!(error instanceof OffsetMismatch)) throw error;
+      response.status(409);
+      return { offset: error.offset, message: error.message };
+    }
+  }
+
+  /**
+   * How the run ended (`{status, exitCode, signal, droppedBytes, reason, outputBytes}`):
+   * recorded once the server holds all `outputBytes`; 409 `{offset}` until then.
+   */
+  @Post('runs/:id/finished')
+  @HttpCode(200)
+  async finished(@Req() request: Request, @Res({ passthrough: true }) response: Response, @Param('id') runId: string, @Body() body: unknown): Promise<{ status?: string; offset?: number; message?: string }> {
+    const { name } = await this.contact(request);
+    const end = (body ?? {}) as Partial<RemoteEnd>;
+    const problems = endProblems(end);
+    if (problems.length > 0) throw new ValidationError(problems);
+    try {
+      return { status: await this.remote.finish(name, runId, end as RemoteEnd) };
+    } catch (error) {
+      if (!(error instanceof OffsetMismatch)) throw error;
+      response.status(409);
+      return { offset: error.offset, message: error.message };
+    }
+  }
+
+  /** The job server is stopping: recorded offline now rather than after the lost time. */
+  @Post('goodbye')
+  @HttpCode(204)
+  async goodbye(@Req() request: Request): Promise<void> {
+    await this.presence.disconnect(runnerOf(request).name);
+  }
+
+  /** The runner's name, and its report (recorded as contact). */
+  private async contact(request: Request): Promise<{ name: string; report: RunnerReport }> {
+    const { name } = runnerOf(request);
+    const report = reportOf(request.headers[RUNNER_REPORT_HEADER]);
+    await this.presence.contact(name, report);
+    return { name, report };
+  }
+}
+
+function waitOf(raw: unknown): number {
+  if (raw === undefined) return 20;
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0) throw new ValidationError(['wait must be a number of seconds from 0']);
+  return raw;
+}
+
+function isReportedRun(value: unknown): value is { id: string; paused: boolean; cancelling: boolean } {
+  const run = value as { id?: unknown; paused?: unknown; cancelling?: unknown } | null;
+  return run !== null && typeof run === 'object' && typeof run.id === 'string' && typeof run.paused === 'boolean' && typeof run.cancelling === 'boolean';
+}
+
+/** The runner's report from its header; a missing or malformed one is a 400 naming it. */
+function reportOf(header: string | string[] | undefined): RunnerReport {
+  const problem = `${RUNNER_REPORT_HEADER} must be percent-encoded JSON {labels, softwareVersion, maxConcurrent, running}`;
+  if (typeof header !== 'string' || header.length > 64 * 1024) throw new ValidationError([problem]);
+  let parsed: Partial<RunnerReport>;
+  try {
+    parsed = JSON.parse(decodeURIComponent(header)) as Partial<RunnerReport>;
+  } catch {
+    throw new ValidationError([problem]);
+  }
+  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.every((item) => typeof item === 'string' && item.length <= 200);
+  if (parsed === null || typeof parsed !== 'object' || !strings(parsed.labels) || !strings(parsed.running) || typeof parsed.softwareVersion !== 'string' || !Number.isSafeInteger(parsed.maxConcurrent)) {
+    throw new ValidationError([problem]);
+  }
+  return { labels: parsed.labels, softwareVersion: parsed.softwareVersion.slice(0, 100) || 'unknown', maxConcurrent: parsed.maxConcurrent as number, running: parsed.running };
+}
+
+/** The raw request body as it arrives, at most `limit` bytes (more is a 413). */
+async function* bodyOf(request: Request, limit: number): AsyncGenerator<Buffer> {
+  let length = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > limit) throw new TooLargeError(`An output upload may hold at most ${limit} bytes`);
+    yield chunk;
+  }
+}
