@@ -9,6 +9,7 @@ import { ArtifactStore } from './artifacts/artifact-store';
 import { ArtifactsController } from './artifacts/artifacts.controller';
 import { ArtifactPages } from './artifacts/artifact-pages';
 import { ArtifactsReadModel } from './artifacts/artifacts.read-model';
+import { ArtifactUploads } from './artifacts/artifact-uploads';
 import { RunArtifacts } from './artifacts/run-artifacts';
 import { BlobStore } from './blobs/blob-store';
 import { AppConfig } from './config/app-config';
@@ -136,6 +137,7 @@ export class AppModule {
         BlobStore,
         ArtifactStore,
         RunArtifacts,
+        ArtifactUploads,
         ScriptCommandSupport,
         CreateScriptHandler,
         UpdateScriptHandler,

@@ -104,7 +104,7 @@ export class ArtifactStore {
   }
 
   /** Adds a reference to a complete, unreleased copy; false when it is released or gone. */
-  private async reference(stream: string, sha256: string, runId: string, context: CommandContext): Promise<boolean> {
+  async reference(stream: string, sha256: string, runId: string, context: CommandContext): Promise<boolean> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const [last] = await this.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
       if (!last || (last.type !== 'BlobCompleted' && last.type !== 'ArtifactContentReferenced')) return false;
@@ -162,8 +162,8 @@ export class ArtifactStore {
     await flush();
   }
 
-  /** The run's list, in appends of {@link ARTIFACT_ENTRIES_PER_EVENT} entries an event, a few events an append. */
-  private async recordList(runId: string, files: ArtifactEntry[], skipped: SkippedArtifact[], context: CommandContext): Promise<void> {
+  /** The run's list, in appends of {@link ARTIFACT_ENTRIES_PER_EVENT} entries an event, a few events an append; once per run. */
+  async recordList(runId: string, files: ArtifactEntry[], skipped: SkippedArtifact[], context: CommandContext): Promise<void> {
     const events: RunArtifactsCollected[] = [];
     for (let at = 0; at < Math.max(files.length, skipped.length); at += ARTIFACT_ENTRIES_PER_EVENT) {
       events.push({
