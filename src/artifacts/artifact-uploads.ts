@@ -84,19 +84,26 @@ export class ArtifactUploads {
     const { files, skipped } = checkedList(body, this.config.maxArtifactBytes);
     const [listed] = await this.store.readStream(artifactListStream(runId), { maxCount: 1 });
     if (listed) return { recorded: true, lacking: [] };
-    const entries: ArtifactEntry[] = [];
+    // First what is lacking, without writing: references are appended only in the round that records the list.
     const lacking = new Map<string, LackingContent>();
-    const resolved = new Map<string, string>();
+    const found = new Map<string, string | { held: number; chunks: number }>();
     for (const file of files) {
-      let content = resolved.get(file.sha256);
-      if (content === undefined && !lacking.has(file.sha256)) {
-        const found = await this.availableContent(runId, file, context);
-        if (typeof found === 'string') resolved.set(file.sha256, (content = found));
-        else lacking.set(file.sha256, { sha256: file.sha256, size: file.size, offset: found.held });
-      }
-      if (content !== undefined) entries.push({ ...file, content });
+      if (found.has(file.sha256)) continue;
+      const where = await this.availableContent(runId, file, null);
+      found.set(file.sha256, where);
+      if (typeof where !== 'string') lacking.set(file.sha256, { sha256: file.sha256, size: file.size, offset: where.held });
     }
     if (lacking.size > 0) return { recorded: false, lacking: [...lacking.values()] };
+    const resolved = new Map<string, string>();
+    for (const file of files) {
+      if (resolved.has(file.sha256)) continue;
+      const where = await this.availableContent(runId, file, context);
+      if (typeof where === 'string') resolved.set(file.sha256, where);
+      // Released meanwhile (retention): upload it after all.
+      else lacking.set(file.sha256, { sha256: file.sha256, size: file.size, offset: where.held });
+    }
+    if (lacking.size > 0) return { recorded: false, lacking: [...lacking.values()] };
+    const entries: ArtifactEntry[] = files.map((file) => ({ ...file, content: resolved.get(file.sha256) as string }));
     await this.artifacts.recordList(runId, entries, skipped, context);
     return { recorded: true, lacking: [] };
   }
@@ -188,16 +195,17 @@ export class ArtifactUploads {
 
   /**
    * Where `runId` finds the content: the name of a complete copy it references (its
-   * own, or another run's, referenced now), or how much of its own copy is stored
-   * (`held` bytes in `chunks` full chunks).
+   * own, or another run's, referenced now; with `context` null only looked up, so
+   * nothing is written), or how much of its own copy is stored (`held` bytes in
+   * `chunks` full chunks).
    */
-  private async availableContent(runId: string, file: { sha256: string; size: number }, context: CommandContext): Promise<string | { held: number; chunks: number }> {
+  private async availableContent(runId: string, file: { sha256: string; size: number }, context: CommandContext | null): Promise<string | { held: number; chunks: number }> {
     const own = artifactContentStream(file.sha256, runId);
     const [last] = await this.store.readStream(own, { direction: 'backwards', maxCount: 1 });
     if (last && (last.type === 'BlobCompleted' || last.type === 'ArtifactContentReferenced')) return own;
     if (!last) {
       const existing = this.readModel.liveContent(file.sha256);
-      if (existing !== null && existing !== own && (await this.artifacts.reference(existing, file.sha256, runId, context))) {
+      if (existing !== null && existing !== own && (context === null || (await this.artifacts.reference(existing, file.sha256, runId, context)))) {
         return existing;
       }
       return { held: 0, chunks: 0 };
