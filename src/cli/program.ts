@@ -17,6 +17,12 @@ import { addRunnerCommand } from './runner-command';
 /** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
 export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
 
+/**
+ * Commands that do not speak the REST API: completion prints a script, backup and restore
+ * work on a data dir's files, runner speaks the runner protocol as a job server.
+ */
+export const NOT_REST_COMMANDS: readonly string[] = ['completion', 'backup', 'restore', 'runner'];
+
 /** Collects a repeatable option: `--tag a --tag b` → `['a', 'b']`; absent stays undefined (so `jobs update` leaves it unchanged). */
 const many = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 

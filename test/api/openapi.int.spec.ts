@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { validate, compileErrors } from '@readme/openapi-parser';
 import Ajv from 'ajv';
 import type { Command } from 'commander';
-import { buildProgram } from '../../src/cli/program';
+import { buildProgram, NOT_REST_COMMANDS } from '../../src/cli/program';
 import { runCli } from '../support/cli';
 import { scriptGates } from '../support/script-gates';
 import { eventually, expectJson } from '../support/server-process';
@@ -157,10 +157,10 @@ describe('the OpenAPI description of the REST API', () => {
       await cli('events', '--stream', 'nothing-here');
       await cli('jobs', 'remove', 'Gated');
 
-      // Every command that speaks the API was run (`runner` speaks the runner protocol as a job server: test/e2e/job-server.e2e.spec.ts).
+      // Every command that speaks the API was run (see NOT_REST_COMMANDS for the others).
       const leaves = (command: Command, path: string[] = []): string[] =>
         command.commands.flatMap((sub) => (sub.commands.length > 0 ? leaves(sub, [...path, sub.name()]) : [[...path, sub.name()].join(' ')]));
-      const all = leaves(buildProgram(async () => undefined, '0')).filter((path) => !['completion', 'backup', 'restore', 'runner'].includes(path));
+      const all = leaves(buildProgram(async () => undefined, '0')).filter((path) => !NOT_REST_COMMANDS.includes(path));
       assert.deepEqual([...used].sort(), all.sort());
     } finally {
       proxy.close();

@@ -66,7 +66,10 @@ describe('Job servers with two servers on one EventStoreDB', () => {
     await eventually(async () => ((await b.request(`/api/jobs/${job.id}`)).status === 200 ? true : undefined), 10_000, 'B to show the job');
     const requested: Run[] = [];
     for (let i = 0; i < RUNS; i++) requested.push((await requestRun(i % 2 === 0 ? a : b, job.id)) as Run);
-    const finished = await Promise.all(requested.map((run) => waitForRun(a, run.id, 60_000) as Promise<Run>));
+    const finished = await Promise.all(requested.map((run) => waitForRun(a, run.id, 60_000) as Promise<Run>)).catch((error: unknown) => {
+      // What the job servers said is what tells why.
+      throw new Error(`${String(error)}\n${runners.map((runner) => runner.output()).join('\n')}`);
+    });
     for (const run of finished) {
       assert.equal(run.status, 'succeeded', `${run.id}: ${run.status} ${run.reason}`);
       assert.ok(run.runner === 'js-a' || run.runner === 'js-b', `${run.id} ran on ${run.runner}`);

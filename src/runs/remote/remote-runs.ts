@@ -37,7 +37,7 @@ export interface WantedRun {
   paused: boolean;
   /** Who asked to cancel it, or null. */
   cancelledBy: string | null;
-  /** Set when the run has ended without the runner (lost, revoked, unknown): the runner kills it and reports nothing more. */
+  /** Set when the run has ended without the runner (lost, revoked, or executed by another runner): the runner kills it and reports nothing more. */
   ended: { status: FinishedStatus | 'unknown'; reason: string | null } | null;
 }
 
@@ -113,10 +113,17 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   async claim(runner: string, labels: readonly string[], workRoot: string, waitSeconds: number): Promise<ClaimedRun | null> {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
     for (;;) {
-      const claimed = await this.claimOne(runner, labels, workRoot);
-      if (claimed !== null) return claimed;
-      if (Date.now() >= deadline || this.stopping.signal.aborted) return null;
-      await this.change(deadline - Date.now());
+      // Listening before looking: a run requested while the queue is being read wakes this at once.
+      const changed = this.nextChange(deadline - Date.now());
+      const claimed = await this.claimOne(runner, labels, workRoot).catch((error: unknown) => {
+        changed.cancel();
+        throw error;
+      });
+      if (claimed !== null || Date.now() >= deadline || this.stopping.signal.aborted) {
+        changed.cancel();
+        return claimed;
+      }
+      await changed.promise;
     }
   }
 
@@ -135,6 +142,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
     const known = new Set(reported.map((run) => run.id));
     for (;;) {
+      const changed = this.nextChange(deadline - Date.now());
       const wanted = reported.map((run) => this.wanted(runner, run.id));
       // Only runs never started: one the runner started is one it knows (or one it finished, still shown running here for a moment).
       const claimed = this.runs
@@ -145,14 +153,17 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         const have = reported[index];
         return want.ended !== null || want.paused !== have.paused || (want.cancelledBy !== null && !have.cancelling);
       });
-      if (differs || claimed.length > 0 || Date.now() >= deadline || this.stopping.signal.aborted) return { runs: wanted, claimed };
-      await this.change(deadline - Date.now());
+      if (differs || claimed.length > 0 || Date.now() >= deadline || this.stopping.signal.aborted) {
+        changed.cancel();
+        return { runs: wanted, claimed };
+      }
+      await changed.promise;
     }
   }
 
   /** The specification of a run `runner` claimed (to start it again after the runner lost the claim's answer). */
-  specification(runner: string, runId: string): ClaimedRun {
-    const run = this.ownRun(runner, runId);
+  async specification(runner: string, runId: string): Promise<ClaimedRun> {
+    const run = await this.ownRun(runner, runId);
     return { run: { ...this.executor.specificationOf(run), workdir: run.workdir ?? '' } };
   }
 
@@ -160,8 +171,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
    * The content of an input file of a run `runner` executes, by its sha256 (the runner
    * caches files by it). 404 for a file the run does not have.
    */
-  fileOf(runner: string, runId: string, sha256: string): { name: string; size: number; sha256: string } {
-    const run = this.ownRun(runner, runId);
+  async fileOf(runner: string, runId: string, sha256: string): Promise<{ name: string; size: number; sha256: string }> {
+    const run = await this.ownRun(runner, runId);
     const file = run.snapshot.files.find((candidate) => candidate.sha256 === sha256);
     if (!file) throw new NotFoundError(`Run ${runId} has no input file with sha256 ${sha256}`);
     return file;
@@ -317,7 +328,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
 
   private wanted(runner: string, runId: string): WantedRun {
     const run = this.runs.get(runId);
-    if (!run) return { id: runId, paused: false, cancelledBy: null, ended: { status: 'unknown', reason: `This server knows no run ${runId}` } };
+    // Not (yet) in this server's read model (it follows the log a moment behind another's): nothing to say about it yet.
+    if (!run) return { id: runId, paused: false, cancelledBy: null, ended: null };
     if (run.runner !== null && run.runner !== runner) {
       return { id: runId, paused: false, cancelledBy: null, ended: { status: 'unknown', reason: `Run ${runId} is executed by ${run.runner}` } };
     }
@@ -325,11 +337,17 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     return { id: runId, paused: run.phase === 'paused', cancelledBy: run.cancelRequestedBy, ended };
   }
 
-  /** A run claimed by `runner`, from the read model. */
-  private ownRun(runner: string, runId: string): RunRecord {
+  /**
+   * A run claimed by `runner`: what it executes from the read model (requested long
+   * before), who claimed it from the log (the read model may not show a claim made a
+   * moment ago, and the runner asks for the run's files right after its claim).
+   */
+  private async ownRun(runner: string, runId: string): Promise<RunRecord> {
     const run = this.runs.get(runId);
     if (!run) throw new NotFoundError(`Run ${runId} does not exist`);
-    if (run.runner !== runner) throw new GoneError(`Run ${runId} is not claimed by runner ${runner}`);
+    if (run.runner === runner) return run;
+    const state = this.writers.get(runId)?.writer?.current ?? (await RunWriter.load(this.deps, runId, this.contextOf(run)))?.current;
+    if (state?.runner !== runner) throw new GoneError(`Run ${runId} is not claimed by runner ${runner}`);
     return run;
   }
 
@@ -390,9 +408,13 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     return Math.min(asked, MAX_WAIT_SECONDS, this.config.runnerLostSeconds / 3);
   }
 
-  /** Resolves on the next change of the read models, after `ms`, or when the server stops. */
-  private change(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /**
+   * The next change of the read models, listened for from now: `promise` resolves on
+   * it, after `ms`, or when the server stops; `cancel` stops listening.
+   */
+  private nextChange(ms: number): { promise: Promise<void>; cancel: () => void } {
+    let cancel = (): void => undefined;
+    const promise = new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         unsubscribe();
@@ -402,7 +424,9 @@ export class RemoteRuns implements BeforeApplicationShutdown {
       const timer = setTimeout(done, Math.max(0, ms));
       const unsubscribe = this.projections.onChange(done);
       this.stopping.signal.addEventListener('abort', done);
+      cancel = done;
     });
+    return { promise, cancel };
   }
 
   private contextOf(run: RunRecord): CommandContext {

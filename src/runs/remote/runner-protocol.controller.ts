@@ -79,7 +79,7 @@ export class RunnerProtocolController {
   @Get('runs/:id/files/:sha256')
   async file(@Req() request: Request, @Res() response: Response, @Param('id') runId: string, @Param('sha256') sha256: string): Promise<void> {
     const { name } = await this.contact(request);
-    const file = this.remote.fileOf(name, runId, sha256);
+    const file = await this.remote.fileOf(name, runId, sha256);
     response.setHeader('content-type', 'application/octet-stream');
     response.setHeader('content-length', String(file.size));
     for await (const chunk of this.blobs.read(sha256)) {
