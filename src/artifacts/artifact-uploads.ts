@@ -264,7 +264,7 @@ function pathProblem(path: unknown): string | null {
  * The announced list, checked (every problem named in one 400), with the server's
  * size limit applied: files past `maxBytes` in total move to `skipped`.
  */
-function checkedList(body: unknown, maxBytes: number): { files: AnnouncedArtifact[]; skipped: SkippedArtifact[] } {
+export function checkedList(body: unknown, maxBytes: number): { files: AnnouncedArtifact[]; skipped: SkippedArtifact[] } {
   const { files, skipped } = (body ?? {}) as { files?: unknown; skipped?: unknown };
   if (!Array.isArray(files) || !Array.isArray(skipped)) throw new ValidationError(['the body must be {files: [{path, size, sha256}], skipped: [{path, size, reason}]}']);
   if (files.length + skipped.length > MAX_ENTRIES) throw new ValidationError([`at most ${MAX_ENTRIES} files and skipped files in all`]);
