@@ -5,6 +5,12 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { EventsController } from './audit/events.controller';
 import { Authenticator, AuthGuard } from './auth/auth.guard';
 import { KeyService } from './auth/key-service';
+import { ArtifactStore } from './artifacts/artifact-store';
+import { ArtifactsController } from './artifacts/artifacts.controller';
+import { ArtifactPages } from './artifacts/artifact-pages';
+import { ArtifactsReadModel } from './artifacts/artifacts.read-model';
+import { ArtifactUploads } from './artifacts/artifact-uploads';
+import { RunArtifacts } from './artifacts/run-artifacts';
 import { BlobStore } from './blobs/blob-store';
 import { AppConfig } from './config/app-config';
 import { createEventStore } from './event-store/create-event-store';
@@ -84,7 +90,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, OutputSearchController, EventsController, ...HISTORY_CONTROLLERS, ...WEB_CONTROLLERS, ...LIVE_CONTROLLERS, ...RunnersModule.controllers, ...REMOTE_RUNS_CONTROLLERS],
+      controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, ArtifactsController, OutputSearchController, EventsController, ...HISTORY_CONTROLLERS, ...WEB_CONTROLLERS, ArtifactPages, ...LIVE_CONTROLLERS, ...RunnersModule.controllers, ...REMOTE_RUNS_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
@@ -109,16 +115,19 @@ export class AppModule {
         JobsReadModel,
         RunsReadModel,
         SchedulesReadModel,
+        ArtifactsReadModel,
         {
           provide: PROJECTIONS,
-          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, runners: RunnersReadModel) => [
+          // Artifacts after runs: a run's list reads how the run stands.
+          useFactory: (scripts: ScriptsReadModel, jobs: JobsReadModel, runs: RunsReadModel, schedules: SchedulesReadModel, artifacts: ArtifactsReadModel, runners: RunnersReadModel) => [
             scripts,
             jobs,
             runs,
             schedules,
+            artifacts,
             runners,
           ],
-          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, RunnersReadModel],
+          inject: [ScriptsReadModel, JobsReadModel, RunsReadModel, SchedulesReadModel, ArtifactsReadModel, RunnersReadModel],
         },
         // The read models' database, beside the log (docs/DESIGN.md, "The read side").
         { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
@@ -127,6 +136,9 @@ export class AppModule {
         KeyService,
         Authenticator,
         BlobStore,
+        ArtifactStore,
+        RunArtifacts,
+        ArtifactUploads,
         ScriptCommandSupport,
         CreateScriptHandler,
         UpdateScriptHandler,

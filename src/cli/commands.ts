@@ -3,6 +3,7 @@ import type { ApiClient } from './client';
 import type { JobView } from '../jobs/job.view';
 import type { RunView } from '../runs/run.view';
 import type { ScriptView } from '../scripts/scripts.read-model';
+import { DownloadError, safeSegments, writeArtifact, type ListedArtifact } from './artifact-download';
 import { duration, table, when } from './format';
 import { followOutput, type RunEnd } from './follow';
 
@@ -126,6 +127,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : numberOrText(timeout),
     keepWorkdir,
     keepRuns: keep === undefined ? undefined : keep === 'all' ? null : numberOrText(keep),
+    artifacts: input.options.artifact !== undefined ? list(input.options.artifact) : undefined,
     runsOn: runsOnOf(input),
   };
 }
@@ -167,6 +169,7 @@ export const jobs: Record<string, Command> = {
         `output:   ${job.keepRuns == null ? 'kept for every run' : `kept for the newest ${job.keepRuns} finished runs`}`,
         `files:    ${job.files.map((f) => `${f.name} (${f.size} B)`).join(', ') || '-'}`,
         `workdirs: ${job.keepWorkdir ? 'kept after each run' : 'removed when each run ends'}`,
+        `artifacts: ${job.artifacts.join(' ') || '-'}`,
       ].join('\n'),
     );
   },
@@ -281,6 +284,29 @@ export const runs: Record<string, Command> = {
       ]
         .filter(Boolean)
         .join('\n'),
+    );
+  },
+  artifacts: async (input) => {
+    const runId = need(input.words, 0, 'run id');
+    const list = await input.api.json<{ items: ListedArtifact[]; skipped: Array<{ path: string; size: number; reason: string }> }>('GET', `/api/runs/${path(runId)}/artifacts`);
+    const dir = text(input.options.download);
+    if (dir === undefined) {
+      return print(input, list, () =>
+        [
+          list.items.length ? table(['PATH', 'SIZE', 'SHA256'], list.items.map((a) => [a.path, String(a.size), a.sha256])) : 'No artifacts kept.',
+          ...list.skipped.map((s) => `skipped ${s.path} (${s.size} B): ${s.reason}`),
+        ].join('\n'),
+      );
+    }
+    const written: string[] = [];
+    for (const artifact of list.items) {
+      safeSegments(artifact.path);
+      const response = await input.api.raw(`/api/runs/${path(runId)}/artifacts/${artifact.path.split('/').map(path).join('/')}`);
+      if (!response.body) throw new DownloadError(`artifact ${artifact.path}: the server sent no bytes`);
+      written.push(await writeArtifact(dir, artifact, response.body));
+    }
+    return print(input, { downloaded: written, skipped: list.skipped }, () =>
+      [`Downloaded ${written.length} artifact(s) into ${dir}`, ...written.map((w) => `  ${w}`), ...list.skipped.map((s) => `skipped ${s.path}: ${s.reason}`)].join('\n'),
     );
   },
   output: async (input) => {

@@ -112,6 +112,10 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--before <cursor>', 'the next page (the cursor the previous page printed)');
   leaf(r, 'show <run>', 'a run: status, times, exit code', runs.show);
   leaf(r, 'output <run>', "a run's output, exactly as written", runs.output).option('--follow', "follow it live until the run ends; exit with the run's exit code");
+  leaf(r, 'artifacts <run>', "a run's artifacts: list them, or write them under a directory", runs.artifacts).option(
+    '--download <dir>',
+    'write every artifact under this directory at its path (nothing is written outside it)',
+  );
   leaf(r, 'cancel <run>', 'cancel a waiting or running run', runs.cancel);
   leaf(r, 'pause <run>', 'pause a running run', runs.pause);
   leaf(r, 'resume <run>', 'resume a paused run', runs.resume);
@@ -154,6 +158,7 @@ function jobOptions(command: Command): Command {
     .option('--description <text>', 'what it is for')
     .option('--keep-runs <N|all>', 'keep the output of only the newest N finished runs (all: every run)')
     .option('--keep-workdir', "keep each run's work directory after it ends, for debugging")
+    .option('--artifact <pattern>', 'a glob of files each run keeps, relative to the work directory (repeatable; on update, replaces them all)', many)
     .option('--runs-on <label>', 'a runner label its runs need: they go only to a runner with every one (repeatable; on update, replaces them all)', many)
     .option('--any-runner', 'its runs may go to any runner (clears --runs-on)');
 }

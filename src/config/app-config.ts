@@ -67,6 +67,8 @@ export abstract class AppConfig {
   abstract readonly newLog: boolean;
   /** Output beyond this many bytes per run is dropped, with a visible notice. */
   abstract readonly maxOutputBytes: number;
+  /** `ENDERCOMPUTE_MAX_ARTIFACT_BYTES`: artifact bytes kept per run (default 1 GiB); a file beyond it is skipped and named on the run. */
+  abstract readonly maxArtifactBytes: number;
   /** The largest input file accepted. */
   abstract readonly maxFileBytes: number;
   /** Seconds a cancelled or timed-out run's processes get between SIGTERM and SIGKILL. */
@@ -181,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, started: { jobU
     runnerLabels: labelProblems(runnerLabels).length === 0 ? normalizeLabels(runnerLabels) : [],
     newLog: newLog === '1' || newLog === 'true',
     maxOutputBytes: integer('ENDERCOMPUTE_MAX_OUTPUT_BYTES', 256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    maxArtifactBytes: integer('ENDERCOMPUTE_MAX_ARTIFACT_BYTES', 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     maxFileBytes: integer('ENDERCOMPUTE_MAX_FILE_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     cancelGraceSeconds: integer('ENDERCOMPUTE_CANCEL_GRACE_SECONDS', 10, 0, 3600),
     shutdownGraceSeconds: integer('ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS', 5, 0, 3600),

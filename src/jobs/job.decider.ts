@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { assertNever } from '../shared/exhaustive';
+import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
 import type { NameHolder } from '../scripts/script.decider';
 import { labelProblems } from '../runners/placement';
@@ -215,6 +216,7 @@ function refuseInvalidControls(definition: Partial<JobDefinition>): void {
     problems.push(`keepRuns must be a whole number from 1 to ${MAX_KEEP_RUNS}, or null to keep the output of every run`);
   }
   if (definition.schedules !== undefined) problems.push(...scheduleProblems(definition.schedules));
+  if (definition.artifacts !== undefined) problems.push(...artifactPatternProblems(definition.artifacts));
   if (definition.runsOn !== undefined) problems.push(...labelProblems(definition.runsOn).map((problem) => `runsOn: ${problem}`));
   if (problems.length > 0) throw new ValidationError(problems);
 }

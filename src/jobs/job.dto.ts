@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { Optional } from '../http/validation';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
+import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
 import { labelProblems, normalizeLabels } from '../runners/placement';
 import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
@@ -86,6 +87,18 @@ const SchedulesRules = (): PropertyDecorator =>
       }),
   );
 
+/** Glob patterns relative to the work directory (see artifact-patterns.ts for the rules); `[]` keeps none. */
+const ArtifactsRules = (): PropertyDecorator => (target: object, propertyName: string | symbol) =>
+  registerDecorator({
+    name: 'isArtifactPatterns',
+    target: target.constructor,
+    propertyName: propertyName as string,
+    validator: {
+      validate: (value: unknown) => artifactPatternProblems(value).length === 0,
+      // The pipe names the field itself.
+      defaultMessage: (args) => artifactPatternProblems(args?.value).map((problem) => problem.replace(/^artifacts: /, '')).join('; '),
+    },
+  });
 /**
  * Labels a runner must have (see `runners/placement.ts` for the syntax): stored in lower
  * case, each once. Every bad label is named in the 400.
@@ -127,6 +140,8 @@ export class CreateJobDto {
   @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
   /** Null or absent: the output of every run is kept. */
   @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
+  /** Absent: none. Glob patterns of the files each run keeps as artifacts. */
+  @Optional() @ArtifactsRules() artifacts?: string[];
   /**
    * Labels a runner must all have to take its runs (each 1–64 letters, digits, `-`, `_`,
    * `.` or `:`, starting with a letter or digit; stored in lower case); absent or `[]`: any runner.
@@ -150,6 +165,8 @@ export class UpdateJobDto {
   @Optional() @KeepWorkdirRules() keepWorkdir?: boolean;
   /** `null` keeps the output of every run again. */
   @Optional({ nullable: true }) @KeepRunsRules() keepRuns?: number | null;
+  /** The whole list; `[]` keeps no artifacts. */
+  @Optional() @ArtifactsRules() artifacts?: string[];
   /** The whole list of runner labels (as on creation); `[]`: any runner again. */
   @Optional() @RunsOnRules() runsOn?: string[];
 }
@@ -169,6 +186,7 @@ export function jobDefinitionFrom(dto: CreateJobDto, schedules: JobSchedule[] = 
     schedules,
     keepWorkdir: dto.keepWorkdir ?? false,
     keepRuns: dto.keepRuns ?? null,
+    artifacts: dto.artifacts ?? [],
     runsOn: dto.runsOn ?? [],
   };
 }

@@ -26,6 +26,11 @@ export interface JobDefinition {
    */
   keepWorkdir?: boolean;
   /**
+   * Glob patterns, relative to the work directory, of the files kept as the run's
+   * artifacts (see `src/artifacts/`). Absent in older events: none.
+   */
+  artifacts?: string[];
+  /**
    * Labels a runner must all have to take its runs (see `runners/placement.ts`), lower
    * case; empty: any runner. Absent in events recorded before it existed: [].
    */
@@ -113,19 +118,20 @@ export const jobStream = (jobId: string): string => `job-${jobId}`;
 
 export const JOB_DEFINITION_FIELDS = [
   'name', 'description', 'scriptId', 'args', 'env', 'tags', 'timeoutSeconds', 'maxConcurrent', 'schedules',
-  'keepWorkdir', 'keepRuns', 'runsOn',
+  'keepWorkdir', 'keepRuns', 'artifacts', 'runsOn',
 ] as const;
 
 /** A definition as recorded, read with today's defaults for fields added later (the upcast of old `JobCreated` events). */
 export function withDefinitionDefaults<T extends Partial<JobDefinition>>(
   definition: T,
-): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns' | 'runsOn'>> {
+): T & Required<Pick<JobDefinition, 'maxConcurrent' | 'schedules' | 'keepWorkdir' | 'keepRuns' | 'artifacts' | 'runsOn'>> {
   return {
     ...definition,
     maxConcurrent: definition.maxConcurrent ?? null,
     schedules: definition.schedules ?? [],
     keepWorkdir: definition.keepWorkdir ?? false,
     keepRuns: definition.keepRuns ?? null,
+    artifacts: definition.artifacts ?? [],
     runsOn: definition.runsOn ?? [],
   };
 }

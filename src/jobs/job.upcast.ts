@@ -20,6 +20,7 @@ const VALID: { [K in keyof JobDefinition]-?: (value: unknown) => boolean } = {
     Array.isArray(value) &&
     value.every((s) => typeof s === 'object' && s !== null && typeof (s as { cron?: unknown }).cron === 'string' && typeof (s as { timeZone?: unknown }).timeZone === 'string'),
   keepWorkdir: (value) => typeof value === 'boolean',
+  artifacts: isStringList,
   runsOn: (value) => labelProblems(value).length === 0,
 };
 
@@ -36,6 +37,7 @@ const DEFAULTS: { [K in keyof JobDefinition]-?: JobDefinition[K] } = {
   keepRuns: null,
   schedules: [],
   keepWorkdir: false,
+  artifacts: [],
   runsOn: [],
 };
 

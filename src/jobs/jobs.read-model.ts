@@ -28,6 +28,8 @@ export interface JobRecord {
   keepWorkdir: boolean;
   /** Output of finished runs kept for the newest this many; null: all kept. */
   keepRuns: number | null;
+  /** Glob patterns of the files its runs keep as artifacts. */
+  artifacts: string[];
   /** Labels a runner must all have to take its runs (lower case); empty: any runner. */
   runsOn: string[];
   version: number;
@@ -460,7 +462,7 @@ function latestStatusIs(status: RunStatus): string {
 }
 
 function recordOf(row: Pick<JobRow, 'record' | 'search_text'>): JobRecord {
-  // Read with today's defaults: a record stored before a field existed (`runsOn`) lacks it.
+  // Read with today's defaults: a record stored before a field existed (`runsOn`, `artifacts`) lacks it.
   return { ...withDefinitionDefaults(JSON.parse(row.record) as Omit<JobRecord, 'searchText'>), searchText: row.search_text };
 }
 

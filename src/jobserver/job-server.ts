@@ -10,13 +10,15 @@
  * answers the offset it holds, so each byte is stored once and in order.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { constants, createReadStream, existsSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { executeRun, failedOutcome, type Execution, type ExecutionSettings, type ExecutionTransport, type RunOutcome } from '../runs/runner/execute-run';
+import type { ArtifactCollection } from '../runs/runner/artifact-collector';
 import type { ProcessStarted } from '../runs/runner/runner.types';
-import { OffsetAnswer, RunGone, RunnerClient, TokenRefused, Unreachable, type ClaimedSpec, type WantedRun } from './runner-client';
+import { OffsetAnswer, Refused, RunGone, RunnerClient, TokenRefused, Unreachable, type ClaimedSpec, type WantedRun } from './runner-client';
 import { Spool } from './spool';
 
 export interface JobServerOptions {
@@ -197,6 +199,9 @@ class RemoteRun {
   private start: ProcessStarted | null = null;
   private startReported = false;
   private outcome: RunOutcome | null = null;
+  /** The run's artifacts, collected after its process exited; their files stay in the work directory until the server recorded the list. */
+  private artifacts: ArtifactCollection | null = null;
+  private artifactsRecorded = false;
   private wakeUploader: (() => void) | null = null;
 
   constructor(
@@ -249,6 +254,10 @@ class RemoteRun {
         for (const batch of batches) this.spool.append(batch.bytes);
         this.wakeUploader?.();
       },
+      // Kept here (the files in the work directory) and uploaded after the output, before the end is reported.
+      artifacts: async (collection) => {
+        this.artifacts = collection;
+      },
     };
   }
 
@@ -283,6 +292,8 @@ class RemoteRun {
         } else if (this.startReported && this.acknowledged < this.spool.size) {
           const to = Math.min(this.spool.size, this.acknowledged + UPLOAD_BYTES);
           this.acknowledged = await this.client.output(this.spec.runId, this.acknowledged, this.spool.stream(this.acknowledged, to));
+        } else if (this.outcome !== null && this.artifacts !== null && !this.artifactsRecorded && this.startReported) {
+          await this.uploadArtifacts(this.artifacts);
         } else if (this.outcome !== null && (this.startReported || this.start === null)) {
           await this.client.finished(this.spec.runId, { ...this.outcome, outputBytes: this.spool.size });
           return;
@@ -308,6 +319,52 @@ class RemoteRun {
         if (retry.first) this.log(`upload: ${error instanceof Error ? error.message : String(error)}; trying again with backoff`);
         if (!(error instanceof Unreachable)) this.log(`upload refused: ${error instanceof Error ? error.message : String(error)}`);
         await retry.wait();
+      }
+    }
+  }
+
+  /**
+   * Announces the run's artifacts and uploads each content the server lacks from the
+   * offset it holds, then announces again until the server has recorded the list. A
+   * lost connection throws (the caller retries with backoff and this starts over with
+   * a fresh announcement: what the server holds is never sent again). A content or a
+   * list the server refuses is named as skipped rather than retried for ever.
+   */
+  private async uploadArtifacts(collection: ArtifactCollection): Promise<void> {
+    const files = collection.files.map(({ path, size, sha256 }) => ({ path, size, sha256 }));
+    const skipped = [...collection.skipped];
+    const refused = new Map<string, string>();
+    for (;;) {
+      const list = { files: files.filter((file) => !refused.has(file.sha256)), skipped: [...skipped, ...files.filter((file) => refused.has(file.sha256)).map((file) => ({ path: file.path, size: file.size, reason: refused.get(file.sha256) as string }))] };
+      let answer: Awaited<ReturnType<RunnerClient['announceArtifacts']>>;
+      try {
+        answer = await this.client.announceArtifacts(this.spec.runId, list);
+      } catch (error) {
+        if (!(error instanceof Refused)) throw error;
+        this.log(`artifacts refused by the server, not kept: ${error.message}`);
+        this.artifactsRecorded = true;
+        return;
+      }
+      if (answer.recorded) {
+        this.artifactsRecorded = true;
+        this.log(`${list.files.length} artifact(s) kept, ${list.skipped.length} skipped`);
+        return;
+      }
+      for (const lacking of answer.lacking) {
+        const file = collection.files.find((candidate) => candidate.sha256 === lacking.sha256 && candidate.size === lacking.size);
+        if (!file) throw new Error(`the server asked for content ${lacking.sha256}, which this run did not announce`);
+        let offset = lacking.offset;
+        // At least one request: an empty file is an upload of no bytes.
+        for (let first = true; (first || offset < lacking.size) && !refused.has(lacking.sha256); first = false) {
+          const to = Math.min(lacking.size, offset + UPLOAD_BYTES);
+          try {
+            offset = await this.client.artifactContent(this.spec.runId, lacking.sha256, lacking.size, offset, fileRange(file.absolutePath, offset, to));
+          } catch (error) {
+            if (error instanceof OffsetAnswer) offset = error.offset;
+            else if (error instanceof Refused || isFileError(error)) refused.set(lacking.sha256, `its upload failed: ${error instanceof Error ? error.message : String(error)}`);
+            else throw error;
+          }
+        }
       }
     }
   }
@@ -348,6 +405,19 @@ class RemoteRun {
       }
     }
   }
+}
+
+/** Bytes `[from, to)` of a collected file, opened without following a link at its end (as the collector read it). */
+function fileRange(path: string, from: number, to: number): Readable {
+  if (to <= from) return Readable.from([]);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  return createReadStream('', { fd, start: from, end: to - 1, highWaterMark: 1024 * 1024, autoClose: true });
+}
+
+/** The file could not be opened (removed, replaced by a link): not worth trying again. */
+function isFileError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ELOOP' || code === 'EACCES';
 }
 
 /** Waits between attempts: 200 ms, doubling, at most 5 s; `first` until the first wait of an outage. */

@@ -37,6 +37,9 @@ export class TokenRefused extends Error {}
 /** The run ended without this runner (410): stop it, report nothing more. */
 export class RunGone extends Error {}
 
+/** The server refused the request as malformed or not allowed (4xx other than 401, 409 with an offset, 410): trying again will not help. */
+export class Refused extends Error {}
+
 /** The server holds the run's output up to `offset`, which is not where the request began (409). */
 export class OffsetAnswer extends Error {
   constructor(readonly offset: number) {
@@ -87,6 +90,22 @@ export class RunnerClient {
     await this.send('POST', `/api/runner/runs/${encodeURIComponent(runId)}/finished`, { json: end });
   }
 
+  /**
+   * Announces the run's artifacts (`{files: [{path, size, sha256}], skipped}`): whether
+   * the server recorded the list, or the contents it lacks, each with the offset to upload from.
+   */
+  async announceArtifacts(runId: string, list: { files: Array<{ path: string; size: number; sha256: string }>; skipped: Array<{ path: string; size: number; reason: string }> }): Promise<{ recorded: boolean; lacking: Array<{ sha256: string; size: number; offset: number }> }> {
+    const response = await this.send('POST', `/api/runner/runs/${encodeURIComponent(runId)}/artifacts`, { json: list });
+    return (await response.json()) as { recorded: boolean; lacking: Array<{ sha256: string; size: number; offset: number }> };
+  }
+
+  /** Uploads bytes of an artifact content (streamed) from `offset`; resolves with the bytes the server holds afterwards. */
+  async artifactContent(runId: string, sha256: string, size: number, offset: number, bytes: Readable): Promise<number> {
+    const path = `/api/runner/runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(sha256)}?size=${size}&offset=${offset}`;
+    const response = await this.send('PUT', path, { bytes });
+    return ((await response.json()) as { offset: number }).offset;
+  }
+
   /** Says the job server is stopping (best effort: a server away then learns it from the silence). */
   async goodbye(): Promise<void> {
     await this.send('POST', '/api/runner/goodbye', {});
@@ -121,7 +140,7 @@ export class RunnerClient {
     if (response.status === 410) throw new RunGone(message);
     if (response.status === 409 && typeof answer.offset === 'number') throw new OffsetAnswer(answer.offset);
     if (response.status >= 500 || response.status === 429) throw new Unreachable(`${method} ${path}: ${message}`);
-    throw new Error(`${method} ${path} was refused (${response.status}): ${message}`);
+    throw new Refused(`${method} ${path} was refused (${response.status}): ${message}`);
   }
 }
 

@@ -148,6 +148,7 @@ export class RequestRunHandler implements ICommandHandler<RequestRunCommand> {
         env: { ...job.env, ...input.env },
         files: [...job.files.filter((f) => !extraFiles.some((x) => x.name === f.name)), ...extraFiles],
         timeoutSeconds: job.timeoutSeconds,
+        artifacts: job.artifacts,
       };
       return { jobId, jobName: job.name, snapshot, extra, scheduledFor, rerunOf: null, trigger: input.trigger ?? null, runsOn: job.runsOn };
     };

@@ -28,6 +28,8 @@ export interface RunSnapshot {
   /** The job's input files with the run's extra files (a run file replaces a job file of the same name). */
   files: JobFile[];
   timeoutSeconds: number | null;
+  /** The job's artifact patterns when the run was requested; absent in runs requested before artifacts existed: none. */
+  artifacts?: string[];
 }
 
 export interface RunRequested {

@@ -6,6 +6,7 @@ import { Ctx } from '../auth/request-context';
 import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
 import { parseJsonField } from '../http/json-shape';
 import { Optional, validateInto, WholeNumberText } from '../http/validation';
+import { ArtifactsReadModel } from '../artifacts/artifacts.read-model';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
@@ -60,6 +61,7 @@ export class RunsController {
     private readonly clock: Clock,
     private readonly workdirs: WorkdirRetention,
     private readonly scheduler: RunScheduler,
+    private readonly artifacts: ArtifactsReadModel,
   ) {}
 
   /** JSON, or multipart with the same fields (args/env as JSON text or repeated `args` fields) plus `file` parts. */
@@ -171,8 +173,9 @@ export class RunsController {
     return run;
   }
 
-  private view(run: RunRecord): RunView {
-    return toRunView(run, this.runs, this.clock.now(), this.workdirs, this.scheduler);
+  /** The run as API.md's `Run`, with the files it found but did not keep as artifacts (`artifactsSkipped`). */
+  private view(run: RunRecord): RunView & { artifactsSkipped: ReturnType<ArtifactsReadModel['skipped']> } {
+    return { ...toRunView(run, this.runs, this.clock.now(), this.workdirs, this.scheduler), artifactsSkipped: this.artifacts.skipped(run.id) };
   }
 }
 

@@ -20,6 +20,7 @@ import { EsdbEventStore } from '../event-store/esdb-event-store';
 import type { EventStore } from '../event-store/event-store.port';
 import { checkLogFileHeader } from '../event-store/sqlite/log-file-check';
 import { SqliteEventStore } from '../event-store/sqlite-event-store';
+import { ArtifactsReadModel } from '../artifacts/artifacts.read-model';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import type { Projection } from '../projections/projection';
 import { PROJECTIONS_FILE, READY_SUFFIX } from '../projections/projection-database';
@@ -46,7 +47,8 @@ class UsageError extends Error {}
  * from the server's, the versions table makes the server rebuild at start: never wrong, only slower.
  */
 function serverProjections(): Projection[] {
-  return [new ScriptsReadModel(), new JobsReadModel(), new RunsReadModel(), new SchedulesReadModel()];
+  const runs = new RunsReadModel();
+  return [new ScriptsReadModel(), new JobsReadModel(), runs, new SchedulesReadModel(), new ArtifactsReadModel(runs)];
 }
 
 function parseArguments(argv: readonly string[]): { dataDir: string } | 'help' {

@@ -1,11 +1,13 @@
 import { Get, Injectable, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { ArtifactsReadModel, type ArtifactRecord } from '../artifacts/artifacts.read-model';
+import type { SkippedArtifact } from '../runs/runner/artifact-collector';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import { OutputView } from '../live/output-view';
 import { WorkdirRetention } from '../runs/execution/workdir-retention';
 import { RunScheduler } from '../runs/execution/run-scheduler';
 import { toRunView } from '../runs/run.view';
-import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
+import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
 import { text } from './forms/form-state';
@@ -27,6 +29,7 @@ export class RunPages {
     private readonly jobs: JobsReadModel,
     private readonly workdirs: WorkdirRetention,
     private readonly scheduler: RunScheduler,
+    private readonly artifacts: ArtifactsReadModel,
   ) {}
 
   async runPage(id: string): Promise<PageSpec> {
@@ -42,8 +45,24 @@ export class RunPages {
       title: `${run.jobName} #${run.number}`,
       nav: 'runs',
       // A run can be re-run while its job exists (the run controls' Re-run button).
-      data: { run, active, output, snapshot: record.snapshot, extra: record.extra, canRerun: this.jobs.get(record.jobId) !== undefined },
+      data: {
+        run,
+        active,
+        output,
+        snapshot: record.snapshot,
+        extra: record.extra,
+        canRerun: this.jobs.get(record.jobId) !== undefined,
+        artifacts: this.artifactsOf(record),
+      },
     };
+  }
+
+  /** The run's artifacts for the page; once its output expired, only that they did (when it had or declared any). */
+  private artifactsOf(record: RunRecord): { items: ArtifactRecord[]; skipped: SkippedArtifact[]; expired: boolean } {
+    const items = this.artifacts.list(record.id);
+    const skipped = this.artifacts.skipped(record.id);
+    if (record.outputExpiredAt === null) return { items, skipped, expired: false };
+    return { items: [], skipped, expired: items.length > 0 || (record.snapshot.artifacts ?? []).length > 0 };
   }
 }
 

@@ -102,7 +102,7 @@ describe('Hostile-request sweep over every registered route', () => {
   function concrete(path: string): string {
     const kind = /^\/(?:api\/)?(scripts|jobs|runs)\//.exec(path)?.[1];
     const id = kind === 'scripts' ? ids.script : kind === 'jobs' ? ids.job : ids.run;
-    return path.replace(':id', encodeURIComponent(id)).replace(':name', 'in.txt').replace(':sha256', '0'.repeat(64)).replace(':n', '1');
+    return path.replace(':id', encodeURIComponent(id)).replace(':name', 'in.txt').replace('*path', 'dist/app.tar.gz').replace(':sha256', '0'.repeat(64)).replace(':n', '1');
   }
 
   it('finds the routes to sweep in the router', () => {
@@ -111,7 +111,7 @@ describe('Hostile-request sweep over every registered route', () => {
     for (const expected of ['POST /api/jobs/:id/runs', 'PUT /api/jobs/:id', 'GET /api/runs/:id/output/stream', 'POST /jobs', 'GET /audit']) {
       assert.ok(routes.some((r) => `${r.method} ${r.path}` === expected), expected);
     }
-    for (const route of routes) assert.doesNotMatch(concrete(route.path), /:\w/, `every parameter of ${route.path} is filled`);
+    for (const route of routes) assert.doesNotMatch(concrete(route.path), /[:*]\w/, `every parameter of ${route.path} is filled`);
   });
 
   it('refuses every hostile request on every route: no 5xx, the log unchanged, /api/health never held up', async () => {

@@ -54,7 +54,7 @@ function registeredRoutes(t: TestApp): string[] {
   for (const layer of express.router.stack) {
     if (!layer.route) continue;
     for (const [method, on] of Object.entries(layer.route.methods)) {
-      if (on && method !== '_all') routes.push(`${method.toUpperCase()} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+      if (on && method !== '_all') routes.push(`${method.toUpperCase()} ${layer.route.path.replace(/[:*](\w+)/g, '{$1}')}`);
     }
   }
   return routes;
@@ -121,7 +121,7 @@ describe('the OpenAPI description of the REST API', () => {
       writeFileSync(join(dir, 'body.sh'), 'echo "hi $1"\n');
       writeFileSync(join(dir, 'input.txt'), 'some input\n');
       const gate = gates.gate();
-      writeFileSync(join(dir, 'gated.sh'), `echo start; ${gate.wait}; echo end\n`);
+      writeFileSync(join(dir, 'gated.sh'), `echo start; ${gate.wait}; echo end; echo end > "$ENDERCOMPUTE_ARTIFACTS_DIR/end.txt"\n`);
       await cli('health');
       await cli('scripts', 'create', 'greet', '--file', 'body.sh', '--interpreter', 'bash');
       await cli('scripts', 'create', 'gated', '--file', 'gated.sh');
@@ -130,7 +130,7 @@ describe('the OpenAPI description of the REST API', () => {
       await cli('scripts', 'show', 'greet');
       await cli('scripts', 'update', 'spare', '--name', 'spare2', '--interpreter', 'sh');
       await cli('scripts', 'remove', 'spare2');
-      await cli('jobs', 'create', 'Greeter', '--script', 'greet', '--arg', 'x', '--env', 'A=1', '--tag', 't1', '--timeout', '60', '--description', 'says hi', '--keep-runs', '5', '--keep-workdir', '--', 'more');
+      await cli('jobs', 'create', 'Greeter', '--script', 'greet', '--arg', 'x', '--env', 'A=1', '--tag', 't1', '--timeout', '60', '--description', 'says hi', '--keep-runs', '5', '--keep-workdir', '--artifact', 'out/*', '--', 'more');
       await cli('jobs', 'create', 'Gated', '--script', 'gated');
       await cli('jobs', 'list', '--search', 'greet', '--tag', 't1', '--last-status', 'never');
       await cli('jobs', 'show', 'Greeter');
@@ -147,6 +147,8 @@ describe('the OpenAPI description of the REST API', () => {
       await cli('runs', 'output', gated.id, '--follow');
       await cli('runs', 'output', gated.id);
       await cli('runs', 'show', gated.id);
+      await cli('runs', 'artifacts', gated.id);
+      await cli('runs', 'artifacts', gated.id, '--download', join(dir, 'artifacts'));
       await cli('runs', 'rerun', gated.id);
       const list = JSON.parse(await cli('runs', 'list', '--status', 'scheduled', '--job', 'Greeter2', '--by', 'dana', '--search', 'later', '--limit', '10')) as { items: Array<{ id: string }> };
       await cli('runs', 'list', '--finished', '--before', '999999999999');

@@ -229,6 +229,7 @@ describe('The CLI against the built server', () => {
     assert.equal(lines.filter((line) => line.type === 'output').map((line) => line.text).join(''), 'one\ntwo\n');
     assert.deepEqual(lines.at(-1) && [lines.at(-1)?.type, lines.at(-1)?.status, lines.at(-1)?.outputBytes], ['end', 'succeeded', 8]);
     assert.equal((await json<Run>(['runs', 'show', run.id])).status, 'succeeded');
+    assert.deepEqual(await json(['runs', 'artifacts', run.id]), { items: [], skipped: [] });
     const rerun = await json<Run>(['runs', 'rerun', run.id]);
     await waitForRun(server, rerun.id);
     const later = await json<Run>(['jobs', 'run', 'gated', '--delay', '3600']);

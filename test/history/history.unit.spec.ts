@@ -20,7 +20,7 @@ const scripts = spec<ScriptCommand, ScriptState, ScriptEvent>({ initialState: in
 const ID = 'j-1';
 const definition: Required<JobDefinition> = {
   name: 'nightly', description: '', scriptId: 's-1', args: ['a'], env: { A: '1' }, tags: [], timeoutSeconds: null,
-  maxConcurrent: null, schedules: [], keepWorkdir: false, keepRuns: null, runsOn: [],
+  maxConcurrent: null, schedules: [], keepWorkdir: false, keepRuns: null, runsOn: [], artifacts: [],
 };
 const fileA: JobFile = { name: 'a.txt', size: 3, sha256: 'a'.repeat(64) };
 const fileB: JobFile = { name: 'b.txt', size: 4, sha256: 'b'.repeat(64) };

@@ -228,7 +228,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
       'file:hello from a file',
       `cwd:${spec.workdir}`,
       `script:${scriptPath}`,
-      'files:.endercompute-script.sh greeting.txt ',
+      'files:.endercompute-artifacts .endercompute-script.sh greeting.txt ',
       '',
     ].join('\n');
     assert.equal(recorder.output().toString(), expected);
@@ -241,7 +241,8 @@ describe('startProcess', { timeout: 120_000 }, () => {
     assert.match(started.processStartTicks ?? '', /^\d+$/);
     assert.equal(recorder.order[0], 'started');
     assert.equal(statSync(scriptPath).mode & 0o777, 0o700);
-    assert.deepEqual(readdirSync(spec.workdir).sort(), ['.endercompute-script.sh', 'greeting.txt']);
+    // The artifacts directory ($ENDERCOMPUTE_ARTIFACTS_DIR) is made before the script starts.
+    assert.deepEqual(readdirSync(spec.workdir).sort(), ['.endercompute-artifacts', '.endercompute-script.sh', 'greeting.txt']);
     assert.equal(running.signalGroup('SIGTERM'), false, 'nothing to signal once done');
   });
 
@@ -257,7 +258,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
         const spec = makeSpec({
           interpreter: 'node',
           scriptBody: script,
-          env: { JOB_VAR: 'job value', ENDERCOMPUTE_RUN_ID: 'forged', ENDERCOMPUTE_ACTOR: 'mallory' },
+          env: { JOB_VAR: 'job value', ENDERCOMPUTE_RUN_ID: 'forged', ENDERCOMPUTE_ACTOR: 'mallory', ENDERCOMPUTE_ARTIFACTS_DIR: '/etc' },
         });
         const recorder = new Recorder();
         const { exit } = await run(spec, recorder, { basePath });
@@ -274,6 +275,7 @@ describe('startProcess', { timeout: 120_000 }, () => {
           ENDERCOMPUTE_RUN_NUMBER: String(spec.runNumber),
           ENDERCOMPUTE_ACTOR: 'alice',
           ENDERCOMPUTE_WORKDIR: spec.workdir,
+          ENDERCOMPUTE_ARTIFACTS_DIR: `${spec.workdir}/.endercompute-artifacts`,
         });
         assert.equal(env.ENDERCOMPUTE_KEY, undefined);
       }

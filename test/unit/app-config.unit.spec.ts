@@ -243,6 +243,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads ENDERCOMPUTE_MAX_ARTIFACT_BYTES: 1 GiB by default, 0 keeps none, anything but a whole number is refused', () => {
+    assert.equal(loadConfig({}).maxArtifactBytes, 1024 * 1024 * 1024);
+    assert.equal(loadConfig({ ENDERCOMPUTE_MAX_ARTIFACT_BYTES: '0' }).maxArtifactBytes, 0);
+    assert.equal(loadConfig({ ENDERCOMPUTE_MAX_ARTIFACT_BYTES: '5000' }).maxArtifactBytes, 5000);
+    assert.deepStrictEqual(configError({ ENDERCOMPUTE_MAX_ARTIFACT_BYTES: '1GiB' }).problems, [
+      `ENDERCOMPUTE_MAX_ARTIFACT_BYTES must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, not "1GiB"`,
+    ]);
+  });
+
   it('refuses numbers that are not whole numbers', () => {
     for (const raw of ['abc', '3000abc', '-1', '1.5', 'NaN', 'Infinity']) {
       assert.deepStrictEqual(configError({ PORT: raw }).problems, [`PORT must be a whole number from 0 to 65535, not "${raw}"`], raw);

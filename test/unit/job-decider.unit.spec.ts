@@ -21,6 +21,7 @@ const definition: Required<JobDefinition> = {
   schedules: [],
   keepWorkdir: false,
   keepRuns: null,
+  artifacts: [],
   runsOn: [],
 };
 const created: JobEvent = { type: 'JobCreated', data: { jobId: ID, ...definition } };
@@ -283,6 +284,30 @@ describe('job decider', () => {
     it('refuses an absent job, and to remove twice', () => {
       jobs.given().when(removeJob()).thenThrows(NotFoundError, /^Job j-1 does not exist$/);
       jobs.given(created, removed).when(removeJob()).thenThrows(NotFoundError, /^Job "nightly" was removed$/);
+    });
+  });
+
+  describe('artifacts', () => {
+    it('reads a definition recorded before artifacts existed (or with an impossible value) as declaring none, and records a change', () => {
+      const { artifacts: _a, ...older } = definition;
+      jobs.given({ type: 'JobCreated', data: { jobId: ID, ...older } }).thenState(activeState());
+      jobs.given({ type: 'JobCreated', data: { jobId: ID, ...definition, artifacts: 'dist/*' as unknown as string[] } }).thenState(activeState());
+      const changed: JobEvent = { type: 'JobUpdated', data: { jobId: ID, artifacts: ['dist/*.tar.gz', 'reports/**/*.xml'] } };
+      const state = jobs.given(created).when(update({ artifacts: ['dist/*.tar.gz', 'reports/**/*.xml'] })).then([changed]);
+      assert.deepStrictEqual(state, activeState({ artifacts: ['dist/*.tar.gz', 'reports/**/*.xml'] }));
+      jobs.given(created, changed).when(update({ artifacts: ['dist/*.tar.gz', 'reports/**/*.xml'] })).then([]);
+    });
+
+    it('refuses absolute patterns, ".." segments, negations and empty patterns, naming each', () => {
+      for (const [pattern, problem] of [
+        ['/etc/passwd', /must be relative to the work directory/],
+        ['../other/*', /must not contain "\.\."/],
+        ['dist/../../x', /must not contain "\.\."/],
+        ['!dist/*', /must not start with "!"/],
+        ['  ', /must not be empty/],
+      ] as const) {
+        jobs.given(created).when(update({ artifacts: ['ok/*', pattern] })).thenThrows(ValidationError, problem);
+      }
     });
   });
 

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { RunArtifacts } from '../../artifacts/run-artifacts';
 import { BlobStore } from '../../blobs/blob-store';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
@@ -76,6 +77,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
     private readonly sandbox: RunSandbox,
     /** Removes (or keeps) a run's work directory once its end is recorded. */
     private readonly workdirs: WorkdirRetention,
+    /** Stores the run's artifacts, which the execution module collects before the end is recorded (and before the directory goes). */
+    private readonly artifacts: RunArtifacts,
   ) {
     this.deps = { store, clock, ids };
     workdirs.trackActiveRuns((runId) => this.active.has(runId));
@@ -239,10 +242,16 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
       prepareOutput: (bytes) => encoder.encode(bytes),
       // Batches that waited while earlier ones were stored go together: one append where they fit.
       output: (batches) => storeOutput(writer, encoder, this.deps.store.kind, batches),
+      // Collected by the execution module after the process exited, stored before the end is recorded.
+      artifacts: (collection) => this.artifacts.store(run.id, collection, this.runnerContext(run)),
     };
   }
 
-  /** A run's specification from its request's snapshot and this server's limits (also what a job server is given). */
+  /**
+   * A run's specification from its request's snapshot and this server's limits (also
+   * what a job server is given): its artifact patterns and `ENDERCOMPUTE_MAX_ARTIFACT_BYTES`
+   * included, so a job server collects by the server's limit.
+   */
   specificationOf(run: RunRecord): RunSpecification {
     return {
       runId: run.id,
@@ -257,6 +266,8 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
       timeoutSeconds: run.snapshot.timeoutSeconds,
       maxOutputBytes: this.config.maxOutputBytes,
       cancelGraceSeconds: this.config.cancelGraceSeconds,
+      artifacts: run.snapshot.artifacts ?? [],
+      maxArtifactBytes: this.config.maxArtifactBytes,
     };
   }
 

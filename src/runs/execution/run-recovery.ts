@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
+import { RunArtifacts } from '../../artifacts/run-artifacts';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
 import { ProjectionEngine } from '../../projections/projection-engine';
@@ -34,6 +36,7 @@ export class RunRecovery {
     private readonly executor: RunExecutor,
     private readonly projections: ProjectionEngine,
     private readonly workdirs: WorkdirRetention,
+    private readonly artifacts: RunArtifacts,
   ) {}
 
   async recover(): Promise<number> {
@@ -48,6 +51,9 @@ export class RunRecovery {
   private async markLost(run: RunRecord): Promise<void> {
     const { killed, pidReused } = await this.killLeftovers(run);
     const context = { actor: 'system', source: 'system', correlationId: run.correlationId, causationId: run.requestEventId };
+    // Its work directory survived the stop: what the run left there is kept, as after any end.
+    const workdir = this.workdirs.pathOf(run);
+    if (run.phase !== 'claimed' && existsSync(workdir)) await this.artifacts.keepFrom(run.id, workdir, run.snapshot.artifacts ?? [], context);
     // With where its output ends: the lost run's `RunFinished` counts the bytes stored before the stop.
     const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, context);
     if (writer === null) return;

@@ -260,6 +260,19 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     return status;
   }
 
+  /**
+   * Runs `work` (an artifact upload) for a run `runner` executes and has not reported
+   * finished, one request at a time per run on this server, with the run's context.
+   *
+   * @throws GoneError (410) when the run has ended or is not the runner's.
+   */
+  whileExecuting<T>(runner: string, runId: string, work: (context: CommandContext) => Promise<T>): Promise<T> {
+    return this.withWriter(runner, runId, async () => {
+      const record = this.runs.get(runId);
+      return work(record ? this.contextOf(record) : { actor: 'runner', source: 'runner', correlationId: runId, causationId: null });
+    }, false, false);
+  }
+
   /** The first run `runner` may take, claimed; null when there is none. */
   private async claimOne(runner: string, labels: readonly string[], workRoot: string): Promise<ClaimedRun | null> {
     const now = this.deps.clock.now();

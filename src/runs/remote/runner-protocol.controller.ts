@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { ArtifactUploads, ContentOffsetMismatch, type LackingContent } from '../../artifacts/artifact-uploads';
 import { BlobStore } from '../../blobs/blob-store';
 import { BytesBody } from '../../http/request-shape';
 import { RunnerEndpoint, runnerOf } from '../../runners/runner-endpoint';
@@ -32,6 +33,7 @@ export class RunnerProtocolController {
     private readonly remote: RemoteRuns,
     private readonly presence: RunnerPresence,
     private readonly blobs: BlobStore,
+    private readonly artifacts: ArtifactUploads,
   ) {}
 
   /** Claims a run this runner may take, waiting up to `wait` seconds (default 20) for one: 200 with it, or 204. */
@@ -114,7 +116,7 @@ export class RunnerProtocolController {
     const offset = rawOffset !== undefined && /^\d{1,15}$/.test(rawOffset) ? Number(rawOffset) : Number.NaN;
     if (!Number.isSafeInteger(offset)) throw new ValidationError(['offset must be the whole number of bytes the upload starts at']);
     try {
-      return { offset: await this.remote.append(name, runId, offset, bodyOf(request, MAX_UPLOAD_BYTES)) };
+      return { offset: await this.remote.append(name, runId, offset, bodyOf(request, MAX_UPLOAD_BYTES, 'An output upload')) };
     } catch (error) {
       if (!(error instanceof OffsetMismatch)) throw error;
       response.status(409);
@@ -137,6 +139,52 @@ export class RunnerProtocolController {
       return { status: await this.remote.finish(name, runId, end as RemoteEnd) };
     } catch (error) {
       if (!(error instanceof OffsetMismatch)) throw error;
+      response.status(409);
+      return { offset: error.offset, message: error.message };
+    }
+  }
+
+  /**
+   * The run's artifacts as the job server collected them, `{files: [{path, size,
+   * sha256}], skipped: [{path, size, reason}]}`, before it reports the end: 200
+   * `{recorded: true, lacking: []}` once the list is recorded (also for a repeated
+   * announcement), else `{recorded: false, lacking: [{sha256, size, offset}]}`: the
+   * contents to upload, each from `offset`, then announce again.
+   */
+  @Post('runs/:id/artifacts')
+  @HttpCode(200)
+  async announceArtifacts(@Req() request: Request, @Param('id') runId: string, @Body() body: unknown): Promise<{ recorded: boolean; lacking: LackingContent[] }> {
+    const { name } = await this.contact(request);
+    return this.remote.whileExecuting(name, runId, (context) => this.artifacts.announce(runId, body, context));
+  }
+
+  /**
+   * Bytes of one artifact content (the raw body, at most 64 MiB a request) from byte
+   * `offset`, of a content of `size` bytes: 200 `{offset}` with the bytes held
+   * afterwards (`size`: complete); 409 `{offset}` when that would leave a gap.
+   */
+  @Put('runs/:id/artifacts/:sha256')
+  @BytesBody()
+  async uploadArtifact(
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+    @Param('id') runId: string,
+    @Param('sha256') sha256: string,
+    @Query('size') rawSize: string | undefined,
+    @Query('offset') rawOffset: string | undefined,
+  ): Promise<{ offset: number; message?: string }> {
+    const { name } = await this.contact(request);
+    const size = wholeNumber(rawSize);
+    const offset = wholeNumber(rawOffset);
+    const problems = [...(size === null ? ['size must be the whole number of bytes of the content'] : []), ...(offset === null ? ['offset must be the whole number of bytes the upload starts at'] : [])];
+    if (problems.length > 0) throw new ValidationError(problems);
+    try {
+      const held = await this.remote.whileExecuting(name, runId, (context) =>
+        this.artifacts.storePart(runId, sha256, size as number, offset as number, bodyOf(request, MAX_UPLOAD_BYTES, 'An artifact upload'), context),
+      );
+      return { offset: held };
+    } catch (error) {
+      if (!(error instanceof ContentOffsetMismatch)) throw error;
       response.status(409);
       return { offset: error.offset, message: error.message };
     }
@@ -186,12 +234,16 @@ function reportOf(header: string | string[] | undefined): RunnerReport {
   return { labels: parsed.labels, softwareVersion: parsed.softwareVersion.slice(0, 100) || 'unknown', maxConcurrent: parsed.maxConcurrent as number, running: parsed.running };
 }
 
-/** The raw request body as it arrives, at most `limit` bytes (more is a 413). */
-async function* bodyOf(request: Request, limit: number): AsyncGenerator<Buffer> {
+function wholeNumber(raw: string | undefined): number | null {
+  return raw !== undefined && /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+}
+
+/** The raw request body as it arrives, at most `limit` bytes (more is a 413 naming `what`). */
+async function* bodyOf(request: Request, limit: number, what: string): AsyncGenerator<Buffer> {
   let length = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     length += chunk.length;
-    if (length > limit) throw new TooLargeError(`An output upload may hold at most ${limit} bytes`);
+    if (length > limit) throw new TooLargeError(`${what} may hold at most ${limit} bytes`);
     yield chunk;
   }
 }

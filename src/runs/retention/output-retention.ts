@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ArtifactStore } from '../../artifacts/artifact-store';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
 import { JobsReadModel } from '../../jobs/jobs.read-model';
@@ -43,6 +44,8 @@ export class OutputRetention implements OnApplicationShutdown {
     private readonly runs: RunsReadModel,
     private readonly jobs: JobsReadModel,
     private readonly projections: ProjectionEngine,
+    /** A run's artifacts expire with its output. */
+    private readonly artifacts: ArtifactStore,
   ) {}
 
   /** Sweeps now, then periodically. Call once the read models have caught up. */
@@ -142,6 +145,7 @@ export class OutputRetention implements OnApplicationShutdown {
     // Read first: deleting again on EventStoreDB would write another `$tb` each time.
     const [last] = await this.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
     if (last) await this.store.deleteStream(stream);
+    await this.artifacts.releaseRun(runId, { actor: 'system', source: 'system', correlationId: this.ids.newEventId(), causationId: null });
     this.deleted.add(runId);
   }
 }

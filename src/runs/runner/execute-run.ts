@@ -8,6 +8,7 @@
  * executor records events in its log; the job server writes a spool on its own disk
  * and uploads it (see `src/jobserver/`).
  */
+import { collectArtifacts, type ArtifactCollection } from './artifact-collector';
 import { startProcess } from './process-runner';
 import { RunControl } from './run-control';
 import type { OutputBatch, ProcessExit, ProcessStarted, RunningProcess, RunSpec } from './runner.types';
@@ -21,7 +22,18 @@ export interface RunSpecification extends Omit<RunSpec, 'workdir'> {
   maxOutputBytes: number;
   /** Seconds a cancelled or timed-out run's processes get between SIGTERM and SIGKILL. */
   cancelGraceSeconds: number;
+  /**
+   * Glob patterns of the files kept as artifacts (the job's, as when the run was
+   * requested); absent (a server older than artifacts): none besides
+   * `$ENDERCOMPUTE_ARTIFACTS_DIR`'s.
+   */
+  artifacts?: string[];
+  /** The server's `ENDERCOMPUTE_MAX_ARTIFACT_BYTES`: the most artifact bytes kept for the run; absent: 1 GiB. */
+  maxArtifactBytes?: number;
 }
+
+/** The artifact limit when a specification carries none (`ENDERCOMPUTE_MAX_ARTIFACT_BYTES`' default). */
+export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024;
 
 /** How the executing machine runs processes: its sandbox, umask and batch size. */
 export interface ExecutionSettings {
@@ -45,6 +57,14 @@ export interface ExecutionTransport {
   prepareOutput?(bytes: Buffer): unknown;
   /** Optional: every chunk as soon as it is read (live viewers). */
   liveChunk?(chunk: Buffer, offset: number): void;
+  /**
+   * The run's artifacts, found in its work directory after the process exited
+   * (whatever its status) and before the outcome is known to the caller; called only
+   * when there is something (a file or a skipped one). The files are still in the
+   * work directory: store them now (the server), or keep them there until uploaded
+   * (a job server). Must not throw for a failure to keep them (log it instead).
+   */
+  artifacts?(collection: ArtifactCollection): Promise<void>;
 }
 
 /** How a run ended, as the executing machine saw it. */
@@ -85,7 +105,7 @@ export function executeRun(spec: RunSpecification, workdir: string, transport: E
     await Promise.resolve();
     if (control.outcome) return { status: control.outcome.status, exitCode: null, signal: null, droppedBytes: 0, reason: control.outcome.reason };
     try {
-      const { timeoutSeconds: _t, maxOutputBytes, cancelGraceSeconds: _g, ...runSpec } = spec;
+      const { timeoutSeconds: _t, maxOutputBytes, cancelGraceSeconds: _g, artifacts: patterns, maxArtifactBytes, ...runSpec } = spec;
       const process = await startProcess(
         { ...runSpec, workdir },
         {
@@ -103,6 +123,14 @@ export function executeRun(spec: RunSpecification, workdir: string, transport: E
       const exit = await process.done;
       // Ended on purpose (cancel, timeout, shutdown): that is its status, whatever the exit code.
       const { status, reason } = control.outcome ?? outcomeOf(exit);
+      // Whatever the status, before the end is reported and before the work directory goes away.
+      if (transport.artifacts !== undefined) {
+        const collection = await collectArtifacts(workdir, patterns ?? [], { maxBytes: maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES }).catch(
+          // Not the run's failure: named on the run instead of any file.
+          (error: unknown): ArtifactCollection => ({ files: [], skipped: [{ path: '.', size: 0, reason: `the work directory could not be searched: ${String(error)}` }] }),
+        );
+        if (collection.files.length > 0 || collection.skipped.length > 0) await transport.artifacts(collection);
+      }
       return { status, exitCode: exit.exitCode, signal: exit.signal, droppedBytes: exit.droppedBytes ?? 0, reason };
     } finally {
       control.dispose();

@@ -3,6 +3,7 @@
  * the server's own `process.env`, so the server's secrets (database passwords, API
  * keys, …) cannot leak into a job.
  */
+import { ARTIFACTS_DIR_VARIABLE, artifactsDirOf } from './artifact-collector';
 import type { RunSpec } from './runner.types';
 
 /** The variable that marks every process a run starts; also used to find escaped processes. */
@@ -50,5 +51,7 @@ export function buildRunEnvironment(
   env.ENDERCOMPUTE_RUN_NUMBER = String(spec.runNumber);
   env.ENDERCOMPUTE_ACTOR = spec.actor;
   env.ENDERCOMPUTE_WORKDIR = spec.workdir;
+  // Created with the work directory (work-directory.ts); what the script leaves there is kept as artifacts.
+  env[ARTIFACTS_DIR_VARIABLE] = artifactsDirOf(spec.workdir);
   return env;
 }

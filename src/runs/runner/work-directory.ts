@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize } from 'node:path';
+import { artifactsDirOf } from './artifact-collector';
 import type { RunnerHooks, RunSpec } from './runner.types';
 
 /** The script's file name without extension. */
@@ -63,6 +64,8 @@ export async function prepareWorkDirectory(spec: RunSpec, hooks: Pick<RunnerHook
     // leftover directory (from a crashed attempt) is removed asynchronously: it may be big.
     if (existsSync(workdir)) await rm(workdir, { recursive: true, force: true });
     mkdirSync(workdir, { recursive: true, mode: 0o700 });
+    // $ENDERCOMPUTE_ARTIFACTS_DIR exists before the script starts: files it leaves there are kept.
+    mkdirSync(artifactsDirOf(workdir), { mode: 0o700 });
     // `wx`: the directory was just emptied, so an existing file means two inputs share a name.
     writeFileSync(scriptPath, spec.scriptBody, { mode: 0o700, flag: 'wx' });
     for (const file of spec.files) await writeInputFile(join(workdir, file.name), file, hooks.readFile(file.sha256));

@@ -22,13 +22,14 @@ const LABELS = {
   maxConcurrent: { field: 'maxConcurrent', label: 'Runs at once' },
   keepWorkdir: { field: 'keepWorkdir', label: 'Keep work directories' },
   keepRuns: { field: 'keepRuns', label: 'Keep output of' },
+  artifacts: { field: 'artifacts', label: 'Artifacts' },
   runsOn: { field: 'runsOn', label: 'Runs on' },
   file: { field: 'file', label: 'Input files' },
 };
 
 /** The job form's fields as text, from a job (edit) or defaults (new). */
 export function jobFormValues(job?: JobRecord): Record<string, string> {
-  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', runsOn: '', scheduleRows: '', version: '' };
+  if (!job) return { name: '', description: '', scriptId: '', args: '', env: '', tags: '', timeoutSeconds: '', maxConcurrent: '', keepWorkdir: '', keepRuns: '', artifacts: '', runsOn: '', scheduleRows: '', version: '' };
   const values: Record<string, string> = {
     name: job.name,
     description: job.description,
@@ -40,6 +41,7 @@ export function jobFormValues(job?: JobRecord): Record<string, string> {
     maxConcurrent: job.maxConcurrent === null ? '' : String(job.maxConcurrent),
     keepWorkdir: job.keepWorkdir ? 'on' : '',
     keepRuns: job.keepRuns === null ? '' : String(job.keepRuns),
+    artifacts: job.artifacts.join('\n'),
     runsOn: job.runsOn.join(', '),
     scheduleRows: job.schedules.map((_schedule, index) => index).join(','),
     version: String(publicVersion(job.version)),
@@ -146,6 +148,8 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     // A checkbox: sent when ticked, absent when not (so saving the form turns it off).
     keepWorkdir: values.keepWorkdir !== '',
     ...(keepValid ? { keepRuns: keep } : {}),
+    // One pattern per line; blank lines are none.
+    artifacts: lines(values.artifacts).map((line) => line.trim()),
     // Labels split by commas or spaces, as tags are; blank: any runner.
     runsOn: values.runsOn.split(/[\s,]+/).filter(Boolean),
   };
