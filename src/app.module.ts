@@ -73,6 +73,7 @@ import { Metrics } from './metrics/metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { AppendFeed, ObservedEventStore } from './metrics/observed-event-store';
 import { ProjectionLag } from './metrics/projection-lag';
+import { ConnectionDrain } from './http/connection-drain';
 import { WEB_CONTROLLERS, WEB_PROVIDERS } from './web/web.module';
 import { HISTORY_CONTROLLERS, HISTORY_PROVIDERS } from './history/history.module';
 import { RunnersModule } from './runners/runners.module';
@@ -93,6 +94,7 @@ export class AppModule {
       controllers: [HealthController, OpenApiController, MetricsController, ScriptsController, JobsController, RunsController, ArtifactsController, OutputSearchController, EventsController, ...HISTORY_CONTROLLERS, ...WEB_CONTROLLERS, ArtifactPages, ...LIVE_CONTROLLERS, ...RunnersModule.controllers, ...REMOTE_RUNS_CONTROLLERS],
       providers: [
         { provide: AppConfig, useValue: config },
+        ConnectionDrain,
         { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
         { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
         { provide: RootLogger, useValue: overrides.logger ?? new RootLogger(silentLogger()) },

@@ -4,6 +4,7 @@ import { ValidationError } from '../shared/domain-errors';
 import { AppConfig } from '../config/app-config';
 import { configureOpenApi } from '../openapi/openapi-viewer';
 import { configureWebHttp } from '../web/web-http';
+import { ConnectionDrain } from './connection-drain';
 import { jsonDepthProblem } from './json-shape';
 
 /** Body limits: a script template (512 KiB) in JSON with room to spare. Files come as multipart. */
@@ -11,6 +12,8 @@ export const JSON_BODY_LIMIT = '2mb';
 
 /** HTTP settings shared by the server and the integration tests. */
 export function configureHttp(app: NestExpressApplication): void {
+  // A stopping server tells keep-alive clients (job servers polling) to let go.
+  app.use(app.get(ConnectionDrain).middleware);
   app.use(
     express.json({
       limit: JSON_BODY_LIMIT,
