@@ -25,6 +25,7 @@ import { JobsReadModel } from '../jobs/jobs.read-model';
 import type { Projection } from '../projections/projection';
 import { PROJECTIONS_FILE, READY_SUFFIX } from '../projections/projection-database';
 import { ProjectionEngine } from '../projections/projection-engine';
+import { RunnersReadModel } from '../runners/runners.read-model';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { SchedulesReadModel } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
@@ -48,7 +49,7 @@ class UsageError extends Error {}
  */
 function serverProjections(): Projection[] {
   const runs = new RunsReadModel();
-  return [new ScriptsReadModel(), new JobsReadModel(), runs, new SchedulesReadModel(), new ArtifactsReadModel(runs)];
+  return [new ScriptsReadModel(), new JobsReadModel(), runs, new SchedulesReadModel(), new ArtifactsReadModel(runs), new RunnersReadModel()];
 }
 
 function parseArguments(argv: readonly string[]): { dataDir: string } | 'help' {

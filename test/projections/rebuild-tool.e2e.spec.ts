@@ -66,6 +66,7 @@ describe('npm run projections:rebuild', () => {
     assert.equal(existsSync(ready), false, 'taken in place of projections.db');
     assert.equal(statSync(join(first.dataDir, 'projections.db')).mode & 0o777, 0o600, 'the data dir\'s file modes');
     assert.deepEqual(await names(second), ['alpha', 'beta', 'gamma'], 'with what was appended after the rebuild');
+    assert.doesNotMatch(second.output(), /Projections: building/, 'started warm: the tool built every projection the server feeds');
     await second.stop();
   });
 
