@@ -7,6 +7,7 @@ import { jobDecider } from '../jobs/job.handlers';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import type { ScriptState } from '../scripts/script.decider';
 import { changesScriptVersion, SCRIPT_EVENT_TYPES } from '../scripts/script.events';
+import type { ScriptView } from '../scripts/scripts.read-model';
 import { scriptDecider } from '../scripts/script.handlers';
 import { Clock } from '../shared/clock';
 import { NotFoundError, ValidationError } from '../shared/domain-errors';
@@ -89,16 +90,8 @@ export interface JobAsOf extends Record<string, unknown> {
   asOf: string;
 }
 
-export interface ScriptAsOf {
-  id: string;
-  name: string;
-  interpreter: string;
-  body: string;
-  version: number;
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  updatedBy: string;
+/** A template as `GET /api/scripts` shows it, as it stood at `asOf`. */
+export interface ScriptAsOf extends ScriptView {
   asOf: string;
 }
 

@@ -15,13 +15,7 @@ import { fieldChanges, foldVersions, type FieldChange, type Version } from './ve
 export type Content = Record<string, unknown> & { status: 'active' | 'removed'; name: string };
 
 /** A version in a list: who, when, how, and the names of the fields it changed. */
-export interface VersionSummary {
-  version: number;
-  at: string;
-  actor: string;
-  source: string;
-  event: string;
-  restoredFrom: number | null;
+export interface VersionSummary extends Omit<Version<unknown>, 'state'> {
   /** Names of the fields that differ from the version before (every field for the first). */
   fields: string[];
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startJobServer, type JobServerProcess } from '../support/job-server-process';
-import { getJson, postJson, requestRun, type Run as BaseRun, waitForRun } from '../support/rest';
+import { createJobWithFiles, getJson, postJson, requestRun, type Run as BaseRun, waitForRun } from '../support/rest';
 import { eventually, expectJson, type ServerProcess, startServer } from '../support/server-process';
 
 interface Run extends BaseRun {
@@ -75,17 +75,8 @@ describe('artifacts from a job server (endercompute runner)', () => {
     server?.cleanup();
   });
 
-  const job = async (name: string, body: string, fields: Record<string, unknown>, files: Array<{ name: string; bytes: Buffer }> = []): Promise<string> => {
-    await postJson(server, '/api/scripts', { name, interpreter: 'bash', body }, 201);
-    const created = await postJson<{ id: string }>(server, '/api/jobs', { name, scriptId: name, ...fields }, 201);
-    if (files.length > 0) {
-      const form = new FormData();
-      for (const file of files) form.append('file', new Blob([file.bytes]), file.name);
-      const attached = await server.request(`/api/jobs/${created.id}/files`, { method: 'POST', body: form });
-      assert.equal(attached.status, 201, await attached.clone().text());
-    }
-    return created.id;
-  };
+  const job = (name: string, body: string, fields: Record<string, unknown>, files: Array<{ name: string; bytes: Buffer }> = []): Promise<string> =>
+    createJobWithFiles(server, name, body, fields, files);
   const finished = async (jobId: string, args: string[] = [], timeoutMs = 60_000): Promise<Run> => {
     const run = await requestRun(server, jobId, { args });
     await waitForRun(server, run.id, timeoutMs);

@@ -20,7 +20,7 @@ import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
 import { runCli } from '../support/cli';
 import { signIn } from '../support/pages';
-import { getJson, postJson, requestRun, type Run, waitForRun } from '../support/rest';
+import { createJobWithFiles, getJson, postJson, requestRun, type Run, waitForRun } from '../support/rest';
 import { eventually, expectJson, type ServerProcess, startServer } from '../support/server-process';
 
 interface Listed {
@@ -62,17 +62,7 @@ async function bytesOf(server: ServerProcess, path: string, headers: Record<stri
 }
 
 /** A job of its own template, with optional artifact patterns and input files. */
-async function job(server: ServerProcess, name: string, body: string, fields: Record<string, unknown> = {}, files: Array<{ name: string; bytes: Buffer }> = []): Promise<string> {
-  await postJson(server, '/api/scripts', { name, interpreter: 'bash', body }, 201);
-  const created = await postJson<{ id: string }>(server, '/api/jobs', { name, scriptId: name, ...fields }, 201);
-  if (files.length > 0) {
-    const form = new FormData();
-    for (const file of files) form.append('file', new Blob([file.bytes]), file.name);
-    const attached = await server.request(`/api/jobs/${created.id}/files`, { method: 'POST', body: form });
-    assert.equal(attached.status, 201, await attached.clone().text());
-  }
-  return created.id;
-}
+const job = createJobWithFiles;
 
 async function finishedRun(server: ServerProcess, jobId: string, args: string[] = []): Promise<ArtifactRun> {
   const run = await requestRun(server, jobId, { args });

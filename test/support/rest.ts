@@ -45,6 +45,28 @@ export async function createJob(client: RestClient, name: string, interpreter: s
   return job.id;
 }
 
+/**
+ * Creates a bash template and a job of the same name on it with more `fields` (artifact
+ * patterns, `runsOn`, …) and input `files` attached; returns the job id.
+ */
+export async function createJobWithFiles(
+  client: RestClient,
+  name: string,
+  body: string,
+  fields: Record<string, unknown> = {},
+  files: Array<{ name: string; bytes: Buffer }> = [],
+): Promise<string> {
+  await postJson(client, '/api/scripts', { name, interpreter: 'bash', body }, 201);
+  const created = await postJson<{ id: string }>(client, '/api/jobs', { name, scriptId: name, ...fields }, 201);
+  if (files.length > 0) {
+    const form = new FormData();
+    for (const file of files) form.append('file', new Blob([file.bytes]), file.name);
+    const attached = await client.request(`/api/jobs/${created.id}/files`, { method: 'POST', body: form });
+    if (attached.status !== 201) throw new Error(`Attaching files answered ${attached.status}: ${await attached.text()}`);
+  }
+  return created.id;
+}
+
 /** Requests a run of a job (`202`). */
 export function requestRun(client: RestClient, jobId: string, body: object = {}, actor?: string): Promise<Run> {
   return postJson<Run>(client, `/api/jobs/${jobId}/runs`, body, 202, actor);
