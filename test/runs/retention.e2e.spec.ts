@@ -220,7 +220,9 @@ for (const store of [embedded(), eventStoreDb()]) {
         const ids: string[] = [];
         for (let i = 0; i < 4; i++) {
           const requested = await requestRun(i % 2 === 0 ? a : b, job.id);
+          // Each server reads the other's writes a moment later: both must have seen the end.
           await waitForRun(a, requested.id);
+          await waitForRun(b, requested.id);
           ids.push(requested.id);
         }
         for (const id of ids.slice(0, 3)) {
