@@ -67,7 +67,7 @@ export class RunnersPage {
         return { id, label: run ? `${run.jobName} #${run.number}` : id };
       }),
     }));
-    return { template: 'pages/runners', title: 'Runners', nav: 'runners', data: { rows, form, registered, serverUrl: url } };
+    return { template: 'pages/runners', fragment: 'partials/runners-list', title: 'Runners', nav: 'runners', data: { rows, form, registered, serverUrl: url } };
   }
 }
 

@@ -10,8 +10,7 @@ import type { Page } from 'playwright-core';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
 import { startJobServer, type JobServerProcess } from '../support/job-server-process';
 import { heading, signIn, successFlash } from '../support/pages';
-import { getJson } from '../support/rest';
-import { eventually, type ServerProcess, startServer } from '../support/server-process';
+import { type ServerProcess, startServer } from '../support/server-process';
 
 const ENV_TOKEN = 'env-runner-token-0123456789';
 
@@ -53,18 +52,20 @@ describe('the Runners page in a browser', () => {
     assert.equal(await row('build-env').locator('button', { hasText: 'Revoke' }).count(), 0, 'an environment runner cannot be revoked here');
   });
 
-  it('shows a job server online with its labels once it connects', async () => {
+  it('shows a job server online with its labels once it connects, and offline once it stops, without a reload', async () => {
+    const loaded = await page.evaluate(() => performance.timeOrigin);
     jobServer = await startJobServer({ url: server.url, token: ENV_TOKEN, labels: ['linux', 'arch:arm64'] });
-    // The page shows the list as it was when loaded: load it once the server knows the job server is there.
-    await eventually(async () => {
-      const { items } = await getJson<{ items: Array<{ name: string; status: string }> }>(server, '/api/runners');
-      return items.some((runner) => runner.name === 'build-env' && runner.status === 'online') ? true : undefined;
-    }, 10_000, 'the job server to be online');
-    await page.reload();
     await row('build-env').locator('.status', { hasText: 'Online' }).waitFor();
     assert.deepEqual(await row('build-env').locator('.tag').allInnerTexts(), ['linux', 'arch:arm64']);
     assert.match(await row('build-env').innerText(), /just now/);
     await browser.screenshot('runners-online');
+    // A job server that stops says goodbye: the list follows.
+    await jobServer.stop();
+    jobServer.cleanup();
+    await row('build-env').locator('.status', { hasText: 'Offline' }).waitFor();
+    assert.equal(await page.evaluate(() => performance.timeOrigin), loaded, 'the page was not reloaded');
+    jobServer = await startJobServer({ url: server.url, token: ENV_TOKEN, labels: ['linux', 'arch:arm64'] });
+    await row('build-env').locator('.status', { hasText: 'Online' }).waitFor();
   });
 
   it('shows a refused name beside the field, as text', async () => {
