@@ -36,7 +36,8 @@ const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost
 /** `Release build #3 (job-3)`: how a run is named in messages. */
 const runName = (run: Run): string => `${run.jobName} #${run.number} (${run.id})`;
 
-function need(words: string[], index: number, what: string): string {
+/** The positional word at `index`; a usage error naming `what` when it is missing. */
+export function need(words: string[], index: number, what: string): string {
   const word = words[index];
   if (word === undefined || word === '') throw new UsageError(`Missing ${what}`);
   return word;
@@ -47,6 +48,12 @@ export class UsageError extends Error {}
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]);
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 const path = (segment: string): string => encodeURIComponent(segment);
+
+/** `?asOf=…` for `--as-of <time>`, or nothing. */
+function asOfQuery(input: CommandInput): string {
+  const asOf = text(input.options.asOf);
+  return asOf === undefined ? '' : `?asOf=${encodeURIComponent(asOf)}`;
+}
 
 /** `--env K=V` pairs into an object. */
 function envOf(values: string[]): Record<string, string> | undefined {
@@ -60,7 +67,8 @@ function envOf(values: string[]): Record<string, string> | undefined {
   return env;
 }
 
-function print(input: CommandInput, value: unknown, human: () => string): number {
+/** Prints `value` as JSON with `--json`, else what `human` makes of it; exit code 0. */
+export function print(input: CommandInput, value: unknown, human: () => string): number {
   input.out(input.json ? JSON.stringify(value, null, 2) : human());
   return 0;
 }
@@ -81,7 +89,7 @@ export const health: Command = async (input) => print(input, await input.api.jso
 
 export const scripts: Record<string, Command> = {
   list: async (input) => {
-    const { items } = await input.api.json<{ items: Script[] }>('GET', '/api/scripts');
+    const { items } = await input.api.json<{ items: Script[] }>('GET', `/api/scripts${asOfQuery(input)}`);
     return print(input, items, () => table(['ID', 'NAME', 'INTERPRETER', 'VERSION', 'UPDATED', 'BY'], items.map((s) => [s.id, s.name, s.interpreter, s.version, when(s.updatedAt), s.updatedBy])));
   },
   show: async (input) => {
@@ -149,16 +157,18 @@ export const jobs: Record<string, Command> = {
       const value = text(input.options[option]);
       if (value !== undefined) query.set(key, value);
     }
+    const asOf = text(input.options.asOf);
+    if (asOf !== undefined) query.set('asOf', asOf);
     const { items } = await input.api.json<{ items: Job[] }>('GET', `/api/jobs?${query}`);
     return print(input, items, () =>
       table(['NAME', 'TEMPLATE', 'TAGS', 'LAST RUN'], items.map((j) => [j.name, j.scriptName, j.tags.join(','), j.lastRun ? `#${j.lastRun.number} ${j.lastRun.status}` : ''])),
     );
   },
   show: async (input) => {
-    const job = await input.api.json<Job>('GET', `/api/jobs/${path(need(input.words, 0, 'job id or name'))}`);
+    const job = await input.api.json<Job & { asOf?: string }>('GET', `/api/jobs/${path(need(input.words, 0, 'job id or name'))}${asOfQuery(input)}`);
     return print(input, job, () =>
       [
-        `${job.name} (${job.id}, version ${job.version})`,
+        `${job.name} (${job.id}, version ${job.version})${job.asOf ? `, as it stood at ${when(job.asOf)}` : ''}`,
         job.description,
         `template: ${job.scriptName ?? '(removed)'}`,
         `args:     ${JSON.stringify(job.args)}`,

@@ -13,6 +13,7 @@ import { type Command as Handler, events, health, jobs, runs, scripts } from './
 import { completionScript } from './completion';
 import { addBackupCommands } from './backup-commands';
 import { addRunnerCommand } from './runner-command';
+import { jobHistory, scriptHistory } from './history-commands';
 
 /** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
 export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
@@ -58,12 +59,21 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
       await dispatch(handler, words, this.optsWithGlobals(), needsKey);
     });
   const group = (name: string, description: string): Command => program.command(name).description(description);
+  /** `history`, `version` and `restore` of a job or template (API.md, "History"). */
+  const historyLeaves = (parent: Command, word: string, what: string, handlers: typeof jobHistory): void => {
+    leaf(parent, `history ${word}`, `${what}'s versions: who changed what, when`, handlers.history);
+    leaf(parent, `version ${word} <n>`, `version n of ${what}, and what it changed`, handlers.version).option(
+      '--compare-to <m>',
+      'what changed since version m (default: the version before)',
+    );
+    leaf(parent, `restore ${word} <n>`, `make ${what} as it was at version n (recorded as a new version)`, handlers.restore);
+  };
 
   leaf(program, 'health', 'whether the server is up, its store and sandbox', health, false);
 
   // ---- scripts (templates) ----
   const s = group('scripts', 'script templates');
-  leaf(s, 'list', 'every template', scripts.list);
+  leaf(s, 'list', 'every template', scripts.list).option('--as-of <time>', 'as they stood then (ISO 8601 with a time zone)');
   leaf(s, 'show <template>', "a template and its body", scripts.show);
   leaf(s, 'create <name>', 'a new template', scripts.create)
     .requiredOption('--file <path>', 'the script body')
@@ -73,14 +83,16 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--file <path>', 'a new body')
     .option('--interpreter <name>', 'a new interpreter');
   leaf(s, 'remove <template>', 'remove a template no job uses', scripts.remove);
+  historyLeaves(s, '<template>', 'a template', scriptHistory);
 
   // ---- jobs ----
   const j = group('jobs', 'jobs: a template with arguments, environment and files');
   leaf(j, 'list', 'every job, with its last run', jobs.list)
     .option('--search <text>', 'name or description contains')
     .option('--tag <tag>', 'has this tag')
-    .option('--last-status <status>', 'its last run ended so (or never)');
-  leaf(j, 'show <job>', "a job's definition", jobs.show);
+    .option('--last-status <status>', 'its last run ended so (or never)')
+    .option('--as-of <time>', 'as they stood then (ISO 8601 with a time zone)');
+  leaf(j, 'show <job>', "a job's definition", jobs.show).option('--as-of <time>', 'as it stood then (ISO 8601 with a time zone)');
   jobOptions(leaf(j, 'create <name> [args...]', 'a new job; words after -- are more arguments', jobs.create).requiredOption('--script <template>', 'the template it runs'));
   jobOptions(
     leaf(j, 'update <job>', 'change a job (options left out stay as they are)', jobs.update)
@@ -90,6 +102,7 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     // After --keep-workdir: declared alone, commander would default it to true.
     .option('--no-keep-workdir', 'remove the work directory when each run ends');
   leaf(j, 'remove <job>', 'remove a job (its runs stay in the log)', jobs.remove);
+  historyLeaves(j, '<job>', 'a job', jobHistory);
   leaf(j, 'attach <job> <files...>', 'add or replace input files', jobs.attach);
   leaf(j, 'detach <job> <file>', 'remove an input file by name', jobs.detach);
   leaf(j, 'run <job> [args...]', 'request a run; words after -- are more arguments for this run', jobs.run)

@@ -129,6 +129,10 @@ describe('the OpenAPI description of the REST API', () => {
       await cli('scripts', 'list');
       await cli('scripts', 'show', 'greet');
       await cli('scripts', 'update', 'spare', '--name', 'spare2', '--interpreter', 'sh');
+      await cli('scripts', 'history', 'greet');
+      await cli('scripts', 'version', 'greet', '1');
+      await cli('scripts', 'restore', 'greet', '1');
+      await cli('scripts', 'list', '--as-of', '2000-01-01T00:00:00Z');
       await cli('scripts', 'remove', 'spare2');
       await cli('jobs', 'create', 'Greeter', '--script', 'greet', '--arg', 'x', '--env', 'A=1', '--tag', 't1', '--timeout', '60', '--description', 'says hi', '--keep-runs', '5', '--keep-workdir', '--artifact', 'out/*', '--', 'more');
       await cli('jobs', 'create', 'Gated', '--script', 'gated');
@@ -137,6 +141,12 @@ describe('the OpenAPI description of the REST API', () => {
       await cli('jobs', 'update', 'Greeter', '--name', 'Greeter2', '--timeout', 'none', '--keep-runs', 'all', '--no-keep-workdir', '--tag', 't2');
       await cli('jobs', 'attach', 'Greeter2', 'input.txt');
       await cli('jobs', 'detach', 'Greeter2', 'input.txt');
+      const { current } = JSON.parse(await cli('jobs', 'history', 'Greeter2')) as { current: number };
+      await cli('jobs', 'version', 'Greeter2', String(current), '--compare-to', '1');
+      // The current version: a restore that records nothing, so the job keeps its name for what follows.
+      await cli('jobs', 'restore', 'Greeter2', String(current));
+      await cli('jobs', 'show', 'Greeter2', '--as-of', new Date().toISOString());
+      await cli('jobs', 'list', '--as-of', new Date().toISOString(), '--search', 'greet', '--tag', 't1');
       assert.match(await cli('jobs', 'run', 'Greeter2', 'now', '--env', 'B=2', '--file', 'input.txt', '--follow'), /"type":"end"/);
       await cli('jobs', 'run', 'Greeter2', '--arg', 'later', '--delay', '3600');
       const gated = JSON.parse(await cli('jobs', 'run', 'Gated')) as { id: string };

@@ -210,6 +210,13 @@ describe('The CLI against the built server', () => {
     assert.equal((await json<{ files: Array<{ name: string }> }>(['jobs', 'attach', 'gated', file('in.txt', 'x')])).files[0].name, 'in.txt');
     assert.deepEqual(await json(['jobs', 'detach', 'gated', 'in.txt']), { removed: 'in.txt' });
     assert.deepEqual((await json<{ tags: string[] }>(['jobs', 'show', 'gated'])).tags, ['json']);
+    const jobVersions = await json<{ current: number; items: Array<{ version: number }> }>(['jobs', 'history', 'gated']);
+    assert.equal(jobVersions.items[jobVersions.items.length - 1].version, jobVersions.current);
+    assert.equal((await json<{ version: number }>(['jobs', 'version', 'gated', '1'])).version, 1);
+    assert.equal((await json<{ name: string }>(['jobs', 'restore', 'gated', String(jobVersions.current)])).name, 'Gated');
+    const scriptVersions = await json<{ current: number }>(['scripts', 'history', 'gated']);
+    assert.equal((await json<{ version: number }>(['scripts', 'version', 'gated', '1'])).version, 1);
+    assert.equal((await json<{ name: string }>(['scripts', 'restore', 'gated', String(scriptVersions.current)])).name, 'gated');
     assert.ok((await json<Array<{ name: string }>>(['jobs', 'list'])).some((j) => j.name === 'Gated'));
     await json(['jobs', 'create', 'Spare', '--script', 'gated']);
     assert.deepEqual(await json(['jobs', 'remove', 'spare']), { removed: 'spare' });
