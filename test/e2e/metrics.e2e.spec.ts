@@ -35,6 +35,11 @@ describe('GET /metrics on the built server', () => {
     }
     await scrape(server);
     await scrape(server, `Bearer ${server.key}`);
+    // The key is checked before the request's shape: a stranger's stray parameter gets a 401, not a 400.
+    assert.equal((await fetch(`${server.url}/metrics?x=1`)).status, 401);
+    const stray = await fetch(`${server.url}/metrics?x=1`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    assert.equal(stray.status, 400);
+    assert.match(((await stray.json()) as { message: string }).message, /\bx\b/);
     for (const path of ['/api/runs', '/api/jobs', '/api/events', '/api/health?details=1']) {
       const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
       assert.equal(response.status, 401, `${path} refuses the metrics token`);
