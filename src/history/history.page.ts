@@ -47,6 +47,9 @@ interface FieldRow {
 
 type Kind = 'job' | 'template';
 
+/** Versions the History view shows at a time (each with its diff), newest first. */
+const VERSIONS_PER_PAGE = 25;
+
 /**
  * The pages of a job's or template's history: the History view (every version, newest
  * first, with who, when, through which interface, and a field-by-field diff), one
@@ -64,10 +67,17 @@ abstract class HistoryPages {
   protected abstract history(): JobHistory | ScriptHistory;
   protected abstract restoreCommand(id: string, version: number, expected: bigint | undefined, request: AuthenticatedRequest): RestoreJobVersionCommand | RestoreScriptVersionCommand;
 
-  async historyPage(idOrName: string): Promise<PageSpec> {
+  /**
+   * The History view, newest first, {@link VERSIONS_PER_PAGE} versions a page: `before`
+   * (a version number, from the "Older versions" link) shows those older than it.
+   */
+  async historyPage(idOrName: string, before?: string): Promise<PageSpec> {
+    const newerThan = before === undefined ? undefined : versionNumber(before, 'before');
     const { id, items } = await this.history().changesets(idOrName);
     const current = items[items.length - 1];
-    const rows: VersionRow[] = items
+    const older = items.filter((item) => newerThan === undefined || item.version < newerThan);
+    const shown = older.slice(-VERSIONS_PER_PAGE);
+    const rows: VersionRow[] = shown
       .map((item) => ({
         version: item.version,
         at: item.at,
@@ -82,7 +92,20 @@ abstract class HistoryPages {
       template: 'pages/history',
       title: `History of ${current.content.name}`,
       nav: this.kind === 'job' ? 'jobs' : 'scripts',
-      data: { kind: this.kind, id, name: current.content.name, removed: current.content.status === 'removed', base: `${this.base}/${id}`, list: this.base, rows, current: current.version },
+      data: {
+        kind: this.kind,
+        id,
+        name: current.content.name,
+        removed: current.content.status === 'removed',
+        base: `${this.base}/${id}`,
+        list: this.base,
+        rows,
+        current: current.version,
+        count: items.length,
+        // Where the next page starts (the oldest version shown), when older ones remain.
+        olderBefore: older.length > shown.length ? shown[0].version : null,
+        paged: newerThan !== undefined,
+      },
     };
   }
 
@@ -165,8 +188,8 @@ export class JobHistoryPages extends HistoryPages {
   }
 
   @Get(':id/history')
-  async show(@Param('id') id: string, @Req() request: Request, @Res() response: Response): Promise<void> {
-    this.views.respond(request, response, await this.historyPage(id));
+  async show(@Param('id') id: string, @Query('before') before: string | undefined, @Req() request: Request, @Res() response: Response): Promise<void> {
+    this.views.respond(request, response, await this.historyPage(id, before));
   }
 
   @Get(':id/versions/:n')
@@ -205,8 +228,8 @@ export class ScriptHistoryPages extends HistoryPages {
   }
 
   @Get(':id/history')
-  async show(@Param('id') id: string, @Req() request: Request, @Res() response: Response): Promise<void> {
-    this.views.respond(request, response, await this.historyPage(id));
+  async show(@Param('id') id: string, @Query('before') before: string | undefined, @Req() request: Request, @Res() response: Response): Promise<void> {
+    this.views.respond(request, response, await this.historyPage(id, before));
   }
 
   @Get(':id/versions/:n')

@@ -65,6 +65,31 @@ describe('history pages in a browser', () => {
     await browser.screenshot('hist-history');
   });
 
+  it('pages a long history: the 25 newest versions, then older ones on request, and back', async () => {
+    const busy = (await postJson<{ id: string }>(server, '/api/scripts', { name: 'Busy template', interpreter: 'bash', body: 'echo 0\n' }, 201, 'Ada')).id;
+    for (let i = 1; i <= 30; i++) await put(`/api/scripts/${busy}`, { body: `echo ${i}\n` }, 'Ada');
+    await page.goto(`${server.url}/scripts/${busy}/history`);
+    await page.locator('#version-31').waitFor();
+    const shown = async () => (await page.locator('.version-item').evaluateAll((items) => items.map((item) => Number(item.getAttribute('data-version')))));
+    const newest = await shown();
+    assert.deepEqual(newest, Array.from({ length: 25 }, (_, i) => 31 - i));
+    assert.match(await page.locator('nav.pager').innerText(), /25 of 31 versions shown/);
+    assert.equal(await page.locator('#history-newest').count(), 0);
+    await page.click('#history-older');
+    await page.waitForURL(/\/history\?before=7$/);
+    await page.locator('#version-6').waitFor();
+    assert.deepEqual(await shown(), [6, 5, 4, 3, 2, 1]);
+    assert.deepEqual(await page.locator('#version-1 .diff-field[data-field="body"] .diff-add .diff-text').allInnerTexts(), ['echo 0']);
+    assert.equal(await page.locator('#history-older').count(), 0, 'nothing older than version 1');
+    await page.click('#history-newest');
+    await page.waitForURL(/\/history$/);
+    await page.locator('#version-31').waitFor();
+    assert.deepEqual(await shown(), newest);
+    const refused = await server.request(`/scripts/${busy}/history?before=soon`);
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /before: must be a version number/);
+  });
+
   it('restores version 2 of a job from its page as a new version equal to version 2', async () => {
     const job = (await postJson<{ id: string }>(server, '/api/jobs', { name: 'Restorable job', scriptId, args: ['first'], tags: ['t1'] }, 201, 'Ada')).id;
     await put(`/api/jobs/${job}`, { args: ['second', 'two'], env: { MODE: 'v2' } }, 'Ada');
