@@ -136,10 +136,40 @@ describe('Every endercompute command in the README, as written, against the buil
       },
     },
     {
+      command: 'endercompute jobs history "release build"',
+      check: (_, stdout) => {
+        assert.match(stdout, /^VERSION\s+WHEN\s+BY\s+SOURCE\s+CHANGE\s+FIELDS\n1\s.*\salice\s+cli\s+JobCreated\s/);
+        assert.match(stdout, /\n2\s.*\salice\s+cli\s+JobFileAttached\s+files\n/);
+        assert.match(stdout, /\n3 \(current\)\s.*\salice\s+cli\s+JobUpdated\s+keepRuns\n$/);
+      },
+    },
+    {
+      command: 'endercompute jobs version "release build" 3',
+      check: (_, stdout) => assert.match(stdout, /^job Release build \(\S+\), version 3 of 3\nJobUpdated by alice \(cli\) at .*\n\nChanged since version 2:\n {2}keepRuns: null → 20\n$/),
+    },
+    {
+      command: 'endercompute jobs restore "release build" 2',
+      check: async (_, stdout) => {
+        // A new version after the runs admitted since version 3 (bookkeeping events take numbers too).
+        const now = /^Restored job Release build to version 2: it is now version (\d+)\n$/.exec(stdout);
+        assert.ok(now && Number(now[1]) > 3, stdout);
+        assert.equal((await getJson<{ keepRuns: number | null }>(server, '/api/jobs/release%20build')).keepRuns, null);
+      },
+    },
+    {
+      command: 'endercompute jobs show "release build" --as-of <time>',
+      // The moment version 3 (--keep-runs 20) was recorded: the job as it was then.
+      fill: async () => ({ '<time>': (await getJson<{ items: Array<{ version: number; at: string }> }>(server, '/api/jobs/release%20build/versions')).items[2].at }),
+      check: (_, stdout) => {
+        assert.match(stdout, /^Release build \(\S+, version 3\), as it stood at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n/);
+        assert.match(stdout, /\noutput: {3}kept for the newest 20 finished runs\n/);
+      },
+    },
+    {
       command: 'source <(endercompute completion bash)',
       // Then, in the same shell, what pressing Tab after `endercompute jobs r` offers.
       after: 'complete -p endercompute; COMP_WORDS=(endercompute jobs r); COMP_CWORD=2; _endercompute; echo "${COMPREPLY[*]}"',
-      check: (_, stdout) => assert.equal(stdout, 'complete -o default -F _endercompute endercompute\nremove run\n'),
+      check: (_, stdout) => assert.equal(stdout, 'complete -o default -F _endercompute endercompute\nremove restore run\n'),
     },
   ];
 
