@@ -85,7 +85,8 @@ export class EventsController {
    * events written as lines and handed to `sendAll`, which waits for the client to drain
    * them before the next page is read. Memory holds one page of at most
    * {@link EXPORT_PAGE} events, fewer when the events are large (output with
-   * `includeBytes`), so that a page stays near {@link EXPORT_PAGE_BYTES} of payload. No limit and no scan cap: it ends at the log's end.
+   * `includeBytes`), so that a page stays near {@link EXPORT_PAGE_BYTES} of payload.
+   * No limit and no scan cap: it ends at the log's end.
    */
   async *exportLines(query: ListEventsQuery): AsyncGenerator<Buffer> {
     const filter = this.filterOf(query);

@@ -66,7 +66,7 @@ function change(version: Pick<VersionSummary, 'event' | 'restoredFrom'>): string
  * differs from the version compared with; a field of several lines (a template's
  * body) as a unified diff, any other as `before → after` in JSON.
  */
-export function describeVersion(kind: Kind, detail: VersionDetail): string {
+function describeVersion(kind: Kind, detail: VersionDetail): string {
   const name = typeof detail.content.name === 'string' ? detail.content.name : detail.id;
   const lines = [
     `${kind.noun} ${clean(name)} (${detail.id}), version ${detail.version} of ${detail.current}`,
