@@ -75,10 +75,7 @@ export function requestRun(client: RestClient, jobId: string, body: object = {},
 /** Polls a run until it has finished. */
 export function waitForRun(client: RestClient, runId: string, timeoutMs = 15_000): Promise<Run> {
   return eventually(async () => {
-    const response = await client.request(`/api/runs/${runId}`);
-    // Another server sharing the store learns of a run a moment after the one that took the request.
-    if (response.status === 404) return undefined;
-    const current = await expectJson<Run>(response, 200);
+    const current = await getJson<Run>(client, `/api/runs/${runId}`);
     return current.finishedAt !== null ? current : undefined;
   }, timeoutMs, `run ${runId} to finish`);
 }

@@ -190,13 +190,26 @@ export function parseLogLines(text: string): Array<Record<string, unknown>> {
   return lines;
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+/**
+ * Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. A check
+ * that throws is tried again too, until the deadline, and its last error is in the
+ * failure: what a test waits for may not exist yet where it looks (a server sharing the
+ * store learns of another's run a moment later, and answers 404 until then).
+ */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'the condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    let failure: { error: unknown } | null = null;
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      failure = { error };
+    }
+    if (Date.now() > deadline) {
+      const last = failure === null ? '' : `; the last check failed: ${failure.error instanceof Error ? failure.error.message : String(failure.error)}`;
+      throw new Error(`Timed out waiting for ${what}${last}`, failure === null ? undefined : { cause: failure.error });
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
 }
