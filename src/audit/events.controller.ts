@@ -19,8 +19,7 @@ const PAGE = 500;
  * V8 collects its young generation (the page being written) is moved to the old one, which
  * is only collected once it has grown by up to 4× its live size. With pages of 500 events
  * the server's RSS rose by 120 MiB over a 100,000-event export; with 100 it rises by about
- * 35 MiB (the log's 16 MiB SQLite page cache filling among it), as fast, and a second
- * export adds nothing (measured, issue 14).
+ * 18 MiB, as fast, and a second export adds nothing (measured, issue 14).
  */
 const EXPORT_PAGE = 100;
 /**

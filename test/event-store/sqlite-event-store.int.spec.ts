@@ -51,8 +51,8 @@ describe('SqliteEventStore', () => {
   after(() => store.close());
 
   describe('opening', () => {
-    it('runs with WAL, synchronous FULL and a busy timeout', () => {
-      assert.deepEqual(store.readPragmas(), { journalMode: 'wal', synchronous: 2, busyTimeoutMs: 5000 });
+    it('runs with WAL, synchronous FULL, a busy timeout and a 2 MiB page cache', () => {
+      assert.deepEqual(store.readPragmas(), { journalMode: 'wal', synchronous: 2, busyTimeoutMs: 5000, cacheKib: 2000 });
     });
 
     it('creates missing parent directories and the schema, with the constraints the store relies on', async () => {

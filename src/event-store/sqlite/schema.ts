@@ -12,6 +12,8 @@ export interface SqlitePragmas {
   /** 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
   synchronous: number;
   busyTimeoutMs: number;
+  /** The page cache's size in KiB. */
+  cacheKib: number;
 }
 
 /** How long a write waits for another connection (another process, a backup) to release its lock. */
@@ -114,9 +116,13 @@ function configure(db: Database.Database): void {
 
   // After a large burst the -wal file keeps its size; let a checkpoint shrink it back.
   db.pragma('journal_size_limit = 67108864');
-  // The page cache stays at SQLite's default (2 MiB): replay reads the log once in
-  // position order, and a larger cache measured slower on a cold replay (filling it
-  // costs more than it saves); the kernel's page cache holds the file anyway.
+  // A 2 MiB page cache, SQLite's own default (better-sqlite3 builds SQLite with 16 MiB).
+  // Reads of the log go through it once in position order (replay, catch-up, export),
+  // the kernel's page cache holds the file anyway, and every MiB here stays resident once
+  // the log has been read. Measured on a 636,534-event log: the whole log read at 307k
+  // events/s with 2 MiB against 314k–326k with 16 MiB, and the NDJSON export's memory
+  // growth fell from 30–37 to 18 MiB.
+  db.pragma('cache_size = -2000');
 }
 
 function createSchema(db: Database.Database): void {
@@ -130,11 +136,17 @@ function createSchema(db: Database.Database): void {
   }).immediate();
 }
 
+function cacheKib(cacheSize: number, pageSize: number): number {
+  return cacheSize < 0 ? -cacheSize : (cacheSize * pageSize) / 1024;
+}
+
 /** Reads the connection settings back from SQLite (for diagnostics and tests). */
 export function readPragmas(db: Database.Database): SqlitePragmas {
   return {
     journalMode: String(db.pragma('journal_mode', { simple: true })),
     synchronous: Number(db.pragma('synchronous', { simple: true })),
     busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+    // Negative: a size in KiB; positive: a number of pages.
+    cacheKib: cacheKib(Number(db.pragma('cache_size', { simple: true })), Number(db.pragma('page_size', { simple: true }))),
   };
 }
