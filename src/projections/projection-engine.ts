@@ -513,12 +513,21 @@ export class ProjectionEngine {
         }
       }
     }
+    const last = events[events.length - 1];
+    for (let p = 0; p < projections.length; p++) {
+      try {
+        projections[p].beforeCheckpoint?.();
+      } catch (error) {
+        if (isDiskFull(error) || isDatabaseDamage(error)) throw error;
+        throw new ProjectionStoppedError(projections[p].name, last, error);
+      }
+    }
     if (this.identityPending) {
       // Cleared once the batch committed (flush): a rolled-back batch writes it again.
       setIdentity(db, { store: this.identityPending.store, firstEventId: events[0].id });
     }
     if (this.eventsApplied + events.length >= KILL_BEFORE_CHECKPOINT) killForTest();
-    this.writeCheckpoint!(events[events.length - 1].position, this.totalApplied + events.length);
+    this.writeCheckpoint!(last.position, this.totalApplied + events.length);
   }
 
   /**

@@ -49,6 +49,12 @@ export interface Projection {
    */
   rolledBack?(): void;
   /**
+   * Writes what `apply` kept in memory during this batch, if anything: called in the
+   * engine's transaction after the batch's last event and before its checkpoint. A
+   * projection that writes through as it applies has nothing to do here.
+   */
+  beforeCheckpoint?(): void;
+  /**
    * Applies one event, synchronously, inside the engine's transaction; ignores events
    * it does not know. It throws only for an event it cannot apply: the engine then
    * rolls the batch back and stops, naming the event's position, and never skips it.

@@ -117,13 +117,20 @@ export class RunsReadModel implements Projection {
   /** Building: the query indexes and the search index are built by {@link finishBuild}. */
   private building = false;
   /**
-   * While building: the rows of unfinished runs as `apply` last wrote them, by id, and
-   * the counters of `runs_meta`, so that applying a run's next event does not read back
-   * what it just wrote (nothing else writes meanwhile). Written through to the database;
-   * dropped when a batch is rolled back ({@link rolledBack}) and when the build ends.
+   * While building, nothing but `apply` reads the database, so a batch's changes are kept
+   * here and written once, by {@link beforeCheckpoint}: a run requested, started and
+   * finished in one batch is one INSERT instead of an INSERT and four UPDATEs.
+   * - `unwritten`: the runs changed in this batch, whole rows, `isNew` when not in the
+   *   database yet, with their search text when it changed;
+   * - `admissions`: runs admitted in this batch and not requested yet;
+   * - `counters`: the counters of `runs_meta` (kept for the whole build);
+   * - `written`: unfinished runs as last written, so their next event does not read them back.
+   * All are dropped when a batch is rolled back ({@link rolledBack}) and when the build ends.
    */
-  private readonly written = new Map<string, RunRow>();
+  private readonly unwritten = new Map<string, { row: RunRow; isNew: boolean; search: string | null }>();
+  private readonly admissions = new Map<string, { seq: number; at: string }>();
   private readonly counters = new Map<string, number>();
+  private readonly written = new Map<string, RunRow>();
 
   /** Creates the tables (when missing) and prepares the statements; `building`: see {@link Projection.open}. */
   open(db: ProjectionDb, options: { building?: boolean } = {}): void {
@@ -149,13 +156,51 @@ export class RunsReadModel implements Projection {
 
   /** Forgets the rows and counters kept while building: the database is the truth again. */
   rolledBack(): void {
-    this.written.clear();
+    this.unwritten.clear();
+    this.admissions.clear();
     this.counters.clear();
+    this.written.clear();
   }
 
-  /** A run's state as `apply` needs it: as last written while building, else from the database. */
+  /**
+   * While building: writes what this batch's events changed (see {@link unwritten}), in
+   * the engine's transaction, before its checkpoint. Nothing to do otherwise: `apply`
+   * writes through.
+   */
+  beforeCheckpoint(): void {
+    if (!this.building) return;
+    for (const { row, isNew, search } of this.unwritten.values()) {
+      if (isNew) {
+        this.s.insertRow.run(row);
+        this.s.addSearch.run(row.seq, search);
+      } else {
+        this.s.updateRow.run(row);
+        if (search !== null) this.s.setSearch.run(search, row.seq);
+      }
+      this.remember(row);
+    }
+    this.unwritten.clear();
+    for (const [runId, { seq, at }] of this.admissions) this.s.addAdmission.run(runId, seq, at);
+    this.admissions.clear();
+    for (const [key, value] of this.counters) this.s.setMeta.run(key, value);
+  }
+
+  /** A run's state as `apply` needs it: as this batch left it while building, else from the database. */
   private stateOf(runId: string): RunRow | undefined {
-    return this.written.get(runId) ?? (this.s.stateById.get(runId) as RunRow | undefined);
+    return this.unwritten.get(runId)?.row ?? this.written.get(runId) ?? (this.s.stateById.get(runId) as RunRow | undefined);
+  }
+
+  /** While building: keeps a changed row for {@link beforeCheckpoint}. */
+  private hold(row: RunRow): void {
+    const held = this.unwritten.get(row.id);
+    if (held) held.row = row;
+    else this.unwritten.set(row.id, { row, isNew: false, search: null });
+  }
+
+  /** Whether a run or its admission is known (while building: also those of this batch). */
+  private known(runId: string): boolean {
+    if (this.building && (this.unwritten.has(runId) || this.admissions.has(runId))) return true;
+    return this.s.exists.get(runId) !== undefined || this.s.admission.get(runId) !== undefined;
   }
 
   private get s(): Statements {
@@ -171,8 +216,9 @@ export class RunsReadModel implements Projection {
   apply(recorded: RecordedEvent): void {
     if (recorded.type === 'JobRunAdmitted' && recorded.stream.startsWith('job-')) {
       const runId = (recorded.data as { runId: string }).runId;
-      if (this.s.exists.get(runId) !== undefined || this.s.admission.get(runId) !== undefined) return;
-      this.s.addAdmission.run(runId, this.takeSeq(), recorded.metadata.at);
+      if (this.known(runId)) return;
+      if (this.building) this.admissions.set(runId, { seq: this.takeSeq(), at: recorded.metadata.at });
+      else this.s.addAdmission.run(runId, this.takeSeq(), recorded.metadata.at);
       return;
     }
     if (recorded.stream.startsWith(OUTPUT_STREAM_PREFIX)) {
@@ -253,12 +299,19 @@ export class RunsReadModel implements Projection {
     if (finishedNow) {
       if (!this.building) this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
       // The reason joins what `q` finds.
-      const text = next.reason === null ? null : searchTextOf({ ...next, snapshot: this.s.snapshotOf.get(next.seq) as string });
-      const old = this.s.searchText.get(next.seq) as string;
+      const held = this.building ? this.unwritten.get(next.id) : undefined;
+      // A row held while building has its request (new in this batch) or not (read from the database).
+      const snapshot = held?.isNew ? next.snapshot : (this.s.snapshotOf.get(next.seq) as string);
+      const text = next.reason === null ? null : searchTextOf({ ...next, snapshot });
+      const old = held?.search ?? (held?.isNew ? null : (this.s.searchText.get(next.seq) as string));
       if (text !== null && text !== old) {
-        if (!this.building) this.s.ftsDelete.run(next.seq, old);
-        this.s.setSearch.run(text, next.seq);
-        if (!this.building) this.s.ftsInsert.run(next.seq, text);
+        if (held) {
+          held.search = text;
+        } else {
+          if (!this.building) this.s.ftsDelete.run(next.seq, old);
+          this.s.setSearch.run(text, next.seq);
+          if (!this.building) this.s.ftsInsert.run(next.seq, text);
+        }
       }
       this.finishes++;
     }
@@ -273,7 +326,10 @@ export class RunsReadModel implements Projection {
       queued_since: queuedSince(row.scheduled_for, row.requested_at),
       finished_ms: row.finished_at === null ? null : Date.parse(row.finished_at),
     };
-    if (this.building) this.remember(next as unknown as RunRow);
+    if (this.building) {
+      this.hold(next as unknown as RunRow);
+      return;
+    }
     // Only the columns that changed: an index whose columns stay is left alone (most are partial on the phase).
     const old = before as unknown as Record<string, unknown>;
     const changed = UPDATABLE_COLUMNS.filter((column) => next[column] !== old[column]);
@@ -313,15 +369,19 @@ export class RunsReadModel implements Projection {
     const added = this.s.addChunk.run(row.seq, recorded.stream, recorded.revision, data.offset, length).changes > 0;
     if (!added) return row.output_bytes;
     if (saveBytes) {
-      this.s.setOutputBytes.run(data.offset + length, row.seq);
       // A row kept while building is the row as stored: it follows.
       row.output_bytes = data.offset + length;
+      if (this.building) this.hold(row);
+      else this.s.setOutputBytes.run(data.offset + length, row.seq);
     }
     return data.offset + length;
   }
 
   get(id: string): RunRecord | undefined {
-    const row = this.s.byId.get(id) as RunRow | undefined;
+    // While building, another projection's `apply` may ask for a run this batch changed.
+    const held = this.building ? this.unwritten.get(id) : undefined;
+    const stored = held?.isNew ? undefined : (this.s.byId.get(id) as RunRow | undefined);
+    const row = held ? { ...stored, ...held.row } : stored;
     return row ? this.record(row) : undefined;
   }
 
@@ -611,14 +671,16 @@ export class RunsReadModel implements Projection {
   }
 
   private addRequested(data: RunRequested['data'], recorded: RecordedEvent): void {
-    if (this.s.exists.get(data.runId) !== undefined) return;
+    if ((this.building && this.unwritten.has(data.runId)) || this.s.exists.get(data.runId) !== undefined) return;
     // Its place and request time are the admission's (logs from before admissions: the request's own).
-    const admission = this.s.admission.get(data.runId) as { seq: number; at: string } | undefined;
-    if (admission) this.s.dropAdmission.run(data.runId);
+    const admitted = this.building ? this.admissions.get(data.runId) : undefined;
+    const admission = admitted ?? (this.s.admission.get(data.runId) as { seq: number; at: string } | undefined);
+    if (admitted) this.admissions.delete(data.runId);
+    else if (admission) this.s.dropAdmission.run(data.runId);
     const seq = admission?.seq ?? this.takeSeq();
     const requestedAt = admission?.at ?? recorded.metadata.at;
     const scheduledMs = data.scheduledFor === null ? null : Date.parse(data.scheduledFor);
-    this.s.insert.run({
+    const request = {
       seq,
       id: data.runId,
       job_id: data.jobId,
@@ -638,12 +700,17 @@ export class RunsReadModel implements Projection {
       run_trigger: data.trigger ? JSON.stringify(data.trigger) : null,
       runs_on: data.runsOn && data.runsOn.length > 0 ? JSON.stringify(normalizeLabels(data.runsOn)) : null,
       version: Number(recorded.revision),
-    });
-    if (this.building) this.remember(newRunState(seq, data, requestedAt, recorded));
+    };
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
-    this.s.addSearch.run(seq, text);
-    if (!this.building) this.s.ftsInsert.run(seq, text);
-    if (!this.building) this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
+    if (this.building) {
+      const row = { ...newRunState(seq, data, requestedAt, recorded), ...request };
+      this.unwritten.set(data.runId, { row, isNew: true, search: text });
+    } else {
+      this.s.insert.run(request);
+      this.s.addSearch.run(seq, text);
+      this.s.ftsInsert.run(seq, text);
+      this.s.addJobRun.run({ job_id: data.jobId, seq, scheduled_ms: scheduledMs });
+    }
     this.setCounter('count', this.size + 1);
   }
 
@@ -666,9 +733,10 @@ export class RunsReadModel implements Projection {
     return (this.s.meta.get(key) as number | undefined) ?? 0;
   }
 
+  /** Sets a counter (while building: kept in memory until {@link beforeCheckpoint}). */
   private setCounter(key: string, value: number): void {
-    this.s.setMeta.run(key, value);
     if (this.building) this.counters.set(key, value);
+    else this.s.setMeta.run(key, value);
   }
 
   /** A record from its row; its output index is read when first looked at. */

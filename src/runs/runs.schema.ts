@@ -14,6 +14,12 @@ export const UPDATABLE_COLUMNS = [
   'exit_code', 'signal', 'reason', 'output_bytes', 'dropped_bytes', 'output_expired_at', 'output_expired_by', 'expire_seq', 'version',
 ] as const;
 
+/** The columns set once, by the request: a row is these and {@link UPDATABLE_COLUMNS}. */
+export const REQUEST_COLUMNS = [
+  'seq', 'id', 'job_id', 'job_name', 'number', 'snapshot', 'extra', 'requested_at', 'requested_by', 'requested_by_key', 'correlation_id',
+  'request_event_id', 'rerun_of', 'run_trigger', 'runs_on',
+] as const;
+
 /** What a record is built from: every column but the bulky request (snapshot, extra), read when first looked at. */
 export const RECORD_COLUMNS = [
   'seq', 'id', 'job_id', 'job_name', 'number', 'requested_at', 'requested_by', 'correlation_id', 'request_event_id', 'rerun_of', 'run_trigger',

@@ -407,6 +407,32 @@ describe('artifacts of a run cut short by kill -9', () => {
   });
 });
 
+describe('artifacts after the read models are rebuilt from the log', () => {
+  let server: ServerProcess | null = null;
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  // A build writes each run's row once per batch: the artifacts projection, which looks the
+  // run up while applying its list, must find a run requested and finished in that batch.
+  it('lists the same files, and the run the same facts, as before the rebuild', async () => {
+    server = await startServer({ env: { ENDERCOMPUTE_SANDBOX: 'bwrap' } });
+    const id = await job(server, 'rebuilt', 'mkdir -p dist; printf "v1" > dist/app.tar.gz; echo "$ENDERCOMPUTE_RUN_NUMBER" > "$ENDERCOMPUTE_ARTIFACTS_DIR/n.txt"; echo done; exit 1', { artifacts: ['dist/*'] });
+    const run = await finishedRun(server, id);
+    const before = { run, artifacts: await getJson<Listed>(server, `/api/runs/${run.id}/artifacts`) };
+    assert.deepEqual(before.artifacts.items.map((i) => i.path), ['dist/app.tar.gz', 'n.txt']);
+    await server.stop();
+    for (const file of readdirSync(server.dataDir)) if (file.startsWith('projections.db')) rmSync(join(server.dataDir, file));
+    server = await startServer({ dataDir: server.dataDir, env: { ENDERCOMPUTE_SANDBOX: 'bwrap' } });
+    const rebuilt = { run: await getJson<ArtifactRun>(server, `/api/runs/${run.id}`), artifacts: await getJson<Listed>(server, `/api/runs/${run.id}/artifacts`) };
+    assert.deepEqual(rebuilt, before);
+    assert.equal((await bytesOf(server, `/api/runs/${run.id}/artifacts/dist/app.tar.gz`)).bytes.toString(), 'v1');
+    const found = await getJson<{ items: Run[] }>(server, `/api/runs?q=rebuilt&status=failed`);
+    assert.deepEqual(found.items.map((r) => r.id), [run.id]);
+  });
+});
+
 describe('an artifact with a hostile name', () => {
   let server: ServerProcess;
   const dir = mkdtempSync(join(tmpdir(), 'endercompute-hostile-artifact-'));

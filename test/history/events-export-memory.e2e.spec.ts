@@ -49,7 +49,7 @@ describe('NDJSON export of 100,000 events: memory', () => {
     // day (not one still giving back what a cold rebuild used).
     const building = await startServer({ dataDir });
     await building.stop();
-    server = await startServer({ dataDir, productionFlags: true });
+    server = await startServer({ dataDir });
   });
   after(async () => {
     await server?.stop();

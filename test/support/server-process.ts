@@ -23,8 +23,6 @@ export interface ServerOptions {
    * (and {@link onServerDisk}) see the mount.
    */
   diskMiB?: number;
-  /** Start Node with the flags `npm run start:prod` gives it (see {@link productionNodeFlags}): for memory figures. */
-  productionFlags?: boolean;
 }
 
 export interface ServerProcess {
@@ -77,11 +75,15 @@ export function productionNodeFlags(): string[] {
   return match[1].trim().split(/\s+/).filter((flag) => flag !== '');
 }
 
-/** Starts `node dist/src/main.js` on a free port and resolves once it serves. */
+/**
+ * Starts `node dist/src/main.js` on a free port, with the Node flags `npm run start:prod`
+ * gives it (so every test runs the server within the heap it ships with), and resolves
+ * once it serves.
+ */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
   let key = options.key ?? TEST_KEY;
-  const flags = options.productionFlags ? productionNodeFlags() : [];
+  const flags = productionNodeFlags();
   const command = options.diskMiB === undefined ? [process.execPath, ...flags, SERVER_ENTRY] : onSmallDisk(options.diskMiB, dataDir);
   const child = spawn(command[0], command.slice(1), {
     cwd: options.cwd,

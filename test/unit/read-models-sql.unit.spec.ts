@@ -50,6 +50,8 @@ function buildModels(events: readonly RecordedEvent[]): Models {
       jobs.apply(event);
       runs.apply(event);
     });
+    // As the engine does: what the batch kept in memory is written before its checkpoint.
+    runs.beforeCheckpoint();
   });
   const failing = Math.floor(events.length / 1000 / 2) * 1000;
   for (let start = 0; start < events.length; start += 1000) {
