@@ -78,6 +78,8 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
   detach(feed: RunFeed, waker: Waker): void {
     feed.viewers.delete(waker);
     this.viewers.delete(waker);
+    // Nobody watches any more: back to the small window at once.
+    if (feed.viewers.size === 0) feed.trim();
     this.releaseIfUnused(feed);
   }
 

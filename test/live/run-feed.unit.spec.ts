@@ -1,12 +1,15 @@
 /**
  * A run's live window: chunks read together become one frame; bytes held
  * already (live, then the same bytes stored) are taken once; a gap restarts
- * the window; memory stays within WINDOW_BYTES however much output passes.
+ * the window; memory stays within WINDOW_BYTES however much output passes,
+ * WATCHED_WINDOW_BYTES while anyone watches, and shrinks back when the last
+ * viewer leaves.
  */
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { MAX_FRAME_BYTES, RunFeed, WINDOW_BYTES } from '../../src/live/run-feed';
+import { LiveOutputHub } from '../../src/live/live-output.hub';
+import { MAX_FRAME_BYTES, RunFeed, WATCHED_WINDOW_BYTES, WINDOW_BYTES } from '../../src/live/run-feed';
 import { Waker } from '../../src/live/waker';
 
 describe('run feed', () => {
@@ -70,6 +73,28 @@ describe('run feed', () => {
     assert.ok(feed.end - feed.start <= WINDOW_BYTES + MAX_FRAME_BYTES, `window ${feed.end - feed.start}`);
     assert.ok(feed.end - feed.start >= WINDOW_BYTES - MAX_FRAME_BYTES);
     assert.equal(feed.frameAt(0), undefined);
+    assert.ok(feed.frameAt(offset - 1));
+  });
+
+  it('keeps WATCHED_WINDOW_BYTES while a viewer is attached, and WINDOW_BYTES again once it leaves', async () => {
+    const hub = new LiveOutputHub();
+    hub.runStarting('r');
+    const waker = new Waker();
+    const feed = hub.attach('r', waker, () => undefined);
+    const chunk = Buffer.alloc(64 * 1024, 'y');
+    let offset = 0;
+    for (let i = 0; i < 2 * (WATCHED_WINDOW_BYTES / chunk.length); i++) {
+      hub.publish('r', chunk, offset);
+      offset += chunk.length;
+      if (i % 3 === 0) await nextTurn();
+    }
+    await nextTurn();
+    const watched = feed.end - feed.start;
+    assert.ok(watched >= WATCHED_WINDOW_BYTES - MAX_FRAME_BYTES && watched <= WATCHED_WINDOW_BYTES + MAX_FRAME_BYTES, `window while watched ${watched}`);
+    hub.detach(feed, waker);
+    assert.equal(hub.feed('r'), feed, 'the run still runs here: its feed stays');
+    const alone = feed.end - feed.start;
+    assert.ok(alone >= WINDOW_BYTES - MAX_FRAME_BYTES && alone <= WINDOW_BYTES + MAX_FRAME_BYTES, `window once nobody watches ${alone}`);
     assert.ok(feed.frameAt(offset - 1));
   });
 });
