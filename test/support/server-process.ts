@@ -83,8 +83,8 @@ export function productionNodeFlags(): string[] {
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
   let key = options.key ?? TEST_KEY;
-  const flags = productionNodeFlags();
-  const command = options.diskMiB === undefined ? [process.execPath, ...flags, SERVER_ENTRY] : onSmallDisk(options.diskMiB, dataDir);
+  const server = [process.execPath, ...productionNodeFlags(), SERVER_ENTRY];
+  const command = options.diskMiB === undefined ? server : onSmallDisk(options.diskMiB, dataDir, server);
   const child = spawn(command[0], command.slice(1), {
     cwd: options.cwd,
     env: serverEnvironment(dataDir, options.generatedKey ? null : key, options.env),
@@ -223,10 +223,10 @@ export async function expectJson<T>(response: Response, status: number): Promise
   return JSON.parse(text) as T;
 }
 
-/** `node main.js` in a mount namespace of its own, its data dir a fresh tmpfs of `megabytes` MiB. */
-function onSmallDisk(megabytes: number, dataDir: string): string[] {
+/** `server` (the node command line) in a mount namespace of its own, its data dir a fresh tmpfs of `megabytes` MiB. */
+function onSmallDisk(megabytes: number, dataDir: string, server: string[]): string[] {
   const script = `mount -t tmpfs -o size=${megabytes}m,mode=0700 endercompute-test "$0" && exec "$@"`;
-  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, dataDir, process.execPath, SERVER_ENTRY];
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, dataDir, ...server];
 }
 
 /**
