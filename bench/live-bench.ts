@@ -4,7 +4,9 @@
  * - a line printed by a run → the same line received by a client of
  *   `GET /api/runs/:id/output/stream`: median and p99;
  * - a run printing 100 MB with 10 live viewers attached, request → finished,
- *   against the same command writing to a file;
+ *   against the same command writing to a file and the same run unwatched:
+ *   once with 10 clients of the API stream (every byte, as base64), once with
+ *   10 run pages watching (the page's own stream, as a browser opens it);
  * - the run page of that 100 MB run (full page with the key), median.
  */
 import { spawn } from 'node:child_process';
@@ -83,7 +85,6 @@ async function benchLargeRunWatched(server: ServerProcess): Promise<void> {
     const runMs = Date.parse(run.finishedAt ?? '') - sentAt;
     const received = await Promise.all(viewers);
     const allReadMs = Date.now() - sentAt;
-    agent.destroy();
     const everyone = received.every((bytes) => bytes >= run.outputBytes);
     report(
       `live: 100 MB run, ${VIEWERS} live viewers: request → finished`,
@@ -92,12 +93,27 @@ async function benchLargeRunWatched(server: ServerProcess): Promise<void> {
       runMs <= 3 * baselineMs,
     );
     report(
-      `live: 100 MB run, ${VIEWERS} live viewers against none: request → finished`,
+      `live: 100 MB run, ${VIEWERS} API stream clients (every byte) against none: request → finished`,
       ms(runMs),
       `unwatched ${ms(unwatchedMs)} (${ratio(runMs, unwatchedMs)}; target ≤ 1.2×)`,
       runMs <= 1.2 * unwatchedMs,
     );
     report(`live: … until all ${VIEWERS} viewers had every byte`, ms(allReadMs), everyone ? `${(run.outputBytes / 1e6).toFixed(0)} MB each` : 'A VIEWER MISSED BYTES', everyone);
+
+    // The same run watched the way people watch it: 10 run pages, each on the stream its page names.
+    const pageSentAt = Date.now();
+    const pageRequested = await requestRun(server, jobId);
+    const pageViewers = Array.from({ length: VIEWERS }, () => watchRunPage(server, pageRequested.id, agent));
+    const pageRun = await waitForRun(server, pageRequested.id, 600_000);
+    const pageRunMs = Date.parse(pageRun.finishedAt ?? '') - pageSentAt;
+    const pagesDone = (await Promise.all(pageViewers)).every(Boolean);
+    agent.destroy();
+    report(
+      `live: 100 MB run, ${VIEWERS} run pages watching against none: request → finished`,
+      ms(pageRunMs),
+      `unwatched ${ms(unwatchedMs)} (${ratio(pageRunMs, unwatchedMs)}; target ≤ 1.2×)${pagesDone ? '' : '; A PAGE MISSED THE END'}`,
+      pageRunMs <= 1.2 * unwatchedMs && pagesDone,
+    );
 
     await getJson<Run>(server, `/api/runs/${run.id}`);
     const times: number[] = [];
@@ -148,6 +164,27 @@ function readStream(server: ServerProcess, runId: string, onOutput: (data: strin
         }
       });
       response.on('end', resolve);
+      response.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * A person watching the run page: loads the page, opens the live stream it names
+ * (`hx-sse:connect`) and reads it to `run-done`. Resolves with whether the end came.
+ */
+async function watchRunPage(server: ServerProcess, runId: string, agent: Agent): Promise<boolean> {
+  const html = await (await server.request(`/runs/${runId}`)).text();
+  const streamPath = /hx-sse:connect="([^"]+)"/.exec(html)?.[1]?.replaceAll('&amp;', '&');
+  if (!streamPath) return false;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(new URL(`${server.url}${streamPath}`), { agent, headers: { authorization: `Bearer ${server.key}` } }, (response) => {
+      let tail = '';
+      response.setEncoding('utf8');
+      response.on('data', (text: string) => (tail = (tail + text).slice(-4096)));
+      response.on('end', () => resolve(tail.includes('event: run-done')));
       response.on('error', reject);
     });
     req.on('error', reject);

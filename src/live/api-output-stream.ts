@@ -6,6 +6,7 @@ import { LiveOutputHub } from './live-output.hub';
 import { OutputBytes } from './output-bytes';
 import { msUntilDue } from './page-state';
 import type { ByteFrame, RunFeed } from './run-feed';
+import { ViewedRun } from './viewed-run';
 import { sseMessage, type SseConnection } from './sse-connection';
 
 /** Largest piece of stored output sent as one event. */
@@ -58,8 +59,9 @@ export class ApiOutputStream {
   private async loop(runId: string, from: number, feed: RunFeed, connection: SseConnection): Promise<void> {
     let sent = from;
     let lastStatus: string | null = null;
+    const viewed = new ViewedRun(this.runs, this.hub, runId);
     while (!connection.closed) {
-      const run = this.runs.get(runId);
+      const run = viewed.current();
       if (!run) return;
       const status = this.runs.statusOf(run, this.clock.now());
       // After the first, a finished status comes with the end event, once all output is sent.

@@ -8,6 +8,7 @@ import { OutputView } from './output-view';
 import { msUntilDue, pageStateOf } from './page-state';
 import { PAGE_SKIP_BYTES, PAGE_SKIP_TAIL_BYTES, PAGE_TICK_MS, SharedPageFrames } from './page-frames';
 import type { RunFeed } from './run-feed';
+import { ViewedRun } from './viewed-run';
 import { sseMessage, type SseConnection } from './sse-connection';
 import { type LineState, TerminalRenderer } from './terminal-renderer';
 
@@ -73,8 +74,9 @@ export class PageOutputStream {
     let lastSeq = -1;
     let lastOwnFrameAt = 0;
     let lastPageState = pageState;
+    const viewed = new ViewedRun(this.runs, this.hub, runId);
     while (!connection.closed) {
-      const run = this.runs.get(runId);
+      const run = viewed.current();
       if (!run) return;
       // The end is told by run-done once all output is sent: a refresh before would close the stream early.
       const current = run.phase === 'finished' ? lastPageState : this.pageState(run);

@@ -3,14 +3,17 @@
  * already (live, then the same bytes stored) are taken once; a gap restarts
  * the window; memory stays within WINDOW_BYTES however much output passes,
  * WATCHED_WINDOW_BYTES while anyone watches, and shrinks back when the last
- * viewer leaves.
+ * viewer leaves. A viewer's copy of its run is read again only when the read
+ * models changed.
  */
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { LiveOutputHub } from '../../src/live/live-output.hub';
 import { MAX_FRAME_BYTES, RunFeed, WATCHED_WINDOW_BYTES, WINDOW_BYTES } from '../../src/live/run-feed';
+import { ViewedRun } from '../../src/live/viewed-run';
 import { Waker } from '../../src/live/waker';
+import type { RunsReadModel } from '../../src/runs/runs.read-model';
 
 describe('run feed', () => {
   it('joins the chunks of one turn into a frame, and wakes its viewers once it is sealed', async () => {
@@ -96,5 +99,33 @@ describe('run feed', () => {
     const alone = feed.end - feed.start;
     assert.ok(alone >= WINDOW_BYTES - MAX_FRAME_BYTES && alone <= WINDOW_BYTES + MAX_FRAME_BYTES, `window once nobody watches ${alone}`);
     assert.ok(feed.frameAt(offset - 1));
+  });
+});
+
+describe('a viewer’s copy of its run', () => {
+  it('is read again after a read-model change is told, and not for new output alone', async () => {
+    const hub = new LiveOutputHub();
+    let reads = 0;
+    let status = 'running';
+    const runs = { get: (id: string) => (reads++, { id, status }) } as unknown as RunsReadModel;
+    const viewed = new ViewedRun(runs, hub, 'r');
+    const waker = new Waker();
+    const feed = hub.attach('r', waker, () => {});
+    assert.equal((viewed.current() as unknown as { status: string }).status, 'running');
+    for (let i = 0; i < 50; i++) {
+      feed.append(i, Buffer.from('x'));
+      await nextTurn();
+      viewed.current();
+    }
+    assert.equal(reads, 1, 'output wakes the viewer but leaves its run as it was');
+    status = 'succeeded';
+    hub.wakeRun('r');
+    assert.equal((viewed.current() as unknown as { status: string }).status, 'succeeded');
+    hub.wakeAll();
+    viewed.current();
+    assert.equal(reads, 3, 'each change told is one read, whichever run it was told for');
+    hub.wakeRun('another run');
+    viewed.current();
+    assert.equal(reads, 4);
   });
 });
