@@ -13,6 +13,7 @@ import {
   ARTIFACT_ENTRIES_PER_EVENT,
   artifactContentStream,
   artifactListStream,
+  ownerOfContentStream,
   type ArtifactEntry,
   type ArtifactEvent,
   type RunArtifactsCollected,
@@ -217,16 +218,19 @@ export class ArtifactStore {
   }
 
   /**
-   * Retention expired the run's output: its artifacts go with it. Each copy it kept
-   * is released and deleted when no run that still keeps artifacts references it;
-   * then the run's list stream is deleted. Safe to repeat (after a stop in between).
+   * Retention expired the run's output: its artifacts go with it. Each copy it kept,
+   * and each copy named after it that no list names (stored, whole or in part, by a
+   * run that ended without recording its list), is released and deleted when no run
+   * that still keeps artifacts references it; then the run's list stream is deleted.
+   * Safe to repeat (after a stop in between).
    */
   async releaseRun(runId: string, context: CommandContext): Promise<void> {
     // Most runs have no artifacts: no read of the store for them (retention calls this for every expired run at start).
-    if (!this.artifacts.hasList(runId)) return;
-    const contents = this.artifacts.contentsOf(runId);
-    if (contents.length > 0) await this.caughtUp();
+    const listed = this.artifacts.hasList(runId);
+    const contents = new Set([...(listed ? this.artifacts.contentsOf(runId) : []), ...this.artifacts.copiesOf(runId)]);
+    if (contents.size > 0) await this.caughtUp();
     for (const stream of contents) await this.releaseContent(stream, context);
+    if (!listed) return;
     const list = artifactListStream(runId);
     const [last] = await this.store.readStream(list, { direction: 'backwards', maxCount: 1 });
     if (last) await this.store.deleteStream(list);
@@ -240,11 +244,13 @@ export class ArtifactStore {
         await this.store.deleteStream(stream);
         return;
       }
-      if (last.type === 'BlobChunkStored') return; // Being stored right now by a run: it references it next.
-      // The references are the events after `BlobCompleted`: read them from the end.
-      const referencing = await this.referencesOf(stream, last.revision);
+      // Only the run a copy is named after stores its chunks: while it may, the copy is on its way to a list.
+      if (last.type === 'BlobChunkStored' && this.stillKeeps(ownerOfContentStream(stream))) return;
+      // The references are the events after `BlobCompleted`: read them from the end (an unfinished copy has none).
+      const referencing = last.type === 'BlobChunkStored' ? [] : await this.referencesOf(stream, last.revision);
       if (referencing.some((runId) => this.stillKeeps(runId))) return;
       try {
+        // With the expected revision: a chunk or a reference appended meanwhile makes this look again.
         await this.append(stream, [{ type: 'ArtifactContentReleased', data: { sha256: (last.data as { sha256: string }).sha256 } }], last.revision, context);
       } catch (error) {
         if (error instanceof StreamConflictError) continue; // Referenced meanwhile: look again.

@@ -48,6 +48,11 @@ export const ARTIFACT_CONTENT_PREFIX = 'artifactdata-';
 
 export const artifactListStream = (runId: string): string => `${ARTIFACT_LIST_PREFIX}${runId}`;
 export const artifactContentStream = (sha256: string, runId: string): string => `${ARTIFACT_CONTENT_PREFIX}${sha256}-${runId}`;
+/** The run a copy is named after (the one that stored it): what follows the sha256, which has no `-`. */
+export const ownerOfContentStream = (stream: string): string => {
+  const afterPrefix = stream.slice(ARTIFACT_CONTENT_PREFIX.length);
+  return afterPrefix.slice(afterPrefix.indexOf('-') + 1);
+};
 
 /** Entries (files and skipped together) per `RunArtifactsCollected`: at most ~1 KiB of path each, so ~200 KB an event. */
 export const ARTIFACT_ENTRIES_PER_EVENT = 200;

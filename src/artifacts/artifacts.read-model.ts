@@ -5,7 +5,7 @@ import type { Projection, ProjectionDb } from '../projections/projection';
 import type { FinishedStatus } from '../runs/run.events';
 import { RunsReadModel } from '../runs/runs.read-model';
 import type { SkippedArtifact } from '../runs/runner/artifact-collector';
-import { ARTIFACT_CONTENT_PREFIX, ARTIFACT_LIST_PREFIX, type ArtifactEntry, type RunArtifactsCollected } from './artifact.events';
+import { ARTIFACT_CONTENT_PREFIX, ARTIFACT_LIST_PREFIX, type ArtifactEntry, ownerOfContentStream, type RunArtifactsCollected } from './artifact.events';
 
 /** A kept artifact as the read model answers it. */
 export interface ArtifactRecord extends ArtifactEntry {
@@ -19,8 +19,9 @@ export interface ArtifactRecord extends ArtifactEntry {
  * - `run_artifacts`: one row per kept file of a run, with its job, number, how the
  *   run ended and whether its artifacts expired (for the `latest` permalink);
  * - `run_artifacts_skipped`: the files a run found but did not keep, in order;
- * - `artifact_content`: every `artifactdata-…` copy, complete and released or not
- *   (deduplication looks up a complete, unreleased copy by sha256).
+ * - `artifact_content`: every `artifactdata-…` copy, complete and released or not,
+ *   with the run it is named after (deduplication looks up a complete, unreleased
+ *   copy by sha256; retention, the copies a run stored whether its list names them or not).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS run_artifacts (
@@ -48,10 +49,12 @@ CREATE TABLE IF NOT EXISTS run_artifacts_skipped (
 CREATE TABLE IF NOT EXISTS artifact_content (
   stream TEXT PRIMARY KEY,
   sha256 TEXT NOT NULL,
+  run_id TEXT NOT NULL,
   complete INTEGER NOT NULL DEFAULT 0,
   released INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS artifact_content_live ON artifact_content (sha256) WHERE complete = 1 AND released = 0;
+CREATE INDEX IF NOT EXISTS artifact_content_by_run ON artifact_content (run_id) WHERE released = 0;
 `;
 
 type Statement = BetterSqlite3.Statement;
@@ -70,7 +73,8 @@ interface ArtifactRow {
 @Injectable()
 export class ArtifactsReadModel implements Projection {
   readonly name = 'artifacts';
-  readonly version = 1;
+  /** 2: `artifact_content.run_id` (retention finds the copies of a run that ended without its list). */
+  readonly version = 2;
   private statements: Record<string, Statement> | null = null;
 
   constructor(private readonly runs: RunsReadModel) {}
@@ -85,7 +89,7 @@ export class ArtifactsReadModel implements Projection {
       skippedCount: p('SELECT COUNT(*) FROM run_artifacts_skipped WHERE run_id = ?').pluck(),
       finished: p('UPDATE run_artifacts SET status = ? WHERE run_id = ?'),
       expired: p('UPDATE run_artifacts SET expired = 1 WHERE run_id = ?'),
-      contentSeen: p('INSERT OR IGNORE INTO artifact_content (stream, sha256) VALUES (?, ?)'),
+      contentSeen: p('INSERT OR IGNORE INTO artifact_content (stream, sha256, run_id) VALUES (?, ?, ?)'),
       contentComplete: p('UPDATE artifact_content SET complete = 1 WHERE stream = ?'),
       contentReleased: p('UPDATE artifact_content SET released = 1 WHERE stream = ?'),
       list: p('SELECT * FROM run_artifacts WHERE run_id = ? ORDER BY path'),
@@ -94,6 +98,7 @@ export class ArtifactsReadModel implements Projection {
       latest: p("SELECT * FROM run_artifacts WHERE job_id = ? AND path = ? AND status = 'succeeded' AND expired = 0 ORDER BY number DESC LIMIT 1"),
       live: p('SELECT stream FROM artifact_content WHERE sha256 = ? AND complete = 1 AND released = 0 ORDER BY stream LIMIT 1').pluck(),
       contentsOf: p('SELECT DISTINCT content FROM run_artifacts WHERE run_id = ?').pluck(),
+      copiesOf: p('SELECT stream FROM artifact_content WHERE run_id = ? AND released = 0').pluck(),
       keptBy: p('SELECT run_id FROM run_artifacts WHERE run_id = ? AND expired = 0 LIMIT 1').pluck(),
       listed: p('SELECT 1 FROM run_artifacts WHERE run_id = ? UNION ALL SELECT 1 FROM run_artifacts_skipped WHERE run_id = ? LIMIT 1').pluck(),
     };
@@ -112,7 +117,7 @@ export class ArtifactsReadModel implements Projection {
       if (typeof sha256 !== 'string') return;
       // Chunks carry the bytes: only the first makes a row, later ones are skipped without a write.
       if (event.type === 'BlobChunkStored' && event.revision > 0n) return;
-      this.s.contentSeen.run(event.stream, sha256);
+      this.s.contentSeen.run(event.stream, sha256, ownerOfContentStream(event.stream));
       if (event.type === 'BlobCompleted') this.s.contentComplete.run(event.stream);
       else if (event.type === 'ArtifactContentReleased') this.s.contentReleased.run(event.stream);
     } else if (event.stream.startsWith('run-')) {
@@ -169,6 +174,15 @@ export class ArtifactsReadModel implements Projection {
   /** The content streams a run's artifacts are kept in. */
   contentsOf(runId: string): string[] {
     return this.s.contentsOf.all(runId) as string[];
+  }
+
+  /**
+   * The copies named after a run and not released: those its list names, and any it
+   * began or finished storing without a list that names them (a job server that
+   * stopped before announcing its list again, a server stopped while storing).
+   */
+  copiesOf(runId: string): string[] {
+    return this.s.copiesOf.all(runId) as string[];
   }
 
   /** Whether the log holds a list for the run (kept or skipped files), as far as the read model has seen. */

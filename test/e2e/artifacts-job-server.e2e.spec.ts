@@ -20,6 +20,7 @@ import { createJobWithFiles, getJson, postJson, requestRun, type Run as BaseRun,
 import { eventually, expectJson, type ServerProcess, startServer } from '../support/server-process';
 
 interface Run extends BaseRun {
+  outputExpiredBy?: string | null;
   runner: string | null;
   artifactsSkipped: Array<{ path: string; size: number; reason: string }>;
 }
@@ -157,20 +158,28 @@ describe('artifacts from a job server (endercompute runner)', () => {
     assert.deepEqual(run.artifactsSkipped, listed.skipped);
   });
 
-  it('speaks the artifact endpoints of the runner protocol: resumable, a repeated upload acknowledged and never stored twice', async () => {
-    const report = encodeURIComponent(JSON.stringify({ labels: ['manual'], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
-    const call = (path: string, init: RequestInit & { token?: string } = {}): Promise<Response> =>
-      fetch(new URL(path, server.url), { ...init, headers: { authorization: `Bearer ${init.token ?? MANUAL_TOKEN}`, 'x-runner-report': report, ...(init.headers as Record<string, string>) } });
-    const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const put = (runId: string, sha: string, size: number, offset: number, bytes: Buffer): Promise<Response> =>
-      call(`/api/runner/runs/${runId}/artifacts/${sha}?size=${size}&offset=${offset}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
-
-    const jobId = await job('manual-remote', 'true', { runsOn: ['manual'] });
-    const requested = await requestRun(server, jobId);
+  // A job server spoken for by the test itself, over the runner protocol, as `js-manual` with the label `manual`.
+  const report = encodeURIComponent(JSON.stringify({ labels: ['manual'], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
+  const call = (path: string, init: RequestInit & { token?: string } = {}): Promise<Response> =>
+    fetch(new URL(path, server.url), { ...init, headers: { authorization: `Bearer ${init.token ?? MANUAL_TOKEN}`, 'x-runner-report': report, ...(init.headers as Record<string, string>) } });
+  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const put = (runId: string, sha: string, size: number, offset: number, bytes: Buffer): Promise<Response> =>
+    call(`/api/runner/runs/${runId}/artifacts/${sha}?size=${size}&offset=${offset}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+  /** Claims the run just requested and reports it started. */
+  const claimAndStart = async (runId: string): Promise<void> => {
     const claimed = await expectJson<{ run: { runId: string } }>(await call('/api/runner/claim', json({ workRoot: '/tmp/manual-runner', wait: 10 })), 200);
-    assert.equal(claimed.run.runId, requested.id);
-    const runId = requested.id;
+    assert.equal(claimed.run.runId, runId);
     await expectJson(await call(`/api/runner/runs/${runId}/started`, json({ pid: 999_999, processStartTicks: null, workdir: `/tmp/manual-runner/${runId}` })), 200);
+  };
+  const finish = async (runId: string, status: string, exitCode: number): Promise<void> => {
+    await expectJson(await call(`/api/runner/runs/${runId}/finished`, json({ status, exitCode, signal: null, droppedBytes: 0, reason: null, outputBytes: 0 })), 200);
+  };
+  const eventsOf = (stream: string): number => inLog((db) => db.prepare('SELECT COUNT(*) FROM events WHERE stream = ?').pluck().get(stream) as number);
+
+  it('speaks the artifact endpoints of the runner protocol: resumable, a repeated upload acknowledged and never stored twice', async () => {
+    const jobId = await job('manual-remote', 'true', { runsOn: ['manual'] });
+    const runId = (await requestRun(server, jobId)).id;
+    await claimAndStart(runId);
 
     const content = randomBytes(200_000);
     const sha = sha256(content);
@@ -200,14 +209,41 @@ describe('artifacts from a job server (endercompute runner)', () => {
 
     assert.deepEqual(await expectJson(await call(`/api/runner/runs/${runId}/artifacts`, json(list)), 200), { recorded: true, lacking: [] });
     assert.deepEqual(await expectJson(await call(`/api/runner/runs/${runId}/artifacts`, json(list)), 200), { recorded: true, lacking: [] }, 'a repeated announcement is acknowledged');
-    await expectJson(await call(`/api/runner/runs/${runId}/finished`, json({ status: 'succeeded', exitCode: 0, signal: null, droppedBytes: 0, reason: null, outputBytes: 0 })), 200);
+    await finish(runId, 'succeeded', 0);
     // After the end, the run takes no more uploads.
     assert.equal((await put(runId, sha, content.length, 0, content)).status, 410);
 
     const served = await bytesOf(`/api/runs/${runId}/artifacts/out/content.bin`);
     assert.ok(served.bytes.equals(content), 'byte-exact');
     assert.deepEqual(chunkIndexes(`artifactdata-${sha}-${runId}`), [0, 1, 2, 3], 'four chunks, each once');
-    assert.equal(inLog((db) => db.prepare('SELECT COUNT(*) FROM events WHERE stream = ?').pluck().get(`artifacts-${runId}`)), 1, 'the list recorded once');
+    assert.equal(eventsOf(`artifacts-${runId}`), 1, 'the list recorded once');
+  });
+
+  it('releases what a run stored without recording its list, whole or in part, when retention expires it', async () => {
+    const jobId = await job('manual-orphans', 'true', { runsOn: ['manual'], keepRuns: 1 });
+    const first = (await requestRun(server, jobId)).id;
+    await claimAndStart(first);
+    const whole = randomBytes(100_000);
+    const part = randomBytes(200_000);
+    const list = { files: [{ path: 'whole.bin', size: whole.length, sha256: sha256(whole) }, { path: 'part.bin', size: part.length, sha256: sha256(part) }], skipped: [] };
+    assert.equal((await expectJson<{ recorded: boolean }>(await call(`/api/runner/runs/${first}/artifacts`, json(list)), 200)).recorded, false);
+    assert.deepEqual(await expectJson(await put(first, sha256(whole), whole.length, 0, whole), 200), { offset: whole.length });
+    assert.deepEqual(await expectJson(await put(first, sha256(part), part.length, 0, part.subarray(0, 150_000)), 200), { offset: 131_072 });
+    // The job server gives up before announcing the list again: the run ends without one.
+    await finish(first, 'failed', 1);
+    const wholeCopy = `artifactdata-${sha256(whole)}-${first}`;
+    const partCopy = `artifactdata-${sha256(part)}-${first}`;
+    assert.ok(eventsOf(wholeCopy) > 0 && eventsOf(partCopy) > 0, 'both copies are in the log');
+    assert.deepEqual((await getJson<Listed>(server, `/api/runs/${first}/artifacts`)).items, [], 'no list names them');
+
+    // A newer run of the job (keepRuns 1) expires the first run's output, and with it what it stored.
+    const second = (await requestRun(server, jobId)).id;
+    await claimAndStart(second);
+    await finish(second, 'succeeded', 0);
+    await eventually(async () => ((await getJson<Run>(server, `/api/runs/${first}`)).outputExpiredBy === 'keepRuns' ? true : undefined), 20_000, 'the first run to expire');
+    await eventually(async () => (eventsOf(wholeCopy) === 0 && eventsOf(partCopy) === 0 ? true : undefined), 20_000, 'both copies to be deleted');
+    const expired = await getJson<Run>(server, `/api/runs/${first}`);
+    assert.deepEqual([expired.status, expired.number], ['failed', 1], 'the run’s facts stay');
   });
 
   it('resumes an upload cut by a SIGKILL of the server, after its restart, storing every chunk once', async () => {
