@@ -14,11 +14,12 @@ import { constants, createReadStream, existsSync, mkdirSync, openSync, renameSyn
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { executeRun, failedOutcome, type Execution, type ExecutionSettings, type ExecutionTransport, type RunOutcome } from '../runs/runner/execute-run';
 import type { ArtifactCollection } from '../runs/runner/artifact-collector';
 import type { ProcessStarted } from '../runs/runner/runner.types';
-import { OffsetAnswer, Refused, RunGone, RunnerClient, TokenRefused, Unreachable, type ClaimedSpec, type WantedRun } from './runner-client';
+import { OffsetAnswer, Refused, RunGone, RunnerClient, TokenRefused, Unreachable, UPLOAD_BYTES, type ClaimedSpec, type WantedRun } from './runner-client';
+import { Backoff } from './backoff';
+import { endLeftoverRuns, findLeftoverRuns, forgetStart, markStarted, type LeftoverRun } from './leftover-runs';
 import { Spool } from './spool';
 
 export interface JobServerOptions {
@@ -41,11 +42,6 @@ export interface JobServerOptions {
   pollSeconds?: number;
 }
 
-/** Backoff between attempts while the server is unreachable: from 200 ms, doubling, at most 5 s. */
-const FIRST_RETRY_MS = 200;
-const MAX_RETRY_MS = 5_000;
-/** Output streamed in one request, at most (the server takes up to 64 MiB, storing it as it arrives). */
-const UPLOAD_BYTES = 64 * 1024 * 1024;
 /** After a run begins, the control request is renewed this much later (ms), so as not to compete with the start. */
 const CONTROL_AFTER_BEGIN_MS = 100;
 /** How many run ids a job server remembers having begun. */
@@ -63,6 +59,8 @@ export class JobServer {
   /** Every run this job server began (a run is executed once, however many answers name it). */
   private readonly begun = new Set<string>();
   private fatal: Error | null = null;
+  /** Runs an earlier process of this job server had started when it ended: reported before anything is claimed. */
+  private readonly leftovers: LeftoverRun[];
 
   constructor(private readonly options: JobServerOptions) {
     this.client = new RunnerClient(options.url, options.token, () => ({
@@ -71,10 +69,12 @@ export class JobServer {
       maxConcurrent: options.maxConcurrent,
       running: [...this.runs.keys()],
     }));
-    // What an earlier process left in work/ and spool/ belongs to runs it can no longer report (they end lost): gone.
-    // The input file cache (files/) stays: its files are checked against their sha256 on every use.
-    for (const folder of ['work', 'spool']) rmSync(join(options.workDir, folder), { recursive: true, force: true });
+    // The work directories an earlier process left belong to runs that ended with it: gone. Their spools stay until
+    // each such run is reported (see leftover-runs.ts). The input file cache (files/) stays: its files are checked
+    // against their sha256 on every use.
+    rmSync(join(options.workDir, 'work'), { recursive: true, force: true });
     for (const folder of ['work', 'spool', 'files']) mkdirSync(join(options.workDir, folder), { recursive: true, mode: 0o700 });
+    this.leftovers = findLeftoverRuns(join(options.workDir, 'spool'), (runId) => SAFE_RUN_ID.test(runId));
   }
 
   /**
@@ -82,6 +82,7 @@ export class JobServer {
    * rejects); resolves once every run it took has ended and its end was reported.
    */
   async run(): Promise<void> {
+    await endLeftoverRuns(this.leftovers, this.client, this.stopping.signal, (line) => this.log(line));
     await Promise.all([this.claimLoop(), this.controlLoop()]);
     await Promise.all([...this.runs.values()].map((run) => run.done));
     if (this.fatal) throw this.fatal;
@@ -273,6 +274,7 @@ class RemoteRun {
     this.wakeUploader?.();
     await uploading;
     this.spool.remove();
+    forgetStart(this.spool.path);
     rmSync(this.workdir, { recursive: true, force: true });
     if (!this.gone) this.log(`ended ${outcome.status}${outcome.exitCode !== null ? ` (exit code ${outcome.exitCode})` : ''}; ${this.spool.size} bytes of output uploaded`);
   }
@@ -289,6 +291,7 @@ class RemoteRun {
         if (this.start !== null && !this.startReported) {
           await this.client.started(this.spec.runId, { pid: this.start.pid, processStartTicks: this.start.processStartTicks, workdir: this.start.workdir });
           this.startReported = true;
+          markStarted(this.spool.path);
         } else if (this.startReported && this.acknowledged < this.spool.size) {
           const to = Math.min(this.spool.size, this.acknowledged + UPLOAD_BYTES);
           this.acknowledged = await this.client.output(this.spec.runId, this.acknowledged, this.spool.stream(this.acknowledged, to));
@@ -418,22 +421,4 @@ function fileRange(path: string, from: number, to: number): Readable {
 function isFileError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOENT' || code === 'ELOOP' || code === 'EACCES';
-}
-
-/** Waits between attempts: 200 ms, doubling, at most 5 s; `first` until the first wait of an outage. */
-class Backoff {
-  private nextMs = FIRST_RETRY_MS;
-  first = true;
-
-  reset(): void {
-    this.nextMs = FIRST_RETRY_MS;
-    this.first = true;
-  }
-
-  async wait(signal?: AbortSignal): Promise<void> {
-    this.first = false;
-    const ms = this.nextMs;
-    this.nextMs = Math.min(MAX_RETRY_MS, this.nextMs * 2);
-    await delay(ms, undefined, { signal }).catch(() => undefined);
-  }
 }

@@ -49,6 +49,8 @@ export class OffsetAnswer extends Error {
 
 /** How long a request may take before it counts as a lost connection (long polls are held ≤ 25 s by the server). */
 const REQUEST_TIMEOUT_MS = 45_000;
+/** Output streamed in one request, at most (the server takes up to 64 MiB, storing it as it arrives). */
+export const UPLOAD_BYTES = 64 * 1024 * 1024;
 
 export class RunnerClient {
   constructor(

@@ -32,6 +32,8 @@ export class RunnerPresence {
   readonly timing: PresenceTiming;
   /** When this server last heard from each runner (ms since the epoch): fresher than the log between lease renewals. */
   private readonly heard = new Map<string, number>();
+  /** What each runner said it executes in its latest request to this server (see {@link lastReport}). */
+  private readonly reported = new Map<string, { running: ReadonlySet<string>; at: number }>();
   private readonly locks = new Map<string, Mutex>();
   private localTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -62,6 +64,7 @@ export class RunnerPresence {
       if (this.isRevoked(name)) return;
       const now = this.clock.now();
       this.heard.set(name, now.getTime());
+      this.reported.set(name, { running: new Set(report.running), at: now.getTime() });
       const event = decideContact(this.runners.get(name), name, this.kindOf(name), report, now, this.timing);
       if (event) await this.record(name, [event], 'any', this.runnerContext(name));
     });
@@ -75,6 +78,16 @@ export class RunnerPresence {
   /** Called when a person revoked the runner: recorded offline, by them. */
   revoked(name: string, context: CommandContext): Promise<void> {
     return this.end(name, 'revoked', context);
+  }
+
+  /**
+   * The runs a runner said it executes in its latest request to this server, and when it
+   * came (ms since the epoch, this server's clock); null when it has not talked to this
+   * server since it started. Not shared with other servers: only the one a runner talks to
+   * knows what it says.
+   */
+  lastReport(name: string): { running: ReadonlySet<string>; at: number } | null {
+    return this.reported.get(name) ?? null;
   }
 
   /**

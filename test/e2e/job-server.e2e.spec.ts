@@ -8,7 +8,7 @@
  * run; a revoked runner can claim nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -230,6 +230,60 @@ describe('Job servers (endercompute runner)', () => {
     assert.match(lost.reason ?? '', /js-b was not heard from for 10 s/);
     assert.ok(Date.now() - killedAt >= LOST_SECONDS * 1000, 'ended lost before the lost time');
     assert.equal((await outputOf(server, run.id)).toString(), 'begun\n');
+  });
+
+  it('has a job server killed with SIGKILL end its run lost when it starts again, with the output only its spool held', async () => {
+    const b = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-b'], name: 'js-b' });
+    runners.push(b);
+    const lines = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`);
+    // Prints its lines once the test says so, then marks that it did and waits.
+    const jobId = await job('remote-restarted', 'echo begun; while [ ! -e go ]; do sleep 0.05; done; for i in $(seq 1 50); do echo "line $i"; done; touch printed; sleep 600', ['remote-b']);
+    const run = await requestRun(server, jobId);
+    await until(run.id, (current) => current.status === 'running', 'the run to start on js-b');
+    await eventually(async () => ((await outputOf(server, run.id)).toString() === 'begun\n' ? true : undefined), 10_000, 'its first line');
+    const workdir = join(b.workDir, 'work', run.id);
+    // The server is out of reach while the lines are printed: they reach the job server's spool only.
+    server.child.kill('SIGSTOP');
+    try {
+      writeFileSync(join(workdir, 'go'), '');
+      await eventually(async () => (existsSync(join(workdir, 'printed')) ? true : undefined), 10_000, 'the lines to be printed');
+      // The job server writes output to its spool at each flush interval (well under a second).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await b.kill();
+    } finally {
+      server.child.kill('SIGCONT');
+    }
+    const again = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-b'], name: 'js-b', workDir: b.workDir });
+    runners.push(again);
+    const restartedAt = Date.now();
+    const ended = await until(run.id, (current) => current.finishedAt !== null, 'the run to end', 20_000);
+    assert.equal(ended.status, 'lost');
+    assert.match(ended.reason ?? '', /job server restarted while the run was executing/);
+    assert.ok(Date.now() - restartedAt < LOST_SECONDS * 1000, 'ended by the job server, before the lost time');
+    assert.equal((await outputOf(server, run.id)).toString(), `begun\n${lines.join('\n')}\n`, 'every line, the spooled ones too, once');
+    assert.deepEqual(readdirSync(join(b.workDir, 'spool')), [], 'its spool is gone once reported');
+    // It goes on as a job server.
+    const next = await requestRun(server, await job('remote-after-restart', 'echo after', ['remote-b']));
+    const done = await finishedRun(next.id, 20_000);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.runner, 'js-b');
+    await again.stop();
+  });
+
+  it('ends a run lost when its job server comes back without it (another work directory), though it keeps talking', async () => {
+    const c = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-b'], name: 'js-b' });
+    runners.push(c);
+    const jobId = await job('remote-forgotten', 'echo begun; sleep 600', ['remote-b']);
+    const run = await requestRun(server, jobId);
+    await until(run.id, (current) => current.status === 'running', 'the run to start on js-b');
+    await c.kill();
+    // A new process under the same name, without the earlier one's spools (a new container, say): it never heard of the run.
+    const fresh = await startJobServer({ url: server.url, token: TOKEN_B, labels: ['remote-b'], name: 'js-b' });
+    runners.push(fresh);
+    const ended = await until(run.id, (current) => current.finishedAt !== null, 'the run to end', LOST_SECONDS * 1000 + 20_000);
+    assert.equal(ended.status, 'lost');
+    assert.match(ended.reason ?? '', /js-b no longer lists it among its runs/);
+    await fresh.stop();
   });
 
   it('has a job server that comes back after its run was declared lost kill that run', async () => {

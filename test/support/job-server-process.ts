@@ -27,6 +27,8 @@ export interface JobServerOptions {
   name?: string;
   /** Extra environment (ENDERCOMPUTE_SANDBOX_BIND, …). */
   env?: Record<string, string>;
+  /** The work directory of an earlier job server to start on again (default: a new one). */
+  workDir?: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface JobServerOptions {
  * the token in ENDERCOMPUTE_RUNNER_TOKEN, and resolves once it says it is a job server.
  */
 export async function startJobServer(options: JobServerOptions): Promise<JobServerProcess> {
-  const workDir = mkdtempSync(join(tmpdir(), 'endercompute-jobserver-'));
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'endercompute-jobserver-'));
   const args = [CLI_ENTRY, 'runner', '--url', options.url, '--work-dir', workDir];
   for (const label of options.labels ?? []) args.push('--label', label);
   if (options.maxConcurrent !== undefined) args.push('--max-concurrent', String(options.maxConcurrent));

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Spool } from '../../src/jobserver/spool';
-import { isLost } from '../../src/runs/remote/runner-lost';
+import { findLeftoverRuns, forgetStart, markStarted } from '../../src/jobserver/leftover-runs';
+import { isLost, missingSince } from '../../src/runs/remote/runner-lost';
 
 describe('the lost rule (isLost)', () => {
   const lostSeconds = 120;
@@ -19,6 +20,43 @@ describe('the lost rule (isLost)', () => {
     assert.equal(isLost({ lastContact: t0 - 600_000, startedAt: null, watchedSince: t0 }, t0 + 60_000, lostSeconds), false);
     assert.equal(isLost({ lastContact: null, startedAt: t0, watchedSince: t0 - 600_000 }, t0 + 60_000, lostSeconds), false);
     assert.equal(isLost({ lastContact: null, startedAt: null, watchedSince: t0 }, t0 + 121_000, lostSeconds), true);
+  });
+});
+
+describe('a run its job server no longer lists (missingSince)', () => {
+  const t0 = Date.parse('2026-11-30T12:00:00Z');
+  const report = (at: number, ...running: string[]) => ({ running: new Set(running), at });
+
+  it('counts from the first report after the start that leaves the run out, and forgets it once a report names it', () => {
+    assert.equal(missingSince(report(t0 + 5_000, 'r'), 'r', t0, null), null, 'named');
+    assert.equal(missingSince(report(t0 + 5_000), 'r', t0, null), t0 + 5_000, 'left out: counted from this report');
+    assert.equal(missingSince(report(t0 + 9_000), 'r', t0, t0 + 5_000), t0 + 5_000, 'still left out: from the first');
+    assert.equal(missingSince(report(t0 + 9_000, 'r', 'other'), 'r', t0, t0 + 5_000), null, 'named again: forgotten');
+  });
+
+  it('ignores reports not newer than the start (a request sent before the run began), runs not started, and silence', () => {
+    assert.equal(missingSince(report(t0), 'r', t0, null), null);
+    assert.equal(missingSince(report(t0 - 1), 'r', t0, null), null);
+    assert.equal(missingSince(report(t0 + 5_000), 'r', null, null), null);
+    assert.equal(missingSince(null, 'r', t0, t0 + 1_000), null);
+  });
+});
+
+describe('runs an earlier job server process left (findLeftoverRuns)', () => {
+  it('finds the runs whose start was acknowledged, keeps their spools and removes the rest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leftovers-'));
+    try {
+      for (const name of ['started.out', 'claimed-only.out', 'ended.out']) writeFileSync(join(dir, name), 'bytes');
+      markStarted(join(dir, 'started.out'));
+      markStarted(join(dir, 'ended.out'));
+      forgetStart(join(dir, 'ended.out'));
+      markStarted(join(dir, '..bad.out'));
+      const found = findLeftoverRuns(dir, (runId) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(runId));
+      assert.deepEqual(found, [{ runId: 'started', spool: join(dir, 'started.out'), mark: join(dir, 'started.out.started') }]);
+      assert.deepEqual(readdirSync(dir).sort(), ['started.out', 'started.out.started']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -43,7 +43,8 @@ export interface WantedRun {
 
 /** How a job server says one of its runs ended (see `RunOutcome`), with the bytes of output it produced in all. */
 export interface RemoteEnd {
-  status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+  /** `lost`: the job server lost the run's processes (it restarted while they ran). */
+  status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'lost';
   exitCode: number | null;
   signal: string | null;
   droppedBytes: number;
@@ -437,7 +438,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
 /** Checks the numbers of a reported end. */
 export function endProblems(end: Partial<RemoteEnd>): string[] {
   const problems: string[] = [];
-  if (!['succeeded', 'failed', 'cancelled', 'timed_out'].includes(String(end.status))) problems.push('status must be succeeded, failed, cancelled or timed_out');
+  if (!['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'].includes(String(end.status))) problems.push('status must be succeeded, failed, cancelled, timed_out or lost');
   if (end.exitCode !== null && !Number.isInteger(end.exitCode)) problems.push('exitCode must be a whole number or null');
   if (end.signal !== null && typeof end.signal !== 'string') problems.push('signal must be a string or null');
   if (!Number.isSafeInteger(end.droppedBytes) || (end.droppedBytes ?? -1) < 0) problems.push('droppedBytes must be a whole number from 0');

@@ -20,6 +20,20 @@ export function isLost(times: { lastContact: number | null; startedAt: number | 
 }
 
 /**
+ * Since when (ms, this server's clock) a job server's requests leave out a run it started:
+ * `firstMissing` as it stood (null: not missing), updated by its latest report here, or
+ * null when that report names the run or is not newer than its start. The run is lost
+ * once reports spanning `ENDERCOMPUTE_RUNNER_LOST_SECONDS` all left it out: a job server
+ * lists every run it executes in every request from the moment it begins one until its
+ * end is acknowledged, so only a request sent before the run began can leave it out
+ * while it runs, and the next one names it. Pure.
+ */
+export function missingSince(report: { running: ReadonlySet<string>; at: number } | null, runId: string, startedAt: number | null, firstMissing: number | null): number | null {
+  if (report === null || startedAt === null || report.at <= startedAt || report.running.has(runId)) return null;
+  return firstMissing ?? report.at;
+}
+
+/**
  * The lost rule for runs executed by job servers: such a run ends `lost` only after
  * `ENDERCOMPUTE_RUNNER_LOST_SECONDS` without contact from its runner. Contact is known
  * to every server sharing the store through `RunnerPresence.lastContactAt` (from the
@@ -27,6 +41,11 @@ export function isLost(times: { lastContact: number | null; startedAt: number | 
  * checks every few seconds; ending a run is an append with the expected revision, so
  * when several find it lost at once exactly one records it. A server's start-up
  * recovery leaves remote runs alone (it only ends its own runner's): this rule decides.
+ *
+ * A job server that keeps talking but no longer lists a run it started (it was
+ * restarted without its spools: a new container, another work directory) has lost it
+ * too: the server it talks to ends the run `lost` once its requests have left the run
+ * out for the same time (see {@link missingSince}).
  */
 @Injectable()
 export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -34,6 +53,8 @@ export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShu
   private timer: NodeJS.Timeout | null = null;
   /** Runs seen executing on another runner: whether a job server claimed it, and since when this server watches it. */
   private readonly watched = new Map<string, { remote: boolean; since: number }>();
+  /** Remote runs their job server's requests here leave out, and since when (see {@link missingSince}). */
+  private readonly unreported = new Map<string, number>();
   private checking = false;
 
   constructor(
@@ -66,6 +87,7 @@ export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShu
       const executing = this.runs.executingRuns().filter((run) => run.runner !== null && run.runner !== this.config.runnerId);
       const current = new Set(executing.map((run) => run.id));
       for (const id of this.watched.keys()) if (!current.has(id)) this.watched.delete(id);
+      for (const id of this.unreported.keys()) if (!current.has(id)) this.unreported.delete(id);
       for (const run of executing) {
         let watch = this.watched.get(run.id);
         if (!watch) {
@@ -77,8 +99,18 @@ export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShu
         // From the log, and fresher where this server heard from the runner itself (see RunnerPresence).
         const lastContact = this.presence.lastContactAt(runner)?.getTime() ?? null;
         const startedAt = run.startedAt === null ? null : Date.parse(run.startedAt);
+        const report = this.presence.lastReport(runner);
+        const missing = missingSince(report, run.id, startedAt, this.unreported.get(run.id) ?? null);
+        if (missing === null) this.unreported.delete(run.id);
+        else this.unreported.set(run.id, missing);
+        const left = missing !== null && report !== null && report.at - missing >= this.config.runnerLostSeconds * 1000;
+        if (left) {
+          const reason = `Its job server ${runner} no longer lists it among its runs (for ${this.config.runnerLostSeconds} s, ENDERCOMPUTE_RUNNER_LOST_SECONDS): it was restarted without it`;
+          if (await this.markLost(run, reason)) ended++;
+          continue;
+        }
         if (!isLost({ lastContact, startedAt, watchedSince: watch.since }, now, this.config.runnerLostSeconds)) continue;
-        if (await this.markLost(run, runner)) ended++;
+        if (await this.markLost(run, `Its job server ${runner} was not heard from for ${this.config.runnerLostSeconds} s (ENDERCOMPUTE_RUNNER_LOST_SECONDS)`)) ended++;
       }
     } catch (error) {
       this.logger.error(`Checking job servers' runs failed: ${String(error)}`);
@@ -93,10 +125,9 @@ export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShu
     return writer?.current.remote === true;
   }
 
-  private async markLost(run: RunRecord, runner: string): Promise<boolean> {
+  private async markLost(run: RunRecord, reason: string): Promise<boolean> {
     const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, this.contextOf(run));
     if (writer === null || writer.current.phase === 'finished') return false;
-    const reason = `Its job server ${runner} was not heard from for ${this.config.runnerLostSeconds} s (ENDERCOMPUTE_RUNNER_LOST_SECONDS)`;
     try {
       await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
     } catch (error) {
