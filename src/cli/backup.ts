@@ -168,12 +168,8 @@ function finishCopy(path: string, runnerId: string | null): Omit<LogSummary, 'by
  * version this build knows. Resolves with its event count and last position.
  */
 function checkCopy(path: string, what: string): Omit<LogSummary, 'bytes'> {
-  try {
-    checkLogFileHeader(path);
-  } catch (error) {
-    if (error instanceof EventLogDamagedError) throw new BackupError(`${what} is not a whole SQLite file: ${error.message.split('. ')[0].replace(path, 'it')}`);
-    throw error;
-  }
+  // Said of the copy by name ("The backup is cut short: …"), not as a damaged log with a server's advice.
+  checkLogFileHeader(path, (_file, problem) => new BackupError(`${what} ${problem}`));
   const db = new Database(path, { fileMustExist: true });
   try {
     const problems = db.pragma('integrity_check') as Array<{ integrity_check: string }>;

@@ -29,7 +29,9 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9
 /**
  * The time an `asOf` parameter names: an ISO 8601 time with seconds optional and a time
  * zone required (`2026-03-01T12:00:00Z`, `2026-03-01T13:00+01:00`), not in the future.
- * Undefined when the parameter is absent.
+ * A time written to the second (or the minute) stands for the end of that second (or
+ * minute), at most now: lists show times to the second, so a time copied from a history
+ * list takes in what happened within it. Undefined when the parameter is absent.
  *
  * @throws ValidationError naming the problem: not such a time, no such date, in the future.
  */
@@ -51,7 +53,8 @@ export function parseAsOf(text: string | undefined, now: Date): Date | undefined
   if (time.getTime() > now.getTime()) {
     throw new ValidationError([`asOf: ${shown} is in the future (it is now ${now.toISOString()}): leave asOf out for the current state`]);
   }
-  return time;
+  const writtenToMs = match[6] === undefined ? 60_000 : /:\d{2}\.\d/.test(text) ? 1 : 1_000;
+  return new Date(Math.min(time.getTime() + writtenToMs - 1, now.getTime()));
 }
 
 /** An aggregate as it stood at a time, with the stamps the API shows. */

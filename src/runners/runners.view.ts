@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { RunnerPresence } from './runner-presence';
 import { RunnerTokens } from './runner-tokens';
@@ -33,6 +34,7 @@ export interface RunnerView {
 @Injectable()
 export class RunnersView {
   constructor(
+    private readonly config: AppConfig,
     private readonly runners: RunnersReadModel,
     private readonly presence: RunnerPresence,
     private readonly tokens: RunnerTokens,
@@ -44,6 +46,8 @@ export class RunnersView {
     const views = new Map<string, RunnerView>();
     for (const record of this.runners.list()) {
       if (record.revokedAt !== null && !record.registered) continue;
+      // This server's own local runner from earlier starts, now turned off: not a runner any more (unless it still has runs to end).
+      if (record.name === this.config.runnerId && !this.config.localRunner && this.running(record.name).length === 0) continue;
       const lastSeen = this.presence.lastContactAt(record.name);
       views.set(record.name, {
         name: record.name,

@@ -140,8 +140,8 @@ describe('backup and restore of the embedded log (built server and CLI)', () => 
     db.exec('CREATE TABLE events (id TEXT)');
     db.close();
     const cases: Array<[string, RegExp]> = [
-      [cut, /The backup is not a whole SQLite file: .*cut short/],
-      [text, /The backup is not a whole SQLite file: .*not an SQLite database/],
+      [cut, /The backup is cut short: it has \d+ bytes, and its own header says \d+/],
+      [text, /The backup is not an SQLite database \(it does not start with SQLite's header\)/],
       [other, /The backup is an SQLite file but not an EnderCompute event log/],
       [join(dir, 'missing.db'), /There is no backup at/],
     ];

@@ -109,10 +109,12 @@ describe('versions and diffs', () => {
 
 describe('parseAsOf', () => {
   const now = new Date('2026-06-01T12:00:00Z');
-  it('reads ISO 8601 times with a zone, seconds optional', () => {
-    assert.equal(parseAsOf('2026-05-01T10:00:00Z', now)?.toISOString(), '2026-05-01T10:00:00.000Z');
-    assert.equal(parseAsOf('2026-05-01T12:30+02:00', now)?.toISOString(), '2026-05-01T10:30:00.000Z');
+  it('reads ISO 8601 times with a zone, seconds optional, a time to the second or minute as its end', () => {
+    assert.equal(parseAsOf('2026-05-01T10:00:00Z', now)?.toISOString(), '2026-05-01T10:00:00.999Z');
+    assert.equal(parseAsOf('2026-05-01T12:30+02:00', now)?.toISOString(), '2026-05-01T10:30:59.999Z');
     assert.equal(parseAsOf('2026-05-01T10:00:00.123456Z', now)?.toISOString(), '2026-05-01T10:00:00.123Z');
+    assert.equal(parseAsOf('2026-05-01T10:00:00.000Z', now)?.toISOString(), '2026-05-01T10:00:00.000Z', 'given to the millisecond: as it is');
+    assert.equal(parseAsOf('2026-06-01T12:00:00Z', now)?.toISOString(), now.toISOString(), 'the second under way: up to now');
     assert.equal(parseAsOf(undefined, now), undefined);
   });
   it('refuses what is not such a time, no real date, or the future, naming the problem', () => {
