@@ -1,5 +1,5 @@
-import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
+import { openLocalBlob } from './local-file';
 
 /** Where the CLI talks to, with which key and name. */
 export interface Connection {
@@ -40,7 +40,7 @@ export class ApiClient {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
     // Read from disk as the request is sent, never held in memory whole.
-    for (const file of files) form.append('file', await openAsBlob(file), basename(file));
+    for (const file of files) form.append('file', await openLocalBlob(file), basename(file));
     const response = await this.send(method, path, form, {});
     return (await response.json()) as T;
   }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readLocalText } from './local-file';
 import type { ApiClient } from './client';
 import type { JobView } from '../jobs/job.view';
 import type { RunView } from '../runs/run.view';
@@ -97,13 +97,13 @@ export const scripts: Record<string, Command> = {
     return print(input, script, () => `${script.name} (${script.interpreter}, version ${script.version})\n\n${script.body}`);
   },
   create: async (input) => {
-    const body = await readFile(need([text(input.options.file) ?? ''], 0, '--file with the script body'), 'utf8');
+    const body = await readLocalText(need([text(input.options.file) ?? ''], 0, '--file with the script body'));
     const script = await input.api.json<Script>('POST', '/api/scripts', { name: need(input.words, 0, 'template name'), body, interpreter: text(input.options.interpreter) });
     return print(input, script, () => `Created template ${script.name} (${script.id})`);
   },
   update: async (input) => {
     const file = text(input.options.file);
-    const changes = { name: text(input.options.name), interpreter: text(input.options.interpreter), body: file ? await readFile(file, 'utf8') : undefined };
+    const changes = { name: text(input.options.name), interpreter: text(input.options.interpreter), body: file ? await readLocalText(file) : undefined };
     const script = await input.api.json<Script>('PUT', `/api/scripts/${path(need(input.words, 0, 'template id or name'))}`, changes);
     return print(input, script, () => `Updated template ${script.name} (version ${script.version})`);
   },

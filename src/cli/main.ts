@@ -9,6 +9,7 @@
 import { CommanderError } from 'commander';
 import { ApiClient } from './client';
 import { UsageError } from './commands';
+import { LocalFileError } from './local-file';
 import { buildProgram } from './program';
 import { packageVersion } from '../shared/version';
 
@@ -48,6 +49,9 @@ main(process.argv.slice(2)).then(
       process.exitCode = ['commander.helpDisplayed', 'commander.version'].includes(error.code) ? 0 : 2;
     } else if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n(run "endercompute --help" for the commands)\n`);
+      process.exitCode = 2;
+    } else if (error instanceof LocalFileError) {
+      process.stderr.write(`${error.message}\n`);
       process.exitCode = 2;
     } else {
       // The server's refusal (an ApiError carries its message) or anything else that went wrong.

@@ -116,6 +116,21 @@ describe('The CLI against the built server', () => {
     assert.match(help.stdout, /^Usage: endercompute/);
   });
 
+  it('names a file of its own it cannot read and exits 2, sending nothing', async () => {
+    const missing = join(tmpdir(), `endercompute-missing-${process.pid}.txt`);
+    const cases: Array<[string[], string]> = [
+      [['jobs', 'attach', 'greeter', missing], `Cannot read ${missing}: there is no such file\n`],
+      [['jobs', 'run', 'greeter', '--file', missing], `Cannot read ${missing}: there is no such file\n`],
+      [['scripts', 'create', 'never-created', '--file', missing], `Cannot read ${missing}: there is no such file\n`],
+      [['scripts', 'update', 'greet', '--file', tmpdir()], `Cannot read ${tmpdir()}: it is a directory\n`],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await cli(args);
+      assert.deepEqual([result.code, result.stderr], [2, stderr], args.join(' '));
+    }
+    assert.equal((await cli(['scripts', 'show', 'never-created'])).code, 1, 'nothing was created');
+  });
+
   it('sends a number it cannot read as typed, for the server to refuse by name (never as null, which clears a limit)', async () => {
     await ok(['scripts', 'create', 'noop', '--file', file('noop.sh', 'true\n')]);
     await ok(['jobs', 'create', 'Limited', '--script', 'noop', '--timeout', '60']);
