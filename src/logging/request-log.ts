@@ -4,10 +4,16 @@ import { type AuthenticatedRequest, correlationIdOf } from '../auth/request-cont
 
 /** Longer paths are cut here: a log line stays a line. */
 const MAX_PATH_CHARS = 300;
+/**
+ * The requests a job server holds open and repeats all day (asking for work, following
+ * its runs): answered normally, they are `debug` lines, else an idle job server would fill
+ * the log with them. Refused ones (4xx, 5xx) stay `info`.
+ */
+const ROUTINE_RUNNER_POLLS = new Set(['/api/runner/claim', '/api/runner/control']);
 
 /**
- * Express middleware writing one `info` line per request when its answer is sent (or
- * the client went away): method, path, status, response time in milliseconds, actor
+ * Express middleware writing one `info` line per request (`debug` for a job server's
+ * routine polls) when its answer is sent (or the client went away): method, path, status, response time in milliseconds, actor
  * (once the key was checked) and request id.
  *
  * What is left out on purpose: the query string (`?key=…`, `?token=…` can hold secrets,
@@ -39,7 +45,9 @@ export function requestLog(logger: Logger): (request: Request, response: Respons
         actor: (request as AuthenticatedRequest).commandContext?.actor ?? null,
       };
       if (aborted) line.aborted = true;
-      log.info(line, `${request.method} ${path} ${response.statusCode}`);
+      const routine = ROUTINE_RUNNER_POLLS.has(path) && response.statusCode < 400;
+      if (routine) log.debug(line, `${request.method} ${path} ${response.statusCode}`);
+      else log.info(line, `${request.method} ${path} ${response.statusCode}`);
     };
     response.once('finish', () => write(false));
     response.once('close', () => write(!response.writableFinished));

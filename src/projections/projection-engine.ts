@@ -141,7 +141,10 @@ export class ProjectionEngine {
         this.totalApplied = existing.eventsApplied;
       } else {
         building = `${this.file}${BUILDING_SUFFIX}`;
-        this.reporter.warn(`Projections: building ${basename(this.file)} from the log: ${existing.reason}`);
+        const line = `Projections: building ${basename(this.file)} from the log: ${existing.reason}`;
+        // A new data dir (nothing logged yet) is no news; building over history takes time, and says why.
+        if (head === null) this.reporter.info(line);
+        else this.reporter.warn(line);
         this.db = this.newDatabase(building, identity);
       }
     }

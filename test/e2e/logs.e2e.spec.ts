@@ -147,6 +147,24 @@ describe('The logs of the built server', () => {
     }
   });
 
+  it('writes a job server’s routine polls at debug, and a refused one at info', async () => {
+    const token = 'runner-token-logs-0123456789abcd';
+    const server = await startServer({ env: { ENDERCOMPUTE_RUNNER_TOKENS: `poller=${token}` } });
+    servers.push(server);
+    const report = encodeURIComponent(JSON.stringify({ labels: [], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
+    const claim = (bearer: string): Promise<Response> =>
+      fetch(`${server.url}/api/runner/claim`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'x-runner-report': report, 'content-type': 'application/json' },
+        body: JSON.stringify({ workRoot: '/tmp/poller', wait: 0 }),
+      });
+    assert.equal((await claim(token)).status, 204);
+    assert.equal((await claim('not-a-runner-token-0123456789')).status, 401);
+    await server.stop();
+    const claims = parseLogLines(server.output()).filter((line) => line.context === 'HTTP' && line.path === '/api/runner/claim');
+    assert.deepEqual(claims.map((line) => [line.level, line.status]), [['info', 401]], 'the 204 is a debug line, below the default level');
+  });
+
   it('writes readable lines, not JSON, when stdout is a terminal', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-test-'));
     // `script` gives the server a pseudo-terminal as stdout, as a person's shell would.

@@ -68,7 +68,7 @@ describe('The projection engine and its database', () => {
     await seed(dir, 0, 50);
     const first = await startEngine(dir);
     assert.equal(first.engine.appliedCount, 50);
-    assert.match(first.reporter.lines.join('\n'), /building projections\.db from the log: there is none yet/);
+    assert.match(first.reporter.lines.join('\n'), /warn: Projections: building projections\.db from the log: there is none yet/, 'history to build: a warning');
     await createTemplates(first.store, 50, 10);
     await first.engine.waitFor((await first.store.headPosition())!);
     await first.stop();
@@ -90,6 +90,13 @@ describe('The projection engine and its database', () => {
     assert.equal(third.engine.appliedCount, 0, 'nothing to apply: warm');
     assert.equal(third.counting.count, 75);
     await third.stop();
+  });
+
+  it('starts a new data dir (nothing logged) without a warning', async () => {
+    const fresh = await startEngine(dataDir());
+    assert.match(fresh.reporter.lines.join('\n'), /info: Projections: building projections\.db from the log: there is none yet/);
+    assert.deepEqual(fresh.reporter.lines.filter((line) => !line.startsWith('info: ')), []);
+    await fresh.stop();
   });
 
   it('rebuilds a projection whose version changed, in a new file that replaces the old one once caught up', async () => {
