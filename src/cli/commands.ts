@@ -288,8 +288,11 @@ export const runs: Record<string, Command> = {
         `args: ${JSON.stringify(run.args)}`,
         run.runsOn.length > 0 ? `runs on: a runner with ${run.runsOn.join(', ')}` : '',
         run.waitingFor ? `waiting for ${run.waitingFor}` : '',
+        run.runner ? `runner: ${run.runner}` : '',
         run.reason ? `reason: ${run.reason}` : '',
-        `output: ${run.outputBytes} bytes`,
+        run.outputExpiredAt
+          ? `output: ${run.outputBytes} bytes, expired ${when(run.outputExpiredAt)} (${run.outputExpiredBy === 'keepRuns' ? "the job's keepRuns" : 'ENDERCOMPUTE_KEEP_OUTPUT_DAYS'})`
+          : `output: ${run.outputBytes} bytes`,
         run.workdirKept === true ? `workdir: kept at ${run.workdir} (on ${run.runner})` : run.workdirKept === false && run.workdir ? 'workdir: removed' : '',
       ]
         .filter(Boolean)

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startJobServer, type JobServerProcess } from '../support/job-server-process';
+import { runCli } from '../support/cli';
 import { createJobWithFiles, getJson, postJson, requestRun, type Run as BaseRun, waitForRun } from '../support/rest';
 import { eventually, expectJson, type ServerProcess, startServer } from '../support/server-process';
 
@@ -244,6 +245,9 @@ describe('artifacts from a job server (endercompute runner)', () => {
     await eventually(async () => (eventsOf(wholeCopy) === 0 && eventsOf(partCopy) === 0 ? true : undefined), 20_000, 'both copies to be deleted');
     const expired = await getJson<Run>(server, `/api/runs/${first}`);
     assert.deepEqual([expired.status, expired.number], ['failed', 1], 'the run’s facts stay');
+    const shown = (await runCli(server, ['runs', 'show', first])).stdout.toString();
+    assert.match(shown, /^runner: js-manual$/m);
+    assert.match(shown, /^output: 0 bytes, expired .+ \(the job's keepRuns\)$/m);
   });
 
   it('resumes an upload cut by a SIGKILL of the server, after its restart, storing every chunk once', async () => {

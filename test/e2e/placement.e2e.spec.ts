@@ -66,6 +66,7 @@ describe('placement: the built server, the CLI and the pages', () => {
     const waiting = await getJson<RunView>(server, `/api/runs/${waitingRun.id}`);
     assert.equal(waiting.status, 'queued');
     assert.equal(waiting.waitingFor, 'a runner with labels linux, gpu');
+    assert.match(await cli(['runs', 'show', ran.id]), new RegExp(`^runner: ${runnerId}$`, 'm'));
     const shown = await cli(['runs', 'show', waitingRun.id]);
     assert.match(shown, /^runs on: a runner with linux, gpu$/m);
     assert.match(shown, /^waiting for a runner with labels linux, gpu$/m);
