@@ -7,7 +7,7 @@ import { JobQueries, type JobView } from '../jobs/job.view';
 import { IfMatchHeader, QueryParam } from '../openapi/api-docs.decorators';
 import { ScriptsReadModel, type ScriptView } from '../scripts/scripts.read-model';
 import type { CommandContext } from '../shared/command-context';
-import { NotFoundError, ValidationError } from '../shared/domain-errors';
+import { GoneError, NotFoundError, ValidationError } from '../shared/domain-errors';
 import { JobHistory, ScriptHistory, type VersionDetail, type VersionSummary } from './histories';
 import { RestoreJobVersionCommand, RestoreScriptVersionCommand } from './restore.handlers';
 
@@ -20,6 +20,20 @@ export function versionNumber(text: string, parameter: string): number {
     throw new ValidationError([`${parameter}: must be a version number (a whole number from 1), not ${JSON.stringify(text.slice(0, 40))}`]);
   }
   return Number(text);
+}
+
+/**
+ * Refuses to restore a version of a job or template that is not there now: `410` when it
+ * was removed (saying when and by whom; its versions stay readable), else `404`.
+ * @throws GoneError or NotFoundError (from the history, when it never existed)
+ */
+async function refuseRestoreOfRemoved(history: JobHistory | ScriptHistory, idOrName: string, what: 'job' | 'script template', collection: string, notFound: string): Promise<never> {
+  const { id, items } = await history.changesets(idOrName);
+  const last = items[items.length - 1];
+  if (last?.content.status !== 'removed') throw new NotFoundError(notFound);
+  throw new GoneError(
+    `The ${what} "${last.content.name}" (${id}) was removed at ${last.at} by ${last.actor}: a removed ${what} cannot be restored. Its versions stay readable at GET ${collection}/${id}/versions`,
+  );
 }
 
 /** The list answer: oldest version first, and the newest's number. */
@@ -64,7 +78,7 @@ export class JobVersionsController {
   ): Promise<JobView> {
     const version = versionNumber(n, 'version');
     const expected = parseIfMatch(ifMatch);
-    const job = this.jobs.require(idOrName);
+    const job = this.jobs.find(idOrName) ?? (await refuseRestoreOfRemoved(this.history, idOrName, 'job', '/api/jobs', `No job "${idOrName}" exists`));
     await this.commands.execute(new RestoreJobVersionCommand(job.id, version, expected, context));
     const now = this.jobs.require(job.id);
     setVersionTag(response, now.version);
@@ -106,8 +120,8 @@ export class ScriptVersionsController {
   ): Promise<ScriptView> {
     const version = versionNumber(n, 'version');
     const expected = parseIfMatch(ifMatch);
-    const script = this.scripts.find(idOrName);
-    if (!script) throw new NotFoundError(`No script template "${idOrName}" exists`);
+    const script =
+      this.scripts.find(idOrName) ?? (await refuseRestoreOfRemoved(this.history, idOrName, 'script template', '/api/scripts', `No script template "${idOrName}" exists`));
     await this.commands.execute(new RestoreScriptVersionCommand(script.id, version, expected, context));
     const now = this.scripts.get(script.id)!;
     setVersionTag(response, now.version);

@@ -48,6 +48,11 @@ export class JobQueries {
     private readonly clock: Clock,
   ) {}
 
+  /** By id or name, if there is one now. */
+  find(idOrName: string): JobRecord | undefined {
+    return this.jobs.find(idOrName);
+  }
+
   /** By id or name; a 404 when there is none. */
   require(idOrName: string): JobRecord {
     const job = this.jobs.find(idOrName);

@@ -154,7 +154,9 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       assert.equal((await t.request(`/api/jobs/${job.id}`, { method: 'DELETE' })).status, 204);
       const afterRemoval = await json<{ items: Summary[] }>(`/api/jobs/${job.id}/versions`);
       assert.equal(afterRemoval.items[afterRemoval.items.length - 1].event, 'JobRemoved');
-      assert.equal((await t.request(`/api/jobs/${job.id}/versions/1/restore`, { method: 'POST' })).status, 404);
+      const removedJob = await json<{ message: string }>(`/api/jobs/${job.id}/versions/1/restore`, { method: 'POST' }, 410);
+      assert.match(removedJob.message, new RegExp(`^The job "[^"]+" \\(${job.id}\\) was removed at \\S+ by \\S+: a removed job cannot be restored\\. Its versions stay readable at GET /api/jobs/${job.id}/versions$`));
+      assert.equal((await t.request('/api/jobs/never-was-a-job/versions/1/restore', { method: 'POST' })).status, 404, 'one that never existed');
     });
 
     it('restores a job onto the template it used then, which then counts as in use', async () => {
@@ -214,7 +216,7 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
 
       const early = '2001-01-01T00:00:00Z';
       assert.deepEqual((await json<{ items: unknown[] }>(`/api/jobs?asOf=${early}`)).items, []);
-      assert.match((await json<{ message: string }>(`/api/jobs/${job.id}?asOf=${early}`, {}, 404)).message, /existed at 2001-01-01T00:00:00.000Z/);
+      assert.match((await json<{ message: string }>(`/api/jobs/${job.id}?asOf=${early}`, {}, 404)).message, /existed at 2001-01-01T00:00:00\.999Z/, 'a time to the second means the end of that second');
 
       for (const [bad, problem] of [
         ['yesterday', /is not an ISO 8601 time/],
