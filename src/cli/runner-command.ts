@@ -78,11 +78,13 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
     { jobUmask },
   );
   const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const name = await whoami(url, token);
-  if (name === null) {
-    process.stderr.write('The server refused the runner token (revoked, or never registered)\n');
+  const identity = await whoami(url, token);
+  if ('refused' in identity) {
+    // The server's own words: only it knows whether the token was revoked, unknown, missing or a key.
+    process.stderr.write(`The server refused the runner token: ${identity.refused}\n`);
     return 1;
   }
+  const name = identity.name;
   if (options.name !== undefined && options.name !== name) throw new UsageError(`--name ${options.name}, but the token belongs to runner ${name}`);
   const sandbox = await selectSandbox(config);
   if (sandbox.warning !== null) log(`warning: ${sandbox.warning}`);
@@ -109,14 +111,17 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
   return 0;
 }
 
-/** The token's runner name, or null when the server refuses the token; waits (with backoff) while the server is unreachable. */
-async function whoami(url: string, token: string): Promise<string | null> {
+/**
+ * The token's runner name, or why the server refused the token (its message); waits
+ * (with backoff) while the server is unreachable.
+ */
+async function whoami(url: string, token: string): Promise<{ name: string } | { refused: string }> {
   let waitMs = 200;
   for (;;) {
     try {
       const response = await fetch(new URL('/api/runner/whoami', url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) });
-      if (response.status === 401) return null;
-      if (response.ok) return ((await response.json()) as { name: string }).name;
+      if (response.status === 401) return { refused: await messageOf(response) };
+      if (response.ok) return { name: ((await response.json()) as { name: string }).name };
       process.stderr.write(`The server answered ${response.status} to /api/runner/whoami; trying again\n`);
     } catch (error) {
       process.stderr.write(`Cannot reach ${url} (${(error as { cause?: { code?: string } }).cause?.code ?? String(error)}); trying again\n`);
@@ -124,4 +129,10 @@ async function whoami(url: string, token: string): Promise<string | null> {
     await new Promise((resolve) => setTimeout(resolve, waitMs));
     waitMs = Math.min(5_000, waitMs * 2);
   }
+}
+
+/** The message of an error answer, or its status when it has none (a proxy's page, say). */
+async function messageOf(response: Response): Promise<string> {
+  const answer = (await response.json().catch(() => ({}))) as { message?: unknown };
+  return typeof answer.message === 'string' ? answer.message : `HTTP ${response.status}`;
 }

@@ -31,7 +31,7 @@ export interface WantedRun {
 /** The server could not be reached, or answered 5xx: try again later. */
 export class Unreachable extends Error {}
 
-/** The server refused the runner token (401): revoked, or never valid. */
+/** The server refused the runner token (401); the message carries the server's reason (revoked, unknown, a key, none given). */
 export class TokenRefused extends Error {}
 
 /** The run ended without this runner (410): stop it, report nothing more. */

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { runnerTokenDigest } from './runner-token';
-import { RunnersReadModel } from './runners.read-model';
+import { type RevokedToken, RunnersReadModel } from './runners.read-model';
 
 /**
  * Checks job servers' tokens: those of `ENDERCOMPUTE_RUNNER_TOKENS` and those registered
@@ -35,6 +35,20 @@ export class RunnerTokens {
     for (const runner of this.runners.registeredTokens()) {
       const digest = Buffer.from(runner.tokenDigest, 'hex');
       if (digest.length === presented.length && timingSafeEqual(presented, digest)) match = { name: runner.name };
+    }
+    return match;
+  }
+
+  /**
+   * The revocation of a presented token that opens nothing, or null when it was never
+   * revoked here. Compared like {@link authenticate}: every revoked digest, in constant time.
+   */
+  revocation(token: string): Omit<RevokedToken, 'tokenDigest'> | null {
+    const presented = Buffer.from(runnerTokenDigest(token), 'hex');
+    let match: Omit<RevokedToken, 'tokenDigest'> | null = null;
+    for (const { tokenDigest, ...revoked } of this.runners.revokedTokens()) {
+      const digest = Buffer.from(tokenDigest, 'hex');
+      if (digest.length === presented.length && timingSafeEqual(presented, digest)) match = revoked;
     }
     return match;
   }

@@ -42,16 +42,27 @@ interface RunnerRow {
   disconnectReason: DisconnectReason | null;
 }
 
+/** A registered token that was revoked: whose it was, and when and by whom it was revoked. */
+export interface RevokedToken {
+  name: string;
+  tokenDigest: string;
+  revokedAt: string;
+  revokedBy: string;
+}
+
 /**
  * Runners from their `runner-…` and `runner-presence-…` streams: registration (with the
  * token's digest, what `RunnerTokens` checks registered tokens against, so a revocation
  * recorded by any server sharing the store closes the token here as soon as this server
- * applies it), and the latest recorded presence. Table `runners` in the projection database.
+ * applies it), and the latest recorded presence. Table `runners` in the projection database;
+ * `revoked_runner_tokens` keeps the digest of every revoked token, so that a job server
+ * still holding one is told it was revoked (and by whom) rather than that it is unknown,
+ * even after its name was registered again with a new token.
  */
 @Injectable()
 export class RunnersReadModel implements Projection {
   readonly name = 'runners';
-  readonly version = 1;
+  readonly version = 2;
   private q!: Record<string, Statement>;
 
   open(db: ProjectionDb): void {
@@ -62,6 +73,9 @@ export class RunnersReadModel implements Projection {
         connected INTEGER NOT NULL DEFAULT 0, last_contact_at TEXT, disconnect_reason TEXT
       ) STRICT;
       CREATE INDEX IF NOT EXISTS runners_by_digest ON runners (token_digest);
+      CREATE TABLE IF NOT EXISTS revoked_runner_tokens (
+        token_digest TEXT PRIMARY KEY, name TEXT NOT NULL, revoked_at TEXT NOT NULL, revoked_by TEXT NOT NULL
+      ) STRICT;
     `);
     const columns =
       'name, token_digest AS tokenDigest, registered_at AS registeredAt, registered_by AS registeredBy, revoked_at AS revokedAt, revoked_by AS revokedBy, ' +
@@ -72,7 +86,11 @@ export class RunnersReadModel implements Projection {
       tokens: db.prepare('SELECT name, token_digest AS tokenDigest FROM runners WHERE token_digest IS NOT NULL'),
       ensure: db.prepare('INSERT OR IGNORE INTO runners (name) VALUES (?)'),
       registered: db.prepare('UPDATE runners SET token_digest = ?, registered_at = ?, registered_by = ?, revoked_at = NULL, revoked_by = NULL WHERE name = ?'),
+      keepRevokedToken: db.prepare(
+        'INSERT OR REPLACE INTO revoked_runner_tokens (token_digest, name, revoked_at, revoked_by) SELECT token_digest, name, ?, ? FROM runners WHERE name = ? AND token_digest IS NOT NULL',
+      ),
       revoked: db.prepare('UPDATE runners SET token_digest = NULL, revoked_at = ?, revoked_by = ? WHERE name = ?'),
+      revokedTokens: db.prepare('SELECT name, token_digest AS tokenDigest, revoked_at AS revokedAt, revoked_by AS revokedBy FROM revoked_runner_tokens'),
       connected: db.prepare(
         'UPDATE runners SET kind = ?, labels = ?, software_version = ?, max_concurrent = ?, connected = 1, last_contact_at = ?, disconnect_reason = NULL WHERE name = ?',
       ),
@@ -91,6 +109,7 @@ export class RunnersReadModel implements Projection {
         this.q.registered.run(event.data.tokenDigest, at, actor, event.data.name);
         return;
       case 'RunnerRevoked':
+        this.q.keepRevokedToken.run(at, actor, event.data.name);
         this.q.revoked.run(at, actor, event.data.name);
         return;
       case 'RunnerConnected': {
@@ -125,6 +144,11 @@ export class RunnersReadModel implements Projection {
   /** The digests of every registered, unrevoked token, with their runner's name. */
   registeredTokens(): Array<{ name: string; tokenDigest: string }> {
     return this.q.tokens.all() as Array<{ name: string; tokenDigest: string }>;
+  }
+
+  /** Every revoked token's digest, with its runner's name and who revoked it when. */
+  revokedTokens(): RevokedToken[] {
+    return this.q.revokedTokens.all() as RevokedToken[];
   }
 }
 

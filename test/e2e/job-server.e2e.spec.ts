@@ -5,7 +5,7 @@
  * run prints and restarted on the same data dir and port, and the run still succeeds
  * with every line once, in order; a job server killed with SIGKILL has its run end
  * `lost` after the (short) configured time; pause, resume and cancel reach a remote
- * run; a revoked runner can claim nothing.
+ * run; a revoked runner can claim nothing, and a refused token is printed with the server's reason.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -313,7 +313,7 @@ describe('Job servers (endercompute runner)', () => {
     await b.stop();
   });
 
-  it('refuses a --name that is not the token\'s, a server\'s data dir as its work dir, and a token the server does not know', async () => {
+  it('refuses a --name that is not the token\'s, a server\'s data dir as its work dir, a token the server does not know and a person\'s key, printing why', async () => {
     const workDir = mkdtempSync(join(tmpdir(), 'endercompute-jobserver-refused-'));
     try {
       const wrongName = await runCli(server, ['runner', '--name', 'someone-else', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: TOKEN_A });
@@ -324,7 +324,17 @@ describe('Job servers (endercompute runner)', () => {
       assert.match(dataDirAsWorkDir.stderr, /is a server's data dir/);
       const unknown = await runCli(server, ['runner', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: 'not-a-known-runner-token-0123' });
       assert.equal(unknown.code, 1);
-      assert.match(unknown.stderr, /refused the runner token/);
+      assert.equal(
+        unknown.stderr,
+        "The server refused the runner token: This server does not know that runner token: check that it was copied whole, and that it was registered (POST /api/runners, on this server or one sharing its store) or is in this server's ENDERCOMPUTE_RUNNER_TOKENS\n",
+      );
+      // A person's key given as the runner token: the server says so, rather than the job server guessing "revoked".
+      const key = await runCli(server, ['runner', '--work-dir', workDir], { ENDERCOMPUTE_RUNNER_TOKEN: server.key });
+      assert.equal(key.code, 1);
+      assert.equal(
+        key.stderr,
+        "The server refused the runner token: This endpoint is for job servers: it takes a runner token, not a person's key. Register a job server with POST /api/runners (or on the Runners page) or in ENDERCOMPUTE_RUNNER_TOKENS, and give it that runner's token\n",
+      );
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
@@ -337,11 +347,15 @@ describe('Job servers (endercompute runner)', () => {
     const jobId = await job('remote-revoked', 'echo should-not-run', ['remote-c']);
     const first = await finishedRun((await requestRun(server, jobId)).id, 30_000);
     assert.equal(first.runner, 'js-revoked');
-    assert.equal((await server.request('/api/runners/js-revoked', { method: 'DELETE' })).status < 300, true);
+    assert.equal((await server.request('/api/runners/js-revoked', { method: 'DELETE', actor: 'bob' })).status < 300, true);
     const queued = await requestRun(server, jobId);
-    // The job server learns at its next request that its token is refused, and stops.
+    // The job server learns at its next request that its token was revoked, by whom, and stops.
     assert.equal(await c.exited, 1);
-    assert.match(c.output(), /refused the runner token/);
+    assert.match(
+      c.output(),
+      /the server refused the runner token: The token of runner "js-revoked" was revoked by bob at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z: it opens nothing any more \(register the job server again for a new token\): stopping/,
+    );
+    assert.ok(!c.output().includes(registered.token), 'the job server printed no token');
     const claim = await fetch(`${server.url}/api/runner/claim`, {
       method: 'POST',
       headers: { authorization: `Bearer ${registered.token}`, 'content-type': 'application/json', 'x-runner-report': encodeURIComponent(JSON.stringify({ labels: ['remote-c'], softwareVersion: 'x', maxConcurrent: 1, running: [] })) },

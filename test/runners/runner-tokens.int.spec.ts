@@ -7,11 +7,12 @@ import { expectJson, TEST_KEY } from '../support/server-process';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 const ENV_TOKEN = 'env-runner-token-0123456789';
+const NAMED_KEY = 'alice-key-0123456789abcdef';
 
 describe('Runner tokens: runner endpoints take them, and only them', () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ ENDERCOMPUTE_RUNNER_TOKENS: `build-1=${ENV_TOKEN}` });
+    t = await startTestApp({ ENDERCOMPUTE_RUNNER_TOKENS: `build-1=${ENV_TOKEN}`, ENDERCOMPUTE_KEYS: `alice=${NAMED_KEY}` });
   });
   after(async () => {
     await t.close();
@@ -25,13 +26,52 @@ describe('Runner tokens: runner endpoints take them, and only them', () => {
     assert.deepEqual(t.app.get(RunnerTokens).authenticate(ENV_TOKEN), { name: 'build-1' });
   });
 
-  it('refuses a runner endpoint to the key, a wrong token and no token (401)', async () => {
-    for (const token of [TEST_KEY, `${ENV_TOKEN}x`, ENV_TOKEN.slice(0, -1), null]) {
-      const response = await as(token, '/api/runner/whoami');
-      assert.equal(response.status, 401, String(token));
-      const body = (await response.json()) as { message: string };
-      assert.match(body.message, /runner token/);
+  /** The 401 a runner endpoint answers, checked to be whole and to hold no token. */
+  const refusal = async (token: string | null, headers: Record<string, string> = {}): Promise<string> => {
+    const response = await as(token, '/api/runner/whoami', { headers });
+    const body = (await response.json()) as { statusCode: number; error: string; message: string };
+    assert.equal(response.status, 401, String(token));
+    assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode']);
+    for (const secret of [token, ENV_TOKEN, TEST_KEY, NAMED_KEY]) if (secret) assert.ok(!body.message.includes(secret), 'no token or key is echoed');
+    return body.message;
+  };
+
+  it('refuses a runner endpoint without a token, saying how to send one (401)', async () => {
+    const withoutToken: Array<Record<string, string>> = [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: `Token ${ENV_TOKEN}` }];
+    for (const headers of withoutToken) {
+      assert.equal(await refusal(null, headers), 'This endpoint is for job servers and needs a runner token: send it as "Authorization: Bearer <runner token>"', JSON.stringify(headers));
     }
+  });
+
+  it("refuses a runner endpoint to a person's key, saying it takes a runner token and how to get one (401)", async () => {
+    for (const key of [TEST_KEY, NAMED_KEY]) {
+      assert.equal(
+        await refusal(key),
+        "This endpoint is for job servers: it takes a runner token, not a person's key. Register a job server with POST /api/runners (or on the Runners page) or in ENDERCOMPUTE_RUNNER_TOKENS, and give it that runner's token",
+      );
+    }
+  });
+
+  it('refuses a runner endpoint to a token it does not know, naming no runner (401)', async () => {
+    for (const token of [`${ENV_TOKEN}x`, ENV_TOKEN.slice(0, -1), `ecr_${'A'.repeat(43)}`, `${TEST_KEY}x`]) {
+      assert.equal(
+        await refusal(token),
+        "This server does not know that runner token: check that it was copied whole, and that it was registered (POST /api/runners, on this server or one sharing its store) or is in this server's ENDERCOMPUTE_RUNNER_TOKENS",
+      );
+    }
+  });
+
+  it('refuses a revoked token saying whose it was, who revoked it and when (401), also once the name is registered again', async () => {
+    const registered = await expectJson<{ token: string }>(await t.request('/api/runners', { method: 'POST', actor: 'alice', json: { name: 'gpu-old' } }), 201);
+    assert.equal((await t.request('/api/runners/gpu-old', { method: 'DELETE', actor: 'bob' })).status, 204);
+    const revokedAt = (await t.store.readStream('runner-gpu-old')).find((event) => event.type === 'RunnerRevoked')?.metadata.at;
+    assert.ok(revokedAt);
+    const revoked = `The token of runner "gpu-old" was revoked by bob at ${revokedAt}: it opens nothing any more (register the job server again for a new token)`;
+    assert.equal(await refusal(registered.token), revoked);
+    const again = await expectJson<{ token: string }>(await t.request('/api/runners', { method: 'POST', actor: 'carol', json: { name: 'gpu-old' } }), 201);
+    assert.equal(await refusal(registered.token), revoked, 'the old token is still the one bob revoked');
+    assert.deepEqual(await expectJson(await as(again.token, '/api/runner/whoami'), 200), { name: 'gpu-old' });
+    assert.ok(!(await refusal(`ecr_${'B'.repeat(43)}`)).includes('gpu-old'), 'a made-up token learns no runner name');
   });
 
   it('refuses a runner token on user endpoints, API and pages alike (401)', async () => {
