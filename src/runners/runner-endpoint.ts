@@ -23,8 +23,18 @@ export const revokedRunnerToken = (revoked: { name: string; revokedBy: string; r
   `The token of runner "${revoked.name}" was revoked by ${revoked.revokedBy} at ${revoked.revokedAt}: it opens nothing any more (register the job server again for a new token)`;
 
 /** A request to a runner endpoint once its token was checked. */
+/** The runner a request comes from, and whether its token still opens the protocol (see {@link RunnerGuard}). */
+export interface AuthenticatedRunner {
+  name: string;
+  /**
+   * Whether the token this request came with still belongs to this runner: false once it
+   * was revoked while the request was held open (a claim waits up to 25 s). Constant time.
+   */
+  stillValid(): boolean;
+}
+
 export interface RunnerRequest extends AuthenticatedRequest {
-  runner?: { name: string };
+  runner?: AuthenticatedRunner;
 }
 
 /**
@@ -44,9 +54,10 @@ export class RunnerGuard implements CanActivate {
     const request = execution.switchToHttp().getRequest<RunnerRequest>();
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!match) throw new UnauthorizedException(NO_RUNNER_TOKEN);
-    const runner = this.tokens.authenticate(match[1]);
-    if (!runner) throw new UnauthorizedException(this.whyRefused(match[1]));
-    request.runner = runner;
+    const token = match[1];
+    const runner = this.tokens.authenticate(token);
+    if (!runner) throw new UnauthorizedException(this.whyRefused(token));
+    request.runner = { name: runner.name, stillValid: () => this.tokens.authenticate(token)?.name === runner.name };
     request.commandContext = { actor: runner.name, source: 'runner', correlationId: correlationIdOf(request), causationId: null };
     return true;
   }
@@ -74,7 +85,7 @@ export const RunnerEndpoint = (): MethodDecorator & ClassDecorator =>
   applyDecorators(SetMetadata(NOT_KEY_GUARDED, true), ApiBearerAuth(RUNNER_SECURITY_SCHEME), UseGuards(RunnerGuard));
 
 /** The runner a {@link RunnerEndpoint} request comes from. Throws when used on another route (a programming error). */
-export function runnerOf(request: object): { name: string } {
+export function runnerOf(request: object): AuthenticatedRunner {
   const runner = (request as RunnerRequest).runner;
   if (!runner) throw new Error('runnerOf used on a route that is not a @RunnerEndpoint()');
   return runner;

@@ -74,6 +74,27 @@ describe('Runner tokens: runner endpoints take them, and only them', () => {
     assert.ok(!(await refusal(`ecr_${'B'.repeat(43)}`)).includes('gpu-old'), 'a made-up token learns no runner name');
   });
 
+  it('gives nothing to a claim held open while its token is revoked, though it passed the check before', async () => {
+    const { token } = await expectJson<{ token: string }>(await t.request('/api/runners', { method: 'POST', json: { name: 'held-claim' } }), 201);
+    const report = encodeURIComponent(JSON.stringify({ labels: ['held'], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
+    const held = as(token, '/api/runner/claim', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-runner-report': report },
+      body: JSON.stringify({ workRoot: '/tmp/held-claim', wait: 10 }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await t.request('/api/runners/held-claim', { method: 'DELETE' })).status, 204);
+    const script = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'held-tpl', interpreter: 'bash', body: 'echo secret' } }), 201);
+    const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'held-job', scriptId: script.id, runsOn: ['held'] } }), 201);
+    const run = await expectJson<{ id: string }>(await t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', json: {} }), 202);
+    const started = Date.now();
+    const answer = await held;
+    assert.equal(answer.status, 204, 'no run handed over');
+    assert.ok(Date.now() - started < 5_000, 'answered once the run came, not at the end of the wait');
+    const after = await expectJson<{ status: string; runner: string | null }>(await t.request(`/api/runs/${run.id}`), 200);
+    assert.deepEqual([after.status, after.runner], ['queued', null]);
+  });
+
   it('refuses a runner token on user endpoints, API and pages alike (401)', async () => {
     await expectJson(await t.request('/api/scripts', { method: 'POST', json: { name: 's', body: 'echo hi' } }), 201);
     const head = await t.head();

@@ -109,18 +109,21 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   /**
    * Claims the first queued run `runner` may take (its labels cover the run's `runsOn`,
    * its job is under `maxConcurrent`), waiting up to `waitSeconds` for one; null when
-   * none came. `workRoot` is the runner's folder for work directories.
+   * none came. `workRoot` is the runner's folder for work directories. `allowed` is
+   * asked before each claim: a request held open across a revocation of its token
+   * passed the guard before it, and must take nothing after it (a claim's answer hands
+   * over the run's script, environment and files).
    */
-  async claim(runner: string, labels: readonly string[], workRoot: string, waitSeconds: number): Promise<ClaimedRun | null> {
+  async claim(runner: string, labels: readonly string[], workRoot: string, waitSeconds: number, allowed: () => boolean = () => true): Promise<ClaimedRun | null> {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
     for (;;) {
       // Listening before looking: a run requested while the queue is being read wakes this at once.
       const changed = this.nextChange(deadline - Date.now());
-      const claimed = await this.claimOne(runner, labels, workRoot).catch((error: unknown) => {
+      const claimed = await this.claimOne(runner, labels, workRoot, allowed).catch((error: unknown) => {
         changed.cancel();
         throw error;
       });
-      if (claimed !== null || Date.now() >= deadline || this.stopping.signal.aborted) {
+      if (claimed !== null || Date.now() >= deadline || this.stopping.signal.aborted || !allowed()) {
         changed.cancel();
         return claimed;
       }
@@ -275,14 +278,15 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   }
 
   /** The first run `runner` may take, claimed; null when there is none. */
-  private async claimOne(runner: string, labels: readonly string[], workRoot: string): Promise<ClaimedRun | null> {
+  private async claimOne(runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean): Promise<ClaimedRun | null> {
     const now = this.deps.clock.now();
     let after: RunRecord | undefined;
     for (;;) {
       const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
       for (const run of page) {
         if (!canTake(labels, run.runsOn) || !this.jobHasRoom(run)) continue;
-        const claimed = await this.tryClaim(run, runner, labels, workRoot);
+        if (!allowed()) return null;
+        const claimed = await this.tryClaim(run, runner, labels, workRoot, allowed);
         if (claimed) return claimed;
       }
       if (page.length < QUEUE_PAGE) return null;
@@ -290,7 +294,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     }
   }
 
-  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string): Promise<ClaimedRun | null> {
+  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean): Promise<ClaimedRun | null> {
     const writer = await RunWriter.load(this.deps, run.id, this.contextOf(run));
     if (writer === null) return null;
     const removed = await removedJobReason(this.deps.store, run.jobId);
@@ -302,6 +306,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
       return null;
     }
     const workdir = `${workRoot.replace(/\/+$/, '')}/${run.id}`;
+    // Asked again after the reads above: a revocation recorded meanwhile wins.
+    if (!allowed()) return null;
     try {
       await writer.record({ type: 'ClaimRun', runId: run.id, runner, runnerLabels: labels, workdir, now: this.deps.clock.now().toISOString(), remote: true });
     } catch (error) {

@@ -43,7 +43,7 @@ export class RunnerProtocolController {
     const { name, report } = await this.contact(request);
     const { workRoot, wait } = (body ?? {}) as { workRoot?: unknown; wait?: unknown };
     if (typeof workRoot !== 'string' || !workRoot.startsWith('/') || workRoot.length > 1000) throw new ValidationError(['workRoot must be the absolute path of the runner\'s work directory folder']);
-    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait));
+    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait), runnerOf(request).stillValid);
     if (claimed === null) {
       response.status(204);
       return undefined;
