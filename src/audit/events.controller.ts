@@ -3,9 +3,10 @@ import type { Response } from 'express';
 import { ApiHeader, ApiProduces } from '@nestjs/swagger';
 import { sendAll } from '../http/send-all';
 import { decodeOutput, storedOutputLength, type StoredOutputData } from '../runs/output-encoding';
-import { IsBoolean, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsString, Matches, MaxLength } from 'class-validator';
 import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
-import { BooleanText, Optional, WholeNumberText } from '../http/validation';
+import { BooleanText, Optional, WholeNumber, WholeNumberText } from '../http/validation';
+import { EVENTS_PAGE } from '../shared/whole-number';
 import { ValidationError } from '../shared/domain-errors';
 import { JobQueries } from '../jobs/job.view';
 import { RunsReadModel } from '../runs/runs.read-model';
@@ -34,7 +35,7 @@ export class ListEventsQuery {
   @Optional() @IsString() @MaxLength(64) actor?: string;
   @Optional() @IsString() @MaxLength(100) jobId?: string;
   @Optional() @IsString() @Matches(/^\d{1,20}(\.\d{1,20})?$/, { message: 'after must be a position from an earlier answer' }) after?: string;
-  @Optional() @WholeNumberText() @IsInt() @Min(1) @Max(1000) limit?: number;
+  @Optional() @WholeNumberText() @WholeNumber(EVENTS_PAGE) limit?: number;
   /** Output and file bytes are left out unless asked for: they can be megabytes. */
   @Optional() @BooleanText() @IsBoolean() includeBytes?: boolean;
 }

@@ -6,6 +6,7 @@ import type { ScriptView } from '../scripts/scripts.read-model';
 import { DownloadError, safeSegments, writeArtifact, type ListedArtifact } from './artifact-download';
 import { duration, table, when } from './format';
 import { followOutput, type RunEnd } from './follow';
+import { DELAY_SECONDS, EVENTS_PAGE, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, wholeNumberFromText, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
 
 /**
  * What a command needs: the client, its options (by commander's camelCase
@@ -114,12 +115,16 @@ export const scripts: Record<string, Command> = {
 };
 
 /**
- * A whole number typed on the command line, or the text itself, for the
- * server to refuse by name: never `Number('abc')`, which JSON sends as `null`
- * (and `timeoutSeconds: null` would silently clear the limit).
+ * A number typed on the command line, checked here before any request: a
+ * usage error (exit 2) names the option and what it takes, with the word it
+ * also takes (`or none`), e.g. `--timeout must be a whole number of seconds
+ * from 1 to 604800, or none, not "5m"`. Sent as typed, "5m" got the server's
+ * message about `timeoutSeconds`, a name the person never typed.
  */
-function numberOrText(value: string): number | string {
-  return /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : value;
+export function wholeNumberOption(name: string, typed: string, range: WholeNumberRange, orWord?: string): number {
+  const value = wholeNumberFromText(typed.trim(), range);
+  if (value === undefined) throw new UsageError(`${name} must be ${wholeNumberWanted(range)}${orWord ? `, or ${orWord}` : ''}, not ${JSON.stringify(typed)}`);
+  return value;
 }
 
 function jobFields(input: CommandInput): Record<string, unknown> {
@@ -132,9 +137,9 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     args: input.options.arg !== undefined ? list(input.options.arg) : undefined,
     env: envOf(list(input.options.env)),
     tags: input.options.tag !== undefined ? list(input.options.tag) : undefined,
-    timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : numberOrText(timeout),
+    timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : wholeNumberOption('--timeout', timeout, TIMEOUT_SECONDS, 'none'),
     keepWorkdir,
-    keepRuns: keep === undefined ? undefined : keep === 'all' ? null : numberOrText(keep),
+    keepRuns: keep === undefined ? undefined : keep === 'all' ? null : wholeNumberOption('--keep-runs', keep, KEEP_RUNS, 'all'),
     artifacts: input.options.artifact !== undefined ? list(input.options.artifact) : undefined,
     runsOn: runsOnOf(input),
   };
@@ -211,12 +216,13 @@ export const jobs: Record<string, Command> = {
   },
   run: async (input) => {
     const job = need(input.words, 0, 'job id or name');
+    const delay = text(input.options.delay);
     const fields = {
       // Words after the job (after `--`) are more arguments, after the `--arg`s.
       args: [...list(input.options.arg), ...input.words.slice(1)],
       env: envOf(list(input.options.env)) ?? {},
       ...(text(input.options.at) ? { at: text(input.options.at) } : {}),
-      ...(text(input.options.delay) ? { delaySeconds: numberOrText(text(input.options.delay) ?? '') } : {}),
+      ...(delay !== undefined ? { delaySeconds: wholeNumberOption('--delay', delay, DELAY_SECONDS) } : {}),
     };
     const files = list(input.options.file);
     const run =
@@ -265,10 +271,12 @@ async function follow(input: CommandInput, run: Run): Promise<number> {
 export const runs: Record<string, Command> = {
   list: async (input) => {
     const query = new URLSearchParams();
-    for (const [key, option] of [['status', 'status'], ['jobId', 'job'], ['by', 'by'], ['q', 'search'], ['limit', 'limit'], ['before', 'before']] as const) {
+    for (const [key, option] of [['status', 'status'], ['jobId', 'job'], ['by', 'by'], ['q', 'search'], ['before', 'before']] as const) {
       const value = text(input.options[option]);
       if (value !== undefined) query.set(key, value);
     }
+    const limit = text(input.options.limit);
+    if (limit !== undefined) query.set('limit', String(wholeNumberOption('--limit', limit, RUNS_PAGE)));
     const byFinish = input.options.finished === true;
     if (byFinish) query.set('sort', 'finished');
     const page = await input.api.json<{ items: Run[]; next: string | null }>('GET', `/api/runs?${query}`);
@@ -360,10 +368,12 @@ function control(action: 'cancel' | 'pause' | 'resume' | 'rerun'): Command {
 
 export const events: Command = async (input) => {
   const query = new URLSearchParams();
-  for (const [key, option] of [['jobId', 'job'], ['actor', 'actor'], ['type', 'type'], ['stream', 'stream'], ['after', 'after'], ['limit', 'limit']] as const) {
+  for (const [key, option] of [['jobId', 'job'], ['actor', 'actor'], ['type', 'type'], ['stream', 'stream'], ['after', 'after']] as const) {
     const value = text(input.options[option]);
     if (value !== undefined) query.set(key, value);
   }
+  const limit = text(input.options.limit);
+  if (limit !== undefined) query.set('limit', String(wholeNumberOption('--limit', limit, EVENTS_PAGE)));
   const page = await input.api.json<{ items: Array<{ position: string; stream: string; type: string; metadata: { actor: string; at: string } }>; next: string | null }>(
     'GET',
     `/api/events?${query}`,

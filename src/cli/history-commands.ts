@@ -5,7 +5,8 @@
 import { structuredPatch } from 'diff';
 import type { VersionDetail as Detail, VersionSummary } from '../history/histories';
 import type { VersionList } from '../history/history.controller';
-import { type Command, type CommandInput, need, print } from './commands';
+import { type Command, type CommandInput, need, print, wholeNumberOption } from './commands';
+import { VERSION_NUMBER } from '../shared/whole-number';
 import { clean, table, when } from './format';
 
 /** The two kinds of resource with a history: their API path and how a person calls them. */
@@ -39,18 +40,22 @@ function historyCommands(kind: Kind): Record<'history' | 'version' | 'restore', 
       );
     },
     version: async (input) => {
-      // As typed: the server refuses anything but a whole number from 1, naming it.
-      const number = encodeURIComponent(need(input.words, 1, 'version number'));
-      const compareTo = typeof input.options.compareTo === 'string' ? `?compareTo=${encodeURIComponent(input.options.compareTo)}` : '';
+      const number = versionOf(input);
+      const compareTo = typeof input.options.compareTo === 'string' ? `?compareTo=${wholeNumberOption('--compare-to', input.options.compareTo, VERSION_NUMBER)}` : '';
       const detail = await input.api.json<VersionDetail>('GET', `${base(input)}/${number}${compareTo}`);
       return print(input, detail, () => describeVersion(kind, detail));
     },
     restore: async (input) => {
-      const number = encodeURIComponent(need(input.words, 1, 'version number'));
+      const number = versionOf(input);
       const restored = await input.api.json<{ name: string; version: number }>('POST', `${base(input)}/${number}/restore`);
       return print(input, restored, () => `Restored ${kind.noun} ${clean(restored.name)} to version ${number}: it is now version ${restored.version}`);
     },
   };
+}
+
+/** The `<n>` of `version` and `restore`, checked before any request as options are. */
+function versionOf(input: CommandInput): number {
+  return wholeNumberOption('the version number', need(input.words, 1, 'version number'), VERSION_NUMBER);
 }
 
 export const jobHistory = historyCommands(JOB);

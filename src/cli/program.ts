@@ -14,6 +14,10 @@ import { completionScript } from './completion';
 import { addBackupCommands } from './backup-commands';
 import { addRunnerCommand } from './runner-command';
 import { jobHistory, scriptHistory } from './history-commands';
+import { DELAY_SECONDS, EVENTS_PAGE, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, type WholeNumberRange } from '../shared/whole-number';
+
+/** `1–500`: a number option's range in its help, the range its check (commands.ts) takes. */
+const span = (range: WholeNumberRange): string => `${range.min}–${range.max}`;
 
 /** What a command action receives: the handler, its positional words, and every option (global ones merged in). */
 export type Dispatch = (handler: Handler, words: string[], options: Record<string, string | boolean | string[] | undefined>, needsKey: boolean) => Promise<void>;
@@ -110,7 +114,7 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--env <NAME=value>', 'an environment variable for this run (repeatable)', many)
     .option('--file <path>', 'an extra input file for this run (repeatable)', many)
     .option('--at <iso-time>', 'run at this time')
-    .addOption(new Option('--delay <seconds>', 'run in this many seconds').conflicts('at'))
+    .addOption(new Option('--delay <seconds>', `run in this many seconds (${span(DELAY_SECONDS)}: up to 366 days)`).conflicts('at'))
     .option('--follow', "stream the output; exit with the run's exit code");
 
   // ---- runs ----
@@ -121,7 +125,7 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--by <name>', 'requested by')
     .option('--search <text>', 'job name, number, who, arguments or reason contain')
     .option('--finished', 'finished runs only, the latest to finish first')
-    .option('--limit <n>', 'at most this many (1–500, default 50)')
+    .option('--limit <n>', `at most this many (${span(RUNS_PAGE)}, default 50)`)
     .option('--before <cursor>', 'the next page (the cursor the previous page printed)');
   leaf(r, 'show <run>', 'a run: status, times, exit code', runs.show);
   leaf(r, 'output <run>', "a run's output, exactly as written", runs.output).option('--follow', "follow it live until the run ends; exit with the run's exit code");
@@ -141,7 +145,7 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--type <types>', 'event types, separated by commas')
     .option('--stream <stream>', 'one stream')
     .option('--after <cursor>', 'the next page')
-    .option('--limit <n>', 'at most this many (1–1000, default 100)');
+    .option('--limit <n>', `at most this many (${span(EVENTS_PAGE)}, default 100)`);
 
   // ---- backup and restore of the embedded log (on this machine, no server needed) ----
   addBackupCommands(program);
@@ -167,9 +171,9 @@ function jobOptions(command: Command): Command {
     .option('--arg <value>', 'an argument (repeatable; on update, replaces them all)', many)
     .option('--env <NAME=value>', 'an environment variable (repeatable; on update, replaces them all)', many)
     .option('--tag <tag>', 'a tag (repeatable; on update, replaces them all)', many)
-    .option('--timeout <seconds|none>', 'the time limit of each run')
+    .option('--timeout <seconds|none>', `the time limit of each run in seconds (${span(TIMEOUT_SECONDS)}: up to a week; none: no limit)`)
     .option('--description <text>', 'what it is for')
-    .option('--keep-runs <N|all>', 'keep the output of only the newest N finished runs (all: every run)')
+    .option('--keep-runs <N|all>', `keep the output of only the newest N finished runs (${span(KEEP_RUNS)}; all: every run)`)
     .option('--keep-workdir', "keep each run's work directory after it ends, for debugging")
     .option('--artifact <pattern>', 'a glob of files each run keeps, relative to the work directory (repeatable; on update, replaces them all)', many)
     .option('--runs-on <label>', 'a runner label its runs need: they go only to a runner with every one (repeatable; on update, replaces them all)', many)

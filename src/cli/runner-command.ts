@@ -14,7 +14,7 @@ import { selectSandbox } from '../runs/execution/run-sandbox';
 import { MAX_BATCH_BYTES_LIMIT } from '../runs/runner/process-runner';
 import { labelProblems, normalizeLabels } from '../runners/placement';
 import { packageVersion } from '../shared/version';
-import { UsageError } from './commands';
+import { UsageError, wholeNumberOption } from './commands';
 
 interface RunnerOptions {
   url?: string;
@@ -26,6 +26,9 @@ interface RunnerOptions {
 }
 
 const many = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Runs a job server executes at once: at most 1024, as a server's own limit. */
+const RUNNER_CONCURRENCY = { min: 1, max: 1024 };
 
 /** Adds `runner` to the program. */
 export function addRunnerCommand(program: Command): void {
@@ -51,8 +54,7 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
   if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be an http:// or https:// address, not "${url}"`);
   const token = options.token ?? process.env.ENDERCOMPUTE_RUNNER_TOKEN?.trim();
   if (!token) throw new UsageError('No runner token: set ENDERCOMPUTE_RUNNER_TOKEN (or pass --token)');
-  const maxConcurrent = options.maxConcurrent === undefined ? 4 : Number(options.maxConcurrent);
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 1024) throw new UsageError(`--max-concurrent must be a whole number from 1 to 1024, not "${options.maxConcurrent}"`);
+  const maxConcurrent = options.maxConcurrent === undefined ? 4 : wholeNumberOption('--max-concurrent', options.maxConcurrent, RUNNER_CONCURRENCY);
   const problems = labelProblems(options.label ?? []);
   if (problems.length > 0) throw new UsageError(`--label: ${problems.join('; ')}`);
   const labels = normalizeLabels(options.label ?? []);

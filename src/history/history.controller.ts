@@ -8,6 +8,7 @@ import { IfMatchHeader, QueryParam } from '../openapi/api-docs.decorators';
 import { ScriptsReadModel, type ScriptView } from '../scripts/scripts.read-model';
 import type { CommandContext } from '../shared/command-context';
 import { GoneError, NotFoundError, ValidationError } from '../shared/domain-errors';
+import { VERSION_NUMBER, wholeNumberFromText } from '../shared/whole-number';
 import { JobHistory, ScriptHistory, type VersionDetail, type VersionSummary } from './histories';
 import { RestoreJobVersionCommand, RestoreScriptVersionCommand } from './restore.handlers';
 
@@ -16,10 +17,9 @@ import { RestoreJobVersionCommand, RestoreScriptVersionCommand } from './restore
  * @throws ValidationError naming the parameter otherwise.
  */
 export function versionNumber(text: string, parameter: string): number {
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) {
-    throw new ValidationError([`${parameter}: must be a version number (a whole number from 1), not ${JSON.stringify(text.slice(0, 40))}`]);
-  }
-  return Number(text);
+  const version = wholeNumberFromText(text, VERSION_NUMBER);
+  if (version === undefined) throw new ValidationError([`${parameter}: must be a version number (a whole number from 1), not ${JSON.stringify(text.slice(0, 40))}`]);
+  return version;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { type ArgumentMetadata, Injectable, type PipeTransform, type ValidationError as ClassValidationError } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import { plainToInstance, Transform } from 'class-transformer';
-import { getMetadataStorage, ValidateIf, validateSync } from 'class-validator';
+import { getMetadataStorage, registerDecorator, ValidateIf, validateSync } from 'class-validator';
 import { ValidationError } from '../shared/domain-errors';
+import { numberFromText, wholeNumberIn, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
 import { jsonWidthProblems } from './json-shape';
 
 /** Flattens class-validator's tree into `field: problem` lines, nested fields with dotted paths. */
@@ -37,12 +39,36 @@ export function Optional(options: { nullable?: boolean } = {}): PropertyDecorato
 
 /**
  * A whole number from a query string or a form field, read strictly: only
- * digits (and a leading minus) become a number; anything else (`0x10`, `1e3`,
- * ` 5`, an empty value, a repeated parameter) is left as it is, for the
- * field's `IsInt` rule to refuse by name.
+ * digits become a number; anything else (`1.5`, `0x10`, `1e3`, ` 5`, `-1`, an
+ * empty value, a repeated parameter) is left as it is, for the field's
+ * {@link WholeNumber} rule to refuse by name.
  */
 export const WholeNumberText = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? numberFromText(value) : value));
+
+/**
+ * A whole number within `range` (a JSON number, or a {@link WholeNumberText}),
+ * checked as one rule with one message however the value is wrong:
+ * `keepRuns must be a whole number from 1 to 1000000`, then `, ${orElse}` where
+ * another value has a meaning (`or null to keep the output of every run`).
+ * Not `IsInt` + `Min` + `Max`: "1.5" broke all three and got three messages
+ * that read as a contradiction (see shared/whole-number.ts). The OpenAPI
+ * description gets the type `integer` and the bounds.
+ */
+export function WholeNumber(range: WholeNumberRange, orElse?: string): PropertyDecorator {
+  return (target, property) => {
+    registerDecorator({
+      name: 'wholeNumber',
+      target: target.constructor,
+      propertyName: String(property),
+      validator: {
+        validate: (value: unknown) => wholeNumberIn(value, range) !== undefined,
+        defaultMessage: () => `${String(property)} must be ${wholeNumberWanted(range)}${orElse ? `, ${orElse}` : ''}`,
+      },
+    });
+    ApiProperty({ type: 'integer', minimum: range.min, maximum: range.max ?? Number.MAX_SAFE_INTEGER })(target, property);
+  };
+}
 
 /** `true` or `false` from a query string, read strictly; anything else is left for `IsBoolean` to refuse. */
 export const BooleanText = (): PropertyDecorator =>

@@ -4,13 +4,9 @@ import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
 import type { NameHolder } from '../scripts/script.decider';
 import { labelProblems } from '../runners/placement';
+import { JOB_CONCURRENCY, KEEP_RUNS, wholeNumberIn, wholeNumberWanted } from '../shared/whole-number';
 import { readableJobEvent } from './job.upcast';
 import { JOB_DEFINITION_FIELDS, withDefinitionDefaults, type JobDefinition, type JobEvent, type JobFile } from './job.events';
-
-/** The most a job may allow at once (the server's own limit is at most 1024). */
-export const MAX_JOB_CONCURRENCY = 1024;
-/** The largest `keepRuns`: more than any job keeps in practice, small enough to stay exact. */
-export const MAX_KEEP_RUNS = 1_000_000;
 
 /**
  * The job aggregate as a pure decider. Facts from outside the stream (is the
@@ -208,12 +204,12 @@ function refuseTakenName(name: string, holder: NameHolder | null, selfId: string
 function refuseInvalidControls(definition: Partial<JobDefinition>): void {
   const problems: string[] = [];
   const limit = definition.maxConcurrent;
-  if (limit !== undefined && limit !== null && (!Number.isInteger(limit) || limit < 1 || limit > MAX_JOB_CONCURRENCY)) {
-    problems.push(`maxConcurrent must be a whole number from 1 to ${MAX_JOB_CONCURRENCY}, or null for no limit of its own`);
+  if (limit !== undefined && limit !== null && wholeNumberIn(limit, JOB_CONCURRENCY) === undefined) {
+    problems.push(`maxConcurrent must be ${wholeNumberWanted(JOB_CONCURRENCY)}, or null for no limit of its own`);
   }
   const keep = definition.keepRuns;
-  if (keep !== undefined && keep !== null && (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP_RUNS)) {
-    problems.push(`keepRuns must be a whole number from 1 to ${MAX_KEEP_RUNS}, or null to keep the output of every run`);
+  if (keep !== undefined && keep !== null && wholeNumberIn(keep, KEEP_RUNS) === undefined) {
+    problems.push(`keepRuns must be ${wholeNumberWanted(KEEP_RUNS)}, or null to keep the output of every run`);
   }
   if (definition.schedules !== undefined) problems.push(...scheduleProblems(definition.schedules));
   if (definition.artifacts !== undefined) problems.push(...artifactPatternProblems(definition.artifacts));

@@ -1,16 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, Length, Matches, Max, MaxLength, Min, registerDecorator } from 'class-validator';
-import { Optional } from '../http/validation';
+import { ArrayMaxSize, IsArray, IsBoolean, IsString, Length, Matches, MaxLength, registerDecorator } from 'class-validator';
+import { Optional, WholeNumber } from '../http/validation';
 import { DisplayNameRules, IsEnvMap, NO_NUL } from '../http/validators';
 import { artifactPatternProblems } from '../runs/runner/artifact-patterns';
 import { scheduleProblems } from '../schedules/cron';
 import { labelProblems, normalizeLabels } from '../runners/placement';
 import { nameKey, WHOLE_CHARACTERS } from '../shared/names';
+import { JOB_CONCURRENCY, KEEP_RUNS, TIMEOUT_SECONDS } from '../shared/whole-number';
 import type { JobDefinition, JobSchedule } from './job.events';
-import { MAX_JOB_CONCURRENCY, MAX_KEEP_RUNS } from './job.decider';
 
-export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const TAG_PATTERN = /^[\p{L}\p{N}_.:/+-]{1,40}$/u;
 
 const DescriptionRules = (): PropertyDecorator =>
@@ -46,22 +45,11 @@ const TagsRules = (): PropertyDecorator =>
     ),
   );
 
-const TimeoutRules = (): PropertyDecorator =>
-  applyDecorators(IsInt({ message: 'timeoutSeconds must be a whole number of seconds or null' }), Min(1), Max(MAX_TIMEOUT_SECONDS));
+const TimeoutRules = (): PropertyDecorator => WholeNumber(TIMEOUT_SECONDS, 'or null for no time limit');
 
-const MaxConcurrentRules = (): PropertyDecorator =>
-  applyDecorators(
-    IsInt({ message: 'maxConcurrent must be a whole number of runs, or null for no limit of its own' }),
-    Min(1),
-    Max(MAX_JOB_CONCURRENCY),
-  );
+const MaxConcurrentRules = (): PropertyDecorator => WholeNumber(JOB_CONCURRENCY, 'or null for no limit of its own');
 
-const KeepRunsRules = (): PropertyDecorator =>
-  applyDecorators(
-    IsInt({ message: 'keepRuns must be a whole number of runs, or null to keep the output of every run' }),
-    Min(1),
-    Max(MAX_KEEP_RUNS),
-  );
+const KeepRunsRules = (): PropertyDecorator => WholeNumber(KEEP_RUNS, 'or null to keep the output of every run');
 
 /** `[{cron, timeZone}]`; a schedule without a time zone is read in UTC. */
 const SchedulesRules = (): PropertyDecorator =>

@@ -2,6 +2,7 @@ import { Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { NotFoundError, UnavailableError, ValidationError } from '../shared/domain-errors';
+import { wholeNumberFromText } from '../shared/whole-number';
 import { PageController } from '../web/page-auth';
 import { ViewRenderer } from '../web/view-renderer';
 import { LiveOutputHub } from './live-output.hub';
@@ -48,8 +49,8 @@ export class OutputPagesController {
   @Get(':id/output/earlier')
   async earlier(@Param('id') id: string, @Query('before') beforeQuery: unknown, @Res() response: Response): Promise<void> {
     const run = this.require(id);
-    const before = typeof beforeQuery === 'string' && /^\d{1,15}$/.test(beforeQuery) ? Number(beforeQuery) : Number.NaN;
-    if (!Number.isSafeInteger(before)) throw new ValidationError(['before: must be a byte offset']);
+    const before = typeof beforeQuery === 'string' ? wholeNumberFromText(beforeQuery, { min: 0 }) : undefined;
+    if (before === undefined) throw new ValidationError(['before: must be a byte offset']);
     const { from, html } = await this.view.earlier(run, before);
     const lines = html === '' ? '' : `<hx-partial hx-target="#output-lines" hx-swap="afterbegin">${html}</hx-partial>`;
     this.views.send(response, 200, earlierControl(run.id, from) + lines);
@@ -64,8 +65,8 @@ export class OutputPagesController {
   async around(@Param('id') id: string, @Query('line') lineQuery: unknown, @Res() response: Response): Promise<void> {
     const run = this.require(id);
     refuseExpiredOutput(run);
-    const line = typeof lineQuery === 'string' && /^\d{1,12}$/.test(lineQuery) ? Number(lineQuery) : 0;
-    if (!(line >= 1)) throw new ValidationError(['line: must be a line number (1 or more)']);
+    const line = typeof lineQuery === 'string' ? wholeNumberFromText(lineQuery, { min: 1 }) : undefined;
+    if (line === undefined) throw new ValidationError(['line: must be a line number (1 or more)']);
     const part = await this.view.around(run, line);
     this.views.send(response, 200, windowHtml(run, line, part));
   }

@@ -2,6 +2,7 @@ import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { NotFoundError, UnavailableError, ValidationError } from '../shared/domain-errors';
+import { wholeNumberFromText, wholeNumberWanted } from '../shared/whole-number';
 import { ApiOutputStream } from './api-output-stream';
 import { LiveOutputHub } from './live-output.hub';
 import { DEFAULT_HEARTBEAT_MS, resumeOffset, SseConnection } from './sse-connection';
@@ -42,9 +43,12 @@ export class OutputStreamController {
   }
 }
 
+/** Seconds between heartbeats a client may ask for (`?heartbeat=`). */
+const HEARTBEAT_SECONDS = { min: 1, max: 300, unit: 'seconds' };
+
 export function heartbeatSeconds(raw: unknown): number {
   if (raw === undefined || raw === '') return DEFAULT_HEARTBEAT_MS / 1000;
-  const value = typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(value) || value < 1 || value > 300) throw new ValidationError(['heartbeat: must be a whole number of seconds from 1 to 300']);
+  const value = typeof raw === 'string' ? wholeNumberFromText(raw, HEARTBEAT_SECONDS) : undefined;
+  if (value === undefined) throw new ValidationError([`heartbeat: must be ${wholeNumberWanted(HEARTBEAT_SECONDS)}`]);
   return value;
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ValidationError } from '../shared/domain-errors';
+import { wholeNumberFromText, wholeNumberWanted } from '../shared/whole-number';
 import { batchAt, OutputLineIndex } from './output-line-index';
 import { RunOutputReader, storedOutputEnd } from './run-output.reader';
 import type { RunRecord } from './runs.read-model';
@@ -46,18 +47,13 @@ export function parseSearchQuery(query: Record<string, unknown>): OutputSearchQu
   const { q, from, limit } = query;
   if (typeof q !== 'string' || q === '') problems.push('q: give the text to search for');
   else if ([...q].length > MAX_SEARCH_CHARS) problems.push(`q: at most ${MAX_SEARCH_CHARS} characters`);
-  let fromValue = 0;
-  if (from !== undefined) {
-    if (typeof from === 'string' && /^\d{1,15}$/.test(from)) fromValue = Number(from);
-    else problems.push('from: must be a byte offset (the next of an earlier answer)');
-  }
-  let limitValue = DEFAULT_SEARCH_LIMIT;
-  if (limit !== undefined) {
-    if (typeof limit === 'string' && /^\d{1,4}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= MAX_SEARCH_LIMIT) limitValue = Number(limit);
-    else problems.push(`limit: must be a whole number from 1 to ${MAX_SEARCH_LIMIT}`);
-  }
+  const fromValue = from === undefined ? 0 : typeof from === 'string' ? wholeNumberFromText(from, { min: 0 }) : undefined;
+  if (fromValue === undefined) problems.push('from: must be a byte offset (the next of an earlier answer)');
+  const limits = { min: 1, max: MAX_SEARCH_LIMIT };
+  const limitValue = limit === undefined ? DEFAULT_SEARCH_LIMIT : typeof limit === 'string' ? wholeNumberFromText(limit, limits) : undefined;
+  if (limitValue === undefined) problems.push(`limit: must be ${wholeNumberWanted(limits)}`);
   if (problems.length > 0) throw new ValidationError(problems);
-  return { q: q as string, from: fromValue, limit: limitValue };
+  return { q: q as string, from: fromValue as number, limit: limitValue as number };
 }
 
 /**

@@ -1,9 +1,8 @@
-import { IsISO8601, IsInt, Max, Min } from 'class-validator';
-import { Optional } from '../http/validation';
+import { IsISO8601 } from 'class-validator';
+import { Optional, WholeNumber } from '../http/validation';
 import { IsEnvMap } from '../http/validators';
 import { ArgsRules } from '../jobs/job.dto';
-
-export const MAX_DELAY_SECONDS = 366 * 24 * 3600;
+import { DELAY_SECONDS } from '../shared/whole-number';
 
 /**
  * The body of `POST /api/jobs/:id/runs` (JSON, or the fields of a multipart form).
@@ -16,11 +15,11 @@ export class StartRunDto {
   /** On top of the job's environment. */
   @Optional() @IsEnvMap() env?: Record<string, string>;
   @Optional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
-  @Optional() @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
+  @Optional() @WholeNumber(DELAY_SECONDS) delaySeconds?: number;
 }
 
 /** The body of `POST /api/runs/:id/reschedule`: a new time, or neither field to start it as soon as there is room. */
 export class RescheduleRunDto {
   @Optional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'at must be an ISO-8601 time such as 2026-12-01T08:00:00Z' }) at?: string;
-  @Optional() @IsInt({ message: 'delaySeconds must be a whole number of seconds' }) @Min(0) @Max(MAX_DELAY_SECONDS) delaySeconds?: number;
+  @Optional() @WholeNumber(DELAY_SECONDS) delaySeconds?: number;
 }

@@ -1,11 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UploadedFiles, UseInterceptors } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { IsIn, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import type { Response } from 'express';
 import { Ctx } from '../auth/request-context';
 import { InputFilesInterceptor, uploadedInputs } from '../http/uploads';
 import { parseJsonField } from '../http/json-shape';
-import { Optional, validateInto, WholeNumberText } from '../http/validation';
+import { Optional, validateInto, WholeNumber, WholeNumberText } from '../http/validation';
+import { numberFromText, RUNS_PAGE } from '../shared/whole-number';
 import { ArtifactsReadModel } from '../artifacts/artifacts.read-model';
 import { JobQueries } from '../jobs/job.view';
 import { Clock } from '../shared/clock';
@@ -27,14 +28,15 @@ export class ListRunsQuery {
   @Optional() @IsString() @MaxLength(100) jobId?: string;
   @Optional() @IsString() @MaxLength(64) by?: string;
   @Optional() @IsString() @MaxLength(200) q?: string;
-  @Optional() @WholeNumberText() @IsInt() @Min(1) @Max(500) limit?: number;
-  @Optional() @WholeNumberText() @IsInt() @Min(0) before?: number;
+  @Optional() @WholeNumberText() @WholeNumber(RUNS_PAGE) limit?: number;
+  /** The `next` of the page before. */
+  @Optional() @WholeNumberText() @WholeNumber({ min: 0 }) before?: number;
   /** `requested` (default): newest request first. `finished`: finished runs only, latest to finish first. */
   @Optional() @IsIn(['requested', 'finished'], { message: 'sort must be requested or finished' }) sort?: 'requested' | 'finished';
 }
 
 export class OutputQuery {
-  @Optional() @WholeNumberText() @IsInt({ message: 'offset must be a whole number of bytes' }) @Min(0) offset?: number;
+  @Optional() @WholeNumberText() @WholeNumber({ min: 0, unit: 'bytes' }) offset?: number;
 }
 
 /** Expands `active`, `finished` and comma lists into statuses; an unknown word is a 400. */
@@ -192,7 +194,7 @@ function fromMultipart(fields: Record<string, unknown>): Record<string, unknown>
     if (!/^\s*[[{]/.test(fields.env)) throw new ValidationError(['env: must be JSON text in a multipart form']);
     result.env = parseJsonField(fields.env, 'env');
   }
-  if (typeof fields.delaySeconds === 'string' && /^\d{1,15}$/.test(fields.delaySeconds)) result.delaySeconds = Number(fields.delaySeconds);
+  if (typeof fields.delaySeconds === 'string') result.delaySeconds = numberFromText(fields.delaySeconds);
   return result;
 }
 

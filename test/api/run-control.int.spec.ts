@@ -206,7 +206,7 @@ describe('REST: queue and run control', () => {
     });
     assert.equal(invalid.status, 400);
     const message = await messageOf(invalid);
-    assert.match(message, /maxConcurrent must not be less than 1/);
+    assert.match(message, /maxConcurrent must be a whole number from 1 to 1024, or null for no limit of its own/);
     assert.match(message, /schedules: \[0\]\.cron "99 \* \* \* \*" is not a valid cron expression/);
     assert.match(message, /\[1\]\.timeZone must be an IANA time zone/);
 

@@ -101,13 +101,13 @@ describe('history from the CLI', () => {
     assert.match(version, /\n {4}\+\techo \?\[2J\?gone/);
   });
 
-  it('passes the server\'s refusals on: an unknown version, a version that is not a number, a time without a zone', async () => {
+  it('passes the server\'s refusals on (an unknown version, a time without a zone); a version that is not a number is a usage error', async () => {
     const missing = await cli(['jobs', 'version', 'nightly', '99']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /version 99/);
     const word = await cli(['scripts', 'version', 'release', 'two']);
-    assert.equal(word.code, 1);
-    assert.match(word.stderr, /must be a version number.*"two"/);
+    assert.equal(word.code, 2);
+    assert.match(word.stderr, /^the version number must be a whole number from 1 to 999999999, not "two"\n/);
     const zone = await cli(['jobs', 'list', '--as-of', '2026-01-01T00:00']);
     assert.equal(zone.code, 1);
     assert.match(zone.stderr, /time zone/);

@@ -131,17 +131,39 @@ describe('The CLI against the built server', () => {
     assert.equal((await cli(['scripts', 'show', 'never-created'])).code, 1, 'nothing was created');
   });
 
-  it('sends a number it cannot read as typed, for the server to refuse by name (never as null, which clears a limit)', async () => {
+  it('checks a number option itself: a usage error naming the option and what it takes, and no request', async () => {
     await ok(['scripts', 'create', 'noop', '--file', file('noop.sh', 'true\n')]);
-    await ok(['jobs', 'create', 'Limited', '--script', 'noop', '--timeout', '60']);
-    const timeout = await cli(['jobs', 'update', 'limited', '--timeout', 'abc']);
-    assert.equal(timeout.code, 1);
-    assert.match(timeout.stderr, /^400: .*timeoutSeconds/);
-    const delay = await cli(['jobs', 'run', 'limited', '--delay', 'soon']);
-    assert.equal(delay.code, 1);
-    assert.match(delay.stderr, /^400: .*delaySeconds/);
-    const job = JSON.parse(await ok(['jobs', 'show', 'limited', '--json'])) as { timeoutSeconds: number; keepWorkdir: boolean };
-    assert.equal(job.timeoutSeconds, 60);
+    await ok(['jobs', 'create', 'Limited', '--script', 'noop', '--timeout', '60', '--keep-runs', '5']);
+    const before = await getJson<{ version: number }>(server, '/api/jobs/limited');
+    const usage: Array<[string[], string]> = [
+      [['jobs', 'update', 'limited', '--keep-runs', '1.5'], '--keep-runs must be a whole number from 1 to 1000000, or all, not "1.5"'],
+      [['jobs', 'update', 'limited', '--keep-runs', '0'], '--keep-runs must be a whole number from 1 to 1000000, or all, not "0"'],
+      [['jobs', 'update', 'limited', '--timeout', 'abc'], '--timeout must be a whole number of seconds from 1 to 604800, or none, not "abc"'],
+      [['jobs', 'create', 'zz2', '--script', 'noop', '--timeout', '5m'], '--timeout must be a whole number of seconds from 1 to 604800, or none, not "5m"'],
+      [['jobs', 'run', 'limited', '--delay', '1h'], '--delay must be a whole number of seconds from 0 to 31622400, not "1h"'],
+      [['jobs', 'run', 'limited', '--delay', ''], '--delay must be a whole number of seconds from 0 to 31622400, not ""'],
+      [['runs', 'list', '--limit', '1.5'], '--limit must be a whole number from 1 to 500, not "1.5"'],
+      [['events', '--limit', '1001'], '--limit must be a whole number from 1 to 1000, not "1001"'],
+      [['jobs', 'version', 'limited', '1.5'], 'the version number must be a whole number from 1 to 999999999, not "1.5"'],
+      [['jobs', 'version', 'limited', '1', '--compare-to', 'first'], '--compare-to must be a whole number from 1 to 999999999, not "first"'],
+      [['scripts', 'restore', 'noop', '0'], 'the version number must be a whole number from 1 to 999999999, not "0"'],
+      [['runner', '--url', server.url, '--max-concurrent', '0x10'], '--max-concurrent must be a whole number from 1 to 1024, not "0x10"'],
+    ];
+    for (const [args, message] of usage) {
+      const result = await cli(args, { ENDERCOMPUTE_RUNNER_TOKEN: 'unused' });
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr, `${message}\n(run "endercompute --help" for the commands)\n`, args.join(' '));
+    }
+    // Nothing was sent: the job is as it was, no job zz2, no run.
+    const job = await getJson<{ version: number; timeoutSeconds: number; keepRuns: number }>(server, '/api/jobs/limited');
+    assert.deepEqual([job.version, job.timeoutSeconds, job.keepRuns], [before.version, 60, 5]);
+    assert.equal((await cli(['jobs', 'show', 'zz2'])).code, 1);
+    assert.deepEqual((await getJson<{ items: unknown[] }>(server, '/api/runs?jobId=limited')).items, []);
+    // The words and the numbers it takes still work.
+    await ok(['jobs', 'update', 'limited', '--timeout', 'none', '--keep-runs', 'all']);
+    assert.deepEqual(await getJson<{ timeoutSeconds: null; keepRuns: null }>(server, '/api/jobs/limited').then((j) => [j.timeoutSeconds, j.keepRuns]), [null, null]);
+    await ok(['jobs', 'update', 'limited', '--timeout', '604800', '--keep-runs', '1000000']);
+    await ok(['jobs', 'update', 'limited', '--timeout', '60']);
     // Options left out of an update stay as they were; --keep-workdir and --no-keep-workdir set it.
     await ok(['jobs', 'update', 'limited', '--description', 'still limited']);
     assert.deepEqual(await getJson<{ timeoutSeconds: number; keepWorkdir: boolean }>(server, '/api/jobs/limited').then((j) => [j.timeoutSeconds, j.keepWorkdir]), [60, false]);

@@ -182,8 +182,8 @@ for (const store of [embedded(), eventStoreDb()]) {
       assert.equal(refused.status, 400);
       assert.match((await refused.json() as { message: string }).message, /keepRuns/);
       const typo = await runCli(server, ['jobs', 'update', job.id, '--keep-runs', 'ten']);
-      assert.equal(typo.code, 1);
-      assert.match(typo.stderr.toString(), /keepRuns/);
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr.toString(), /^--keep-runs must be a whole number from 1 to 1000000, or all, not "ten"/);
       const all = await runCli(server, ['jobs', 'update', job.id, '--keep-runs', 'all']);
       assert.equal(all.code, 0, all.stderr.toString());
       assert.equal((await getJson<{ keepRuns: number | null }>(server, `/api/jobs/${job.id}`)).keepRuns, null);

@@ -106,6 +106,20 @@ describe('pages: forms, fragments and navigation over HTTP', () => {
     assert.match(await stale.text(), /changed since you loaded it/);
   });
 
+  it('says once beside a number field what it takes, whatever is wrong with the value', async () => {
+    const current = await expectJson<{ version: number; name: string; scriptId: string }>(await t.request(`/api/jobs/${jobId}`), 200);
+    const bad = await htmx(`/jobs/${jobId}`, {
+      method: 'PUT',
+      body: form({ name: current.name, scriptId: current.scriptId, timeoutSeconds: '0', maxConcurrent: '1.5', keepRuns: '-1', version: String(current.version) }),
+    });
+    assert.equal(bad.status, 422);
+    const html = await bad.text();
+    const errors = (field: string): string[] => [...(new RegExp(`id="${field}-error">(.*?)</ul>`).exec(html)?.[1] ?? '').matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1]);
+    assert.deepEqual(errors('timeoutSeconds'), ['Timeout must be a whole number of seconds from 1 to 604800, or blank for no limit']);
+    assert.deepEqual(errors('maxConcurrent'), ['Runs at once must be a whole number from 1 to 1024, or blank for no limit of its own']);
+    assert.deepEqual(errors('keepRuns'), ['Keep output of must be a whole number of runs from 1 to 1000000, or blank to keep every run&#39;s output']);
+  });
+
   it('sets and clears keepRuns from the job form, refusing what the API refuses beside its field', async () => {
     const current = await expectJson<{ version: number; name: string; scriptId: string }>(await t.request(`/api/jobs/${jobId}`), 200);
     const bad = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: current.name, scriptId: current.scriptId, keepRuns: '0', version: String(current.version) }) });

@@ -6,6 +6,7 @@ import { BytesBody } from '../../http/request-shape';
 import { RunnerEndpoint, runnerOf } from '../../runners/runner-endpoint';
 import { RunnerPresence } from '../../runners/runner-presence';
 import { TooLargeError, ValidationError } from '../../shared/domain-errors';
+import { wholeNumberFromText } from '../../shared/whole-number';
 import { endProblems, OffsetMismatch, RemoteRuns, type ClaimedRun, type RemoteEnd, type WantedRun } from './remote-runs';
 
 /** The largest output upload in one request (stored as it arrives, 4 MiB at a time; the runner sends at most this much at once). */
@@ -113,8 +114,8 @@ export class RunnerProtocolController {
   @BytesBody()
   async output(@Req() request: Request, @Res({ passthrough: true }) response: Response, @Param('id') runId: string, @Query('offset') rawOffset: string | undefined): Promise<{ offset: number; message?: string }> {
     const { name } = await this.contact(request);
-    const offset = rawOffset !== undefined && /^\d{1,15}$/.test(rawOffset) ? Number(rawOffset) : Number.NaN;
-    if (!Number.isSafeInteger(offset)) throw new ValidationError(['offset must be the whole number of bytes the upload starts at']);
+    const offset = byteCount(rawOffset);
+    if (offset === undefined) throw new ValidationError(['offset must be the whole number of bytes the upload starts at']);
     try {
       return { offset: await this.remote.append(name, runId, offset, bodyOf(request, MAX_UPLOAD_BYTES, 'An output upload')) };
     } catch (error) {
@@ -174,9 +175,9 @@ export class RunnerProtocolController {
     @Query('offset') rawOffset: string | undefined,
   ): Promise<{ offset: number; message?: string }> {
     const { name } = await this.contact(request);
-    const size = wholeNumber(rawSize);
-    const offset = wholeNumber(rawOffset);
-    const problems = [...(size === null ? ['size must be the whole number of bytes of the content'] : []), ...(offset === null ? ['offset must be the whole number of bytes the upload starts at'] : [])];
+    const size = byteCount(rawSize);
+    const offset = byteCount(rawOffset);
+    const problems = [...(size === undefined ? ['size must be the whole number of bytes of the content'] : []), ...(offset === undefined ? ['offset must be the whole number of bytes the upload starts at'] : [])];
     if (problems.length > 0) throw new ValidationError(problems);
     try {
       const held = await this.remote.whileExecuting(name, runId, (context) =>
@@ -234,8 +235,9 @@ function reportOf(header: string | string[] | undefined): RunnerReport {
   return { labels: parsed.labels, softwareVersion: parsed.softwareVersion.slice(0, 100) || 'unknown', maxConcurrent: parsed.maxConcurrent as number, running: parsed.running };
 }
 
-function wholeNumber(raw: string | undefined): number | null {
-  return raw !== undefined && /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+/** A size or offset in bytes from the query: digits only (a repeated parameter is refused). */
+function byteCount(raw: unknown): number | undefined {
+  return typeof raw === 'string' ? wholeNumberFromText(raw, { min: 0 }) : undefined;
 }
 
 /** The raw request body as it arrives, at most `limit` bytes (more is a 413 naming `what`). */

@@ -110,13 +110,6 @@ export function envToLines(env: Record<string, string>): string {
     .join('\n');
 }
 
-/** A whole number from a text field; null when blank; NaN when not a whole number. */
-export function wholeNumber(value: string): number | null {
-  const trimmed = value.trim();
-  if (trimmed === '') return null;
-  return /^-?\d{1,15}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-}
-
 /**
  * Refuses, beside the form, fields the form does not have: a page ignores no
  * typo or stray field, as the API does not (`known` lists the form's fields,

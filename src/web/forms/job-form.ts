@@ -1,4 +1,3 @@
-import { MAX_JOB_CONCURRENCY, MAX_KEEP_RUNS } from '../../jobs/job.decider';
 import { publicVersion } from '../../http/etag';
 import type { JobDefinition, JobSchedule } from '../../jobs/job.events';
 import { CreateJobDto, jobDefinitionFrom } from '../../jobs/job.dto';
@@ -6,7 +5,8 @@ import type { JobRecord } from '../../jobs/jobs.read-model';
 import { validateInto } from '../../http/validation';
 import { MAX_SCHEDULES_PER_JOB, scheduleProblems } from '../../schedules/cron';
 import { ValidationError } from '../../shared/domain-errors';
-import { addError, emptyForm, envToLines, fileProblems, type FormState, hasErrors, lines, parseEnvLines, refuseUnknownFields, text, wholeNumber } from './form-state';
+import { JOB_CONCURRENCY, KEEP_RUNS, TIMEOUT_SECONDS, wholeNumberFromText, wholeNumberWanted, type WholeNumberRange } from '../../shared/whole-number';
+import { addError, emptyForm, envToLines, fileProblems, type FormState, hasErrors, lines, parseEnvLines, refuseUnknownFields, text } from './form-state';
 
 /** Row numbers the schedules editor may use (rows are added one at a time; removed ones leave gaps). */
 export const MAX_SCHEDULE_ROW = 99;
@@ -126,14 +126,9 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
   const form = emptyForm(values);
   refuseUnknownFields(form, body, [...Object.keys(values), 'file'], [/^cron-\d{1,2}$/, /^timeZone-\d{1,2}$/]);
   const env = parseEnvLines(values.env, form, 'env');
-  const timeout = wholeNumber(values.timeoutSeconds);
-  if (Number.isNaN(timeout)) addError(form, 'timeoutSeconds', 'Timeout must be a whole number of seconds, or blank for no limit');
-  const limit = wholeNumber(values.maxConcurrent);
-  const limitValid = limit !== null && !Number.isNaN(limit) && limit >= 1 && limit <= MAX_JOB_CONCURRENCY;
-  if (limit !== null && !limitValid) addError(form, 'maxConcurrent', `Runs at once must be a whole number from 1 to ${MAX_JOB_CONCURRENCY}, or blank for no limit of its own`);
-  const keep = wholeNumber(values.keepRuns);
-  const keepValid = keep !== null && !Number.isNaN(keep) && keep >= 1 && keep <= MAX_KEEP_RUNS;
-  if (keep !== null && !keepValid) addError(form, 'keepRuns', `Keep output of must be a whole number of runs from 1 to ${MAX_KEEP_RUNS}, or blank to keep every run's output`);
+  const timeout = numberField(form, values, 'timeoutSeconds', TIMEOUT_SECONDS, 'or blank for no limit');
+  const limit = numberField(form, values, 'maxConcurrent', JOB_CONCURRENCY, 'or blank for no limit of its own');
+  const keep = numberField(form, values, 'keepRuns', { ...KEEP_RUNS, unit: 'runs' }, "or blank to keep every run's output");
   const { schedules, rows } = readSchedules(body, values);
   for (const problem of fileScheduleProblems(form, scheduleProblems(schedules), rows)) addError(form, 'schedules', problem);
   const plain = {
@@ -143,11 +138,11 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     args: lines(values.args),
     env,
     tags: values.tags.split(/[\s,]+/).filter(Boolean),
-    ...(timeout !== null && !Number.isNaN(timeout) ? { timeoutSeconds: timeout } : {}),
-    ...(limitValid ? { maxConcurrent: limit } : {}),
+    ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
+    ...(limit !== undefined ? { maxConcurrent: limit } : {}),
     // A checkbox: sent when ticked, absent when not (so saving the form turns it off).
     keepWorkdir: values.keepWorkdir !== '',
-    ...(keepValid ? { keepRuns: keep } : {}),
+    ...(keep !== undefined ? { keepRuns: keep } : {}),
     // One pattern per line; blank lines are none.
     artifacts: lines(values.artifacts).map((line) => line.trim()),
     // Labels split by commas or spaces, as tags are; blank: any runner.
@@ -172,6 +167,20 @@ export function parseJobForm(body: Record<string, unknown> | undefined): { form:
     form,
     definition: jobDefinitionFrom(dto, schedules),
   };
+}
+
+/**
+ * A number field of the job form: blank is left out (no limit, every run's
+ * output), a whole number within `range` is taken, anything else gets one
+ * message beside the field saying what it takes (with what blank means), as
+ * the API's own is one message too.
+ */
+function numberField(form: FormState, values: Record<string, string>, field: keyof typeof LABELS, range: WholeNumberRange, blank: string): number | undefined {
+  const typed = values[field].trim();
+  if (typed === '') return undefined;
+  const value = wholeNumberFromText(typed, range);
+  if (value === undefined) addError(form, field, `${LABELS[field].label} must be ${wholeNumberWanted(range)}, ${blank}`);
+  return value;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { validateInto } from '../../http/validation';
-import { MAX_DELAY_SECONDS, StartRunDto } from '../../runs/run.dto';
+import { StartRunDto } from '../../runs/run.dto';
 import { ValidationError } from '../../shared/domain-errors';
+import { DELAY_SECONDS } from '../../shared/whole-number';
 import { addError, emptyForm, fileProblems, type FormState, hasErrors, lines, parseEnvLines, refuseUnknownFields, text } from './form-state';
 
 const LABELS = {
@@ -38,7 +39,7 @@ export function readWhen(
     const amount = Number(values.delayAmount.trim());
     const unit = UNIT_SECONDS[values.delayUnit] ?? Number.NaN;
     if (values.delayAmount.trim() === '' || !Number.isFinite(amount) || amount <= 0) addError(form, fields.delayAmount, 'The delay must be a number above 0');
-    else if (amount * unit > MAX_DELAY_SECONDS) addError(form, fields.delayAmount, 'The delay can be at most 366 days');
+    else if (amount * unit > DELAY_SECONDS.max) addError(form, fields.delayAmount, 'The delay can be at most 366 days');
     else if (Number.isNaN(unit)) addError(form, fields.delayAmount, 'Choose seconds, minutes, hours or days');
     else return { delaySeconds: Math.round(amount * unit) };
   }
