@@ -63,7 +63,16 @@ describe('Two servers on one EventStoreDB', () => {
     // (a server's own requests are read-your-writes; the other server follows the log a moment later).
     const watch = async (server: ServerProcess, id: string): Promise<Run> => {
       await eventually(async () => ((await server.request(`/api/runs/${id}`)).status === 200 ? true : undefined), 5_000, `run ${id} to show on the other server`);
-      return waitForRun(server, id, 30_000);
+      return waitForRun(server, id, 30_000).catch(async (error: unknown) => {
+        // Seen once in a full suite, not reproduced: say what each server and the log knew, for whoever meets it next.
+        const seen = async (on: ServerProcess): Promise<string> => {
+          const run = (await (await on.request(`/api/runs/${id}`)).json()) as Partial<Run>;
+          const health = await (await on.request('/api/health?details=1')).text();
+          return `status ${String(run.status)}, runner ${String((run as { runner?: unknown }).runner)}; health ${health.slice(0, 400)}`;
+        };
+        const logged = double.log.stream(`run-${id}`).map((record) => record.type).join(', ');
+        throw new Error(`${error instanceof Error ? error.message : String(error)}. On A: ${await seen(a)}. On B: ${await seen(b)}. In the log: ${logged}`, { cause: error });
+      });
     };
     const finished = await Promise.all(requested.map((run, n) => watch(n % 2 === 0 ? b : a, run.id)));
     assert.deepEqual(finished.map((run) => run.status), Array(RUNS).fill('succeeded'));
