@@ -14,6 +14,7 @@ import { selectSandbox } from '../runs/execution/run-sandbox';
 import { MAX_BATCH_BYTES_LIMIT } from '../runs/runner/process-runner';
 import { labelProblems, normalizeLabels } from '../runners/placement';
 import { packageVersion } from '../shared/version';
+import { RUNNER_CONCURRENCY } from '../shared/whole-number';
 import { UsageError, wholeNumberOption } from './commands';
 
 interface RunnerOptions {
@@ -26,9 +27,6 @@ interface RunnerOptions {
 }
 
 const many = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** Runs a job server executes at once: at most 1024, as a server's own limit. */
-const RUNNER_CONCURRENCY = { min: 1, max: 1024 };
 
 /** Adds `runner` to the program. */
 export function addRunnerCommand(program: Command): void {

@@ -10,11 +10,11 @@
  * `<runId>.out.started`): a run claimed but never started is handed back by the
  * server to the new process, which starts it afresh.
  */
-import { existsSync, readdirSync, rmSync, statSync, createReadStream, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Readable } from 'node:stream';
 import { Backoff } from './backoff';
 import { OffsetAnswer, Refused, RunGone, type RunnerClient, TokenRefused, UPLOAD_BYTES } from './runner-client';
+import { spoolRange } from './spool';
 
 /** A run left by an earlier process: its id, its spool and the mark of its start. */
 export interface LeftoverRun {
@@ -102,9 +102,4 @@ async function endLeftover(run: LeftoverRun, client: RunnerClient, signal: Abort
     }
   }
   return null;
-}
-
-function spoolRange(path: string, from: number, to: number): Readable {
-  if (to <= from) return Readable.from([]);
-  return createReadStream(path, { start: from, end: to - 1, highWaterMark: 1024 * 1024 });
 }

@@ -7,6 +7,12 @@ import { dirname } from 'node:path';
  * uploaded from there: what the server has not acknowledged is always still here, so
  * a lost connection or a server restart loses nothing. Append-only; read at any offset.
  */
+/** Bytes `[from, to)` of the spool file at `path` (also one an earlier process left), read as they are sent. */
+export function spoolRange(path: string, from: number, to: number): Readable {
+  if (to <= from) return Readable.from([]);
+  return createReadStream(path, { start: from, end: to - 1, highWaterMark: 1024 * 1024 });
+}
+
 export class Spool {
   private readonly fd: number;
   private written = 0;
@@ -30,8 +36,7 @@ export class Spool {
 
   /** Bytes `[from, to)` as a stream, read from the file as it is sent. */
   stream(from: number, to: number): Readable {
-    if (to <= from) return Readable.from([]);
-    return createReadStream(this.path, { start: from, end: to - 1, highWaterMark: 1024 * 1024 });
+    return spoolRange(this.path, from, to);
   }
 
   /** Closes and deletes the spool (once the server acknowledged the run's end). */

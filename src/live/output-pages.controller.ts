@@ -49,7 +49,7 @@ export class OutputPagesController {
   @Get(':id/output/earlier')
   async earlier(@Param('id') id: string, @Query('before') beforeQuery: unknown, @Res() response: Response): Promise<void> {
     const run = this.require(id);
-    const before = typeof beforeQuery === 'string' ? wholeNumberFromText(beforeQuery, { min: 0 }) : undefined;
+    const before = wholeNumberFromText(beforeQuery, { min: 0 });
     if (before === undefined) throw new ValidationError(['before: must be a byte offset']);
     const { from, html } = await this.view.earlier(run, before);
     const lines = html === '' ? '' : `<hx-partial hx-target="#output-lines" hx-swap="afterbegin">${html}</hx-partial>`;
@@ -65,7 +65,7 @@ export class OutputPagesController {
   async around(@Param('id') id: string, @Query('line') lineQuery: unknown, @Res() response: Response): Promise<void> {
     const run = this.require(id);
     refuseExpiredOutput(run);
-    const line = typeof lineQuery === 'string' ? wholeNumberFromText(lineQuery, { min: 1 }) : undefined;
+    const line = wholeNumberFromText(lineQuery, { min: 1 });
     if (line === undefined) throw new ValidationError(['line: must be a line number (1 or more)']);
     const part = await this.view.around(run, line);
     this.views.send(response, 200, windowHtml(run, line, part));

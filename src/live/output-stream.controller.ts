@@ -48,7 +48,7 @@ const HEARTBEAT_SECONDS = { min: 1, max: 300, unit: 'seconds' };
 
 export function heartbeatSeconds(raw: unknown): number {
   if (raw === undefined || raw === '') return DEFAULT_HEARTBEAT_MS / 1000;
-  const value = typeof raw === 'string' ? wholeNumberFromText(raw, HEARTBEAT_SECONDS) : undefined;
+  const value = wholeNumberFromText(raw, HEARTBEAT_SECONDS);
   if (value === undefined) throw new ValidationError([`heartbeat: must be ${wholeNumberWanted(HEARTBEAT_SECONDS)}`]);
   return value;
 }

@@ -47,10 +47,10 @@ export function parseSearchQuery(query: Record<string, unknown>): OutputSearchQu
   const { q, from, limit } = query;
   if (typeof q !== 'string' || q === '') problems.push('q: give the text to search for');
   else if ([...q].length > MAX_SEARCH_CHARS) problems.push(`q: at most ${MAX_SEARCH_CHARS} characters`);
-  const fromValue = from === undefined ? 0 : typeof from === 'string' ? wholeNumberFromText(from, { min: 0 }) : undefined;
+  const fromValue = from === undefined ? 0 : wholeNumberFromText(from, { min: 0 });
   if (fromValue === undefined) problems.push('from: must be a byte offset (the next of an earlier answer)');
   const limits = { min: 1, max: MAX_SEARCH_LIMIT };
-  const limitValue = limit === undefined ? DEFAULT_SEARCH_LIMIT : typeof limit === 'string' ? wholeNumberFromText(limit, limits) : undefined;
+  const limitValue = limit === undefined ? DEFAULT_SEARCH_LIMIT : wholeNumberFromText(limit, limits);
   if (limitValue === undefined) problems.push(`limit: must be ${wholeNumberWanted(limits)}`);
   if (problems.length > 0) throw new ValidationError(problems);
   return { q: q as string, from: fromValue as number, limit: limitValue as number };

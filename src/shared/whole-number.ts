@@ -36,9 +36,9 @@ export function numberFromText(text: string): number | string {
   return /^\d+$/.test(text) ? Number(text) : text;
 }
 
-/** Typed text as a whole number within `range`, else undefined. */
-export function wholeNumberFromText(text: string, range: WholeNumberRange): number | undefined {
-  return wholeNumberIn(numberFromText(text), range);
+/** Typed text (a query value, a form field: anything not a string is refused) as a whole number within `range`, else undefined. */
+export function wholeNumberFromText(text: unknown, range: WholeNumberRange): number | undefined {
+  return typeof text === 'string' ? wholeNumberIn(numberFromText(text), range) : undefined;
 }
 
 /** What `range` takes, for messages: `a whole number of seconds from 0 to 31622400`. */
@@ -52,6 +52,8 @@ export function wholeNumberWanted(range: WholeNumberRange): string {
 export const TIMEOUT_SECONDS = { min: 1, max: 7 * 24 * 3600, unit: 'seconds' } satisfies WholeNumberRange;
 /** A job's `maxConcurrent` (or `null`): the server's own limit is at most 1024. */
 export const JOB_CONCURRENCY = { min: 1, max: 1024 } satisfies WholeNumberRange;
+/** Runs a job server executes at once (`--max-concurrent`): at most 1024, as a server's own limit. */
+export const RUNNER_CONCURRENCY = JOB_CONCURRENCY;
 /** A job's `keepRuns` (or `null`: every run): more than any job keeps in practice, small enough to stay exact. */
 export const KEEP_RUNS = { min: 1, max: 1_000_000 } satisfies WholeNumberRange;
 /** A run's `delaySeconds`: a (leap) year at most. */

@@ -237,7 +237,7 @@ function reportOf(header: string | string[] | undefined): RunnerReport {
 
 /** A size or offset in bytes from the query: digits only (a repeated parameter is refused). */
 function byteCount(raw: unknown): number | undefined {
-  return typeof raw === 'string' ? wholeNumberFromText(raw, { min: 0 }) : undefined;
+  return wholeNumberFromText(raw, { min: 0 });
 }
 
 /** The raw request body as it arrives, at most `limit` bytes (more is a 413 naming `what`). */
