@@ -5,7 +5,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ProjectionDb } from '../projections/projection';
-import { EXECUTING_PHASES, RECORD_COLUMNS, REQUEST_COLUMNS, STATE_COLUMNS, TAKEN_BY_LABELS, UNFINISHED_KEYS, UPDATABLE_COLUMNS } from './runs.schema';
+import { EXECUTING_PHASES, RECORD_COLUMNS, ROW_COLUMNS, STATE_COLUMNS, TAKEN_BY_LABELS, UNFINISHED_KEYS, UPDATABLE_COLUMNS } from './runs.schema';
 
 export type Statement = BetterSqlite3.Statement;
 
@@ -23,9 +23,9 @@ export interface Statements {
   addAdmission: Statement;
   dropAdmission: Statement;
   insert: Statement;
-  /** A whole row at once, every column (a build writes each run's row once per batch). */
+  /** A whole row at once, every column, positional (`rowValues`): a build writes each run's row once per batch. */
   insertRow: Statement;
-  /** Every updatable column of a row at once. */
+  /** Every updatable column of a row at once, positional (`updateValues`). */
   updateRow: Statement;
   chunks: Statement;
   addChunk: Statement;
@@ -82,9 +82,8 @@ export function prepareStatements(db: ProjectionDb): Statements {
         correlation_id, request_event_id, scheduled_for, scheduled_ms, queued_since, rerun_of, run_trigger, runs_on, version)
       VALUES (@seq, @id, @job_id, @job_name, @number, 'waiting', 'waiting', @snapshot, @extra, @requested_at, @requested_by, @requested_by_key,
         @correlation_id, @request_event_id, @scheduled_for, @scheduled_ms, @queued_since, @rerun_of, @run_trigger, @runs_on, @version)`),
-    insertRow: p(`INSERT INTO runs (${[...REQUEST_COLUMNS, ...UPDATABLE_COLUMNS].join(', ')})
-      VALUES (${[...REQUEST_COLUMNS, ...UPDATABLE_COLUMNS].map((column) => `@${column}`).join(', ')})`),
-    updateRow: p(`UPDATE runs SET ${UPDATABLE_COLUMNS.map((column) => `${column} = @${column}`).join(', ')} WHERE seq = @seq`),
+    insertRow: p(`INSERT INTO runs (${ROW_COLUMNS.join(', ')}) VALUES (${ROW_COLUMNS.map(() => '?').join(', ')})`),
+    updateRow: p(`UPDATE runs SET ${UPDATABLE_COLUMNS.map((column) => `${column} = ?`).join(', ')} WHERE seq = ?`),
     chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
     addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
     dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
