@@ -237,7 +237,9 @@ export class RunsReadModel implements Projection {
     const row = this.stateOf((event.data as { runId: string }).runId);
     if (!row || Number(recorded.revision) <= row.version) return;
     const { at, actor } = recorded.metadata;
-    const next: RunRow = { ...row, version: Number(recorded.revision) };
+    // While building, nothing but this batch sees the row (a rollback drops every row kept): changed in place.
+    const next: RunRow = this.building ? row : { ...row };
+    next.version = Number(recorded.revision);
     let finishedNow = false;
     switch (event.type) {
       case 'RunClaimed':
@@ -318,7 +320,7 @@ export class RunsReadModel implements Projection {
 
   /** Writes a changed row back, with the columns derived from its state. */
   private save(before: RunRow, row: RunRow): void {
-    // `row` is the event's copy of `before`: completed in place (a second copy per event costs a build dearly).
+    // `row` is the event's copy of `before` (while building, `before` itself): completed in place, as a copy per event costs a build dearly.
     row.status_key = row.phase === 'finished' ? (row.finished_status ?? 'failed') : row.phase;
     row.scheduled_ms = row.scheduled_for === null ? null : Date.parse(row.scheduled_for);
     row.queued_since = queuedSince(row.scheduled_for, row.requested_at);
