@@ -10,8 +10,10 @@ export interface ErrorBody {
 
 /** Problems an answer lists at most; the last line then says how many more there were. */
 export const MAX_PROBLEMS = 20;
-/** Characters one problem line (and the message) keeps at most. */
+/** Characters one problem line keeps at most. */
 export const MAX_PROBLEM_LENGTH = 300;
+/** Characters the message keeps at most: a longer one is cut and ends in `…`. */
+export const MAX_MESSAGE_LENGTH = MAX_PROBLEM_LENGTH * 2;
 
 /**
  * An error body, kept small whatever the request was: at most
@@ -22,7 +24,7 @@ export const MAX_PROBLEM_LENGTH = 300;
 export function errorBody(statusCode: number, message: string, problems?: string[]): ErrorBody {
   const shown = problems ? capProblems(problems) : undefined;
   const text = shown && problems && problems.length > 1 ? shown.join('; ') : message;
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: cut(text, MAX_PROBLEM_LENGTH * 2), ...(shown ? { problems: shown } : {}) };
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: cut(text, MAX_MESSAGE_LENGTH), ...(shown ? { problems: shown } : {}) };
 }
 
 function capProblems(problems: string[]): string[] {

@@ -6,6 +6,7 @@ import type { FinishedStatus } from '../runs/run.events';
 import type { RunStatus } from '../runs/runs.read-model';
 import type { NameHolder } from '../scripts/script.decider';
 import { nameKey } from '../shared/names';
+import type { Removal, Removals } from '../shared/removals';
 import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
 import { withDefinitionDefaults, type JobEvent, type JobFile, type JobSchedule } from './job.events';
 import { readableJobEvent } from './job.upcast';
@@ -56,7 +57,9 @@ export interface JobSearch {
 /**
  * The tables: `jobs` (one row per job, the record as JSON, a `sort_key` that orders as
  * names compare for a person, see {@link sortKeyOf}), names, ids ever issued, tags,
- * and the trigram index of the search text.
+ * the trigram index of the search text, and `removed_jobs`: each removed job's id under
+ * the name it had then (in the order of the removals), so a removed job's former name
+ * can be answered with its id.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -74,6 +77,14 @@ CREATE TABLE IF NOT EXISTS jobs_meta (key TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS job_names (name_key TEXT PRIMARY KEY, job_id TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_tags (job_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (job_id, tag)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS removed_jobs (
+  seq INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL UNIQUE,
+  name_key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  removed_at TEXT NOT NULL,
+  removed_by TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS jobs_fts USING fts5 (search_text, content = 'jobs', content_rowid = 'pos', tokenize = 'trigram case_sensitive 1');
 `;
 
@@ -83,6 +94,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (sort_key, name, id);
 CREATE INDEX IF NOT EXISTS jobs_by_script ON jobs (script_id, sort_key);
 CREATE INDEX IF NOT EXISTS jobs_keeping_runs ON jobs (keep_runs) WHERE keep_runs IS NOT NULL;
 CREATE INDEX IF NOT EXISTS job_tags_by_tag ON job_tags (tag, job_id);
+CREATE INDEX IF NOT EXISTS removed_jobs_by_name ON removed_jobs (name_key, seq);
 `;
 
 interface JobRow {
@@ -108,6 +120,9 @@ interface Statements {
   forgetName: Statement;
   addTag: Statement;
   dropTags: Statement;
+  rememberRemoval: Statement;
+  removedNamed: Statement;
+  countRemovedNamed: Statement;
   usingScript: Statement;
   countByScript: Statement;
   keepingRuns: Statement;
@@ -121,7 +136,8 @@ interface Statements {
 @Injectable()
 export class JobsReadModel implements Projection {
   readonly name = 'jobs';
-  readonly version = 1;
+  /** 2: added `removed_jobs` (the rebuild this causes fills it with the removals already in the log). */
+  readonly version = 2;
   private db: ProjectionDb | null = null;
   private statements: Statements | null = null;
   private readonly searchStatements = new Map<string, Statement>();
@@ -155,6 +171,10 @@ export class JobsReadModel implements Projection {
       forgetName: p('DELETE FROM job_names WHERE name_key = ? AND job_id = ?'),
       addTag: p('INSERT OR IGNORE INTO job_tags (job_id, tag) VALUES (?, ?)'),
       dropTags: p('DELETE FROM job_tags WHERE job_id = ?'),
+      // OR IGNORE: a job is removed once; its removal applied again leaves the first row.
+      rememberRemoval: p('INSERT OR IGNORE INTO removed_jobs (job_id, name_key, name, removed_at, removed_by) VALUES (?, ?, ?, ?, ?)'),
+      removedNamed: p('SELECT job_id AS id, name, removed_at AS removedAt, removed_by AS removedBy FROM removed_jobs WHERE name_key = ? ORDER BY seq DESC LIMIT ?'),
+      countRemovedNamed: p('SELECT count(*) FROM removed_jobs WHERE name_key = ?').pluck(),
       usingScript: p('SELECT record, search_text FROM jobs WHERE script_id = ? ORDER BY sort_key, name, id'),
       countByScript: p('SELECT script_id, count(*) AS n FROM jobs GROUP BY script_id'),
       keepingRuns: p('SELECT id, keep_runs FROM jobs WHERE keep_runs IS NOT NULL'),
@@ -242,6 +262,7 @@ export class JobsReadModel implements Projection {
         this.s.remove.run(stored.row.pos);
         this.s.dropTags.run(stored.job.id);
         this.forgetName(stored.job);
+        this.s.rememberRemoval.run(stored.job.id, nameKey(stored.job.name), stored.job.name, at, actor);
         this.s.setMeta.run('count', this.size - 1);
         return;
       }
@@ -308,6 +329,18 @@ export class JobsReadModel implements Projection {
   /** Whether `value` is (or was) a job's id or is a job's name: a new id must be neither. */
   isTaken(value: string): boolean {
     return this.s.issued.get(value) !== undefined || this.s.idByName.get(nameKey(value)) !== undefined;
+  }
+
+  /**
+   * The removed jobs whose name, when they were removed, was `name` (compared as name
+   * keys): the newest `limit` removals first, and how many there are in all. Empty for a
+   * name no removed job had; a job renamed before its removal is found by its last name only.
+   */
+  removedNamed(name: string, limit: number): Removals {
+    const key = nameKey(name);
+    const items = this.s.removedNamed.all(key, limit) as Removal[];
+    // Counted only when there may be more than the page (both read the name's index, newest first).
+    return { items, total: items.length < limit ? items.length : (this.s.countRemovedNamed.get(key) as number) };
   }
 
   /** Drops the job's name from the index, unless another job holds that key (two old look-alike names). */

@@ -6,6 +6,7 @@ import type { ScriptEvent } from './script.events';
 import { readableScriptEvent } from './script.upcast';
 import type { NameHolder } from './script.decider';
 import { nameKey } from '../shared/names';
+import type { Removal, Removals } from '../shared/removals';
 
 /** A script template as the API shows it. */
 export interface ScriptView {
@@ -25,12 +26,15 @@ const COLUMNS = 'id, name, interpreter, body, version, created_at AS createdAt, 
 /**
  * Script templates, projected from their events into the projection database; removed
  * ones are forgotten, their ids remembered. Tables: `scripts` (by id), `script_names`
- * (name key → the template holding it) and `script_issued_ids` (every id ever created).
+ * (name key → the template holding it), `script_issued_ids` (every id ever created) and
+ * `removed_scripts` (each removed template's id under the name it had then, in the order
+ * of the removals, so a removed template's former name can be answered with its id).
  */
 @Injectable()
 export class ScriptsReadModel implements Projection {
   readonly name = 'scripts';
-  readonly version = 1;
+  /** 2: added `removed_scripts` (the rebuild this causes fills it with the removals already in the log). */
+  readonly version = 2;
   private q!: ReturnType<typeof prepare>;
 
   open(db: ProjectionDb): void {
@@ -41,6 +45,10 @@ export class ScriptsReadModel implements Projection {
       ) STRICT;
       CREATE TABLE IF NOT EXISTS script_names (name_key TEXT PRIMARY KEY, id TEXT NOT NULL) STRICT, WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS script_issued_ids (id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS removed_scripts (
+        seq INTEGER PRIMARY KEY, script_id TEXT NOT NULL UNIQUE, name_key TEXT NOT NULL, name TEXT NOT NULL, removed_at TEXT NOT NULL, removed_by TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS removed_scripts_by_name ON removed_scripts (name_key, seq);
     `);
     this.q = prepare(db);
   }
@@ -77,6 +85,7 @@ export class ScriptsReadModel implements Projection {
         this.q.remove.run(view.id);
         // Drops the name from the index, unless another template holds that key (two old look-alike names).
         this.q.forgetName.run(nameKey(view.name), view.id);
+        this.q.rememberRemoval.run(view.id, nameKey(view.name), view.name, at, actor);
         return;
       }
       default:
@@ -108,6 +117,17 @@ export class ScriptsReadModel implements Projection {
     return view ? { id: view.id, name: view.name } : null;
   }
 
+  /**
+   * The removed templates whose name, when they were removed, was `name` (compared as
+   * name keys): the newest `limit` removals first, and how many there are in all.
+   */
+  removedNamed(name: string, limit: number): Removals {
+    const key = nameKey(name);
+    const items = this.q.removedNamed.all(key, limit) as Removal[];
+    // Counted only when there may be more than the page.
+    return { items, total: items.length < limit ? items.length : (this.q.countRemovedNamed.get(key) as { n: number }).n };
+  }
+
   /** Every template, by name (templates are few: sorted here, by the same rule as always). */
   list(): ScriptView[] {
     return (this.q.all.all() as ScriptView[]).sort((a, b) => a.name.localeCompare(b.name));
@@ -129,6 +149,10 @@ function prepare(db: ProjectionDb): Record<string, Statement> {
     forgetName: db.prepare('DELETE FROM script_names WHERE name_key = ? AND id = ?'),
     issue: db.prepare('INSERT OR IGNORE INTO script_issued_ids (id) VALUES (?)'),
     remove: db.prepare('DELETE FROM scripts WHERE id = ?'),
+    // OR IGNORE: a template is removed once; its removal applied again leaves the first row.
+    rememberRemoval: db.prepare('INSERT OR IGNORE INTO removed_scripts (script_id, name_key, name, removed_at, removed_by) VALUES (?, ?, ?, ?, ?)'),
+    removedNamed: db.prepare('SELECT script_id AS id, name, removed_at AS removedAt, removed_by AS removedBy FROM removed_scripts WHERE name_key = ? ORDER BY seq DESC LIMIT ?'),
+    countRemovedNamed: db.prepare('SELECT count(*) AS n FROM removed_scripts WHERE name_key = ?'),
     byId: db.prepare(`SELECT ${COLUMNS} FROM scripts WHERE id = ?`),
     byNameKey: db.prepare(`SELECT ${COLUMNS.replace(/(^|, )(\w+)/g, '$1s.$2')} FROM script_names n JOIN scripts s ON s.id = n.id WHERE n.name_key = ?`),
     issued: db.prepare('SELECT 1 AS x FROM script_issued_ids WHERE id = ?'),

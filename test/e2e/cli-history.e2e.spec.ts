@@ -1,7 +1,8 @@
 /**
  * History from the CLI, as a person uses it against the built server: a template's and a
  * job's versions with who changed what and when, one version's changes (a body as a
- * unified diff), restoring an old version, and lists and a job as they stood at a time.
+ * unified diff), restoring an old version, lists and a job as they stood at a time, and a
+ * removed job's or template's former name answered with its id.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,6 +100,38 @@ describe('history from the CLI', () => {
     const version = await ok(['scripts', 'version', 'hostile', current]);
     assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(version), JSON.stringify(version));
     assert.match(version, /\n {4}\+\techo \?\[2J\?gone/);
+  });
+
+  it('points a removed job\'s or template\'s former name to its id, exiting 1 as for any refusal; a reused name is the new one\'s', async () => {
+    await ok(['scripts', 'create', 'scratch', '--file', file('scratch.sh', 'true\n')]);
+    const job = JSON.parse(await ok(['jobs', 'create', 'weekly', '--script', 'scratch', '--json'])) as { id: string };
+    await ok(['jobs', 'remove', 'weekly'], 'grace');
+    const byId = (await ok(['jobs', 'history', job.id])).trim().split('\n');
+    assert.match(byId[byId.length - 1], /\sgrace\s+cli\s+JobRemoved\s/);
+    const hint = new RegExp(`^404: No job is named "weekly" now\\. A job of that name was removed at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z by grace: its id is ${job.id}, and its versions stay readable at GET /api/jobs/${job.id}/versions\\n$`);
+    for (const args of [['jobs', 'history', 'weekly'], ['jobs', 'version', 'weekly', '1'], ['jobs', 'restore', 'weekly', '1']]) {
+      const gone = await cli(args);
+      assert.equal(gone.code, 1, args.join(' '));
+      assert.match(gone.stderr, hint, args.join(' '));
+      assert.equal(gone.stdout, '');
+    }
+    const namesake = JSON.parse(await ok(['jobs', 'create', 'Weekly', '--script', 'scratch', '--json'])) as { id: string };
+    assert.match(await ok(['jobs', 'version', 'weekly', '1']), new RegExp(`^job Weekly \\(${namesake.id}\\), version 1 of 1\\n`));
+    const unknown = await cli(['jobs', 'history', 'monthly']);
+    assert.deepEqual([unknown.code, unknown.stderr], [1, '404: No job "monthly" exists\n']);
+
+    const template = JSON.parse(await ok(['scripts', 'create', 'one-off', '--file', file('one-off.sh', 'true\n'), '--json'])) as { id: string };
+    await ok(['scripts', 'remove', 'one-off'], 'linus');
+    const goneTemplate = await cli(['scripts', 'history', 'ONE-OFF']);
+    assert.equal(goneTemplate.code, 1);
+    assert.match(
+      goneTemplate.stderr,
+      new RegExp(`^404: No script template is named "ONE-OFF" now\\. A script template of that name was removed at \\S+ by linus: its id is ${template.id}, and its versions stay readable at GET /api/scripts/${template.id}/versions\\n$`),
+    );
+    await ok(['scripts', 'create', 'one-off', '--file', file('one-off2.sh', 'echo again\n')]);
+    assert.match((await ok(['scripts', 'history', 'one-off'])).trim().split('\n')[1], /^1 \(current\)\s.*\sada\s+cli\s+ScriptCreated\s/);
+    const unknownTemplate = await cli(['scripts', 'history', 'two-off']);
+    assert.deepEqual([unknownTemplate.code, unknownTemplate.stderr], [1, '404: No script template "two-off" exists\n']);
   });
 
   it('passes the server\'s refusals on (an unknown version, a time without a zone); a version that is not a number is a usage error', async () => {

@@ -159,6 +159,76 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       assert.equal((await t.request('/api/jobs/never-was-a-job/versions/1/restore', { method: 'POST' })).status, 404, 'one that never existed');
     });
 
+    it('answers a removed job\'s former name with a 404 naming its id, when and by whom it was removed, and where its versions are', async () => {
+      const tpl = await post('/api/scripts', { name: 'Former names tpl', body: 'true' });
+      const job = await post('/api/jobs', { name: 'Nightly former', scriptId: tpl.id });
+      assert.equal((await t.request(`/api/jobs/${job.id}`, { method: 'DELETE', actor: 'bob' })).status, 204);
+      // Read your writes: the removal's answer is out, so the name already leads to it.
+      const byId = await json<{ items: Summary[] }>(`/api/jobs/${job.id}/versions`);
+      const removal = byId.items[byId.items.length - 1];
+      assert.deepEqual([removal.event, removal.actor], ['JobRemoved', 'bob']);
+      const hint = `No job is named "NIGHTLY FORMER" now. A job of that name was removed at ${removal.at} by bob: its id is ${job.id}, and its versions stay readable at GET /api/jobs/${job.id}/versions`;
+      // Names compare as everywhere: case-insensitively. The list, one version and a restore all say so.
+      assert.equal((await json<{ message: string }>('/api/jobs/NIGHTLY%20FORMER/versions', {}, 404)).message, hint);
+      assert.equal((await json<{ message: string }>('/api/jobs/NIGHTLY%20FORMER/versions/1', {}, 404)).message, hint);
+      const head = await t.head();
+      assert.equal((await json<{ message: string }>('/api/jobs/NIGHTLY%20FORMER/versions/1/restore', { method: 'POST' }, 404)).message, hint);
+      assert.equal(await t.head(), head, 'the refused restore changed nothing');
+
+      // The name reused: it answers the new job's history, not the hint.
+      const namesake = await post('/api/jobs', { name: 'nightly former', scriptId: tpl.id });
+      const reused = await json<{ id: string; items: Summary[] }>('/api/jobs/Nightly%20Former/versions');
+      assert.deepEqual([reused.id, reused.items.map((v) => v.event)], [namesake.id, ['JobCreated']]);
+      assert.equal((await json<{ id: string }>('/api/jobs/nightly%20former/versions/1')).id, namesake.id);
+
+      // Removed too: both are named, newest removal first.
+      assert.equal((await t.request(`/api/jobs/${namesake.id}`, { method: 'DELETE', actor: 'carol' })).status, 204);
+      const second = (await json<{ items: Summary[] }>(`/api/jobs/${namesake.id}/versions`)).items.pop()!;
+      assert.equal(
+        (await json<{ message: string }>('/api/jobs/nightly%20former/versions', {}, 404)).message,
+        `No job is named "nightly former" now. 2 jobs of that name were removed, newest first: ` +
+          `${namesake.id} at ${second.at} by carol; ${job.id} at ${removal.at} by bob. Their versions stay readable at GET /api/jobs/<id>/versions`,
+      );
+
+      // A name no job ever had is the plain 404.
+      assert.equal((await json<{ message: string }>('/api/jobs/never%20named/versions', {}, 404)).message, 'No job "never named" exists');
+      assert.equal((await json<{ message: string }>('/api/jobs/never%20named/versions/1/restore', { method: 'POST' }, 404)).message, 'No job "never named" exists');
+    });
+
+    it('names at most five removed jobs of one name, newest first, and says how many more there are', async () => {
+      const tpl = await post('/api/scripts', { name: 'Churn tpl', body: 'true' });
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const job = await post('/api/jobs', { name: 'Churn', scriptId: tpl.id });
+        assert.equal((await t.request(`/api/jobs/${job.id}`, { method: 'DELETE', actor: 'erin' })).status, 204);
+        ids.push(job.id);
+      }
+      const { message } = await json<{ message: string }>('/api/jobs/churn/versions', {}, 404);
+      assert.match(message, /^No job is named "churn" now\. 7 jobs of that name were removed, newest first: /);
+      const named = [...message.matchAll(/(?:: |; )(\w+) at \S+ by erin/g)].map((m) => m[1]);
+      assert.deepEqual(named, ids.slice(2).reverse());
+      assert.match(message, /by erin; and 2 more\. Their versions stay readable at GET \/api\/jobs\/<id>\/versions$/);
+    });
+
+    it('answers a removed template\'s former name with a 404 naming its id, when and by whom it was removed, and where its versions are', async () => {
+      const script = await post('/api/scripts', { name: 'Old tpl', body: 'old' });
+      assert.equal((await t.request(`/api/scripts/${script.id}`, { method: 'DELETE', actor: 'dave' })).status, 204);
+      const removal = (await json<{ items: Summary[] }>(`/api/scripts/${script.id}/versions`)).items.pop()!;
+      assert.deepEqual([removal.event, removal.actor], ['ScriptRemoved', 'dave']);
+      const hint = `No script template is named "old tpl" now. A script template of that name was removed at ${removal.at} by dave: its id is ${script.id}, and its versions stay readable at GET /api/scripts/${script.id}/versions`;
+      assert.equal((await json<{ message: string }>('/api/scripts/old%20tpl/versions', {}, 404)).message, hint);
+      assert.equal((await json<{ message: string }>('/api/scripts/old%20tpl/versions/1', {}, 404)).message, hint);
+      assert.equal((await json<{ message: string }>('/api/scripts/old%20tpl/versions/1/restore', { method: 'POST' }, 404)).message, hint);
+      // Its id still answers the restore as before: gone, not unknown.
+      assert.match((await json<{ message: string }>(`/api/scripts/${script.id}/versions/1/restore`, { method: 'POST' }, 410)).message, /was removed at .* by dave/);
+
+      const namesake = await post('/api/scripts', { name: 'OLD TPL', body: 'new' });
+      const reused = await json<{ id: string; items: Summary[] }>('/api/scripts/old%20tpl/versions');
+      assert.deepEqual([reused.id, reused.items.map((v) => v.event)], [namesake.id, ['ScriptCreated']]);
+
+      assert.equal((await json<{ message: string }>('/api/scripts/never%20a%20tpl/versions', {}, 404)).message, 'No script template "never a tpl" exists');
+    });
+
     it('restores a job onto the template it used then, which then counts as in use', async () => {
       const first = await post('/api/scripts', { name: 'First tpl', body: '1' });
       const second = await post('/api/scripts', { name: 'Second tpl', body: '2' });

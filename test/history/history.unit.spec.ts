@@ -1,4 +1,8 @@
-/** History's pure parts: restore decisions of both deciders, versions folded from a stream, field diffs, and `asOf` times. */
+/**
+ * History's pure parts: restore decisions of both deciders, versions folded from a stream,
+ * field diffs, `asOf` times, and the not-found message naming removed ones by their former
+ * name (with the templates' read model that remembers them).
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideJob, evolveJob, initialJobState, type JobCommand, type JobState } from '../../src/jobs/job.decider';
@@ -13,6 +17,11 @@ import { jobDecider } from '../../src/jobs/job.handlers';
 import { JOB_EVENT_TYPES } from '../../src/jobs/job.events';
 import type { RecordedEvent } from '../../src/event-store/event-store.port';
 import { spec } from '../unit/given-when-then';
+import Database from 'better-sqlite3';
+import { notFoundMessage, REMOVALS_NAMED } from '../../src/history/histories';
+import { MAX_MESSAGE_LENGTH } from '../../src/http/error-body';
+import { ScriptsReadModel } from '../../src/scripts/scripts.read-model';
+import type { Removal } from '../../src/shared/removals';
 
 const jobs = spec<JobCommand, JobState, JobEvent>({ initialState: initialJobState, decide: decideJob, evolve: evolveJob });
 const scripts = spec<ScriptCommand, ScriptState, ScriptEvent>({ initialState: initialScriptState, decide: decideScript, evolve: evolveScript });
@@ -129,5 +138,60 @@ describe('parseAsOf', () => {
     ] as const) {
       assert.throws(() => parseAsOf(text, now), (error: unknown) => error instanceof ValidationError && problem.test(error.message) && /^asOf: /.test(error.problems[0]), text);
     }
+  });
+});
+
+describe('not found: a removed one\'s former name', () => {
+  const removal = (n: number, by = 'alice'): Removal => ({ id: `id${String(n).padStart(10, '0')}`, name: 'Nightly', removedAt: `2026-11-${10 + n}T10:00:00.000Z`, removedBy: by });
+
+  it('is the plain message when no removed one had the name, and names the one that did', () => {
+    assert.equal(notFoundMessage('job', '/api/jobs', 'nightly', { items: [], total: 0 }), 'No job "nightly" exists');
+    assert.equal(
+      notFoundMessage('job', '/api/jobs', 'nightly', { items: [removal(1)], total: 1 }),
+      'No job is named "nightly" now. A job of that name was removed at 2026-11-11T10:00:00.000Z by alice: its id is id0000000001, and its versions stay readable at GET /api/jobs/id0000000001/versions',
+    );
+  });
+
+  it('lists several newest first as given, says how many more, and stays whole in an error body', () => {
+    assert.equal(
+      notFoundMessage('script template', '/api/scripts', 'x', { items: [removal(3, 'bob'), removal(2)], total: 4 }),
+      'No script template is named "x" now. 4 script templates of that name were removed, newest first: id0000000003 at 2026-11-13T10:00:00.000Z by bob; ' +
+        'id0000000002 at 2026-11-12T10:00:00.000Z by alice; and 2 more. Their versions stay readable at GET /api/scripts/<id>/versions',
+    );
+    // Long names and actors: fewer are listed (never none), the count stays right, nothing is cut.
+    const long = 'n'.repeat(100);
+    const items = [5, 4, 3, 2, 1].map((n) => removal(n, 'a'.repeat(64)));
+    const message = notFoundMessage('script template', '/api/scripts', long, { items, total: 9 });
+    assert.ok(message.length <= MAX_MESSAGE_LENGTH, `${message.length} characters`);
+    const listed = [...message.matchAll(/id\d{10}/g)].length;
+    assert.ok(listed >= 1 && listed < REMOVALS_NAMED, `${listed} listed`);
+    assert.match(message, new RegExp(`; and ${9 - listed} more\\. Their versions stay readable at GET /api/scripts/<id>/versions$`));
+  });
+
+  it('is remembered by the templates\' read model under the name then, case-insensitively, once however often applied', () => {
+    const scripts = new ScriptsReadModel();
+    scripts.open(new Database(':memory:'));
+    let revision = 0;
+    const event = (id: string, type: string, data: Record<string, unknown>, actor = 'alice'): RecordedEvent => ({
+      id: `e${revision}`, stream: `script-${id}`, revision: BigInt(revision), position: { commit: BigInt(revision), prepare: BigInt(revision) }, type, data: { scriptId: id, ...data },
+      metadata: { actor, at: `2026-11-0${++revision}T00:00:00.000Z`, correlationId: 'c', causationId: null, source: 'api' },
+    });
+    const events = [
+      event('s1', 'ScriptCreated', { name: 'Build', interpreter: 'bash', body: 'a' }),
+      event('s1', 'ScriptUpdated', { name: 'Release' }),
+      event('s1', 'ScriptRemoved', {}, 'bob'),
+      event('s2', 'ScriptCreated', { name: 'release', interpreter: 'bash', body: 'b' }),
+      event('s2', 'ScriptRemoved', {}, 'carol'),
+    ];
+    for (const e of events) for (let i = 0; i < 2; i++) scripts.apply(e);
+    assert.deepEqual(scripts.removedNamed('RELEASE', 5), {
+      items: [
+        { id: 's2', name: 'release', removedAt: '2026-11-05T00:00:00.000Z', removedBy: 'carol' },
+        { id: 's1', name: 'Release', removedAt: '2026-11-03T00:00:00.000Z', removedBy: 'bob' },
+      ],
+      total: 2,
+    });
+    assert.deepEqual(scripts.removedNamed('release', 1), { items: [{ id: 's2', name: 'release', removedAt: '2026-11-05T00:00:00.000Z', removedBy: 'carol' }], total: 2 });
+    assert.deepEqual(scripts.removedNamed('build', 5), { items: [], total: 0 }, 'only the name it had when removed');
   });
 });

@@ -11,6 +11,7 @@ import { storedOutputLength } from '../../src/runs/output-encoding';
 import { OUTPUT_STREAM_PREFIX, type RunEvent, type RunOutputAppended, type RunRequested } from '../../src/runs/run.events';
 import type { RunFilter, RunRecord, RunStatus } from '../../src/runs/runs.read-model';
 import { nameKey } from '../../src/shared/names';
+import type { Removal, Removals } from '../../src/shared/removals';
 
 /** Runs, projected from their events, with the queue order the scheduler follows. */
 export class ReferenceRuns {
@@ -348,6 +349,8 @@ export class ReferenceJobs {
   private readonly idByNameKey = new Map<string, string>();
   /** Every id a job was created with, removed ones included. */
   private readonly issuedIds = new Set<string>();
+  /** Every removal, oldest first, under the name the job had then. */
+  private readonly removals: Array<Removal & { key: string }> = [];
   /** Bumped when a job is created or changed with a `keepRuns`: retention sweeps when it moves. */
   private keepRunsEpoch = 0;
 
@@ -401,6 +404,7 @@ export class ReferenceJobs {
         if (!job) return;
         this.byId.delete(job.id);
         this.forgetName(job);
+        this.removals.push({ id: job.id, name: job.name, removedAt: at, removedBy: actor, key: nameKey(job.name) });
         return;
       }
       default:
@@ -430,6 +434,17 @@ export class ReferenceJobs {
   /** Whether `value` is (or was) a job's id or is a job's name: a new id must be neither. */
   isTaken(value: string): boolean {
     return this.issuedIds.has(value) || this.idByNameKey.has(nameKey(value));
+  }
+
+  /** The removed jobs that had `name` when they were removed: the newest `limit` first, and how many in all. */
+  removedNamed(name: string, limit: number): Removals {
+    const all = this.removals.filter((removal) => removal.key === nameKey(name)).reverse();
+    return { items: all.slice(0, limit).map(({ key: _key, ...removal }) => removal), total: all.length };
+  }
+
+  /** The name of each removed job when it was removed, in the order of the removals. */
+  formerNames(): string[] {
+    return this.removals.map((removal) => removal.name);
   }
 
   /** Drops the job's name from the index, unless another job holds that key (two old look-alike names). */

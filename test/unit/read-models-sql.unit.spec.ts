@@ -228,6 +228,12 @@ for (const mode of ['kept up to date', 'built from the log'] as const) describe(
       assert.equal(sql.jobs.find(id)?.id, refJobs.find(id)?.id);
       assert.equal(sql.jobs.isTaken(id), refJobs.isTaken(id));
     }
+    // Removed jobs under the name they had then, whatever its case.
+    const formerNames = refJobs.formerNames();
+    assert.ok(formerNames.length > 0, 'the history removes jobs');
+    for (const name of [...formerNames, 'never a name', history.jobIds[0]]) {
+      for (const limit of [1, 5]) assert.deepEqual(sql.jobs.removedNamed(name.toUpperCase(), limit), refJobs.removedNamed(name, limit), name);
+    }
     const usedBy = (scriptId: string): string[] => all.filter((job) => job.scriptId === scriptId).map((job) => job.id);
     for (const scriptId of ['s0', 's1', 's3', 'none']) assert.deepEqual(sql.jobs.usingScript(scriptId).map((job) => job.id), usedBy(scriptId));
     assert.equal(sql.jobs.countByScript().get('s1'), usedBy('s1').length);
