@@ -43,4 +43,5 @@ VOLUME /data
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/api/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/src/main.js"]
+# The flags of `npm run start:prod` (see the README, "Operating EnderCompute").
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=512", "--heap-growing-percent=100", "dist/src/main.js"]

@@ -66,7 +66,8 @@ export function serverEnvironment(dataDir: string, key: string | null, env: Reco
 
 /**
  * The flags Node is given by `npm run start:prod` (package.json), so that memory is
- * measured on the server as it is started (it depends on them: `--max-semi-space-size`, `--max-old-space-size`).
+ * measured on the server as it is started (it depends on them: `--max-semi-space-size`, `--max-old-space-size`,
+ * `--heap-growing-percent`).
  */
 export function productionNodeFlags(): string[] {
   const scripts = (JSON.parse(readFileSync(resolve(__dirname, '../../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
