@@ -42,6 +42,8 @@ describe('live output across servers', () => {
     const jobId = await createJob(a, 'remote-live', 'bash', body);
     await eventually(async () => ((await b.request(`/api/jobs/${jobId}`)).status === 200 ? true : undefined), 5_000, 'B to know the job');
     const run = await requestRun(a, jobId);
+    // B learns of the run from the log, a moment after A answered: before that, B's stream answers 404.
+    await eventually(async () => ((await b.request(`/api/runs/${run.id}`)).status === 200 ? true : undefined), 5_000, 'B to know the run');
     const streams = await Promise.all(
       [a, b].map((server) => openSse(`${server.url}/api/runs/${run.id}/output/stream`, { authorization: `Bearer ${server.key}` })),
     );
