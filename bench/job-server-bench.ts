@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { startJobServer } from '../test/support/job-server-process';
 import { postJson, requestRun, waitForRun, type Run } from '../test/support/rest';
 import { startServer, type ServerProcess } from '../test/support/server-process';
 import { median, ms, ratio, report } from './stats';
+import { readOutputHashed } from './run-bench';
 import { TEXT_LINES_100MB } from './workloads';
 
 const TOKEN = 'bench-runner-token-0123456789abcdef';
@@ -91,12 +91,6 @@ async function trivial(server: ServerProcess, where: 'local' | 'remote', samples
 async function bigOutput(server: ServerProcess, jobId: string): Promise<{ ms: number; sha256: string; exactNote: string }> {
   const { run, sentAt } = await runOnce(server, jobId, 600_000);
   const elapsed = Date.parse(run.finishedAt ?? '') - sentAt;
-  const response = await server.request(`/api/runs/${run.id}/output`);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { ms: elapsed, sha256: hash.digest('hex'), exactNote: `${(bytes / 1e6).toFixed(0)} MB stored` };
+  const { bytes, sha256 } = await readOutputHashed(server, run.id);
+  return { ms: elapsed, sha256, exactNote: `${(bytes / 1e6).toFixed(0)} MB stored` };
 }

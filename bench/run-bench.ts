@@ -156,15 +156,21 @@ export async function benchLargeOutput(server: ServerProcess, label: string, int
 /** One run of the job: requested, waited for, its output read back whole and hashed as it arrives. */
 async function runAndReadBack(server: ServerProcess, jobId: string): Promise<{ runMs: number; totalMs: number; bytes: number; sha256: string }> {
   const { run, sentAt } = await runAndWait(server, jobId, 600_000);
-  const response = await server.request(`/api/runs/${run.id}/output`);
+  const { bytes, sha256 } = await readOutputHashed(server, run.id);
+  const totalMs = Date.now() - sentAt;
+  return { runMs: Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? ''), totalMs, bytes, sha256 };
+}
+
+/** A run's whole output from `GET /api/runs/:id/output`, hashed as it arrives: its length in bytes and its sha256 (hex). */
+export async function readOutputHashed(server: ServerProcess, runId: string): Promise<{ bytes: number; sha256: string }> {
+  const response = await server.request(`/api/runs/${runId}/output`);
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     hash.update(chunk);
     bytes += chunk.length;
   }
-  const totalMs = Date.now() - sentAt;
-  return { runMs: Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? ''), totalMs, bytes, sha256: hash.digest('hex') };
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Bytes of the embedded log and its WAL after a checkpoint; null on EventStoreDB. */
