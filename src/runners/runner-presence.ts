@@ -15,6 +15,8 @@ import { type RunnerRecord, RunnersReadModel } from './runners.read-model';
 
 /** How often the sweep looks for runners gone silent, at most (ms). */
 const SWEEP_MS = 5_000;
+/** How often the local runner checks whether its lease is due, per lease: it renews within 1¼ leases (⅝ of the lost time). */
+const LOCAL_TICKS_PER_LEASE = 4;
 
 /**
  * Which runners are in contact, known the same way to every server sharing a store:
@@ -144,7 +146,10 @@ export class RunnerPresence {
   async start(): Promise<void> {
     if (this.config.localRunner) {
       await this.contactLocal();
-      this.localTimer = setInterval(() => void this.contactLocal(), this.timing.leaseMs);
+      // A quarter of the lease, not the lease: a renewal is due only once the lease has fully
+      // run since the last one was recorded (a few ms after its tick), so ticking at the lease
+      // itself renewed every other tick, at the lost time, and other servers timed it out.
+      this.localTimer = setInterval(() => void this.contactLocal(), Math.max(1, Math.floor(this.timing.leaseMs / LOCAL_TICKS_PER_LEASE)));
       this.localTimer.unref();
     }
     this.started = true;

@@ -71,7 +71,15 @@ describe('Two servers on one EventStoreDB', () => {
           return `status ${String(run.status)}, runner ${String((run as { runner?: unknown }).runner)}; health ${health.slice(0, 400)}`;
         };
         const logged = double.log.stream(`run-${id}`).map((record) => record.type).join(', ');
-        throw new Error(`${error instanceof Error ? error.message : String(error)}. On A: ${await seen(a)}. On B: ${await seen(b)}. In the log: ${logged}`, { cause: error });
+        const output = double.log.stream(`output-${id}`).map((record) => record.type).join(', ');
+        const inLedger = readFileSync(ledger, 'utf8').includes(id);
+        const serverLines = (on: ServerProcess): string =>
+          on.output().split('\n').filter((line) => line.includes(id) || /error|warn/i.test(line)).slice(-20).join('\n');
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}. On A: ${await seen(a)}. On B: ${await seen(b)}. In the log: ${logged}; ` +
+            `its output stream: ${output || 'none'}; in the ledger: ${inLedger}.\nA printed:\n${serverLines(a)}\nB printed:\n${serverLines(b)}`,
+          { cause: error },
+        );
       });
     };
     const finished = await Promise.all(requested.map((run, n) => watch(n % 2 === 0 ? b : a, run.id)));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -207,6 +208,23 @@ describe('Runner presence: silence means offline', () => {
 });
 
 describe('The local runner in presence', () => {
+  it('renews its lease well before other servers would count it lost', async () => {
+    // Lost after 2 s: a lease of 1 s. Renewing only when the timer ticked once a lease left
+    // every other tick without a renewal, so the log went the whole lost time without one.
+    const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'steady', ENDERCOMPUTE_RUNNER_LOST_SECONDS: '2' });
+    try {
+      await delay(5_000);
+      const events = await t.store.readStream('runner-presence-steady');
+      const times = events.map((event) => Date.parse(event.metadata.at));
+      const gaps = times.slice(1).map((at, n) => at - times[n]!);
+      assert.ok(gaps.length >= 3, `renewed ${gaps.length} times in 5 s`);
+      assert.ok(Math.max(...gaps) <= 1_500, `the longest time between two records of its presence: ${Math.max(...gaps)} ms (lost after 2,000)`);
+      assert.deepEqual([...new Set(events.map((event) => event.type))], ['RunnerConnected', 'RunnerSeen']);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('carries ENDERCOMPUTE_RUNNER_LABELS', async () => {
     const t = await startTestApp({ ENDERCOMPUTE_RUNNER_ID: 'labelled', ENDERCOMPUTE_RUNNER_LABELS: 'Linux,arch:amd64' });
     try {
