@@ -30,6 +30,22 @@ describe('run feed', () => {
     await waker.sleep(10_000); // resolves at once: the seal woke it
   });
 
+  it('keeps the chunks of an unwatched run as they came, without copying them, and joins them again once watched', async () => {
+    const feed = new RunFeed('r');
+    const chunks = [Buffer.from('hello '), Buffer.from('world\n')];
+    feed.append(0, chunks[0]!);
+    feed.append(6, chunks[1]!);
+    await nextTurn();
+    assert.equal(feed.end, 12);
+    assert.equal(feed.frameAt(7)?.bytes, chunks[1], 'the chunk itself, not a copy');
+    assert.equal(feed.slice(0, 12)?.toString(), 'hello world\n');
+    feed.viewers.add(new Waker());
+    feed.append(12, Buffer.from('again '));
+    feed.append(18, Buffer.from('joined\n'));
+    await nextTurn();
+    assert.deepEqual({ from: feed.frameAt(14)?.from, text: feed.frameAt(14)?.bytes.toString() }, { from: 12, text: 'again joined\n' });
+  });
+
   it('takes bytes it holds already only once, live first and stored after', async () => {
     const feed = new RunFeed('r');
     feed.append(0, Buffer.from('abcdef'));

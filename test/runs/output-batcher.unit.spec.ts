@@ -68,4 +68,45 @@ describe('OutputBatcher deliveries', () => {
     assert.equal(deliveries.length, 2, 'the bytes that waited went in one delivery');
     assert.equal(totals.outputBytes, 15);
   });
+
+  it('reuses the buffers of stored full batches, never while a batch is being read', async () => {
+    const input = Buffer.from(Array.from({ length: 40 }, (_, n) => `line ${String(n).padStart(3, '0')} `.repeat(25)).join(''));
+    const seen: Buffer[] = [];
+    const stored: Buffer[] = [];
+    const overwritten: number[] = [];
+    const reads: Array<Promise<void>> = [];
+    const instance = new OutputBatcher({
+      flushIntervalMs: 10_000,
+      maxBatchBytes: 1000,
+      maxOutputBytes: null,
+      // Reads each batch a while after it was sealed (as compressing on the thread pool does) and checks it still holds what it held.
+      prepare: (bytes) => {
+        const copy = Buffer.from(bytes);
+        const read = delay(30).then(() => {
+          if (!bytes.equals(copy)) overwritten.push(seen.length);
+        });
+        reads.push(read);
+        return read;
+      },
+      // Keeps a copy, as a transport that holds bytes after its delivery must.
+      deliver: async (batches) => {
+        for (const batch of batches) {
+          seen.push(batch.bytes);
+          stored.push(Buffer.from(batch.bytes));
+        }
+      },
+      onPressure: () => undefined,
+      onFailure: () => undefined,
+    });
+    instance.release();
+    for (let at = 0; at < input.length; at += 100) {
+      instance.push('stdout', input.subarray(at, at + 100));
+      if (at % 1000 === 900) await delay(5);
+    }
+    await instance.finish();
+    await Promise.all(reads);
+    assert.ok(Buffer.concat(stored).equals(input), 'every byte stored, in order');
+    assert.deepEqual(overwritten, [], 'no batch was overwritten while it was being read');
+    assert.ok(new Set(seen).size < seen.length, `${seen.length} batches in ${new Set(seen).size} buffers: full batches reuse buffers`);
+  });
 });

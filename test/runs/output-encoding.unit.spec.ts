@@ -10,6 +10,7 @@ import {
   decodeOutput,
   decodeOutputAsync,
   type EncodedPart,
+  FULL_DEFLATE_EVERY,
   MAX_APPEND_PAYLOAD_CHARS,
   MAX_EVENT_CHARS,
   MAX_PART_BYTES,
@@ -87,6 +88,32 @@ describe('OutputEncoder', () => {
     assert.ok(parts.every((part) => part.encoding === 'none' && part.length <= MIN_PART_BYTES));
     assert.ok(appends.every((append) => append.filter((part) => part.length === MIN_PART_BYTES).length <= 2), 'two full parts an append');
     assert.equal(encoder.partBytes, MIN_PART_BYTES, 'random bytes: small parts from now on');
+  });
+
+  it('codes text that barely repeats by frequency alone, and deflates fully again every few batches to see whether it repeats now', async () => {
+    const encoder = new OutputEncoder();
+    const base64Text = (bytes: number): Buffer => Buffer.from(randomBytes((bytes * 3) / 4).toString('base64'));
+    assert.equal(encoder.strategy, 'default');
+    const first = base64Text(1024 * 1024);
+    const firstParts = await expectExact(await encoder.encode(first), first);
+    assert.equal(encoder.strategy, 'huffman-only', 'repeated strings did not pay');
+    const second = base64Text(1024 * 1024);
+    const parts = await expectExact(await encoder.encode(second), second);
+    const size = (encoded: EncodedPart[]): number => encoded.reduce((sum, part) => sum + part.data.length, 0);
+    assert.ok(parts.every((part) => part.encoding === 'deflate-raw'));
+    assert.ok(size(parts) <= size(firstParts) * 1.01, `as small as when deflated fully: ${size(parts)} against ${size(firstParts)}`);
+    // The run starts printing text that repeats: within FULL_DEFLATE_EVERY batches it is deflated fully again.
+    let batches = 0;
+    while (encoder.strategy === 'huffman-only') {
+      const text = repeated(256 * 1024);
+      await expectExact(await encoder.encode(text), text);
+      batches++;
+      assert.ok(batches < FULL_DEFLATE_EVERY, `still frequency coding alone after ${batches} batches`);
+    }
+    const text = repeated(4 * 1024 * 1024);
+    const fully = await expectExact(await encoder.encode(text), text);
+    assert.ok(size(fully) < text.length / 50, `text that repeats shrinks fiftyfold again: ${size(fully)} chars`);
+    assert.equal(encoder.strategy, 'default');
   });
 
   it('encodes an empty and a one-byte batch', async () => {
