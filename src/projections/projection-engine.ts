@@ -90,7 +90,8 @@ export class ProjectionEngine {
   private position: Position | null = null;
   private subscription: Subscription | null = null;
   private waiters: Array<{ position: Position; resolve: () => void; reject: (error: Error) => void }> = [];
-  private readonly listeners = new Set<() => void>();
+  /** Change listeners, each with the events that concern it (null: every one) and whether one came since it was last called. */
+  private readonly listeners = new Map<() => void, { concerns: ((event: RecordedEvent) => boolean) | null; due: boolean }>();
   private readonly commitListeners = new Set<(events: readonly RecordedEvent[]) => void>();
   private notifyScheduled = false;
   private failure: UnavailableError | null = null;
@@ -208,9 +209,14 @@ export class ProjectionEngine {
     });
   }
 
-  /** Called (batched, after the current burst) whenever read models changed. Returns an unsubscribe function. */
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
+  /**
+   * Called (batched, after the current burst) whenever read models changed; with
+   * `concerns`, only after a change that applied an event it accepts (a listener that
+   * never looks at output need not wake for each batch of it), and always when the
+   * projection stopped. Returns an unsubscribe function.
+   */
+  onChange(listener: () => void, concerns?: (event: RecordedEvent) => boolean): () => void {
+    this.listeners.set(listener, { concerns: concerns ?? null, due: false });
     return () => this.listeners.delete(listener);
   }
 
@@ -497,7 +503,7 @@ export class ProjectionEngine {
     this.totalApplied += events.length;
     this.releaseWaiters();
     for (const listener of this.commitListeners) listener(events);
-    this.scheduleNotify();
+    this.scheduleNotify(events);
     return null;
   }
 
@@ -585,7 +591,7 @@ export class ProjectionEngine {
     const subscription = this.subscription;
     this.subscription = null;
     void subscription?.close();
-    this.scheduleNotify();
+    this.scheduleNotify(null);
   }
 
   private releaseWaiters(): void {
@@ -599,12 +605,22 @@ export class ProjectionEngine {
     this.waiters = still;
   }
 
-  private scheduleNotify(): void {
-    if (this.notifyScheduled || this.listeners.size === 0) return;
+  /** Marks the listeners `events` concern (null: every listener) and calls them after the current burst. */
+  private scheduleNotify(events: readonly RecordedEvent[] | null): void {
+    let any = false;
+    for (const entry of this.listeners.values()) {
+      entry.due ||= events === null || entry.concerns === null || events.some(entry.concerns);
+      any ||= entry.due;
+    }
+    if (this.notifyScheduled || !any) return;
     this.notifyScheduled = true;
     setImmediate(() => {
       this.notifyScheduled = false;
-      for (const listener of this.listeners) listener();
+      for (const [listener, entry] of this.listeners) {
+        if (!entry.due) continue;
+        entry.due = false;
+        listener();
+      }
     });
   }
 }

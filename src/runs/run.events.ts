@@ -211,5 +211,8 @@ export const outputStream = (runId: string): string => `output-${runId}`;
 /** The prefix of every output stream, for filters and projections. */
 export const OUTPUT_STREAM_PREFIX = 'output-';
 
+/** Whether an event is anything but a batch of output: what a listener that never looks at output wakes for (see `ProjectionEngine.onChange`). */
+export const isNotOutput = (event: { type: string }): boolean => event.type !== 'RunOutputAppended';
+
 /** A run's id is its job's id and its number: readable, and unique by construction. */
 export const runIdFor = (jobId: string, number: number): string => `${jobId}-${number}`;

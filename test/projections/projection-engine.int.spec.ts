@@ -92,6 +92,28 @@ describe('The projection engine and its database', () => {
     await third.stop();
   });
 
+  it('wakes a change listener only for the events that concern it, once per burst', async () => {
+    const started = await startEngine(dataDir());
+    let every = 0;
+    let scripts = 0;
+    const stopEvery = started.engine.onChange(() => every++);
+    const stopScripts = started.engine.onChange(() => scripts++, (event) => event.type === 'ScriptCreated');
+    const settle = async (): Promise<void> => {
+      await started.engine.waitFor((await started.store.headPosition())!);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    await started.store.append('elsewhere-1', [newEvent('SomethingElse', {}), newEvent('SomethingElse', {})], 'no_stream');
+    await settle();
+    assert.deepEqual({ every, scripts }, { every: 1, scripts: 0 }, 'not woken for what does not concern it');
+    await createTemplates(started.store, 0, 1);
+    await started.store.append('elsewhere-2', [newEvent('SomethingElse', {})], 'no_stream');
+    await settle();
+    assert.equal(scripts, 1, 'woken once for a burst that holds one event of its concern');
+    stopEvery();
+    stopScripts();
+    await started.stop();
+  });
+
   it('starts a new data dir (nothing logged) without a warning', async () => {
     const fresh = await startEngine(dataDir());
     assert.match(fresh.reporter.lines.join('\n'), /info: Projections: building projections\.db from the log: there is none yet/);

@@ -11,6 +11,7 @@ import type { CommandContext } from '../../shared/command-context';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
 import { OutputEncoder } from '../output-encoding';
+import { isNotOutput } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { executeRun, failedOutcome, type Execution, type ExecutionTransport, type RunOutcome, type RunSpecification } from '../runner/execute-run';
 import { MAX_BATCH_BYTES_LIMIT } from '../runner/process-runner';
@@ -85,9 +86,10 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
+    // Control actions are run events; output batches never change what the processes should do.
     this.unsubscribe = this.projections.onChange(() => {
       for (const entry of this.active.values()) this.followLog(entry);
-    });
+    }, isNotOutput);
   }
 
   /** Late, after {@link shutdown}: control actions keep working while runs get their grace period. */

@@ -5,6 +5,7 @@ import { JobsReadModel } from '../../jobs/jobs.read-model';
 import { canTake, waitingForRunner } from '../../runners/placement';
 import { OnlineRunners } from '../../runners/online-runners';
 import { Clock } from '../../shared/clock';
+import { isNotOutput } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { DISK_CHECK_INTERVAL_MS, DiskSpaceCheck, diskShortage } from './disk-space';
 import { RunExecutor } from './run-executor';
@@ -61,7 +62,7 @@ export class RunScheduler implements OnApplicationShutdown {
     // A server that executes nothing itself: job servers take its runs.
     if (!this.config.localRunner) return;
     this.stopped = false;
-    this.unsubscribe = [this.projections.onChange(() => this.pump()), this.executor.onRunEnded(() => this.pump())];
+    this.unsubscribe = [this.projections.onChange(() => this.pump(), isNotOutput), this.executor.onRunEnded(() => this.pump())];
     this.pump();
   }
 

@@ -12,11 +12,11 @@ export const LOW_WATER_BATCHES = 2;
 /** Full batches that are handed over without waiting for the flush interval. */
 export const MIN_DELIVERY_BATCHES = 2;
 /**
- * Buffers of full batches kept for the next ones, at most: a fast writer's run fills a
+ * Batch-sized buffers kept for the next batches, at most: a fast writer's run fills a
  * new one every few milliseconds, and a fresh multi-megabyte buffer costs a page fault
  * per 4 KiB on first write (measured here: joining 100 MB into fresh 4 MiB buffers took
- * 220–280 ms, into reused ones 6 ms). As many as can be in use at once: the open batch's
- * pressure bound plus the delivery on its way.
+ * 220–280 ms, into reused ones 6 ms). About as many as can be in use at once: the
+ * pressure bound's batches plus the delivery on its way.
  */
 const SPARE_BUFFERS = HIGH_WATER_BATCHES + MIN_DELIVERY_BATCHES;
 
@@ -91,8 +91,11 @@ export class OutputBatcher {
   private idleWaiters: Array<() => void> = [];
   /** Buffers of full batches that were stored, for the next full batches (see {@link SPARE_BUFFERS}). */
   private readonly spare: Buffer[] = [];
-  /** The buffers {@link join} allocated: only these are reused (a chunk as read may be held elsewhere, by live viewers). */
-  private readonly own = new WeakSet<Buffer>();
+  /**
+   * The batches {@link join} wrote into a buffer of its own, with that buffer: only these
+   * are reused (a chunk as read may be held elsewhere, by live viewers).
+   */
+  private readonly own = new WeakMap<Buffer, Buffer>();
 
   constructor(private readonly options: OutputBatcherOptions) {}
 
@@ -217,24 +220,31 @@ export class OutputBatcher {
     this.sealedBytes += taken;
   }
 
-  /** The parts as one buffer: a spare one when they fill a whole batch (and are not one buffer already). */
+  /**
+   * The parts as one buffer (unless they are one already): the start of a spare
+   * batch-sized buffer when they fill at least a quarter of a batch (a fast writer's
+   * batches sealed by size, or by the flush interval while one was being stored),
+   * a buffer of their own size otherwise (a slow writer's few bytes).
+   */
   private join(parts: Buffer[], size: number): Buffer {
     if (parts.length === 1) return parts[0]!;
-    if (size !== this.options.maxBatchBytes) return Buffer.concat(parts, size);
-    const bytes = this.spare.pop() ?? Buffer.allocUnsafeSlow(size);
-    this.own.add(bytes);
+    if (size * 4 < this.options.maxBatchBytes) return Buffer.concat(parts, size);
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.options.maxBatchBytes);
     let at = 0;
-    for (const part of parts) at += part.copy(bytes, at);
+    for (const part of parts) at += part.copy(buffer, at);
+    const bytes = buffer.subarray(0, size);
+    this.own.set(bytes, buffer);
     return bytes;
   }
 
   /** Keeps the buffers of stored full batches for the next ones, once nothing reads them any more. */
   private recycle(batches: readonly OutputBatch[]): void {
     for (const batch of batches) {
-      if (!this.own.has(batch.bytes)) continue;
+      const buffer = this.own.get(batch.bytes);
+      if (buffer === undefined) continue;
       void Promise.resolve(batch.prepared).then(
-        () => this.keepSpare(batch.bytes),
-        () => this.keepSpare(batch.bytes),
+        () => this.keepSpare(buffer),
+        () => this.keepSpare(buffer),
       );
     }
   }
