@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { EventStoreUnavailableError, StreamConflictError, type EventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/event-store.port';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
+import { isDiskFull } from '../../src/shared/storage-full';
 import { eventStoreContract } from './event-store.contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'endercompute-sqlite-store-'));
@@ -169,6 +170,33 @@ describe('SqliteEventStore', () => {
       assert.equal((await store.readStream(existing)).length, 1);
       assert.equal(c.status === 'fulfilled' && c.value.nextRevision, 1n);
       assert.deepEqual(store.groupCommitStats, { transactions: before.transactions + 1, appends: before.appends + 6 });
+    });
+
+    it('fails the whole group as "disk full" when the file cannot grow (SQLite then rolls the transaction back itself)', async () => {
+      const full = SqliteEventStore.open(newFile());
+      try {
+        await full.append('before', [event('Stored')], 'no_stream');
+        // The store's own connection: its file may not grow any more (as on a full disk, SQLITE_FULL).
+        const db = (full as unknown as { db: Database.Database }).db;
+        const pages = Number(db.pragma('page_count', { simple: true }));
+        db.pragma(`max_page_count = ${pages + 2}`);
+        const [small, large] = await Promise.allSettled([
+          full.append('small', [event('Small')], 'no_stream'),
+          full.append('large', [event('Large', { text: 'x'.repeat(1024 * 1024) })], 'no_stream'),
+        ]);
+        for (const outcome of [small, large]) {
+          assert.ok(outcome.status === 'rejected', 'nothing of the group is stored');
+          assert.ok(outcome.reason instanceof EventStoreUnavailableError, String(outcome.reason));
+          assert.equal(isDiskFull(outcome.reason), true, `said as a full disk: ${(outcome.reason as Error).message}`);
+          assert.doesNotMatch((outcome.reason as Error).message, /savepoint/);
+        }
+        db.pragma('max_page_count = 4294967294');
+        assert.deepEqual(await full.readStream('small'), []);
+        await full.append('small', [event('Small')], 'no_stream');
+        assert.deepEqual((await full.readStream('before')).map((stored) => stored.type), ['Stored']);
+      } finally {
+        await full.close();
+      }
     });
   });
 

@@ -71,7 +71,7 @@ describe('OutputBatcher deliveries', () => {
 
   it('reuses the buffers of stored full batches, never while a batch is being read', async () => {
     const input = Buffer.from(Array.from({ length: 40 }, (_, n) => `line ${String(n).padStart(3, '0')} `.repeat(25)).join(''));
-    const seen: Buffer[] = [];
+    const seen: ArrayBufferLike[] = [];
     const stored: Buffer[] = [];
     const overwritten: number[] = [];
     const reads: Array<Promise<void>> = [];
@@ -91,7 +91,7 @@ describe('OutputBatcher deliveries', () => {
       // Keeps a copy, as a transport that holds bytes after its delivery must.
       deliver: async (batches) => {
         for (const batch of batches) {
-          seen.push(batch.bytes);
+          seen.push(batch.bytes.buffer);
           stored.push(Buffer.from(batch.bytes));
         }
       },

@@ -80,8 +80,10 @@ export class GroupCommitter {
           outcomes.push({ ok: true, result });
           stored += append.events.length;
         } catch (error) {
-          q.rollbackToSavepoint.run();
-          q.release.run();
+          // A full disk or an I/O error can make SQLite roll the whole transaction back by
+          // itself: the savepoint is gone then, and the write's own error fails the group
+          // (not "no such savepoint", which would hide that the disk is full).
+          if (!rollBackToSavepoint(q)) throw error;
           outcomes.push({ ok: false, error: explain(append.stream, error) });
         }
       }
@@ -124,6 +126,17 @@ export class GroupCommitter {
       position = BigInt(q.insert.run(event.id, append.stream, revision, event.type, event.metadata, event.data).lastInsertRowid);
     }
     return { nextRevision: revision, position: { commit: position, prepare: position } };
+  }
+}
+
+/** Undoes the current append alone; false when there is no savepoint (nor transaction) left to undo. */
+function rollBackToSavepoint(q: Queries): boolean {
+  try {
+    q.rollbackToSavepoint.run();
+    q.release.run();
+    return true;
+  } catch {
+    return false;
   }
 }
 
