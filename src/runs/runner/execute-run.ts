@@ -51,7 +51,7 @@ export interface ExecutionTransport {
   readFile(sha256: string): Promise<Buffer> | AsyncIterable<Buffer>;
   /** The process was spawned; output is handed over only after this settled. */
   started(info: ProcessStarted): Promise<void>;
-  /** Consecutive batches in order; the next call waits for this one (backpressure). */
+  /** Consecutive batches in order; the next call waits for this one (backpressure). Their bytes may be reused once it settled: copy what must outlive it. */
   output(batches: OutputBatch[]): Promise<void>;
   /** Optional work on a batch as soon as it is complete (compressing), overlapping with `output` of earlier ones. */
   prepareOutput?(bytes: Buffer): unknown;

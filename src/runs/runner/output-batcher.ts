@@ -31,7 +31,8 @@ export interface OutputBatcherOptions {
    * last delivery: storing them together takes one append where the store allows);
    * the next ones are handed over only after this settles. A batch's `bytes` are
    * the caller's only until then (and until its `prepared` settled): the buffer of a
-   * full batch is reused for a later one, so whatever keeps bytes longer copies them.
+   * batch of a quarter of `maxBatchBytes` or more is reused for a later one, so
+   * whatever keeps bytes longer copies them.
    */
   deliver(batches: OutputBatch[]): Promise<void>;
   /**
@@ -89,7 +90,7 @@ export class OutputBatcher {
   private finishing = false;
   private failure: { error: unknown } | null = null;
   private idleWaiters: Array<() => void> = [];
-  /** Buffers of full batches that were stored, for the next full batches (see {@link SPARE_BUFFERS}). */
+  /** Batch-sized buffers of stored batches, for the next batches (see {@link SPARE_BUFFERS}). */
   private readonly spare: Buffer[] = [];
   /**
    * The batches {@link join} wrote into a buffer of its own, with that buffer: only these

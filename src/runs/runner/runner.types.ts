@@ -71,6 +71,8 @@ export interface RunnerHooks {
    * Called with each batch, one at a time and in order; the runner waits for the
    * returned promise before handing over the next batch, and stops reading the
    * process's pipes while batches are waiting (backpressure, bounded memory).
+   * `batch.bytes` may be reused for later output once the promise settled: copy
+   * what must outlive it.
    */
   onOutput(batch: OutputBatch): Promise<void>;
   /**
