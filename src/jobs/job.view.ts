@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type RunSummary, toRunSummary } from '../runs/run.view';
 import type { FinishedStatus } from '../runs/run.events';
-import { RunsReadModel, type RunStatus } from '../runs/runs.read-model';
+import { type RunRecord, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
 import { SchedulesReadModel } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
@@ -60,9 +60,14 @@ export class JobQueries {
     return job;
   }
 
-  view(job: JobRecord): JobView {
+  /**
+   * The job as the API shows it. `known`: its latest and latest finished runs when the
+   * caller fetched them for many jobs at once ({@link listJson}); looked up otherwise.
+   */
+  view(job: JobRecord, known?: { latest: RunRecord | undefined; latestFinished: RunRecord | undefined }): JobView {
     const { searchText: _search, ...fields } = job;
-    const last = this.runs.latestForJob(job.id);
+    const last = known ? known.latest : this.runs.latestForJob(job.id);
+    const latestFinished = known ? known.latestFinished : this.runs.latestFinishedForJob(job.id);
     const now = this.clock.now();
     return {
       ...fields,
@@ -77,7 +82,7 @@ export class JobQueries {
       })),
       scriptName: this.scripts.get(job.scriptId)?.name ?? null,
       lastRun: last ? toRunSummary(last, this.runs, now) : null,
-      lastOutcome: this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? null,
+      lastOutcome: latestFinished?.finishedStatus ?? null,
     };
   }
 
@@ -93,9 +98,11 @@ export class JobQueries {
     let first = true;
     for (let from = 0; from < ids.length; from += JOBS_PER_PIECE) {
       const parts: string[] = [];
-      for (const id of ids.slice(from, from + JOBS_PER_PIECE)) {
+      const piece = ids.slice(from, from + JOBS_PER_PIECE);
+      const { latest, latestFinished } = this.runs.latestForJobs(piece);
+      for (const id of piece) {
         const job = this.jobs.get(id);
-        if (job) parts.push(JSON.stringify(this.view(job)));
+        if (job) parts.push(JSON.stringify(this.view(job, { latest: latest.get(id), latestFinished: latestFinished.get(id) })));
       }
       if (parts.length === 0) continue;
       yield Buffer.from(`${first ? '' : ','}${parts.join(',')}`);

@@ -510,6 +510,17 @@ export class RunsReadModel implements Projection {
     return row ? this.record(row) : undefined;
   }
 
+  /**
+   * {@link latestForJob} and {@link latestFinishedForJob} of many jobs in two queries (a
+   * list of jobs asked them per job: two queries for every job listed). Jobs without
+   * runs (or without a finished one) are not in the maps.
+   */
+  latestForJobs(jobIds: readonly string[]): { latest: Map<string, RunRecord>; latestFinished: Map<string, RunRecord> } {
+    const byJob = (statement: Statement): Map<string, RunRecord> =>
+      new Map((statement.all(JSON.stringify(jobIds)) as RunRow[]).map((row) => this.record(row)).map((run) => [run.jobId, run]));
+    return { latest: byJob(this.s.latestForJobs), latestFinished: byJob(this.s.latestFinishedForJobs) };
+  }
+
   /** A job's latest finished run (its last outcome): the latest to finish, not the latest requested. */
   latestFinishedForJob(jobId: string): RunRecord | undefined {
     const stats = this.s.jobStats.get(jobId) as { last_finished_seq: number | null } | undefined;

@@ -54,6 +54,8 @@ export interface Statements {
   unfinishedForJob: Statement;
   byJobNumber: Statement;
   latestForJob: Statement;
+  latestForJobs: Statement;
+  latestFinishedForJobs: Statement;
   scheduledPage: Statement;
   scheduledCount: Statement;
   earliestLaterRun: Statement;
@@ -121,6 +123,9 @@ export function prepareStatements(db: ProjectionDb): Statements {
     unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
     byJobNumber: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1`),
     latestForJob: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1`),
+    // The same for a list of jobs (a JSON array of ids), through what run_jobs keeps per job.
+    latestForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT latest_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
+    latestFinishedForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT last_finished_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
     scheduledPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
     scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
     earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND status_key = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),

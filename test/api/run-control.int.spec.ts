@@ -236,4 +236,21 @@ describe('REST: queue and run control', () => {
     const slowView = await expectJson<Job>(await t.request(`/api/jobs/${slow.id}`), 200);
     assert.equal(slowView.lastOutcome, 'timed_out');
   });
+
+  it('lists every job with the last run and last outcome its own answer shows, a run still going and a job never run included', async () => {
+    // The list looks them up for many jobs at once; a job's own answer, one by one.
+    const slow = await expectJson<Job>(await t.request('/api/jobs/Slow'), 200);
+    const going = await expectJson<Run>(await post(`/api/jobs/${slow.id}/runs`), 202);
+    await until(going.id, 'running');
+    await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name: 'Never run', scriptId: 'sleeper' } }), 201);
+    type Listed = Job & { name: string; lastRun: (Partial<Run> & { durationMs?: number }) | null };
+    const shown = (job: Listed) => ({ name: job.name, lastRun: job.lastRun && { ...job.lastRun, durationMs: undefined }, lastOutcome: job.lastOutcome });
+    const listed = (await expectJson<{ items: Listed[] }>(await t.request('/api/jobs'), 200)).items;
+    const own = await Promise.all(listed.map(async (job) => expectJson<Listed>(await t.request(`/api/jobs/${job.id}`), 200)));
+    assert.deepEqual(listed.map(shown), own.map(shown));
+    const slowListed = listed.find((job) => job.id === slow.id);
+    assert.deepEqual([slowListed?.lastRun?.id, slowListed?.lastRun?.status, slowListed?.lastOutcome], [going.id, 'running', 'timed_out']);
+    assert.deepEqual(shown(listed.find((job) => job.name === 'Never run')!), { name: 'Never run', lastRun: null, lastOutcome: null });
+    assert.ok(listed.filter((job) => job.lastRun !== null).length >= 3, 'jobs with runs are compared too');
+  });
 });
