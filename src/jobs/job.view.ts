@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type RunSummary, toRunSummary } from '../runs/run.view';
 import type { FinishedStatus } from '../runs/run.events';
-import { type RunRecord, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
+import { type JobLatestRuns, RunsReadModel, type RunStatus } from '../runs/runs.read-model';
 import { SchedulesReadModel } from '../schedules/schedules.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { Clock } from '../shared/clock';
@@ -64,7 +64,7 @@ export class JobQueries {
    * The job as the API shows it. `known`: its latest and latest finished runs when the
    * caller fetched them for many jobs at once ({@link listJson}); looked up otherwise.
    */
-  view(job: JobRecord, known?: { latest: RunRecord | undefined; latestFinished: RunRecord | undefined }): JobView {
+  view(job: JobRecord, known?: JobLatestRuns): JobView {
     const { searchText: _search, ...fields } = job;
     const last = known ? known.latest : this.runs.latestForJob(job.id);
     const latestFinished = known ? known.latestFinished : this.runs.latestFinishedForJob(job.id);
@@ -99,10 +99,10 @@ export class JobQueries {
     for (let from = 0; from < ids.length; from += JOBS_PER_PIECE) {
       const parts: string[] = [];
       const piece = ids.slice(from, from + JOBS_PER_PIECE);
-      const { latest, latestFinished } = this.runs.latestForJobs(piece);
+      const latestOf = this.runs.latestForJobs(piece);
       for (const id of piece) {
         const job = this.jobs.get(id);
-        if (job) parts.push(JSON.stringify(this.view(job, { latest: latest.get(id), latestFinished: latestFinished.get(id) })));
+        if (job) parts.push(JSON.stringify(this.view(job, latestOf(id))));
       }
       if (parts.length === 0) continue;
       yield Buffer.from(`${first ? '' : ','}${parts.join(',')}`);

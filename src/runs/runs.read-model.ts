@@ -25,6 +25,12 @@ export interface OutputChunkRef {
 }
 
 /** A run as the read model keeps it. */
+/** A job's latest run and latest finished run, as job lists show them (undefined: none). */
+export interface JobLatestRuns {
+  latest: RunRecord | undefined;
+  latestFinished: RunRecord | undefined;
+}
+
 export interface RunRecord {
   id: string;
   /** Order of request across all runs: the paging cursor. */
@@ -512,13 +518,15 @@ export class RunsReadModel implements Projection {
 
   /**
    * {@link latestForJob} and {@link latestFinishedForJob} of many jobs in two queries (a
-   * list of jobs asked them per job: two queries for every job listed). Jobs without
-   * runs (or without a finished one) are not in the maps.
+   * list of jobs asked them per job: two queries for every job listed). Returns the
+   * lookup of one of `jobIds`; a job without runs (or without a finished one) gets undefined.
    */
-  latestForJobs(jobIds: readonly string[]): { latest: Map<string, RunRecord>; latestFinished: Map<string, RunRecord> } {
+  latestForJobs(jobIds: readonly string[]): (jobId: string) => JobLatestRuns {
     const byJob = (statement: Statement): Map<string, RunRecord> =>
       new Map((statement.all(JSON.stringify(jobIds)) as RunRow[]).map((row) => this.record(row)).map((run) => [run.jobId, run]));
-    return { latest: byJob(this.s.latestForJobs), latestFinished: byJob(this.s.latestFinishedForJobs) };
+    const latest = byJob(this.s.latestForJobs);
+    const latestFinished = byJob(this.s.latestFinishedForJobs);
+    return (jobId) => ({ latest: latest.get(jobId), latestFinished: latestFinished.get(jobId) });
   }
 
   /** A job's latest finished run (its last outcome): the latest to finish, not the latest requested. */

@@ -3,7 +3,7 @@ import type { JobRecord } from '../jobs/jobs.read-model';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import type { FinishedStatus } from '../runs/run.events';
 import { actionsOf, durationOf, type RunActions } from '../runs/run.view';
-import { FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
+import { FINISHED_STATUSES, type JobLatestRuns, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
 import { cronInWords } from '../schedules/cron-words';
 import { upcomingSlots } from '../schedules/cron';
 import { SchedulesReadModel, type ScheduleRecord } from '../schedules/schedules.read-model';
@@ -204,13 +204,17 @@ export class PageQueries {
       current = pages;
       found = this.jobs.search(filter, now, (current - 1) * JOBS_PER_PAGE, JOBS_PER_PAGE);
     }
-    const rows = found.items.map((job) => this.jobRow(job, now, this.runs.earliestLaterRun(job.id, now)));
+    const latestOf = this.runs.latestForJobs(found.items.map((job) => job.id));
+    const rows = found.items.map((job) => this.jobRow(job, now, latestOf(job.id), this.runs.earliestLaterRun(job.id, now)));
     return { rows, total: found.total, page: current, pages, tags: this.jobs.tagsInUse(), anyJobs: this.jobs.size > 0 };
   }
 
-  /** A job's row; `laterRun`: when its earliest run set for a later time starts, if any. */
-  jobRow(job: JobRecord, now: Date, laterRun: string | null = null): JobRow {
-    const last = this.runs.latestForJob(job.id);
+  /**
+   * A job's row; `known`: its latest and latest finished runs, looked up for the whole
+   * page at once; `laterRun`: when its earliest run set for a later time starts, if any.
+   */
+  jobRow(job: JobRecord, now: Date, known: JobLatestRuns, laterRun: string | null = null): JobRow {
+    const last = known.latest;
     let nextScheduledAt: string | null = laterRun;
     for (const schedule of this.schedules.forJob(job.id)) {
       const next = this.schedules.nextSlot(schedule, now);
@@ -221,7 +225,7 @@ export class PageQueries {
       nextScheduledAt,
       scriptName: this.scripts.get(job.scriptId)?.name ?? null,
       lastRun: last ? this.runRow(last, now) : null,
-      lastOutcome: this.runs.latestFinishedForJob(job.id)?.finishedStatus ?? null,
+      lastOutcome: known.latestFinished?.finishedStatus ?? null,
     };
   }
 

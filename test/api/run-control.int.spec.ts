@@ -252,5 +252,9 @@ describe('REST: queue and run control', () => {
     assert.deepEqual([slowListed?.lastRun?.id, slowListed?.lastRun?.status, slowListed?.lastOutcome], [going.id, 'running', 'timed_out']);
     assert.deepEqual(shown(listed.find((job) => job.name === 'Never run')!), { name: 'Never run', lastRun: null, lastOutcome: null });
     assert.ok(listed.filter((job) => job.lastRun !== null).length >= 3, 'jobs with runs are compared too');
+    // The jobs page looks them up for its page of jobs at once, too.
+    const page = await (await t.request('/jobs?q=Slow')).text();
+    assert.ok(page.includes(`href="/runs/${going.id}"`), 'the page links the run still going as the last run');
+    assert.match(page, /last finished: timed out/i);
   });
 });
