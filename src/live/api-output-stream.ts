@@ -44,7 +44,7 @@ export class ApiOutputStream {
   ) {}
 
   async serve(runId: string, from: number, connection: SseConnection): Promise<void> {
-    const feed = this.hub.attach(runId, connection.waker, () => connection.end());
+    const feed = this.hub.attach(runId, connection.waker, () => connection.end(), { wholeFrames: true });
     try {
       await this.loop(runId, from, feed, connection);
     } catch (error) {

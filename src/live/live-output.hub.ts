@@ -80,19 +80,24 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
     return this.changes;
   }
 
-  /** Attaches a viewer to a run's feed; `end` is called when the server stops. */
-  attach(runId: string, waker: Waker, end: () => void): RunFeed {
+  /**
+   * Attaches a viewer to a run's feed; `end` is called when the server stops.
+   * `wholeFrames`: the viewer sends the feed's frames whole (see {@link RunFeed.frameViewers}).
+   */
+  attach(runId: string, waker: Waker, end: () => void, options: { wholeFrames?: boolean } = {}): RunFeed {
     const feed = this.feedFor(runId);
     feed.viewers.add(waker);
+    if (options.wholeFrames === true) feed.frameViewers.add(waker);
     this.viewers.set(waker, end);
     return feed;
   }
 
   detach(feed: RunFeed, waker: Waker): void {
     feed.viewers.delete(waker);
+    feed.frameViewers.delete(waker);
     this.viewers.delete(waker);
-    // Nobody watches any more: back to the small window at once.
-    if (feed.viewers.size === 0) feed.trim();
+    // No viewer of whole frames any more: back to the small window at once.
+    if (feed.frameViewers.size === 0) feed.trim();
     this.releaseIfUnused(feed);
   }
 

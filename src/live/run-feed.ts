@@ -9,15 +9,16 @@
  * Viewers never get a queue of their own: each keeps only its byte offset and
  * reads the frame at it, or the store when it has fallen behind the window.
  * So memory per run is bounded however many viewers there are, and a slow
- * viewer never holds the run back. While anyone watches, the window is larger
- * ({@link WATCHED_WINDOW_BYTES}).
+ * viewer never holds the run back. While a viewer of whole frames (the API
+ * stream) watches, the window is larger ({@link WATCHED_WINDOW_BYTES}); run pages
+ * render the tail, which the small window always holds.
  */
 import type { Waker } from './waker';
 
 /** Recent output kept per run. A viewer further behind reads the store instead. */
 export const WINDOW_BYTES = 2 * 1024 * 1024;
 /**
- * Recent output kept per run while it has viewers. At 100 MB/s, 2 MiB is 20 ms:
+ * Recent output kept per run while it has viewers of whole frames. At 100 MB/s, 2 MiB is 20 ms:
  * ten viewers sharing two cores fall that far behind, and each then reads,
  * inflates and encodes the store on its own, where the window's frames are
  * encoded once for all. Measured with ten viewers of a 100 MB run: 2.6× the
@@ -52,6 +53,12 @@ export class RunFeed {
   /** The process of this run is running on this server and feeds bytes directly. */
   local = false;
   readonly viewers = new Set<Waker>();
+  /**
+   * The viewers (among {@link viewers}) that send whole frames: the API stream writes one
+   * event, encoded once for all, per frame. Only they need a turn's chunks joined; the
+   * run page renders slices of the window and never copies them.
+   */
+  readonly frameViewers = new Set<Waker>();
   /** Called after frames were sealed (the shared page renderer listens). */
   onSealed: (() => void) | null = null;
 
@@ -145,11 +152,11 @@ export class RunFeed {
 
   private seal(): void {
     if (this.openBytes === 0) return;
-    // Joined for viewers (one event, one encoding per frame). Unwatched, each chunk is a
-    // frame of its own: joining copied every byte a run wrote once more (a quarter of the
-    // event loop's time storing 100 MB of `yes`) for viewers that may never come.
-    const watched = this.viewers.size > 0 || this.onSealed !== null;
-    const pieces = watched && this.open.length > 1 ? [Buffer.concat(this.open, this.openBytes)] : this.open;
+    // Joined for viewers of whole frames (one event, one encoding per frame). Otherwise each
+    // chunk is a frame of its own: joining copied every byte a run wrote once more (a
+    // quarter of the event loop's time storing 100 MB of `yes`; with ten run pages watching
+    // 100 MB of log lines, 150 ms and the collections of the copies) for nobody's use.
+    const pieces = this.frameViewers.size > 0 && this.open.length > 1 ? [Buffer.concat(this.open, this.openBytes)] : this.open;
     this.open = [];
     this.openBytes = 0;
     for (const bytes of pieces) {
@@ -165,12 +172,14 @@ export class RunFeed {
   }
 
   /**
-   * Drops the oldest frames beyond the window: {@link WATCHED_WINDOW_BYTES} while
-   * anyone watches, else {@link WINDOW_BYTES} (called as frames are sealed, and
-   * when the last viewer leaves).
+   * Drops the oldest frames beyond the window: {@link WATCHED_WINDOW_BYTES} while a
+   * viewer of whole frames watches, else {@link WINDOW_BYTES} (called as frames are
+   * sealed, and when the last such viewer leaves). Run pages alone keep the small
+   * window: 16 MiB of buffers held made V8 collect the heap twice as often (V8 counts
+   * memory outside its heap against the room left in it), and a page only needs the tail.
    */
   trim(): void {
-    const keep = this.viewers.size > 0 ? WATCHED_WINDOW_BYTES : WINDOW_BYTES;
+    const keep = this.frameViewers.size > 0 ? WATCHED_WINDOW_BYTES : WINDOW_BYTES;
     while (this.frames.length > 1 && this.windowBytes - this.frames[0].bytes.length >= keep) {
       this.windowBytes -= this.frames.shift()!.bytes.length;
     }

@@ -553,9 +553,14 @@ export class RunsReadModel implements Projection {
     return { items: rows.map((row) => this.record(row)), total: this.s.scheduledCount.get(now.getTime()) as number };
   }
 
-  /** When a job's earliest run set for a later time starts (ISO), or null. */
-  earliestLaterRun(jobId: string, now: Date): string | null {
-    return (this.s.earliestLaterRun.get(jobId, now.getTime()) as string | undefined) ?? null;
+  /**
+   * When each of `jobIds`' earliest run set for a later time starts (ISO), in one query
+   * (the jobs page asked it per job); the lookup answers null for a job without one.
+   */
+  earliestLaterRuns(jobIds: readonly string[], now: Date): (jobId: string) => string | null {
+    const rows = this.s.earliestLaterRuns.all({ ids: JSON.stringify(jobIds), now: now.getTime() }) as Array<{ job_id: string; at: string | null }>;
+    const byJob = new Map(rows.map((row) => [row.job_id, row.at]));
+    return (jobId) => byJob.get(jobId) ?? null;
   }
 
   /** Newest first (by request, or by finish: {@link RunFilter.order}), filtered; `next` is the cursor for the following page. */

@@ -58,7 +58,7 @@ export interface Statements {
   latestFinishedForJobs: Statement;
   scheduledPage: Statement;
   scheduledCount: Statement;
-  earliestLaterRun: Statement;
+  earliestLaterRuns: Statement;
   keepThreshold: Statement;
   keptBelow: Statement;
   keptOlderThan: Statement;
@@ -128,7 +128,9 @@ export function prepareStatements(db: ProjectionDb): Statements {
     latestFinishedForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT last_finished_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
     scheduledPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
     scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
-    earliestLaterRun: p(`SELECT scheduled_for FROM runs WHERE job_id = ? AND status_key = 'waiting' AND scheduled_ms > ? ORDER BY scheduled_ms LIMIT 1`).pluck(),
+    earliestLaterRuns: p(`SELECT ids.value AS job_id, (
+      SELECT scheduled_for FROM runs WHERE job_id = ids.value AND status_key = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms LIMIT 1
+    ) AS at FROM json_each(@ids) AS ids`),
     keepThreshold: p(`SELECT number FROM runs WHERE job_id = ? AND phase = 'finished' ORDER BY number DESC LIMIT 1 OFFSET ?`).pluck(),
     keptBelow: p(`SELECT id FROM runs WHERE job_id = ? AND phase = 'finished' AND output_expired_at IS NULL AND number <= ?`).pluck(),
     keptOlderThan: p(`SELECT id, job_id, number FROM runs WHERE phase = 'finished' AND output_expired_at IS NULL AND finished_ms <= ?`),

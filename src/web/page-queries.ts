@@ -204,8 +204,10 @@ export class PageQueries {
       current = pages;
       found = this.jobs.search(filter, now, (current - 1) * JOBS_PER_PAGE, JOBS_PER_PAGE);
     }
-    const latestOf = this.runs.latestForJobs(found.items.map((job) => job.id));
-    const rows = found.items.map((job) => this.jobRow(job, now, latestOf(job.id), this.runs.earliestLaterRun(job.id, now)));
+    const ids = found.items.map((job) => job.id);
+    const latestOf = this.runs.latestForJobs(ids);
+    const laterRunOf = this.runs.earliestLaterRuns(ids, now);
+    const rows = found.items.map((job) => this.jobRow(job, now, latestOf(job.id), laterRunOf(job.id)));
     return { rows, total: found.total, page: current, pages, tags: this.jobs.tagsInUse(), anyJobs: this.jobs.size > 0 };
   }
 

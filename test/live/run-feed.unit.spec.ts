@@ -2,8 +2,8 @@
  * A run's live window: chunks read together become one frame; bytes held
  * already (live, then the same bytes stored) are taken once; a gap restarts
  * the window; memory stays within WINDOW_BYTES however much output passes,
- * WATCHED_WINDOW_BYTES while anyone watches, and shrinks back when the last
- * viewer leaves. A viewer's copy of its run is read again only when the read
+ * WATCHED_WINDOW_BYTES while a viewer of whole frames watches, and shrinks back
+ * when the last one leaves. A viewer's copy of its run is read again only when the read
  * models changed.
  */
 import assert from 'node:assert/strict';
@@ -16,10 +16,11 @@ import { Waker } from '../../src/live/waker';
 import type { RunsReadModel } from '../../src/runs/runs.read-model';
 
 describe('run feed', () => {
-  it('joins the chunks of one turn into a frame, and wakes its viewers once it is sealed', async () => {
+  it('joins the chunks of one turn into a frame for a viewer of whole frames, and wakes its viewers once it is sealed', async () => {
     const feed = new RunFeed('r');
     const waker = new Waker();
     feed.viewers.add(waker);
+    feed.frameViewers.add(waker);
     feed.append(0, Buffer.from('hello '));
     feed.append(6, Buffer.from('world\n'));
     assert.equal(feed.end, 0, 'not visible before the turn ends');
@@ -30,7 +31,7 @@ describe('run feed', () => {
     await waker.sleep(10_000); // resolves at once: the seal woke it
   });
 
-  it('keeps the chunks of an unwatched run as they came, without copying them, and joins them again once watched', async () => {
+  it('keeps the chunks of a run as they came, without copying them, unwatched or watched by run pages; joins them once a viewer sends whole frames', async () => {
     const feed = new RunFeed('r');
     const chunks = [Buffer.from('hello '), Buffer.from('world\n')];
     feed.append(0, chunks[0]!);
@@ -39,11 +40,22 @@ describe('run feed', () => {
     assert.equal(feed.end, 12);
     assert.equal(feed.frameAt(7)?.bytes, chunks[1], 'the chunk itself, not a copy');
     assert.equal(feed.slice(0, 12)?.toString(), 'hello world\n');
+    // A run page: a viewer, and the shared page renderer listening.
     feed.viewers.add(new Waker());
-    feed.append(12, Buffer.from('again '));
-    feed.append(18, Buffer.from('joined\n'));
+    feed.onSealed = () => {};
+    const more = [Buffer.from('page '), Buffer.from('view\n')];
+    feed.append(12, more[0]!);
+    feed.append(17, more[1]!);
     await nextTurn();
-    assert.deepEqual({ from: feed.frameAt(14)?.from, text: feed.frameAt(14)?.bytes.toString() }, { from: 12, text: 'again joined\n' });
+    assert.equal(feed.frameAt(18)?.bytes, more[1], 'watched by a page: still the chunk itself');
+    assert.equal(feed.slice(12, 22)?.toString(), 'page view\n');
+    const apiViewer = new Waker();
+    feed.viewers.add(apiViewer);
+    feed.frameViewers.add(apiViewer);
+    feed.append(22, Buffer.from('again '));
+    feed.append(28, Buffer.from('joined\n'));
+    await nextTurn();
+    assert.deepEqual({ from: feed.frameAt(24)?.from, text: feed.frameAt(24)?.bytes.toString() }, { from: 22, text: 'again joined\n' });
   });
 
   it('takes bytes it holds already only once, live first and stored after', async () => {
@@ -95,26 +107,46 @@ describe('run feed', () => {
     assert.ok(feed.frameAt(offset - 1));
   });
 
-  it('keeps WATCHED_WINDOW_BYTES while a viewer is attached, and WINDOW_BYTES again once it leaves', async () => {
+  it('keeps WATCHED_WINDOW_BYTES while a viewer of whole frames is attached, and WINDOW_BYTES again once it leaves (and for run pages alone)', async () => {
     const hub = new LiveOutputHub();
     hub.runStarting('r');
     const waker = new Waker();
-    const feed = hub.attach('r', waker, () => undefined);
+    const page = new Waker();
+    const feed = hub.attach('r', page, () => undefined);
     const chunk = Buffer.alloc(64 * 1024, 'y');
     let offset = 0;
-    for (let i = 0; i < 2 * (WATCHED_WINDOW_BYTES / chunk.length); i++) {
-      hub.publish('r', chunk, offset);
-      offset += chunk.length;
-      if (i % 3 === 0) await nextTurn();
-    }
-    await nextTurn();
+    const publish = async (): Promise<void> => {
+      for (let i = 0; i < 2 * (WATCHED_WINDOW_BYTES / chunk.length); i++) {
+        hub.publish('r', chunk, offset);
+        offset += chunk.length;
+        if (i % 3 === 0) await nextTurn();
+      }
+      await nextTurn();
+    };
+    await publish();
+    const paged = feed.end - feed.start;
+    assert.ok(paged >= WINDOW_BYTES - MAX_FRAME_BYTES && paged <= WINDOW_BYTES + MAX_FRAME_BYTES, `window while a run page watches ${paged}`);
+    hub.attach('r', waker, () => undefined, { wholeFrames: true });
+    await publish();
     const watched = feed.end - feed.start;
     assert.ok(watched >= WATCHED_WINDOW_BYTES - MAX_FRAME_BYTES && watched <= WATCHED_WINDOW_BYTES + MAX_FRAME_BYTES, `window while watched ${watched}`);
     hub.detach(feed, waker);
+    hub.detach(feed, page);
     assert.equal(hub.feed('r'), feed, 'the run still runs here: its feed stays');
     const alone = feed.end - feed.start;
     assert.ok(alone >= WINDOW_BYTES - MAX_FRAME_BYTES && alone <= WINDOW_BYTES + MAX_FRAME_BYTES, `window once nobody watches ${alone}`);
     assert.ok(feed.frameAt(offset - 1));
+  });
+
+  it('counts a viewer attached for whole frames (the API stream) among those its feed joins chunks for, until it detaches', () => {
+    const hub = new LiveOutputHub();
+    const page = new Waker();
+    const api = new Waker();
+    const feed = hub.attach('r', page, () => undefined);
+    assert.equal(hub.attach('r', api, () => undefined, { wholeFrames: true }), feed);
+    assert.deepEqual({ viewers: feed.viewers.size, frameViewers: [...feed.frameViewers] }, { viewers: 2, frameViewers: [api] });
+    hub.detach(feed, api);
+    assert.deepEqual({ viewers: feed.viewers.size, frameViewers: feed.frameViewers.size }, { viewers: 1, frameViewers: 0 });
   });
 });
 

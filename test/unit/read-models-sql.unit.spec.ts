@@ -192,13 +192,23 @@ for (const mode of ['kept up to date', 'built from the log'] as const) describe(
         refRuns.forJob(jobId).filter((run) => run.phase !== 'finished').map((run) => run.id),
       );
       for (const run of refRuns.forJob(jobId).slice(0, 3)) assert.equal(sql.runs.byNumber(jobId, run.number)?.id, run.id);
-      const later = refRuns
-        .forJob(jobId)
-        .filter((run) => refRuns.statusOf(run, history.end) === 'scheduled')
-        .map((run) => run.scheduledFor as string)
-        .sort()[0];
-      assert.equal(sql.runs.earliestLaterRun(jobId, history.end), later ?? null);
     }
+    let withLaterRuns = 0;
+    for (const now of times) {
+      // Looked up for every job at once, as the jobs page does (an id without runs answers null).
+      const laterRunOf = sql.runs.earliestLaterRuns([...history.jobIds, 'j-without-runs'], now);
+      assert.equal(laterRunOf('j-without-runs'), null);
+      for (const jobId of history.jobIds) {
+        const later = refRuns
+          .forJob(jobId)
+          .filter((run) => refRuns.statusOf(run, now) === 'scheduled')
+          .map((run) => run.scheduledFor as string)
+          .sort()[0];
+        assert.equal(laterRunOf(jobId), later ?? null, `${jobId} at ${now.toISOString()}`);
+        if (later !== undefined) withLaterRuns++;
+      }
+    }
+    assert.ok(withLaterRuns > 0, 'the history has jobs with runs set for later');
   });
 
   it('finds the outputs the retention rules expire', () => {
