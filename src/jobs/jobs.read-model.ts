@@ -108,6 +108,7 @@ type Statement = BetterSqlite3.Statement;
 
 interface Statements {
   byId: Statement;
+  byIds: Statement;
   insert: Statement;
   update: Statement;
   remove: Statement;
@@ -157,6 +158,7 @@ export class JobsReadModel implements Projection {
     const p = (sql: string): Statement => db.prepare(sql);
     this.statements = {
       byId: p('SELECT pos, record, search_text, version FROM jobs WHERE id = ?'),
+      byIds: p('SELECT id, record, search_text FROM jobs WHERE id IN (SELECT value FROM json_each(?))'),
       insert: p(`INSERT INTO jobs (id, sort_key, name, script_id, keep_runs, record, search_text, version)
         VALUES (@id, @sort_key, @name, @script_id, @keep_runs, @record, @search_text, @version)`),
       update: p(`UPDATE jobs SET sort_key = @sort_key, name = @name, script_id = @script_id, keep_runs = @keep_runs, record = @record,
@@ -313,6 +315,12 @@ export class JobsReadModel implements Projection {
   get(id: string): JobRecord | undefined {
     const row = this.s.byId.get(id) as JobRow | undefined;
     return row ? recordOf(row) : undefined;
+  }
+
+  /** {@link get} of many jobs in one query: by id, those that exist now. */
+  getMany(ids: readonly string[]): Map<string, JobRecord> {
+    const rows = this.s.byIds.all(JSON.stringify(ids)) as Array<Pick<JobRow, 'record' | 'search_text'> & { id: string }>;
+    return new Map(rows.map((row) => [row.id, recordOf(row)]));
   }
 
   /**

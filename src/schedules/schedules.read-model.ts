@@ -68,6 +68,7 @@ export class SchedulesReadModel implements Projection {
     const columns = 'job_id AS jobId, cron, time_zone AS timeZone, since, last_slot AS lastSlot, last_fired_at AS lastFiredAt';
     this.q = {
       forJob: db.prepare(`SELECT ${columns} FROM schedules WHERE job_id = ? ORDER BY ord`),
+      forJobs: db.prepare(`SELECT ${columns} FROM schedules WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, ord`),
       // In the order the jobs were created (their rowid), as the schedules were listed.
       all: db.prepare(`SELECT ${columns.replace(/job_id AS/, 's.job_id AS')} FROM schedules s JOIN schedule_jobs j ON j.job_id = s.job_id ORDER BY j.rowid, s.ord`),
       jobExists: db.prepare('SELECT 1 AS x FROM schedule_jobs WHERE job_id = ?'),
@@ -111,6 +112,20 @@ export class SchedulesReadModel implements Projection {
   /** A job's schedules in the order they were defined. */
   forJob(jobId: string): ScheduleRecord[] {
     return (this.q.forJob.all(jobId) as ScheduleRow[]).map(toRecord);
+  }
+
+  /**
+   * {@link forJob} of many jobs in one query (a list of jobs asked it per job); the
+   * lookup answers [] for a job without schedules.
+   */
+  forJobs(jobIds: readonly string[]): (jobId: string) => ScheduleRecord[] {
+    const byJob = new Map<string, ScheduleRecord[]>();
+    for (const record of (this.q.forJobs.all(JSON.stringify(jobIds)) as ScheduleRow[]).map(toRecord)) {
+      const list = byJob.get(record.jobId);
+      if (list) list.push(record);
+      else byJob.set(record.jobId, [record]);
+    }
+    return (jobId) => byJob.get(jobId) ?? [];
   }
 
   /** Every schedule of every job. */

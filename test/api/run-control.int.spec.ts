@@ -237,20 +237,26 @@ describe('REST: queue and run control', () => {
     assert.equal(slowView.lastOutcome, 'timed_out');
   });
 
-  it('lists every job with the last run and last outcome its own answer shows, a run still going and a job never run included', async () => {
+  it('lists every job as its own answer shows it (last run and outcome, schedules, template), a run still going and a job never run included', async () => {
     // The list looks them up for many jobs at once; a job's own answer, one by one.
     const slow = await expectJson<Job>(await t.request('/api/jobs/Slow'), 200);
     const going = await expectJson<Run>(await post(`/api/jobs/${slow.id}/runs`), 202);
     await until(going.id, 'running');
     await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name: 'Never run', scriptId: 'sleeper' } }), 201);
-    type Listed = Job & { name: string; lastRun: (Partial<Run> & { durationMs?: number }) | null };
-    const shown = (job: Listed) => ({ name: job.name, lastRun: job.lastRun && { ...job.lastRun, durationMs: undefined }, lastOutcome: job.lastOutcome });
+    const schedules = [{ cron: '0 3 * * *', timeZone: 'Europe/Paris' }, { cron: '*/5 * * * *', timeZone: 'UTC' }, { cron: '@weekly', timeZone: 'UTC' }];
+    await expectJson(await t.request('/api/jobs', { method: 'POST', json: { name: 'Scheduled', scriptId: 'short', schedules } }), 201);
+    type Listed = Job & { name: string; lastRun: (Partial<Run> & { durationMs?: number }) | null; schedules: Array<{ cron: string }>; scriptName: string | null };
+    // All of it but the running time, which moves between the two answers.
+    const shown = (job: Listed) => ({ ...job, lastRun: job.lastRun && { ...job.lastRun, durationMs: undefined } });
     const listed = (await expectJson<{ items: Listed[] }>(await t.request('/api/jobs'), 200)).items;
     const own = await Promise.all(listed.map(async (job) => expectJson<Listed>(await t.request(`/api/jobs/${job.id}`), 200)));
     assert.deepEqual(listed.map(shown), own.map(shown));
+    assert.deepEqual(listed.find((job) => job.name === 'Scheduled')?.schedules.map((schedule) => schedule.cron), ['0 3 * * *', '*/5 * * * *', '@weekly'], 'in the order given');
+    assert.ok(new Set(listed.map((job) => job.scriptName)).size >= 2, 'jobs of several templates are compared');
     const slowListed = listed.find((job) => job.id === slow.id);
     assert.deepEqual([slowListed?.lastRun?.id, slowListed?.lastRun?.status, slowListed?.lastOutcome], [going.id, 'running', 'timed_out']);
-    assert.deepEqual(shown(listed.find((job) => job.name === 'Never run')!), { name: 'Never run', lastRun: null, lastOutcome: null });
+    const never = listed.find((job) => job.name === 'Never run')!;
+    assert.deepEqual([never.lastRun, never.lastOutcome], [null, null]);
     assert.ok(listed.filter((job) => job.lastRun !== null).length >= 3, 'jobs with runs are compared too');
     // The jobs page looks them up for its page of jobs at once, too.
     const page = await (await t.request('/jobs?q=Slow')).text();
