@@ -4,7 +4,7 @@ import type { JobView } from '../jobs/job.view';
 import type { RunView } from '../runs/run.view';
 import type { ScriptView } from '../scripts/scripts.read-model';
 import { DownloadError, safeSegments, writeArtifact, type ListedArtifact } from './artifact-download';
-import { duration, table, when } from './format';
+import { cleanText, duration, table, terminalSafeJson, when } from './format';
 import { followOutput, type RunEnd } from './follow';
 import { DELAY_SECONDS, EVENTS_PAGE, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, wholeNumberFromText, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
 
@@ -68,9 +68,12 @@ function envOf(values: string[]): Record<string, string> | undefined {
   return env;
 }
 
-/** Prints `value` as JSON with `--json`, else what `human` makes of it; exit code 0. */
+/**
+ * Prints `value` as JSON with `--json`, else what `human` makes of it, with no character
+ * a terminal would obey (see `cleanText`, `terminalSafeJson`); exit code 0.
+ */
 export function print(input: CommandInput, value: unknown, human: () => string): number {
-  input.out(input.json ? JSON.stringify(value, null, 2) : human());
+  input.out(input.json ? terminalSafeJson(JSON.stringify(value, null, 2)) : cleanText(human()));
   return 0;
 }
 
@@ -259,11 +262,11 @@ async function follow(input: CommandInput, run: Run): Promise<number> {
   const decoder = new TextDecoder();
   let offset = 0;
   const end: RunEnd = await followOutput(input.api, run.id, (bytes) => {
-    if (input.json) input.out(JSON.stringify({ type: 'output', offset, text: decoder.decode(bytes, { stream: true }) }));
+    if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'output', offset, text: decoder.decode(bytes, { stream: true }) })));
     else input.bytes(bytes);
     offset += bytes.length;
   });
-  if (input.json) input.out(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end }));
+  if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end })));
   else input.note(`\n${run.jobName} #${run.number}: ${end.status}${end.exitCode !== null ? ` (exit code ${end.exitCode})` : ''}${end.reason ? ` — ${end.reason}` : ''}`);
   return end.status === 'succeeded' ? 0 : end.exitCode !== null && end.exitCode > 0 ? end.exitCode : 1;
 }
@@ -335,7 +338,7 @@ export const runs: Record<string, Command> = {
     if (input.options.follow === true) return follow(input, await input.api.json<Run>('GET', `/api/runs/${path(runId)}`));
     const response = await input.api.raw(`/api/runs/${path(runId)}/output`);
     const bytes = Buffer.from(await response.arrayBuffer());
-    if (input.json) input.out(JSON.stringify({ id: runId, outputBytes: bytes.length, text: new TextDecoder().decode(bytes) }, null, 2));
+    if (input.json) input.out(terminalSafeJson(JSON.stringify({ id: runId, outputBytes: bytes.length, text: new TextDecoder().decode(bytes) }, null, 2)));
     else input.bytes(bytes);
     return 0;
   },

@@ -12,6 +12,25 @@ export function clean(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
+/**
+ * {@link clean} for text of several lines (what a command prints for people, the server's
+ * messages): line breaks and tabs stay, every other control character (ESC, CR, BEL, the
+ * C1 set…) becomes `?`. Text from the server can hold what a job chose (the names of
+ * the files it made, a template's body), and a terminal obeys the escapes it prints.
+ */
+export function cleanText(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?');
+}
+
+/**
+ * JSON text with the characters U+007F–U+009F written as `\u` escapes: JSON.stringify
+ * escapes the C0 controls only, and a terminal takes U+009B for ESC [. Lossless: a
+ * parser reads the same strings back.
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(/[\x7f-\x9f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function when(iso: string | null | undefined): string {
   if (!iso) return '';
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');

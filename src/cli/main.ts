@@ -9,6 +9,7 @@
 import { CommanderError } from 'commander';
 import { ApiClient } from './client';
 import { UsageError } from './commands';
+import { cleanText } from './format';
 import { LocalFileError } from './local-file';
 import { buildProgram } from './program';
 import { packageVersion } from '../shared/version';
@@ -30,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
       json: options.json === true,
       out: (text) => process.stdout.write(`${text}\n`),
       bytes: (bytes) => process.stdout.write(bytes),
-      note: (text) => process.stderr.write(`${text}\n`),
+      note: (text) => process.stderr.write(`${cleanText(text)}\n`),
     });
   }, packageVersion());
   if (argv.length === 0) {
@@ -48,14 +49,14 @@ main(process.argv.slice(2)).then(
       // Commander has printed the help, the version or the problem already.
       process.exitCode = ['commander.helpDisplayed', 'commander.version'].includes(error.code) ? 0 : 2;
     } else if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n(run "endercompute --help" for the commands)\n`);
+      process.stderr.write(`${cleanText(error.message)}\n(run "endercompute --help" for the commands)\n`);
       process.exitCode = 2;
     } else if (error instanceof LocalFileError) {
-      process.stderr.write(`${error.message}\n`);
+      process.stderr.write(`${cleanText(error.message)}\n`);
       process.exitCode = 2;
     } else {
-      // The server's refusal (an ApiError carries its message) or anything else that went wrong.
-      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      // The server's refusal (an ApiError carries its message, which may quote what a job chose) or anything else that went wrong.
+      process.stderr.write(`${cleanText(error instanceof Error ? error.message : String(error))}\n`);
       process.exitCode = 1;
     }
   },

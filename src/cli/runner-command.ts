@@ -16,6 +16,7 @@ import { labelProblems, normalizeLabels } from '../runners/placement';
 import { packageVersion } from '../shared/version';
 import { RUNNER_CONCURRENCY } from '../shared/whole-number';
 import { UsageError, wholeNumberOption } from './commands';
+import { cleanText } from './format';
 
 interface RunnerOptions {
   url?: string;
@@ -77,11 +78,11 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
     },
     { jobUmask },
   );
-  const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${cleanText(line)}\n`);
   const identity = await whoami(url, token);
   if ('refused' in identity) {
     // The server's own words: only it knows whether the token was revoked, unknown, missing or a key.
-    process.stderr.write(`The server refused the runner token: ${identity.refused}\n`);
+    process.stderr.write(`The server refused the runner token: ${cleanText(identity.refused)}\n`);
     return 1;
   }
   const name = identity.name;
@@ -104,7 +105,7 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
   try {
     await server.run();
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${cleanText(error instanceof Error ? error.message : String(error))}\n`);
     return 1;
   }
   log('stopped');

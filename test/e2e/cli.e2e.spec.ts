@@ -116,6 +116,34 @@ describe('The CLI against the built server', () => {
     assert.match(help.stdout, /^Usage: endercompute/);
   });
 
+  it('keeps what the server sends from steering the terminal: control characters shown as ?, tabs and line breaks kept, JSON escaped losslessly', async () => {
+    // What a terminal obeys: ESC sequences (clear screen, window title), CR, BEL, and U+009B (CSI in one character).
+    const body = 'echo painted\n\tprintf "\x1b[2J\r\x07\u009b31m"\n';
+    await ok(['scripts', 'create', 'painter', '--file', file('painter.sh', body)]);
+    const obeyed = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+    const shown = await ok(['scripts', 'show', 'painter']);
+    assert.ok(!obeyed.test(shown), JSON.stringify(shown));
+    assert.match(shown, /\n\tprintf "\?\[2J\?\?\?31m"\n/);
+    const json = await ok(['scripts', 'show', 'painter', '--json']);
+    assert.ok(!obeyed.test(json), JSON.stringify(json));
+    assert.equal((JSON.parse(json) as { body: string }).body, body, 'the same body, read back from the escapes');
+
+    // The server's message quotes what it was asked for.
+    const missing = await cli(['jobs', 'show', 'x\x1b]0;owned\x07\u009b2J']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, '404: No job "x?]0;owned??2J" exists\n');
+
+    // Output followed as JSON lines: the job's text, escaped; followed plainly, its bytes as written (as cat shows a log).
+    await ok(['jobs', 'create', 'Painter', '--script', 'painter']);
+    const lines = await cli(['jobs', 'run', 'painter', '--follow', '--json']);
+    assert.equal(lines.code, 0, lines.stderr);
+    assert.ok(!obeyed.test(lines.stdout.replaceAll('\n', '')), JSON.stringify(lines.stdout));
+    const text = lines.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; text?: string }).filter((line) => line.type === 'output').map((line) => line.text).join('');
+    assert.equal(text, 'painted\n\x1b[2J\r\x07\u009b31m');
+    const plain = await runCli(server, ['jobs', 'run', 'painter', '--follow'], { ENDERCOMPUTE_ACTOR: 'carol' });
+    assert.equal(plain.stdout.toString(), 'painted\n\x1b[2J\r\x07\u009b31m');
+  });
+
   it('names a file of its own it cannot read and exits 2, sending nothing', async () => {
     const missing = join(tmpdir(), `endercompute-missing-${process.pid}.txt`);
     const cases: Array<[string[], string]> = [
