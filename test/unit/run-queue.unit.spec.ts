@@ -146,7 +146,10 @@ describe('RunsReadModel: pause, cancel and the last outcome', () => {
     assert.deepEqual(actionsOf(run()), { cancel: false, pause: false, resume: false, reschedule: false });
     model.apply(recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'cancelled', exitCode: null, signal: 'SIGTERM', outputBytes: 0, droppedBytes: 0, reason: 'Cancelled by carol' }, '2026-06-01T11:59:31.000Z', 'runner'));
     assert.equal(model.statusOf(run(), NOW), 'cancelled');
+    const stackTraceLimit = Error.stackTraceLimit;
     assert.deepEqual(actionsOf(run()), { cancel: false, pause: false, resume: false, reschedule: false });
+    assert.equal(Error.stackTraceLimit, stackTraceLimit, 'refusals are weighed without stack traces, and the limit is put back');
+    assert.ok((new Error('after').stack ?? '').includes('\n    at '), 'errors thrown afterwards have their stack again');
   });
 
   it('knows how a job’s most recently finished run ended, whatever runs now', () => {
