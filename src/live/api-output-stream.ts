@@ -8,6 +8,7 @@ import { msUntilDue } from './page-state';
 import type { ByteFrame, RunFeed } from './run-feed';
 import { ViewedRun } from './viewed-run';
 import { sseMessage, type SseConnection } from './sse-connection';
+import { base64Length, writeBase64 } from '../shared/base64';
 
 /** Largest piece of stored output sent as one event. */
 const MAX_EVENT_BYTES = 256 * 1024;
@@ -140,10 +141,8 @@ const OUTPUT_EVENT_END = '"}\n\n';
  */
 export function outputEvent(offset: number, bytes: Buffer): Buffer {
   const head = `id: ${offset + bytes.length}\nevent: output\ndata: {"offset":${offset},"data":"`;
-  const base64 = bytes.toString('base64');
-  const event = Buffer.allocUnsafe(head.length + base64.length + OUTPUT_EVENT_END.length);
-  let at = event.write(head, 0, 'latin1');
-  at += event.write(base64, at, 'latin1');
+  const event = Buffer.allocUnsafe(head.length + base64Length(bytes.length) + OUTPUT_EVENT_END.length);
+  const at = writeBase64(bytes, event, event.write(head, 0, 'latin1'));
   event.write(OUTPUT_EVENT_END, at, 'latin1');
   return event;
 }
