@@ -329,9 +329,10 @@ export class ProjectionEngine {
   }
 
   /**
-   * Catches up from `after` to the head read at start (page by page: one read and one
-   * transaction per page, reporting progress when rebuilding), then subscribes after the
-   * last event applied, and resolves once the head is applied.
+   * Catches up from `after` to the head read at start (on the embedded log page by page,
+   * one read and one transaction per page; on EventStoreDB through the subscription;
+   * reporting progress when rebuilding), then follows the subscription after the last
+   * event applied, and resolves once the head is applied.
    */
   private async follow(after: Position | undefined, head: Position | null, rebuilding: boolean): Promise<void> {
     if (!head || (after && comparePositions(after, head) >= 0)) {
@@ -346,7 +347,11 @@ export class ProjectionEngine {
       ? setInterval(() => this.reporter.warn(`Projections: rebuilding: ${this.progressText(head)}`), PROGRESS_EVERY_MS)
       : null;
     try {
-      await this.catchUp(after, head);
+      // The embedded log is read in this process, where a page is one call and the
+      // subscription a promise per event. EventStoreDB streams a catch-up subscription,
+      // where each page read is a round trip: catching up with the subscription alone
+      // rebuilt from the double at 0.65× its raw read rate instead of 0.51×.
+      if (this.store.kind === 'sqlite') await this.catchUp(after, head);
       if (this.closed || this.failure) return;
       this.subscribe(this.position ?? after);
       await this.waitFor(head, Number.POSITIVE_INFINITY);
