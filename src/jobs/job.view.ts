@@ -41,6 +41,30 @@ export interface JobJoins {
   scriptName: string | null;
 }
 
+/** The read models a job's view is joined from. */
+export interface JobJoinSources {
+  runs: RunsReadModel;
+  schedules: SchedulesReadModel;
+  scripts: ScriptsReadModel;
+}
+
+/**
+ * What each of `jobs` is joined with, looked up for all of them at once: their latest
+ * runs and their schedules in one query each, each template's name once. Lists of jobs
+ * (the API's, the jobs page) asked these per job: at 10,000 jobs, 1.2 s of queries.
+ */
+export function joinsOf(sources: JobJoinSources, jobs: readonly JobRecord[]): (job: JobRecord) => JobJoins {
+  const ids = jobs.map((job) => job.id);
+  const latestOf = sources.runs.latestForJobs(ids);
+  const schedulesOf = sources.schedules.forJobs(ids);
+  const scriptNames = new Map<string, string | null>();
+  const scriptNameOf = (scriptId: string): string | null => {
+    if (!scriptNames.has(scriptId)) scriptNames.set(scriptId, sources.scripts.get(scriptId)?.name ?? null);
+    return scriptNames.get(scriptId)!;
+  };
+  return (job) => ({ runs: latestOf(job.id), schedules: schedulesOf(job.id), scriptName: scriptNameOf(job.scriptId) });
+}
+
 /** Jobs built and sent at a time by {@link JobQueries.listJson}. */
 const JOBS_PER_PIECE = 100;
 
@@ -99,28 +123,18 @@ export class JobQueries {
    * in pieces of {@link JOBS_PER_PIECE} jobs: the ids are taken at once, each piece's
    * jobs are read and shown when it is sent, so memory holds one piece however many
    * jobs there are. A job removed while the answer is on its way is left out. A piece's
-   * jobs, runs and schedules are read in one query each (per job, 10,000 jobs took 1.2 s),
-   * and each template's name once per answer.
+   * jobs are read in one query, and joined by {@link joinsOf}.
    */
   async *listJson(filter: JobFilter): AsyncGenerator<Buffer> {
     const ids = this.jobs.searchIds(filter, this.clock.now());
-    const scriptNames = new Map<string, string | null>();
-    const scriptNameOf = (scriptId: string): string | null => {
-      if (!scriptNames.has(scriptId)) scriptNames.set(scriptId, this.scripts.get(scriptId)?.name ?? null);
-      return scriptNames.get(scriptId)!;
-    };
     yield Buffer.from('{"items":[');
     let first = true;
     for (let from = 0; from < ids.length; from += JOBS_PER_PIECE) {
-      const parts: string[] = [];
       const piece = ids.slice(from, from + JOBS_PER_PIECE);
-      const jobs = this.jobs.getMany(piece);
-      const latestOf = this.runs.latestForJobs(piece);
-      const schedulesOf = this.schedules.forJobs(piece);
-      for (const id of piece) {
-        const job = jobs.get(id);
-        if (job) parts.push(JSON.stringify(this.view(job, { runs: latestOf(id), schedules: schedulesOf(id), scriptName: scriptNameOf(job.scriptId) })));
-      }
+      const found = this.jobs.getMany(piece);
+      const jobs = piece.flatMap((id) => found.get(id) ?? []);
+      const joined = joinsOf({ runs: this.runs, schedules: this.schedules, scripts: this.scripts }, jobs);
+      const parts = jobs.map((job) => JSON.stringify(this.view(job, joined(job))));
       if (parts.length === 0) continue;
       yield Buffer.from(`${first ? '' : ','}${parts.join(',')}`);
       first = false;

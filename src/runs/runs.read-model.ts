@@ -24,13 +24,13 @@ export interface OutputChunkRef {
   length: number;
 }
 
-/** A run as the read model keeps it. */
 /** A job's latest run and latest finished run, as job lists show them (undefined: none). */
 export interface JobLatestRuns {
   latest: RunRecord | undefined;
   latestFinished: RunRecord | undefined;
 }
 
+/** A run as the read model keeps it. */
 export interface RunRecord {
   id: string;
   /** Order of request across all runs: the paging cursor. */

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { JobRecord } from '../jobs/jobs.read-model';
 import { JobsReadModel } from '../jobs/jobs.read-model';
+import { type JobJoins, joinsOf } from '../jobs/job.view';
 import type { FinishedStatus } from '../runs/run.events';
 import { actionsOf, durationOf, type RunActions } from '../runs/run.view';
-import { FINISHED_STATUSES, type JobLatestRuns, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
+import { FINISHED_STATUSES, RunsReadModel, type RunRecord, type RunStatus } from '../runs/runs.read-model';
 import { cronInWords } from '../schedules/cron-words';
 import { upcomingSlots } from '../schedules/cron';
 import { SchedulesReadModel, type ScheduleRecord } from '../schedules/schedules.read-model';
@@ -204,30 +205,29 @@ export class PageQueries {
       current = pages;
       found = this.jobs.search(filter, now, (current - 1) * JOBS_PER_PAGE, JOBS_PER_PAGE);
     }
-    const ids = found.items.map((job) => job.id);
-    const latestOf = this.runs.latestForJobs(ids);
-    const laterRunOf = this.runs.earliestLaterRuns(ids, now);
-    const rows = found.items.map((job) => this.jobRow(job, now, latestOf(job.id), laterRunOf(job.id)));
+    const joined = joinsOf({ runs: this.runs, schedules: this.schedules, scripts: this.scripts }, found.items);
+    const laterRunOf = this.runs.earliestLaterRuns(found.items.map((job) => job.id), now);
+    const rows = found.items.map((job) => this.jobRow(job, now, joined(job), laterRunOf(job.id)));
     return { rows, total: found.total, page: current, pages, tags: this.jobs.tagsInUse(), anyJobs: this.jobs.size > 0 };
   }
 
   /**
-   * A job's row; `known`: its latest and latest finished runs, looked up for the whole
-   * page at once; `laterRun`: when its earliest run set for a later time starts, if any.
+   * A job's row; `known`: what it is joined with, looked up for the whole page at once
+   * (`joinsOf`); `laterRun`: when its earliest run set for a later time starts, if any.
    */
-  jobRow(job: JobRecord, now: Date, known: JobLatestRuns, laterRun: string | null = null): JobRow {
-    const last = known.latest;
+  jobRow(job: JobRecord, now: Date, known: JobJoins, laterRun: string | null = null): JobRow {
+    const last = known.runs.latest;
     let nextScheduledAt: string | null = laterRun;
-    for (const schedule of this.schedules.forJob(job.id)) {
+    for (const schedule of known.schedules) {
       const next = this.schedules.nextSlot(schedule, now);
       if (next !== null && (nextScheduledAt === null || next < nextScheduledAt)) nextScheduledAt = next;
     }
     return {
       job,
       nextScheduledAt,
-      scriptName: this.scripts.get(job.scriptId)?.name ?? null,
+      scriptName: known.scriptName,
       lastRun: last ? this.runRow(last, now) : null,
-      lastOutcome: known.latestFinished?.finishedStatus ?? null,
+      lastOutcome: known.runs.latestFinished?.finishedStatus ?? null,
     };
   }
 
