@@ -51,7 +51,7 @@ export interface JobJoinSources {
 /**
  * What each of `jobs` is joined with, looked up for all of them at once: their latest
  * runs and their schedules in one query each, each template's name once. Lists of jobs
- * (the API's, the jobs page) asked these per job: at 10,000 jobs, 1.2 s of queries.
+ * (the API's, the jobs page) asked these per job: the API's list of 10,000 jobs took 1.25 s.
  */
 export function joinsOf(sources: JobJoinSources, jobs: readonly JobRecord[]): (job: JobRecord) => JobJoins {
   const ids = jobs.map((job) => job.id);
