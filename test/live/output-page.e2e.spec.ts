@@ -162,7 +162,8 @@ describe('the run page live output in a browser', () => {
     await page.locator('#output-lines', { hasText: 'start' }).waitFor();
     writeFileSync(gate('limit'), '');
     const dropped = 6_000_000 + 6 - LIMIT;
-    await page.locator('#output-text', { hasText: `[EnderCompute: output truncated, ${dropped} bytes dropped]` }).waitFor();
+    // 6 MB through the page: on a loaded two-core machine (CI) this took 18 s of the 15 s default.
+    await page.locator('#output-text', { hasText: `[EnderCompute: output truncated, ${dropped} bytes dropped]` }).waitFor({ timeout: 45_000 });
     await page.locator('.output-note-warn', { hasText: 'of output were not kept' }).waitFor();
     await page.locator('.page-head .status-succeeded').waitFor();
     await browser.screenshot('live-05-truncated');
@@ -178,7 +179,7 @@ for burst in range(70):
 `;
     const run = await requestRun(server, await createJob(server, 'Long live run', 'python3', body));
     await page.goto(`${server.url}/runs/${run.id}`);
-    await page.locator('#output-stream').waitFor({ state: 'attached' });
+    await page.locator('#output-stream').waitFor({ state: 'attached', timeout: 30_000 });
     await page.locator('.page-head .status-succeeded').waitFor({ timeout: 30_000 });
     const lines = page.locator('#output-lines');
     await lines.locator('text=burst 69 line 499').waitFor();
