@@ -16,6 +16,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
@@ -35,6 +36,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
+# The server is the bundle (dist/server); dist/src holds the CLI and the tools.
+COPY --from=build /app/dist/server ./dist/server
 COPY --from=build /app/dist/src ./dist/src
 COPY views ./views
 RUN mkdir -p /data && chown node:node /data
@@ -44,4 +47,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/api/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The flags of `npm run start:prod` (see the README, "Operating EnderCompute").
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=512", "--heap-growing-percent=100", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=512", "--heap-growing-percent=100", "dist/server/main.js"]

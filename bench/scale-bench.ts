@@ -2,7 +2,7 @@
  * The scale section (`npm run bench -- scale`): a server on a long history.
  *
  * Seeds a log with `seedLog` (the events the server writes), then starts the built
- * server (`node dist/src/main.js`, with the Node flags of `npm run start:prod`) on it as a separate process, twice on one data dir:
+ * server (`node dist/server/main.js`, with the Node flags of `npm run start:prod`) on it as a separate process, twice on one data dir:
  * - cold: the data dir holds the log and nothing else (no projection database, so
  *   everything the read side keeps is built from the log);
  * - warm: the second start on the same data dir (whatever the first start kept).

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { Eta } from 'eta';
 import type { Request, Response } from 'express';
@@ -17,12 +17,15 @@ export const HTMX_FILE = require.resolve('htmx.org/dist/htmx.min.js');
 /** htmx's SSE extension (it streams with fetch, so the key's header reaches the run page's live output). */
 export const HTMX_SSE_FILE = require.resolve('htmx.org/dist/ext/hx-sse.min.js');
 
+/**
+ * The repository's `views/`: the nearest directory above this file's that holds
+ * `views/layout.eta` (from dist/src/web, from the bundle in dist/server, or from src/web).
+ */
 function findViewsDir(): string {
-  // dist/src/web → repository root; src/web (ts-node style runs) → repository root.
-  for (const candidate of [resolve(__dirname, '../../../views'), resolve(__dirname, '../../views')]) {
-    if (existsSync(join(candidate, 'layout.eta'))) return candidate;
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'views', 'layout.eta'))) return join(dir, 'views');
+    if (dirname(dir) === dir) throw new Error(`views/layout.eta was not found above ${__dirname}`);
   }
-  return resolve(__dirname, '../../../views');
 }
 
 /** Which navigation item a page belongs to. */

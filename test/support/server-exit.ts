@@ -10,7 +10,7 @@ export interface ServerExit {
 }
 
 /**
- * Starts `node dist/src/main.js` with `env` (on a free port, with the test key) and waits
+ * Starts `node dist/server/main.js` with `env` (on a free port, with the test key) and waits
  * for it to exit by itself; fails if it is still running after `timeoutMs` (it was
  * expected to refuse to start) and kills it.
  */

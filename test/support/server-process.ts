@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-/** The compiled server entry point (tests run from dist/test/…). */
-export const SERVER_ENTRY = resolve(__dirname, '../../src/main.js');
+/** The server as it ships: the bundle `npm run build` makes of the compiled entry point (tests run from dist/test/…). */
+export const SERVER_ENTRY = resolve(__dirname, '../../server/main.js');
 
 export interface ServerOptions {
   /** Reuse a data directory (to test restarts); a fresh temp dir by default. */
@@ -71,13 +71,13 @@ export function serverEnvironment(dataDir: string, key: string | null, env: Reco
  */
 export function productionNodeFlags(): string[] {
   const scripts = (JSON.parse(readFileSync(resolve(__dirname, '../../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const match = /^node((?:\s+--\S+)*)\s+dist\/src\/main\.js$/.exec(scripts['start:prod'] ?? '');
-  if (!match) throw new Error(`package.json's start:prod is not "node [--flags] dist/src/main.js": ${scripts['start:prod']}`);
+  const match = /^node((?:\s+--\S+)*)\s+dist\/server\/main\.js$/.exec(scripts['start:prod'] ?? '');
+  if (!match) throw new Error(`package.json's start:prod is not "node [--flags] dist/server/main.js": ${scripts['start:prod']}`);
   return match[1].trim().split(/\s+/).filter((flag) => flag !== '');
 }
 
 /**
- * Starts `node dist/src/main.js` on a free port, with the Node flags `npm run start:prod`
+ * Starts `node dist/server/main.js` on a free port, with the Node flags `npm run start:prod`
  * gives it (so every test runs the server within the heap it ships with), and resolves
  * once it serves.
  */

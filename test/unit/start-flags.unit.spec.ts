@@ -14,7 +14,7 @@ describe('the Node flags the server starts with', () => {
     const command = /^CMD (\[.*\])\s*$/m.exec(dockerfile);
     assert.ok(command, 'the Dockerfile has a CMD in exec form');
     const argv = JSON.parse(command[1]) as string[];
-    assert.deepEqual(argv, ['node', ...productionNodeFlags(), 'dist/src/main.js']);
+    assert.deepEqual(argv, ['node', ...productionNodeFlags(), 'dist/server/main.js']);
   });
 
   it('include the heap growth that keeps output buffers from forcing full collections', () => {
