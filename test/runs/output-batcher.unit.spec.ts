@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { OutputBatcher } from '../../src/runs/runner/output-batcher';
+import { BatchBufferPool } from '../../src/runs/runner/batch-buffers';
+import { OutputBatcher, SPARE_BUFFERS } from '../../src/runs/runner/output-batcher';
 import type { OutputBatch } from '../../src/runs/runner/runner.types';
 
 function batcher(flushIntervalMs: number, maxBatchBytes: number, store: (batches: OutputBatch[]) => Promise<void> = async () => undefined) {
@@ -108,5 +109,62 @@ describe('OutputBatcher deliveries', () => {
     assert.ok(Buffer.concat(stored).equals(input), 'every byte stored, in order');
     assert.deepEqual(overwritten, [], 'no batch was overwritten while it was being read');
     assert.ok(new Set(seen).size < seen.length, `${seen.length} batches in ${new Set(seen).size} buffers: full batches reuse buffers`);
+  });
+
+  it('hands the buffers of one run\'s batches to the next run, which starts with buffers written before', async () => {
+    const pool = new BatchBufferPool(1000, SPARE_BUFFERS);
+    const runOnce = async (fill: string): Promise<{ buffers: ArrayBufferLike[]; stored: Buffer }> => {
+      const buffers: ArrayBufferLike[] = [];
+      const stored: Buffer[] = [];
+      const instance = new OutputBatcher({
+        flushIntervalMs: 10_000,
+        maxBatchBytes: 1000,
+        maxOutputBytes: null,
+        buffers: pool,
+        deliver: async (batches) => {
+          for (const batch of batches) {
+            buffers.push(batch.bytes.buffer);
+            stored.push(Buffer.from(batch.bytes));
+          }
+        },
+        onPressure: () => undefined,
+        onFailure: () => undefined,
+      });
+      instance.release();
+      // Reads of 100 bytes, as a pipe gives them: each batch is joined into a buffer of the pool.
+      for (let at = 0; at < 8000; at += 100) instance.push('stdout', Buffer.alloc(100, fill));
+      await instance.finish();
+      // The buffers go back once each delivery's (absent) preparation settled.
+      await delay(5);
+      return { buffers, stored: Buffer.concat(stored) };
+    };
+    const first = await runOnce('a');
+    assert.ok(pool.kept > 0 && pool.kept <= SPARE_BUFFERS, `kept ${pool.kept}, at most ${SPARE_BUFFERS}`);
+    const second = await runOnce('b');
+    assert.ok(second.stored.equals(Buffer.alloc(8000, 'b')), 'the second run stored its own bytes, not what the buffers held before');
+    assert.ok(first.stored.equals(Buffer.alloc(8000, 'a')));
+    assert.ok(first.buffers.includes(second.buffers[0]), 'the second run\'s first batch went into a buffer the first run had used');
+  });
+});
+
+describe('BatchBufferPool', () => {
+  it('keeps whole buffers of its size up to its capacity, and lets them go once idle', async () => {
+    const pool = new BatchBufferPool(64, 2, 50);
+    const a = pool.take();
+    const b = pool.take();
+    const c = pool.take();
+    assert.equal(a.length, 64);
+    pool.give(Buffer.alloc(32));
+    pool.give(a.subarray(0, 32));
+    assert.equal(pool.kept, 0, 'a buffer of another size, or a part of one, is not kept');
+    pool.give(a);
+    pool.give(b);
+    pool.give(c);
+    assert.equal(pool.kept, 2, 'at most its capacity');
+    assert.equal(pool.take(), b, 'the last one given comes back first');
+    pool.give(b);
+    await delay(120);
+    assert.equal(pool.kept, 0, 'let go once nothing was given back for the idle time');
+    assert.notEqual(pool.take(), b);
   });
 });

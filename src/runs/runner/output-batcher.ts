@@ -3,6 +3,7 @@
  * {@link OutputBatch}es, hands them over one at a time, and tells the reader when to
  * stop reading so memory stays bounded however fast the process writes.
  */
+import { type BatchBufferPool, sharedBatchBuffers } from './batch-buffers';
 import type { OutputBatch, OutputStreamName } from './runner.types';
 
 /** Reading pauses once more than this many batches' worth of bytes wait to be stored. */
@@ -12,13 +13,14 @@ export const LOW_WATER_BATCHES = 2;
 /** Full batches that are handed over without waiting for the flush interval. */
 export const MIN_DELIVERY_BATCHES = 2;
 /**
- * Batch-sized buffers kept for the next batches, at most: a fast writer's run fills a
- * new one every few milliseconds, and a fresh multi-megabyte buffer costs a page fault
- * per 4 KiB on first write (measured here: joining 100 MB into fresh 4 MiB buffers took
- * 220–280 ms, into reused ones 6 ms). About as many as can be in use at once: the
- * pressure bound's batches plus the delivery on its way.
+ * Batch-sized buffers kept for the next batches, at most (in one pool for every run
+ * of the process, see batch-buffers.ts): a fast writer's run fills a new one every
+ * few milliseconds, and a fresh multi-megabyte buffer costs a page fault per 4 KiB on
+ * first write (measured here: joining 100 MB into fresh 4 MiB buffers took
+ * 220–280 ms, into reused ones 6 ms). About as many as one run can have in use at
+ * once: the pressure bound's batches plus the delivery on its way.
  */
-const SPARE_BUFFERS = HIGH_WATER_BATCHES + MIN_DELIVERY_BATCHES;
+export const SPARE_BUFFERS = HIGH_WATER_BATCHES + MIN_DELIVERY_BATCHES;
 
 /** What the batcher needs from its owner. */
 export interface OutputBatcherOptions {
@@ -48,6 +50,8 @@ export interface OutputBatcherOptions {
   onPressure(paused: boolean): void;
   /** Called once when storing failed (or {@link OutputBatcher.fail} was called). */
   onFailure(error: unknown): void;
+  /** Where batch-sized buffers come from and go back to; by default the process's pool for `maxBatchBytes`. */
+  buffers?: BatchBufferPool;
 }
 
 /** Totals reported once all output was stored. */
@@ -90,15 +94,17 @@ export class OutputBatcher {
   private finishing = false;
   private failure: { error: unknown } | null = null;
   private idleWaiters: Array<() => void> = [];
-  /** Batch-sized buffers of stored batches, for the next batches (see {@link SPARE_BUFFERS}). */
-  private readonly spare: Buffer[] = [];
+  /** Batch-sized buffers: those of stored batches go back, for the next batches (see {@link SPARE_BUFFERS}). */
+  private readonly buffers: BatchBufferPool;
   /**
    * The batches {@link join} wrote into a buffer of its own, with that buffer: only these
    * are reused (a chunk as read may be held elsewhere, by live viewers).
    */
   private readonly own = new WeakMap<Buffer, Buffer>();
 
-  constructor(private readonly options: OutputBatcherOptions) {}
+  constructor(private readonly options: OutputBatcherOptions) {
+    this.buffers = options.buffers ?? sharedBatchBuffers(options.maxBatchBytes, SPARE_BUFFERS);
+  }
 
   /** Bytes read but not yet stored. */
   get pendingBytes(): number {
@@ -230,7 +236,7 @@ export class OutputBatcher {
   private join(parts: Buffer[], size: number): Buffer {
     if (parts.length === 1) return parts[0]!;
     if (size * 4 < this.options.maxBatchBytes) return Buffer.concat(parts, size);
-    const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.options.maxBatchBytes);
+    const buffer = this.buffers.take();
     let at = 0;
     for (const part of parts) at += part.copy(buffer, at);
     const bytes = buffer.subarray(0, size);
@@ -238,20 +244,16 @@ export class OutputBatcher {
     return bytes;
   }
 
-  /** Keeps the buffers of stored full batches for the next ones, once nothing reads them any more. */
+  /** Gives the buffers of stored full batches back for the next ones (this run's or a later run's), once nothing reads them any more. */
   private recycle(batches: readonly OutputBatch[]): void {
     for (const batch of batches) {
       const buffer = this.own.get(batch.bytes);
       if (buffer === undefined) continue;
       void Promise.resolve(batch.prepared).then(
-        () => this.keepSpare(buffer),
-        () => this.keepSpare(buffer),
+        () => this.buffers.give(buffer),
+        () => this.buffers.give(buffer),
       );
     }
-  }
-
-  private keepSpare(bytes: Buffer): void {
-    if (this.spare.length < SPARE_BUFFERS && !this.finishing) this.spare.push(bytes);
   }
 
   /** Starts the owner's work on a sealed batch; a failure surfaces when the batch is delivered. */
