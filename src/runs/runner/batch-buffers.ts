@@ -11,6 +11,11 @@
  * They are let go {@link IDLE_RELEASE_MS} after the last one came back, so a server
  * that ran one chatty build does not hold them (24 MiB at the local runner's 4 MiB
  * batches) for days.
+ *
+ * A kept buffer still holds an earlier run's output past the part a new batch
+ * writes. A batch is only ever handed on as the view of its own bytes
+ * (`subarray`), and nothing reads a batch's underlying `ArrayBuffer`, so that
+ * never reaches another run's viewers or store.
  */
 
 /** How long kept buffers outlive the last use (ms). */
