@@ -1,4 +1,7 @@
-/** EnderCompute's version, from package.json (compiled files sit three folders below it). */
+/**
+ * EnderCompute's version, from package.json (compiled files sit three folders below it;
+ * the server's bundle, scripts/bundle.mjs, takes it in at build time).
+ */
 export function packageVersion(): string {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
