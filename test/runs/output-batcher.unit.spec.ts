@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { BatchBufferPool } from '../../src/runs/runner/batch-buffers';
-import { OutputBatcher, SPARE_BUFFERS } from '../../src/runs/runner/output-batcher';
+import { OutputBatcher, type OutputBatcherOptions, SPARE_BUFFERS } from '../../src/runs/runner/output-batcher';
 import type { OutputBatch } from '../../src/runs/runner/runner.types';
 
 function batcher(flushIntervalMs: number, maxBatchBytes: number, store: (batches: OutputBatch[]) => Promise<void> = async () => undefined) {
@@ -25,6 +25,31 @@ function batcher(flushIntervalMs: number, maxBatchBytes: number, store: (batches
   });
   instance.release();
   return { instance, deliveries };
+}
+
+/**
+ * A batcher of 1000-byte batches whose delivery keeps a copy of each batch (as a
+ * transport that holds bytes after its delivery must) and notes the buffer it came in.
+ */
+function copyingBatcher(options: Pick<OutputBatcherOptions, 'prepare' | 'buffers'> = {}) {
+  const buffers: ArrayBufferLike[] = [];
+  const stored: Buffer[] = [];
+  const instance = new OutputBatcher({
+    ...options,
+    flushIntervalMs: 10_000,
+    maxBatchBytes: 1000,
+    maxOutputBytes: null,
+    deliver: async (batches) => {
+      for (const batch of batches) {
+        buffers.push(batch.bytes.buffer);
+        stored.push(Buffer.from(batch.bytes));
+      }
+    },
+    onPressure: () => undefined,
+    onFailure: () => undefined,
+  });
+  instance.release();
+  return { instance, buffers, stored };
 }
 
 describe('OutputBatcher deliveries', () => {
@@ -72,14 +97,9 @@ describe('OutputBatcher deliveries', () => {
 
   it('reuses the buffers of stored full batches, never while a batch is being read', async () => {
     const input = Buffer.from(Array.from({ length: 40 }, (_, n) => `line ${String(n).padStart(3, '0')} `.repeat(25)).join(''));
-    const seen: ArrayBufferLike[] = [];
-    const stored: Buffer[] = [];
     const overwritten: number[] = [];
     const reads: Array<Promise<void>> = [];
-    const instance = new OutputBatcher({
-      flushIntervalMs: 10_000,
-      maxBatchBytes: 1000,
-      maxOutputBytes: null,
+    const { instance, buffers: seen, stored } = copyingBatcher({
       // Reads each batch a while after it was sealed (as compressing on the thread pool does) and checks it still holds what it held.
       prepare: (bytes) => {
         const copy = Buffer.from(bytes);
@@ -89,17 +109,7 @@ describe('OutputBatcher deliveries', () => {
         reads.push(read);
         return read;
       },
-      // Keeps a copy, as a transport that holds bytes after its delivery must.
-      deliver: async (batches) => {
-        for (const batch of batches) {
-          seen.push(batch.bytes.buffer);
-          stored.push(Buffer.from(batch.bytes));
-        }
-      },
-      onPressure: () => undefined,
-      onFailure: () => undefined,
     });
-    instance.release();
     for (let at = 0; at < input.length; at += 100) {
       instance.push('stdout', input.subarray(at, at + 100));
       if (at % 1000 === 900) await delay(5);
@@ -114,23 +124,7 @@ describe('OutputBatcher deliveries', () => {
   it('hands the buffers of one run\'s batches to the next run, which starts with buffers written before', async () => {
     const pool = new BatchBufferPool(1000, SPARE_BUFFERS);
     const runOnce = async (fill: string): Promise<{ buffers: ArrayBufferLike[]; stored: Buffer }> => {
-      const buffers: ArrayBufferLike[] = [];
-      const stored: Buffer[] = [];
-      const instance = new OutputBatcher({
-        flushIntervalMs: 10_000,
-        maxBatchBytes: 1000,
-        maxOutputBytes: null,
-        buffers: pool,
-        deliver: async (batches) => {
-          for (const batch of batches) {
-            buffers.push(batch.bytes.buffer);
-            stored.push(Buffer.from(batch.bytes));
-          }
-        },
-        onPressure: () => undefined,
-        onFailure: () => undefined,
-      });
-      instance.release();
+      const { instance, buffers, stored } = copyingBatcher({ buffers: pool });
       // Reads of 100 bytes, as a pipe gives them: each batch is joined into a buffer of the pool.
       for (let at = 0; at < 8000; at += 100) instance.push('stdout', Buffer.alloc(100, fill));
       await instance.finish();
