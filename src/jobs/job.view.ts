@@ -71,13 +71,18 @@ const JOBS_PER_PIECE = 100;
 /** Job queries: the jobs read model joined with templates and runs at read time. */
 @Injectable()
 export class JobQueries {
+  /** What {@link joinsOf} reads a job's joins from. */
+  private readonly sources: JobJoinSources;
+
   constructor(
     private readonly jobs: JobsReadModel,
     private readonly scripts: ScriptsReadModel,
     private readonly runs: RunsReadModel,
     private readonly schedules: SchedulesReadModel,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.sources = { runs, schedules, scripts };
+  }
 
   /** By id or name, if there is one now. */
   find(idOrName: string): JobRecord | undefined {
@@ -95,11 +100,10 @@ export class JobQueries {
    * The job as the API shows it. `known`: what it is joined with, when the caller looked
    * it up for many jobs at once ({@link listJson}); looked up for this job otherwise.
    */
-  view(job: JobRecord, known?: JobJoins): JobView {
+  view(job: JobRecord, known: JobJoins = joinsOf(this.sources, [job])(job)): JobView {
     const { searchText: _search, ...fields } = job;
-    const last = known ? known.runs.latest : this.runs.latestForJob(job.id);
-    const latestFinished = known ? known.runs.latestFinished : this.runs.latestFinishedForJob(job.id);
-    const schedules = known ? known.schedules : this.schedules.forJob(job.id);
+    const last = known.runs.latest;
+    const schedules = known.schedules;
     const now = this.clock.now();
     return {
       ...fields,
@@ -112,9 +116,9 @@ export class JobQueries {
         lastSlot: schedule.lastSlot,
         lastFiredAt: schedule.lastFiredAt,
       })),
-      scriptName: known ? known.scriptName : (this.scripts.get(job.scriptId)?.name ?? null),
+      scriptName: known.scriptName,
       lastRun: last ? toRunSummary(last, this.runs, now) : null,
-      lastOutcome: latestFinished?.finishedStatus ?? null,
+      lastOutcome: known.runs.latestFinished?.finishedStatus ?? null,
     };
   }
 
@@ -133,7 +137,7 @@ export class JobQueries {
       const piece = ids.slice(from, from + JOBS_PER_PIECE);
       const found = this.jobs.getMany(piece);
       const jobs = piece.flatMap((id) => found.get(id) ?? []);
-      const joined = joinsOf({ runs: this.runs, schedules: this.schedules, scripts: this.scripts }, jobs);
+      const joined = joinsOf(this.sources, jobs);
       const parts = jobs.map((job) => JSON.stringify(this.view(job, joined(job))));
       if (parts.length === 0) continue;
       yield Buffer.from(`${first ? '' : ','}${parts.join(',')}`);

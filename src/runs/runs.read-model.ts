@@ -511,15 +511,15 @@ export class RunsReadModel implements Projection {
     return (this.s.jobStats.get(jobId) as { runs: number } | undefined)?.runs ?? 0;
   }
 
+  /** A job's latest run (the latest requested), as {@link latestForJobs} finds it. */
   latestForJob(jobId: string): RunRecord | undefined {
-    const row = this.s.latestForJob.get(jobId) as RunRow | undefined;
-    return row ? this.record(row) : undefined;
+    return this.latestForJobs([jobId])(jobId).latest;
   }
 
   /**
-   * {@link latestForJob} and {@link latestFinishedForJob} of many jobs in two queries (a
-   * list of jobs asked them per job: two queries for every job listed). Returns the
-   * lookup of one of `jobIds`; a job without runs (or without a finished one) gets undefined.
+   * A job's latest run and its latest finished run, for many jobs in two queries (a list
+   * of jobs asked them per job: two queries for every job listed). Returns the lookup of
+   * one of `jobIds`; a job without runs (or without a finished one) gets undefined.
    */
   latestForJobs(jobIds: readonly string[]): (jobId: string) => JobLatestRuns {
     const byJob = (statement: Statement): Map<string, RunRecord> =>
@@ -531,10 +531,7 @@ export class RunsReadModel implements Projection {
 
   /** A job's latest finished run (its last outcome): the latest to finish, not the latest requested. */
   latestFinishedForJob(jobId: string): RunRecord | undefined {
-    const stats = this.s.jobStats.get(jobId) as { last_finished_seq: number | null } | undefined;
-    if (!stats || stats.last_finished_seq === null) return undefined;
-    const row = this.s.bySeq.get(stats.last_finished_seq) as RunRow | undefined;
-    return row ? this.record(row) : undefined;
+    return this.latestForJobs([jobId])(jobId).latestFinished;
   }
 
   /** The number the next run of a job should get (a hint: the append decides). */

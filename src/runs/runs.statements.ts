@@ -53,7 +53,6 @@ export interface Statements {
   executingForJob: Statement;
   unfinishedForJob: Statement;
   byJobNumber: Statement;
-  latestForJob: Statement;
   latestForJobs: Statement;
   latestFinishedForJobs: Statement;
   scheduledPage: Statement;
@@ -122,7 +121,6 @@ export function prepareStatements(db: ProjectionDb): Statements {
     executingForJob: p(`SELECT id FROM runs WHERE job_id = ? AND status_key IN ${EXECUTING_PHASES}`).pluck(),
     unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
     byJobNumber: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1`),
-    latestForJob: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1`),
     // The same for a list of jobs (a JSON array of ids), through what run_jobs keeps per job.
     latestForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT latest_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
     latestFinishedForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT last_finished_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
