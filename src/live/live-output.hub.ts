@@ -38,6 +38,11 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
     this.feeds.get(runId)?.append(offset, chunk);
   }
 
+  /** The offset of the oldest byte of a run that live viewers here may hold (see {@link RunFeed.heldFrom}); Infinity for none. */
+  heldFrom(runId: string): number {
+    return this.feeds.get(runId)?.heldFrom ?? Number.POSITIVE_INFINITY;
+  }
+
   /** The run's process ended and all its output was stored. */
   runEnded(runId: string): void {
     const feed = this.feeds.get(runId);

@@ -19,15 +19,19 @@ export class OutputBytes {
 
   /**
    * Bytes [from, to): fewer when not all are available yet (an empty buffer
-   * when none is). Reads at most `to - from` bytes into memory.
+   * when none is). Reads at most `to - from` bytes into memory. Always bytes of
+   * its own: the live window's buffers are reused by the runner once the window
+   * moved on (see `RunFeed.heldFrom`), and callers await between reading and using.
    */
   async read(run: RunRecord, feed: RunFeed | undefined, from: number, to: number): Promise<Buffer> {
     const parts: Buffer[] = [];
+    let fromWindow = false;
     let at = from;
     while (at < to) {
       const live = feed?.slice(at, to);
       if (live && live.length > 0) {
         parts.push(live);
+        fromWindow = true;
         at += live.length;
         continue;
       }
@@ -42,7 +46,7 @@ export class OutputBytes {
       }
       if (!progressed) break;
     }
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    return parts.length === 1 && !fromWindow ? parts[0] : Buffer.concat(parts);
   }
 
   /** Stored chunks from `from` on, as stored (for the API stream, which sends them as they are). */

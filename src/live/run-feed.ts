@@ -145,6 +145,17 @@ export class RunFeed {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
+  /**
+   * The offset of the oldest byte the feed holds (Infinity when it holds none). It only
+   * ever moves forward: frames are dropped from the front and never come back, and new
+   * bytes come after the ones held. The runner reuses the buffers of bytes before it;
+   * whoever keeps part of a frame beyond the current turn copies it.
+   */
+  get heldFrom(): number {
+    if (this.frames.length > 0) return this.frames[0].from;
+    return this.openBytes > 0 ? this.openFrom : Number.POSITIVE_INFINITY;
+  }
+
   /** Wakes every viewer (new output, or something else they should look at). */
   wakeViewers(): void {
     for (const viewer of this.viewers) viewer.wake();

@@ -106,7 +106,8 @@ export class TerminalRenderer {
       from = newline + 1;
     }
     if (from < bytes.length) {
-      this.pending.push(bytes.subarray(from));
+      // A copy: the rest of a line waits for the next push, and live buffers are reused once the window moved on.
+      this.pending.push(Buffer.from(bytes.subarray(from)));
       this.pendingBytes += bytes.length - from;
     }
     while (this.pendingBytes > MAX_LINE_BYTES) this.breakLongLine();

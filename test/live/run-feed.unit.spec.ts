@@ -138,6 +138,28 @@ describe('run feed', () => {
     assert.ok(feed.frameAt(offset - 1));
   });
 
+  it('tells the oldest byte it holds, which only moves forward, so the runner can reuse the buffers of older ones', async () => {
+    const feed = new RunFeed('r');
+    assert.equal(feed.heldFrom, Number.POSITIVE_INFINITY, 'nothing held before the first byte');
+    const chunk = 256 * 1024;
+    const seen: number[] = [];
+    for (let offset = 0; offset < 4 * WINDOW_BYTES; offset += chunk) {
+      feed.append(offset, Buffer.alloc(chunk, 'a'));
+      seen.push(feed.heldFrom);
+      await nextTurn();
+      seen.push(feed.heldFrom);
+      assert.ok(feed.start >= feed.heldFrom, 'every frame lies at or after it');
+    }
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'never moves back');
+    const before = feed.heldFrom;
+    assert.ok(before > 0 && before >= 4 * WINDOW_BYTES - WINDOW_BYTES - chunk, `${before}: the window's start`);
+    // A viewer of whole frames widens the window from now on; what it dropped stays dropped.
+    feed.frameViewers.add(new Waker());
+    feed.append(4 * WINDOW_BYTES, Buffer.alloc(chunk, 'b'));
+    await nextTurn();
+    assert.equal(feed.heldFrom, before);
+  });
+
   it('counts a viewer attached for whole frames (the API stream) among those its feed joins chunks for, until it detaches', () => {
     const hub = new LiveOutputHub();
     const page = new Waker();

@@ -41,6 +41,16 @@ describe('terminal rendering for the run page', () => {
     assert.doesNotMatch(html, /\x1b/);
   });
 
+  it('keeps its own copy of a line still open, so the buffer it came in may be reused', () => {
+    const renderer = new TerminalRenderer({ lineStart: 0, carry: '' });
+    const live = Buffer.from('first line\nsecond half');
+    renderer.push(live);
+    // The runner reads later output into the same buffer once the window moved on.
+    live.fill('z');
+    renderer.push(Buffer.from(' done\n'));
+    assert.equal(unwrap(renderer.takeAll()), 'first line\nsecond half done\n');
+  });
+
   it('escapes markup in the output, coloured or not', () => {
     const html = render('<script>alert(1)</script> & "q" \'s\' \x1b[32m<img src=x onerror=alert(1)>\x1b[0m\n');
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot; &#x27;s&#x27; '));

@@ -161,4 +161,24 @@ describe('BatchBufferPool', () => {
     assert.equal(pool.kept, 0, 'let go once nothing was given back for the idle time');
     assert.notEqual(pool.take(), b);
   });
+
+  it('hands a buffer someone may still read out only once it is ready, and lets the oldest waiting one make room', () => {
+    const pool = new BatchBufferPool(64, 2);
+    const held = pool.take();
+    let released = false;
+    pool.give(held, () => released);
+    assert.equal(pool.kept, 0);
+    assert.equal(pool.waitingCount, 1);
+    assert.notEqual(pool.take(), held, 'not while it is read elsewhere');
+    released = true;
+    assert.equal(pool.take(), held, 'once nobody reads it');
+    const never = pool.take();
+    pool.give(never, () => false);
+    const a = pool.take();
+    const b = pool.take();
+    pool.give(a);
+    pool.give(b);
+    assert.equal(pool.kept, 2, 'a ready buffer took the place of one that never got ready');
+    assert.equal(pool.waitingCount, 0);
+  });
 });

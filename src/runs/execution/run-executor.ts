@@ -240,6 +240,7 @@ export class RunExecutor implements OnModuleInit, OnApplicationShutdown {
         });
       },
       liveChunk: (chunk, offset) => this.live.publish(run.id, chunk, offset),
+      liveHeldFrom: () => this.live.heldFrom(run.id),
       // Compressing starts as soon as a batch is complete, while the batches before it are stored.
       prepareOutput: (bytes) => encoder.encode(bytes),
       // Batches that waited while earlier ones were stored go together: one append where they fit.

@@ -24,11 +24,13 @@ export const IDLE_RELEASE_MS = 30_000;
 /** Buffers of one size, at most `capacity` of them kept. */
 export class BatchBufferPool {
   private readonly free: Buffer[] = [];
+  /** Buffers given back that someone else may still read: taken once `ready()` says so, oldest first. */
+  private readonly waiting: Array<{ buffer: Buffer; ready: () => boolean }> = [];
   private releaseTimer: NodeJS.Timeout | null = null;
 
   /**
    * @param size bytes of each buffer
-   * @param capacity how many are kept at most
+   * @param capacity how many are kept at most, ready or waiting
    * @param idleMs how long kept buffers stay after the last {@link give} (ms)
    */
   constructor(
@@ -37,28 +39,45 @@ export class BatchBufferPool {
     private readonly idleMs: number = IDLE_RELEASE_MS,
   ) {}
 
-  /** How many buffers are kept now. */
+  /** How many buffers are kept ready now. */
   get kept(): number {
     return this.free.length;
   }
 
-  /** A buffer of {@link size} bytes: a kept one (holding whatever it held) when there is one, else a new one. */
+  /** How many buffers wait until nobody else reads them. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  /** A buffer of {@link size} bytes: a kept one (holding whatever it held) when there is one ready, else a new one. */
   take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    const kept = this.free.pop();
+    if (kept !== undefined) return kept;
+    const index = this.waiting.findIndex((entry) => entry.ready());
+    if (index >= 0) return this.waiting.splice(index, 1)[0]!.buffer;
+    return Buffer.allocUnsafeSlow(this.size);
   }
 
   /**
    * Keeps `buffer` for a later {@link take} when it is a whole buffer of this pool's
-   * size and there is room. The caller hands it over: nothing may read or write it
-   * afterwards.
+   * size: at once, or, with `ready`, once `ready()` says nobody reads it any more
+   * (asked at each take). When the pool is full, the oldest waiting one makes room
+   * (one that never gets ready must not block the pool for good), else `buffer` is
+   * not kept. The caller hands it over: it may not write it afterwards.
    */
-  give(buffer: Buffer): void {
-    if (buffer.length !== this.size || buffer.byteOffset !== 0 || this.free.length >= this.capacity) return;
-    this.free.push(buffer);
+  give(buffer: Buffer, ready?: () => boolean): void {
+    if (buffer.length !== this.size || buffer.byteOffset !== 0) return;
+    if (this.free.length + this.waiting.length >= this.capacity) {
+      if (this.waiting.length === 0) return;
+      this.waiting.shift();
+    }
+    if (ready === undefined) this.free.push(buffer);
+    else this.waiting.push({ buffer, ready });
     if (this.releaseTimer !== null) clearTimeout(this.releaseTimer);
     this.releaseTimer = setTimeout(() => {
       this.releaseTimer = null;
       this.free.length = 0;
+      this.waiting.length = 0;
     }, this.idleMs);
     // Kept buffers never keep the process alive.
     this.releaseTimer.unref();

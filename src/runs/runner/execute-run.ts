@@ -55,8 +55,13 @@ export interface ExecutionTransport {
   output(batches: OutputBatch[]): Promise<void>;
   /** Optional work on a batch as soon as it is complete (compressing), overlapping with `output` of earlier ones. */
   prepareOutput?(bytes: Buffer): unknown;
-  /** Optional: every chunk as soon as it is read (live viewers). */
+  /**
+   * Optional: every chunk as soon as it is read (live viewers). The chunk's buffer is
+   * reused once `liveHeldFrom()` passed it: copy what must be kept longer.
+   */
   liveChunk?(chunk: Buffer, offset: number): void;
+  /** With `liveChunk`: the offset of the oldest byte live viewers may still hold (only ever moves forward); Infinity for none. */
+  liveHeldFrom?(): number;
   /**
    * The run's artifacts, found in its work directory after the process exited
    * (whatever its status) and before the outcome is known to the caller; called only
@@ -112,6 +117,7 @@ export function executeRun(spec: RunSpecification, workdir: string, transport: E
           readFile: (sha256) => transport.readFile(sha256),
           onStarted: (started) => transport.started(started),
           onLiveChunk: transport.liveChunk === undefined ? undefined : (_stream, chunk, offset) => transport.liveChunk?.(chunk, offset),
+          liveHeldFrom: transport.liveHeldFrom === undefined ? undefined : () => transport.liveHeldFrom?.() ?? Number.POSITIVE_INFINITY,
           prepareOutput: transport.prepareOutput === undefined ? undefined : (bytes) => transport.prepareOutput?.(bytes),
           onOutput: (batch) => transport.output([batch]),
           onOutputBatches: (batches) => transport.output(batches),

@@ -4,6 +4,7 @@
  * process runner reads output, signals and reports exits the same way for both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable, Duplex } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { findProcessesByEnvironment, killProcessGroup } from './process-group';
@@ -21,6 +22,8 @@ export interface LaunchCommand {
   workdir: string;
   /** The umask the script starts with, in octal (the server's own is stricter). */
   umask: string;
+  /** The writing end of the output channel (see output-channel.ts): the script's stdout and stderr. */
+  output: Socket;
 }
 
 /** How a started process ended, as the run reports it. */
@@ -33,8 +36,6 @@ export interface LaunchStatus {
 /** A started process. */
 export interface Launched {
   child: ChildProcess;
-  /** The one pipe carrying the script's stdout and stderr, in the order written. */
-  output: Readable;
   /** Whether processes of the run can outlive the main one (and must be looked for). */
   leftoversPossible: boolean;
   /** Sends a signal to every process of the run. False when there is nothing to signal. */
@@ -61,14 +62,13 @@ export function launchDirect(command: LaunchCommand, runId: string): Launched {
     cwd: command.workdir,
     env: command.env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', command.output, 'pipe'],
   });
   const diagnostics = collect(child.stderr);
   let released = false;
   const pid = child.pid;
   return {
     child,
-    output: child.stdout!,
     leftoversPossible: true,
     signal: (signal) => !released && pid !== undefined && killProcessGroup(pid, signal),
     exited: () => undefined,
@@ -112,7 +112,7 @@ export function launchSandboxed(settings: SandboxSettings, command: LaunchComman
     // Nothing of the server: the run's environment reaches the script over the control socket.
     env: {},
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', command.output, 'pipe', 'pipe', 'pipe'],
   });
   const diagnostics = collect(child.stderr);
   const control = child.stdio[3] as Duplex | null;
@@ -134,7 +134,6 @@ export function launchSandboxed(settings: SandboxSettings, command: LaunchComman
   const statusClosed = statusSocket ? new Promise<void>((resolve) => statusSocket.once('close', () => resolve())) : Promise.resolve();
   return {
     child,
-    output: child.stdout!,
     // The kernel ended every process of the sandbox when its init ended.
     leftoversPossible: false,
     signal: (signal) => {

@@ -13,6 +13,16 @@ export const LOW_WATER_BATCHES = 2;
 /** Full batches that are handed over without waiting for the flush interval. */
 export const MIN_DELIVERY_BATCHES = 2;
 /**
+ * Areas a fast run's reads filled and stored that wait in the pool for the live
+ * viewers' window to move past them before they are reused (see
+ * {@link OutputBatcher.readTarget}): at the window a run keeps unwatched or watched by
+ * pages (2 MiB), one or two.
+ */
+const WAITING_AREAS = 2;
+/** Size of the areas a slow writer's reads land in; a fast writer's are batch-sized, from the pool. */
+export const SMALL_AREA_BYTES = 64 * 1024;
+
+/**
  * Batch-sized buffers kept for the next batches, at most (in one pool for every run
  * of the process, see batch-buffers.ts): a fast writer's run fills a new one every
  * few milliseconds, and a fresh multi-megabyte buffer costs a page fault per 4 KiB on
@@ -20,7 +30,7 @@ export const MIN_DELIVERY_BATCHES = 2;
  * 220–280 ms, into reused ones 6 ms). About as many as one run can have in use at
  * once: the pressure bound's batches plus the delivery on its way.
  */
-export const SPARE_BUFFERS = HIGH_WATER_BATCHES + MIN_DELIVERY_BATCHES;
+export const SPARE_BUFFERS = HIGH_WATER_BATCHES + MIN_DELIVERY_BATCHES + WAITING_AREAS;
 
 /** What the batcher needs from its owner. */
 export interface OutputBatcherOptions {
@@ -44,8 +54,17 @@ export interface OutputBatcherOptions {
    * until the returned promise settles (see `deliver`).
    */
   prepare?(bytes: Buffer): unknown;
-  /** Sees every kept chunk synchronously, with its offset in the stored output. */
+  /**
+   * Sees every kept chunk synchronously, with its offset in the stored output. A chunk
+   * read in place (see {@link OutputBatcher.readTarget}) lies in a buffer that is
+   * reused once {@link liveHeldFrom} passed it: whoever keeps a chunk longer copies it.
+   */
   onLiveChunk?(stream: OutputStreamName, chunk: Buffer, offset: number): void;
+  /**
+   * With `onLiveChunk`: the offset of the oldest byte its receiver may still hold; it
+   * only ever moves forward. Absent or Infinity: it holds nothing.
+   */
+  liveHeldFrom?(): number;
   /** `true`: stop reading the pipes; `false`: read again. */
   onPressure(paused: boolean): void;
   /** Called once when storing failed (or {@link OutputBatcher.fail} was called). */
@@ -65,6 +84,31 @@ export interface OutputTotals {
 interface Piece {
   stream: OutputStreamName;
   bytes: Buffer;
+  /** The area the bytes were read into, when they were read in place. */
+  area?: Area;
+}
+
+/**
+ * A buffer reads land in (see {@link OutputBatcher.readTarget}). Batches sealed from it
+ * are views of it, so it is reused only when none of them is being stored any more,
+ * reads have moved on to another area, and live viewers can no longer hold its bytes.
+ */
+interface Area {
+  buffer: Buffer;
+  /** Bytes read into it so far. */
+  used: number;
+  /** Batches of it not yet stored (and prepared). */
+  batches: number;
+  /** Whether reads still land in it. */
+  current: boolean;
+  /** When the first read landed in it (ms, `performance.now()`); null before. */
+  firstReadAt: number | null;
+  /** Output offset after its last kept byte, once reads moved on. */
+  end: number;
+  /** From the pool (batch-sized): goes back there. */
+  pooled: boolean;
+  /** Read into, so its chunks went to live viewers (else a buffer {@link OutputBatcher.join} wrote, seen by nobody else). */
+  readInto: boolean;
 }
 
 /**
@@ -97,10 +141,13 @@ export class OutputBatcher {
   /** Batch-sized buffers: those of stored batches go back, for the next batches (see {@link SPARE_BUFFERS}). */
   private readonly buffers: BatchBufferPool;
   /**
-   * The batches {@link join} wrote into a buffer of its own, with that buffer: only these
-   * are reused (a chunk as read may be held elsewhere, by live viewers).
+   * The batches that are views of a buffer of the batcher's own (an area read into, or
+   * a buffer {@link join} wrote into), with that buffer: only these are reused (a chunk
+   * pushed may be held elsewhere, by live viewers).
    */
-  private readonly own = new WeakMap<Buffer, Buffer>();
+  private readonly own = new WeakMap<Buffer, Area>();
+  /** The area reads land in now (see {@link readTarget}). */
+  private area: Area | null = null;
 
   constructor(private readonly options: OutputBatcherOptions) {
     this.buffers = options.buffers ?? sharedBatchBuffers(options.maxBatchBytes, SPARE_BUFFERS);
@@ -119,15 +166,42 @@ export class OutputBatcher {
   /** Accepts one chunk as read from `stream`. */
   push(stream: OutputStreamName, chunk: Buffer): void {
     if (this.finishing || chunk.length === 0) return;
-    let kept = chunk;
+    this.accept(stream, this.keep(chunk));
+  }
+
+  /** The part of `chunk` within `maxOutputBytes`; the rest is counted as dropped. */
+  private keep(chunk: Buffer): Buffer {
     const limit = this.options.maxOutputBytes;
-    if (limit !== null && this.keptBytes + chunk.length > limit) {
-      // Read and drop rather than stop reading: a process must never block on a full pipe because of the cap.
-      kept = chunk.subarray(0, Math.max(0, limit - this.keptBytes));
-      this.droppedBytes += chunk.length - kept.length;
-    }
-    if (kept.length === 0) return;
-    this.accept(stream, kept);
+    if (limit === null || this.keptBytes + chunk.length <= limit) return chunk;
+    // Read and drop rather than stop reading: a process must never block on a full pipe because of the cap.
+    const kept = chunk.subarray(0, Math.max(0, limit - this.keptBytes));
+    this.droppedBytes += chunk.length - kept.length;
+    return kept;
+  }
+
+  /**
+   * Where the next read from the process should land: the free rest of the current
+   * area. Reading straight into the buffers batches are made of spares a copy of every
+   * byte and an allocation per read (see output-channel.ts). A slow writer's reads land
+   * in {@link SMALL_AREA_BYTES} areas; while a writer fills its areas at that much per
+   * flush interval or more, its next areas are batch-sized buffers from the pool. No
+   * batch spans two areas, so a batch is always a view, never a copy.
+   */
+  readTarget(): Buffer {
+    const area = this.area !== null && this.area.used < this.area.buffer.length ? this.area : this.nextArea();
+    return area.buffer.subarray(area.used);
+  }
+
+  /** `bytes`: what the last read put at the start of {@link readTarget}'s buffer. */
+  pushRead(bytes: Buffer): void {
+    const area = this.area;
+    if (area === null || bytes.length === 0) return;
+    area.firstReadAt ??= performance.now();
+    area.used += bytes.length;
+    if (this.finishing || this.failure !== null) return;
+    this.accept('stdout', this.keep(bytes), area);
+    // Reads go on in another area: what is open now is sealed, so no batch spans two.
+    if (area.used === area.buffer.length && this.openBytes > 0) this.seal(this.openBytes);
   }
 
   /** Starts handing batches over (until now they were only queued). */
@@ -172,16 +246,20 @@ export class OutputBatcher {
       this.idleWaiters.push(resolve);
       this.notifyIfIdle();
     });
+    // No more reads: the last area goes back too, once its batches are stored.
+    if (this.area !== null) this.leave(this.area);
+    this.area = null;
     if (this.failure !== null) throw this.failure.error;
     return { outputBytes: this.sealedBytes, droppedBytes: this.droppedBytes };
   }
 
-  private accept(stream: OutputStreamName, bytes: Buffer): void {
+  private accept(stream: OutputStreamName, bytes: Buffer, area?: Area): void {
+    if (bytes.length === 0) return;
     const offset = this.keptBytes;
     this.keptBytes += bytes.length;
     this.callLive(stream, bytes, offset);
     if (this.failure !== null) return;
-    this.open.push({ stream, bytes });
+    this.open.push(area === undefined ? { stream, bytes } : { stream, bytes, area });
     this.openBytes += bytes.length;
     this.pending += bytes.length;
     while (this.openBytes >= this.options.maxBatchBytes) this.seal(this.options.maxBatchBytes);
@@ -202,6 +280,7 @@ export class OutputBatcher {
   private seal(size: number): void {
     const parts: Buffer[] = [];
     const pieces: OutputBatch['pieces'] = [];
+    let area = this.open[0]?.area;
     let taken = 0;
     while (taken < size) {
       const piece = this.open[0];
@@ -209,11 +288,12 @@ export class OutputBatcher {
       const want = size - taken;
       let part = piece.bytes;
       if (part.length > want) {
-        this.open[0] = { stream: piece.stream, bytes: part.subarray(want) };
+        this.open[0] = { ...piece, bytes: part.subarray(want) };
         part = part.subarray(0, want);
       } else {
         this.open.shift();
       }
+      if (piece.area !== area) area = undefined;
       parts.push(part);
       taken += part.length;
       const last = pieces[pieces.length - 1];
@@ -221,7 +301,7 @@ export class OutputBatcher {
       else pieces.push({ stream: piece.stream, length: part.length });
     }
     this.openBytes -= taken;
-    const bytes = this.join(parts, taken);
+    const bytes = area !== undefined ? this.view(area, parts, taken) : this.join(parts, taken);
     const prepared = this.prepareBatch(bytes);
     this.queue.push({ offset: this.sealedBytes, bytes, pieces, ...(prepared === undefined ? {} : { prepared }) });
     this.sealedBytes += taken;
@@ -240,19 +320,71 @@ export class OutputBatcher {
     let at = 0;
     for (const part of parts) at += part.copy(buffer, at);
     const bytes = buffer.subarray(0, size);
-    this.own.set(bytes, buffer);
+    // Nobody else sees this buffer: it may be reused as soon as its batch is stored.
+    this.own.set(bytes, { buffer, used: size, batches: 1, current: false, firstReadAt: null, end: 0, pooled: true, readInto: false });
     return bytes;
   }
 
-  /** Gives the buffers of stored full batches back for the next ones (this run's or a later run's), once nothing reads them any more. */
+  /** Parts read one after the other into `area`, as one view of it. */
+  private view(area: Area, parts: Buffer[], size: number): Buffer {
+    const first = parts[0]!;
+    const bytes = Buffer.from(first.buffer, first.byteOffset, size);
+    area.batches++;
+    this.own.set(bytes, area);
+    return bytes;
+  }
+
+  /** The area the next reads land in, after the current one (full, or none yet). */
+  private nextArea(): Area {
+    const previous = this.area;
+    // A writer that filled its last area at a small area per flush interval or faster is fast:
+    // its batches are sealed by size, not by time. One that slowed down goes back to small areas.
+    const fast = previous !== null && previous.firstReadAt !== null && this.buffers.size > SMALL_AREA_BYTES &&
+      (performance.now() - previous.firstReadAt) * SMALL_AREA_BYTES < this.options.flushIntervalMs * previous.used;
+    if (previous !== null) this.leave(previous);
+    const area: Area = {
+      buffer: fast ? this.buffers.take() : Buffer.allocUnsafeSlow(SMALL_AREA_BYTES),
+      used: 0,
+      batches: 0,
+      current: true,
+      firstReadAt: null,
+      end: 0,
+      pooled: fast,
+      readInto: true,
+    };
+    this.area = area;
+    return area;
+  }
+
+  /** Reads no longer land in `area`: it goes back once its batches are stored. */
+  private leave(area: Area): void {
+    area.current = false;
+    area.end = this.keptBytes;
+    if (area.batches === 0) this.retire(area);
+  }
+
+  /**
+   * An area nothing of this batcher uses any more: back to the pool, to be taken once
+   * live viewers cannot hold its bytes (its chunks were theirs to see: their window
+   * has moved past it, or the run's feed is gone); a small one is left to the collector.
+   */
+  private retire(area: Area): void {
+    if (!area.pooled) return;
+    const heldFrom = this.options.liveHeldFrom;
+    if (!area.readInto || area.used === 0 || this.options.onLiveChunk === undefined) this.buffers.give(area.buffer);
+    else this.buffers.give(area.buffer, () => (heldFrom?.() ?? Number.POSITIVE_INFINITY) >= area.end);
+  }
+
+  /** Gives the buffers of stored batches back for the next ones (this run's or a later run's), once nothing reads them any more. */
   private recycle(batches: readonly OutputBatch[]): void {
     for (const batch of batches) {
-      const buffer = this.own.get(batch.bytes);
-      if (buffer === undefined) continue;
-      void Promise.resolve(batch.prepared).then(
-        () => this.buffers.give(buffer),
-        () => this.buffers.give(buffer),
-      );
+      const area = this.own.get(batch.bytes);
+      if (area === undefined) continue;
+      const done = (): void => {
+        area.batches--;
+        if (area.batches === 0 && !area.current) this.retire(area);
+      };
+      void Promise.resolve(batch.prepared).then(done, done);
     }
   }
 

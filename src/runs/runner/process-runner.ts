@@ -1,15 +1,18 @@
 /**
  * Runs one run's script as an operating-system process: fresh work directory, clean
- * environment, a sandbox of its own (or, opted out, its own process group), one pipe
- * for stdout and stderr read as bytes and handed over in batches with backpressure.
+ * environment, a sandbox of its own (or, opted out, its own process group), one
+ * channel for stdout and stderr read as bytes straight into the batches handed over,
+ * with backpressure.
  * It records nothing itself; see {@link RunnerHooks}.
  */
 import { mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { cleanUpAfterExit } from './exit-cleanup';
 import { resolveInterpreter } from './interpreter';
 import { launchDirect, launchSandboxed, type Launched } from './launch';
 import { OutputBatcher } from './output-batcher';
+import { openOutputChannel, type OutputChannel } from './output-channel';
 import { readProcessStartTicks } from './process-group';
 import { buildRunEnvironment } from './run-environment';
 import type { OutputBatch, ProcessExit, RunnerHooks, RunnerOptions, RunningProcess, RunSpec } from './runner.types';
@@ -82,30 +85,10 @@ export async function startProcess(
   const interpreter = await resolveInterpreter(spec.interpreter, env.PATH ?? '');
   if (interpreter.error !== undefined) return notStarted(interpreter.error);
 
-  const command = { interpreterPath: interpreter.path, argv0: spec.interpreter, scriptPath, args: spec.args, env, workdir, umask: settings.umask };
-  let launched: Launched;
-  try {
-    launched = sandbox !== null ? launchSandboxed(sandbox, command) : launchDirect(command, spec.runId);
-  } catch (error) {
-    // Thrown synchronously for arguments Node refuses, such as a NUL byte.
-    return notStarted(`cannot start ${spec.interpreter}: ${messageOf(error)}`);
-  }
-  if (launched.child.pid === undefined) {
-    // Node reports ENOENT/EACCES from spawn as an 'error' event.
-    const spawnFailed = launched.child;
-    const done = new Promise<ProcessExit>((resolve) => {
-      spawnFailed.once('error', (error) => resolve(notStartedExit(`cannot start ${sandbox !== null ? 'the sandbox (bwrap)' : spec.interpreter}: ${error.message}`)));
-    });
-    return { pid: null, signalGroup: () => false, done };
-  }
-  return supervise(launched, launched.child.pid, hooks, settings, scriptPath);
-}
-
-/** Reads the running process's output and cleans up after it. */
-function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings: Settings, scriptPath: string): RunningProcess {
-  const { child, output } = launched;
+  // The batcher exists before the process: the output channel reads into its buffers.
   let bytesRead = 0;
-
+  let reader: Socket | null = null;
+  let launched: Launched | null = null;
   const batcher = new OutputBatcher({
     flushIntervalMs: settings.flushIntervalMs,
     maxBatchBytes: settings.maxBatchBytes,
@@ -113,21 +96,67 @@ function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings
     deliver: (batches) => deliverAll(hooks, batches),
     prepare: hooks.prepareOutput === undefined ? undefined : (bytes) => hooks.prepareOutput?.(bytes),
     onLiveChunk: hooks.onLiveChunk === undefined ? undefined : (stream, chunk, offset) => hooks.onLiveChunk?.(stream, chunk, offset),
+    liveHeldFrom: hooks.liveHeldFrom === undefined ? undefined : () => hooks.liveHeldFrom?.() ?? Number.POSITIVE_INFINITY,
     onPressure: (paused) => {
-      if (paused) output.pause();
-      else output.resume();
+      if (paused) reader?.pause();
+      else reader?.resume();
     },
     // Output can no longer be stored (disk full, …): stop the run rather than lose output silently.
     onFailure: () => {
-      launched.signal('SIGKILL');
+      launched?.signal('SIGKILL');
     },
   });
+  let channel: OutputChannel;
+  try {
+    channel = await openOutputChannel({
+      target: () => batcher.readTarget(),
+      read: (bytes) => {
+        bytesRead += bytes.length;
+        batcher.pushRead(bytes);
+        return true;
+      },
+    });
+  } catch (error) {
+    return notStarted(`cannot open the run's output channel: ${messageOf(error)}`);
+  }
+  reader = channel.reader;
 
-  output.on('data', (chunk: Buffer) => {
-    bytesRead += chunk.length;
-    batcher.push('stdout', chunk);
-  });
-  // A read error ends the pipe ('close' follows); what was read is kept.
+  const command = { interpreterPath: interpreter.path, argv0: spec.interpreter, scriptPath, args: spec.args, env, workdir, umask: settings.umask, output: channel.writer };
+  try {
+    launched = sandbox !== null ? launchSandboxed(sandbox, command) : launchDirect(command, spec.runId);
+  } catch (error) {
+    channel.reader.destroy();
+    // Thrown synchronously for arguments Node refuses, such as a NUL byte.
+    return notStarted(`cannot start ${spec.interpreter}: ${messageOf(error)}`);
+  } finally {
+    // The process has its own copy (or none was made): ours would keep the channel open after it exits.
+    channel.writer.destroy();
+  }
+  if (launched.child.pid === undefined) {
+    channel.reader.destroy();
+    // Node reports ENOENT/EACCES from spawn as an 'error' event.
+    const spawnFailed = launched.child;
+    const done = new Promise<ProcessExit>((resolve) => {
+      spawnFailed.once('error', (error) => resolve(notStartedExit(`cannot start ${sandbox !== null ? 'the sandbox (bwrap)' : spec.interpreter}: ${error.message}`)));
+    });
+    return { pid: null, signalGroup: () => false, done };
+  }
+  return supervise(launched, launched.child.pid, { output: channel.reader, batcher, bytesRead: () => bytesRead }, hooks, settings, scriptPath);
+}
+
+/** The reading side of a run: the channel's reading end, and the batcher it reads into. */
+interface OutputSide {
+  output: Socket;
+  batcher: OutputBatcher;
+  bytesRead(): number;
+}
+
+/** Watches the running process and cleans up after it. */
+function supervise(launched: Launched, pid: number, side: OutputSide, hooks: RunnerHooks, settings: Settings, scriptPath: string): RunningProcess {
+  const { child } = launched;
+  const { output, batcher } = side;
+
+  // A read error ends the channel ('close' follows); what was read is kept.
   output.on('error', () => undefined);
   const pipesClosed = new Promise<void>((resolve) => output.once('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -155,7 +184,7 @@ function supervise(launched: Launched, pid: number, hooks: RunnerHooks, settings
     await cleanUpAfterExit({
       killGraceMs: launched.leftoversPossible ? settings.killGraceMs : 0,
       pipesClosed,
-      readState: () => ({ bytesRead, paused: batcher.isPaused }),
+      readState: () => ({ bytesRead: side.bytesRead(), paused: batcher.isPaused }),
       destroyPipes: () => output.destroy(),
       killLeftovers: () => launched.killLeftovers(),
     });

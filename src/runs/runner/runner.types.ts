@@ -88,8 +88,14 @@ export interface RunnerHooks {
    * batches before it. The result reaches `onOutput` as `batch.prepared`.
    */
   prepareOutput?(bytes: Buffer): unknown;
-  /** Called synchronously with every chunk as soon as it is read, for live viewers. Optional. */
+  /**
+   * Called synchronously with every chunk as soon as it is read, for live viewers.
+   * Optional. The chunk's buffer is reused once `liveHeldFrom()` passed it: copy what
+   * must be kept longer.
+   */
   onLiveChunk?(stream: OutputStreamName, chunk: Buffer, offset: number): void;
+  /** With `onLiveChunk`: the offset of the oldest byte its receiver may still hold (only ever moves forward); Infinity (the default) for none. */
+  liveHeldFrom?(): number;
 }
 
 /** A process being run. */
