@@ -127,6 +127,7 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
   private releaseIfUnused(feed: RunFeed): void {
     if (feed.local || feed.viewers.size > 0) return;
     feed.onSealed = null;
+    feed.release();
     this.feeds.delete(feed.runId);
   }
 }

@@ -25,13 +25,12 @@ export class OutputBytes {
    */
   async read(run: RunRecord, feed: RunFeed | undefined, from: number, to: number): Promise<Buffer> {
     const parts: Buffer[] = [];
-    let fromWindow = false;
     let at = from;
     while (at < to) {
       const live = feed?.slice(at, to);
       if (live && live.length > 0) {
-        parts.push(live);
-        fromWindow = true;
+        // A copy at once: the store is read (awaited) before the parts are joined.
+        parts.push(Buffer.from(live));
         at += live.length;
         continue;
       }
@@ -46,7 +45,7 @@ export class OutputBytes {
       }
       if (!progressed) break;
     }
-    return parts.length === 1 && !fromWindow ? parts[0] : Buffer.concat(parts);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
   /** Stored chunks from `from` on, as stored (for the API stream, which sends them as they are). */

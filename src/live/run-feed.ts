@@ -156,6 +156,18 @@ export class RunFeed {
     return this.openBytes > 0 ? this.openFrom : Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Lets go of every byte: the hub no longer keeps this feed. Whoever still holds it
+   * (a page being rendered) then finds nothing in the window and reads the store, and
+   * never a buffer the runner reused once the feed was gone.
+   */
+  release(): void {
+    this.frames.length = 0;
+    this.windowBytes = 0;
+    this.open = [];
+    this.openBytes = 0;
+  }
+
   /** Wakes every viewer (new output, or something else they should look at). */
   wakeViewers(): void {
     for (const viewer of this.viewers) viewer.wake();

@@ -160,6 +160,20 @@ describe('run feed', () => {
     assert.equal(feed.heldFrom, before);
   });
 
+  it('empties its window once the hub lets it go, so a page still holding it reads the store', async () => {
+    const hub = new LiveOutputHub();
+    hub.runStarting('r');
+    hub.publish('r', Buffer.from('live bytes\n'), 0);
+    await nextTurn();
+    const held = hub.feed('r')!;
+    assert.equal(held.slice(0, 4)?.toString(), 'live');
+    assert.equal(hub.heldFrom('r'), 0);
+    hub.runEnded('r');
+    assert.equal(hub.heldFrom('r'), Number.POSITIVE_INFINITY, 'nothing held once the feed is gone');
+    assert.equal(held.slice(0, 4), null, 'the feed a page kept holds nothing either');
+    assert.equal(held.heldFrom, Number.POSITIVE_INFINITY);
+  });
+
   it('counts a viewer attached for whole frames (the API stream) among those its feed joins chunks for, until it detaches', () => {
     const hub = new LiveOutputHub();
     const page = new Waker();

@@ -42,9 +42,9 @@ export interface OutputBatcherOptions {
    * Stores the batches waiting, in order (one or more, every one sealed since the
    * last delivery: storing them together takes one append where the store allows);
    * the next ones are handed over only after this settles. A batch's `bytes` are
-   * the caller's only until then (and until its `prepared` settled): the buffer of a
-   * batch of a quarter of `maxBatchBytes` or more is reused for a later one, so
-   * whatever keeps bytes longer copies them.
+   * the caller's only until then (and until its `prepared` settled): the buffer a
+   * batch lies in may be reused for a later one, so whatever keeps bytes longer
+   * copies them.
    */
   deliver(batches: OutputBatch[]): Promise<void>;
   /**
@@ -103,6 +103,8 @@ interface Area {
   current: boolean;
   /** When the first read landed in it (ms, `performance.now()`); null before. */
   firstReadAt: number | null;
+  /** Output offset of its first kept byte. */
+  start: number;
   /** Output offset after its last kept byte, once reads moved on. */
   end: number;
   /** From the pool (batch-sized): goes back there. */
@@ -321,7 +323,7 @@ export class OutputBatcher {
     for (const part of parts) at += part.copy(buffer, at);
     const bytes = buffer.subarray(0, size);
     // Nobody else sees this buffer: it may be reused as soon as its batch is stored.
-    this.own.set(bytes, { buffer, used: size, batches: 1, current: false, firstReadAt: null, end: 0, pooled: true, readInto: false });
+    this.own.set(bytes, { buffer, used: size, batches: 1, current: false, firstReadAt: null, start: 0, end: 0, pooled: true, readInto: false });
     return bytes;
   }
 
@@ -348,7 +350,8 @@ export class OutputBatcher {
       batches: 0,
       current: true,
       firstReadAt: null,
-      end: 0,
+      start: this.keptBytes,
+      end: this.keptBytes,
       pooled: fast,
       readInto: true,
     };
@@ -371,7 +374,8 @@ export class OutputBatcher {
   private retire(area: Area): void {
     if (!area.pooled) return;
     const heldFrom = this.options.liveHeldFrom;
-    if (!area.readInto || area.used === 0 || this.options.onLiveChunk === undefined) this.buffers.give(area.buffer);
+    // Bytes read beyond maxOutputBytes are not kept, so nobody saw them.
+    if (!area.readInto || area.end === area.start || this.options.onLiveChunk === undefined) this.buffers.give(area.buffer);
     else this.buffers.give(area.buffer, () => (heldFrom?.() ?? Number.POSITIVE_INFINITY) >= area.end);
   }
 

@@ -8,7 +8,7 @@
  * fast as `yes`, 100 MB meant thousands of allocations (each counted against V8's
  * external memory, so collections) and one more copy of every byte. A socket made
  * here can be read with `onread` into a buffer of our choosing (measured alone:
- * 100 MB read in 160–210 ms of CPU instead of 260–390 ms).
+ * 100 MB read in 150–230 ms of CPU instead of 260–390 ms).
  *
  * Node makes connected sockets only through a listener, so each channel is one
  * connection to a listener on a path in a directory of this process's own (mode
@@ -18,22 +18,45 @@
  * is closed (its path removed) before the process starts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** Bytes of the token that proves a connection to a channel's listener is this process's own. */
+const TOKEN_BYTES = 16;
+/** Connections with a wrong token a listener refuses before it gives up. */
+const MAX_STRANGERS = 8;
+/** How long pairing may take before the channel is given up (ms): it takes well under one here. */
+const PAIRING_TIMEOUT_MS = 5_000;
 
 /** Where this process's channel listeners live; made on first use, removed at exit. */
 let socketDir: string | null = null;
 let nextChannel = 0;
 
+/**
+ * A path for the next listener, in a directory that is still this process's own: a
+ * cleaner of old temporary files may remove it on a server idle for days, and someone
+ * else may then make one of the same name. So it is checked before each use (a
+ * directory, not a link, ours, 0700), and made anew otherwise.
+ */
 function channelPath(): string {
+  if (socketDir !== null && !isPrivateDirectory(socketDir)) socketDir = null;
   if (socketDir === null) {
     const dir = mkdtempSync(join(tmpdir(), 'endercompute-out-'));
     socketDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   return join(socketDir, `${nextChannel++}.sock`);
+}
+
+function isPrivateDirectory(path: string): boolean {
+  try {
+    const stat = lstatSync(path);
+    return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o777) === 0o700;
+  } catch {
+    return false;
+  }
 }
 
 /** How the reading end is read: into `target()`, then `read(bytes)` with the bytes that arrived there. */
@@ -50,34 +73,20 @@ export interface OutputChannel {
   writer: Socket;
 }
 
-/** Bytes of the token that proves a connection to a channel's listener is this process's own. */
-const TOKEN_BYTES = 16;
-/** Connections with a wrong token a listener refuses before it gives up. */
-const MAX_STRANGERS = 8;
-
 /**
  * Opens a channel whose reading end reads through `sink`.
  *
  * The reading end first sends a random token, and the listener takes the first
  * connection that sends it (see {@link listenForOwn}): its directory is this user's
- * alone, but a process of the same user that is not sandboxed could connect first, and
- * would otherwise be handed the run's output.
+ * alone, but another process of the same user could connect first, and would otherwise
+ * be handed the run's output.
  *
- * @throws Error (rejects) when the listener or the connection fails (no space for the
- *   path, too many open files), or when strangers kept connecting.
+ * @throws Error (rejects) when the temporary directory cannot hold the listener, the
+ *   connection fails (too many open files), strangers kept connecting, or pairing took
+ *   longer than {@link PAIRING_TIMEOUT_MS}.
  */
 export async function openOutputChannel(sink: ChannelReader): Promise<OutputChannel> {
-  try {
-    return await openAt(channelPath(), sink);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    // The directory went (a cleaner of old temporary files, on a server idle for days): a new one.
-    socketDir = null;
-    return openAt(channelPath(), sink);
-  }
-}
-
-async function openAt(path: string, sink: ChannelReader): Promise<OutputChannel> {
+  const path = channelPath();
   const token = randomBytes(TOKEN_BYTES);
   const listener = await listenForOwn(path, token);
   const reader = connect({
@@ -87,7 +96,11 @@ async function openAt(path: string, sink: ChannelReader): Promise<OutputChannel>
       callback: (length, buffer) => sink.read(Buffer.from(buffer.buffer, buffer.byteOffset, length)),
     },
   });
-  const failed = new Promise<never>((_, reject) => reader.once('error', reject));
+  let timer: NodeJS.Timeout | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    reader.once('error', reject);
+    timer = setTimeout(() => reject(new Error(`the output channel was not paired within ${PAIRING_TIMEOUT_MS / 1000} s`)), PAIRING_TIMEOUT_MS);
+  });
   reader.write(token);
   try {
     const writer = await Promise.race([listener.accepted, failed]);
@@ -95,7 +108,28 @@ async function openAt(path: string, sink: ChannelReader): Promise<OutputChannel>
   } catch (error) {
     listener.close();
     reader.destroy();
+    // Ours may still be accepted after all: nobody will use it.
+    listener.accepted.then((late) => late.destroy(), () => undefined);
     throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether this process can open output channels: null when it can, else what to do.
+ * Called at start, so that an unusable temporary directory (missing, read-only, full)
+ * stops the server or job server with a clear message rather than failing every run.
+ */
+export async function outputChannelProblem(): Promise<string | null> {
+  try {
+    const channel = await openOutputChannel({ target: () => Buffer.alloc(64), read: () => true });
+    channel.writer.destroy();
+    channel.reader.destroy();
+    return null;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return `cannot open the channel runs write their output into, in the temporary directory ${tmpdir()} (${reason}); make it writable, or point TMPDIR at a writable directory`;
   }
 }
 
@@ -103,6 +137,7 @@ async function openAt(path: string, sink: ChannelReader): Promise<OutputChannel>
 export interface OwnListener {
   /** The first connection that sent the token, paused, with nothing read beyond it; the listener is closed by then. */
   accepted: Promise<Socket>;
+  /** Stops listening (removing the path) and closes every connection not accepted. */
   close(): void;
 }
 
@@ -116,6 +151,7 @@ export interface OwnListener {
 export function listenForOwn(path: string, token: Buffer): Promise<OwnListener> {
   // The process's end is never read here, beyond the token.
   const server = createServer({ pauseOnConnect: true });
+  const unproven = new Set<Socket>();
   let strangers = 0;
   let settled = false;
   let accept: (socket: Socket) => void = () => undefined;
@@ -130,9 +166,13 @@ export function listenForOwn(path: string, token: Buffer): Promise<OwnListener> 
     settled = true;
     // Closing the listener removes its path: nobody else can connect.
     server.close();
+    for (const socket of unproven) socket.destroy();
+    unproven.clear();
   };
   server.on('connection', (socket) => {
+    unproven.add(socket);
     readToken(socket).then((sent) => {
+      unproven.delete(socket);
       if (!settled && sent !== null && sent.length === token.length && timingSafeEqual(sent, token)) {
         close();
         accept(socket);
@@ -143,7 +183,10 @@ export function listenForOwn(path: string, token: Buffer): Promise<OwnListener> 
         close();
         refuse(new Error(`${strangers} connections to the output channel's listener were not this server's`));
       }
-    }, () => socket.destroy());
+    }, () => {
+      unproven.delete(socket);
+      socket.destroy();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', (error) => {
@@ -164,6 +207,7 @@ function readToken(socket: Socket): Promise<Buffer | null> {
       socket.pause();
       socket.off('data', onData);
       socket.off('end', onEnd);
+      socket.off('close', onEnd);
       socket.off('error', reject);
       resolve(value);
     };
@@ -176,6 +220,8 @@ function readToken(socket: Socket): Promise<Buffer | null> {
     const onEnd = (): void => done(null);
     socket.on('data', onData);
     socket.once('end', onEnd);
+    // Destroyed while waiting (the listener closed): settles too.
+    socket.once('close', onEnd);
     socket.once('error', reject);
     socket.resume();
   });
