@@ -99,18 +99,17 @@ interface Area {
   used: number;
   /** Batches of it not yet stored (and prepared). */
   batches: number;
-  /** Whether reads still land in it. */
-  current: boolean;
   /** When the first read landed in it (ms, `performance.now()`); null before. */
   firstReadAt: number | null;
-  /** Output offset of its first kept byte. */
+  /**
+   * Output offsets of its first kept byte and after its last (once reads moved on). Equal
+   * when none of its bytes went to live viewers: a buffer {@link OutputBatcher.join}
+   * wrote, or reads beyond `maxOutputBytes`.
+   */
   start: number;
-  /** Output offset after its last kept byte, once reads moved on. */
   end: number;
   /** From the pool (batch-sized): goes back there. */
   pooled: boolean;
-  /** Read into, so its chunks went to live viewers (else a buffer {@link OutputBatcher.join} wrote, seen by nobody else). */
-  readInto: boolean;
 }
 
 /**
@@ -148,7 +147,7 @@ export class OutputBatcher {
    * pushed may be held elsewhere, by live viewers).
    */
   private readonly own = new WeakMap<Buffer, Area>();
-  /** The area reads land in now (see {@link readTarget}). */
+  /** The area reads land in now (see {@link readTarget}); the only one not handed back when its batches are stored. */
   private area: Area | null = null;
 
   constructor(private readonly options: OutputBatcherOptions) {
@@ -249,8 +248,9 @@ export class OutputBatcher {
       this.notifyIfIdle();
     });
     // No more reads: the last area goes back too, once its batches are stored.
-    if (this.area !== null) this.leave(this.area);
+    const last = this.area;
     this.area = null;
+    if (last !== null) this.leave(last);
     if (this.failure !== null) throw this.failure.error;
     return { outputBytes: this.sealedBytes, droppedBytes: this.droppedBytes };
   }
@@ -323,7 +323,7 @@ export class OutputBatcher {
     for (const part of parts) at += part.copy(buffer, at);
     const bytes = buffer.subarray(0, size);
     // Nobody else sees this buffer: it may be reused as soon as its batch is stored.
-    this.own.set(bytes, { buffer, used: size, batches: 1, current: false, firstReadAt: null, start: 0, end: 0, pooled: true, readInto: false });
+    this.own.set(bytes, { buffer, used: size, batches: 1, firstReadAt: null, start: 0, end: 0, pooled: true });
     return bytes;
   }
 
@@ -343,25 +343,25 @@ export class OutputBatcher {
     // its batches are sealed by size, not by time. One that slowed down goes back to small areas.
     const fast = previous !== null && previous.firstReadAt !== null && this.buffers.size > SMALL_AREA_BYTES &&
       (performance.now() - previous.firstReadAt) * SMALL_AREA_BYTES < this.options.flushIntervalMs * previous.used;
-    if (previous !== null) this.leave(previous);
+    if (previous !== null) {
+      this.area = null;
+      this.leave(previous);
+    }
     const area: Area = {
       buffer: fast ? this.buffers.take() : Buffer.allocUnsafeSlow(SMALL_AREA_BYTES),
       used: 0,
       batches: 0,
-      current: true,
       firstReadAt: null,
       start: this.keptBytes,
       end: this.keptBytes,
       pooled: fast,
-      readInto: true,
     };
     this.area = area;
     return area;
   }
 
-  /** Reads no longer land in `area`: it goes back once its batches are stored. */
+  /** Reads no longer land in `area` (it is not {@link area} any more): it goes back once its batches are stored. */
   private leave(area: Area): void {
-    area.current = false;
     area.end = this.keptBytes;
     if (area.batches === 0) this.retire(area);
   }
@@ -374,8 +374,7 @@ export class OutputBatcher {
   private retire(area: Area): void {
     if (!area.pooled) return;
     const heldFrom = this.options.liveHeldFrom;
-    // Bytes read beyond maxOutputBytes are not kept, so nobody saw them.
-    if (!area.readInto || area.end === area.start || this.options.onLiveChunk === undefined) this.buffers.give(area.buffer);
+    if (area.end === area.start || this.options.onLiveChunk === undefined) this.buffers.give(area.buffer);
     else this.buffers.give(area.buffer, () => (heldFrom?.() ?? Number.POSITIVE_INFINITY) >= area.end);
   }
 
@@ -386,7 +385,7 @@ export class OutputBatcher {
       if (area === undefined) continue;
       const done = (): void => {
         area.batches--;
-        if (area.batches === 0 && !area.current) this.retire(area);
+        if (area.batches === 0 && area !== this.area) this.retire(area);
       };
       void Promise.resolve(batch.prepared).then(done, done);
     }
