@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expectJson } from '../support/server-process';
+import { waitForRun } from '../support/rest';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 
@@ -72,6 +73,8 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
         assert.ok(field in first.content, `version content has ${field}`);
       }
       assert.equal((await t.request(`/api/jobs/${job.id}/versions/2`)).status, 404, 'the admission is no version');
+      // The run's own events must not land in the next test's "nothing recorded" window.
+      await waitForRun(t, run.id);
     });
 
     it('restores a version as a new version equal to it, honouring If-Match', async () => {
