@@ -29,7 +29,9 @@ FROM node:${NODE_VERSION}-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/*
+# GLIBC_TUNABLES: what `npm run start:prod` sets (see the README, "Operating EnderCompute").
 ENV NODE_ENV=production \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
     HOST=0.0.0.0 \
     PORT=3000 \
     ENDERCOMPUTE_DATA_DIR=/data

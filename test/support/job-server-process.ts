@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_ENTRY } from './cli';
-import { eventually } from './server-process';
+import { eventually, productionLaunch } from './server-process';
 
 export interface JobServerProcess {
   child: ChildProcess;
@@ -33,7 +33,8 @@ export interface JobServerOptions {
 
 /**
  * Starts `endercompute runner` (the built CLI) as a person would on another machine,
- * the token in ENDERCOMPUTE_RUNNER_TOKEN, and resolves once it says it is a job server.
+ * the token in ENDERCOMPUTE_RUNNER_TOKEN and the environment the README's systemd unit
+ * gives it (what `npm run start:prod` sets), and resolves once it says it is a job server.
  */
 export async function startJobServer(options: JobServerOptions): Promise<JobServerProcess> {
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'endercompute-jobserver-'));
@@ -42,7 +43,7 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
   if (options.maxConcurrent !== undefined) args.push('--max-concurrent', String(options.maxConcurrent));
   if (options.name !== undefined) args.push('--name', options.name);
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', ENDERCOMPUTE_RUNNER_TOKEN: options.token, ...options.env },
+    env: { ...productionLaunch().env, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', ENDERCOMPUTE_RUNNER_TOKEN: options.token, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let printed = '';

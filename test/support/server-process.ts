@@ -48,11 +48,12 @@ export const TEST_KEY = 'test-key-0123456789abcdef';
 
 /**
  * The environment a test server starts with: nothing of this process but PATH and
- * HOME, a free port on loopback, the data dir, the key (null: let it generate one),
- * then `env`.
+ * HOME, what `npm run start:prod` sets, a free port on loopback, the data dir, the key
+ * (null: let it generate one), then `env`.
  */
 export function serverEnvironment(dataDir: string, key: string | null, env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
+    ...productionLaunch().env,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
     LANG: 'C.UTF-8',
@@ -65,15 +66,23 @@ export function serverEnvironment(dataDir: string, key: string | null, env: Reco
 }
 
 /**
- * The flags Node is given by `npm run start:prod` (package.json), so that memory is
- * measured on the server as it is started (it depends on them: `--max-semi-space-size`, `--max-old-space-size`,
- * `--heap-growing-percent`).
+ * How `npm run start:prod` (package.json) starts the server: the environment it sets
+ * (`GLIBC_TUNABLES`) and the flags Node is given, so that memory and output speed are
+ * measured on the server as it is started (they depend on them: `--max-semi-space-size`,
+ * `--max-old-space-size`, `--heap-growing-percent`, and malloc's transparent huge pages).
  */
-export function productionNodeFlags(): string[] {
+export function productionLaunch(): { env: Record<string, string>; flags: string[] } {
   const scripts = (JSON.parse(readFileSync(resolve(__dirname, '../../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const match = /^node((?:\s+--\S+)*)\s+dist\/server\/main\.js$/.exec(scripts['start:prod'] ?? '');
-  if (!match) throw new Error(`package.json's start:prod is not "node [--flags] dist/server/main.js": ${scripts['start:prod']}`);
-  return match[1].trim().split(/\s+/).filter((flag) => flag !== '');
+  const match = /^((?:[A-Z_][A-Z0-9_]*=\S+\s+)*)node((?:\s+--\S+)*)\s+dist\/server\/main\.js$/.exec(scripts['start:prod'] ?? '');
+  if (!match) throw new Error(`package.json's start:prod is not "[NAME=value ...] node [--flags] dist/server/main.js": ${scripts['start:prod']}`);
+  const words = (text: string): string[] => text.trim().split(/\s+/).filter((word) => word !== '');
+  const env = Object.fromEntries(words(match[1]).map((assignment) => [assignment.slice(0, assignment.indexOf('=')), assignment.slice(assignment.indexOf('=') + 1)]));
+  return { env, flags: words(match[2]) };
+}
+
+/** The Node flags of {@link productionLaunch}. */
+export function productionNodeFlags(): string[] {
+  return productionLaunch().flags;
 }
 
 /**
