@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { getJson, postJson } from '../support/rest';
 import { runServerUntilExit, type ServerExit } from '../support/server-exit';
-import { type ServerProcess, startServer } from '../support/server-process';
+import { eventually, type ServerProcess, startServer } from '../support/server-process';
 
 const PAGE = 65_536;
 
@@ -131,7 +131,8 @@ describe('A damaged embedded log at start', () => {
     const body = (await answer.json()) as { message: string };
     assert.match(body.message, new RegExp(`^The event log ${log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(SQLite: .+\\)\\. Stop the server and restore the file from a backup`));
     assert.equal((await fetch(`${server.url}/api/health`)).status, 503);
-    assert.ok(server.output().includes(body.message), 'told on stderr too');
+    // Told on stderr too, which reaches this process apart from the answer.
+    await eventually(async () => (server.output().includes(body.message) ? true : undefined), 5_000, 'the message on stderr');
     assert.doesNotMatch(server.output(), /\n\s+at /);
   });
 

@@ -77,6 +77,9 @@ describe('the minimum free disk space (built server on a 64 MiB tmpfs, minimum 2
     await pastOneCheck();
     const again = await postJson<RunWithWait>(server, `/api/jobs/${jobId}/runs`, { args: ['again'] }, 202);
     await eventually(async () => ((await getJson<RunWithWait>(server, `/api/runs/${again.id}`)).waitingFor !== null ? true : undefined), 15_000, 'the second hold');
+    // The warning is written when the hold begins, but it reaches this process through the
+    // server's stdout, which may be read after the answer that showed the hold.
+    await eventually(async () => (warnings() >= 2 ? true : undefined), 5_000, 'the second warning');
     assert.equal(warnings(), 2);
     await onServerDisk(server, `rm -f ${filler}`);
     assert.equal((await waitForRun(server, again.id, 20_000)).status, 'succeeded');

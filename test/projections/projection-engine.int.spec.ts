@@ -296,7 +296,8 @@ describe('The projection engine and its database', () => {
     });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    // 'close', not 'exit': the output is read to its end by then.
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
     assert.equal(signal, 'SIGKILL', `the child was killed inside a transaction (exit ${code}, output ${out})`);
     assert.match(out, /caught up 40/);
     assert.doesNotMatch(out, /applied/);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
-import { expectJson, type ServerProcess, startServer } from '../support/server-process';
+import { exitedAndRead, expectJson, type ServerProcess, startServer } from '../support/server-process';
 
 const TOOL = resolve(__dirname, '../../src/tools/rebuild-projections.js');
 
@@ -20,7 +20,7 @@ function runTool(args: string[], env: Record<string, string> = {}): Promise<{ co
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return new Promise((done) => child.on('exit', (code) => done({ code, out, err })));
+  return exitedAndRead(child).then((code) => ({ code, out, err }));
 }
 
 async function names(server: ServerProcess): Promise<string[]> {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_ENTRY } from './cli';
-import { eventually, productionLaunch } from './server-process';
+import { eventually, exitedAndRead, productionLaunch } from './server-process';
 
 export interface JobServerProcess {
   child: ChildProcess;
@@ -49,7 +49,7 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
   let printed = '';
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = exitedAndRead(child);
   const ended = { done: false };
   void exited.then(() => (ended.done = true));
   await eventually(async () => {

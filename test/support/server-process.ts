@@ -46,6 +46,27 @@ export interface ServerProcess {
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
 
+/** How long after its exit a child's stdout and stderr may stay open (held by a descendant) before it counts as read. */
+const STDIO_GRACE_MS = 2_000;
+
+/**
+ * Resolves with the child's exit code once it exited and everything it printed was
+ * read: `'exit'` can come before the last of its output, and a test reading the
+ * output at once would miss lines the child wrote just before it ended. A
+ * descendant holding stdout or stderr open keeps `'close'` away: then
+ * {@link STDIO_GRACE_MS} after the exit.
+ */
+export function exitedAndRead(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    let grace: NodeJS.Timeout | undefined;
+    child.once('close', (code) => {
+      clearTimeout(grace);
+      resolve(code);
+    });
+    child.once('exit', (code) => (grace = setTimeout(() => resolve(code), STDIO_GRACE_MS)));
+  });
+}
+
 /**
  * The environment a test server starts with: nothing of this process but PATH and
  * HOME, what `npm run start:prod` sets, a free port on loopback, the data dir, the key
@@ -104,7 +125,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   let printed = '';
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const exited = exitedAndRead(child).then(() => undefined);
 
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`The server did not start in time:\n${printed}`)), 30_000);
@@ -120,7 +141,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
       }
     };
     child.stdout?.on('data', check);
-    child.once('exit', (code) => {
+    void exitedAndRead(child).then((code) => {
       clearTimeout(timer);
       reject(new Error(`The server exited with ${code} before serving:\n${printed}`));
     });
@@ -251,6 +272,6 @@ export function onServerDisk(server: ServerProcess, command: string): Promise<st
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.once('exit', (code) => (code === 0 ? resolveRun(out) : reject(new Error(`${command} failed (${code}): ${err}`))));
+    void exitedAndRead(child).then((code) => (code === 0 ? resolveRun(out) : reject(new Error(`${command} failed (${code}): ${err}`))));
   });
 }
