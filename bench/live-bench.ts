@@ -209,7 +209,6 @@ function countStreamBytes(server: ServerProcess, runId: string, agent: Agent): P
         tail = chunk.length >= TAIL_BYTES ? chunk.subarray(chunk.length - TAIL_BYTES) : Buffer.concat([tail, chunk]).subarray(-TAIL_BYTES);
       });
       response.on('end', () => {
-        // A 4 KiB tail may begin inside a multi-byte character; the ids are ASCII.
         const ids = [...tail.toString('latin1').matchAll(/^id: (\d+)$/gm)];
         resolve(ids.length > 0 ? Number(ids[ids.length - 1][1]) : 0);
       });

@@ -39,7 +39,7 @@ import { join } from 'node:path';
 import { EsdbEventStore } from '../src/event-store/esdb-event-store';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { startEsdbDouble } from '../test/esdb-double/esdb-double';
-import { productionNodeFlags, SERVER_ENTRY, serverEnvironment } from '../test/support/server-process';
+import { exitedAndRead, productionNodeFlags, SERVER_ENTRY, serverEnvironment } from '../test/support/server-process';
 import type { ReadAllFigures } from './read-all';
 import { seedLog, type SeededLog, type SeedOptions } from './seed-log';
 import { median, ms, percentile, ratio, report } from './stats';
@@ -262,7 +262,7 @@ async function rawReadRate(target: string): Promise<RawRead> {
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const code = await exitedAndRead(child);
   if (code !== 0) throw new Error(`Reading the log failed (${code}): ${err}`);
   const figures = JSON.parse(out) as ReadAllFigures;
   return { perSec: figures.events / figures.seconds, perCpuSec: figures.events / figures.cpuSeconds };

@@ -54,7 +54,8 @@ const STDIO_GRACE_MS = 2_000;
  * read: `'exit'` can come before the last of its output, and a test reading the
  * output at once would miss lines the child wrote just before it ended. A
  * descendant holding stdout or stderr open keeps `'close'` away: then
- * {@link STDIO_GRACE_MS} after the exit.
+ * {@link STDIO_GRACE_MS} after the exit. Call it right after `spawn`: for a child
+ * that has already closed, it never resolves.
  */
 export function exitedAndRead(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
@@ -91,6 +92,7 @@ export function serverEnvironment(dataDir: string, key: string | null, env: Reco
  * (`GLIBC_TUNABLES`) and the flags Node is given, so that memory and output speed are
  * measured on the server as it is started (they depend on them: `--max-semi-space-size`,
  * `--max-old-space-size`, `--heap-growing-percent`, and malloc's transparent huge pages).
+ * Assignments are read as `NAME=value` words, without shell quoting.
  */
 export function productionLaunch(): { env: Record<string, string>; flags: string[] } {
   const scripts = (JSON.parse(readFileSync(resolve(__dirname, '../../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
