@@ -42,6 +42,7 @@ import { REMOTE_RUNS_CONTROLLERS, REMOTE_RUNS_PROVIDERS } from './runs/remote/re
 import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
+import { requireOutputChannel } from './runs/runner/output-channel';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { OnlineRunners } from './runners/online-runners';
 import { RunnerPresence } from './runners/runner-presence';
@@ -107,8 +108,14 @@ export class AppModule {
         ProjectionLag,
         Metrics,
         HealthDetailsReader,
-        // Chosen (and proven to work) once, before anything can start a run.
-        { provide: RunSandbox, useFactory: () => selectSandbox(config) },
+        // Chosen (and proven to work) once, before anything can start a run; so is the channel every run writes into.
+        {
+          provide: RunSandbox,
+          useFactory: async () => {
+            await requireOutputChannel();
+            return selectSandbox(config);
+          },
+        },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         { provide: APP_PIPE, useClass: DtoValidationPipe },

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { SERVER_ENTRY, serverEnvironment, TEST_KEY } from './server-process';
+import { exitedAndRead, SERVER_ENTRY, serverEnvironment, TEST_KEY } from './server-process';
 
 /** How a server process that was expected to refuse to start ended. */
 export interface ServerExit {
@@ -28,18 +28,9 @@ export async function runServerUntilExit(dataDir: string, env: Record<string, st
       child.kill('SIGKILL');
       reject(new Error(`The server was expected to exit but kept running:\n${stdout}${stderr}`));
     }, timeoutMs);
-    child.once('exit', (code, signal) => {
+    void exitedAndRead(child).then((code) => {
       clearTimeout(timer);
-      // 'exit' can come before the pipes are drained: wait for them to close.
-      let open = 2;
-      const done = (): void => {
-        open -= 1;
-        if (open === 0) resolve({ code, signal, stdout, stderr });
-      };
-      if (child.stdout.readableEnded) done();
-      else child.stdout.once('close', done);
-      if (child.stderr.readableEnded) done();
-      else child.stderr.once('close', done);
+      resolve({ code, signal: child.signalCode, stdout, stderr });
     });
   });
 }

@@ -3,7 +3,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AppConfig } from '../../config/app-config';
 import { resolveInterpreter } from '../runner/interpreter';
-import { outputChannelProblem } from '../runner/output-channel';
 import { startProcess } from '../runner/process-runner';
 import type { SandboxSettings } from '../runner/sandbox';
 
@@ -31,15 +30,8 @@ const INSTALL_HINT = 'install bubblewrap (Debian/Ubuntu: apt-get install bubblew
  * - `none`: no sandbox, with a warning;
  * - `bwrap`: the sandbox, or an Error saying what is wrong and how to fix it;
  * - `auto`: the sandbox where it works, otherwise none with a warning saying why.
- *
- * First it checks that runs' output channels can be opened (see output-channel.ts).
- *
- * @throws Error when they cannot, with what to do.
  */
 export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
-  // Not the sandbox's business, but what every run needs, sandboxed or not: found here, at start.
-  const channel = await outputChannelProblem();
-  if (channel !== null) throw new Error(`Runs cannot be started: ${channel}`);
   if (config.sandboxMode === 'none') {
     return { kind: 'none', settings: null, warning: 'ENDERCOMPUTE_SANDBOX=none: jobs run as the server\'s user with access to its files, keys and processes' };
   }

@@ -117,19 +117,20 @@ export async function openOutputChannel(sink: ChannelReader): Promise<OutputChan
 }
 
 /**
- * Whether this process can open output channels: null when it can, else what to do.
- * Called at start, so that an unusable temporary directory (missing, read-only, full)
- * stops the server or job server with a clear message rather than failing every run.
+ * Checks, at start, that this process can open output channels, so that an unusable
+ * temporary directory (missing, read-only, full) stops the server or job server with
+ * a clear message rather than failing every run.
+ *
+ * @throws Error saying which directory and what to do.
  */
-export async function outputChannelProblem(): Promise<string | null> {
+export async function requireOutputChannel(): Promise<void> {
   try {
     const channel = await openOutputChannel({ target: () => Buffer.alloc(64), read: () => true });
     channel.writer.destroy();
     channel.reader.destroy();
-    return null;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return `cannot open the channel runs write their output into, in the temporary directory ${tmpdir()} (${reason}); make it writable, or point TMPDIR at a writable directory`;
+    throw new Error(`Runs cannot be started: cannot open the channel runs write their output into, in the temporary directory ${tmpdir()} (${reason}); make it writable, or point TMPDIR at a writable directory`);
   }
 }
 
