@@ -11,14 +11,14 @@
  * 100 MB read in 150–230 ms of CPU instead of 260–390 ms).
  *
  * Node makes connected sockets only through a listener, so each channel is one
- * connection to a listener on a path in a directory of this process's own (mode
+ * connection to a listener on a path in a new directory of this process's own (mode
  * 0700, under the system's temporary directory: socket paths are limited to about
  * 100 bytes, and a data dir's path may be longer; a sandboxed run has a `/tmp` of its
  * own). The listener takes exactly one connection, the one that proves to be ours, and
- * is closed (its path removed) before the process starts.
+ * is closed, its directory removed, before the process starts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,32 +30,79 @@ const MAX_STRANGERS = 8;
 /** How long pairing may take before the channel is given up (ms): it takes well under one here. */
 const PAIRING_TIMEOUT_MS = 5_000;
 
-/** Where this process's channel listeners live; made on first use, removed at exit. */
-let socketDir: string | null = null;
-let nextChannel = 0;
+/** What a listener's directory is called: this, the pid of the process that made it, a dash, a random suffix. */
+const DIR_PREFIX = 'endercompute-out-';
+const OWNED_DIR = new RegExp(`^${DIR_PREFIX}(\\d+)-`);
+/**
+ * How long a dead process's directory must have been left unchanged before it is
+ * removed (ms): making the listener's socket changes it, and pairing takes at most
+ * {@link PAIRING_TIMEOUT_MS}, so a directory still in use (by a process whose pid this
+ * one cannot see, on a /tmp shared across containers) is never taken from a pairing.
+ */
+const ABANDONED_AFTER_MS = 60_000;
+/** Whether this process has looked for directories that dead processes left (once, at its first channel). */
+let swept = false;
 
 /**
- * A path for the next listener, in a directory that is still this process's own: a
- * cleaner of old temporary files may remove it on a server idle for days, and someone
- * else may then make one of the same name. So it is checked before each use (a
- * directory, not a link, ours, 0700), and made anew otherwise.
+ * A new directory (0700: nobody else can have put anything in it) for one listener.
+ * {@link openOutputChannel} removes it once paired, so it exists only while a run's
+ * start pairs its channel: a process stopped in any way leaves none, except one
+ * killed during those milliseconds, whose directory the next start removes.
  */
-function channelPath(): string {
-  if (socketDir !== null && !isPrivateDirectory(socketDir)) socketDir = null;
-  if (socketDir === null) {
-    const dir = mkdtempSync(join(tmpdir(), 'endercompute-out-'));
-    socketDir = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+function listenerDirectory(): string {
+  if (!swept) {
+    swept = true;
+    removeAbandonedDirectories(tmpdir());
   }
-  return join(socketDir, `${nextChannel++}.sock`);
+  return mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
 }
 
-function isPrivateDirectory(path: string): boolean {
+/** Whether `path` is a directory (not a link) of this user's, 0700, unchanged for {@link ABANDONED_AFTER_MS}. */
+function isAbandonable(path: string): boolean {
   try {
     const stat = lstatSync(path);
-    return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o777) === 0o700;
+    return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o777) === 0o700 && Date.now() - stat.mtimeMs >= ABANDONED_AFTER_MS;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Removes, from `parent`, the channel directories of processes that are gone: a server
+ * or job server killed outright (SIGKILL, a crash, the power) never ran its exit hook,
+ * and would leave one per start. Only directories that are this user's, 0700, named
+ * with a pid no process has, and unchanged for {@link ABANDONED_AFTER_MS}; others (and
+ * directories of earlier versions, named without a pid) are left alone. Best effort:
+ * what cannot be read or removed stays.
+ */
+export function removeAbandonedDirectories(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const owner = OWNED_DIR.exec(name);
+    if (!owner || isAlive(Number(owner[1]))) continue;
+    const path = join(parent, name);
+    if (!isAbandonable(path)) continue;
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Left for the next start, or the system's cleaner of temporary files.
+    }
+  }
+}
+
+/** Whether a process with this pid exists (one of another user's answers EPERM: it exists). */
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -86,7 +133,17 @@ export interface OutputChannel {
  *   longer than {@link PAIRING_TIMEOUT_MS}.
  */
 export async function openOutputChannel(sink: ChannelReader): Promise<OutputChannel> {
-  const path = channelPath();
+  const dir = listenerDirectory();
+  try {
+    return await pair(join(dir, 'channel.sock'), sink);
+  } finally {
+    // The listener is closed by now (its path removed): nothing connects here again.
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Listens at `path`, connects the reading end to it, and resolves with the pair once the listener took it. */
+async function pair(path: string, sink: ChannelReader): Promise<OutputChannel> {
   const token = randomBytes(TOKEN_BYTES);
   const listener = await listenForOwn(path, token);
   const reader = connect({
