@@ -68,14 +68,14 @@ function isAbandonable(path: string): boolean {
 }
 
 /**
- * Removes, from `parent`, the channel directories of processes that are gone: a server
- * or job server killed outright (SIGKILL, a crash, the power) never ran its exit hook,
- * and would leave one per start. Only directories that are this user's, 0700, named
- * with a pid no process has, and unchanged for {@link ABANDONED_AFTER_MS}; others (and
- * directories of earlier versions, named without a pid) are left alone. Best effort:
- * what cannot be read or removed stays.
+ * Removes, from `parent`, the channel directories of processes that are gone: one
+ * killed outright (SIGKILL, a crash, the power) while it paired a channel. Only
+ * directories that are this user's, 0700, named with a pid no process has, and
+ * unchanged for {@link ABANDONED_AFTER_MS}; others (and directories of earlier
+ * versions, named without a pid) are left alone. Best effort: what cannot be read or
+ * removed stays.
  */
-export function removeAbandonedDirectories(parent: string): void {
+function removeAbandonedDirectories(parent: string): void {
   let names: string[];
   try {
     names = readdirSync(parent);
