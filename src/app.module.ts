@@ -108,11 +108,12 @@ export class AppModule {
         ProjectionLag,
         Metrics,
         HealthDetailsReader,
-        // Chosen (and proven to work) once, before anything can start a run; so is the channel every run writes into.
+        // Chosen (and proven to work) once, before anything can start a run; so is the channel every run writes
+        // into, on a server that executes runs (one without a local runner needs no temporary directory).
         {
           provide: RunSandbox,
           useFactory: async () => {
-            await requireOutputChannel();
+            if (config.localRunner) await requireOutputChannel();
             return selectSandbox(config);
           },
         },
