@@ -10,13 +10,14 @@
  * answers the offset it holds, so each byte is stored once and in order.
  */
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, existsSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { constants, createReadStream, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { executeRun, failedOutcome, type Execution, type ExecutionSettings, type ExecutionTransport, type RunOutcome } from '../runs/runner/execute-run';
 import type { ArtifactCollection } from '../runs/runner/artifact-collector';
 import type { ProcessStarted } from '../runs/runner/runner.types';
+import { removeTree } from '../shared/remove-tree';
 import { OffsetAnswer, Refused, RunGone, RunnerClient, TokenRefused, Unreachable, UPLOAD_BYTES, type ClaimedSpec, type WantedRun } from './runner-client';
 import { Backoff } from './backoff';
 import { endLeftoverRuns, findLeftoverRuns, forgetStart, markStarted, type LeftoverRun } from './leftover-runs';
@@ -69,10 +70,9 @@ export class JobServer {
       maxConcurrent: options.maxConcurrent,
       running: [...this.runs.keys()],
     }));
-    // The work directories an earlier process left belong to runs that ended with it: gone. Their spools stay until
-    // each such run is reported (see leftover-runs.ts). The input file cache (files/) stays: its files are checked
-    // against their sha256 on every use.
-    rmSync(join(options.workDir, 'work'), { recursive: true, force: true });
+    // The work directories an earlier process left belong to runs that ended with it: removed by run(). Their spools
+    // stay until each such run is reported (see leftover-runs.ts). The input file cache (files/) stays: its files are
+    // checked against their sha256 on every use.
     for (const folder of ['work', 'spool', 'files']) mkdirSync(join(options.workDir, folder), { recursive: true, mode: 0o700 });
     this.leftovers = findLeftoverRuns(join(options.workDir, 'spool'), (runId) => SAFE_RUN_ID.test(runId));
   }
@@ -82,6 +82,7 @@ export class JobServer {
    * rejects); resolves once every run it took has ended and its end was reported.
    */
   async run(): Promise<void> {
+    await this.removeLeftoverWorkdirs();
     await endLeftoverRuns(this.leftovers, this.client, this.stopping.signal, (line) => this.log(line));
     await Promise.all([this.claimLoop(), this.controlLoop()]);
     await Promise.all([...this.runs.values()].map((run) => run.done));
@@ -96,6 +97,34 @@ export class JobServer {
     this.controlRound.abort();
     this.slotFreed?.();
     for (const run of this.runs.values()) run.execution.control.end({ status: 'cancelled', reason });
+  }
+
+  /**
+   * Reports a claimed run this job server did not take as failed (nothing started, no
+   * output), retrying with backoff until the server has it, the run is gone, or this stops.
+   */
+  private async reportUntaken(runId: string, reason: string): Promise<void> {
+    const retry = new Backoff();
+    while (!this.stopped) {
+      try {
+        await this.client.finished(runId, { ...failedOutcome(null, reason), outputBytes: 0 });
+        return;
+      } catch (error) {
+        if (!(error instanceof Unreachable)) {
+          this.log(`run ${runId}: its end could not be reported: ${error instanceof Error ? error.message : String(error)}`);
+          return;
+        }
+        await retry.wait(this.stopping.signal);
+      }
+    }
+  }
+
+  /** Removes the work directories an earlier process of this job server left (their runs ended with it), one by one. */
+  private async removeLeftoverWorkdirs(): Promise<void> {
+    const work = join(this.options.workDir, 'work');
+    for (const name of readdirSync(work)) {
+      await removeTree(join(work, name)).catch((error: unknown) => this.log(`could not remove ${join(work, name)}: ${error instanceof Error ? error.message : String(error)}`));
+    }
   }
 
   private get stopped(): boolean {
@@ -167,11 +196,21 @@ export class JobServer {
     if (this.begun.size > REMEMBERED_RUNS) this.begun.delete(this.begun.values().next().value as string);
     if (!SAFE_RUN_ID.test(spec.runId)) {
       this.log(`refusing run id ${JSON.stringify(spec.runId)}: not a plain name`);
+      void this.reportUntaken(spec.runId, 'The job server refused the run: its id is not a plain name');
       return;
     }
     // The work directory is this runner's choice (the server's copy is only shown): under its own folder.
     const workdir = join(this.options.workDir, 'work', spec.runId);
-    const run = new RemoteRun(spec, workdir, this.client, this.options, (line) => this.log(`run ${spec.runId}: ${line}`));
+    let run: RemoteRun;
+    try {
+      run = new RemoteRun(spec, workdir, this.client, this.options, (line) => this.log(`run ${spec.runId}: ${line}`));
+    } catch (error) {
+      // Its spool could not be made (a full or read-only disk): the run ends failed rather than staying claimed.
+      const reason = `The job server could not take the run: ${error instanceof Error ? error.message : String(error)}`;
+      this.log(`run ${spec.runId}: ${reason}`);
+      void this.reportUntaken(spec.runId, reason);
+      return;
+    }
     this.runs.set(spec.runId, run);
     this.log(`run ${spec.runId} (${spec.jobName} #${spec.runNumber}) claimed`);
     // Ask about the new set of runs, a moment later: not while the run's process is being started.
@@ -275,7 +314,8 @@ class RemoteRun {
     await uploading;
     this.spool.remove();
     forgetStart(this.spool.path);
-    rmSync(this.workdir, { recursive: true, force: true });
+    // Never fails the run's end: a work directory that cannot be removed is said, and removed at the next start.
+    await removeTree(this.workdir).catch((error: unknown) => this.log(`could not remove its work directory: ${error instanceof Error ? error.message : String(error)}`));
     if (!this.gone) this.log(`ended ${outcome.status}${outcome.exitCode !== null ? ` (exit code ${outcome.exitCode})` : ''}; ${this.spool.size} bytes of output uploaded`);
   }
 

@@ -47,13 +47,14 @@ describe('removing a work directory', () => {
       if (process.getuid?.() === 0) {
         // Root may remove anything: the removal runs as `nobody`, who owns the files, as a server not run as root would.
         // `nobody` may not be able to reach the checkout (a clone in a private temporary folder): it runs a copy of
-        // the compiled module and the one module it imports, at the same relative places.
+        // the compiled module and the modules it imports, at the same relative places.
         const lib = join(base, 'lib');
         const module = join(lib, 'runs', 'execution', 'workdir-removal.js');
         mkdirSync(join(lib, 'runs', 'execution'), { recursive: true });
         mkdirSync(join(lib, 'shared'), { recursive: true });
         copyFileSync(require.resolve('../../src/runs/execution/workdir-removal'), module);
         copyFileSync(require.resolve('../../src/shared/slug'), join(lib, 'shared', 'slug.js'));
+        copyFileSync(require.resolve('../../src/shared/remove-tree'), join(lib, 'shared', 'remove-tree.js'));
         const chownAll = (path: string): void => {
           chownSync(path, 65534, 65534);
           for (const entry of readdirSync(path, { withFileTypes: true })) {

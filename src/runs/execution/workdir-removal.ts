@@ -3,8 +3,9 @@
  * two levels below `<data>/work` (`<job-slug>-<job-id>/<number>`), reached without
  * following a symbolic link, since a recursive removal that strays is unrecoverable.
  */
-import { chmod, lstat, opendir, realpath, rm } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { removeTree } from '../../shared/remove-tree';
 import { slugify } from '../../shared/slug';
 
 /** `<data>/work`: every run's work directory is below it. */
@@ -53,22 +54,7 @@ export async function removeWorkdir(root: string, path: string): Promise<'remove
   const resolved = await realpath(path);
   const expected = join(await realpath(root), inside);
   if (resolved !== expected) throw new RefusedRemovalError(path, `it resolves to ${resolved}, outside ${root}`);
-  try {
-    await rm(path, { recursive: true, force: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM') throw error;
-    // A run may leave folders it made read-only (Go's module cache does): open them up, then try once more.
-    await makeFoldersWritable(path);
-    await rm(path, { recursive: true, force: true });
-  }
+  // A run may leave folders it made read-only (Go's module cache does): removeTree opens them up.
+  await removeTree(path);
   return 'removed';
-}
-
-/** Gives the owner full rights on every folder below `path` (links are not followed; files are left as they are). */
-async function makeFoldersWritable(path: string): Promise<void> {
-  await chmod(path, 0o700);
-  for await (const entry of await opendir(path)) {
-    if (entry.isDirectory()) await makeFoldersWritable(join(path, entry.name));
-  }
 }
