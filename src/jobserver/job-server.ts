@@ -420,33 +420,58 @@ class RemoteRun {
     for await (const chunk of createReadStream(cached)) yield chunk as Buffer;
   }
 
+  /**
+   * Downloads an input file into the cache, through a `.part` file renamed into place
+   * once its sha256 matches (removed otherwise, whatever went wrong). A lost connection
+   * or an answer cut short is tried again with backoff; other content, a refusal or a
+   * local error fails the run.
+   */
   private async download(sha256: string, path: string): Promise<void> {
     const retry = new Backoff();
     for (;;) {
+      const partial = `${path}.${process.pid}.${Date.now()}.part`;
       try {
         const response = await this.client.file(this.spec.runId, sha256);
-        const partial = `${path}.${process.pid}.${Date.now()}.part`;
-        const handle = await open(partial, 'w', 0o600);
-        const hash = createHash('sha256');
-        try {
-          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-            hash.update(chunk);
-            await handle.write(chunk);
-          }
-        } finally {
-          await handle.close();
-        }
-        if (hash.digest('hex') !== sha256) {
-          rmSync(partial, { force: true });
-          throw new Error(`input file ${sha256} came with other content`);
-        }
+        const hash = await this.receive(response, partial);
+        if (hash !== sha256) throw new Error(`input file ${sha256} came with other content`);
         renameSync(partial, path);
         return;
       } catch (error) {
+        rmSync(partial, { force: true });
         if (!(error instanceof Unreachable)) throw error;
+        if (retry.first) this.log(`input file ${sha256}: ${error.message}; trying again with backoff`);
         await retry.wait();
       }
     }
+  }
+
+  /**
+   * Writes an answer's body to `partial` and returns its sha256 (hex).
+   *
+   * @throws Unreachable when the body stops short (the connection was lost, or stalled);
+   *   the file system's error when `partial` cannot be written.
+   */
+  private async receive(response: Response, partial: string): Promise<string> {
+    const handle = await open(partial, 'w', 0o600);
+    const hash = createHash('sha256');
+    try {
+      const body = (response.body ?? []) as unknown as AsyncIterable<Uint8Array>;
+      const chunks = body[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await chunks.next();
+        } catch (error) {
+          throw new Unreachable(`the download stopped short: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        if (next.done) break;
+        hash.update(next.value);
+        await handle.write(next.value);
+      }
+    } finally {
+      await handle.close();
+    }
+    return hash.digest('hex');
   }
 }
 

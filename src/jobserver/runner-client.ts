@@ -47,16 +47,24 @@ export class OffsetAnswer extends Error {
   }
 }
 
-/** How long a request may take before it counts as a lost connection (long polls are held ≤ 25 s by the server). */
-const REQUEST_TIMEOUT_MS = 45_000;
+/**
+ * How long a request may go without progress before it counts as a lost connection:
+ * waiting for the answer (long polls are held ≤ 25 s by the server), or with no byte
+ * of its body or of the answer's moving. Not a limit on the whole request: 64 MiB of
+ * output or a large input file take longer than that on a slow link, and a limit on
+ * the whole would cut every attempt short at the same point, for ever.
+ */
+export const STALL_TIMEOUT_MS = 45_000;
 /** Output streamed in one request, at most (the server takes up to 64 MiB, storing it as it arrives). */
 export const UPLOAD_BYTES = 64 * 1024 * 1024;
 
 export class RunnerClient {
+  /** `stallTimeoutMs`: see {@link STALL_TIMEOUT_MS} (shorter in tests). */
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,
     private readonly report: () => RunnerReport,
+    private readonly stallTimeoutMs = STALL_TIMEOUT_MS,
   ) {}
 
   /** Claims a run, the server holding the request up to `waitSeconds`; null when none came. */
@@ -118,6 +126,7 @@ export class RunnerClient {
       authorization: `Bearer ${this.token}`,
       [REPORT_HEADER]: encodeURIComponent(JSON.stringify(this.report())),
     };
+    const watch = new StallWatch(this.stallTimeoutMs);
     let payload: string | ReadableStream | undefined;
     if (body.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -125,17 +134,22 @@ export class RunnerClient {
     } else if (body.bytes !== undefined) {
       headers['content-type'] = 'application/octet-stream';
       payload = Readable.toWeb(body.bytes) as ReadableStream;
+      // Read as fetch sends it: each piece read is progress.
+      body.bytes.on('data', () => watch.progress());
     }
-    const signals = [AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(body.signal ? [body.signal] : [])];
+    const signals = [watch.signal, ...(body.signal ? [body.signal] : [])];
     let response: Response;
     try {
       // `duplex: 'half'`: a streamed body (fetch's requirement for one).
       response = await fetch(new URL(path, this.baseUrl), { method, headers, body: payload, signal: AbortSignal.any(signals), duplex: 'half' } as RequestInit);
     } catch (error) {
+      watch.stop();
       if (body.signal?.aborted) throw error;
       throw new Unreachable(`cannot reach ${this.baseUrl}: ${causeOf(error)}`);
     }
-    if (response.ok) return response;
+    watch.progress();
+    if (response.ok) return watch.following(response);
+    watch.stop();
     const answer = (await response.json().catch(() => ({}))) as { message?: unknown; offset?: unknown };
     const message = typeof answer.message === 'string' ? answer.message : Array.isArray(answer.message) ? answer.message.join('; ') : `HTTP ${response.status}`;
     if (response.status === 401) throw new TokenRefused(`the server refused the runner token: ${message}`);
@@ -149,4 +163,51 @@ export class RunnerClient {
 function causeOf(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Aborts a request that made no progress for a while (see {@link STALL_TIMEOUT_MS}):
+ * {@link progress} starts the wait again, {@link following} counts the answer's body
+ * as it is read and stops once it was read to its end.
+ */
+class StallWatch {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.timer = setTimeout(() => this.controller.abort(new Error(`no progress for ${ms / 1000} s`)), ms);
+    // A request abandoned unread must not keep the process alive.
+    this.timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  progress(): void {
+    this.timer.refresh();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** `response` with a body that counts each piece read as progress; the watch stops at its end. */
+  following(response: Response): Response {
+    // An answer that has no body (204 among them) cannot be given one.
+    if (response.body === null || [204, 205, 304].includes(response.status)) {
+      this.stop();
+      return response;
+    }
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, controller) => {
+          this.progress();
+          controller.enqueue(chunk);
+        },
+        flush: () => this.stop(),
+      }),
+    );
+    return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
 }
