@@ -150,9 +150,10 @@ export class EventsController {
   private streamPrefixes(query: ListEventsQuery): string[] | undefined {
     if (query.jobId !== undefined) {
       if (query.stream !== undefined) throw new ValidationError(['jobId: give either stream or jobId, not both']);
-      const job = this.jobs.require(query.jobId);
+      // A removed job's id too: its events stay in the log.
+      const jobId = this.jobs.requireIdForHistory(query.jobId);
       // A job's runs live in `run-<jobId>-<number>` streams, their output in `output-<jobId>-<number>`.
-      return [`job-${job.id}`, `run-${job.id}-`, `output-${job.id}-`];
+      return [`job-${jobId}`, `run-${jobId}-`, `output-${jobId}-`];
     }
     return query.stream !== undefined ? [query.stream] : undefined;
   }

@@ -97,6 +97,18 @@ export class JobQueries {
   }
 
   /**
+   * The id of the job `idOrName` names, for filters over what a job left (its runs, its
+   * events): a job now (by id or name), or a removed job by its id, whose runs and events
+   * stay. A 404 otherwise.
+   */
+  requireIdForHistory(idOrName: string): string {
+    const job = this.jobs.find(idOrName);
+    if (job) return job.id;
+    if (this.jobs.wasIssued(idOrName)) return idOrName;
+    throw new NotFoundError(`No job "${idOrName}" exists`);
+  }
+
+  /**
    * The job as the API shows it. `known`: what it is joined with, when the caller looked
    * it up for many jobs at once ({@link listJson}); looked up for this job otherwise.
    */

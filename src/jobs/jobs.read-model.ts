@@ -334,6 +334,11 @@ export class JobsReadModel implements Projection {
     return id === undefined ? undefined : this.get(id);
   }
 
+  /** Whether `id` is the id of a job, now or removed (ids are never issued again). */
+  wasIssued(id: string): boolean {
+    return this.s.issued.get(id) !== undefined;
+  }
+
   /** Whether `value` is (or was) a job's id or is a job's name: a new id must be neither. */
   isTaken(value: string): boolean {
     return this.s.issued.get(value) !== undefined || this.s.idByName.get(nameKey(value)) !== undefined;

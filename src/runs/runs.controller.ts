@@ -92,7 +92,8 @@ export class RunsController {
 
   @Get('runs')
   list(@Query() query: ListRunsQuery): { items: RunView[]; next: string | null } {
-    const jobId = query.jobId !== undefined ? this.jobs.require(query.jobId).id : undefined;
+    // A removed job's id too: its runs stay.
+    const jobId = query.jobId !== undefined ? this.jobs.requireIdForHistory(query.jobId) : undefined;
     const page = this.runs.list(
       { statuses: parseStatuses(query.status), jobId, by: query.by, q: query.q, order: query.sort, before: query.before, limit: query.limit ?? 50 },
       this.clock.now(),

@@ -198,6 +198,23 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       assert.equal((await json<{ message: string }>('/api/jobs/never%20named/versions/1/restore', { method: 'POST' }, 404)).message, 'No job "never named" exists');
     });
 
+    it('lists a removed job\'s runs and events by its id, as before its removal; its former name no longer answers', async () => {
+      const tpl = await post('/api/scripts', { name: 'Removed with runs tpl', body: 'echo ran' });
+      const job = await post('/api/jobs', { name: 'Removed with runs', scriptId: tpl.id });
+      const requested = await json<{ id: string }>(`/api/jobs/${job.id}/runs`, { method: 'POST', json: {} }, 202);
+      await waitForRun(t, requested.id);
+      assert.equal((await t.request(`/api/jobs/${job.id}`, { method: 'DELETE', actor: 'bob' })).status, 204);
+      const runs = await json<{ items: Array<{ id: string; status: string }> }>(`/api/runs?jobId=${job.id}`);
+      assert.deepEqual(runs.items.map((run) => [run.id, run.status]), [[requested.id, 'succeeded']]);
+      const events = await json<{ items: Array<{ type: string; stream: string }> }>(`/api/events?jobId=${job.id}&limit=100`);
+      const types = events.items.map((event) => event.type);
+      for (const type of ['JobCreated', 'RunRequested', 'RunFinished', 'JobRemoved']) assert.ok(types.includes(type), `${type} is listed: ${types.join(', ')}`);
+      assert.ok(events.items.every((event) => event.stream.includes(job.id)), 'only the job\'s own streams');
+      assert.equal((await t.request('/api/runs?jobId=Removed%20with%20runs')).status, 404);
+      assert.equal((await t.request('/api/events?jobId=Removed%20with%20runs')).status, 404);
+      assert.equal((await t.request('/api/runs?jobId=never-issued')).status, 404);
+    });
+
     it('names at most five removed jobs of one name, newest first, and says how many more there are', async () => {
       const tpl = await post('/api/scripts', { name: 'Churn tpl', body: 'true' });
       const ids: string[] = [];
