@@ -88,7 +88,8 @@ function messageOfExpressError(exception: unknown, status: number): string {
   const type = (exception as { type?: unknown }).type;
   switch (type) {
     case 'entity.parse.failed':
-      return 'The request body is not valid JSON';
+      // body-parser takes only objects and arrays: `null` or `"x"` is valid JSON of the wrong shape.
+      return isJson((exception as { body?: unknown }).body) ? 'body: must be a JSON object' : 'The request body is not valid JSON';
     case 'entity.too.large':
       return 'The request body is too large';
     case 'encoding.unsupported':
@@ -99,3 +100,12 @@ function messageOfExpressError(exception: unknown, status: number): string {
   }
 }
 
+function isJson(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

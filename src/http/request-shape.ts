@@ -98,7 +98,8 @@ export class RequestShapeInterceptor implements NestInterceptor {
       const takesBytes = Reflect.getMetadata(TAKES_BYTES, context.getHandler()) === true;
       const accepted = takesBytes ? [BYTES_TYPE] : acceptedTypes(shape, isApi);
       if (!accepted.includes(type)) {
-        const sent = type === '' ? 'a body without a Content-Type' : `a ${type.slice(0, 100)} body`;
+        const shown = type.slice(0, 100);
+        const sent = type === '' ? 'a body without a Content-Type' : `${/^[aeiou]/.test(shown) ? 'an' : 'a'} ${shown} body`;
         throw new UnsupportedMediaTypeException(`This route takes ${accepted.join(' or ')}, not ${sent}`);
       }
       if (!shape.body && !shape.files && !takesBytes) {

@@ -89,7 +89,11 @@ describe('REST: hostile input is refused as a kind, with a clear 4xx that names 
       { what: 'a null schedule', method: 'PUT', path: '/api/jobs/j', json: { schedules: [null] }, status: 400, message: /schedules: / },
       { what: 'a null run argument', method: 'POST', path: '/api/jobs/j/runs', json: { args: [null] }, status: 400, message: /args: / },
       // A whole body of null is not an object.
-      { what: 'a body that is null', method: 'PUT', path: '/api/jobs/j', json: 'null', status: 400, message: /not valid JSON|must be a JSON object/ },
+      { what: 'a body that is null', method: 'PUT', path: '/api/jobs/j', json: 'null', status: 400, message: /^body: must be a JSON object$/ },
+      // Siblings: other JSON that is not an object.
+      { what: 'a body that is a string', method: 'PUT', path: '/api/jobs/j', json: '"x"', status: 400, message: /^body: must be a JSON object$/ },
+      { what: 'a body that is a number', method: 'POST', path: '/api/scripts', json: '5', status: 400, message: /^body: must be a JSON object$/ },
+      { what: 'a body that is true', method: 'POST', path: '/api/jobs/j/runs', json: 'true', status: 400, message: /^body: must be a JSON object$/ },
     ]);
     // Nothing broke for anyone: the lists, the filters and the pages answer.
     for (const path of ['/api/jobs', '/api/jobs?tag=nightly', `/api/jobs/${jobId}`, '/api/scripts', '/jobs', `/jobs/${jobId}`, '/scripts']) {
@@ -185,7 +189,7 @@ describe('REST: hostile input is refused as a kind, with a clear 4xx that names 
       { what: 'JSON sent as text/plain to start a run', method: 'POST', path: '/api/jobs/j/runs', raw: { type: 'text/plain', body: dryRun }, status: 415, message: /takes application\/json or multipart\/form-data, not a text\/plain body/ },
       { what: 'JSON sent as text/plain to change a job', method: 'PUT', path: '/api/jobs/j', raw: { type: 'text/plain', body: '{"args":["x"]}' }, status: 415, message: /text\/plain/ },
       { what: 'a body without a Content-Type', method: 'PUT', path: '/api/scripts/s', raw: { body: '{"body":"x"}' }, status: 415, message: /without a Content-Type/ },
-      { what: 'a form sent to the API', method: 'POST', path: '/api/scripts', raw: { type: 'application/x-www-form-urlencoded', body: 'name=x&body=y' }, status: 415, message: /application\/json/ },
+      { what: 'a form sent to the API', method: 'POST', path: '/api/scripts', raw: { type: 'application/x-www-form-urlencoded', body: 'name=x&body=y' }, status: 415, message: /takes application\/json, not an application\/x-www-form-urlencoded body/ },
       { what: 'multipart sent to a JSON-only route', method: 'PUT', path: '/api/jobs/j', multipart: [{ disposition: 'form-data; name="args"', content: '["x"]' }], status: 415, message: /multipart/ },
       { what: 'JSON sent to an upload route', method: 'POST', path: '/api/jobs/j/files', json: { file: 'x' }, status: 415, message: /takes multipart\/form-data/ },
       { what: 'XML to a control route', method: 'POST', path: '/api/runs/r/cancel', raw: { type: 'application/xml', body: '<cancel/>' }, status: 415, message: /xml/ },
