@@ -121,6 +121,8 @@ export function executeRun(spec: RunSpecification, workdir: string, transport: E
           prepareOutput: transport.prepareOutput === undefined ? undefined : (bytes) => transport.prepareOutput?.(bytes),
           onOutput: (batch) => transport.output([batch]),
           onOutputBatches: (batches) => transport.output(batches),
+          // A cancel or a stop while the work directory was prepared: the script never starts.
+          stillWanted: () => control.outcome === null,
         },
         { maxOutputBytes, maxBatchBytes: settings.maxBatchBytes, sandbox: settings.sandbox, umask: settings.umask },
       );

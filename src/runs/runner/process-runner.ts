@@ -120,6 +120,11 @@ export async function startProcess(
     return notStarted(`cannot open the run's output channel: ${messageOf(error)}`);
   }
   reader = channel.reader;
+  if (hooks.stillWanted?.() === false) {
+    channel.reader.destroy();
+    channel.writer.destroy();
+    return notStarted('it was ended before its process started');
+  }
 
   const command = { interpreterPath: interpreter.path, argv0: spec.interpreter, scriptPath, args: spec.args, env, workdir, umask: settings.umask, output: channel.writer };
   try {

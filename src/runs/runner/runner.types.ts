@@ -96,6 +96,12 @@ export interface RunnerHooks {
   onLiveChunk?(stream: OutputStreamName, chunk: Buffer, offset: number): void;
   /** With `onLiveChunk`: the offset of the oldest byte its receiver may still hold (only ever moves forward); Infinity (the default) for none. */
   liveHeldFrom?(): number;
+  /**
+   * Optional: asked right before the process is spawned, once the work directory is
+   * ready (input files can take a while to arrive); false (a cancel, a stop came
+   * meanwhile) and nothing is spawned: `done` resolves with `startError` set.
+   */
+  stillWanted?(): boolean;
 }
 
 /** A process being run. */
