@@ -155,7 +155,9 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         .map((run) => ({ ...this.executor.specificationOf(run), workdir: run.workdir ?? '' }));
       const differs = wanted.some((want, index) => {
         const have = reported[index];
-        return want.ended !== null || want.paused !== have.paused || (want.cancelledBy !== null && !have.cancelling);
+        // A run the runner is ending (a time limit, a stop) cannot be paused any more: no difference it could act on.
+        const pauseDiffers = want.paused !== have.paused && !have.cancelling;
+        return want.ended !== null || pauseDiffers || (want.cancelledBy !== null && !have.cancelling);
       });
       if (differs || claimed.length > 0 || Date.now() >= deadline || this.stopping.signal.aborted) {
         changed.cancel();

@@ -1,0 +1,52 @@
+/**
+ * The control request of the runner protocol answers at once when what the server
+ * wants differs from what the runner applied, and is held otherwise. A run that is
+ * ending on the runner (its `cancelling` says so: a time limit, a stop) cannot be
+ * paused any more: a pause asked for meanwhile is no difference, or the runner and
+ * the server would ask and answer each other without a pause until the end arrived.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { expectJson } from '../support/server-process';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+describe('runner protocol: control', () => {
+  let t: TestApp;
+  let token: string;
+  const report = encodeURIComponent(JSON.stringify({ labels: ['ctl'], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
+  const runner = (path: string, body: unknown): Promise<Response> =>
+    fetch(`${t.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-runner-report': report },
+      body: JSON.stringify(body),
+    });
+
+  before(async () => {
+    t = await startTestApp({});
+    token = (await expectJson<{ token: string }>(await t.request('/api/runners', { method: 'POST', json: { name: 'ctl-runner' } }), 201)).token;
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('holds the answer for a pause of a run the runner is ending, and answers a pause of one it runs at once', async () => {
+    const script = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'ctl-tpl', interpreter: 'bash', body: 'sleep 30' } }), 201);
+    const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'ctl-job', scriptId: script.id, runsOn: ['ctl'] } }), 201);
+    const run = await expectJson<{ id: string }>(await t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', json: {} }), 202);
+    const claimed = await expectJson<{ run: { runId: string } }>(await runner('/api/runner/claim', { workRoot: '/tmp/ctl', wait: 5 }), 200);
+    assert.equal(claimed.run.runId, run.id);
+    await expectJson(await runner(`/api/runner/runs/${run.id}/started`, { pid: 4242, processStartTicks: null, workdir: `/tmp/ctl/${run.id}` }), 200);
+    assert.equal((await t.request(`/api/runs/${run.id}/pause`, { method: 'POST' })).status, 202);
+
+    const control = async (applied: { paused: boolean; cancelling: boolean }): Promise<{ ms: number; wanted: { paused: boolean } }> => {
+      const sent = Date.now();
+      const answer = await expectJson<{ runs: Array<{ id: string; paused: boolean }> }>(await runner('/api/runner/control', { runs: [{ id: run.id, ...applied }], wait: 2 }), 200);
+      return { ms: Date.now() - sent, wanted: answer.runs[0]! };
+    };
+    const ending = await control({ paused: false, cancelling: true });
+    assert.equal(ending.wanted.paused, true, 'the pause is still what the server wants');
+    assert.ok(ending.ms >= 1_500, `held for the wait (${ending.ms} ms), not answered at once`);
+    const running = await control({ paused: false, cancelling: false });
+    assert.ok(running.ms < 1_000, `answered at once (${running.ms} ms)`);
+  });
+});
