@@ -4,6 +4,7 @@
  * ending on the runner (its `cancelling` says so: a time limit, a stop) cannot be
  * paused any more: a pause asked for meanwhile is no difference, or the runner and
  * the server would ask and answer each other without a pause until the end arrived.
+ * A claim held open is given nothing once its runner stopped waiting for it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,12 +15,14 @@ describe('runner protocol: control', () => {
   let t: TestApp;
   let token: string;
   const report = encodeURIComponent(JSON.stringify({ labels: ['ctl'], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
-  const runner = (path: string, body: unknown): Promise<Response> =>
+  const runnerWith = (signal: AbortSignal | undefined, path: string, body: unknown): Promise<Response> =>
     fetch(`${t.url}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-runner-report': report },
       body: JSON.stringify(body),
+      signal,
     });
+  const runner = (path: string, body: unknown): Promise<Response> => runnerWith(undefined, path, body);
 
   before(async () => {
     t = await startTestApp({});
@@ -48,5 +51,23 @@ describe('runner protocol: control', () => {
     assert.ok(ending.ms >= 1_500, `held for the wait (${ending.ms} ms), not answered at once`);
     const running = await control({ paused: false, cancelling: false });
     assert.ok(running.ms < 1_000, `answered at once (${running.ms} ms)`);
+  });
+
+  it('gives nothing to a held claim whose runner stopped waiting: the run stays queued for another', async () => {
+    const gaveUp = new AbortController();
+    const held = runnerWith(gaveUp.signal, '/api/runner/claim', { workRoot: '/tmp/ctl', wait: 10 }).catch(() => null);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    gaveUp.abort();
+    await held;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const script = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'left-tpl', interpreter: 'bash', body: 'true' } }), 201);
+    const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'left-job', scriptId: script.id, runsOn: ['ctl'] } }), 201);
+    const run = await expectJson<{ id: string }>(await t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', json: {} }), 202);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = await expectJson<{ status: string; runner: string | null }>(await t.request(`/api/runs/${run.id}`), 200);
+    assert.deepEqual([now.status, now.runner], ['queued', null]);
+    // Taken by the next claim, as any queued run.
+    const next = await expectJson<{ run: { runId: string } }>(await runner('/api/runner/claim', { workRoot: '/tmp/ctl', wait: 5 }), 200);
+    assert.equal(next.run.runId, run.id);
   });
 });

@@ -44,7 +44,12 @@ export class RunnerProtocolController {
     const { name, report } = await this.contact(request);
     const { workRoot, wait } = (body ?? {}) as { workRoot?: unknown; wait?: unknown };
     if (typeof workRoot !== 'string' || !workRoot.startsWith('/') || workRoot.length > 1000) throw new ValidationError(['workRoot must be the absolute path of the runner\'s work directory folder']);
-    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait), runnerOf(request).stillValid);
+    // A job server that stopped waiting (stopping, or its request timed out) is handed nothing: a run claimed for a
+    // request nobody reads would stay claimed until the runner counted as lost.
+    let left = false;
+    response.once('close', () => (left = !response.writableFinished));
+    const { stillValid } = runnerOf(request);
+    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait), () => !left && stillValid());
     if (claimed === null) {
       response.status(204);
       return undefined;
