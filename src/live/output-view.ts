@@ -12,6 +12,12 @@ import { MAX_LINE_BYTES, TerminalRenderer } from './terminal-renderer';
 /** The run page shows at most this much of the output at first; earlier parts load on request, this much at a time. */
 export const PAGE_TAIL_BYTES = 256 * 1024;
 
+/**
+ * …and at most this many lines, whatever their length: 256 KiB of `yes` output is
+ * 131,072 lines, a page of megabytes that a browser takes seconds to lay out.
+ */
+export const PAGE_TAIL_LINES = 10_000;
+
 /** How many lines before a linked line the page shows with it. */
 export const WINDOW_LINES_BEFORE = 100;
 
@@ -55,7 +61,7 @@ export class OutputView {
   /** The tail of the output, starting at a line start, rendered as the terminal shows it, its lines numbered and timed. */
   async panel(run: RunRecord): Promise<OutputPanel> {
     const total = run.outputBytes;
-    const { from, data } = await this.fromLineStart(run, undefined, Math.max(0, total - PAGE_TAIL_BYTES), total);
+    const { from, data } = await this.tail(run, undefined, total);
     const renderer = await this.numberedRenderer(run, undefined, from);
     renderer.push(data);
     const part = renderer.take();
@@ -82,7 +88,7 @@ export class OutputView {
   async earlier(run: RunRecord, before: number): Promise<{ from: number; html: string }> {
     const end = Math.min(before, run.outputBytes);
     const feed = this.hub.feed(run.id);
-    const { from, data } = await this.fromLineStart(run, feed, Math.max(0, end - PAGE_TAIL_BYTES), end);
+    const { from, data } = await this.tail(run, feed, end);
     const renderer = await this.numberedRenderer(run, feed, from);
     renderer.push(data);
     return { from, html: linesChunk(from, renderer.takeAll()) };
@@ -91,14 +97,16 @@ export class OutputView {
   /**
    * The lines around line `line` (a `#L<n>` link or a search match outside
    * what the page shows): from {@link WINDOW_LINES_BEFORE} lines before it, up
-   * to {@link PAGE_TAIL_BYTES} of output. Null when the output has no such line.
+   * to {@link PAGE_TAIL_BYTES} of output and {@link PAGE_TAIL_LINES} lines. Null when
+   * the output has no such line.
    */
   async around(run: RunRecord, line: number): Promise<{ from: number; to: number; html: string } | null> {
     const first = Math.max(1, line - WINDOW_LINES_BEFORE);
     const from = await this.lines.lineStart(run, first);
     if (from === null || (await this.lines.lineStart(run, line)) === null) return null;
     const to = Math.min(run.outputBytes, from + PAGE_TAIL_BYTES);
-    const data = await this.bytes.read(run, undefined, from, to);
+    const read = await this.bytes.read(run, undefined, from, to);
+    const data = read.subarray(0, endOfFirstLines(read, PAGE_TAIL_LINES));
     const renderer = await this.numberedRenderer(run, undefined, from, first);
     renderer.push(data);
     return { from, to: from + data.length, html: linesChunk(from, renderer.takeAll()) };
@@ -117,6 +125,13 @@ export class OutputView {
     return new TerminalRenderer({ lineStart: from, carry: '', line }, undefined, { timeOf: (offset) => timeAt(batches, offset) });
   }
 
+  /** The part before `end` shown at once: at most {@link PAGE_TAIL_BYTES} and {@link PAGE_TAIL_LINES}, from a line start. */
+  private async tail(run: RunRecord, feed: RunFeed | undefined, end: number): Promise<{ from: number; data: Buffer }> {
+    const { from, data } = await this.fromLineStart(run, feed, Math.max(0, end - PAGE_TAIL_BYTES), end);
+    const cut = startOfLastLines(data, PAGE_TAIL_LINES);
+    return cut === 0 ? { from, data } : { from: from + cut, data: data.subarray(cut) };
+  }
+
   /**
    * Bytes [start, end), moved forward to the first line start after `start`
    * (unless `start` is 0, or no line ends within {@link MAX_LINE_BYTES}).
@@ -129,4 +144,31 @@ export class OutputView {
     if (newline < 0 || newline > MAX_LINE_BYTES) return { from: start, data: data.subarray(1) };
     return { from: start + newline, data: data.subarray(newline + 1) };
   }
+}
+
+/**
+ * Where the last `count` lines of `data` (which starts at a line start) begin: 0 when
+ * it holds no more. A line ends at `\n`; an unfinished last line counts as one.
+ */
+export function startOfLastLines(data: Buffer, count: number): number {
+  // Past the last line's own end, if it has one.
+  let index = data.length > 0 && data[data.length - 1] === 0x0a ? data.length - 2 : data.length - 1;
+  for (let found = 0; index >= 0; found++) {
+    const newline = data.lastIndexOf(0x0a, index);
+    if (newline < 0) return 0;
+    if (found === count - 1) return newline + 1;
+    index = newline - 1;
+  }
+  return 0;
+}
+
+/** Where the first `count` lines of `data` end (just after their last `\n`): `data.length` when it holds no more. */
+export function endOfFirstLines(data: Buffer, count: number): number {
+  let index = 0;
+  for (let found = 0; found < count; found++) {
+    const newline = data.indexOf(0x0a, index);
+    if (newline < 0) return data.length;
+    index = newline + 1;
+  }
+  return index;
 }

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PAGE_TAIL_BYTES } from '../../src/live/output-view';
+import { PAGE_TAIL_BYTES, PAGE_TAIL_LINES } from '../../src/live/output-view';
 import { scriptGates } from '../support/script-gates';
 import { createJob, getJson, outputOf, requestRun, type Run, waitForRun } from '../support/rest';
 import { eventually, TEST_KEY } from '../support/server-process';
@@ -105,34 +105,44 @@ describe('the run page output', () => {
     assert.match(html, /output-note-warn[^>]*>2\.9 KiB of output were not kept/);
   });
 
-  it('shows the tail of a large log at once, and earlier parts by byte offset', async () => {
-    const body = `for i in $(seq 1 20000); do echo "line $i of a long log"; done\n`;
-    const run = await requestRun(t, await createJob(t, 'page-large', 'bash', body));
-    await waitForRun(t, run.id, 30_000);
-    const whole = (await outputOf(t, run.id)).toString();
-    const html = await page(t, `/runs/${run.id}`);
-    const shown = textOf(outputPanel(html).lines);
-    assert.ok(shown.length <= PAGE_TAIL_BYTES && shown.length > PAGE_TAIL_BYTES - 100, `the tail: ${shown.length} bytes`);
-    assert.ok(whole.endsWith(shown) && shown.startsWith('line '), 'the tail starts at a line start');
-    let before = Number(/hx-get="\/runs\/[^"]+\/output\/earlier\?before=(\d+)"/.exec(html)?.[1]);
-    assert.equal(before, whole.length - shown.length);
-    let text = shown;
-    while (before > 0) {
-      const answer = await page(t, `/runs/${run.id}/output/earlier?before=${before}`, true);
-      const lines = /<hx-partial hx-target="#output-lines" hx-swap="afterbegin">([\s\S]*)<\/hx-partial>$/.exec(answer);
-      assert.ok(lines, 'the earlier lines go in front');
-      const next = Number(/data-at="(\d+)"/.exec(lines[1])?.[1]);
-      text = textOf(lines[1]) + text;
-      const control = /^<div id="output-earlier"[^>]*>/.exec(answer)?.[0] ?? '';
-      assert.ok(control !== '', 'the answer replaces the control');
-      if (next > 0) assert.match(answer, new RegExp(`before=${next}"`));
-      else assert.match(control, /hidden/, 'at the start, the control hides');
-      before = next;
-    }
-    assert.equal(text, whole, 'all the parts together are the whole output');
-    const bad = await t.request(`/runs/${run.id}/output/earlier?before=x`, { headers: { 'hx-request': 'true' } });
-    assert.equal(bad.status, 400);
-  });
+  for (const [what, body] of [
+    ['a long log', `for i in $(seq 1 20000); do echo "line $i of a long log"; done\n`],
+    // 256 KiB of these would be 131,072 lines: the line limit applies first.
+    ['a log of very short lines', 'yes | head -c 200000\n'],
+  ] as const) {
+    it(`shows the tail of ${what} at once (at most ${PAGE_TAIL_BYTES / 1024} KiB and ${PAGE_TAIL_LINES} lines), and earlier parts by byte offset`, async () => {
+      const run = await requestRun(t, await createJob(t, `page-large-${what.length}`, 'bash', body));
+      await waitForRun(t, run.id, 30_000);
+      const whole = (await outputOf(t, run.id)).toString();
+      const html = await page(t, `/runs/${run.id}`);
+      const shown = textOf(outputPanel(html).lines);
+      const shownLines = shown.split('\n').length - 1;
+      assert.ok(shown.length <= PAGE_TAIL_BYTES && shownLines <= PAGE_TAIL_LINES, `the tail: ${shown.length} bytes, ${shownLines} lines`);
+      assert.ok(shown.length > PAGE_TAIL_BYTES - 100 || shownLines === PAGE_TAIL_LINES, `as much as either limit allows: ${shown.length} bytes, ${shownLines} lines`);
+      assert.ok(whole.endsWith(shown) && /^(line |y\n)/.test(shown), 'the tail starts at a line start');
+      assert.ok(html.length < 2 * 1024 * 1024, `a page of ${html.length} characters`);
+      let before = Number(/hx-get="\/runs\/[^"]+\/output\/earlier\?before=(\d+)"/.exec(html)?.[1]);
+      assert.equal(before, whole.length - shown.length);
+      let text = shown;
+      while (before > 0) {
+        const answer = await page(t, `/runs/${run.id}/output/earlier?before=${before}`, true);
+        const lines = /<hx-partial hx-target="#output-lines" hx-swap="afterbegin">([\s\S]*)<\/hx-partial>$/.exec(answer);
+        assert.ok(lines, 'the earlier lines go in front');
+        const next = Number(/data-at="(\d+)"/.exec(lines[1])?.[1]);
+        const part = textOf(lines[1]);
+        assert.ok(part.split('\n').length - 1 <= PAGE_TAIL_LINES, 'each earlier part keeps to the line limit too');
+        text = part + text;
+        const control = /^<div id="output-earlier"[^>]*>/.exec(answer)?.[0] ?? '';
+        assert.ok(control !== '', 'the answer replaces the control');
+        if (next > 0) assert.match(answer, new RegExp(`before=${next}"`));
+        else assert.match(control, /hidden/, 'at the start, the control hides');
+        before = next;
+      }
+      assert.equal(text, whole, 'all the parts together are the whole output');
+      const bad = await t.request(`/runs/${run.id}/output/earlier?before=x`, { headers: { 'hx-request': 'true' } });
+      assert.equal(bad.status, 400);
+    });
+  }
 
   it('streams frames to a running run page, resumes by Last-Event-ID, and ends with run-done', async () => {
     const gate = gates.gate('page-live');
