@@ -49,6 +49,7 @@ export class OutputPagesController {
   @Get(':id/output/earlier')
   async earlier(@Param('id') id: string, @Query('before') beforeQuery: unknown, @Res() response: Response): Promise<void> {
     const run = this.require(id);
+    refuseExpiredOutput(run);
     const before = wholeNumberFromText(beforeQuery, { min: 0 });
     if (before === undefined) throw new ValidationError(['before: must be a byte offset']);
     const { from, html } = await this.view.earlier(run, before);

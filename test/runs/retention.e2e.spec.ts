@@ -128,6 +128,10 @@ for (const store of [embedded(), eventStoreDb()]) {
       assert.match(page, /id="output-expired"/);
       assert.match(page, by === 'keepRuns' ? /keepRuns/ : /ENDERCOMPUTE_KEEP_OUTPUT_DAYS/);
       assert.doesNotMatch(page, /Download raw/);
+      // Every other way to the bytes says so too: the page's parts and the search.
+      for (const path of [`/runs/${before.id}/output/earlier?before=${before.outputBytes}`, `/runs/${before.id}/output/around?line=1`, `/api/runs/${before.id}/output/search?q=a`]) {
+        assert.equal((await server.request(path, { headers: { 'hx-request': 'true' } })).status, 410, path);
+      }
     }
 
     /** The output of a kept run is exact through /output at every offset and through the live stream, resumed. */
