@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { EventMetadata } from '../event-store/event-store.port';
 import { AppendFeed, type AppendNotice } from '../metrics/observed-event-store';
@@ -39,7 +39,7 @@ const MAX_TRACKED_RUNS = 10_000;
  * restart, or on another server).
  */
 @Injectable()
-export class RunLifecycle implements OnModuleInit, OnModuleDestroy {
+export class RunLifecycle implements OnModuleInit, OnApplicationShutdown {
   private readonly log: Logger;
   private readonly tracked = new Map<string, { job: string; startedAtMs: number | null }>();
   private readonly listeners = new Set<(note: RunLifecycleNote) => void>();
@@ -57,7 +57,11 @@ export class RunLifecycle implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe = this.feed.listen((notice) => this.observe(notice));
   }
 
-  onModuleDestroy(): void {
+  /**
+   * Last, not at module destruction: Nest destroys modules before the graceful stop
+   * (`beforeApplicationShutdown`), whose runs' ends must still be logged and counted.
+   */
+  onApplicationShutdown(): void {
     this.unsubscribe?.();
   }
 

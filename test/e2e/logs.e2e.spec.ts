@@ -126,6 +126,20 @@ describe('The logs of the built server', () => {
     await eventually(async () => (linesOf(restarted, 'run started', { runId: queued.id }).length === 1 ? true : undefined), 10_000, 'the queued run to start');
   });
 
+  it('logs a graceful stop in order: stopping with the runs still going, each run ended by it, stopped', async () => {
+    const server = await startServer({ env: { ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '1' } });
+    servers.push(server);
+    const slow = await createJob(server, 'Stopped slow', 'bash', 'echo up; sleep 300');
+    const running = await requestRun(server, slow);
+    await eventually(async () => ((await getJson<Run>(server, `/api/runs/${running.id}`)).outputBytes > 0 ? true : undefined), 10_000, 'the run to start');
+    await server.stop();
+    const lines = server.logLines();
+    const at = (event: string): number => lines.findIndex((line) => line.event === event && (event !== 'run finished' || line.runId === running.id));
+    assert.deepEqual(linesOf(server, 'server stopping').map((line) => [line.signal, line.runsExecuting]), [['SIGTERM', 1]]);
+    assert.deepEqual(linesOf(server, 'run finished', { runId: running.id }).map((line) => line.status), ['cancelled']);
+    assert.ok(at('server stopping') < at('run finished') && at('run finished') < at('server stopped'), 'stopping, the run\'s end, stopped');
+  });
+
   it('logs at ENDERCOMPUTE_LOG_LEVEL, and refuses to start with a level it does not know', async () => {
     const server = await startServer({ env: { ENDERCOMPUTE_LOG_LEVEL: 'warn' } });
     servers.push(server);

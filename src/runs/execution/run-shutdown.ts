@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
+import { ServerLifecycleLog } from '../../logging/server-lifecycle-log';
 import { ScheduleTicker } from '../../schedules/schedule-ticker';
 import { RunExecutor } from './run-executor';
 import { RunScheduler } from './run-scheduler';
@@ -20,9 +21,12 @@ export class RunShutdown implements BeforeApplicationShutdown {
     private readonly scheduler: RunScheduler,
     private readonly ticker: ScheduleTicker,
     private readonly executor: RunExecutor,
+    private readonly lifecycle: ServerLifecycleLog,
   ) {}
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
+    // First, while the runs still go: the line counts them.
+    this.lifecycle.stopping(signal);
     this.scheduler.stop();
     this.ticker.stop();
     const running = this.executor.activeCount;
