@@ -9,6 +9,7 @@ import { BooleanText, Optional, WholeNumber, WholeNumberText } from '../http/val
 import { EVENTS_PAGE } from '../shared/whole-number';
 import { ValidationError } from '../shared/domain-errors';
 import { JobQueries } from '../jobs/job.view';
+import { jobStreamPrefixes } from './job-streams';
 import { RunsReadModel } from '../runs/runs.read-model';
 
 const NDJSON = 'application/x-ndjson';
@@ -151,9 +152,7 @@ export class EventsController {
     if (query.jobId !== undefined) {
       if (query.stream !== undefined) throw new ValidationError(['jobId: give either stream or jobId, not both']);
       // A removed job's id too: its events stay in the log.
-      const jobId = this.jobs.requireIdForHistory(query.jobId);
-      // A job's runs live in `run-<jobId>-<number>` streams, their output in `output-<jobId>-<number>`.
-      return [`job-${jobId}`, `run-${jobId}-`, `output-${jobId}-`];
+      return jobStreamPrefixes(this.jobs.requireIdForHistory(query.jobId));
     }
     return query.stream !== undefined ? [query.stream] : undefined;
   }

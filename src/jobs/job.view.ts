@@ -96,16 +96,11 @@ export class JobQueries {
     return job;
   }
 
-  /**
-   * The id of the job `idOrName` names, for filters over what a job left (its runs, its
-   * events): a job now (by id or name), or a removed job by its id, whose runs and events
-   * stay. A 404 otherwise.
-   */
+  /** {@link JobsReadModel.historyId}, or a 404. */
   requireIdForHistory(idOrName: string): string {
-    const job = this.jobs.find(idOrName);
-    if (job) return job.id;
-    if (this.jobs.wasIssued(idOrName)) return idOrName;
-    throw new NotFoundError(`No job "${idOrName}" exists`);
+    const id = this.jobs.historyId(idOrName);
+    if (id === undefined) throw new NotFoundError(`No job "${idOrName}" exists`);
+    return id;
   }
 
   /**

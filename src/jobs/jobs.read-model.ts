@@ -334,9 +334,13 @@ export class JobsReadModel implements Projection {
     return id === undefined ? undefined : this.get(id);
   }
 
-  /** Whether `id` is the id of a job, now or removed (ids are never issued again). */
-  wasIssued(id: string): boolean {
-    return this.s.issued.get(id) !== undefined;
+  /**
+   * The id of the job `idOrName` names where what a job left is listed (its runs, its
+   * events): a job now, by id or name, or a removed job by its id (its runs and events
+   * stay; ids are never issued again). Undefined otherwise.
+   */
+  historyId(idOrName: string): string | undefined {
+    return this.find(idOrName)?.id ?? (this.s.issued.get(idOrName) !== undefined ? idOrName : undefined);
   }
 
   /** Whether `value` is (or was) a job's id or is a job's name: a new id must be neither. */

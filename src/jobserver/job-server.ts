@@ -454,9 +454,9 @@ class RemoteRun {
   private async receive(response: Response, partial: string): Promise<string> {
     const handle = await open(partial, 'w', 0o600);
     const hash = createHash('sha256');
+    const body = (response.body ?? []) as unknown as AsyncIterable<Uint8Array>;
+    const chunks = body[Symbol.asyncIterator]();
     try {
-      const body = (response.body ?? []) as unknown as AsyncIterable<Uint8Array>;
-      const chunks = body[Symbol.asyncIterator]();
       for (;;) {
         let next: IteratorResult<Uint8Array>;
         try {
@@ -469,6 +469,8 @@ class RemoteRun {
         await handle.write(next.value);
       }
     } finally {
+      // A write that failed leaves the answer unread: let the connection go.
+      await chunks.return?.().catch(() => undefined);
       await handle.close();
     }
     return hash.digest('hex');

@@ -2,6 +2,7 @@ import { Get, Query, Req, Res } from '@nestjs/common';
 import { storedOutputLength } from '../runs/output-encoding';
 import type { Request, Response } from 'express';
 import { EventStore, type EventFilter, formatPosition, parsePosition, type RecordedEvent } from '../event-store/event-store.port';
+import { jobStreamPrefixes } from '../audit/job-streams';
 import { JobsReadModel } from '../jobs/jobs.read-model';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
@@ -108,18 +109,18 @@ export class AuditPage {
     const jobText = text(query, 'job').trim().slice(0, 100);
     const all = text(query, 'all') === '1';
     const before = parsePosition(text(query, 'before')) ?? undefined;
-    const job = jobText ? this.jobs.find(jobText) : undefined;
+    // A removed job's id too: its events stay.
+    const jobId = jobText ? this.jobs.historyId(jobText) : undefined;
 
     const filter: EventFilter = {};
     if (/^[A-Za-z0-9_]{1,60}$/.test(type)) filter.eventTypes = [type];
     else if (!all) filter.eventTypes = AUDIT_TYPES;
-    // A job's runs live in `run-<jobId>-<number>` streams, its schedules' firings in `schedule-<jobId>`.
-    if (job) filter.streamPrefixes = [`job-${job.id}`, `run-${job.id}-`, `output-${job.id}-`, `schedule-${job.id}`];
+    if (jobId !== undefined) filter.streamPrefixes = jobStreamPrefixes(jobId);
 
     const rows: AuditRow[] = [];
     let cursor = before;
     let scanned = 0;
-    let exhausted = jobText !== '' && !job;
+    let exhausted = jobText !== '' && jobId === undefined;
     while (!exhausted && rows.length < PAGE && scanned < SCAN_LIMIT) {
       const batch = await this.store.readAll({ after: cursor, direction: 'backwards', maxCount: READ_BATCH, filter });
       for (const event of batch) {
@@ -142,7 +143,7 @@ export class AuditPage {
         rows,
         next,
         filter: { type: filter.eventTypes?.length === 1 ? type : '', actor, job: jobText, all },
-        unknownJob: jobText !== '' && !job,
+        unknownJob: jobText !== '' && jobId === undefined,
         types: [...AUDIT_TYPES, ...BULK_TYPES],
         typeLabels: AUDIT_TYPE_LABELS,
         filtered: Boolean(type || actor || jobText || before),

@@ -89,11 +89,12 @@ export class RunsPages {
     const beforeText = text(query, 'before');
     const before = /^\d{1,12}$/.test(beforeText) ? Number(beforeText) : undefined;
     const statuses = statusesFor(status);
-    const job = jobText ? this.jobs.find(jobText) : undefined;
-    const unknownJob = jobText !== '' && !job;
+    // A removed job's id too: its runs stay.
+    const jobId = jobText ? this.jobs.historyId(jobText) : undefined;
+    const unknownJob = jobText !== '' && jobId === undefined;
     const page = unknownJob
       ? { items: [], next: null }
-      : this.runs.list({ statuses, jobId: job?.id, by: by || undefined, q: q || undefined, before, limit: RUNS_PER_PAGE }, now);
+      : this.runs.list({ statuses, jobId, by: by || undefined, q: q || undefined, before, limit: RUNS_PER_PAGE }, now);
     this.views.respond(request, response, {
       template: 'pages/runs',
       fragment: 'partials/run-results',

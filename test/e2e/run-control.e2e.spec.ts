@@ -113,6 +113,9 @@ describe('Run control on the built server', () => {
     const events = await getJson<{ items: AuditEvent[] }>(server, `/api/events?type=ScheduleFired`);
     const firing = events.items.find((e) => e.data.jobId === jobId && e.data.slot === fired.trigger?.slot);
     assert.equal(firing?.metadata.actor, 'schedule');
+    // The job's events include its schedule's firings, as the Audit page's.
+    const ofJob = await getJson<{ items: AuditEvent[] }>(server, `/api/events?jobId=${jobId}&type=ScheduleFired`);
+    assert.ok(ofJob.items.some((e) => e.data.slot === fired.trigger?.slot), 'the firing is among the job\'s events');
   });
 
   it('cancels a run whose script started a background child: the whole group ends, and it says who cancelled', async () => {

@@ -210,6 +210,10 @@ function describeOn(kind: 'embedded store' | 'EventStoreDB double'): void {
       const types = events.items.map((event) => event.type);
       for (const type of ['JobCreated', 'RunRequested', 'RunFinished', 'JobRemoved']) assert.ok(types.includes(type), `${type} is listed: ${types.join(', ')}`);
       assert.ok(events.items.every((event) => event.stream.includes(job.id)), 'only the job\'s own streams');
+      // The pages too: the runs list and the audit, filtered by the id.
+      assert.ok((await (await t.request(`/runs?job=${job.id}`)).text()).includes(`/runs/${requested.id}`), 'the runs page lists its run');
+      const audit = await (await t.request(`/audit?job=${job.id}`)).text();
+      assert.ok(audit.includes('Removed with runs') && !audit.includes('No job'), 'the audit page lists its events');
       assert.equal((await t.request('/api/runs?jobId=Removed%20with%20runs')).status, 404);
       assert.equal((await t.request('/api/events?jobId=Removed%20with%20runs')).status, 404);
       assert.equal((await t.request('/api/runs?jobId=never-issued')).status, 404);
