@@ -31,11 +31,16 @@ export function parseIfMatch(header: string | undefined): bigint | undefined {
 
 /**
  * The revision a page form's hidden `version` field names (a public version, as
- * {@link publicVersion} wrote it), or undefined when the field is empty or not a
- * number (no precondition, as before). A `0` — written by a page from before versions
- * started at 1 — names no revision, so the change is refused as stale rather than
- * applied to what the person did not see.
+ * {@link publicVersion} wrote it), or undefined when the field is empty (no
+ * precondition). A `0` — written by a page from before versions started at 1 — names
+ * no revision, so the change is refused as stale rather than applied to what the
+ * person did not see.
+ *
+ * @throws ValidationError for anything else: a precondition that cannot be read is
+ *   refused, as `If-Match` is, never skipped.
  */
 export function revisionFromForm(value: string): bigint | undefined {
-  return /^\d{1,15}$/.test(value) ? BigInt(value) - 1n : undefined;
+  if (value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw new ValidationError([`version: must be the version the form was shown with (a whole number), not ${JSON.stringify(value.slice(0, 40))}`]);
+  return BigInt(value) - 1n;
 }

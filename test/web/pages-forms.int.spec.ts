@@ -104,6 +104,17 @@ describe('pages: forms, fragments and navigation over HTTP', () => {
     const stale = await htmx(`/jobs/${jobId}`, { method: 'PUT', body: form({ name: 'Nightly 2', scriptId, version: '1' }) });
     assert.equal(stale.status, 422);
     assert.match(await stale.text(), /changed since you loaded it/);
+    // A version that is not one is refused, never taken for no precondition; so for templates and restores.
+    for (const [path, method, body] of [
+      [`/jobs/${jobId}`, 'PUT', { name: 'Nightly 2', scriptId, version: 'abc' }],
+      [`/scripts/${scriptId}`, 'PUT', { name: 'Any', interpreter: 'bash', body: 'true', version: '2x' }],
+      [`/jobs/${jobId}/versions/1/restore`, 'POST', { version: '-1' }],
+    ] as const) {
+      const odd = await htmx(path, { method, body: form(body) });
+      assert.equal(odd.status, 400, path);
+      assert.match(await odd.text(), /version: must be the version the form was shown with/, path);
+    }
+    assert.equal((await expectJson<{ name: string }>(await t.request(`/api/jobs/${jobId}`), 200)).name, 'Nightly', 'nothing changed');
   });
 
   it('says once beside a number field what it takes, whatever is wrong with the value', async () => {
