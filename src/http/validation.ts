@@ -6,12 +6,19 @@ import { ValidationError } from '../shared/domain-errors';
 import { numberFromText, wholeNumberIn, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
 import { jsonWidthProblems } from './json-shape';
 
-/** Flattens class-validator's tree into `field: problem` lines, nested fields with dotted paths. */
+/**
+ * Flattens class-validator's tree into `field: problem` lines, nested fields with
+ * dotted paths. A required field that is missing is one line, `field: is required`,
+ * not every rule its absent value breaks (a missing `body` broke six, among them its
+ * length and its characters).
+ */
 export function describeValidationErrors(errors: ClassValidationError[], parent = ''): string[] {
   const lines: string[] = [];
   for (const error of errors) {
     const path = parent ? `${parent}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) lines.push(`${path}: ${message}`);
+    // Optional fields skip their rules when absent (`Optional`): an absent value with problems is a required one.
+    if (error.value === undefined && error.constraints) lines.push(`${path}: is required`);
+    else for (const message of Object.values(error.constraints ?? {})) lines.push(`${path}: ${message}`);
     if (error.children && error.children.length > 0) lines.push(...describeValidationErrors(error.children, path));
   }
   return lines;

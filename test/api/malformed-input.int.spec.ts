@@ -33,7 +33,10 @@ describe('REST: malformed input gets a clear 4xx and leaves the log unchanged', 
   const cases = (): Case[] => [
     { what: 'invalid JSON', method: 'POST', path: '/api/scripts', raw: '{"name": "x",', status: 400, message: /not valid JSON/ },
     { what: 'a JSON array body', method: 'POST', path: '/api/scripts', json: [1, 2], status: 400, message: /body: must be a JSON object/ },
-    { what: 'no fields', method: 'POST', path: '/api/scripts', json: {}, status: 400, message: /name.*body|body.*name/s },
+    // A missing required field is one problem each, not every rule its absent value breaks.
+    { what: 'no fields', method: 'POST', path: '/api/scripts', json: {}, status: 400, message: /^name: is required; body: is required$|^body: is required; name: is required$/ },
+    { what: 'a job without its template', method: 'POST', path: '/api/jobs', json: { name: 'k' }, status: 400, message: /^scriptId: is required$/ },
+    { what: 'a job without a name', method: 'POST', path: '/api/jobs', json: { scriptId: 's' }, status: 400, message: /^name: is required$/ },
     { what: 'a number as name', method: 'POST', path: '/api/scripts', json: { name: 5, body: 'x' }, status: 400, message: /^name: / },
     { what: 'a control character in the name', method: 'POST', path: '/api/scripts', json: { name: 'a\u0007b', body: 'x' }, status: 400, message: /name must not contain control characters/ },
     { what: 'a blank name', method: 'POST', path: '/api/scripts', json: { name: '   ', body: 'x' }, status: 400, message: /name must not be blank/ },
