@@ -6,7 +6,7 @@ import type { ScriptView } from '../scripts/scripts.read-model';
 import { DownloadError, safeSegments, writeArtifact, type ListedArtifact } from './artifact-download';
 import { cleanText, duration, table, terminalSafeJson, when } from './format';
 import { followOutput, type RunEnd } from './follow';
-import { DELAY_SECONDS, EVENTS_PAGE, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, wholeNumberFromText, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
+import { DELAY_SECONDS, EVENTS_PAGE, JOB_CONCURRENCY, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, wholeNumberFromText, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
 
 /**
  * What a command needs: the client, its options (by commander's camelCase
@@ -134,6 +134,7 @@ function jobFields(input: CommandInput): Record<string, unknown> {
   const timeout = text(input.options.timeout);
   const keepWorkdir = typeof input.options.keepWorkdir === 'boolean' ? input.options.keepWorkdir : undefined;
   const keep = text(input.options.keepRuns);
+  const atOnce = text(input.options.maxConcurrent);
   return {
     scriptId: text(input.options.script),
     description: text(input.options.description),
@@ -145,7 +146,28 @@ function jobFields(input: CommandInput): Record<string, unknown> {
     keepRuns: keep === undefined ? undefined : keep === 'all' ? null : wholeNumberOption('--keep-runs', keep, KEEP_RUNS, 'all'),
     artifacts: input.options.artifact !== undefined ? list(input.options.artifact) : undefined,
     runsOn: runsOnOf(input),
+    maxConcurrent: atOnce === undefined ? undefined : atOnce === 'none' ? null : wholeNumberOption('--max-concurrent', atOnce, JOB_CONCURRENCY, 'none'),
+    schedules: schedulesOf(input),
   };
+}
+
+/**
+ * `--schedule '0 3 * * *' --schedule '@hourly' [--time-zone Europe/Berlin]` → the
+ * schedules (in UTC without `--time-zone`); `--no-schedules` → `[]`; neither: unchanged.
+ * The server checks the patterns and the zone.
+ */
+function schedulesOf(input: CommandInput): Array<{ cron: string; timeZone: string }> | undefined {
+  const patterns = input.options.schedule !== undefined ? list(input.options.schedule) : undefined;
+  const zone = text(input.options.timeZone);
+  if (input.options.schedules === false) {
+    if (patterns !== undefined || zone !== undefined) throw new UsageError('give either --schedule (with --time-zone) or --no-schedules, not both');
+    return [];
+  }
+  if (patterns === undefined) {
+    if (zone !== undefined) throw new UsageError('--time-zone is the time zone of the --schedule patterns: give them with it');
+    return undefined;
+  }
+  return patterns.map((cron) => ({ cron, timeZone: zone ?? 'UTC' }));
 }
 
 /** `--runs-on a --runs-on b` → `['a', 'b']`, `--any-runner` → `[]`, neither: unchanged; both: an error. */
@@ -184,7 +206,9 @@ export const jobs: Record<string, Command> = {
         `tags:     ${job.tags.join(', ') || '-'}`,
         `timeout:  ${job.timeoutSeconds === null ? 'none' : `${job.timeoutSeconds} s`}`,
         `runs on:  ${job.runsOn.length > 0 ? `a runner with ${job.runsOn.join(', ')}` : 'any runner'}`,
-        `output:   ${job.keepRuns == null ? 'kept for every run' : `kept for the newest ${job.keepRuns} finished runs`}`,
+        `at once:  ${job.maxConcurrent == null ? 'no limit of its own' : `at most ${job.maxConcurrent} run${job.maxConcurrent === 1 ? '' : 's'}`}`,
+        `schedule: ${(job.schedules ?? []).map((s) => `${s.cron} (${s.timeZone}${s.nextAt ? `, next ${when(s.nextAt)}` : ''})`).join('; ') || '-'}`,
+        `output:   ${job.keepRuns == null ? 'kept for every run' : job.keepRuns === 1 ? 'kept for the newest finished run only' : `kept for the newest ${job.keepRuns} finished runs`}`,
         `files:    ${job.files.map((f) => `${f.name} (${f.size} B)`).join(', ') || '-'}`,
         `workdirs: ${job.keepWorkdir ? 'kept after each run' : 'removed when each run ends'}`,
         `artifacts: ${job.artifacts.join(' ') || '-'}`,

@@ -14,7 +14,7 @@ import { completionScript } from './completion';
 import { addBackupCommands } from './backup-commands';
 import { addRunnerCommand } from './runner-command';
 import { jobHistory, scriptHistory } from './history-commands';
-import { DELAY_SECONDS, EVENTS_PAGE, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, type WholeNumberRange } from '../shared/whole-number';
+import { DELAY_SECONDS, EVENTS_PAGE, JOB_CONCURRENCY, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, type WholeNumberRange } from '../shared/whole-number';
 
 /** `1–500`: a number option's range in its help, the range its check (commands.ts) takes. */
 const span = (range: WholeNumberRange): string => `${range.min}–${range.max}`;
@@ -177,5 +177,9 @@ function jobOptions(command: Command): Command {
     .option('--keep-workdir', "keep each run's work directory after it ends, for debugging")
     .option('--artifact <pattern>', 'a glob of files each run keeps, relative to the work directory (repeatable; on update, replaces them all)', many)
     .option('--runs-on <label>', 'a runner label its runs need: they go only to a runner with every one (repeatable; on update, replaces them all)', many)
-    .option('--any-runner', 'its runs may go to any runner (clears --runs-on)');
+    .option('--any-runner', 'its runs may go to any runner (clears --runs-on)')
+    .option('--max-concurrent <N|none>', `how many of its runs may run at once (${span(JOB_CONCURRENCY)}; none: no limit of its own)`)
+    .option('--schedule <cron>', 'a cron pattern it runs on, 5 fields or 6 with seconds (repeatable; on update, replaces them all)', many)
+    .option('--time-zone <zone>', 'the IANA time zone of the --schedule patterns (default UTC)')
+    .option('--no-schedules', 'it runs on no schedule (clears --schedule)');
 }

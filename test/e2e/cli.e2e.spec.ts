@@ -176,6 +176,9 @@ describe('The CLI against the built server', () => {
       [['jobs', 'version', 'limited', '1', '--compare-to', 'first'], '--compare-to must be a whole number from 1 to 999999999, not "first"'],
       [['scripts', 'restore', 'noop', '0'], 'the version number must be a whole number from 1 to 999999999, not "0"'],
       [['runner', '--url', server.url, '--max-concurrent', '0x10'], '--max-concurrent must be a whole number from 1 to 1024, not "0x10"'],
+      [['jobs', 'update', 'limited', '--max-concurrent', '0'], '--max-concurrent must be a whole number from 1 to 1024, or none, not "0"'],
+      [['jobs', 'update', 'limited', '--time-zone', 'Europe/Berlin'], '--time-zone is the time zone of the --schedule patterns: give them with it'],
+      [['jobs', 'update', 'limited', '--schedule', '@daily', '--no-schedules'], 'give either --schedule (with --time-zone) or --no-schedules, not both'],
     ];
     for (const [args, message] of usage) {
       const result = await cli(args, { ENDERCOMPUTE_RUNNER_TOKEN: 'unused' });
@@ -191,6 +194,23 @@ describe('The CLI against the built server', () => {
     await ok(['jobs', 'update', 'limited', '--timeout', 'none', '--keep-runs', 'all']);
     assert.deepEqual(await getJson<{ timeoutSeconds: null; keepRuns: null }>(server, '/api/jobs/limited').then((j) => [j.timeoutSeconds, j.keepRuns]), [null, null]);
     await ok(['jobs', 'update', 'limited', '--timeout', '604800', '--keep-runs', '1000000']);
+    // At most so many at once, and schedules (in a time zone, or UTC), shown by jobs show; cleared again.
+    await ok(['jobs', 'update', 'limited', '--max-concurrent', '2', '--schedule', '0 3 * * *', '--schedule', '30 4 * * 1-5', '--time-zone', 'Europe/Berlin', '--keep-runs', '1']);
+    const scheduled = await getJson<{ maxConcurrent: number; schedules: Array<{ cron: string; timeZone: string }> }>(server, '/api/jobs/limited');
+    assert.equal(scheduled.maxConcurrent, 2);
+    assert.deepEqual(scheduled.schedules.map((x) => [x.cron, x.timeZone]), [['0 3 * * *', 'Europe/Berlin'], ['30 4 * * 1-5', 'Europe/Berlin']]);
+    const shown = await ok(['jobs', 'show', 'limited']);
+    assert.match(shown, /at once: {2}at most 2 runs\n/);
+    assert.match(shown, /schedule: 0 3 \* \* \* \(Europe\/Berlin, next [^)]+\); 30 4 \* \* 1-5 \(Europe\/Berlin, next [^)]+\)\n/);
+    assert.match(shown, /output: {3}kept for the newest finished run only\n/);
+    await ok(['jobs', 'update', 'limited', '--schedule', '@hourly']);
+    assert.deepEqual((await getJson<{ schedules: Array<{ cron: string; timeZone: string }> }>(server, '/api/jobs/limited')).schedules.map((x) => [x.cron, x.timeZone]), [['@hourly', 'UTC']]);
+    const badZone = await cli(['jobs', 'update', 'limited', '--schedule', '@daily', '--time-zone', 'Mars/Olympus']);
+    assert.equal(badZone.code, 1, 'the server refuses an unknown zone');
+    assert.match(badZone.stderr, /timeZone must be an IANA time zone/);
+    await ok(['jobs', 'update', 'limited', '--no-schedules', '--max-concurrent', 'none', '--keep-runs', '1000000']);
+    const cleared = await getJson<{ maxConcurrent: number | null; schedules: unknown[] }>(server, '/api/jobs/limited');
+    assert.deepEqual([cleared.maxConcurrent, cleared.schedules], [null, []]);
     await ok(['jobs', 'update', 'limited', '--timeout', '60']);
     // Options left out of an update stay as they were; --keep-workdir and --no-keep-workdir set it.
     await ok(['jobs', 'update', 'limited', '--description', 'still limited']);
