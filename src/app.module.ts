@@ -108,12 +108,11 @@ export class AppModule {
         ProjectionLag,
         Metrics,
         HealthDetailsReader,
-        // Chosen (and proven to work) once, before anything can start a run; so is the channel every run writes
-        // into, on a server that executes runs (one without a local runner needs no temporary directory).
+        // Chosen (and proven to work) once, before anything can start a run; so is the channel every run writes into.
         {
           provide: RunSandbox,
           useFactory: async () => {
-            if (config.localRunner) await requireOutputChannel();
+            await requireOutputChannel();
             return selectSandbox(config);
           },
         },

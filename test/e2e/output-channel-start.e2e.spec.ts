@@ -39,16 +39,6 @@ describe('the output channel at start', () => {
       assert.match(said, /point TMPDIR at a writable directory/);
     });
   }
-
-  it('does not need the temporary directory on a server that executes no runs (ENDERCOMPUTE_LOCAL_RUNNER=false)', async () => {
-    const server = await startServer({ env: { TMPDIR: join(dataDir, 'no-such-tmp'), ENDERCOMPUTE_LOCAL_RUNNER: 'false' } });
-    try {
-      assert.equal((await server.request('/api/health')).status, 200);
-    } finally {
-      await server.stop();
-      server.cleanup();
-    }
-  });
 });
 
 describe('the directories of output channels', () => {
