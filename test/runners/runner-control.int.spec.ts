@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { expectJson } from '../support/server-process';
+import { BlobStore } from '../../src/blobs/blob-store';
+import { eventually, expectJson } from '../support/server-process';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 describe('runner protocol: control', () => {
@@ -69,5 +70,34 @@ describe('runner protocol: control', () => {
     // Taken by the next claim, as any queued run.
     const next = await expectJson<{ run: { runId: string } }>(await runner('/api/runner/claim', { workRoot: '/tmp/ctl', wait: 5 }), 200);
     assert.equal(next.run.runId, run.id);
+  });
+
+  it('lets go of an input file whose download the job server gave up: its read of the file ends', async () => {
+    const script = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'file-tpl', interpreter: 'bash', body: 'true' } }), 201);
+    const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'file-job', scriptId: script.id, runsOn: ['ctl'] } }), 201);
+    const form = new FormData();
+    form.set('file', new Blob([Buffer.alloc(32 * 1024 * 1024, 'f')]), 'large.bin');
+    const run = await expectJson<{ id: string }>(await t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', body: form }), 202);
+    const claimed = await expectJson<{ run: { runId: string; files: Array<{ sha256: string }> } }>(await runner('/api/runner/claim', { workRoot: '/tmp/ctl', wait: 5 }), 200);
+    assert.equal(claimed.run.runId, run.id);
+    // Each read of a stored file, and whether it ended (read to its end, or given up).
+    const blobs = t.app.get(BlobStore);
+    const read = blobs.read.bind(blobs);
+    let ended = 0;
+    blobs.read = async function* (sha256: string) {
+      try {
+        yield* read(sha256);
+      } finally {
+        ended++;
+      }
+    };
+    const gaveUp = new AbortController();
+    const answer = await fetch(`${t.url}/api/runner/runs/${run.id}/files/${claimed.run.files[0]!.sha256}`, {
+      headers: { authorization: `Bearer ${token}`, 'x-runner-report': report },
+      signal: gaveUp.signal,
+    });
+    await answer.body!.getReader().read();
+    gaveUp.abort();
+    await eventually(async () => (ended === 1 ? true : undefined), 5_000, 'the server to stop reading the file it was sending');
   });
 });

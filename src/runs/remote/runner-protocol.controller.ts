@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } fr
 import type { Request, Response } from 'express';
 import { ArtifactUploads, ContentOffsetMismatch, type LackingContent } from '../../artifacts/artifact-uploads';
 import { BlobStore } from '../../blobs/blob-store';
+import { sendAll } from '../../http/send-all';
 import { BytesBody } from '../../http/request-shape';
 import { RunnerEndpoint, runnerOf } from '../../runners/runner-endpoint';
 import { RunnerPresence } from '../../runners/runner-presence';
@@ -88,10 +89,8 @@ export class RunnerProtocolController {
     const file = await this.remote.fileOf(name, runId, sha256);
     response.setHeader('content-type', 'application/octet-stream');
     response.setHeader('content-length', String(file.size));
-    for await (const chunk of this.blobs.read(sha256)) {
-      if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
-    }
-    response.end();
+    // sendAll also stops when the job server goes away mid-download (a stall, a retry): waiting for 'drain' alone never ended.
+    await sendAll(response, this.blobs.read(sha256));
   }
 
   /** The run's process started: `{pid, processStartTicks, workdir}`. */
