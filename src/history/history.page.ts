@@ -142,7 +142,8 @@ abstract class HistoryPages {
     if (stray.length > 0) throw new ValidationError([`${stray[0].slice(0, 40)}: the Restore button sends no field "${stray[0].slice(0, 40)}"${stray.length > 1 ? ` (and ${stray.length - 1} more)` : ''}`]);
     const { id, items } = await this.history().versions(idOrName);
     const before = items[items.length - 1].version;
-    const expected = revisionFromForm(typeof body.version === 'string' ? body.version : '');
+    if (body.version !== undefined && typeof body.version !== 'string') throw new ValidationError(['version: give it once']);
+    const expected = revisionFromForm(body.version ?? '');
     await this.commands.execute(this.restoreCommand(id, version, expected, request));
     const page = await this.historyPage(id);
     const now = page.data.current as number;

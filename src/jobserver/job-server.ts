@@ -423,8 +423,8 @@ class RemoteRun {
   /**
    * Downloads an input file into the cache, through a `.part` file renamed into place
    * once its sha256 matches (removed otherwise, whatever went wrong). A lost connection
-   * or an answer cut short is tried again with backoff; other content, a refusal or a
-   * local error fails the run.
+   * or an answer cut short is tried again with backoff, until the run ends; other
+   * content, a refusal or a local error fails the run.
    */
   private async download(sha256: string, path: string): Promise<void> {
     const retry = new Backoff();
@@ -441,6 +441,8 @@ class RemoteRun {
         if (!(error instanceof Unreachable)) throw error;
         if (retry.first) this.log(`input file ${sha256}: ${error.message}; trying again with backoff`);
         await retry.wait();
+        // Ended meanwhile (a cancel, a stop of this job server): no more tries; the run ends as that says.
+        if (this.execution.control.outcome !== null) throw new Error(`the run ended while its input file ${sha256} was being downloaded`);
       }
     }
   }

@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { RunLifecycle, type RunLifecycleNote } from '../logging/run-lifecycle';
 import type { RunOutputAppended } from '../runs/run.events';
@@ -27,7 +27,7 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
  * run lifecycle, the event store's appends and the HTTP middleware.
  */
 @Injectable()
-export class Metrics implements OnModuleInit, OnModuleDestroy {
+export class Metrics implements OnModuleInit, OnApplicationShutdown {
   readonly registry = new Registry();
   private readonly jobLabels = new JobLabels(MAX_JOB_LABELS);
   private readonly unsubscribe: Array<() => void> = [];
@@ -111,7 +111,8 @@ export class Metrics implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  onModuleDestroy(): void {
+  /** Last, as the run lifecycle: the runs a graceful stop ends (after modules are destroyed) are still counted. */
+  onApplicationShutdown(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
   }
 

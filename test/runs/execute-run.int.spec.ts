@@ -49,4 +49,29 @@ describe('executeRun', () => {
     await delay(200);
     assert.equal(existsSync(marker), false, 'the script never ran');
   });
+
+  it('ends as cancelled, not failed, when its input file was given up because of the cancel', async () => {
+    const content = Buffer.from('never arrives\n');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    let cancelled = (): void => undefined;
+    const execution = executeRun(
+      {
+        runId: 'given-up-1', jobName: 'given-up', runNumber: 1, actor: 'alice', interpreter: 'bash',
+        scriptBody: 'echo ran', args: [], env: {}, files: [{ name: 'input.txt', size: content.length, sha256 }],
+        timeoutSeconds: null, maxOutputBytes: 1024 * 1024, cancelGraceSeconds: 5,
+      },
+      join(root, 'work', 'given-up', '1'),
+      {
+        // As a job server's download does: it gives up once the run ended.
+        readFile: () => new Promise<Buffer>((_, reject) => (cancelled = () => reject(new Error('the run ended while its input file was being downloaded')))),
+        started: async () => undefined,
+        output: async () => undefined,
+      },
+      { sandbox: null, umask: 0o022, maxBatchBytes: 64 * 1024 },
+    );
+    await delay(100);
+    execution.control.end({ status: 'cancelled', reason: 'Cancelled by bob' });
+    cancelled();
+    assert.deepEqual(await execution.outcome, { status: 'cancelled', exitCode: null, signal: null, droppedBytes: 0, reason: 'Cancelled by bob' });
+  });
 });

@@ -114,6 +114,9 @@ describe('pages: forms, fragments and navigation over HTTP', () => {
       assert.equal(odd.status, 400, path);
       assert.match(await odd.text(), /version: must be the version the form was shown with/, path);
     }
+    const twice = await htmx(`/jobs/${jobId}/versions/1/restore`, { method: 'POST', body: new URLSearchParams([['version', '1'], ['version', '2']]) });
+    assert.equal(twice.status, 400);
+    assert.match(await twice.text(), /version: give it once/);
     assert.equal((await expectJson<{ name: string }>(await t.request(`/api/jobs/${jobId}`), 200)).name, 'Nightly', 'nothing changed');
   });
 

@@ -108,24 +108,31 @@ export function executeRun(spec: RunSpecification, workdir: string, transport: E
   execution.outcome = (async (): Promise<RunOutcome> => {
     // Lets the caller apply what it already knows (a cancel while claiming) first.
     await Promise.resolve();
-    if (control.outcome) return { status: control.outcome.status, exitCode: null, signal: null, droppedBytes: 0, reason: control.outcome.reason };
+    if (control.outcome) return endedBeforeStart(control.outcome);
     try {
       const { timeoutSeconds: _t, maxOutputBytes, cancelGraceSeconds: _g, artifacts: patterns, maxArtifactBytes, ...runSpec } = spec;
-      const process = await startProcess(
-        { ...runSpec, workdir },
-        {
-          readFile: (sha256) => transport.readFile(sha256),
-          onStarted: (started) => transport.started(started),
-          onLiveChunk: transport.liveChunk === undefined ? undefined : (_stream, chunk, offset) => transport.liveChunk?.(chunk, offset),
-          liveHeldFrom: transport.liveHeldFrom === undefined ? undefined : () => transport.liveHeldFrom?.() ?? Number.POSITIVE_INFINITY,
-          prepareOutput: transport.prepareOutput === undefined ? undefined : (bytes) => transport.prepareOutput?.(bytes),
-          onOutput: (batch) => transport.output([batch]),
-          onOutputBatches: (batches) => transport.output(batches),
-          // A cancel or a stop while the work directory was prepared: the script never starts.
-          stillWanted: () => control.outcome === null,
-        },
-        { maxOutputBytes, maxBatchBytes: settings.maxBatchBytes, sandbox: settings.sandbox, umask: settings.umask },
-      );
+      let process: RunningProcess;
+      try {
+        process = await startProcess(
+          { ...runSpec, workdir },
+          {
+            readFile: (sha256) => transport.readFile(sha256),
+            onStarted: (started) => transport.started(started),
+            onLiveChunk: transport.liveChunk === undefined ? undefined : (_stream, chunk, offset) => transport.liveChunk?.(chunk, offset),
+            liveHeldFrom: transport.liveHeldFrom === undefined ? undefined : () => transport.liveHeldFrom?.() ?? Number.POSITIVE_INFINITY,
+            prepareOutput: transport.prepareOutput === undefined ? undefined : (bytes) => transport.prepareOutput?.(bytes),
+            onOutput: (batch) => transport.output([batch]),
+            onOutputBatches: (batches) => transport.output(batches),
+            // A cancel or a stop while the work directory was prepared: the script never starts.
+            stillWanted: () => control.outcome === null,
+          },
+          { maxOutputBytes, maxBatchBytes: settings.maxBatchBytes, sandbox: settings.sandbox, umask: settings.umask },
+        );
+      } catch (error) {
+        // Ended while the work directory was prepared (a cancel or a stop gave up an input file): that end is the outcome.
+        if (control.outcome) return endedBeforeStart(control.outcome);
+        throw error;
+      }
       execution.process = process;
       if (process.pid !== null) control.attach(process);
       const exit = await process.done;
@@ -155,6 +162,11 @@ export function outcomeOf(exit: ProcessExit): { status: 'succeeded' | 'failed'; 
   if (exit.exitCode === 0) return { status: 'succeeded', reason: null };
   if (exit.signal !== null) return { status: 'failed', reason: `Ended by signal ${exit.signal}` };
   return { status: 'failed', reason: null };
+}
+
+/** The outcome of a run ended (`ending`: a cancel, a stop) before its process started. */
+function endedBeforeStart(ending: { status: RunOutcome['status']; reason: string | null }): RunOutcome {
+  return { status: ending.status, exitCode: null, signal: null, droppedBytes: 0, reason: ending.reason };
 }
 
 /** The outcome of a run that could not be carried out (see {@link Execution.outcome}), with `reason` when the caller knows better. */
