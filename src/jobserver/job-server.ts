@@ -11,12 +11,13 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, createReadStream, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { executeRun, failedOutcome, type Execution, type ExecutionSettings, type ExecutionTransport, type RunOutcome } from '../runs/runner/execute-run';
 import type { ArtifactCollection } from '../runs/runner/artifact-collector';
 import type { ProcessStarted } from '../runs/runner/runner.types';
+import { processExists } from '../shared/process-exists';
 import { removeTree } from '../shared/remove-tree';
 import { OffsetAnswer, Refused, RunGone, RunnerClient, TokenRefused, Unreachable, UPLOAD_BYTES, type ClaimedSpec, type WantedRun } from './runner-client';
 import { Backoff } from './backoff';
@@ -82,7 +83,7 @@ export class JobServer {
    * rejects); resolves once every run it took has ended and its end was reported.
    */
   async run(): Promise<void> {
-    await this.removeLeftoverWorkdirs();
+    await this.removeLeftovers();
     await endLeftoverRuns(this.leftovers, this.client, this.stopping.signal, (line) => this.log(line));
     await Promise.all([this.claimLoop(), this.controlLoop()]);
     await Promise.all([...this.runs.values()].map((run) => run.done));
@@ -119,11 +120,19 @@ export class JobServer {
     }
   }
 
-  /** Removes the work directories an earlier process of this job server left (their runs ended with it), one by one. */
-  private async removeLeftoverWorkdirs(): Promise<void> {
+  /**
+   * Removes what an earlier process of this job server left: its runs' work directories
+   * (the runs ended with it), one by one, and the `.part` files of input downloads it
+   * did not finish (`<sha256>.<pid>.<ms>.part`, from a process that is gone).
+   */
+  private async removeLeftovers(): Promise<void> {
+    const said = (path: string) => (error: unknown) => this.log(`could not remove ${path}: ${error instanceof Error ? error.message : String(error)}`);
     const work = join(this.options.workDir, 'work');
-    for (const name of readdirSync(work)) {
-      await removeTree(join(work, name)).catch((error: unknown) => this.log(`could not remove ${join(work, name)}: ${error instanceof Error ? error.message : String(error)}`));
+    for (const name of readdirSync(work)) await removeTree(join(work, name)).catch(said(join(work, name)));
+    const files = join(this.options.workDir, 'files');
+    for (const name of readdirSync(files)) {
+      const owner = /^[0-9a-f]{64}\.(\d+)\.\d+\.part$/.exec(name);
+      if (owner && !processExists(Number(owner[1]))) await rm(join(files, name), { force: true }).catch(said(join(files, name)));
     }
   }
 
@@ -454,10 +463,13 @@ class RemoteRun {
    *   the file system's error when `partial` cannot be written.
    */
   private async receive(response: Response, partial: string): Promise<string> {
-    const handle = await open(partial, 'w', 0o600);
+    if (response.body === null) throw new Unreachable('the answer came without the file');
+    const chunks = (response.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    const handle = await open(partial, 'w', 0o600).catch(async (error: unknown) => {
+      await chunks.return?.().catch(() => undefined);
+      throw error;
+    });
     const hash = createHash('sha256');
-    const body = (response.body ?? []) as unknown as AsyncIterable<Uint8Array>;
-    const chunks = body[Symbol.asyncIterator]();
     try {
       for (;;) {
         let next: IteratorResult<Uint8Array>;

@@ -1,8 +1,9 @@
 /**
  * A job server whose own disk fails it: a run it cannot take (its spool cannot be
  * made) ends `failed`, saying why, instead of staying claimed for ever; the job
- * server goes on and takes the next run once the disk is back. Work directories an
- * earlier process left are removed at start, read-only folders included.
+ * server goes on and takes the next run once the disk is back. Work directories and
+ * unfinished downloads an earlier process left are removed at start, read-only
+ * folders included.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,17 +51,25 @@ describe('A job server and its own disk', () => {
     assert.equal(runner.child.exitCode, null, 'the job server still runs');
   });
 
-  it('removes the work directories an earlier process left when it starts, read-only folders included', async () => {
+  it('removes what an earlier process left when it starts: work directories, read-only folders included, and unfinished downloads', async () => {
     const workDir = runner!.workDir;
+    const gonePid = runner!.child.pid!;
     await runner!.stop();
     runner = null;
+    // Downloads of input files: one of the process that is gone, one of a process that lives (this test's).
+    const sha = 'a'.repeat(64);
+    const unfinished = join(workDir, 'files', `${sha}.${gonePid}.1700000000000.part`);
+    const another = join(workDir, 'files', `${sha}.${process.pid}.1700000000000.part`);
+    writeFileSync(unfinished, 'half a file');
+    writeFileSync(another, 'half a file');
     const left = join(workDir, 'work', 'a-run-that-ended-with-it');
     const cache = join(left, '.endercompute-home', 'go', 'pkg', 'mod');
     mkdirSync(cache, { recursive: true });
     writeFileSync(join(cache, 'go.mod'), 'module example.com');
     for (let dir = cache; dir !== left; dir = join(dir, '..')) chmodSync(dir, 0o555);
     runner = await startJobServer({ url: server.url, token: TOKEN, labels: ['disk'], name: 'js-disk', workDir });
-    await eventually(async () => (existsSync(left) ? undefined : true), 10_000, 'the leftover work directory to be removed');
+    await eventually(async () => (existsSync(left) || existsSync(unfinished) ? undefined : true), 10_000, 'the leftovers to be removed');
+    assert.ok(existsSync(another), "a living process's download is left alone");
     const run: Run = await waitForRun(server, (await requestRun(server, jobId)).id, 30_000);
     assert.equal(run.status, 'succeeded');
   });

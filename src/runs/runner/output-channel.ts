@@ -22,6 +22,7 @@ import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processExists } from '../../shared/process-exists';
 
 /** Bytes of the token that proves a connection to a channel's listener is this process's own. */
 const TOKEN_BYTES = 16;
@@ -84,7 +85,7 @@ function removeAbandonedDirectories(parent: string): void {
   }
   for (const name of names) {
     const owner = OWNED_DIR.exec(name);
-    if (!owner || isAlive(Number(owner[1]))) continue;
+    if (!owner || processExists(Number(owner[1]))) continue;
     const path = join(parent, name);
     if (!isAbandonable(path)) continue;
     try {
@@ -92,17 +93,6 @@ function removeAbandonedDirectories(parent: string): void {
     } catch {
       // Left for the next start, or the system's cleaner of temporary files.
     }
-  }
-}
-
-/** Whether a process with this pid exists (one of another user's answers EPERM: it exists). */
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
