@@ -176,7 +176,7 @@ for (const store of [embedded(), eventStoreDb()]) {
       const cli = await runCli(server, ['jobs', 'update', job.id, '--keep-runs', '1']);
       assert.equal(cli.code, 0, cli.stderr.toString());
       const shown = await runCli(server, ['jobs', 'show', job.id]);
-      assert.match(shown.stdout.toString(), /output: +kept for the newest 1 finished runs/);
+      assert.match(shown.stdout.toString(), /output: +kept for the newest finished run only/);
       const another = await requestRun(server, job.id);
       await waitForRun(server, another.id);
       await expiredRun(server, third.id);
