@@ -10,13 +10,13 @@
  *   medians of three runs of each, taking turns;
  * - the run page of that 100 MB run (full page with the key), median.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJob, getJson, requestRun, type Run, waitForRun } from '../test/support/rest';
 import { startServer, type ServerProcess } from '../test/support/server-process';
+import { bareSpawn } from './run-bench';
 import { median, ms, percentile, ratio, report } from './stats';
 import { TEXT_LINES_100MB } from './workloads';
 
@@ -92,7 +92,7 @@ async function benchLargeRunWatched(server: ServerProcess): Promise<void> {
   try {
     const scriptPath = join(dir, 'script.py');
     writeFileSync(scriptPath, TEXT_LINES_100MB);
-    const baselineMs = await commandToFile('python3', scriptPath, join(dir, 'out.txt'));
+    const baselineMs = (await bareSpawn('python3', scriptPath, join(dir, 'out.txt'))).finishedMs;
 
     const jobId = await createJob(server, 'bench-live-100mb', 'python3', TEXT_LINES_100MB);
     const agent = new Agent({ maxSockets: Infinity });
@@ -176,19 +176,6 @@ async function watchedRun(server: ServerProcess, jobId: string, watch: (runId: s
   const run = await waitForRun(server, requested.id, 600_000);
   const sawEverything = await watching;
   return { runMs: Date.parse(run.finishedAt ?? '') - sentAt, allReadMs: Date.now() - sentAt, everyone: sawEverything(run), run };
-}
-
-function commandToFile(interpreter: string, script: string, file: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const out = openSync(file, 'w');
-    const started = performance.now();
-    const child = spawn(interpreter, [script], { stdio: ['ignore', out, 'ignore'] });
-    child.once('error', reject);
-    child.once('close', () => {
-      closeSync(out);
-      resolve(performance.now() - started);
-    });
-  });
 }
 
 /** Reads an API stream to its end, handing each `output` event's data and arrival time (epoch ms) to `onOutput`. */

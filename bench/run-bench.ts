@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,12 @@ import { createJob, runAndWait } from '../test/support/rest';
 import type { ServerProcess } from '../test/support/server-process';
 import { median, ms, percentile, ratio, report } from './stats';
 
-/** Spawns `interpreter script` directly, its stdout straight into a file when given: the floor any job runner sits on. */
+/**
+ * Spawns `interpreter script` directly, its stdout straight into a file when given: the floor any job runner sits on.
+ * A file written is flushed to disk once timed (not counted): left dirty in the page cache, its writeback fell to
+ * whatever synced next, the server's first commit of the run measured after it (one `fsync` of the log took 80 ms
+ * instead of 1.5: ext4 commits the journal with the data of every file written since).
+ */
 export function bareSpawn(interpreter: string, script: string, stdoutFile?: string): Promise<{ startedMs: number; finishedMs: number }> {
   return new Promise((resolve, reject) => {
     const out = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
@@ -19,7 +24,10 @@ export function bareSpawn(interpreter: string, script: string, stdoutFile?: stri
     child.once('error', reject);
     child.once('close', () => {
       const finishedMs = performance.now() - t0;
-      if (typeof out === 'number') closeSync(out);
+      if (typeof out === 'number') {
+        fsyncSync(out);
+        closeSync(out);
+      }
       resolve({ startedMs, finishedMs });
     });
   });

@@ -43,6 +43,7 @@ import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
 import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
 import { requireOutputChannel } from './runs/runner/output-channel';
+import { JobConcurrency } from './runs/execution/job-concurrency';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { OnlineRunners } from './runners/online-runners';
 import { RunnerPresence } from './runners/runner-presence';
@@ -167,6 +168,7 @@ export class AppModule {
         OutputSearch,
         RunExecutor,
         WorkdirRetention,
+        JobConcurrency,
         RunScheduler,
         // Which runners are online (placement's `waitingFor`): presence, as the log records it on every server sharing the store.
         { provide: OnlineRunners, useExisting: RunnerPresence },

@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../event-store/event-store.port';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { decodeOutput, storedOutputLength } from '../runs/output-encoding';
 import { OUTPUT_STREAM_PREFIX, type RunOutputAppended } from '../runs/run.events';
+import { RunsReadModel } from '../runs/runs.read-model';
 import { LiveOutputHub } from './live-output.hub';
 
 /**
@@ -23,6 +24,7 @@ export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly hub: LiveOutputHub,
     private readonly engine: ProjectionEngine,
+    private readonly runs: RunsReadModel,
   ) {}
 
   onModuleInit(): void {
@@ -42,7 +44,9 @@ export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
     if (typeof runId !== 'string') return;
     if (event.type === 'RunOutputAppended') {
       const data = event.data as RunOutputAppended['data'];
-      if (typeof data.offset === 'number' && typeof data.data === 'string') this.hub.stored(runId, data.offset, storedOutputLength(data), () => decodeOutput(data));
+      if (typeof data.offset === 'number' && typeof data.data === 'string' && this.hub.feed(runId) && !this.storedAfterEnd(runId, data.offset, storedOutputLength(data))) {
+        this.hub.stored(runId, data.offset, storedOutputLength(data), () => decodeOutput(data));
+      }
       // The read model counts it as stored now: a viewer waiting for it to be readable can go on.
       this.hub.wakeRun(runId);
       return;
@@ -50,5 +54,11 @@ export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
     // Requests, claims and finishes move other runs in the queue; the rest concern this run only.
     if (QUEUE_EVENTS.has(event.type)) this.hub.wakeAll();
     else this.hub.wakeRun(runId);
+  }
+
+  /** A batch beyond the output `RunFinished` recorded (an upload in flight when the run was ended): not the run's output, as the read model says. */
+  private storedAfterEnd(runId: string, offset: number, length: number): boolean {
+    const run = this.runs.get(runId);
+    return run?.phase === 'finished' && offset + length > run.outputBytes;
   }
 }

@@ -109,8 +109,8 @@ const MAX_WRITTEN_ROWS = 20_000;
 @Injectable()
 export class RunsReadModel implements Projection {
   readonly name = 'runs';
-  /** 2: `runs_on` (placement labels). */
-  readonly version = 2;
+  /** 2: `runs_on` (placement labels). 3: output stored after a run's end is not indexed. */
+  readonly version = 3;
   private db: ProjectionDb | null = null;
   private statements: Statements | null = null;
   /** List queries, prepared once per shape of filter (a handful exist). */
@@ -371,6 +371,9 @@ export class RunsReadModel implements Projection {
     if (row.output_expired_at !== null) return row.output_bytes;
     const data = recorded.data as RunOutputAppended['data'];
     const length = storedOutputLength(data);
+    // `RunFinished` says how much output the run had. A batch stored after it (an upload in flight when the run
+    // was ended for its runner: lost, revoked) is not part of the run's output, whichever server stored it.
+    if (row.phase === 'finished' && data.offset + length > row.output_bytes) return row.output_bytes;
     const added = this.s.addChunk.run(row.seq, recorded.stream, recorded.revision, data.offset, length).changes > 0;
     if (!added) return row.output_bytes;
     if (saveBytes) {

@@ -4,7 +4,8 @@
  * ending on the runner (its `cancelling` says so: a time limit, a stop) cannot be
  * paused any more: a pause asked for meanwhile is no difference, or the runner and
  * the server would ask and answer each other without a pause until the end arrived.
- * A claim held open is given nothing once its runner stopped waiting for it.
+ * A claim held open is given nothing once its runner stopped waiting for it. At its
+ * goodbye, the runs a job server claimed but never started and does not list end lost.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -99,5 +100,28 @@ describe('runner protocol: control', () => {
     await answer.body!.getReader().read();
     gaveUp.abort();
     await eventually(async () => (ended === 1 ? true : undefined), 5_000, 'the server to stop reading the file it was sending');
+  });
+
+  it('ends lost at its goodbye the runs a job server claimed and never started, and leaves the ones it still lists', async () => {
+    const script = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'bye-tpl', interpreter: 'bash', body: 'true' } }), 201);
+    const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'bye-job', scriptId: script.id, runsOn: ['ctl'] } }), 201);
+    const claimOne = async (): Promise<string> => {
+      const run = await expectJson<{ id: string }>(await t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', json: {} }), 202);
+      const claimed = await expectJson<{ run: { runId: string } }>(await runner('/api/runner/claim', { workRoot: '/tmp/ctl', wait: 5 }), 200);
+      assert.equal(claimed.run.runId, run.id);
+      return run.id;
+    };
+    // Its answer "never arrived": the job server does not list it.
+    const unknown = await claimOne();
+    const listed = await claimOne();
+    const byeReport = encodeURIComponent(JSON.stringify({ labels: ['ctl'], softwareVersion: 'test', maxConcurrent: 1, running: [listed] }));
+    const bye = await fetch(`${t.url}/api/runner/goodbye`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-runner-report': byeReport }, body: '{}' });
+    assert.equal(bye.status, 204);
+    const ended = await expectJson<{ status: string; reason: string }>(await t.request(`/api/runs/${unknown}`), 200);
+    assert.deepEqual([ended.status, ended.reason], ['lost', 'Its job server ctl-runner stopped without starting it']);
+    const kept = await expectJson<{ status: string; runner: string }>(await t.request(`/api/runs/${listed}`), 200);
+    assert.deepEqual([kept.status, kept.runner], ['queued', 'ctl-runner'], 'still claimed (shown queued until it starts)');
+    const runners = await expectJson<{ items: Array<{ name: string; status: string }> }>(await t.request('/api/runners'), 200);
+    assert.equal(runners.items.find((item) => item.name === 'ctl-runner')?.status, 'offline');
   });
 });

@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from '../../src/app.module';
 import { type AppConfig, loadConfig } from '../../src/config/app-config';
-import { EventStore, formatPosition } from '../../src/event-store/event-store.port';
+import { EventStore, formatPosition, type NewEvent } from '../../src/event-store/event-store.port';
 import { configureHttp } from '../../src/http/configure-http';
 import type { IdGenerator } from '../../src/shared/ids';
 import { TEST_KEY } from './server-process';
@@ -58,4 +58,35 @@ export async function startTestApp(env: Record<string, string> = {}, overrides: 
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Appends held back by {@link holdAppends}: when the first one arrived, and how to let them (and later ones) through. */
+export interface HeldAppends {
+  /** Resolves once an append that matches has arrived (and waits). */
+  reached: Promise<void>;
+  /** Lets every held append go on, and appends pass from now on. */
+  release(): void;
+  /** Puts the store's own `append` back. */
+  restore(): void;
+}
+
+/**
+ * Holds back the appends of `store` that `matches` (a stream and its events) until
+ * `release()`: to put a request of the server in the middle of its work, where a race
+ * would find it (a claim being appended while a runner is revoked, …).
+ */
+export function holdAppends(store: EventStore, matches: (stream: string, events: readonly NewEvent[]) => boolean): HeldAppends {
+  const append = store.append.bind(store);
+  let arrived: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => (arrived = resolve));
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  store.append = async (stream, events, expected) => {
+    if (matches(stream, events)) {
+      arrived();
+      await released;
+    }
+    return append(stream, events, expected);
+  };
+  return { reached, release, restore: () => (store.append = append) };
 }

@@ -166,6 +166,27 @@ describe('RunsReadModel: pause, cancel and the last outcome', () => {
   });
 });
 
+describe('RunsReadModel: output stored after the end', () => {
+  it('leaves it out: the run keeps the output RunFinished counted, however the events are ordered in a rebuild or live', () => {
+    for (const building of [false, true]) {
+      const model = new RunsReadModel();
+      model.open(new Database(':memory:'), { building });
+      const id = request(model, 'out', 1, '2026-06-01T11:00:00.000Z');
+      const batch = (offset: number, text: string): RecordedEvent =>
+        recorded(`output-${id}`, 'RunOutputAppended', { runId: id, offset, data: Buffer.from(text).toString('base64') }, '2026-06-01T11:00:02.000Z', 'runner');
+      model.apply(recorded(`run-${id}`, 'RunClaimed', { runId: id, runner: 'r1', workdir: '/w' }, '2026-06-01T11:00:01.000Z', 'r1'));
+      model.apply(recorded(`run-${id}`, 'RunStarted', { runId: id, pid: 1, processStartTicks: null }, '2026-06-01T11:00:01.000Z', 'r1'));
+      model.apply(batch(0, 'hello\n'));
+      model.apply(recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'lost', exitCode: null, signal: null, outputBytes: 6, droppedBytes: 0, reason: 'Its runner "r1" was revoked by bob' }, '2026-06-01T11:00:03.000Z', 'bob'));
+      // The rest of an upload that was in flight: stored after the end.
+      model.apply(batch(6, 'late\n'));
+      model.beforeCheckpoint?.();
+      const run = model.get(id)!;
+      assert.deepEqual([run.outputBytes, run.outputChunks.map((chunk) => [chunk.offset, chunk.length])], [6, [[0, 6]]], `building: ${building}`);
+    }
+  });
+});
+
 describe('control handler helpers', () => {
   const context = { actor: 'carol', source: 'api', correlationId: 'c', causationId: null };
 

@@ -1,13 +1,13 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { ProjectionEngine } from '../../projections/projection-engine';
-import { JobsReadModel } from '../../jobs/jobs.read-model';
 import { canTake, waitingForRunner } from '../../runners/placement';
 import { OnlineRunners } from '../../runners/online-runners';
 import { Clock } from '../../shared/clock';
 import { isNotOutput } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { DISK_CHECK_INTERVAL_MS, DiskSpaceCheck, diskShortage } from './disk-space';
+import { JobConcurrency } from './job-concurrency';
 import { RunExecutor } from './run-executor';
 
 /** setTimeout cannot wait longer than about 24.8 days; a later run is re-checked then. */
@@ -50,12 +50,12 @@ export class RunScheduler implements OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly runs: RunsReadModel,
-    private readonly jobs: JobsReadModel,
     private readonly executor: RunExecutor,
     private readonly projections: ProjectionEngine,
     private readonly clock: Clock,
     private readonly disk: DiskSpaceCheck,
     private readonly runners: OnlineRunners,
+    private readonly concurrency: JobConcurrency,
   ) {}
 
   start(): void {
@@ -90,8 +90,8 @@ export class RunScheduler implements OnApplicationShutdown {
     const online = this.runners.online();
     const noRunner = waitingForRunner(run.runsOn, online);
     if (noRunner !== null) return this.config.localRunner ? noRunner : `${noRunner}; this server executes no runs itself (ENDERCOMPUTE_LOCAL_RUNNER=false)`;
-    const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
-    if (limit !== null && !this.jobHasRoom(run)) return `a place under its job's limit: ${limit} of its runs ${limit === 1 ? 'is' : 'are'} executing (maxConcurrent ${limit})`;
+    const limit = this.concurrency.limitOf(run);
+    if (limit !== null && !this.concurrency.hasRoom(run)) return `a place under its job's limit: ${limit} of its runs ${limit === 1 ? 'is' : 'are'} executing (maxConcurrent ${limit})`;
     // Another runner may take it: this runner's disk and slots are not what it waits for.
     if (online.some((runner) => runner.name !== this.config.runnerId && canTake(runner.labels, run.runsOn))) return null;
     if (this.hold !== null) return this.hold;
@@ -149,8 +149,11 @@ export class RunScheduler implements OnApplicationShutdown {
     while (!this.stopped && this.executor.activeCount < this.config.maxConcurrentRuns) {
       const next = this.nextToStart(skipped);
       if (!next) break;
-      // Not claimed: another runner won it, or it changed; the read model will catch up.
-      if (!(await this.executor.claimAndStart(next))) skipped.add(next.id);
+      // Its place under its job's limit is held while claiming: a job server's claim here cannot take it meanwhile.
+      const release = this.concurrency.reserve(next);
+      // Not claimed: another runner won it, or it changed; the read model will catch up. Claimed: the executor counts it.
+      const claimed = await this.executor.claimAndStart(next).finally(release);
+      if (!claimed) skipped.add(next.id);
     }
     this.armTimer();
   }
@@ -165,7 +168,7 @@ export class RunScheduler implements OnApplicationShutdown {
     let after: RunRecord | undefined;
     for (;;) {
       const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
-      const next = page.find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && canTake(labels, run.runsOn) && this.jobHasRoom(run));
+      const next = page.find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && canTake(labels, run.runsOn) && this.concurrency.hasRoom(run));
       if (next || page.length < QUEUE_PAGE) return next;
       after = page[page.length - 1];
     }
@@ -193,18 +196,6 @@ export class RunScheduler implements OnApplicationShutdown {
     if (this.hold !== null) this.logger.log('Disk space is back above ENDERCOMPUTE_MIN_FREE_BYTES: queued runs start again');
     this.hold = null;
     return true;
-  }
-
-  /**
-   * Whether the run's job is under its own limit. Runs executing anywhere count
-   * (the read model), and so do this runner's claims the read model may not show yet.
-   */
-  private jobHasRoom(run: RunRecord): boolean {
-    const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
-    if (limit === null) return true;
-    const executing = new Set(this.runs.executingRunIdsForJob(run.jobId));
-    for (const id of this.executor.activeRunIdsForJob(run.jobId)) executing.add(id);
-    return executing.size < limit;
   }
 
   private armTimer(): void {

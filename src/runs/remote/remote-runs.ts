@@ -1,7 +1,6 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { EventStore } from '../../event-store/event-store.port';
-import { JobsReadModel } from '../../jobs/jobs.read-model';
+import { EventStore, type Position } from '../../event-store/event-store.port';
 import { ProjectionEngine } from '../../projections/projection-engine';
 import { canTake } from '../../runners/placement';
 import { Clock } from '../../shared/clock';
@@ -14,6 +13,7 @@ import { MAX_BATCH_BYTES_LIMIT } from '../runner/process-runner';
 import type { FinishedStatus } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import type { RunSpecification } from '../runner/execute-run';
+import { JobConcurrency } from '../execution/job-concurrency';
 import { RunExecutor } from '../execution/run-executor';
 import { removedJobReason } from '../execution/removed-job';
 import { RunWriter } from '../execution/run-writer';
@@ -84,8 +84,6 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   private readonly deps: { store: EventStore; clock: Clock; ids: IdGenerator };
   /** Per run this server took output for: its writer (the stream's state in memory), encoder and lock. */
   private readonly writers = new Map<string, { writer: RunWriter | null; encoder: OutputEncoder; lock: Mutex }>();
-  /** Runs claimed here that the read model may not show yet (for jobs' `maxConcurrent`). */
-  private readonly justClaimed = new Map<string, string>();
   private readonly stopping = new AbortController();
 
   constructor(
@@ -94,9 +92,9 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     clock: Clock,
     ids: IdGenerator,
     private readonly runs: RunsReadModel,
-    private readonly jobs: JobsReadModel,
     private readonly projections: ProjectionEngine,
     private readonly executor: RunExecutor,
+    private readonly concurrency: JobConcurrency,
   ) {
     this.deps = { store, clock, ids };
   }
@@ -112,14 +110,23 @@ export class RemoteRuns implements BeforeApplicationShutdown {
    * none came. `workRoot` is the runner's folder for work directories. `allowed` is
    * asked before each claim: a request held open across a revocation of its token
    * passed the guard before it, and must take nothing after it (a claim's answer hands
-   * over the run's script, environment and files).
+   * over the run's script, environment and files). `revoked` says whether the runner's
+   * token was revoked: asked again once a claim is recorded, since a revocation
+   * recorded while the claim was being appended did not see the claim.
    */
-  async claim(runner: string, labels: readonly string[], workRoot: string, waitSeconds: number, allowed: () => boolean = () => true): Promise<ClaimedRun | null> {
+  async claim(
+    runner: string,
+    labels: readonly string[],
+    workRoot: string,
+    waitSeconds: number,
+    allowed: () => boolean = () => true,
+    revoked: () => boolean = () => false,
+  ): Promise<ClaimedRun | null> {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
     for (;;) {
       // Listening before looking: a run requested while the queue is being read wakes this at once.
       const changed = this.nextChange(deadline - Date.now());
-      const claimed = await this.claimOne(runner, labels, workRoot, allowed).catch((error: unknown) => {
+      const claimed = await this.claimOne(runner, labels, workRoot, allowed, revoked).catch((error: unknown) => {
         changed.cancel();
         throw error;
       });
@@ -222,7 +229,13 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         pending = [];
         pendingBytes = 0;
         waiting++;
-        stored = stored.then(() => storeOutput(writer, encoder, this.deps.store.kind, [batch])).finally(() => waiting--);
+        stored = stored
+          .then(() => {
+            // Ended meanwhile (the lost rule, a revocation): what is left of the upload is not the run's output.
+            if (this.runs.get(runId)?.phase === 'finished') throw new GoneError(`Run ${runId} has ended: stop it`);
+            return storeOutput(writer, encoder, this.deps.store.kind, [batch]);
+          })
+          .finally(() => waiting--);
         stored.catch(() => undefined);
       };
       for await (const received of chunks) {
@@ -267,6 +280,34 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   }
 
   /**
+   * `runner` said goodbye: each run it claimed and never started, and does not list in
+   * `listed` (its report's runs), ends `lost` now, saying so, rather than once the lost time
+   * has passed. Such a run's claim answer never reached it, or it stopped before it could
+   * report the run untaken; a job server stops only once the end of every run it knows is
+   * acknowledged. Started runs are left to the lost rule. Returns the ids of the runs ended.
+   */
+  async endUnstarted(runner: string, listed: ReadonlySet<string>): Promise<string[]> {
+    const reason = `Its job server ${runner} stopped without starting it`;
+    const ended: string[] = [];
+    for (const run of this.runs.executingRuns(runner)) {
+      if (run.phase !== 'claimed' || listed.has(run.id)) continue;
+      const position = await this.withWriter(runner, run.id, async (writer) =>
+        writer.current.phase === 'claimed' ? writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason }) : null,
+      ).catch((error: unknown) => {
+        // Ended meanwhile, or not this runner's any more: nothing to end.
+        if (error instanceof GoneError || error instanceof NotFoundError) return null;
+        throw error;
+      });
+      this.writers.delete(run.id);
+      if (position) {
+        await this.projections.waitFor(position);
+        ended.push(run.id);
+      }
+    }
+    return ended;
+  }
+
+  /**
    * Runs `work` (an artifact upload) for a run `runner` executes and has not reported
    * finished, one request at a time per run on this server, with the run's context.
    *
@@ -280,15 +321,17 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   }
 
   /** The first run `runner` may take, claimed; null when there is none. */
-  private async claimOne(runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean): Promise<ClaimedRun | null> {
+  private async claimOne(runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean, revoked: () => boolean): Promise<ClaimedRun | null> {
     const now = this.deps.clock.now();
     let after: RunRecord | undefined;
     for (;;) {
       const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
       for (const run of page) {
-        if (!canTake(labels, run.runsOn) || !this.jobHasRoom(run)) continue;
+        if (!canTake(labels, run.runsOn) || !this.concurrency.hasRoom(run)) continue;
         if (!allowed()) return null;
-        const claimed = await this.tryClaim(run, runner, labels, workRoot, allowed);
+        // Its place under its job's limit is held from here until the read model shows the claim (or it failed).
+        const release = this.concurrency.reserve(run);
+        const claimed = await this.tryClaim(run, runner, labels, workRoot, allowed, revoked).finally(release);
         if (claimed) return claimed;
       }
       if (page.length < QUEUE_PAGE) return null;
@@ -296,7 +339,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     }
   }
 
-  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean): Promise<ClaimedRun | null> {
+  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean, revoked: () => boolean): Promise<ClaimedRun | null> {
     const writer = await RunWriter.load(this.deps, run.id, this.contextOf(run));
     if (writer === null) return null;
     const removed = await removedJobReason(this.deps.store, run.jobId);
@@ -310,29 +353,29 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     const workdir = `${workRoot.replace(/\/+$/, '')}/${run.id}`;
     // Asked again after the reads above: a revocation recorded meanwhile wins.
     if (!allowed()) return null;
+    let position: Position | null;
     try {
-      await writer.record({ type: 'ClaimRun', runId: run.id, runner, runnerLabels: labels, workdir, now: this.deps.clock.now().toISOString(), remote: true });
+      position = await writer.record({ type: 'ClaimRun', runId: run.id, runner, runnerLabels: labels, workdir, now: this.deps.clock.now().toISOString(), remote: true });
     } catch (error) {
       // Another runner (here or on another server) won it, or it changed: not an error.
       if (error instanceof ConflictError) return null;
       throw error;
     }
-    this.justClaimed.set(run.id, run.jobId);
-    const forget = setTimeout(() => this.justClaimed.delete(run.id), 10_000);
-    forget.unref();
+    // Counted by the read model from here on (see JobConcurrency).
+    if (position) await this.projections.waitFor(position);
+    if (revoked()) {
+      // Revoked while the claim was appended: the revocation ended the runner's runs before its read model showed
+      // this one. It ends the same way here, and the revoked runner is handed nothing.
+      const position = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason: `Its runner "${runner}" was revoked` }).catch((error: unknown) => {
+        if (!(error instanceof ConflictError)) throw error;
+        return null;
+      });
+      if (position) await this.projections.waitFor(position);
+      return null;
+    }
     this.writers.set(run.id, { writer, encoder: new OutputEncoder(), lock: new Mutex() });
     this.logger.log(`Run ${run.id} was claimed by job server ${runner}`);
     return { run: { ...this.executor.specificationOf(run), workdir } };
-  }
-
-  /** Whether the run's job is under its `maxConcurrent`, counting runs executing anywhere and claims the read model may not show yet. */
-  private jobHasRoom(run: RunRecord): boolean {
-    const limit = this.jobs.get(run.jobId)?.maxConcurrent ?? null;
-    if (limit === null) return true;
-    const executing = new Set(this.runs.executingRunIdsForJob(run.jobId));
-    for (const id of this.executor.activeRunIdsForJob(run.jobId)) executing.add(id);
-    for (const [id, jobId] of this.justClaimed) if (jobId === run.jobId) executing.add(id);
-    return executing.size < limit;
   }
 
   private wanted(runner: string, runId: string): WantedRun {

@@ -50,7 +50,7 @@ export class RunnerProtocolController {
     let left = false;
     response.once('close', () => (left = !response.writableFinished));
     const { stillValid } = runnerOf(request);
-    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait), () => !left && stillValid());
+    const claimed = await this.remote.claim(name, report.labels, workRoot, waitOf(wait), () => !left && stillValid(), () => !stillValid());
     if (claimed === null) {
       response.status(204);
       return undefined;
@@ -195,11 +195,18 @@ export class RunnerProtocolController {
     }
   }
 
-  /** The job server is stopping: recorded offline now rather than after the lost time. */
+  /**
+   * The job server is stopping: recorded offline now rather than after the lost time, and the
+   * runs it claimed but never started (and does not list in its report) end `lost` now.
+   */
   @Post('goodbye')
   @HttpCode(204)
   async goodbye(@Req() request: Request): Promise<void> {
-    await this.presence.disconnect(runnerOf(request).name);
+    const { name } = runnerOf(request);
+    const header = request.headers[RUNNER_REPORT_HEADER];
+    const listed = new Set(header === undefined ? [] : reportOf(header).running);
+    await this.presence.disconnect(name);
+    await this.remote.endUnstarted(name, listed);
   }
 
   /** The runner's name, and its report (recorded as contact). */
