@@ -51,6 +51,20 @@ const REMEMBERED_RUNS = 10_000;
 /** A run id is used as a folder name: nothing but these characters (and never `.` or `..`). */
 const SAFE_RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
+/**
+ * The file an input download is written to before it is renamed into the cache: `<sha256>.<pid>.<ms>.part`
+ * beside its cached path. The pid says whose it is, so a later process removes only those of processes gone.
+ */
+function partialDownload(cached: string): string {
+  return `${cached}.${process.pid}.${Date.now()}.part`;
+}
+
+/** The pid of the process that wrote a {@link partialDownload} named `name`; null for any other name. */
+function partialDownloadOwner(name: string): number | null {
+  const match = /^[0-9a-f]{64}\.(\d+)\.\d+\.part$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
 export class JobServer {
   private readonly client: RunnerClient;
   private readonly runs = new Map<string, RemoteRun>();
@@ -123,7 +137,7 @@ export class JobServer {
   /**
    * Removes what an earlier process of this job server left: its runs' work directories
    * (the runs ended with it), one by one, and the `.part` files of input downloads it
-   * did not finish (`<sha256>.<pid>.<ms>.part`, from a process that is gone).
+   * did not finish (see {@link partialDownload}; from a process that is gone).
    */
   private async removeLeftovers(): Promise<void> {
     const said = (path: string) => (error: unknown) => this.log(`could not remove ${path}: ${error instanceof Error ? error.message : String(error)}`);
@@ -131,8 +145,8 @@ export class JobServer {
     for (const name of readdirSync(work)) await removeTree(join(work, name)).catch(said(join(work, name)));
     const files = join(this.options.workDir, 'files');
     for (const name of readdirSync(files)) {
-      const owner = /^[0-9a-f]{64}\.(\d+)\.\d+\.part$/.exec(name);
-      if (owner && !processExists(Number(owner[1]))) await rm(join(files, name), { force: true }).catch(said(join(files, name)));
+      const owner = partialDownloadOwner(name);
+      if (owner !== null && !processExists(owner)) await rm(join(files, name), { force: true }).catch(said(join(files, name)));
     }
   }
 
@@ -438,7 +452,7 @@ class RemoteRun {
   private async download(sha256: string, path: string): Promise<void> {
     const retry = new Backoff();
     for (;;) {
-      const partial = `${path}.${process.pid}.${Date.now()}.part`;
+      const partial = partialDownload(path);
       try {
         const response = await this.client.file(this.spec.runId, sha256);
         const hash = await this.receive(response, partial);

@@ -60,7 +60,10 @@ export function scheduleProblems(value: unknown, name = 'schedules'): string[] {
     for (const key of Object.keys(rest)) problems.push(`${field}.${key.slice(0, 40)} is not a schedule field (cron, timeZone)`);
     // The cron and the time zone are checked on their own, so a person sees every problem at once.
     const zoneValid = typeof timeZone === 'string' && isTimeZone(timeZone);
-    if (!zoneValid) problems.push(`${field}.timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin"`);
+    if (!zoneValid) {
+      const given = typeof timeZone === 'string' ? `: ${JSON.stringify(timeZone.slice(0, 60))} is not one` : '';
+      problems.push(`${field}.timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin"${given}`);
+    }
     if (typeof cron !== 'string' || cron.trim() === '' || cron.length > MAX_CRON_LENGTH) {
       problems.push(`${field}.cron must be a cron expression of 1–${MAX_CRON_LENGTH} characters, such as "0 3 * * *"`);
       return;

@@ -17,6 +17,7 @@ import type { CommandContext } from '../shared/command-context';
 import { ConflictError, ValidationError } from '../shared/domain-errors';
 import { isDiskFull } from '../shared/storage-full';
 import { addError, emptyForm, type FormState, text } from './forms/form-state';
+import { ignoredFilters } from './forms/ignored-filters';
 import { fileJobProblems, jobFormValues, MAX_SCHEDULE_ROW, parseJobForm } from './forms/job-form';
 import { JobListFilters, NewJobParams, ScheduleRowParams } from './forms/page-filters';
 import { fileRunProblems, parseRunForm, runFormValues } from './forms/run-form';
@@ -229,6 +230,7 @@ export class JobsPages {
       data: {
         ...result,
         filter: { q, tag, status: lastStatus ?? '', outcome: lastOutcome ?? '' },
+        ignored: ignoredFilters({ status: [statusText, lastStatus], outcome: [outcomeText, lastOutcome] }),
         statuses: [...ALL_STATUSES, 'never'],
         outcomes: [...FINISHED_STATUSES, 'never'],
         scriptCount: this.scripts.size,

@@ -11,6 +11,7 @@ import { ACTIVE_STATUSES, ALL_STATUSES, FINISHED_STATUSES, RunsReadModel, type R
 import { Clock } from '../shared/clock';
 import { NotFoundError } from '../shared/domain-errors';
 import { text } from './forms/form-state';
+import { ignoredFilters } from './forms/ignored-filters';
 import { RunListFilters } from './forms/page-filters';
 import { PageController } from './page-auth';
 import { PageQueries } from './page-queries';
@@ -106,6 +107,7 @@ export class RunsPages {
         filter: { status: statuses ? status : '', job: jobText, by, q, before: before ?? null },
         filtered: Boolean(statuses || jobText || by || q),
         unknownJob,
+        ignored: ignoredFilters({ status: [status, statuses] }),
         statuses: ALL_STATUSES,
         totalRuns: this.runs.size,
       },

@@ -26,7 +26,7 @@ describe('schedules in words', () => {
   it('reports the cron’s and the time zone’s problems of one schedule together', () => {
     const problems = scheduleProblems([{ cron: '* *', timeZone: 'Nowhere/Atlantis' }]);
     assert.deepEqual(problems, [
-      'schedules[0].timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin"',
+      'schedules[0].timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin": "Nowhere/Atlantis" is not one',
       'schedules[0].cron "* *" is not a valid cron expression: it needs five fields (minute, hour, day of month, month, day of week), six with seconds first, or a name such as @daily',
     ]);
   });

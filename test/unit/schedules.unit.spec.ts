@@ -52,7 +52,7 @@ describe('cron arithmetic', () => {
     assert.deepEqual(scheduleProblems([null, { cron: '', timeZone: 'UTC' }, { cron: '* * * * *', timeZone: 'Nowhere/Town' }, { cron: '* * * * *', timeZone: 'UTC', every: 1 }]), [
       'schedules[0] must be an object {cron, timeZone}',
       'schedules[1].cron must be a cron expression of 1–100 characters, such as "0 3 * * *"',
-      'schedules[2].timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin"',
+      'schedules[2].timeZone must be an IANA time zone such as "UTC" or "Europe/Berlin": "Nowhere/Town" is not one',
       'schedules[3].every is not a schedule field (cron, timeZone)',
     ]);
     assert.match(scheduleProblems([{ cron: '* * * * * * *', timeZone: 'UTC' }])[0], /^schedules\[0\]\.cron "\* \* \* \* \* \* \*" is not a valid cron expression: /);

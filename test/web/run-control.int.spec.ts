@@ -314,6 +314,16 @@ describe('pages: run controls, job limits and schedules over HTTP', () => {
     assert.match(finished, /<optgroup label="Outcome">/);
     for (const status of ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost']) assert.ok(finished.includes(`<option value="${status}">`), status);
     assert.match(finished, /<option value="finished" selected>/);
+    assert.ok(!finished.includes('id="ignored-filters"'), 'no notice when every filter was read');
+  });
+
+  it('says which filters it left out, showing the rest, and escapes what was given', async () => {
+    const runs = await (await htmx('/runs?status=bogus', { partial: false })).text();
+    assert.match(runs, /id="ignored-filters"[^>]*>Left out, as no such filter exists: status “bogus”\. Showing the rest\.</);
+    assert.ok(runs.includes('status-cancelled'), 'every run is listed');
+    const jobs = await (await htmx(`/jobs?status=queued&outcome=${encodeURIComponent('<b>x</b>')}`)).text();
+    assert.match(jobs, /id="ignored-filters"[^>]*>Left out, as no such filter exists: outcome “&lt;b&gt;x&lt;\/b&gt;”\./);
+    assert.ok(!jobs.includes('<b>x</b>'));
   });
 
   it('shows a run a schedule requested with its cron and time zone, and the firing on the job page', async () => {

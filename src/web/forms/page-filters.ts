@@ -4,7 +4,7 @@ import { Allow } from 'class-validator';
  * The query parameters each page reads, as classes: a parameter a page does
  * not read is a 400 naming it, as on the API (see `RequestShapeInterceptor`).
  * Values stay lenient, as a person's filters should: a page reads what it can
- * of each and ignores the rest.
+ * of each, leaves out the rest and says so above its results (`ignored-filters.ts`).
  */
 
 /** `/jobs`: the search bar, the filters and the page number. */
