@@ -100,9 +100,8 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
     case 'CreateJob': {
       if (state.status !== 'absent') throw new ConflictError(`Job ${command.jobId} already exists`);
       refuseTakenName(command.definition.name, command.nameTakenBy, command.jobId);
-      if (!command.scriptExists) throw unknownScript(command.definition.scriptId);
       const definition = withDefinitionDefaults(command.definition);
-      refuseInvalidControls(definition);
+      refuseInvalidControls(definition, command.scriptExists ? [] : [unknownScript(command.definition.scriptId)]);
       return [{ type: 'JobCreated', data: { jobId: command.jobId, ...definition } }];
     }
     case 'UpdateJob': {
@@ -115,8 +114,7 @@ export function decideJob(command: JobCommand, state: JobState): JobEvent[] {
         }
       }
       if (changed.name !== undefined) refuseTakenName(changed.name, command.nameTakenBy, command.jobId);
-      if (changed.scriptId !== undefined && !command.scriptExists) throw unknownScript(changed.scriptId);
-      refuseInvalidControls(changed);
+      refuseInvalidControls(changed, changed.scriptId !== undefined && !command.scriptExists ? [unknownScript(changed.scriptId)] : []);
       // An edit that changes nothing records nothing.
       if (Object.keys(changed).length === 0) return [];
       return [{ type: 'JobUpdated', data: { jobId: command.jobId, ...changed } }];
@@ -182,7 +180,7 @@ function decideRestore(command: Extract<JobCommand, { type: 'RestoreJob' }>, job
   if (gone.length > 0) {
     throw new ConflictError(`Version ${version} cannot be restored: the bytes of its input ${gone.length === 1 ? 'file' : 'files'} ${gone.map((f) => `"${f.name}"`).join(', ')} expired`);
   }
-  refuseInvalidControls(changed);
+  refuseInvalidControls(changed, []);
   const events: JobEvent[] = [];
   if (Object.keys(changed).length > 0) events.push({ type: 'JobUpdated', data: { jobId, ...changed } });
   for (const file of removed) events.push({ type: 'JobFileRemoved', data: { jobId, name: file.name } });
@@ -201,8 +199,8 @@ function refuseTakenName(name: string, holder: NameHolder | null, selfId: string
 }
 
 /** The run-control fields: a limit of at least 1, schedules croner can read, and labels (`runsOn`) as placement defines them. */
-function refuseInvalidControls(definition: Partial<JobDefinition>): void {
-  const problems: string[] = [];
+/** Refuses (400) a definition whose controls are out of range, naming each problem after those given (`problems`: the template's). */
+function refuseInvalidControls(definition: Partial<JobDefinition>, problems: string[]): void {
   const limit = definition.maxConcurrent;
   if (limit !== undefined && limit !== null && wholeNumberIn(limit, JOB_CONCURRENCY) === undefined) {
     problems.push(`maxConcurrent must be ${wholeNumberWanted(JOB_CONCURRENCY)}, or null for no limit of its own`);
@@ -217,8 +215,8 @@ function refuseInvalidControls(definition: Partial<JobDefinition>): void {
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
-function unknownScript(scriptId: string): ValidationError {
-  return new ValidationError([`scriptId: no script template "${scriptId}" exists`]);
+function unknownScript(scriptId: string): string {
+  return `scriptId: no script template "${scriptId}" exists`;
 }
 
 /** Equal as data: arrays in order, objects (the environment) whatever their key order. */

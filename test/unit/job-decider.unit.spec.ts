@@ -79,6 +79,17 @@ describe('job decider', () => {
         .thenThrows(ValidationError, /^scriptId: no script template "s-1" exists$/);
     });
 
+    it('names an unknown script template together with the other problems of the definition', () => {
+      jobs
+        .given()
+        .when(create({ scriptExists: false, definition: { ...definition, maxConcurrent: 0, keepRuns: 0 } }))
+        .thenThrows(ValidationError, /^scriptId: no script template "s-1" exists; maxConcurrent must be .*; keepRuns must be /);
+      jobs
+        .given(created)
+        .when(update({ scriptId: 's-404', maxConcurrent: 0 }, { scriptExists: false }))
+        .thenThrows(ValidationError, /^scriptId: no script template "s-404" exists; maxConcurrent must be /);
+    });
+
     it('refuses an id that already exists, also when that job was removed', () => {
       jobs.given(created).when(create()).thenThrows(ConflictError, /^Job j-1 already exists$/);
       jobs.given(created, removed).when(create()).thenThrows(ConflictError, /^Job j-1 already exists$/);
