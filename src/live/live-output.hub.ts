@@ -63,6 +63,17 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
     feed.append(offset, bytes());
   }
 
+  /**
+   * The log says the run ended with `outputBytes` of output. A window of a run executed
+   * elsewhere that holds more (a batch of an upload stored just before the end recorded
+   * without its runner: the lost rule, a revocation) is let go: its viewers read the
+   * store, which keeps to the end (see the runs read model).
+   */
+  ended(runId: string, outputBytes: number): void {
+    const feed = this.feeds.get(runId);
+    if (feed && !feed.local && feed.takenEnd > outputBytes) feed.release();
+  }
+
   /** Wakes the viewers of one run: the read models changed something about it. */
   wakeRun(runId: string): void {
     this.changes++;

@@ -2,7 +2,7 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import type { RecordedEvent } from '../event-store/event-store.port';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { decodeOutput, storedOutputLength } from '../runs/output-encoding';
-import { OUTPUT_STREAM_PREFIX, type RunOutputAppended } from '../runs/run.events';
+import { OUTPUT_STREAM_PREFIX, type RunFinished, type RunOutputAppended } from '../runs/run.events';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { LiveOutputHub } from './live-output.hub';
 
@@ -51,6 +51,7 @@ export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
       this.hub.wakeRun(runId);
       return;
     }
+    if (event.type === 'RunFinished') this.hub.ended(runId, (event.data as RunFinished['data']).outputBytes);
     // Requests, claims and finishes move other runs in the queue; the rest concern this run only.
     if (QUEUE_EVENTS.has(event.type)) this.hub.wakeAll();
     else this.hub.wakeRun(runId);

@@ -80,6 +80,8 @@ export type RunCommand =
       signal: string | null;
       droppedBytes: number;
       reason: string | null;
+      /** Only a run claimed and not started yet may end so: one that started meanwhile is a conflict (a job server's goodbye). */
+      unlessStarted?: boolean;
     };
 
 export function evolveRun(state: RunState, event: RunEvent): RunState {
@@ -219,11 +221,12 @@ export function decideRun(command: RunCommand, state: RunState): RunEvent[] {
     case 'FinishRun': {
       requireExisting(state, command.runId);
       if (state.phase === 'finished') throw new ConflictError(`${label(state)} has already finished (${state.finishedStatus})`);
+      if (command.unlessStarted === true && state.phase !== 'claimed') throw new ConflictError(`${label(state)} is not waiting to be started by its runner`);
       // A run that never started cannot have succeeded or timed out.
       if (state.phase === 'waiting' && (command.status === 'succeeded' || command.status === 'timed_out')) {
         throw new ConflictError(`${label(state)} never started: it cannot end as ${command.status}`);
       }
-      const { type: _type, ...rest } = command;
+      const { type: _type, unlessStarted: _unlessStarted, ...rest } = command;
       return [{ type: 'RunFinished', data: { ...rest, outputBytes: state.outputBytes } }];
     }
     default:

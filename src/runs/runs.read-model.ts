@@ -295,6 +295,9 @@ export class RunsReadModel implements Projection {
         next.exit_code = event.data.exitCode;
         next.signal = event.data.signal;
         next.reason = event.data.reason;
+        // A batch of an upload stored between the reading of the output's end and this end (the lost rule, a
+        // revocation) lies beyond it: not the run's output (see indexOutput), so not indexed.
+        if (next.output_bytes > event.data.outputBytes) this.s.dropChunksBeyond.run(row.seq, event.data.outputBytes);
         next.output_bytes = event.data.outputBytes;
         next.dropped_bytes = event.data.droppedBytes;
         finishedNow = true;

@@ -30,6 +30,7 @@ export interface Statements {
   chunks: Statement;
   addChunk: Statement;
   dropChunks: Statement;
+  dropChunksBeyond: Statement;
   setOutputBytes: Statement;
   nextNumber: Statement;
   searchText: Statement;
@@ -88,6 +89,7 @@ export function prepareStatements(db: ProjectionDb): Statements {
     chunks: p('SELECT stream, revision, byte_offset, length FROM run_output WHERE run_seq = ? ORDER BY stream, revision'),
     addChunk: p('INSERT OR IGNORE INTO run_output (run_seq, stream, revision, byte_offset, length) VALUES (?, ?, ?, ?, ?)'),
     dropChunks: p('DELETE FROM run_output WHERE run_seq = ?'),
+    dropChunksBeyond: p('DELETE FROM run_output WHERE run_seq = ? AND byte_offset + length > ?'),
     setOutputBytes: p('UPDATE runs SET output_bytes = ? WHERE seq = ?'),
     nextNumber: p('SELECT max(number) FROM (SELECT number FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 5)').pluck(),
     searchText: p('SELECT text FROM run_search WHERE seq = ?').pluck(),

@@ -174,6 +174,21 @@ describe('run feed', () => {
     assert.equal(held.heldFrom, Number.POSITIVE_INFINITY);
   });
 
+  it('lets go of the window of a run executed elsewhere once its end says it had less output than the window holds', async () => {
+    const hub = new LiveOutputHub();
+    const viewer = new Waker();
+    const feed = hub.attach('r', viewer, () => undefined, { wholeFrames: true });
+    hub.stored('r', 0, 6, () => Buffer.from('hello\n'));
+    // An upload's batch stored just before the end recorded without its runner (the lost rule, a revocation).
+    hub.stored('r', 6, 5, () => Buffer.from('late\n'));
+    await nextTurn();
+    assert.equal(feed.slice(0, 11)?.toString(), 'hello\nlate\n');
+    hub.ended('r', 11);
+    assert.equal(feed.slice(0, 11)?.toString(), 'hello\nlate\n', 'an end that counts every byte held changes nothing');
+    hub.ended('r', 6);
+    assert.equal(feed.slice(0, 1), null, 'its viewers read the store, which keeps to the end');
+  });
+
   it('counts a viewer attached for whole frames (the API stream) among those its feed joins chunks for, until it detaches', () => {
     const hub = new LiveOutputHub();
     const page = new Waker();

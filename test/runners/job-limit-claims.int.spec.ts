@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { expectJson } from '../support/server-process';
+import { eventually, expectJson } from '../support/server-process';
 import { type HeldAppends, holdAppends, startTestApp, type TestApp } from '../support/test-app';
 
 describe("a job's maxConcurrent with claims under way", () => {
@@ -62,7 +62,7 @@ describe("a job's maxConcurrent with claims under way", () => {
     } finally {
       held.restore();
     }
-    assert.equal((await runOf(first)).runner, 'lim-1');
+    await eventually(async () => ((await runOf(first)).runner === 'lim-1' ? true : undefined), 5_000, 'the claim to show');
     const waiting = await runOf(second);
     assert.deepEqual([waiting.status, waiting.runner], ['queued', null]);
     await cleanUp('lim-1', second);

@@ -114,6 +114,10 @@ describe('runner protocol: control', () => {
     // Its answer "never arrived": the job server does not list it.
     const unknown = await claimOne();
     const listed = await claimOne();
+    // Without a report the server cannot tell which runs the job server still has: it ends none (204, as always).
+    const bare = await fetch(`${t.url}/api/runner/goodbye`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(bare.status, 204);
+    assert.equal((await expectJson<{ status: string }>(await t.request(`/api/runs/${unknown}`), 200)).status, 'queued');
     const byeReport = encodeURIComponent(JSON.stringify({ labels: ['ctl'], softwareVersion: 'test', maxConcurrent: 1, running: [listed] }));
     const bye = await fetch(`${t.url}/api/runner/goodbye`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-runner-report': byeReport }, body: '{}' });
     assert.equal(bye.status, 204);

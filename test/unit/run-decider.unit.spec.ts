@@ -292,6 +292,16 @@ describe('run decider', () => {
       assert.deepStrictEqual(state, { ...waitingState, phase: 'finished', runner: 'host#abc123', outputBytes: 5, finishedStatus: 'succeeded' });
     });
 
+    it('ends a run only while it waits for its runner to start it, when asked so (a goodbye), without recording the ask', () => {
+      const lost = { status: 'lost', exitCode: null, reason: 'Its job server x stopped without starting it', unlessStarted: true } as const;
+      runs
+        .given(requested, claimed)
+        .when(finish(lost))
+        .then([{ type: 'RunFinished', data: { runId: RUN, status: 'lost', exitCode: null, signal: null, outputBytes: 0, droppedBytes: 0, reason: lost.reason } }]);
+      runs.given(requested, claimed, started).when(finish(lost)).thenThrows(ConflictError, /is not waiting to be started by its runner/);
+      runs.given(requested).when(finish(lost)).thenThrows(ConflictError, /is not waiting to be started by its runner/);
+    });
+
     it('records a failure with its signal and reason', () => {
       runs
         .given(requested, claimed, started)

@@ -185,6 +185,25 @@ describe('RunsReadModel: output stored after the end', () => {
       assert.deepEqual([run.outputBytes, run.outputChunks.map((chunk) => [chunk.offset, chunk.length])], [6, [[0, 6]]], `building: ${building}`);
     }
   });
+
+  it('drops a batch stored between the reading of the output’s end and the end itself: it lies beyond RunFinished.outputBytes', () => {
+    for (const building of [false, true]) {
+      const model = new RunsReadModel();
+      model.open(new Database(':memory:'), { building });
+      const id = request(model, 'race', 1, '2026-06-01T11:00:00.000Z');
+      const batch = (offset: number, text: string): RecordedEvent =>
+        recorded(`output-${id}`, 'RunOutputAppended', { runId: id, offset, data: Buffer.from(text).toString('base64') }, '2026-06-01T11:00:02.000Z', 'runner');
+      model.apply(recorded(`run-${id}`, 'RunClaimed', { runId: id, runner: 'r1', workdir: '/w' }, '2026-06-01T11:00:01.000Z', 'r1'));
+      model.apply(recorded(`run-${id}`, 'RunStarted', { runId: id, pid: 1, processStartTicks: null }, '2026-06-01T11:00:01.000Z', 'r1'));
+      model.apply(batch(0, 'hello\n'));
+      // The lost rule read the output's end (6), then this batch was stored, then the end was recorded.
+      model.apply(batch(6, 'late\n'));
+      model.apply(recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'lost', exitCode: null, signal: null, outputBytes: 6, droppedBytes: 0, reason: 'Its job server r1 was not heard from' }, '2026-06-01T11:00:03.000Z', 'system'));
+      model.beforeCheckpoint?.();
+      const run = model.get(id)!;
+      assert.deepEqual([run.outputBytes, run.outputChunks.map((chunk) => [chunk.offset, chunk.length])], [6, [[0, 6]]], `building: ${building}`);
+    }
+  });
 });
 
 describe('control handler helpers', () => {

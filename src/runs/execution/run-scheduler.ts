@@ -62,7 +62,12 @@ export class RunScheduler implements OnApplicationShutdown {
     // A server that executes nothing itself: job servers take its runs.
     if (!this.config.localRunner) return;
     this.stopped = false;
-    this.unsubscribe = [this.projections.onChange(() => this.pump(), isNotOutput), this.executor.onRunEnded(() => this.pump())];
+    this.unsubscribe = [
+      this.projections.onChange(() => this.pump(), isNotOutput),
+      this.executor.onRunEnded(() => this.pump()),
+      // A claim given up frees its job's place without a change in the log.
+      this.concurrency.onRelease(() => this.pump()),
+    ];
     this.pump();
   }
 

@@ -23,6 +23,8 @@ import { storeOutput } from '../execution/store-output';
 const UPLOAD_BATCH_BYTES = MAX_BATCH_BYTES_LIMIT;
 /** How many queued runs are read at once while looking for one a runner may take. */
 const QUEUE_PAGE = 50;
+/** How long a claim keeps its job's place when the read models are too slow to show it (see `releaseWhenShown`). */
+const CLAIM_HOLD_MS = 10_000;
 /** The longest a claim or control request is held open (seconds) when nothing is there to answer. */
 export const MAX_WAIT_SECONDS = 25;
 
@@ -124,8 +126,9 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   ): Promise<ClaimedRun | null> {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
     for (;;) {
-      // Listening before looking: a run requested while the queue is being read wakes this at once.
-      const changed = this.nextChange(deadline - Date.now());
+      // Listening before looking: a run requested while the queue is being read wakes this at once, and so does a
+      // job's place given back by a claim that failed here (nothing in the log says so).
+      const changed = this.nextChange(deadline - Date.now(), { placeFreed: true });
       const claimed = await this.claimOne(runner, labels, workRoot, allowed, revoked).catch((error: unknown) => {
         changed.cancel();
         throw error;
@@ -291,15 +294,15 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     const ended: string[] = [];
     for (const run of this.runs.executingRuns(runner)) {
       if (run.phase !== 'claimed' || listed.has(run.id)) continue;
-      const position = await this.withWriter(runner, run.id, async (writer) =>
-        writer.current.phase === 'claimed' ? writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason }) : null,
-      ).catch((error: unknown) => {
-        // Ended meanwhile, or not this runner's any more: nothing to end.
-        if (error instanceof GoneError || error instanceof NotFoundError) return null;
+      // Decided against the run's stream as the append finds it: a run started meanwhile is a conflict, and stays.
+      const end = { type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason, unlessStarted: true } as const;
+      const position = await this.withWriter(runner, run.id, (writer) => writer.record(end), false, false).catch((error: unknown) => {
+        // Started or ended meanwhile, or not this runner's any more: nothing to end.
+        if (error instanceof ConflictError || error instanceof GoneError || error instanceof NotFoundError) return null;
         throw error;
       });
-      this.writers.delete(run.id);
       if (position) {
+        this.writers.delete(run.id);
         await this.projections.waitFor(position);
         ended.push(run.id);
       }
@@ -331,15 +334,31 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         if (!allowed()) return null;
         // Its place under its job's limit is held from here until the read model shows the claim (or it failed).
         const release = this.concurrency.reserve(run);
-        const claimed = await this.tryClaim(run, runner, labels, workRoot, allowed, revoked).finally(release);
-        if (claimed) return claimed;
+        let claimed: Awaited<ReturnType<RemoteRuns['tryClaim']>> = null;
+        try {
+          claimed = await this.tryClaim(run, runner, labels, workRoot, allowed, revoked);
+        } finally {
+          if (claimed === null) release();
+        }
+        if (claimed) {
+          this.releaseWhenShown(claimed.position, release);
+          return claimed.answer;
+        }
       }
       if (page.length < QUEUE_PAGE) return null;
       after = page[page.length - 1];
     }
   }
 
-  private async tryClaim(run: RunRecord, runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean, revoked: () => boolean): Promise<ClaimedRun | null> {
+  /** Claims `run` for `runner`: the answer and the claim's position, or null when it was not claimed (or was ended at once). */
+  private async tryClaim(
+    run: RunRecord,
+    runner: string,
+    labels: readonly string[],
+    workRoot: string,
+    allowed: () => boolean,
+    revoked: () => boolean,
+  ): Promise<{ answer: ClaimedRun; position: Position | null } | null> {
     const writer = await RunWriter.load(this.deps, run.id, this.contextOf(run));
     if (writer === null) return null;
     const removed = await removedJobReason(this.deps.store, run.jobId);
@@ -361,21 +380,19 @@ export class RemoteRuns implements BeforeApplicationShutdown {
       if (error instanceof ConflictError) return null;
       throw error;
     }
-    // Counted by the read model from here on (see JobConcurrency).
-    if (position) await this.projections.waitFor(position);
     if (revoked()) {
       // Revoked while the claim was appended: the revocation ended the runner's runs before its read model showed
       // this one. It ends the same way here, and the revoked runner is handed nothing.
-      const position = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason: `Its runner "${runner}" was revoked` }).catch((error: unknown) => {
+      const ended = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason: `Its runner "${runner}" was revoked` }).catch((error: unknown) => {
         if (!(error instanceof ConflictError)) throw error;
         return null;
       });
-      if (position) await this.projections.waitFor(position);
+      if (ended) await this.projections.waitFor(ended).catch(() => undefined);
       return null;
     }
     this.writers.set(run.id, { writer, encoder: new OutputEncoder(), lock: new Mutex() });
     this.logger.log(`Run ${run.id} was claimed by job server ${runner}`);
-    return { run: { ...this.executor.specificationOf(run), workdir } };
+    return { answer: { run: { ...this.executor.specificationOf(run), workdir } }, position };
   }
 
   private wanted(runner: string, runId: string): WantedRun {
@@ -401,6 +418,16 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     const state = this.writers.get(runId)?.writer?.current ?? (await RunWriter.load(this.deps, runId, this.contextOf(run)))?.current;
     if (state?.runner !== runner) throw new GoneError(`Run ${runId} is not claimed by runner ${runner}`);
     return run;
+  }
+
+  /**
+   * Gives a claim's place under its job's limit back once the read models count the claim
+   * (`position`). Not awaited: the claim's answer does not wait for it. Should the engine's
+   * wait give up (read models far behind), the place is held {@link CLAIM_HOLD_MS} more.
+   */
+  private releaseWhenShown(position: Position | null, release: () => void): void {
+    if (position === null) return release();
+    this.projections.waitFor(position).then(release, () => setTimeout(release, CLAIM_HOLD_MS).unref());
   }
 
   /**
@@ -462,9 +489,10 @@ export class RemoteRuns implements BeforeApplicationShutdown {
 
   /**
    * The next change of the read models, listened for from now: `promise` resolves on
-   * it, after `ms`, or when the server stops; `cancel` stops listening.
+   * it (or, with `placeFreed`, on a job's place given back: see JobConcurrency), after
+   * `ms`, or when the server stops; `cancel` stops listening.
    */
-  private nextChange(ms: number): { promise: Promise<void>; cancel: () => void } {
+  private nextChange(ms: number, options: { placeFreed?: boolean } = {}): { promise: Promise<void>; cancel: () => void } {
     let cancel = (): void => undefined;
     const promise = new Promise<void>((resolve) => {
       const done = (): void => {
@@ -474,7 +502,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      const unsubscribe = this.projections.onChange(done);
+      const unsubscribes = [this.projections.onChange(done), ...(options.placeFreed === true ? [this.concurrency.onRelease(done)] : [])];
+      const unsubscribe = (): void => unsubscribes.forEach((stop) => stop());
       this.stopping.signal.addEventListener('abort', done);
       cancel = done;
     });

@@ -197,16 +197,17 @@ export class RunnerProtocolController {
 
   /**
    * The job server is stopping: recorded offline now rather than after the lost time, and the
-   * runs it claimed but never started (and does not list in its report) end `lost` now.
+   * runs it claimed but never started (and does not list in its report) end `lost` now. Always
+   * 204, as before: a goodbye without a readable report ends no run.
    */
   @Post('goodbye')
   @HttpCode(204)
   async goodbye(@Req() request: Request): Promise<void> {
     const { name } = runnerOf(request);
-    const header = request.headers[RUNNER_REPORT_HEADER];
-    const listed = new Set(header === undefined ? [] : reportOf(header).running);
     await this.presence.disconnect(name);
-    await this.remote.endUnstarted(name, listed);
+    // Without a report (or with one it cannot read) the server cannot tell which runs it still has: it ends none.
+    const report = readableReport(request.headers[RUNNER_REPORT_HEADER]);
+    if (report !== null) await this.remote.endUnstarted(name, new Set(report.running));
   }
 
   /** The runner's name, and its report (recorded as contact). */
@@ -230,6 +231,16 @@ function isReportedRun(value: unknown): value is { id: string; paused: boolean; 
 }
 
 /** The runner's report from its header; a missing or malformed one is a 400 naming it. */
+/** The report, or null when there is none or it cannot be read. */
+function readableReport(header: string | string[] | undefined): RunnerReport | null {
+  try {
+    return header === undefined ? null : reportOf(header);
+  } catch (error) {
+    if (error instanceof ValidationError) return null;
+    throw error;
+  }
+}
+
 function reportOf(header: string | string[] | undefined): RunnerReport {
   const problem = `${RUNNER_REPORT_HEADER} must be percent-encoded JSON {labels, softwareVersion, maxConcurrent, running}`;
   if (typeof header !== 'string' || header.length > 64 * 1024) throw new ValidationError([problem]);
