@@ -167,42 +167,37 @@ describe('RunsReadModel: pause, cancel and the last outcome', () => {
 });
 
 describe('RunsReadModel: output stored after the end', () => {
-  it('leaves it out: the run keeps the output RunFinished counted, however the events are ordered in a rebuild or live', () => {
-    for (const building of [false, true]) {
+  /**
+   * A run of `r1` ended lost with 6 bytes of output, and a batch of 5 more stored `late` (after the end) or
+   * `between` (after the lost rule read the output's end, before the end was recorded): the output the read
+   * model keeps, as [outputBytes, chunks], on a database kept up to date and on one being built.
+   */
+  function keptOutput(late: 'after' | 'between'): Array<[number, number[][]]> {
+    return [false, true].map((building) => {
       const model = new RunsReadModel();
       model.open(new Database(':memory:'), { building });
-      const id = request(model, 'out', 1, '2026-06-01T11:00:00.000Z');
+      const id = request(model, `out-${late}`, 1, '2026-06-01T11:00:00.000Z');
       const batch = (offset: number, text: string): RecordedEvent =>
         recorded(`output-${id}`, 'RunOutputAppended', { runId: id, offset, data: Buffer.from(text).toString('base64') }, '2026-06-01T11:00:02.000Z', 'runner');
+      // Made when applied: `recorded` numbers events in the order they are made.
+      const end = (): RecordedEvent => recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'lost', exitCode: null, signal: null, outputBytes: 6, droppedBytes: 0, reason: 'Its runner "r1" was revoked by bob' }, '2026-06-01T11:00:03.000Z', 'bob');
       model.apply(recorded(`run-${id}`, 'RunClaimed', { runId: id, runner: 'r1', workdir: '/w' }, '2026-06-01T11:00:01.000Z', 'r1'));
       model.apply(recorded(`run-${id}`, 'RunStarted', { runId: id, pid: 1, processStartTicks: null }, '2026-06-01T11:00:01.000Z', 'r1'));
       model.apply(batch(0, 'hello\n'));
-      model.apply(recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'lost', exitCode: null, signal: null, outputBytes: 6, droppedBytes: 0, reason: 'Its runner "r1" was revoked by bob' }, '2026-06-01T11:00:03.000Z', 'bob'));
-      // The rest of an upload that was in flight: stored after the end.
-      model.apply(batch(6, 'late\n'));
+      const lateBatch = (): RecordedEvent => batch(6, 'late\n');
+      for (const next of late === 'after' ? [end, lateBatch] : [lateBatch, end]) model.apply(next());
       model.beforeCheckpoint?.();
       const run = model.get(id)!;
-      assert.deepEqual([run.outputBytes, run.outputChunks.map((chunk) => [chunk.offset, chunk.length])], [6, [[0, 6]]], `building: ${building}`);
-    }
+      return [run.outputBytes, run.outputChunks.map((chunk) => [chunk.offset, chunk.length])];
+    });
+  }
+
+  it('leaves out a batch stored after the end: the run keeps the output RunFinished counted, live and in a rebuild', () => {
+    assert.deepEqual(keptOutput('after'), [[6, [[0, 6]]], [6, [[0, 6]]]]);
   });
 
   it('drops a batch stored between the reading of the output’s end and the end itself: it lies beyond RunFinished.outputBytes', () => {
-    for (const building of [false, true]) {
-      const model = new RunsReadModel();
-      model.open(new Database(':memory:'), { building });
-      const id = request(model, 'race', 1, '2026-06-01T11:00:00.000Z');
-      const batch = (offset: number, text: string): RecordedEvent =>
-        recorded(`output-${id}`, 'RunOutputAppended', { runId: id, offset, data: Buffer.from(text).toString('base64') }, '2026-06-01T11:00:02.000Z', 'runner');
-      model.apply(recorded(`run-${id}`, 'RunClaimed', { runId: id, runner: 'r1', workdir: '/w' }, '2026-06-01T11:00:01.000Z', 'r1'));
-      model.apply(recorded(`run-${id}`, 'RunStarted', { runId: id, pid: 1, processStartTicks: null }, '2026-06-01T11:00:01.000Z', 'r1'));
-      model.apply(batch(0, 'hello\n'));
-      // The lost rule read the output's end (6), then this batch was stored, then the end was recorded.
-      model.apply(batch(6, 'late\n'));
-      model.apply(recorded(`run-${id}`, 'RunFinished', { runId: id, status: 'lost', exitCode: null, signal: null, outputBytes: 6, droppedBytes: 0, reason: 'Its job server r1 was not heard from' }, '2026-06-01T11:00:03.000Z', 'system'));
-      model.beforeCheckpoint?.();
-      const run = model.get(id)!;
-      assert.deepEqual([run.outputBytes, run.outputChunks.map((chunk) => [chunk.offset, chunk.length])], [6, [[0, 6]]], `building: ${building}`);
-    }
+    assert.deepEqual(keptOutput('between'), [[6, [[0, 6]]], [6, [[0, 6]]]]);
   });
 });
 
