@@ -230,7 +230,6 @@ function isReportedRun(value: unknown): value is { id: string; paused: boolean; 
   return run !== null && typeof run === 'object' && typeof run.id === 'string' && typeof run.paused === 'boolean' && typeof run.cancelling === 'boolean';
 }
 
-/** The runner's report from its header; a missing or malformed one is a 400 naming it. */
 /** The report, or null when there is none or it cannot be read. */
 function readableReport(header: string | string[] | undefined): RunnerReport | null {
   try {
@@ -241,6 +240,7 @@ function readableReport(header: string | string[] | undefined): RunnerReport | n
   }
 }
 
+/** The runner's report from its header; a missing or malformed one is a 400 naming it. */
 function reportOf(header: string | string[] | undefined): RunnerReport {
   const problem = `${RUNNER_REPORT_HEADER} must be percent-encoded JSON {labels, softwareVersion, maxConcurrent, running}`;
   if (typeof header !== 'string' || header.length > 64 * 1024) throw new ValidationError([problem]);
