@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { EventStore } from '../event-store/event-store.port';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { RunWriter } from '../runs/execution/run-writer';
+import { endLost } from '../runs/run.decider';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import type { CommandContext } from '../shared/command-context';
@@ -86,7 +87,7 @@ export class RunnerRegistry {
       const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, context);
       if (writer === null) continue;
       try {
-        const position = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
+        const position = await writer.record(endLost(run.id, reason));
         if (position) await this.projections.waitFor(position);
         lostRuns.push(run.id);
       } catch (error) {

@@ -84,6 +84,15 @@ export type RunCommand =
       unlessStarted?: boolean;
     };
 
+/**
+ * The command that ends a run `lost` for `reason`: no exit code, no signal, nothing dropped.
+ * Recorded without the run's process (the lost rule, a revocation, recovery, a job server's
+ * goodbye); `unlessStarted`: only while it waits for its runner to start it.
+ */
+export function endLost(runId: string, reason: string, options: { unlessStarted?: boolean } = {}): Extract<RunCommand, { type: 'FinishRun' }> {
+  return { type: 'FinishRun', runId, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason, ...(options.unlessStarted === true ? { unlessStarted: true } : {}) };
+}
+
 export function evolveRun(state: RunState, event: RunEvent): RunState {
   switch (event.type) {
     case 'RunRequested':

@@ -12,6 +12,7 @@ import { findProcessesByEnvironment, isSameProcessAlive, killProcessGroup, readP
 import { RUN_ID_VARIABLE } from '../runner/run-environment';
 import { RunExecutor } from './run-executor';
 import { RunWriter } from './run-writer';
+import { endLost } from '../run.decider';
 import { WorkdirRetention } from './workdir-retention';
 
 /**
@@ -68,7 +69,7 @@ export class RunRecovery {
             ...(pidReused ? [`pid ${run.pid} now belongs to another process, which was left alone`] : []),
           ].join('; ');
     try {
-      const position = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
+      const position = await writer.record(endLost(run.id, reason));
       if (position) await this.projections.waitFor(position);
     } catch (error) {
       // Finished meanwhile (another path recorded it): nothing is lost after all.

@@ -17,6 +17,7 @@ import { JobConcurrency } from '../execution/job-concurrency';
 import { RunExecutor } from '../execution/run-executor';
 import { removedJobReason } from '../execution/removed-job';
 import { RunWriter } from '../execution/run-writer';
+import { endLost } from '../run.decider';
 import { storeOutput } from '../execution/store-output';
 
 /** Output bytes per stored batch of an upload: the local runner's batch size. */
@@ -295,8 +296,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     for (const run of this.runs.executingRuns(runner)) {
       if (run.phase !== 'claimed' || listed.has(run.id)) continue;
       // Decided against the run's stream as the append finds it: a run started meanwhile is a conflict, and stays.
-      const end = { type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason, unlessStarted: true } as const;
-      const position = await this.withWriter(runner, run.id, (writer) => writer.record(end), false, false).catch((error: unknown) => {
+      const position = await this.withWriter(runner, run.id, (writer) => writer.record(endLost(run.id, reason, { unlessStarted: true })), false, false).catch((error: unknown) => {
         // Started or ended meanwhile, or not this runner's any more: nothing to end.
         if (error instanceof ConflictError || error instanceof GoneError || error instanceof NotFoundError) return null;
         throw error;
@@ -383,7 +383,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     if (revoked()) {
       // Revoked while the claim was appended: the revocation ended the runner's runs before its read model showed
       // this one. It ends the same way here, and the revoked runner is handed nothing.
-      const ended = await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason: `Its runner "${runner}" was revoked` }).catch((error: unknown) => {
+      const ended = await writer.record(endLost(run.id, `Its runner "${runner}" was revoked`)).catch((error: unknown) => {
         if (!(error instanceof ConflictError)) throw error;
         return null;
       });

@@ -6,6 +6,7 @@ import { Clock } from '../../shared/clock';
 import { ConflictError } from '../../shared/domain-errors';
 import { IdGenerator } from '../../shared/ids';
 import { RunWriter } from '../execution/run-writer';
+import { endLost } from '../run.decider';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 
 /**
@@ -129,7 +130,7 @@ export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShu
     const writer = await RunWriter.load({ store: this.store, clock: this.clock, ids: this.ids }, run.id, this.contextOf(run));
     if (writer === null || writer.current.phase === 'finished') return false;
     try {
-      await writer.record({ type: 'FinishRun', runId: run.id, status: 'lost', exitCode: null, signal: null, droppedBytes: 0, reason });
+      await writer.record(endLost(run.id, reason));
     } catch (error) {
       // Another server recorded it first, or the runner reported the end meanwhile.
       if (error instanceof ConflictError) return false;
