@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJob, runAndWait } from '../test/support/rest';
 import type { ServerProcess } from '../test/support/server-process';
+import { readThroughChannel, serveFromMemory, type MemoryServer } from './floors';
 import { median, ms, percentile, ratio, report } from './stats';
 
 /**
@@ -85,8 +86,12 @@ export interface LargeOutputTargets {
   ratio: number | null;
   /** How many bytes the embedded log (events.db + its WAL) may grow per byte of output. */
   logBytesPerByte?: number;
+  /** Also measure the floors of both intervals on this machine (`floors.ts`), and print them beside. */
+  floors?: boolean;
 }
 
+/** Reads from memory per sample when measuring floors: a process's first reads of 100 MB were seen 2–3× slower than the next. */
+const FLOOR_READS = 2;
 /** Measured runs of each large-output figure, after one run that is not counted. */
 const LARGE_OUTPUT_SAMPLES = 3;
 
@@ -113,6 +118,7 @@ export async function benchLargeOutput(server: ServerProcess, label: string, int
   let exact = true;
   let bytes = 0;
   let logGrowth: number | null = 0;
+  const floors = targets.floors ? { channelMs: [] as number[], memoryMs: [] as number[], exact: true, memory: null as MemoryServer | null } : null;
   for (let sample = 0; sample <= LARGE_OUTPUT_SAMPLES; sample++) {
     const counted = sample > 0;
     // The same work without EnderCompute: the command writing to a file, then the file read back whole and hashed.
@@ -122,6 +128,17 @@ export async function benchLargeOutput(server: ServerProcess, label: string, int
     if (counted) {
       fileMs.push(baseline.finishedMs);
       fileRoundTripMs.push(baseline.finishedMs + (performance.now() - hashStarted));
+    }
+    if (floors) {
+      floors.memory ??= await serveFromMemory(file);
+      const channel = await readThroughChannel(interpreter, script);
+      floors.exact &&= channel.bytes === statSync(file).size;
+      if (counted) floors.channelMs.push(channel.ms);
+      for (let read = 0; read < FLOOR_READS; read++) {
+        const memory = await floors.memory.readBack();
+        floors.exact &&= memory.sha256 === expectedHash;
+        if (counted) floors.memoryMs.push(memory.ms);
+      }
     }
     const logBefore = logBytes(server.dataDir);
     const read = await runAndReadBack(server, jobId);
@@ -133,6 +150,7 @@ export async function benchLargeOutput(server: ServerProcess, label: string, int
     bytes += read.bytes;
     logGrowth = logBefore === null || logAfter === null || logGrowth === null ? null : logGrowth + (logAfter - logBefore);
   }
+  floors?.memory?.close();
   rmSync(dir, { recursive: true, force: true });
   const toFile = median(fileMs);
   const run = median(runMs);
@@ -150,6 +168,19 @@ export async function benchLargeOutput(server: ServerProcess, label: string, int
   // Beside it, no verdict (the issue's target is against the file alone): the like-for-like figure.
   const roundTrip = median(fileRoundTripMs);
   report(`${label}: request → read back, like for like`, ms(total), `command → file → read back, sha256 ${ms(roundTrip)} (${ratio(total, roundTrip)})`);
+  if (floors) {
+    // A floor is the best this machine did: the fastest sample, against the figures' medians.
+    const channel = Math.min(...floors.channelMs);
+    const memory = Math.min(...floors.memoryMs);
+    const checked = floors.exact ? 'every byte' : 'BYTES DIFFER';
+    report(`${label}: floor: read, nothing stored (fastest of ${floors.channelMs.length})`, ms(channel), `command → file ${ms(toFile)} (${ratio(channel, toFile)}); the run's output channel, ${checked}`);
+    report(`${label}: floor: read back from memory (fastest of ${floors.memoryMs.length})`, ms(memory), `HTTP from a process holding the bytes, sha256 ${floors.exact ? 'equal' : 'DIFFERS'}`);
+    report(
+      `${label}: floor of request → read back (the two)`,
+      ms(channel + memory),
+      `command → file ${ms(toFile)} (${ratio(channel + memory, toFile)}); the server adds ${ms(total - channel - memory)}`,
+    );
+  }
   if (logGrowth !== null && bytes > 0) {
     const perByte = logGrowth / bytes;
     report(

@@ -6,13 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startProcess } from '../../src/runs/runner/process-runner';
 import type { OutputBatch, ProcessExit, RunningProcess, RunSpec } from '../../src/runs/runner/runner.types';
-import { bwrapArguments, parseSandboxBinds, visibleSearchPath, type SandboxSettings } from '../../src/runs/runner/sandbox';
+import { bwrapArguments, OUTPUT_SEND_BUFFER_BYTES, parseSandboxBinds, visibleSearchPath, type SandboxSettings } from '../../src/runs/runner/sandbox';
 import { processesWithArgument, processState, uniqueSleep } from '../support/run-processes';
 
 let root = '';
@@ -183,6 +183,17 @@ describe('the run sandbox', { timeout: 120_000 }, () => {
   test('stdout and stderr keep the order written', async () => {
     const { output } = await runToEnd('for i in $(seq 1 200); do echo "out $i"; echo "err $i" >&2; done');
     assert.equal(output, Array.from({ length: 200 }, (_, i) => `out ${i + 1}\nerr ${i + 1}\n`).join(''));
+  });
+
+  test('the output channel lets a run write ahead: its send buffer is grown as far as the kernel allows', async () => {
+    // Linux caps SO_SNDBUF at net.core.wmem_max and doubles what it grants; the default buffer is wmem_default.
+    const sysctl = (name: string): number => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim());
+    const expected = 2 * Math.min(OUTPUT_SEND_BUFFER_BYTES, sysctl('wmem_max'));
+    const probe = 'import socket\nout = socket.fromfd(1, socket.AF_UNIX, socket.SOCK_STREAM)\nprint(out.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))';
+    const { exit, output } = await runToEnd(probe, { interpreter: 'python3' });
+    assert.equal(exit.exitCode, 0, output);
+    assert.equal(Number(output.trim()), expected, `send buffer ${output.trim()}, default ${sysctl('wmem_default')}`);
+    assert.ok(expected > sysctl('wmem_default'));
   });
 
   test('nothing a run starts outlives it, and the run ends with the script\'s exit code at once', async () => {
