@@ -12,8 +12,14 @@ import type { RunFeed } from './run-feed';
 export class OutputBytes {
   constructor(private readonly reader: RunOutputReader) {}
 
-  /** The end of what can be read now: the stored output, or further when the live window is ahead. */
+  /**
+   * The end of what can be read now: the stored output, or further when the live window
+   * is ahead; a finished run's is what its end recorded, wherever the window got to (a
+   * batch of an upload stored just before an end recorded without its runner lies
+   * beyond it, and is not the run's: see `LiveOutputHub.ended`).
+   */
   available(run: RunRecord, feed: RunFeed | undefined): number {
+    if (run.phase === 'finished') return run.outputBytes;
     return Math.max(run.outputBytes, feed?.started ? feed.end : 0);
   }
 

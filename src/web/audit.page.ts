@@ -7,6 +7,7 @@ import { JobsReadModel } from '../jobs/jobs.read-model';
 import { RunsReadModel } from '../runs/runs.read-model';
 import { ScriptsReadModel } from '../scripts/scripts.read-model';
 import { text } from './forms/form-state';
+import { ignoredFilters } from './forms/ignored-filters';
 import { AuditFilters } from './forms/page-filters';
 import { PageController } from './page-auth';
 import { absoluteTime, bytes } from './view-helpers';
@@ -104,16 +105,18 @@ export class AuditPage {
   @Get()
   async show(@Query() filters: AuditFilters, @Req() request: Request, @Res() response: Response): Promise<void> {
     const query = filters as Record<string, unknown>;
-    const type = text(query, 'type');
+    const typeText = text(query, 'type').trim();
+    const type = /^[A-Za-z0-9_]{1,60}$/.test(typeText) ? typeText : undefined;
     const actor = text(query, 'actor').trim().slice(0, 64);
     const jobText = text(query, 'job').trim().slice(0, 100);
     const all = text(query, 'all') === '1';
-    const before = parsePosition(text(query, 'before')) ?? undefined;
+    const beforeText = text(query, 'before');
+    const before = parsePosition(beforeText) ?? undefined;
     // A removed job's id too: its events stay.
     const jobId = jobText ? this.jobs.historyId(jobText) : undefined;
 
     const filter: EventFilter = {};
-    if (/^[A-Za-z0-9_]{1,60}$/.test(type)) filter.eventTypes = [type];
+    if (type !== undefined) filter.eventTypes = [type];
     else if (!all) filter.eventTypes = AUDIT_TYPES;
     if (jobId !== undefined) filter.streamPrefixes = jobStreamPrefixes(jobId);
 
@@ -142,8 +145,9 @@ export class AuditPage {
       data: {
         rows,
         next,
-        filter: { type: filter.eventTypes?.length === 1 ? type : '', actor, job: jobText, all },
+        filter: { type: type ?? '', actor, job: jobText, all },
         unknownJob: jobText !== '' && jobId === undefined,
+        ignored: ignoredFilters({ type: [typeText, type], before: [beforeText, before] }),
         types: [...AUDIT_TYPES, ...BULK_TYPES],
         typeLabels: AUDIT_TYPE_LABELS,
         filtered: Boolean(type || actor || jobText || before),

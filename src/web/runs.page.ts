@@ -83,7 +83,7 @@ export class RunsPages {
   list(@Query() filters: RunListFilters, @Req() request: Request, @Res() response: Response): void {
     const query = filters as Record<string, unknown>;
     const now = this.clock.now();
-    const status = text(query, 'status');
+    const status = text(query, 'status').trim();
     const jobText = text(query, 'job').trim().slice(0, 100);
     const by = text(query, 'by').trim().slice(0, 64);
     const q = text(query, 'q').trim().slice(0, 200);
@@ -107,7 +107,7 @@ export class RunsPages {
         filter: { status: statuses ? status : '', job: jobText, by, q, before: before ?? null },
         filtered: Boolean(statuses || jobText || by || q),
         unknownJob,
-        ignored: ignoredFilters({ status: [status, statuses] }),
+        ignored: ignoredFilters({ status: [status, statuses], before: [beforeText, before] }),
         statuses: ALL_STATUSES,
         totalRuns: this.runs.size,
       },

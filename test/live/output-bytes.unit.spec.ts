@@ -29,4 +29,17 @@ describe('output bytes', () => {
     assert.equal(one.toString(), 'hello ');
     assert.equal(both.toString(), 'hello world\n');
   });
+
+  it('ends a finished run at the output its end recorded, even where the live window went further', async () => {
+    const feed = new RunFeed('r');
+    feed.append(0, Buffer.from('hello\n'));
+    // A batch of an upload stored just before the end was recorded without its runner (the lost rule, a revocation).
+    feed.append(6, Buffer.from('late\n'));
+    await nextTurn();
+    const bytes = new OutputBytes({} as RunOutputReader);
+    assert.equal(bytes.available({ phase: 'running', outputBytes: 6 } as RunRecord, feed), 11, 'a running run: as far as the window got');
+    assert.equal(bytes.available({ phase: 'finished', outputBytes: 6 } as RunRecord, feed), 6);
+    feed.release();
+    assert.equal(bytes.available({ phase: 'finished', outputBytes: 6 } as RunRecord, feed), 6, 'also once the window is let go');
+  });
 });

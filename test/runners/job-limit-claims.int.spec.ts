@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { RunScheduler } from '../../src/runs/execution/run-scheduler';
+import { RunsReadModel, type RunRecord } from '../../src/runs/runs.read-model';
 import { eventually, expectJson } from '../support/server-process';
 import { type HeldAppends, holdAppends, startTestApp, type TestApp } from '../support/test-app';
 
@@ -89,5 +91,40 @@ describe("a job's maxConcurrent with claims under way", () => {
     const waiting = await runOf(second);
     assert.deepEqual([waiting.status, waiting.runner, waiting.waitingFor], ['queued', null, "a place under its job's limit: 1 of its runs is executing (maxConcurrent 1)"]);
     await cleanUp('lim-3', second);
+  });
+
+  it('tries a run the log shows taken once, not again and again, while the read model still shows it queued', async () => {
+    // Job servers only again, and no limit: nothing but the read model keeps the runners from the run.
+    await expectJson(await t.request(`/api/jobs/${limitedJob}`, { method: 'PUT', json: { runsOn: ['lim'], maxConcurrent: null } }), 200);
+    const run = await requestRun();
+    const claim = await jobServer('lim-4');
+    assert.equal((await expectJson<{ run: { runId: string } }>(await claim(5), 200)).run.runId, run);
+    await eventually(async () => ((await runOf(run)).runner === 'lim-4' ? true : undefined), 5_000, 'the claim to show');
+    // A read model behind the log (another server's claim not applied yet, a stalled projection): the run still
+    // looks queued, and any runner could take it.
+    const runs = t.app.get(RunsReadModel);
+    const stale = { ...runs.get(run), phase: 'waiting', runner: null, runsOn: [] } as unknown as RunRecord;
+    const queuedFor = runs.queuedFor.bind(runs);
+    runs.queuedFor = () => [stale];
+    const readStream = t.store.readStream.bind(t.store);
+    let attempts = 0;
+    t.store.readStream = (stream, options) => {
+      if (stream === `run-${run}`) attempts++;
+      return readStream(stream, options);
+    };
+    try {
+      t.app.get(RunScheduler).pump();
+      // A second job server's claim request, held open meanwhile: it wakes when the scheduler gives its place back.
+      const other = await jobServer('lim-5');
+      const answer = await other(1);
+      assert.equal(answer.status, 204);
+      // Before: each failed claim woke the claimers (the scheduler itself too), which went for the same run again
+      // at once, hundreds of times until the read model caught up.
+      assert.ok(attempts <= 2, `the run was tried ${attempts} times`);
+    } finally {
+      runs.queuedFor = queuedFor;
+      t.store.readStream = readStream;
+    }
+    assert.equal((await t.request(`/api/runners/lim-4`, { method: 'DELETE' })).status, 204);
   });
 });

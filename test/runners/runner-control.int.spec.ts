@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BlobStore } from '../../src/blobs/blob-store';
 import { eventually, expectJson } from '../support/server-process';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { holdAppends, startTestApp, type TestApp } from '../support/test-app';
 
 describe('runner protocol: control', () => {
   let t: TestApp;
@@ -127,5 +127,30 @@ describe('runner protocol: control', () => {
     assert.deepEqual([kept.status, kept.runner], ['queued', 'ctl-runner'], 'still claimed (shown queued until it starts)');
     const runners = await expectJson<{ items: Array<{ name: string; status: string }> }>(await t.request('/api/runners'), 200);
     assert.equal(runners.items.find((item) => item.name === 'ctl-runner')?.status, 'offline');
+  });
+
+  it('ends lost at its goodbye a run whose claim was still being appended when the job server stopped', async () => {
+    const script = await expectJson<{ id: string }>(await t.request('/api/scripts', { method: 'POST', json: { name: 'bye2-tpl', interpreter: 'bash', body: 'true' } }), 201);
+    const job = await expectJson<{ id: string }>(await t.request('/api/jobs', { method: 'POST', json: { name: 'bye2-job', scriptId: script.id, runsOn: ['ctl'] } }), 201);
+    const run = await expectJson<{ id: string }>(await t.request(`/api/jobs/${job.id}/runs`, { method: 'POST', json: {} }), 202);
+    const held = holdAppends(t.store, (_stream, events) => events.some((event) => event.type === 'RunClaimed'));
+    try {
+      // The job server stops while its held claim is being recorded: it gives the request up and says goodbye.
+      const gaveUp = new AbortController();
+      const claim = runnerWith(gaveUp.signal, '/api/runner/claim', { workRoot: '/tmp/ctl', wait: 5 }).catch(() => null);
+      await held.reached;
+      gaveUp.abort();
+      await claim;
+      const byeReport = encodeURIComponent(JSON.stringify({ labels: ['ctl'], softwareVersion: 'test', maxConcurrent: 1, running: [] }));
+      const bye = fetch(`${t.url}/api/runner/goodbye`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-runner-report': byeReport }, body: '{}' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      held.release();
+      assert.equal((await bye).status, 204);
+    } finally {
+      held.restore();
+    }
+    // Before, the goodbye looked only at the read model, which did not show the claim yet: the run stayed claimed.
+    const ended = await expectJson<{ status: string; reason: string }>(await t.request(`/api/runs/${run.id}`), 200);
+    assert.deepEqual([ended.status, ended.reason], ['lost', 'Its job server ctl-runner stopped without starting it']);
   });
 });

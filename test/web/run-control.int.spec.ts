@@ -319,11 +319,18 @@ describe('pages: run controls, job limits and schedules over HTTP', () => {
 
   it('says which filters it left out, showing the rest, and escapes what was given', async () => {
     const runs = await (await htmx('/runs?status=bogus', { partial: false })).text();
-    assert.match(runs, /id="ignored-filters"[^>]*>Left out, as no such filter exists: status “bogus”\. Showing the rest\.</);
+    assert.match(runs, /id="ignored-filters"[^>]*>Not understood, so left out: status “bogus”\. Showing the rest\.</);
     assert.ok(runs.includes('status-cancelled'), 'every run is listed');
     const jobs = await (await htmx(`/jobs?status=queued&outcome=${encodeURIComponent('<b>x</b>')}`)).text();
-    assert.match(jobs, /id="ignored-filters"[^>]*>Left out, as no such filter exists: outcome “&lt;b&gt;x&lt;\/b&gt;”\./);
+    assert.match(jobs, /id="ignored-filters"[^>]*>Not understood, so left out: outcome “&lt;b&gt;x&lt;\/b&gt;”\./);
     assert.ok(!jobs.includes('<b>x</b>'));
+    // Trimmed as it is read: a status with a space around it is the status, not a filter left out.
+    const spaced = await (await htmx(`/runs?status=${encodeURIComponent('cancelled ')}`)).text();
+    assert.ok(spaced.includes('status-cancelled') && !spaced.includes('status-running') && !spaced.includes('id="ignored-filters"'));
+    const cursor = await (await htmx('/runs?before=abc')).text();
+    assert.match(cursor, /id="ignored-filters"[^>]*>Not understood, so left out: before “abc”\./);
+    const audit = await (await htmx('/audit?type=Run-Finished&before=x', { partial: false })).text();
+    assert.match(audit, /id="ignored-filters"[^>]*>Not understood, so left out: type “Run-Finished”, before “x”\. Showing the rest\.</);
   });
 
   it('shows a run a schedule requested with its cron and time zone, and the firing on the job page', async () => {

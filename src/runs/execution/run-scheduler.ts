@@ -65,8 +65,8 @@ export class RunScheduler implements OnApplicationShutdown {
     this.unsubscribe = [
       this.projections.onChange(() => this.pump(), isNotOutput),
       this.executor.onRunEnded(() => this.pump()),
-      // A claim given up frees its job's place without a change in the log.
-      this.concurrency.onRelease(() => this.pump()),
+      // A claim given up elsewhere here frees its job's place without a change in the log.
+      this.concurrency.onRelease(() => this.pump(), this),
     ];
     this.pump();
   }
@@ -150,15 +150,14 @@ export class RunScheduler implements OnApplicationShutdown {
       this.armTimer();
       return;
     }
-    const skipped = new Set<string>();
     while (!this.stopped && this.executor.activeCount < this.config.maxConcurrentRuns) {
-      const next = this.nextToStart(skipped);
+      const next = this.nextToStart();
       if (!next) break;
       // Its place under its job's limit is held while claiming: a job server's claim here cannot take it meanwhile.
-      const release = this.concurrency.reserve(next);
+      const release = this.concurrency.reserve(next, this);
       // Not claimed: another runner won it, or it changed; the read model will catch up. Claimed: the executor counts it.
       const claimed = await this.executor.claimAndStart(next).finally(release);
-      if (!claimed) skipped.add(next.id);
+      if (!claimed) this.concurrency.markStale(next.id);
     }
     this.armTimer();
   }
@@ -167,13 +166,13 @@ export class RunScheduler implements OnApplicationShutdown {
    * The first queued run that may start here now, read from the queue a page at a time:
    * only runs this runner's labels cover are read at all.
    */
-  private nextToStart(skipped: ReadonlySet<string>): RunRecord | undefined {
+  private nextToStart(): RunRecord | undefined {
     const now = this.clock.now();
     const labels = this.config.runnerLabels;
     let after: RunRecord | undefined;
     for (;;) {
       const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
-      const next = page.find((run) => !skipped.has(run.id) && !this.executor.isActive(run.id) && canTake(labels, run.runsOn) && this.concurrency.hasRoom(run));
+      const next = page.find((run) => !this.concurrency.isStale(run.id) && !this.executor.isActive(run.id) && canTake(labels, run.runsOn) && this.concurrency.hasRoom(run));
       if (next || page.length < QUEUE_PAGE) return next;
       after = page[page.length - 1];
     }

@@ -87,6 +87,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   private readonly deps: { store: EventStore; clock: Clock; ids: IdGenerator };
   /** Per run this server took output for: its writer (the stream's state in memory), encoder and lock. */
   private readonly writers = new Map<string, { writer: RunWriter | null; encoder: OutputEncoder; lock: Mutex }>();
+  /** Claims being made, per runner: a goodbye waits for them (see {@link endUnstarted}). */
+  private readonly claimsUnderWay = new Map<string, Set<Promise<{ position: Position | null } | null>>>();
   private readonly stopping = new AbortController();
 
   constructor(
@@ -126,11 +128,13 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     revoked: () => boolean = () => false,
   ): Promise<ClaimedRun | null> {
     const deadline = Date.now() + this.holdSeconds(waitSeconds) * 1000;
+    // Who claims, for the job places it reserves (see JobConcurrency.reserve).
+    const claimer = {};
     for (;;) {
       // Listening before looking: a run requested while the queue is being read wakes this at once, and so does a
-      // job's place given back by a claim that failed here (nothing in the log says so).
-      const changed = this.nextChange(deadline - Date.now(), { placeFreed: true });
-      const claimed = await this.claimOne(runner, labels, workRoot, allowed, revoked).catch((error: unknown) => {
+      // job's place freed without a change in the log (a claim that failed elsewhere here, a local run's end).
+      const changed = this.nextChange(deadline - Date.now(), { placeFreedFor: claimer });
+      const claimed = await this.claimOne(runner, labels, workRoot, allowed, revoked, claimer).catch((error: unknown) => {
         changed.cancel();
         throw error;
       });
@@ -293,6 +297,8 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   async endUnstarted(runner: string, listed: ReadonlySet<string>): Promise<string[]> {
     const reason = `Its job server ${runner} stopped without starting it`;
     const ended: string[] = [];
+    // A claim still being appended (its request given up by the job server as it stopped) is one of its runs too.
+    await this.claimsSettled(runner);
     for (const run of this.runs.executingRuns(runner)) {
       if (run.phase !== 'claimed' || listed.has(run.id)) continue;
       // Decided against the run's stream as the append finds it: a run started meanwhile is a conflict, and stays.
@@ -324,19 +330,26 @@ export class RemoteRuns implements BeforeApplicationShutdown {
   }
 
   /** The first run `runner` may take, claimed; null when there is none. */
-  private async claimOne(runner: string, labels: readonly string[], workRoot: string, allowed: () => boolean, revoked: () => boolean): Promise<ClaimedRun | null> {
+  private async claimOne(
+    runner: string,
+    labels: readonly string[],
+    workRoot: string,
+    allowed: () => boolean,
+    revoked: () => boolean,
+    claimer: object,
+  ): Promise<ClaimedRun | null> {
     const now = this.deps.clock.now();
     let after: RunRecord | undefined;
     for (;;) {
       const page = this.runs.queuedFor(labels, now, QUEUE_PAGE, after);
       for (const run of page) {
-        if (!canTake(labels, run.runsOn) || !this.concurrency.hasRoom(run)) continue;
+        if (!canTake(labels, run.runsOn) || this.concurrency.isStale(run.id) || !this.concurrency.hasRoom(run)) continue;
         if (!allowed()) return null;
         // Its place under its job's limit is held from here until the read model shows the claim (or it failed).
-        const release = this.concurrency.reserve(run);
+        const release = this.concurrency.reserve(run, claimer);
         let claimed: Awaited<ReturnType<RemoteRuns['tryClaim']>> = null;
         try {
-          claimed = await this.tryClaim(run, runner, labels, workRoot, allowed, revoked);
+          claimed = await this.underWay(runner, this.tryClaim(run, runner, labels, workRoot, allowed, revoked));
         } finally {
           if (claimed === null) release();
         }
@@ -360,14 +373,14 @@ export class RemoteRuns implements BeforeApplicationShutdown {
     revoked: () => boolean,
   ): Promise<{ answer: ClaimedRun; position: Position | null } | null> {
     const writer = await RunWriter.load(this.deps, run.id, this.contextOf(run));
-    if (writer === null) return null;
+    if (writer === null) return this.takenInLog(run);
     const removed = await removedJobReason(this.deps.store, run.jobId);
     if (removed !== null) {
       // As on the local runner: a run of a removed job never starts.
       await writer.record({ type: 'FinishRun', runId: run.id, status: 'cancelled', exitCode: null, signal: null, droppedBytes: 0, reason: removed }).catch((error: unknown) => {
         if (!(error instanceof ConflictError)) throw error;
       });
-      return null;
+      return this.takenInLog(run);
     }
     const workdir = `${workRoot.replace(/\/+$/, '')}/${run.id}`;
     // Asked again after the reads above: a revocation recorded meanwhile wins.
@@ -377,7 +390,7 @@ export class RemoteRuns implements BeforeApplicationShutdown {
       position = await writer.record({ type: 'ClaimRun', runId: run.id, runner, runnerLabels: labels, workdir, now: this.deps.clock.now().toISOString(), remote: true });
     } catch (error) {
       // Another runner (here or on another server) won it, or it changed: not an error.
-      if (error instanceof ConflictError) return null;
+      if (error instanceof ConflictError) return this.takenInLog(run);
       throw error;
     }
     if (revoked()) {
@@ -388,11 +401,39 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         return null;
       });
       if (ended) await this.projections.waitFor(ended).catch(() => undefined);
-      return null;
+      return this.takenInLog(run);
     }
     this.writers.set(run.id, { writer, encoder: new OutputEncoder(), lock: new Mutex() });
     this.logger.log(`Run ${run.id} was claimed by job server ${runner}`);
     return { answer: { run: { ...this.executor.specificationOf(run), workdir } }, position };
+  }
+
+  /** Keeps `attempt`, a claim by `runner`, among its claims under way until it settles (see {@link claimsSettled}). */
+  private underWay<T extends { position: Position | null } | null>(runner: string, attempt: Promise<T>): Promise<T> {
+    let attempts = this.claimsUnderWay.get(runner);
+    if (!attempts) this.claimsUnderWay.set(runner, (attempts = new Set()));
+    attempts.add(attempt);
+    const settled = (): void => {
+      attempts.delete(attempt);
+      if (attempts.size === 0 && this.claimsUnderWay.get(runner) === attempts) this.claimsUnderWay.delete(runner);
+    };
+    attempt.then(settled, settled);
+    return attempt;
+  }
+
+  /** Resolves once every claim by `runner` under way now has settled and the read models show those recorded. */
+  private async claimsSettled(runner: string): Promise<void> {
+    const outcomes = await Promise.allSettled([...(this.claimsUnderWay.get(runner) ?? [])]);
+    for (const outcome of outcomes) {
+      const position = outcome.status === 'fulfilled' ? outcome.value?.position : null;
+      if (position) await this.projections.waitFor(position).catch(() => undefined);
+    }
+  }
+
+  /** A claim found `run` already taken (or ended) in the log: skipped until the read models show it (see JobConcurrency.markStale). */
+  private takenInLog(run: RunRecord): null {
+    this.concurrency.markStale(run.id);
+    return null;
   }
 
   private wanted(runner: string, runId: string): WantedRun {
@@ -489,10 +530,12 @@ export class RemoteRuns implements BeforeApplicationShutdown {
 
   /**
    * The next change of the read models, listened for from now: `promise` resolves on
-   * it (or, with `placeFreed`, on a job's place given back: see JobConcurrency), after
-   * `ms`, or when the server stops; `cancel` stops listening.
+   * it (or, with `placeFreedFor`, on a job's place freed without one: a reservation
+   * given back by another claimer than this one, see JobConcurrency, or the end of a run
+   * this server's runner executed), after `ms`, or when the server stops; `cancel` stops
+   * listening.
    */
-  private nextChange(ms: number, options: { placeFreed?: boolean } = {}): { promise: Promise<void>; cancel: () => void } {
+  private nextChange(ms: number, options: { placeFreedFor?: object } = {}): { promise: Promise<void>; cancel: () => void } {
     let cancel = (): void => undefined;
     const promise = new Promise<void>((resolve) => {
       const done = (): void => {
@@ -502,7 +545,9 @@ export class RemoteRuns implements BeforeApplicationShutdown {
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      const unsubscribes = [this.projections.onChange(done), ...(options.placeFreed === true ? [this.concurrency.onRelease(done)] : [])];
+      const claimer = options.placeFreedFor;
+      const unsubscribes = [this.projections.onChange(done)];
+      if (claimer !== undefined) unsubscribes.push(this.concurrency.onRelease(done, claimer), this.executor.onRunEnded(done));
       const unsubscribe = (): void => unsubscribes.forEach((stop) => stop());
       this.stopping.signal.addEventListener('abort', done);
       cancel = done;
