@@ -5,6 +5,10 @@ import { runStream } from '../run.events';
 import { RunsReadModel, type RunRecord } from '../runs.read-model';
 import { RunExecutor } from './run-executor';
 
+const RUN_STREAM_PREFIX = runStream('');
+/** How long a run a claim found taken in the log is skipped at most, ms (see `JobConcurrency.markStale`). */
+const STALE_FOR_MS = 60_000;
+
 /**
  * A job's `maxConcurrent` on this server, for every runner it serves: its own (the
  * scheduler) and job servers (their claims). A run counts against its job's limit
@@ -22,10 +26,6 @@ import { RunExecutor } from './run-executor';
  * and every claimer woken meanwhile (by a reservation given back, any change) would go
  * for it again and fail again.
  */
-const RUN_STREAM_PREFIX = runStream('');
-/** How long a run a claim found taken in the log is skipped at most, ms (see `JobConcurrency.markStale`). */
-const STALE_FOR_MS = 60_000;
-
 @Injectable()
 export class JobConcurrency {
   /** Claims under way on this server, one entry per reservation, with who made it. */
