@@ -145,7 +145,7 @@ export function parseInitStatus(line: string): { exitCode: number; signal: null 
  * elsewhere (a batch's commit and its fsync, a collection, a request). With the
  * default (`net.core.wmem_default`, 208 KiB) a writer as fast as `yes` stopped within
  * a millisecond of each of those, and its 100 MB took 2.25–2.56× writing to a file;
- * with 4 MiB, 1.2–1.3×. Linux caps the request at `net.core.wmem_max` (208 KiB by
+ * with 4 MiB, 1.4–2.1× (docs/DESIGN.md, "Writing ahead"). Linux caps the request at `net.core.wmem_max` (208 KiB by
  * default, 4 MiB on some hosts) and doubles it, so it at least doubles the buffer. It
  * is a ceiling, not an allocation: the kernel holds only what is written and not yet read.
  */
