@@ -119,38 +119,42 @@ export async function benchLargeOutput(server: ServerProcess, label: string, int
   let bytes = 0;
   let logGrowth: number | null = 0;
   const floors = targets.floors ? { channelMs: [] as number[], memoryMs: [] as number[], exact: true, memory: null as MemoryServer | null } : null;
-  for (let sample = 0; sample <= LARGE_OUTPUT_SAMPLES; sample++) {
-    const counted = sample > 0;
-    // The same work without EnderCompute: the command writing to a file, then the file read back whole and hashed.
-    const baseline = await bareSpawn(interpreter, script, file);
-    const hashStarted = performance.now();
-    expectedHash = await hashFile(file);
-    if (counted) {
-      fileMs.push(baseline.finishedMs);
-      fileRoundTripMs.push(baseline.finishedMs + (performance.now() - hashStarted));
-    }
-    if (floors) {
-      floors.memory ??= await serveFromMemory(file);
-      const channel = await readThroughChannel(interpreter, script);
-      floors.exact &&= channel.bytes === statSync(file).size;
-      if (counted) floors.channelMs.push(channel.ms);
-      for (let read = 0; read < FLOOR_READS; read++) {
-        const memory = await floors.memory.readBack();
-        floors.exact &&= memory.sha256 === expectedHash;
-        if (counted) floors.memoryMs.push(memory.ms);
+  try {
+    for (let sample = 0; sample <= LARGE_OUTPUT_SAMPLES; sample++) {
+      const counted = sample > 0;
+      // The same work without EnderCompute: the command writing to a file, then the file read back whole and hashed.
+      const baseline = await bareSpawn(interpreter, script, file);
+      const hashStarted = performance.now();
+      expectedHash = await hashFile(file);
+      if (counted) {
+        fileMs.push(baseline.finishedMs);
+        fileRoundTripMs.push(baseline.finishedMs + (performance.now() - hashStarted));
       }
+      if (floors) {
+        floors.memory ??= await serveFromMemory(file);
+        const channel = await readThroughChannel(interpreter, script);
+        floors.exact &&= channel.bytes === statSync(file).size;
+        if (counted) floors.channelMs.push(channel.ms);
+        for (let read = 0; read < FLOOR_READS; read++) {
+          const memory = await floors.memory.readBack();
+          floors.exact &&= memory.sha256 === expectedHash;
+          if (counted) floors.memoryMs.push(memory.ms);
+        }
+      }
+      const logBefore = logBytes(server.dataDir);
+      const read = await runAndReadBack(server, jobId);
+      const logAfter = logBytes(server.dataDir);
+      if (!counted) continue;
+      runMs.push(read.runMs);
+      totalMs.push(read.totalMs);
+      exact &&= read.sha256 === expectedHash;
+      bytes += read.bytes;
+      logGrowth = logBefore === null || logAfter === null || logGrowth === null ? null : logGrowth + (logAfter - logBefore);
     }
-    const logBefore = logBytes(server.dataDir);
-    const read = await runAndReadBack(server, jobId);
-    const logAfter = logBytes(server.dataDir);
-    if (!counted) continue;
-    runMs.push(read.runMs);
-    totalMs.push(read.totalMs);
-    exact &&= read.sha256 === expectedHash;
-    bytes += read.bytes;
-    logGrowth = logBefore === null || logAfter === null || logGrowth === null ? null : logGrowth + (logAfter - logBefore);
+  } finally {
+    // Its process would keep the bench running should a sample fail.
+    floors?.memory?.close();
   }
-  floors?.memory?.close();
   rmSync(dir, { recursive: true, force: true });
   const toFile = median(fileMs);
   const run = median(runMs);
