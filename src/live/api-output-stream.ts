@@ -1,19 +1,26 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
+import { storedOutputEnd } from '../runs/run-output.reader';
 import { durationOf } from '../runs/run.view';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { LiveOutputHub } from './live-output.hub';
+import { LiveSendBudget } from './live-send-budget';
 import { OutputBytes } from './output-bytes';
 import { msUntilDue } from './page-state';
 import type { ByteFrame, RunFeed } from './run-feed';
+import { StoredFrames } from './stored-frames';
 import { ViewedRun } from './viewed-run';
 import { sseMessage, type SseConnection } from './sse-connection';
 import { base64Length, writeBase64 } from '../shared/base64';
 
-/** Largest piece of stored output sent as one event. */
-const MAX_EVENT_BYTES = 256 * 1024;
 /** Events from the live window written together at most (they are shared, so this bounds only the socket's queue). */
 const MAX_WRITE_BYTES = 4 * 1024 * 1024;
+/**
+ * The same while the run is running: what a viewer holds while it waits for the send
+ * budget (see {@link LiveSendBudget}), which frames the window has let go may still be in.
+ */
+const MAX_PACED_WRITE_BYTES = 1024 * 1024;
 
 /**
  * `GET /api/runs/:id/output/stream`, event by event (API.md, "Live output"):
@@ -31,7 +38,9 @@ const MAX_WRITE_BYTES = 4 * 1024 * 1024;
  *
  * Bytes come from the run's live window while it holds the viewer's offset,
  * otherwise from the store: whichever source, each event starts exactly where
- * the previous one ended, so nothing repeats and nothing is skipped.
+ * the previous one ended, so nothing repeats and nothing is skipped. While the run
+ * is running, output is sent within the server's {@link LiveSendBudget}, so that
+ * viewers never slow the run; once it has finished, at the connection's speed.
  */
 @Injectable()
 export class ApiOutputStream {
@@ -42,6 +51,7 @@ export class ApiOutputStream {
     private readonly runs: RunsReadModel,
     private readonly bytes: OutputBytes,
     private readonly clock: Clock,
+    private readonly budget: LiveSendBudget,
   ) {}
 
   async serve(runId: string, from: number, connection: SseConnection): Promise<void> {
@@ -75,23 +85,10 @@ export class ApiOutputStream {
         await connection.write(sseMessage({ id: run.outputBytes, event: 'end', data: JSON.stringify(this.summary(run)) }));
         return;
       }
-      const frame = feed.frameAt(sent);
-      if (frame) {
-        // Every frame the window holds from here goes in one write (one system call): a viewer that
-        // fell behind catches up at once, and the fan-out costs a write per viewer per wake-up, not per frame.
-        const events = [frame.from === sent ? frameEvent(frame) : outputEvent(sent, frame.bytes.subarray(sent - frame.from))];
-        let size = events[0].length;
-        sent = frame.to;
-        for (let next = feed.frameAt(sent); next && size < MAX_WRITE_BYTES; next = feed.frameAt(sent)) {
-          events.push(frameEvent(next));
-          size += events[events.length - 1].length;
-          sent = next.to;
-        }
-        await connection.writeAll(events);
-        continue;
-      }
-      if (run.outputBytes > sent) {
-        sent = await this.sendStored(run, sent, feed, connection);
+      // Live bytes first; behind the live window, the stored output, decoded once for every viewer there.
+      const source = feed.frameAt(sent) ? feed : run.outputBytes > sent ? await this.storedFrames(run, sent, feed) : null;
+      if (source) {
+        sent = await this.sendFrames(source, sent, run.phase !== 'finished', connection);
         continue;
       }
       if (run.phase === 'finished' && sent >= run.outputBytes && !feed.local) {
@@ -103,18 +100,52 @@ export class ApiOutputStream {
     }
   }
 
-  /** Sends stored output from `from` until the live window holds the next byte (or the stored end). */
-  private async sendStored(run: RunRecord, from: number, feed: RunFeed, connection: SseConnection): Promise<number> {
-    let sent = from;
-    for await (const chunk of this.bytes.stored(run, from)) {
-      for (let at = 0; at < chunk.length; at += MAX_EVENT_BYTES) {
-        const piece = chunk.subarray(at, at + MAX_EVENT_BYTES);
-        await connection.write(outputEvent(sent, piece));
-        sent += piece.length;
-      }
-      if (connection.closed || feed.frameAt(sent)) break;
+  /**
+   * Sends the frames `source` holds from `sent` on, in one write (one system call) of at
+   * most {@link MAX_WRITE_BYTES}: a viewer that fell behind catches up at once, and the
+   * fan-out costs a write per viewer per wake-up, not per frame. `paced`: the run is
+   * running, so the write waits for the send budget. Returns the offset after what was sent.
+   */
+  private async sendFrames(source: FrameSource, sent: number, paced: boolean, connection: SseConnection): Promise<number> {
+    const most = paced ? MAX_PACED_WRITE_BYTES : MAX_WRITE_BYTES;
+    const events: Buffer[] = [];
+    let size = 0;
+    for (let frame = source.frameAt(sent); frame && size < most; frame = source.frameAt(sent)) {
+      const event = frame.from === sent ? frameEvent(frame) : outputEvent(sent, frame.bytes.subarray(sent - frame.from));
+      events.push(event);
+      size += event.length;
+      sent = frame.to;
     }
+    if (paced) await this.waitForBudget(size, connection);
+    await connection.writeAll(events);
     return sent;
+  }
+
+  /**
+   * The run's stored frames (shared by its viewers: see {@link StoredFrames}), holding
+   * byte `offset` of its stored output.
+   *
+   * @throws Error when the store has nothing there although the run's index says it has
+   *   (a damaged log): the stream then ends, rather than wait for bytes that never come.
+   */
+  private async storedFrames(run: RunRecord, offset: number, feed: RunFeed): Promise<FrameSource> {
+    const stored = (feed.stored ??= new StoredFrames());
+    if (!stored.frameAt(offset)) {
+      await stored.fill(offset, run.outputChunks, storedOutputEnd(run), (from, to) => this.bytes.stored(run, from, to));
+      if (!stored.frameAt(offset)) throw new Error(`the stored output has no byte at offset ${offset}`);
+    }
+    return stored;
+  }
+
+  /**
+   * Waits until the send budget has paid for `bytes` of this viewer's. Not on the waker:
+   * new output wakes it every turn of the event loop, and the wait is short (at most
+   * every waiting viewer's write at the budget's rate); a viewer that left meanwhile
+   * writes nothing after it.
+   */
+  private async waitForBudget(bytes: number, connection: SseConnection): Promise<void> {
+    const ms = this.budget.reserve(bytes);
+    if (ms > 0 && !connection.closed) await sleep(ms);
   }
 
   private summary(run: RunRecord): Record<string, unknown> {
@@ -146,6 +177,9 @@ export function outputEvent(offset: number, bytes: Buffer): Buffer {
   event.write(OUTPUT_EVENT_END, at, 'latin1');
   return event;
 }
+
+/** Frames of output by offset: the live window, or the stored frames behind it. */
+type FrameSource = Pick<StoredFrames, 'frameAt'>;
 
 /** The event for a whole frame, encoded once for every viewer. */
 function frameEvent(frame: ByteFrame): Buffer {

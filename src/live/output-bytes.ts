@@ -54,8 +54,8 @@ export class OutputBytes {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
-  /** Stored chunks from `from` on, as stored (for the API stream, which sends them as they are). */
-  stored(run: RunRecord, from: number): AsyncGenerator<Buffer> {
-    return this.reader.read(run, from);
+  /** Stored bytes [from, to), a piece per stored batch (see `RunOutputReader.read`): for the API stream's stored frames. */
+  stored(run: RunRecord, from: number, to: number): AsyncGenerator<Buffer> {
+    return this.reader.read(run, from, to);
   }
 }

@@ -13,6 +13,7 @@
  * stream) watches, the window is larger ({@link WATCHED_WINDOW_BYTES}); run pages
  * render the tail, which the small window always holds.
  */
+import type { StoredFrames } from './stored-frames';
 import type { Waker } from './waker';
 
 /** Recent output kept per run. A viewer further behind reads the store instead. */
@@ -59,6 +60,8 @@ export class RunFeed {
    * run page renders slices of the window and never copies them.
    */
   readonly frameViewers = new Set<Waker>();
+  /** The stored output its API viewers behind the window share, once one needed it (the API stream makes it). */
+  stored: StoredFrames | null = null;
   /** Called after frames were sealed (the shared page renderer listens). */
   onSealed: (() => void) | null = null;
 
@@ -162,6 +165,7 @@ export class RunFeed {
    * never a buffer the runner reused once the feed was gone.
    */
   release(): void {
+    this.stored = null;
     this.frames.length = 0;
     this.windowBytes = 0;
     this.open = [];

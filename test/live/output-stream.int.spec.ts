@@ -3,12 +3,16 @@
  * arrives while the run goes on, resumes exactly from `Last-Event-ID` (also
  * across the hand-over from the store to the live window), ends with the
  * run's status, replays a finished run, keeps NUL and invalid UTF-8 byte-exact,
- * shows the truncation notice, sends heartbeats, and refuses a missing key.
+ * shows the truncation notice, sends heartbeats, sends a flooding run within the
+ * send budget until it ends, and refuses a missing key.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { LiveOutputHub } from '../../src/live/live-output.hub';
+import { LIVE_SEND_BURST_BYTES, LIVE_SEND_BYTES_PER_SECOND } from '../../src/live/live-send-budget';
 import { WINDOW_BYTES } from '../../src/live/run-feed';
 import { type ScriptGate, scriptGates } from '../support/script-gates';
 import { createJob, getJson, outputOf, requestRun, type Run, waitForRun } from '../support/rest';
@@ -239,6 +243,30 @@ describe('the live output stream (API)', () => {
     await eventually(async () => (hub.feed(run.id) === undefined ? true : undefined), 5_000, 'the feed to be let go');
   });
 
+  it('sends a flooding run within the send budget while it runs, and the rest at once after it ended', async () => {
+    const go = gate();
+    const size = 100_000_000;
+    const jobId = await createJob(t, 'live-budget', 'bash', `yes 'EnderCompute budget 0123456789' | head -c ${size}\n${go.wait}\necho done\n`);
+    const run = await requestRun(t, jobId);
+    // Raw bytes, counted as they come: parsing in this process (the server's) would slow the reading, not the sending.
+    const viewer = rawViewer(`${t.url}/api/runs/${run.id}/output/stream`);
+    const opened = performance.now();
+    await eventually(async () => ((await getJson<Run>(t, `/api/runs/${run.id}`)).outputBytes >= size ? true : undefined), 60_000, 'the output to be stored');
+    // The run goes on a while: unpaced, the viewer would have every byte by then.
+    await sleep(2_000);
+    const seconds = (performance.now() - opened) / 1000;
+    const received = viewer.received();
+    // What the budget allowed since the stream opened, plus the write that was waiting for it and one partial frame.
+    const allowed = LIVE_SEND_BURST_BYTES + LIVE_SEND_BYTES_PER_SECOND * seconds + 2 * 1024 * 1024;
+    assert.ok(received <= allowed, `${received} bytes of stream in ${seconds.toFixed(2)} s while the run ran; the budget allows ${Math.round(allowed)}`);
+    go.open();
+    const done = await waitForRun(t, run.id);
+    const { bytes, end } = parseApiStream(await viewer.ended);
+    assert.equal(end.status, 'succeeded');
+    assert.equal(bytes.length, done.outputBytes);
+    assert.ok(bytes.equals(await outputOf(t, run.id)), 'every byte, in order, as /output has them');
+  });
+
   it('needs the key, and answers 404 for an unknown run', async () => {
     const response = await fetch(`${t.url}/api/runs/nope/output/stream`);
     assert.equal(response.status, 401);
@@ -247,3 +275,44 @@ describe('the live output stream (API)', () => {
     assert.equal(unknown.status, 404);
   });
 });
+
+/** A stream read as raw bytes as fast as they come: how many so far, and all of them once the answer ends. */
+function rawViewer(url: string): { received(): number; ended: Promise<Buffer> } {
+  const parts: Buffer[] = [];
+  let count = 0;
+  const ended = new Promise<Buffer>((resolve, reject) => {
+    const req = httpRequest(new URL(url), { headers: AUTH }, (response) => {
+      response.on('data', (chunk: Buffer) => {
+        parts.push(chunk);
+        count += chunk.length;
+      });
+      response.on('end', () => resolve(Buffer.concat(parts)));
+      response.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { received: () => count, ended };
+}
+
+/** The output bytes and the end of a whole API stream, checking that each output event starts where the one before ended. */
+function parseApiStream(raw: Buffer): { bytes: Buffer; end: Record<string, unknown> } {
+  const parts: Buffer[] = [];
+  let at = 0;
+  let end: Record<string, unknown> | null = null;
+  for (const message of raw.toString('latin1').split('\n\n')) {
+    const event = /^event: (.*)$/m.exec(message)?.[1];
+    const data = /^data: (.*)$/m.exec(message)?.[1] ?? '';
+    if (event === 'output') {
+      const output = JSON.parse(data) as { offset: number; data: string };
+      assert.equal(output.offset, at, 'no gap, no repeat');
+      const bytes = Buffer.from(output.data, 'base64');
+      parts.push(bytes);
+      at += bytes.length;
+    } else if (event === 'end') {
+      end = JSON.parse(data) as Record<string, unknown>;
+    }
+  }
+  assert.ok(end, 'the stream ends with its end event');
+  return { bytes: Buffer.concat(parts), end };
+}
