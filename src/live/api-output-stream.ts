@@ -5,10 +5,10 @@ import { durationOf } from '../runs/run.view';
 import { RunsReadModel, type RunRecord } from '../runs/runs.read-model';
 import { Clock } from '../shared/clock';
 import { LiveOutputHub } from './live-output.hub';
-import { LiveSendBudget } from './live-send-budget';
 import { OutputBytes } from './output-bytes';
 import { msUntilDue } from './page-state';
 import type { ByteFrame, RunFeed } from './run-feed';
+import type { LiveSendBudget } from './live-send-budget';
 import { StoredFrames } from './stored-frames';
 import { ViewedRun } from './viewed-run';
 import { sseMessage, type SseConnection } from './sse-connection';
@@ -39,8 +39,8 @@ const MAX_PACED_WRITE_BYTES = 1024 * 1024;
  * Bytes come from the run's live window while it holds the viewer's offset,
  * otherwise from the store: whichever source, each event starts exactly where
  * the previous one ended, so nothing repeats and nothing is skipped. While the run
- * is running, output is sent within the server's {@link LiveSendBudget}, so that
- * viewers never slow the run; once it has finished, at the connection's speed.
+ * is running, output is sent within the run's send budget (`LiveSendBudget`), so
+ * that viewers never slow the run; once it has finished, at the connection's speed.
  */
 @Injectable()
 export class ApiOutputStream {
@@ -51,7 +51,6 @@ export class ApiOutputStream {
     private readonly runs: RunsReadModel,
     private readonly bytes: OutputBytes,
     private readonly clock: Clock,
-    private readonly budget: LiveSendBudget,
   ) {}
 
   async serve(runId: string, from: number, connection: SseConnection): Promise<void> {
@@ -70,6 +69,8 @@ export class ApiOutputStream {
   private async loop(runId: string, from: number, feed: RunFeed, connection: SseConnection): Promise<void> {
     let sent = from;
     let lastStatus: string | null = null;
+    /** An offset the store had no byte at, once: the next time, the stream ends. */
+    let missing: number | null = null;
     const viewed = new ViewedRun(this.runs, this.hub, runId);
     while (!connection.closed) {
       const run = viewed.current();
@@ -88,7 +89,15 @@ export class ApiOutputStream {
       // Live bytes first; behind the live window, the stored output, decoded once for every viewer there.
       const source = feed.frameAt(sent) ? feed : run.outputBytes > sent ? await this.storedFrames(run, sent, feed) : null;
       if (source) {
-        sent = await this.sendFrames(source, sent, run.phase !== 'finished', connection);
+        missing = null;
+        sent = await this.sendFrames(source, sent, run.phase !== 'finished' ? feed.sendBudget : null, connection);
+        continue;
+      }
+      if (run.outputBytes > sent) {
+        // Not where the run's index said: its copy may be stale (its output expired meanwhile), so look again once.
+        if (missing === sent) throw new Error(`the stored output has no byte at offset ${sent}, although the run has ${run.outputBytes}`);
+        missing = sent;
+        viewed.forget();
         continue;
       }
       if (run.phase === 'finished' && sent >= run.outputBytes && !feed.local) {
@@ -103,11 +112,12 @@ export class ApiOutputStream {
   /**
    * Sends the frames `source` holds from `sent` on, in one write (one system call) of at
    * most {@link MAX_WRITE_BYTES}: a viewer that fell behind catches up at once, and the
-   * fan-out costs a write per viewer per wake-up, not per frame. `paced`: the run is
-   * running, so the write waits for the send budget. Returns the offset after what was sent.
+   * fan-out costs a write per viewer per wake-up, not per frame. `budget`: the run is
+   * running, so the write waits for its turn in the run's send budget. Returns the
+   * offset after what was sent.
    */
-  private async sendFrames(source: FrameSource, sent: number, paced: boolean, connection: SseConnection): Promise<number> {
-    const most = paced ? MAX_PACED_WRITE_BYTES : MAX_WRITE_BYTES;
+  private async sendFrames(source: FrameSource, sent: number, budget: LiveSendBudget | null, connection: SseConnection): Promise<number> {
+    const most = budget ? MAX_PACED_WRITE_BYTES : MAX_WRITE_BYTES;
     const events: Buffer[] = [];
     let size = 0;
     for (let frame = source.frameAt(sent); frame && size < most; frame = source.frameAt(sent)) {
@@ -116,36 +126,22 @@ export class ApiOutputStream {
       size += event.length;
       sent = frame.to;
     }
-    if (paced) await this.waitForBudget(size, connection);
+    if (budget) await waitForBudget(budget, size, connection);
     await connection.writeAll(events);
     return sent;
   }
 
   /**
-   * The run's stored frames (shared by its viewers: see {@link StoredFrames}), holding
-   * byte `offset` of its stored output.
-   *
-   * @throws Error when the store has nothing there although the run's index says it has
-   *   (a damaged log): the stream then ends, rather than wait for bytes that never come.
+   * The run's stored frames (shared by its viewers: see {@link StoredFrames}) when they
+   * hold byte `offset` of its stored output (read from the store if need be), else null:
+   * the store has no byte there although the run's index said so.
    */
-  private async storedFrames(run: RunRecord, offset: number, feed: RunFeed): Promise<FrameSource> {
+  private async storedFrames(run: RunRecord, offset: number, feed: RunFeed): Promise<FrameSource | null> {
     const stored = (feed.stored ??= new StoredFrames());
     if (!stored.frameAt(offset)) {
       await stored.fill(offset, run.outputChunks, storedOutputEnd(run), (from, to) => this.bytes.stored(run, from, to));
-      if (!stored.frameAt(offset)) throw new Error(`the stored output has no byte at offset ${offset}`);
     }
-    return stored;
-  }
-
-  /**
-   * Waits until the send budget has paid for `bytes` of this viewer's. Not on the waker:
-   * new output wakes it every turn of the event loop, and the wait is short (at most
-   * every waiting viewer's write at the budget's rate); a viewer that left meanwhile
-   * writes nothing after it.
-   */
-  private async waitForBudget(bytes: number, connection: SseConnection): Promise<void> {
-    const ms = this.budget.reserve(bytes);
-    if (ms > 0 && !connection.closed) await sleep(ms);
+    return stored.frameAt(offset) ? stored : null;
   }
 
   private summary(run: RunRecord): Record<string, unknown> {
@@ -176,6 +172,16 @@ export function outputEvent(offset: number, bytes: Buffer): Buffer {
   const at = writeBase64(bytes, event, event.write(head, 0, 'latin1'));
   event.write(OUTPUT_EVENT_END, at, 'latin1');
   return event;
+}
+
+/**
+ * Waits until the run's send budget has paid for `bytes` of this viewer's, or the viewer
+ * left. Not on the waker: new output wakes it every turn of the event loop.
+ */
+async function waitForBudget(budget: LiveSendBudget, bytes: number, connection: SseConnection): Promise<void> {
+  if (connection.closed) return;
+  const ms = budget.reserve(bytes);
+  if (ms > 0) await sleep(ms, undefined, { signal: connection.closing }).catch(() => undefined);
 }
 
 /** Frames of output by offset: the live window, or the stored frames behind it. */

@@ -1,4 +1,5 @@
 import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { LIVE_SEND_BURST_BYTES, LIVE_SEND_BYTES_PER_SECOND, LiveSendBudget } from './live-send-budget';
 import { RunFeed } from './run-feed';
 import type { Waker } from './waker';
 
@@ -17,6 +18,8 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
   private readonly viewers = new Map<Waker, () => void>();
   private stopping = false;
   private changes = 0;
+  /** The send budget each run's feed gets (see {@link LiveSendBudget}); tests lower it to see it hold. */
+  sendRate = { bytesPerSecond: LIVE_SEND_BYTES_PER_SECOND, burstBytes: LIVE_SEND_BURST_BYTES };
 
   /** Ends every stream so the HTTP server can close; clients resume with `Last-Event-ID`. */
   beforeApplicationShutdown(): void {
@@ -129,7 +132,7 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
   private feedFor(runId: string): RunFeed {
     let feed = this.feeds.get(runId);
     if (!feed) {
-      feed = new RunFeed(runId);
+      feed = new RunFeed(runId, new LiveSendBudget(this.sendRate.bytesPerSecond, this.sendRate.burstBytes));
       this.feeds.set(runId, feed);
     }
     return feed;

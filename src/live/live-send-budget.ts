@@ -1,8 +1,8 @@
 /**
- * What the API streams of runs still running may send, all viewers of this server
- * together, in bytes of the stream (base64 events) per second. A run writing faster than
- * that (a build dumping 100 MB at once) is stored at full speed while its viewers fall
- * behind, and they catch up at full speed once it has finished. Ten viewers each took
+ * What the API streams of one running run may send, all its viewers on this server
+ * together, in bytes of the stream (base64 events: 4/3 of the output) per second. A run
+ * writing faster than that (a build dumping 100 MB at once) is stored at full speed
+ * while its viewers fall behind, and they catch up at full speed once it has finished. Ten viewers each took
  * every byte of such a run as it came: 1.3 GB through loopback, which made the run itself
  * take 2.2× as long as unwatched on two cores (docs/DESIGN.md, "Watching never slows a run").
  */
@@ -11,11 +11,12 @@ export const LIVE_SEND_BYTES_PER_SECOND = 16 * 1024 * 1024;
 export const LIVE_SEND_BURST_BYTES = 4 * 1024 * 1024;
 
 /**
- * A token bucket shared by the live streams of running runs (a virtual clock: each
+ * A token bucket shared by the live streams of one running run (a virtual clock: each
  * reservation moves "paid until" forward by its bytes at the rate), so that watching
- * takes a bounded share of the server however many viewers there are, and viewers are
- * served in the order they asked. Slow output never waits: a line or a page of it is
- * far inside the burst. One per server (`LIVE_PROVIDERS`).
+ * takes a bounded share of the server however many viewers the run has, and its viewers
+ * are served in the order they asked. One per run's feed (`RunFeed.sendBudget`): a
+ * flooding run's viewers never hold up the viewers of another run. Output at the pace
+ * people read never waits: a line or a page of it is far inside the burst.
  */
 export class LiveSendBudget {
   /** The time (ms, on {@link now}'s clock) until which what was reserved is paid for. */

@@ -1,6 +1,5 @@
 import { ApiOutputStream } from './api-output-stream';
 import { LiveOutputHub } from './live-output.hub';
-import { LiveSendBudget } from './live-send-budget';
 import { LiveOutputProjection } from './live-output.projection';
 import { OutputBytes } from './output-bytes';
 import { OutputPagesController } from './output-pages.controller';
@@ -15,4 +14,4 @@ import { PageOutputStream } from './page-output-stream';
  */
 export const LIVE_CONTROLLERS = [OutputStreamController, OutputPagesController];
 
-export const LIVE_PROVIDERS = [LiveOutputHub, LiveOutputProjection, OutputBytes, OutputView, ApiOutputStream, PageOutputStream, { provide: LiveSendBudget, useFactory: () => new LiveSendBudget() }];
+export const LIVE_PROVIDERS = [LiveOutputHub, LiveOutputProjection, OutputBytes, OutputView, ApiOutputStream, PageOutputStream];

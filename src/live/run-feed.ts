@@ -13,6 +13,7 @@
  * stream) watches, the window is larger ({@link WATCHED_WINDOW_BYTES}); run pages
  * render the tail, which the small window always holds.
  */
+import { LiveSendBudget } from './live-send-budget';
 import type { StoredFrames } from './stored-frames';
 import type { Waker } from './waker';
 
@@ -60,12 +61,20 @@ export class RunFeed {
    * run page renders slices of the window and never copies them.
    */
   readonly frameViewers = new Set<Waker>();
+  /** What its API viewers may send while the run is running (see {@link LiveSendBudget}). */
+  readonly sendBudget: LiveSendBudget;
   /** The stored output its API viewers behind the window share, once one needed it (the API stream makes it). */
   stored: StoredFrames | null = null;
   /** Called after frames were sealed (the shared page renderer listens). */
   onSealed: (() => void) | null = null;
 
-  constructor(readonly runId: string) {}
+  /** `sendBudget`: the run's own, at the default rate unless given (tests). */
+  constructor(
+    readonly runId: string,
+    sendBudget?: LiveSendBudget,
+  ) {
+    this.sendBudget = sendBudget ?? new LiveSendBudget();
+  }
 
   /** Whether any byte arrived yet; before that the window is empty. */
   get started(): boolean {

@@ -17,6 +17,7 @@ export const SLOW_VIEWER_MS = 30_000;
  */
 export class SseConnection {
   readonly waker = new Waker();
+  private readonly closeAbort = new AbortController();
   private isClosed = false;
   private lastWriteAt = Date.now();
   /** Set when the viewer was disconnected for being too slow. */
@@ -35,8 +36,14 @@ export class SseConnection {
     // The answer's 'close' comes when the client goes away (or the answer ended); the request's may come earlier.
     response.once('close', () => {
       this.isClosed = true;
+      this.closeAbort.abort();
       this.waker.wake();
     });
+  }
+
+  /** Aborted once the client went away (or the answer ended): for waits that should stop then. */
+  get closing(): AbortSignal {
+    return this.closeAbort.signal;
   }
 
   get closed(): boolean {
@@ -97,6 +104,7 @@ export class SseConnection {
   end(): void {
     if (!this.closed) this.response.end();
     this.isClosed = true;
+    this.closeAbort.abort();
   }
 }
 

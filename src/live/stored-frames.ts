@@ -19,7 +19,7 @@ import type { ByteFrame } from './run-feed';
 export const STORED_FRAME_BYTES = 256 * 1024;
 /** Decoded bytes one fill reads at least (whole stored batches, so none is inflated twice). */
 export const FILL_BYTES = 4 * 1024 * 1024;
-/** Decoded bytes kept, oldest dropped first: room for viewers a few fills apart. */
+/** Decoded bytes kept (lowest offsets dropped first): room for viewers a few fills apart. */
 export const STORED_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /** Reads the stored output bytes [from, to), yielding one piece per stored batch (`RunOutputReader.read`). */
@@ -28,8 +28,7 @@ export type ReadStored = (from: number, to: number) => AsyncIterable<Buffer>;
 export class StoredFrames {
   /** Frames in offset order, never overlapping (they come from the same cuts). */
   private frames: ByteFrame[] = [];
-  /** The same frames, in the order they were read: the oldest read goes first. */
-  private readOrder: ByteFrame[] = [];
+  /** Decoded bytes the frames hold (their encodings, once made, add up to 4/3 of it). */
   private bytes = 0;
   /** The fill under way, which viewers arriving meanwhile wait for instead of reading the same batches. */
   private filling: Promise<void> | null = null;
@@ -56,7 +55,8 @@ export class StoredFrames {
    * holds nothing there. Rejects with the reader's error.
    */
   async fill(offset: number, chunks: readonly OutputChunkRef[], storedEnd: number, read: ReadStored): Promise<void> {
-    while (this.filling) await this.filling;
+    // Another viewer's read failing is not this one's failure: it reads for itself then.
+    while (this.filling) await this.filling.catch(() => undefined);
     if (this.frameAt(offset) || offset >= storedEnd) return;
     const from = offset - (offset % STORED_FRAME_BYTES);
     const last = firstChunkAt(chunks, Math.min(from + FILL_BYTES, storedEnd) - 1);
@@ -85,25 +85,22 @@ export class StoredFrames {
   }
 
   /**
-   * Adds frames (skipping those already kept), then drops those read longest ago beyond
-   * {@link STORED_WINDOW_BYTES}, never the ones just read: the viewer that asked is
+   * Adds frames (skipping those already kept), then drops the lowest offsets beyond
+   * {@link STORED_WINDOW_BYTES}: viewers only move forward, so what lies behind the
+   * slowest of them goes first. Never the frames just read: the viewer that asked is
    * about to send them, so it always moves on.
    */
   private add(taken: ByteFrame[]): void {
     const fresh = taken.filter((frame) => this.frameAt(frame.from) === undefined);
     if (fresh.length === 0) return;
     this.frames = this.frames.concat(fresh).sort((a, b) => a.from - b.from);
-    this.readOrder.push(...fresh);
     for (const frame of fresh) this.bytes += frame.bytes.length;
+    if (this.bytes <= STORED_WINDOW_BYTES) return;
     const keep = new Set(fresh);
-    let dropped = false;
-    while (this.bytes > STORED_WINDOW_BYTES && !keep.has(this.readOrder[0])) {
-      this.bytes -= this.readOrder.shift()!.bytes.length;
-      dropped = true;
-    }
-    if (dropped) {
-      const kept = new Set(this.readOrder);
-      this.frames = this.frames.filter((frame) => kept.has(frame));
-    }
+    this.frames = this.frames.filter((frame) => {
+      if (this.bytes <= STORED_WINDOW_BYTES || keep.has(frame)) return true;
+      this.bytes -= frame.bytes.length;
+      return false;
+    });
   }
 }

@@ -26,4 +26,9 @@ export class ViewedRun {
     }
     return this.record;
   }
+
+  /** Reads the run again at the next {@link current}, whatever the read models told. */
+  forget(): void {
+    this.seen = -1;
+  }
 }

@@ -82,7 +82,7 @@ describe('stored frames', () => {
     expectBytes(frames, STORED_FRAME_BYTES, 6 * MIB);
   });
 
-  it('keeps at most its window, dropping what was read longest ago but never what was just read', async () => {
+  it('keeps at most its window, dropping the lowest offsets first but never what was just read', async () => {
     const batches = Array.from({ length: 12 }, () => 4 * MIB);
     const output = storedOutput(batches);
     const frames = new StoredFrames();
@@ -92,6 +92,20 @@ describe('stored frames', () => {
     // A viewer far behind asks again: what it gets survives however full the window is.
     await frames.fill(0, output.chunks, output.end, output.read);
     expectBytes(frames, 0, FILL_BYTES);
+  });
+
+  it('lets a viewer waiting for another one\'s read read for itself when that read fails', async () => {
+    const output = storedOutput([MIB, MIB]);
+    let failures = 1;
+    const flaky: ReadStored = (from, to) => {
+      if (failures-- > 0) return (async function* () { throw new Error('the store went away'); })();
+      return output.read(from, to);
+    };
+    const frames = new StoredFrames();
+    const [first, second] = await Promise.allSettled([frames.fill(0, output.chunks, output.end, flaky), frames.fill(5, output.chunks, output.end, flaky)]);
+    assert.equal(first.status, 'rejected', 'the viewer whose read failed learns of it');
+    assert.equal(second.status, 'fulfilled');
+    expectBytes(frames, 0, output.end);
   });
 
   it('reads nothing at or past the stored end', async () => {
