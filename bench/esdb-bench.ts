@@ -14,6 +14,7 @@ import type { EventStore } from '../src/event-store/event-store.port';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store';
 import { startEsdbDouble } from '../test/esdb-double/esdb-double';
 import { startServer } from '../test/support/server-process';
+import { benchLargeRunWatched } from './live-bench';
 import { benchLargeOutput, benchTrivialJob, type TrivialJobFigures } from './run-bench';
 import { ms, ratio, report } from './stats';
 import { benchStore, type StoreBenchResult } from './store-bench';
@@ -66,7 +67,10 @@ async function measureStore(store: EventStore): Promise<StoreBenchResult> {
   }
 }
 
-/** The large outputs of the run figures, on a server on the double (reported beside the embedded ones; no target). */
+/**
+ * The large outputs of the run figures and the 100 MB run watched live, on a server on
+ * the double (reported beside the embedded ones; no target).
+ */
 async function largeOutputsOnDouble(): Promise<void> {
   const storeDouble = await startEsdbDouble();
   const server = await startServer({ env: { EVENTSTORE_CONNECTION_STRING: storeDouble.connectionString } });
@@ -74,6 +78,7 @@ async function largeOutputsOnDouble(): Promise<void> {
     await benchLargeOutput(server, 'ESDB double: 100 MB from yes|head', 'bash', YES_100MB, { ratio: null });
     await benchLargeOutput(server, 'ESDB double: 100 MB of log lines (python3)', 'python3', TEXT_LINES_100MB, { ratio: null });
     await benchLargeOutput(server, 'ESDB double: 50 MB of random base64 text', 'python3', RANDOM_BASE64_50MB, { ratio: null });
+    await benchLargeRunWatched(server, 'ESDB double: live', false);
   } finally {
     await server.stop();
     server.cleanup();
