@@ -18,7 +18,7 @@ import { base64Length, writeBase64 } from '../shared/base64';
 const MAX_WRITE_BYTES = 4 * 1024 * 1024;
 /**
  * The same while the run is running: what a viewer holds while it waits for the send
- * budget (see {@link LiveSendBudget}), which frames the window has let go may still be in.
+ * budget (see {@link LiveSendBudget}), frames the window may have let go meanwhile.
  */
 const MAX_PACED_WRITE_BYTES = 1024 * 1024;
 

@@ -2,9 +2,10 @@
  * What the API streams of one running run may send, all its viewers on this server
  * together, in bytes of the stream (base64 events: 4/3 of the output) per second. A run
  * writing faster than that (a build dumping 100 MB at once) is stored at full speed
- * while its viewers fall behind, and they catch up at full speed once it has finished. Ten viewers each took
- * every byte of such a run as it came: 1.3 GB through loopback, which made the run itself
- * take 2.2× as long as unwatched on two cores (docs/DESIGN.md, "Watching never slows a run").
+ * while its viewers fall behind, and they catch up at full speed once it has finished.
+ * Ten viewers each taking every byte of such a run as it came sent 1.3 GB through
+ * loopback, which made the run itself take 2.2× as long as unwatched on two cores
+ * (docs/DESIGN.md, "Live output": "Watching never slows a run").
  */
 export const LIVE_SEND_BYTES_PER_SECOND = 16 * 1024 * 1024;
 /** What viewers may send at once after a quiet spell, before the rate applies: a burst of output reaches them whole. */
