@@ -1,9 +1,9 @@
 /**
  * Stored output of one run, decoded once for all the API viewers that have fallen
  * behind its live window: while a run floods, viewers wait for the send budget and
- * end up reading the store together, each a little apart. Each of ten viewers reading,
- * inflating and encoding 100 MB on its own took 15 s after the run; shared, the work is
- * done once.
+ * end up reading the store together, each a little apart. Ten viewers each reading,
+ * inflating and encoding 100 MB on their own had it all 15 s after the request; shared,
+ * the work is done once (5 s).
  *
  * Frames are cut at fixed places, whichever viewer asked first: at every multiple of
  * {@link STORED_FRAME_BYTES} of the output and at the end of every stored batch. So a
