@@ -8,11 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveOutputHub } from '../../src/live/live-output.hub';
-import { LIVE_SEND_BURST_BYTES, LIVE_SEND_BYTES_PER_SECOND } from '../../src/live/live-send-budget';
 import { WINDOW_BYTES } from '../../src/live/run-feed';
 import { type ScriptGate, scriptGates } from '../support/script-gates';
 import { createJob, getJson, outputOf, requestRun, type Run, waitForRun } from '../support/rest';
@@ -249,6 +248,7 @@ describe('the live output stream (API)', () => {
     const hub = t.app.get(LiveOutputHub);
     // A low rate, so that the bound below stays far under the whole stream however slow this machine is.
     const rate = { bytesPerSecond: 2 * 1024 * 1024, burstBytes: 1024 * 1024 };
+    const usual = hub.sendRate;
     hub.sendRate = rate;
     try {
       const jobId = await createJob(t, 'live-budget', 'bash', `yes 'EnderCompute budget 0123456789' | head -c ${size}\n${go.wait}\necho done\n`);
@@ -271,7 +271,7 @@ describe('the live output stream (API)', () => {
       assert.equal(bytes.length, done.outputBytes);
       assert.ok(bytes.equals(await outputOf(t, run.id)), 'every byte, in order, as /output has them');
     } finally {
-      hub.sendRate = { bytesPerSecond: LIVE_SEND_BYTES_PER_SECOND, burstBytes: LIVE_SEND_BURST_BYTES };
+      hub.sendRate = usual;
     }
   });
 
