@@ -125,7 +125,7 @@ export class JobQueries {
       })),
       scriptName: known.scriptName,
       lastRun: last ? toRunSummary(last, this.runs, now) : null,
-      lastOutcome: known.runs.latestFinished?.finishedStatus ?? null,
+      lastOutcome: known.runs.lastOutcome,
     };
   }
 

@@ -55,7 +55,7 @@ export interface Statements {
   unfinishedForJob: Statement;
   byJobNumber: Statement;
   latestForJobs: Statement;
-  latestFinishedForJobs: Statement;
+  latestFinishedForJob: Statement;
   scheduledPage: Statement;
   scheduledCount: Statement;
   earliestLaterRuns: Statement;
@@ -124,8 +124,9 @@ export function prepareStatements(db: ProjectionDb): Statements {
     unfinishedForJob: p(`SELECT id, number FROM runs WHERE job_id = ? AND status_key IN ${UNFINISHED_KEYS} ORDER BY seq`),
     byJobNumber: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE job_id = ? AND number = ? ORDER BY seq DESC LIMIT 1`),
     // The same for a list of jobs (a JSON array of ids), through what run_jobs keeps per job.
-    latestForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT latest_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
-    latestFinishedForJobs: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE seq IN (SELECT last_finished_seq FROM run_jobs WHERE job_id IN (SELECT value FROM json_each(?)))`),
+    latestForJobs: p(`SELECT ${RECORD_COLUMNS}, run_jobs.last_outcome FROM json_each(?) AS ids
+      JOIN run_jobs ON run_jobs.job_id = ids.value JOIN runs ON runs.seq = run_jobs.latest_seq`),
+    latestFinishedForJob: p(`SELECT ${RECORD_COLUMNS} FROM run_jobs JOIN runs ON runs.seq = run_jobs.last_finished_seq WHERE run_jobs.job_id = ?`),
     scheduledPage: p(`SELECT ${RECORD_COLUMNS} FROM runs WHERE phase = 'waiting' AND scheduled_ms > @now ORDER BY scheduled_ms, seq DESC LIMIT @limit`),
     scheduledCount: p(`SELECT count(*) FROM runs WHERE phase = 'waiting' AND scheduled_ms > ?`).pluck(),
     earliestLaterRuns: p(`SELECT ids.value AS job_id, (

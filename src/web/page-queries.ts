@@ -227,7 +227,7 @@ export class PageQueries {
       nextScheduledAt,
       scriptName: known.scriptName,
       lastRun: last ? this.runRow(last, now) : null,
-      lastOutcome: known.runs.latestFinished?.finishedStatus ?? null,
+      lastOutcome: known.runs.lastOutcome,
     };
   }
 

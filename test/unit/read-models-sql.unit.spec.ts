@@ -184,6 +184,10 @@ for (const mode of ['kept up to date', 'built from the log'] as const) describe(
     for (const jobId of history.jobIds) {
       assert.equal(sql.runs.latestForJob(jobId)?.id, refRuns.latestForJob(jobId)?.id, jobId);
       assert.equal(sql.runs.latestFinishedForJob(jobId)?.id, refRuns.latestFinishedForJob(jobId)?.id, jobId);
+      // Looked up for many jobs at once, as the job lists do: the outcome is run_jobs', not a run read.
+      const joined = sql.runs.latestForJobs(history.jobIds)(jobId);
+      assert.equal(joined.latest?.id, refRuns.latestForJob(jobId)?.id, jobId);
+      assert.equal(joined.lastOutcome, refRuns.latestFinishedForJob(jobId)?.finishedStatus ?? null, jobId);
       assert.equal(sql.runs.nextNumber(jobId), refRuns.nextNumber(jobId), jobId);
       assert.equal(sql.runs.countForJob(jobId), refRuns.forJob(jobId).length, jobId);
       assert.deepEqual(sql.runs.executingRunIdsForJob(jobId).sort(), refRuns.executingRunIdsForJob(jobId).sort());
