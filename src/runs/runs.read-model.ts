@@ -2,11 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { storedOutputLength } from './output-encoding';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import type { Projection, ProjectionDb } from '../projections/projection';
+import { RunJobsTally } from './run-jobs-tally';
 import { OUTPUT_STREAM_PREFIX, type FinishedStatus, type OutputExpiryRule, type RunEvent, type RunOutputAppended, type RunRequested, type RunSnapshot, type RunTrigger } from './run.events';
 import type { RunPhase } from './run.decider';
 import { nameKey } from '../shared/names';
 import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
-import { DERIVE_RUN_JOBS, newRunRow, QUERY_INDEXES, queuedSince, RECORD_COLUMNS, rowValues, SCHEMA, UPDATABLE_COLUMNS, updateValues, type RunRow } from './runs.schema';
+import { newRunRow, QUERY_INDEXES, queuedSince, RECORD_COLUMNS, rowValues, SCHEMA, UPDATABLE_COLUMNS, updateValues, type RunRow } from './runs.schema';
 import { prepareStatements, type Statement, type Statements } from './runs.statements';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
@@ -136,6 +137,8 @@ export class RunsReadModel implements Projection {
   private readonly admissions = new Map<string, { seq: number; at: string }>();
   private readonly counters = new Map<string, number>();
   private readonly written = new Map<string, RunRow>();
+  /** While building: `run_jobs`, tallied as runs are requested and finish, written by {@link finishBuild}. */
+  private readonly runJobs = new RunJobsTally();
 
   /** Creates the tables (when missing) and prepares the statements; `building`: see {@link Projection.open}. */
   open(db: ProjectionDb, options: { building?: boolean } = {}): void {
@@ -144,15 +147,16 @@ export class RunsReadModel implements Projection {
     if (!this.building) db.exec(QUERY_INDEXES);
     this.db = db;
     this.rolledBack();
+    this.runJobs.clear();
     this.listStatements.clear();
     this.updates.clear();
     this.statements = prepareStatements(db);
   }
 
-  /** Derives `run_jobs`, creates the query indexes and fills the search index from `run_search`, each in one pass. */
+  /** Writes `run_jobs` from its tally, creates the query indexes and fills the search index from `run_search`, each in one pass. */
   finishBuild(): void {
     if (!this.building || !this.db) return;
-    this.db.exec(DERIVE_RUN_JOBS);
+    this.runJobs.write(this.db);
     this.db.exec(QUERY_INDEXES);
     this.db.prepare("INSERT INTO run_fts (run_fts) VALUES ('rebuild')").run();
     this.building = false;
@@ -165,6 +169,7 @@ export class RunsReadModel implements Projection {
     this.admissions.clear();
     this.counters.clear();
     this.written.clear();
+    this.runJobs.rollBack();
   }
 
   /**
@@ -188,6 +193,7 @@ export class RunsReadModel implements Projection {
     for (const [runId, { seq, at }] of this.admissions) this.s.addAdmission.run(runId, seq, at);
     this.admissions.clear();
     for (const [key, value] of this.counters) this.s.setMeta.run(key, value);
+    this.runJobs.seal();
   }
 
   /** A run's state as `apply` needs it: as this batch left it while building, else from the database. */
@@ -307,7 +313,8 @@ export class RunsReadModel implements Projection {
     }
     this.save(row, next);
     if (finishedNow) {
-      if (!this.building) this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
+      if (this.building) this.runJobs.finished(next.job_id, next.seq, at, next.finished_status);
+      else this.s.setLastFinished.run({ job_id: next.job_id, seq: next.seq, at, outcome: next.finished_status });
       // The reason joins what `q` finds.
       const held = this.building ? this.unwritten.get(next.id) : undefined;
       // A row held while building has its request (new in this batch) or not (read from the database).
@@ -708,6 +715,7 @@ export class RunsReadModel implements Projection {
     const text = nameKey(`${data.jobName}\n#${data.number}\n${recorded.metadata.actor}\n${data.snapshot.args.join(' ')}\n`);
     if (this.building) {
       this.unwritten.set(data.runId, { row, isNew: true, search: text });
+      this.runJobs.requested(data.jobId, seq);
     } else {
       this.s.insert.run(row);
       this.s.addSearch.run(seq, text);

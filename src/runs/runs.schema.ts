@@ -215,24 +215,6 @@ CREATE INDEX IF NOT EXISTS runs_expired ON runs (expire_seq) WHERE expire_seq IS
 CREATE INDEX IF NOT EXISTS run_jobs_by_outcome ON run_jobs (last_outcome);
 `;
 
-/**
- * `run_jobs` from `runs` in one pass, at the end of a build (which leaves it empty):
- * what applying keeps up to date row by row — per job, how many runs, the latest
- * requested (highest `seq`) and its status, and the latest to finish (latest
- * `finished_at`, then highest `seq`) and how it ended.
- */
-export const DERIVE_RUN_JOBS = `
-INSERT INTO run_jobs (job_id, runs, latest_seq, latest_status_key, latest_scheduled_ms, last_finished_seq, last_finished_at, last_outcome)
-SELECT j.job_id, j.n, latest.seq, latest.status_key, latest.scheduled_ms, f.seq, f.finished_at, f.finished_status
-FROM (SELECT job_id, count(*) AS n, max(seq) AS latest_seq FROM runs GROUP BY job_id) AS j
-JOIN runs AS latest ON latest.seq = j.latest_seq
-LEFT JOIN (
-  SELECT job_id, seq, finished_at, finished_status,
-    row_number() OVER (PARTITION BY job_id ORDER BY finished_at DESC, seq DESC) AS place
-  FROM runs WHERE finished_at IS NOT NULL
-) AS f ON f.job_id = j.job_id AND f.place = 1;
-`;
-
 /** A row of `runs` as SQLite returns it. */
 export interface RunRow {
   seq: number;
