@@ -502,6 +502,7 @@ export class ProjectionEngine {
       for (const projection of this.projections) projection.rolledBack?.();
       return error ?? new Error('unknown error');
     }
+    for (const projection of this.projections) projection.committed?.();
     this.identityPending = null;
     this.position = events[events.length - 1].position;
     this.eventsApplied += events.length;

@@ -49,6 +49,11 @@ export interface Projection {
    */
   rolledBack?(): void;
   /**
+   * Called after a batch's transaction committed: what the projection kept in memory
+   * for that batch is now true of the database. Not called for a batch rolled back.
+   */
+  committed?(): void;
+  /**
    * Writes what `apply` kept in memory during this batch, if anything: called in the
    * engine's transaction after the batch's last event and before its checkpoint. A
    * projection that writes through as it applies has nothing to do here.

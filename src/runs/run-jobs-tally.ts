@@ -20,52 +20,38 @@ type Told = { kind: 'requested'; jobId: string; seq: number } | { kind: 'finishe
 
 /**
  * `run_jobs` of a build, kept until {@link write}. The build applies events in batches of
- * one transaction each, and a transaction can still fail after its last event (a full
- * disk at the checkpoint, which is then applied again). So what a batch tells is held
- * apart: {@link seal} marks the batch's end, and it counts only once the next batch
- * starts telling, or the tally is written: by then its transaction committed, else
- * {@link rollBack} would have dropped it.
+ * one transaction each, and a transaction can fail after its last event (a full disk at
+ * the checkpoint; the batch is then applied again). So what a batch tells is held apart
+ * and counts only once its transaction committed ({@link committed}); a batch rolled back
+ * ({@link rollBack}) is dropped.
  */
 export class RunJobsTally {
   private readonly jobs = new Map<string, JobTally>();
-  /** The batch being applied. */
+  /** What the batch being applied told. */
   private pending: Told[] = [];
-  /** The batch whose transaction is committing. */
-  private sealed: Told[] = [];
 
   /** A run of `jobId` was requested, at place `seq`. */
   requested(jobId: string, seq: number): void {
-    this.countSealed();
     this.pending.push({ kind: 'requested', jobId, seq });
   }
 
   /** A run of `jobId` at place `seq` finished at `at` (ISO 8601, as `finished_at` holds it) with `outcome`. */
   finished(jobId: string, seq: number, at: string, outcome: string | null): void {
-    this.countSealed();
     this.pending.push({ kind: 'finished', jobId, seq, at, outcome });
   }
 
-  /** The batch's events are all applied; its transaction commits next. */
-  seal(): void {
-    this.countSealed();
-    this.sealed = this.pending;
+  /** The batch's transaction committed: what it told counts. */
+  committed(): void {
+    for (const told of this.pending) {
+      if (told.kind === 'requested') this.countRequest(told.jobId, told.seq);
+      else this.countFinish(told.jobId, told.seq, told.at, told.outcome);
+    }
     this.pending = [];
   }
 
   /** The batch's transaction was rolled back: what it told is dropped. */
   rollBack(): void {
     this.pending = [];
-    this.sealed = [];
-  }
-
-  /** Counts the sealed batch: called when its transaction is known to have committed. */
-  private countSealed(): void {
-    if (this.sealed.length === 0) return;
-    for (const told of this.sealed) {
-      if (told.kind === 'requested') this.countRequest(told.jobId, told.seq);
-      else this.countFinish(told.jobId, told.seq, told.at, told.outcome);
-    }
-    this.sealed = [];
   }
 
   private countRequest(jobId: string, seq: number): void {
@@ -91,7 +77,6 @@ export class RunJobsTally {
    * Called after the last batch committed.
    */
   write(db: ProjectionDb): void {
-    this.countSealed();
     const insert = db.prepare(`INSERT INTO run_jobs (job_id, runs, latest_seq, latest_status_key, latest_scheduled_ms, last_finished_seq, last_finished_at, last_outcome)
       SELECT ?, ?, seq, status_key, scheduled_ms, ?, ?, ? FROM runs WHERE seq = ?`);
     for (const [jobId, { runs, latestSeq, lastFinished }] of this.jobs) {

@@ -163,6 +163,11 @@ export class RunsReadModel implements Projection {
     this.rolledBack();
   }
 
+  /** While building: the batch committed, so its part of the `run_jobs` tally counts. */
+  committed(): void {
+    this.runJobs.committed();
+  }
+
   /** Forgets the rows and counters kept while building: the database is the truth again. */
   rolledBack(): void {
     this.unwritten.clear();
@@ -193,7 +198,6 @@ export class RunsReadModel implements Projection {
     for (const [runId, { seq, at }] of this.admissions) this.s.addAdmission.run(runId, seq, at);
     this.admissions.clear();
     for (const [key, value] of this.counters) this.s.setMeta.run(key, value);
-    this.runJobs.seal();
   }
 
   /** A run's state as `apply` needs it: as this batch left it while building, else from the database. */

@@ -35,8 +35,9 @@ function openModels(): Models {
 
 /**
  * Models built from `events` as the engine builds a new database: in batches of one
- * transaction each, one of them rolled back halfway (an event that fails) and applied
- * again, then the deferred indexes built and the models opened again.
+ * transaction each, two of them rolled back (an event that fails: the batch's first, and
+ * one halfway) and applied again, then the deferred indexes built and the models opened
+ * again.
  */
 function buildModels(events: readonly RecordedEvent[]): Models {
   const db = new Database(':memory:');
@@ -53,14 +54,20 @@ function buildModels(events: readonly RecordedEvent[]): Models {
     // As the engine does: what the batch kept in memory is written before its checkpoint.
     runs.beforeCheckpoint();
   });
-  const failing = Math.floor(events.length / 1000 / 2) * 1000;
+  // Failing at its first event, a batch has told nothing yet: what the batches before it told must stay.
+  const failures = new Map([
+    [Math.floor(events.length / 1000 / 3) * 1000, 0],
+    [Math.floor((events.length * 2) / 1000 / 3) * 1000, 700],
+  ]);
   for (let start = 0; start < events.length; start += 1000) {
     const batch = events.slice(start, start + 1000);
-    if (start === failing) {
-      assert.throws(() => applyBatch(batch, 700), /cannot be applied/);
+    const failAt = failures.get(start);
+    if (failAt !== undefined) {
+      assert.throws(() => applyBatch(batch, failAt), /cannot be applied/);
       runs.rolledBack();
     }
     applyBatch(batch, -1);
+    runs.committed();
   }
   db.transaction(() => {
     jobs.finishBuild();

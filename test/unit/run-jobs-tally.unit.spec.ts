@@ -1,7 +1,7 @@
 /**
  * The build's tally of `run_jobs` (src/runs/run-jobs-tally.ts): per job, how many runs,
  * the latest requested and the latest to finish; and a batch counts only once its
- * transaction is known to have committed.
+ * transaction committed.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,11 +34,11 @@ describe('RunJobsTally', () => {
     tally.requested('a', 2);
     tally.requested('b', 4);
     tally.requested('a', 3);
-    // Run 2 finished after run 1, though at the same instant: the higher place wins the tie.
+    // Runs 1 and 2 finished at the same instant: the higher place wins the tie, whichever is told first.
     tally.finished('a', 2, '2026-01-01T00:00:05.000Z', 'failed');
     tally.finished('a', 1, '2026-01-01T00:00:05.000Z', 'succeeded');
     tally.finished('b', 4, '2026-01-01T00:00:01.000Z', 'cancelled');
-    tally.seal();
+    tally.committed();
     tally.write(db);
     assert.deepEqual(rows(db), [
       { job_id: 'a', runs: 3, latest_seq: 3, latest_status_key: 'running', latest_scheduled_ms: null, last_finished_seq: 2, last_finished_at: '2026-01-01T00:00:05.000Z', last_outcome: 'failed' },
@@ -46,7 +46,7 @@ describe('RunJobsTally', () => {
     ]);
   });
 
-  it('drops a batch rolled back, before or after its end was sealed, and counts one that committed', () => {
+  it('counts a batch once its transaction committed, and drops one rolled back however far it got', () => {
     const db = buildDb([
       { seq: 1, status: 'succeeded' },
       { seq: 2, status: 'waiting' },
@@ -54,16 +54,15 @@ describe('RunJobsTally', () => {
     const tally = new RunJobsTally();
     tally.requested('a', 1);
     tally.finished('a', 1, '2026-01-01T00:00:01.000Z', 'succeeded');
-    tally.seal();
-    // The next batch starts: the sealed one committed. This one fails at its checkpoint (a full disk) …
-    tally.requested('a', 2);
-    tally.seal();
+    tally.committed();
+    // The next batch fails at its first event, having told nothing: the committed one stays.
     tally.rollBack();
-    // … and is applied again, failing halfway once more first.
+    // Then it fails at its checkpoint (a full disk), having told everything …
     tally.requested('a', 2);
     tally.rollBack();
+    // … and is applied again.
     tally.requested('a', 2);
-    tally.seal();
+    tally.committed();
     tally.write(db);
     assert.deepEqual(rows(db), [
       { job_id: 'a', runs: 2, latest_seq: 2, latest_status_key: 'waiting', latest_scheduled_ms: null, last_finished_seq: 1, last_finished_at: '2026-01-01T00:00:01.000Z', last_outcome: 'succeeded' },
