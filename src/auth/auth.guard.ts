@@ -46,7 +46,7 @@ export class Authenticator {
     const verdict = match ? this.keys.verify(match[1]) : { valid: false as const };
     if (!verdict.valid) return null;
     return {
-      actor: verdict.name ?? actorFromHeader(request.headers['x-actor']),
+      actor: verdict.name ?? actorFromHeader(request.headersDistinct['x-actor']),
       source: sourceOf(request),
       correlationId: correlationIdOf(request),
       causationId: null,
@@ -72,10 +72,16 @@ export class AuthGuard implements CanActivate {
   }
 }
 
-function actorFromHeader(raw: string | string[] | undefined): string {
-  if (raw === undefined) return 'anonymous';
+/**
+ * The actor an `X-Actor` header names, as each line of it came (`headersDistinct`).
+ * Node joins repeated lines with `, `, which would make `alice` and `system` one
+ * actor `alice, system`: a request names one actor, so a repeated header is a 400.
+ */
+function actorFromHeader(lines: string[] | undefined): string {
+  if (lines === undefined || lines.length === 0) return 'anonymous';
+  if (lines.length > 1) throw new ValidationError([`X-Actor: give one name; the header came ${lines.length} times`]);
   // Browsers send header values as Latin-1; the pages percent-encode names so any language fits.
-  let value = Array.isArray(raw) ? raw[0] : raw;
+  let value = lines[0];
   try {
     value = decodeURIComponent(value);
   } catch {

@@ -86,7 +86,9 @@ export function runTime(run: Run): string {
 }
 
 function runRow(run: Run): Array<string | number | null> {
-  return [run.id, `${run.jobName} #${run.number}`, run.status, run.requestedBy, runTime(run), duration(run.durationMs)];
+  // Said where the run is listed, not only by `runs show`: its output now answers 410.
+  const status = run.outputExpiredAt ? `${run.status} (output expired)` : run.status;
+  return [run.id, `${run.jobName} #${run.number}`, status, run.requestedBy, runTime(run), duration(run.durationMs)];
 }
 
 export const health: Command = async (input) => print(input, await input.api.json('GET', '/api/health'), () => 'ok');

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 
-/** The JSON error shape of API.md: `{statusCode, error, message}`, plus `problems` for a 400. */
+/** The JSON error shape of API.md: `{statusCode, error, message}`, plus `problems` for every 400. */
 export interface ErrorBody {
   statusCode: number;
   error: string;
@@ -22,8 +22,10 @@ export const MAX_MESSAGE_LENGTH = MAX_PROBLEM_LENGTH * 2;
  * escaped (`\u0000` is 6 bytes) the JSON stays well under 64 KiB.
  */
 export function errorBody(statusCode: number, message: string, problems?: string[]): ErrorBody {
-  const shown = problems ? capProblems(problems) : undefined;
-  const text = shown && problems && problems.length > 1 ? shown.join('; ') : message;
+  // API.md: every 400 lists its problems, also when one message says it all (a body that is not JSON).
+  const listed = problems ?? (statusCode === 400 ? [message] : undefined);
+  const shown = listed ? capProblems(listed) : undefined;
+  const text = shown && listed && listed.length > 1 ? shown.join('; ') : message;
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: cut(text, MAX_MESSAGE_LENGTH), ...(shown ? { problems: shown } : {}) };
 }
 

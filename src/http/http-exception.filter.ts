@@ -54,6 +54,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (status !== null && typeof (expressError as { type?: unknown }).type === 'string') {
       return errorBody(status, messageOfExpressError(expressError, status));
     }
+    // The router's own words for a path segment that is not valid percent-encoding (`/api/jobs/%ff`).
+    if (/^Failed to decode param /.test(String((expressError as { message?: unknown } | null)?.message))) return errorBody(400, 'path: is not valid percent-encoded text');
     if (exception instanceof HttpException) return fromHttpException(exception);
     if (status !== null) return errorBody(status, messageOfExpressError(exception, status));
     // A full disk anywhere (the log, a spool file, a work directory) is a 507 that says so.
@@ -89,15 +91,29 @@ function messageOfExpressError(exception: unknown, status: number): string {
   switch (type) {
     case 'entity.parse.failed':
       // body-parser takes only objects and arrays: `null` or `"x"` is valid JSON of the wrong shape.
-      return isJson((exception as { body?: unknown }).body) ? 'body: must be a JSON object' : 'The request body is not valid JSON';
+      if (isJson((exception as { body?: unknown }).body)) return 'body: must be a JSON object';
+      // JSON.parse says where it broke (`… at position 13`); its text quotes at most a token of the body.
+      return `body: is not valid JSON (${parserMessage(exception)})`;
     case 'entity.too.large':
-      return 'The request body is too large';
+      return tooLarge(exception);
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return 'The request body has an unsupported encoding';
     default:
-      return status === 413 ? 'The request body is too large' : 'The request could not be read';
+      return status === 413 ? tooLarge(exception) : 'The request could not be read';
   }
+}
+
+/** body-parser's 413: the limit it enforced, in bytes, when it says. */
+function tooLarge(exception: unknown): string {
+  const limit = (exception as { limit?: unknown }).limit;
+  return typeof limit === 'number' ? `The request body is too large: at most ${limit} bytes are read` : 'The request body is too large';
+}
+
+/** What JSON.parse said of a body, kept short. */
+function parserMessage(exception: unknown): string {
+  const message = String((exception as { message?: unknown }).message ?? 'unreadable');
+  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 }
 
 function isJson(text: unknown): boolean {

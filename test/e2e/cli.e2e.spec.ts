@@ -66,6 +66,17 @@ describe('The CLI against the built server', () => {
     assert.match(await ok(['jobs', 'list']), /^NAME\s+TEMPLATE\s+TAGS\s+LAST RUN\nGreeter\s+greet\s+demo\s+#1 failed$/m);
   });
 
+  it('lists a run whose output retention expired as such', async () => {
+    await ok(['scripts', 'create', 'noop-keeper', '--file', file('noop.sh', 'echo kept\n')]);
+    await ok(['jobs', 'create', 'Keeper', '--script', 'noop-keeper', '--keep-runs', '1']);
+    for (let i = 0; i < 2; i++) assert.equal((await cli(['jobs', 'run', 'keeper', '--follow'])).code, 0);
+    const listed = await eventually(async () => {
+      const text = await ok(['runs', 'list', '--job', 'keeper']);
+      return /#1\s+succeeded \(output expired\)/.test(text) ? text : undefined;
+    }, 15_000, 'run #1 listed with its output expired');
+    assert.match(listed, /Keeper #2\s+succeeded\s/, 'the run kept is listed as it is');
+  });
+
   it('takes an option\'s value whatever it looks like, and words after -- as words', async () => {
     await ok(['scripts', 'create', 'args', '--file', file('args.sh', 'printf "[%s]" "$@"\n')]);
     // Values that look like options, the global ones included.

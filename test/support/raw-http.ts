@@ -19,10 +19,11 @@ export function rawRequest(
   baseUrl: string,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: Buffer | string; timeoutMs?: number } = {},
+  options: { headers?: Record<string, string | string[]>; body?: Buffer | string; timeoutMs?: number } = {},
 ): Promise<RawAnswer> {
   const url = new URL(baseUrl);
-  const headers: Record<string, string> = { authorization: `Bearer ${TEST_KEY}`, ...options.headers };
+  // A list is sent as that many lines of the header (fetch would join them into one).
+  const headers: Record<string, string | string[]> = { authorization: `Bearer ${TEST_KEY}`, ...options.headers };
   if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
   const started = performance.now();
   return new Promise((resolve, reject) => {
