@@ -9,6 +9,7 @@ import { nameKey } from '../shared/names';
 import { ftsPhrase, usesTrigramIndex } from '../shared/sql-search';
 import { newRunRow, QUERY_INDEXES, queuedSince, RECORD_COLUMNS, rowValues, SCHEMA, UPDATABLE_COLUMNS, updateValues, type RunRow } from './runs.schema';
 import { prepareStatements, type Statement, type Statements } from './runs.statements';
+import { StoredRunRecord } from './stored-run-record';
 
 export type RunStatus = 'scheduled' | 'queued' | 'running' | 'paused' | FinishedStatus;
 
@@ -754,69 +755,9 @@ export class RunsReadModel implements Projection {
     else this.s.setMeta.run(key, value);
   }
 
-  /** A record from its row; its output index is read when first looked at. */
+  /** A record from its row; its request and output index are read when first looked at (see {@link StoredRunRecord}). */
   private record(row: RunRow): RunRecord {
-    const record = {
-      id: row.id,
-      seq: row.seq,
-      jobId: row.job_id,
-      jobName: row.job_name,
-      number: row.number,
-      phase: row.phase,
-      requestedAt: row.requested_at,
-      requestedBy: row.requested_by,
-      correlationId: row.correlation_id,
-      requestEventId: row.request_event_id,
-      scheduledFor: row.scheduled_for,
-      rerunOf: row.rerun_of,
-      trigger: row.run_trigger === null ? null : (JSON.parse(row.run_trigger) as RunTrigger),
-      runsOn: row.runs_on === null ? [] : (JSON.parse(row.runs_on) as string[]),
-      runner: row.runner,
-      pid: row.pid,
-      processStartTicks: row.process_start_ticks,
-      workdir: row.workdir,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-      finishSeq: row.finish_seq,
-      cancelRequestedBy: row.cancel_requested_by,
-      cancelRequestedAt: row.cancel_requested_at,
-      pausedAt: row.paused_at,
-      pausedMs: row.paused_ms,
-      finishedStatus: row.finished_status,
-      exitCode: row.exit_code,
-      signal: row.signal,
-      reason: row.reason,
-      outputBytes: row.output_bytes,
-      droppedBytes: row.dropped_bytes,
-      outputExpiredAt: row.output_expired_at,
-      outputExpiredBy: row.output_expired_by,
-      version: row.version,
-    } as RunRecord;
-    // The request's snapshot and extras are parsed when first looked at: lists show neither.
-    const requestOf = this.s.requestOf;
-    let request: { snapshot: string; extra: string } | undefined;
-    const stored = (): { snapshot: string; extra: string } => (request ??= requestOf.get(row.seq) as { snapshot: string; extra: string });
-    lazy(record, 'snapshot', () => JSON.parse(stored().snapshot) as RunSnapshot);
-    lazy(record, 'extra', () => JSON.parse(stored().extra) as RunRequested['data']['extra']);
-    let chunks: OutputChunkRef[] | undefined;
-    const statement = this.s.chunks;
-    Object.defineProperty(record, 'outputChunks', {
-      enumerable: true,
-      configurable: true,
-      get: (): OutputChunkRef[] => {
-        chunks ??= (statement.all(row.seq) as Array<{ stream: string; revision: number; byte_offset: number; length: number }>).map((chunk) => ({
-          stream: chunk.stream,
-          revision: BigInt(chunk.revision),
-          offset: chunk.byte_offset,
-          length: chunk.length,
-        }));
-        return chunks;
-      },
-      set: (value: OutputChunkRef[]) => {
-        chunks = value;
-      },
-    });
-    return record;
+    return new StoredRunRecord(row, this.s);
   }
 }
 
@@ -842,28 +783,6 @@ function statusArms(statuses: readonly RunStatus[] | undefined, finishedOnly: bo
   // No status at all: nothing matches.
   return arms.length > 0 ? arms : [['0']];
 }
-
-/** Defines `key` on `target` as a value computed on first read (and replaceable, as a plain field is). */
-function lazy<T extends object, K extends keyof T>(target: T, key: K, compute: () => T[K]): void {
-  let value: T[K] | undefined;
-  let known = false;
-  Object.defineProperty(target, key, {
-    enumerable: true,
-    configurable: true,
-    get: () => {
-      if (!known) {
-        value = compute();
-        known = true;
-      }
-      return value;
-    },
-    set: (next: T[K]) => {
-      value = next;
-      known = true;
-    },
-  });
-}
-
 
 function endPause(row: RunRow, at: string): void {
   if (row.paused_at !== null) row.paused_ms += Math.max(0, Date.parse(at) - Date.parse(row.paused_at));

@@ -103,7 +103,9 @@ describe("a job's maxConcurrent with claims under way", () => {
     // A read model behind the log (another server's claim not applied yet, a stalled projection): the run still
     // looks queued, and any runner could take it.
     const runs = t.app.get(RunsReadModel);
-    const stale = { ...runs.get(run), phase: 'waiting', runner: null, runsOn: [] } as unknown as RunRecord;
+    const current = runs.get(run)!;
+    // A copy of the record with what it reads lazily (its request, its output index) read out.
+    const stale = { ...current, snapshot: current.snapshot, extra: current.extra, outputChunks: current.outputChunks, phase: 'waiting', runner: null, runsOn: [] } as unknown as RunRecord;
     const queuedFor = runs.queuedFor.bind(runs);
     runs.queuedFor = () => [stale];
     const readStream = t.store.readStream.bind(t.store);

@@ -78,9 +78,9 @@ function buildModels(events: readonly RecordedEvent[]): Models {
   return { db, jobs, runs };
 }
 
-/** A record as plain data, its output index read out, for deep comparison. */
+/** A record as plain data, what it reads lazily (request, output index) read out, for deep comparison. */
 function plain(run: RunRecord | undefined): unknown {
-  return run === undefined ? undefined : { ...run, outputChunks: run.outputChunks.map((chunk) => ({ ...chunk })) };
+  return run === undefined ? undefined : { ...run, snapshot: run.snapshot, extra: run.extra, outputChunks: run.outputChunks.map((chunk) => ({ ...chunk })) };
 }
 
 /**
