@@ -12,8 +12,7 @@
  */
 import type { Statement } from './runs.statements';
 import type { OutputChunkRef, RunRecord } from './runs.read-model';
-import type { FinishedStatus, OutputExpiryRule, RunRequested, RunSnapshot, RunTrigger } from './run.events';
-import type { RunPhase } from './run.decider';
+import type { RunRequested, RunSnapshot, RunTrigger } from './run.events';
 import type { RunRow } from './runs.schema';
 
 /** Where a record reads what it holds lazily: `requestOf` (snapshot, extra by seq) and `chunks` (the output index by seq). */
@@ -22,41 +21,10 @@ export interface RunRecordSources {
   chunks: Statement;
 }
 
+/** The columns' fields, as {@link RunRecord} declares them (merged into the class, so they are listed once). */
+export interface StoredRunRecord extends Omit<RunRecord, 'snapshot' | 'extra' | 'outputChunks'> {}
+
 export class StoredRunRecord implements RunRecord {
-  id: string;
-  seq: number;
-  jobId: string;
-  jobName: string;
-  number: number;
-  phase: RunPhase;
-  requestedAt: string;
-  requestedBy: string;
-  correlationId: string;
-  requestEventId: string;
-  scheduledFor: string | null;
-  rerunOf: string | null;
-  trigger: RunTrigger | null;
-  runsOn: string[];
-  runner: string | null;
-  pid: number | null;
-  processStartTicks: string | null;
-  workdir: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  finishSeq: number | null;
-  cancelRequestedBy: string | null;
-  cancelRequestedAt: string | null;
-  pausedAt: string | null;
-  pausedMs: number;
-  finishedStatus: FinishedStatus | null;
-  exitCode: number | null;
-  signal: string | null;
-  reason: string | null;
-  outputBytes: number;
-  droppedBytes: number;
-  outputExpiredAt: string | null;
-  outputExpiredBy: OutputExpiryRule | null;
-  version: number;
   readonly #sources: RunRecordSources;
   #request: { snapshot: string; extra: string } | undefined;
   #snapshot: RunSnapshot | undefined;
