@@ -79,7 +79,7 @@ export class AuthGuard implements CanActivate {
  */
 function actorFromHeader(lines: string[] | undefined): string {
   if (lines === undefined || lines.length === 0) return 'anonymous';
-  if (lines.length > 1) throw new ValidationError([`X-Actor: give one name; the header came ${lines.length} times`]);
+  if (lines.length > 1) throw new ValidationError([`X-Actor: must be sent once (it came ${lines.length} times)`]);
   // Browsers send header values as Latin-1; the pages percent-encode names so any language fits.
   let value = lines[0];
   try {

@@ -54,8 +54,10 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (status !== null && typeof (expressError as { type?: unknown }).type === 'string') {
       return errorBody(status, messageOfExpressError(expressError, status));
     }
-    // The router's own words for a path segment that is not valid percent-encoding (`/api/jobs/%ff`).
-    if (/^Failed to decode param /.test(String((expressError as { message?: unknown } | null)?.message))) return errorBody(400, 'path: is not valid percent-encoded text');
+    // The router's own 400 for a path segment that is not valid percent-encoding (`/api/jobs/%ff`); its words name it.
+    if (status === 400 && /^Failed to decode param /.test(String((expressError as { message?: unknown }).message))) {
+      return errorBody(400, 'path: is not valid percent-encoded text');
+    }
     if (exception instanceof HttpException) return fromHttpException(exception);
     if (status !== null) return errorBody(status, messageOfExpressError(exception, status));
     // A full disk anywhere (the log, a spool file, a work directory) is a 507 that says so.
@@ -92,7 +94,8 @@ function messageOfExpressError(exception: unknown, status: number): string {
     case 'entity.parse.failed':
       // body-parser takes only objects and arrays: `null` or `"x"` is valid JSON of the wrong shape.
       if (isJson((exception as { body?: unknown }).body)) return 'body: must be a JSON object';
-      // JSON.parse says where it broke (`… at position 13`); its text quotes at most a token of the body.
+      // JSON.parse says where it broke (`… at position 13`), quoting up to about 20 characters of the body:
+      // they go back only to the client that sent them, and are never logged.
       return `body: is not valid JSON (${parserMessage(exception)})`;
     case 'entity.too.large':
       return tooLarge(exception);

@@ -119,7 +119,7 @@ describe('REST: malformed input gets a clear 4xx and leaves the log unchanged', 
     });
     assert.equal(answer.status, 400, answer.body.toString());
     const error = JSON.parse(answer.body.toString()) as { message: string; problems: string[] };
-    assert.deepEqual(error.problems, ['X-Actor: give one name; the header came 2 times']);
+    assert.deepEqual(error.problems, ['X-Actor: must be sent once (it came 2 times)']);
     assert.equal(await t.head(), head);
   });
 });
