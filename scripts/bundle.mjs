@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Bundles the compiled server (dist/src/main.js, from `nest build`) into one file,
-// dist/server/main.js, which `npm run start:prod`, the Dockerfile and the tests start.
+// dist/server/main.js, which `npm run start:prod`, the Dockerfile and the tests start;
+// and its projection build process (dist/src/tools/projection-build.child.js) into
+// dist/server/projection-build.child.js beside it, which the server starts when it
+// builds its read models from the log.
 //
 // Why: a start was mostly Node finding, reading and compiling over 1,000 module
 // files (stat calls up every node_modules tree, one read and one compile each). One
@@ -24,8 +27,11 @@ const SERVED_FILES = ['htmx.org', 'swagger-ui-dist'];
 const OPTIONAL_PEERS = ['@nestjs/microservices', '@nestjs/microservices/*', '@nestjs/websockets', '@nestjs/websockets/*', '@fastify/static', 'class-transformer/storage'];
 
 await build({
-  entryPoints: ['dist/src/main.js'],
-  outfile: 'dist/server/main.js',
+  entryPoints: [
+    { in: 'dist/src/main.js', out: 'main' },
+    { in: 'dist/src/tools/projection-build.child.js', out: 'projection-build.child' },
+  ],
+  outdir: 'dist/server',
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -34,7 +34,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsReadModel } from './jobs/jobs.read-model';
 import { LIVE_CONTROLLERS, LIVE_PROVIDERS } from './live/live.module';
 import { PROJECTIONS } from './projections/projection';
-import { PROJECTION_DATABASE_FILE, ProjectionEngine } from './projections/projection-engine';
+import { PROJECTION_BUILDER, PROJECTION_DATABASE_FILE, ProjectionEngine, type ProjectionBuilder } from './projections/projection-engine';
 import { PROJECTIONS_FILE } from './projections/projection-database';
 import { ReadModelsGuard } from './projections/read-models.guard';
 import { RunExecutor } from './runs/execution/run-executor';
@@ -86,9 +86,13 @@ import { RunnersReadModel } from './runners/runners.read-model';
 export class AppModule {
   /**
    * `overrides.store`: a store opened already (main opens it first, so a damaged log is reported plainly);
-   * `overrides.logger`: the server's logger (main's; silent when not given).
+   * `overrides.logger`: the server's logger (main's; silent when not given);
+   * `overrides.projectionBuilder`: where read models are built from the log (main's: a process of its own; else in this one).
    */
-  static forRoot(config: AppConfig, overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore; logger?: RootLogger } = {}): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore; logger?: RootLogger; projectionBuilder?: ProjectionBuilder } = {},
+  ): DynamicModule {
     const feed = new AppendFeed();
     return {
       module: AppModule,
@@ -141,6 +145,7 @@ export class AppModule {
         },
         // The read models' database, beside the log (docs/DESIGN.md, "The read side").
         { provide: PROJECTION_DATABASE_FILE, useValue: join(config.dataDir, PROJECTIONS_FILE) },
+        { provide: PROJECTION_BUILDER, useValue: overrides.projectionBuilder ?? null },
         { provide: APP_GUARD, useClass: ReadModelsGuard },
         ProjectionEngine,
         KeyService,

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -7,7 +9,7 @@ import { KeyService } from './auth/key-service';
 import { ConfigError, loadConfig, loadDotEnv } from './config/app-config';
 import { restrictUmask, secureDataDirectory } from './config/data-directory';
 import { hasCredentials, redactConnectionString } from './config/connection-string';
-import { createEventStore } from './event-store/create-event-store';
+import { createEventStore, logLocation } from './event-store/create-event-store';
 import { configureHttp } from './http/configure-http';
 import { createRootLogger } from './logging/root-logger';
 import { PinoNestLogger } from './logging/pino-nest-logger';
@@ -17,6 +19,7 @@ import { httpMetrics } from './metrics/http-metrics';
 import { Metrics } from './metrics/metrics';
 import { RunSandbox } from './runs/execution/run-sandbox';
 import { RunsReadModel } from './runs/runs.read-model';
+import { processProjectionBuilder } from './projections/build-process';
 import { Startup } from './startup';
 
 /** The connection string in use, so that no error message can print it whole. */
@@ -44,7 +47,9 @@ async function main(): Promise<void> {
   // damaged log file, an invalid connection string) is reported as one plain message
   // below rather than as a stack trace from Nest's provider factory.
   const store = createEventStore(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store, logger: new RootLogger(root) }), {
+  // Read models built from the log are built in a process of their own, with a heap sized for it (see build-process.ts).
+  const projectionBuilder = processProjectionBuilder(buildProcessFile(), logLocation(config));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store, logger: new RootLogger(root), projectionBuilder }), {
     bodyParser: false,
     logger: nestLogger,
   });
@@ -91,3 +96,9 @@ main().catch((error: unknown) => {
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });
+
+/** The projection build process's file: beside the bundle (dist/server), or under tools/ in tsc's output (dist/src). */
+function buildProcessFile(): string {
+  const bundled = join(__dirname, 'projection-build.child.js');
+  return existsSync(bundled) ? bundled : join(__dirname, 'tools', 'projection-build.child.js');
+}

@@ -5,6 +5,7 @@ import { writeRunnerId } from './config/runner-identity';
 import { EventStore } from './event-store/event-store.port';
 import { ProjectionEngine } from './projections/projection-engine';
 import { RunRecovery } from './runs/execution/run-recovery';
+import { RunnerLostWatch } from './runs/remote/runner-lost';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { RunnerPresence } from './runners/runner-presence';
 import { OutputRetention } from './runs/retention/output-retention';
@@ -35,6 +36,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly config: AppConfig,
     private readonly retention: OutputRetention,
     private readonly presence: RunnerPresence,
+    private readonly lostWatch: RunnerLostWatch,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,6 +49,8 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
     this.lostAtStart = await this.recovery.recover();
     // After recovery: the local runner says it is online once its leftovers are settled.
     await this.presence.start();
+    // Job servers' runs: their silence is judged on the caught-up view, after recovery settled this runner's own.
+    this.lostWatch.start();
     this.scheduler.start();
     this.schedules.start();
     // After recovery: runs it ended as lost count for keepRuns too.

@@ -12,10 +12,23 @@ import { SqliteEventStore } from './sqlite-event-store';
  * ran before (`EventLogDamagedError` otherwise; see `sqlite/log-file-check.ts`).
  */
 export function createEventStore(config: AppConfig): EventStore {
-  if (config.eventStoreConnectionString !== null) return esdbAdapter().connect(config.eventStoreConnectionString);
-  const file = join(config.dataDir, LOG_FILE_NAME);
-  checkLogIsNotLost(file, config.newLog);
-  return SqliteEventStore.open(file);
+  const location = logLocation(config);
+  if (location.store === 'sqlite') checkLogIsNotLost(location.file, config.newLog);
+  return openLogAt(location);
+}
+
+/** Where the configured log is: a plain value, so another thread can open it too (`openLogAt`). */
+export type LogLocation = { store: 'sqlite'; file: string } | { store: 'esdb'; connectionString: string };
+
+/** The configured log's location: EventStoreDB when a connection string is set, else `<data dir>/events.db`. */
+export function logLocation(config: Pick<AppConfig, 'eventStoreConnectionString' | 'dataDir'>): LogLocation {
+  if (config.eventStoreConnectionString !== null) return { store: 'esdb', connectionString: config.eventStoreConnectionString };
+  return { store: 'sqlite', file: join(config.dataDir, LOG_FILE_NAME) };
+}
+
+/** Opens the log at `location` (another connection to it, when the server has one open: both logs allow that). */
+export function openLogAt(location: LogLocation): EventStore {
+  return location.store === 'esdb' ? esdbAdapter().connect(location.connectionString) : SqliteEventStore.open(location.file);
 }
 
 /**

@@ -49,6 +49,22 @@ export const ENGINE_REPORTER = Symbol('ENGINE_REPORTER');
  */
 const KILL_BEFORE_CHECKPOINT = Number(process.env.ENDERCOMPUTE_TEST_KILL_BEFORE_CHECKPOINT ?? 'NaN');
 
+/**
+ * The Nest token for a {@link ProjectionBuilder}; without it the engine builds in its own
+ * thread (tests that run the application in-process, and the offline tool).
+ */
+export const PROJECTION_BUILDER = Symbol('PROJECTION_BUILDER');
+
+/**
+ * Builds a projection database from the whole log outside the server's event loop (a
+ * process of its own: see `build-process.ts`) and installs it at `target` (the path the engine
+ * then opens as if warm, catching up what was appended meanwhile). Its lines go to
+ * `reporter`. Resolves true once `target` holds the finished database; false when it
+ * could not (a failed event, a crash, `signal` aborted), and the engine then builds in its
+ * own thread, which stops on a failed event exactly as it always did.
+ */
+export type ProjectionBuilder = (target: string, reporter: EngineReporter, signal: AbortSignal) => Promise<boolean>;
+
 /** Where the engine's lines go: the server's log (Nest) or the offline tool's output. */
 export interface EngineReporter {
   info(message: string): void;
@@ -107,12 +123,15 @@ export class ProjectionEngine {
   private closed = false;
   /** The database is new and filled from the whole log: the projections build their query indexes at the end. */
   private building = false;
+  /** Aborts a build running elsewhere (its own process) when the engine closes first. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly store: EventStore,
     @Inject(PROJECTIONS) private readonly projections: Projection[],
     @Optional() @Inject(PROJECTION_DATABASE_FILE) private readonly file: string | null = null,
     @Optional() @Inject(ENGINE_REPORTER) reporter?: EngineReporter,
+    @Optional() @Inject(PROJECTION_BUILDER) private readonly builder: ProjectionBuilder | null = null,
   ) {
     const logger = new Logger(ProjectionEngine.name);
     this.reporter = reporter ?? { info: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) };
@@ -123,10 +142,11 @@ export class ProjectionEngine {
    * event stored before the call is applied, or once the engine stopped on an event it
    * cannot apply ({@link stoppedBecause}: the server then starts and answers 503).
    * Rebuilds first when needed (see {@link rebuildReason}), in a new file that replaces
-   * the old one only once caught up.
+   * the old one only once caught up: through the {@link ProjectionBuilder} when there is
+   * one and history to apply, else in this thread.
    */
   async start(): Promise<void> {
-    const { head, identity } = await this.readLog();
+    let { head, identity } = await this.readLog();
     let building: string | null = null;
     let after: Position | undefined;
     if (this.file === null) {
@@ -135,7 +155,19 @@ export class ProjectionEngine {
       writeBuildInfo(this.db, this.projections, identity);
     } else {
       this.takeReadyDatabase(this.file);
-      const existing = this.openExisting(this.file, identity, head);
+      let existing = this.openExisting(this.file, identity, head);
+      if ('reason' in existing && head !== null && this.builder !== null) {
+        this.reporter.warn(`Projections: building ${basename(this.file)} from the log: ${existing.reason} (in a process of its own)`);
+        const built = await this.builder(this.file, this.reporter, this.closing.signal);
+        if (this.closed) return;
+        if (built) {
+          // Events appended while it was built are caught up below, as on a warm start.
+          ({ head, identity } = await this.readLog());
+          existing = this.openExisting(this.file, identity, head);
+        } else {
+          this.reporter.warn('Projections: the build process did not finish, so the server builds in its own process');
+        }
+      }
       if ('db' in existing) {
         this.db = existing.db;
         after = existing.checkpoint ?? undefined;
@@ -157,14 +189,14 @@ export class ProjectionEngine {
   }
 
   /**
-   * The offline rebuild (`npm run projections:rebuild`): builds a new database from the
-   * whole log beside `file` and leaves it as `<file>.ready`, which the next start takes
-   * in place of the one in use (a running server keeps serving from its own until then).
-   * Resolves with the number of events applied.
+   * Builds a new database from the whole log beside `target` (`<target>.building`) and
+   * installs it at `target` in one rename; resolves with the number of events applied, or
+   * rejects with why the build stopped (and leaves no file behind). `target` must not be
+   * open meanwhile. The build process's build and the offline tool's.
    */
-  async rebuildOffline(file: string): Promise<number> {
+  async rebuild(target: string): Promise<number> {
     const { head, identity } = await this.readLog();
-    const building = `${file}${READY_SUFFIX}${BUILDING_SUFFIX}`;
+    const building = `${target}${BUILDING_SUFFIX}`;
     this.db = this.newDatabase(building, identity);
     if (identity.firstEventId === null) this.identityPending = identity;
     this.attach(this.db);
@@ -178,8 +210,18 @@ export class ProjectionEngine {
     }
     const db = this.db;
     this.db = null;
-    closeAndInstall(db, building, `${file}${READY_SUFFIX}`);
+    closeAndInstall(db, building, target);
     return this.eventsApplied;
+  }
+
+  /**
+   * The offline rebuild (`npm run projections:rebuild`): builds a new database from the
+   * whole log and leaves it as `<file>.ready`, which the next start takes in place of the
+   * one in use (a running server keeps serving from its own until then). Resolves with
+   * the number of events applied.
+   */
+  rebuildOffline(file: string): Promise<number> {
+    return this.rebuild(`${file}${READY_SUFFIX}`);
   }
 
   /** Resolves once the read models include the event at `position`; rejects once they stopped. */
@@ -253,6 +295,7 @@ export class ProjectionEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     await this.stopFollowing();
     this.db?.close();
     this.db = null;

@@ -20,15 +20,9 @@ import { EsdbEventStore } from '../event-store/esdb-event-store';
 import type { EventStore } from '../event-store/event-store.port';
 import { checkLogFileHeader } from '../event-store/sqlite/log-file-check';
 import { SqliteEventStore } from '../event-store/sqlite-event-store';
-import { ArtifactsReadModel } from '../artifacts/artifacts.read-model';
-import { JobsReadModel } from '../jobs/jobs.read-model';
-import type { Projection } from '../projections/projection';
 import { PROJECTIONS_FILE, READY_SUFFIX } from '../projections/projection-database';
 import { ProjectionEngine } from '../projections/projection-engine';
-import { RunnersReadModel } from '../runners/runners.read-model';
-import { RunsReadModel } from '../runs/runs.read-model';
-import { SchedulesReadModel } from '../schedules/schedules.read-model';
-import { ScriptsReadModel } from '../scripts/scripts.read-model';
+import { serverProjections } from './server-projections';
 
 const USAGE = `Rebuilds EnderCompute's projection database (the read models) from the event log, offline.
 
@@ -42,15 +36,6 @@ EVENTSTORE_CONNECTION_STRING_FILE) is set, as for the server. The result is left
 DIR/${PROJECTIONS_FILE}${READY_SUFFIX}; the next server start takes it in place of DIR/${PROJECTIONS_FILE}.`;
 
 class UsageError extends Error {}
-
-/**
- * The projections the server feeds (AppModule's PROJECTIONS). Should this list ever differ
- * from the server's, the versions table makes the server rebuild at start: never wrong, only slower.
- */
-function serverProjections(): Projection[] {
-  const runs = new RunsReadModel();
-  return [new ScriptsReadModel(), new JobsReadModel(), runs, new SchedulesReadModel(), new ArtifactsReadModel(runs), new RunnersReadModel()];
-}
 
 function parseArguments(argv: readonly string[]): { dataDir: string } | 'help' {
   let dataDir: string | undefined;

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { EventStore } from '../../event-store/event-store.port';
 import { RunnerPresence } from '../../runners/runner-presence';
@@ -49,7 +49,7 @@ export function missingSince(report: { running: ReadonlySet<string>; at: number 
  * out for the same time (see {@link missingSince}).
  */
 @Injectable()
-export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RunnerLostWatch implements OnApplicationShutdown {
   private readonly logger = new Logger(RunnerLostWatch.name);
   private timer: NodeJS.Timeout | null = null;
   /** Runs seen executing on another runner: whether a job server claimed it, and since when this server watches it. */
@@ -67,7 +67,13 @@ export class RunnerLostWatch implements OnApplicationBootstrap, OnApplicationShu
     private readonly presence: RunnerPresence,
   ) {}
 
-  onApplicationBootstrap(): void {
+  /**
+   * Starts checking, every quarter of the silence allowed (0.25–5 s). Called by `Startup`
+   * once the read models have caught up with the log: a check on a half-built view would
+   * miss runs, or see runs as executing that ended since.
+   */
+  start(): void {
+    if (this.timer) return;
     const every = Math.min(5_000, Math.max(250, (this.config.runnerLostSeconds * 1000) / 4));
     this.timer = setInterval(() => void this.check(), every);
     this.timer.unref();
