@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import type { LogLocation } from '../event-store/create-event-store';
 import type { EngineReporter, ProjectionBuilder } from './projection-engine';
 
@@ -30,22 +30,30 @@ const STDERR_TAIL_CHARS = 2000;
 
 /**
  * A {@link ProjectionBuilder} that builds in a child process running `entry` (the
- * bundled `projection-build.child.js`), which opens its own connection to the log at
- * `log`. The request goes over the IPC channel (a connection string with credentials is
- * never on a command line); the child ends when the channel closes, so it does not
- * outlive the server. Resolves false when the child reports a failure, dies, or is
- * stopped through `signal`; its lines reach `reporter`.
+ * bundled `projection-build.child.js`) with `node` (this one's binary unless given),
+ * which opens its own connection to the log at `log`. The request goes over the IPC
+ * channel (a connection string with credentials is never on a command line); the child
+ * ends when the channel closes, so it does not outlive the server. Resolves false when
+ * the child cannot be started, reports a failure, dies, or is stopped through `signal`;
+ * its lines reach `reporter`. Never rejects.
  */
-export function processProjectionBuilder(entry: string, log: LogLocation): ProjectionBuilder {
+export function processProjectionBuilder(entry: string, log: LogLocation, node = process.execPath): ProjectionBuilder {
   return (target, reporter, signal) =>
     new Promise<boolean>((resolve) => {
       if (signal.aborted) {
         resolve(false);
         return;
       }
+      let child: ChildProcess;
+      try {
+        child = fork(entry, [], { execPath: node, execArgv: BUILD_NODE_FLAGS, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      } catch (error) {
+        reporter.warn(`Projections: the build process could not be started: ${error instanceof Error ? error.message : String(error)}`);
+        resolve(false);
+        return;
+      }
       let built = false;
       let stderr = '';
-      const child = fork(entry, [], { execArgv: BUILD_NODE_FLAGS, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       const stop = (): void => void child.kill('SIGKILL');
       signal.addEventListener('abort', stop, { once: true });
       child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -56,8 +64,10 @@ export function processProjectionBuilder(entry: string, log: LogLocation): Proje
         else if (message.kind === 'built') built = true;
         else reporter.warn(`Projections: the build process stopped: ${message.message}`);
       });
-      child.on('error', (error) => reporter.warn(`Projections: the build process could not run: ${error.message}`));
-      child.on('exit', (code, killed) => {
+      // A child that could not be started has an 'error' and a 'close', never an 'exit'.
+      child.on('error', (error) => reporter.warn(`Projections: the build process could not be started or reached: ${error.message}`));
+      // 'close', not 'exit': its stderr and its last messages are read by then.
+      child.on('close', (code, killed) => {
         signal.removeEventListener('abort', stop);
         if (!built && !signal.aborted && (code !== 0 || killed !== null)) {
           reporter.warn(`Projections: the build process ended with ${killed ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
@@ -65,6 +75,7 @@ export function processProjectionBuilder(entry: string, log: LogLocation): Proje
         resolve(built);
       });
       const request: BuildRequest = { log, target };
-      child.send(request);
+      // A child that is gone already says so through 'close' (a callback keeps a failed send from being an 'error' too).
+      child.send(request, () => undefined);
     });
 }

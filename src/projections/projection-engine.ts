@@ -190,11 +190,12 @@ export class ProjectionEngine {
 
   /**
    * Builds a new database from the whole log beside `target` (`<target>.building`) and
-   * installs it at `target` in one rename; resolves with the number of events applied, or
-   * rejects with why the build stopped (and leaves no file behind). `target` must not be
-   * open meanwhile. The build process's build and the offline tool's.
+   * installs it at `target` in one rename, if `stillWanted()` says so once it is built;
+   * resolves with the number of events applied, or rejects with why the build stopped or
+   * was not installed (and leaves no file behind). `target` must not be open meanwhile.
+   * The build process's build and the offline tool's.
    */
-  async rebuild(target: string): Promise<number> {
+  async rebuild(target: string, stillWanted: () => boolean = () => true): Promise<number> {
     const { head, identity } = await this.readLog();
     const building = `${target}${BUILDING_SUFFIX}`;
     this.db = this.newDatabase(building, identity);
@@ -202,11 +203,14 @@ export class ProjectionEngine {
     this.attach(this.db);
     await this.follow(undefined, head, true);
     await this.stopFollowing();
-    if (this.failure) {
+    // A turn of the event loop first: news that came during the last synchronous steps (the indexes) is heard.
+    await nextTurn();
+    const unwanted = this.failure ?? (stillWanted() ? null : new Error('The build is no longer wanted, so it was not installed'));
+    if (unwanted) {
       this.db.close();
       this.db = null;
       removeDbFiles(building);
-      throw this.failure;
+      throw unwanted;
     }
     const db = this.db;
     this.db = null;

@@ -20,23 +20,31 @@ function tell(message: BuildMessage): Promise<void> {
 const reporter: EngineReporter = {
   info: (text) => void tell({ kind: 'line', level: 'info', text }),
   warn: (text) => void tell({ kind: 'line', level: 'warn', text }),
-  error: (text) => void tell({ kind: 'line', level: 'error', text }),
+  // The engine's only error line is why it stopped, which ends the build: the 'failed' message carries it.
+  error: () => undefined,
 };
 
 async function build({ log, target }: BuildRequest): Promise<BuildMessage> {
+  reporter.info(`Projections: the build process (pid ${process.pid}) reads the log`);
   const store = openLogAt(log);
+  let outcome: BuildMessage;
   try {
-    const applied = await new ProjectionEngine(store, serverProjections(), null, reporter).rebuild(target);
-    return { kind: 'built', applied };
+    // Installed only while the server still waits for it (a server that went away and started again builds anew).
+    const applied = await new ProjectionEngine(store, serverProjections(), null, reporter).rebuild(target, () => process.connected);
+    outcome = { kind: 'built', applied };
   } catch (error) {
-    return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
-  } finally {
-    await store.close();
+    outcome = { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
   }
+  // The database is installed or not, whatever closing the log says.
+  await store.close().catch(() => undefined);
+  return outcome;
 }
 
 // The server is gone (stopped, killed): nobody waits for this build, and its next start builds again.
 process.on('disconnect', () => process.exit(1));
+// A signal to the server's whole process group (Ctrl-C, a service manager's stop) is the server's to act on: it
+// waits for this build to end its start, then stops, as it did when it built in its own process.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 process.once('message', (request: BuildRequest) => {
   void build(request)
     .then(tell)

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatPosition } from '../../src/event-store/event-store.port';
@@ -16,9 +16,20 @@ import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { createJob, getJson, runAndWait } from '../support/rest';
 import { expectJson, startServer, type ServerProcess } from '../support/server-process';
 
-/** The server's child processes (a build process would be one), by pid. */
+/** The server's child processes (a build process would be one), by pid: every process whose parent it is. */
 function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The fields after the command name (which may hold spaces): state, then the parent's pid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return children;
 }
 
 describe('The build of the read models in a process of its own', () => {

@@ -1,17 +1,19 @@
 /**
  * The server's side of a build in a process of its own (`processProjectionBuilder`): the
- * child's lines reach the server's log, a child that dies or fails leaves the build to
- * the server (false), with what it wrote on stderr; a stop ends the child; and the real
- * build process ends once the server is gone (its IPC channel closed).
+ * child's lines reach the server's log, a child that cannot start, dies or fails leaves
+ * the build to the server (false), with what it wrote on stderr; a stop ends the child;
+ * and the real build process ends once the server is gone (its IPC channel closed),
+ * without installing what it built.
  */
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { processProjectionBuilder } from '../../src/projections/build-process';
-import { recordingReporter } from './engine-fixtures';
+import { createTemplates, recordingReporter } from './engine-fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'endercompute-build-process-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +54,11 @@ describe('Building the read models in a process of its own', () => {
     const wasKilled = recordingReporter();
     assert.equal(await processProjectionBuilder(killed, LOG)('/x', wasKilled, new AbortController().signal), false);
     assert.deepEqual(wasKilled.lines, ['warn: Projections: the build process ended with SIGKILL']);
+
+    const unstartable = recordingReporter();
+    const noNode = join(dir, 'no-such-node');
+    assert.equal(await withTimeout(processProjectionBuilder(failing, LOG, noNode)('/x', unstartable, new AbortController().signal), 10_000), false);
+    assert.match(unstartable.lines.join('\n'), /warn: Projections: the build process could not be started or reached: spawn .*no-such-node ENOENT/);
   });
 
   it('ends the child when the engine stops first, and resolves false', async () => {
@@ -66,19 +73,52 @@ describe('Building the read models in a process of its own', () => {
     assert.deepEqual(reporter.lines, [], 'a stop asked for is no news');
   });
 
-  it('the real build process ends when the server goes away before it finished', async () => {
+  it('the real build process ends when the server goes away, and installs nothing', async () => {
+    const store = SqliteEventStore.open(join(dir, 'events.db'));
+    await createTemplates(store, 0, 200);
+    await store.close();
+    const target = join(dir, 'projections.db');
     const child = fork(resolve(__dirname, '../../src/tools/projection-build.child.js'), [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     await new Promise((ready) => child.once('spawn', ready));
+    child.send({ log: LOG, target });
     child.disconnect();
     assert.equal(await withTimeout(exited, 10_000), 1);
+    assert.equal(existsSync(target), false, 'nobody waits for it: not installed');
+  });
+
+  it('the real build process ignores a signal to the server\'s process group, and builds', async () => {
+    const big = join(dir, 'big');
+    mkdirSync(big);
+    const store = SqliteEventStore.open(join(big, 'events.db'));
+    await createTemplates(store, 0, 3000);
+    await store.close();
+    const target = join(big, 'projections.db');
+    const child = fork(resolve(__dirname, '../../src/tools/projection-build.child.js'), [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const messages: Array<{ kind: string }> = [];
+    child.on('message', (message: { kind: string }) => messages.push(message));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    await new Promise((ready) => child.once('spawn', ready));
+    child.send({ log: { store: 'sqlite', file: join(big, 'events.db') }, target });
+    // Its first line says it began: its modules, and so its handlers, are loaded by then.
+    await eventuallyTrue(() => messages.length > 0);
+    assert.match(JSON.stringify(messages[0]), /the build process \(pid \d+\) reads the log/);
+    child.kill('SIGINT');
+    child.kill('SIGTERM');
+    child.kill('SIGHUP');
+    assert.equal(await withTimeout(exited, 30_000), 0);
+    assert.deepEqual(messages.at(-1), { kind: 'built', applied: 3000 });
+    assert.equal(existsSync(target), true);
   });
 });
 
 async function waitForFile(file: string): Promise<void> {
-  const { existsSync } = await import('node:fs');
-  for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(existsSync(file), `${file} to be written`);
+  await eventuallyTrue(() => existsSync(file));
+}
+
+async function eventuallyTrue(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(check(), 'the condition within 10 s');
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
