@@ -18,10 +18,11 @@ export type BuildMessage =
  * Node's flags for a build. A build allocates a batch of decoded events, the rows they
  * make and the statements' arguments every few milliseconds and keeps each batch until
  * its transaction commits. With the server's flags (`start:prod`: 4 MiB semi-spaces and
- * a heap that grows by at most 100 % at a time, chosen to serve within its memory
- * budget) those batches survive young collections and fill the old generation: the
- * bench's 100,000-run build took 10.7 s in a process with them and 7.5 s with 16 MiB
- * semi-spaces. Flags are per process (a worker thread shares the server's: 9.3 s),
+ * a heap that grows by at most 2× at a time, chosen to serve within its memory budget)
+ * more of that survives young collections and is copied to the old generation: the
+ * bench's 100,000-run build, ten runs of each taking turns, took a median 9.1 s (CPU
+ * 10.1 s) with these flags and 9.7 s (CPU 11.5 s) with the server's. Flags are per
+ * process (a worker thread can size its own heap, but shares the process's flags),
  * hence a process of its own, whose memory is all given back when it ends.
  */
 const BUILD_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=1024'];

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatPosition } from '../../src/event-store/event-store.port';
@@ -63,6 +63,7 @@ describe('The build of the read models in a process of its own', () => {
     assert.match(output, /Projections: at the head of the log \(checkpoint \d+\)/, 'then opened as on a warm start');
     assert.doesNotMatch(output, /did not finish|build process (stopped|ended|could not)/);
     assert.equal(existsSync(join(first.dataDir, 'projections.db.building')), false);
+    assert.equal(statSync(join(first.dataDir, 'projections.db')).mode & 0o777, 0o600, 'private like the log: the build process has the server\'s umask');
     assert.deepEqual(childrenOf(second.child.pid!), [], 'the build process ended with its build');
 
     const again = await getJson<{ status: string; exitCode: number }>(second, `/api/runs/${run.id}`);
