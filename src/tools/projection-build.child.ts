@@ -6,6 +6,7 @@
  * {@link BuildMessage}s, and ends when done or when the server goes away.
  */
 import { openLogAt } from '../event-store/create-event-store';
+import type { EventStore } from '../event-store/event-store.port';
 import type { BuildMessage, BuildRequest } from '../projections/build-process';
 import { ProjectionEngine, type EngineReporter } from '../projections/projection-engine';
 import { serverProjections } from './server-projections';
@@ -26,9 +27,10 @@ const reporter: EngineReporter = {
 
 async function build({ log, target }: BuildRequest): Promise<BuildMessage> {
   reporter.info(`Projections: the build process (pid ${process.pid}) reads the log`);
-  const store = openLogAt(log);
+  let store: EventStore | null = null;
   let outcome: BuildMessage;
   try {
+    store = openLogAt(log);
     // Installed only while the server still waits for it (a server that went away and started again builds anew).
     const applied = await new ProjectionEngine(store, serverProjections(), null, reporter).rebuild(target, () => process.connected);
     outcome = { kind: 'built', applied };
@@ -36,7 +38,7 @@ async function build({ log, target }: BuildRequest): Promise<BuildMessage> {
     outcome = { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
   }
   // The database is installed or not, whatever closing the log says.
-  await store.close().catch(() => undefined);
+  await store?.close().catch(() => undefined);
   return outcome;
 }
 

@@ -87,6 +87,22 @@ describe('Building the read models in a process of its own', () => {
     assert.equal(existsSync(target), false, 'nobody waits for it: not installed');
   });
 
+  it('the real build process says why when it cannot open the log', async () => {
+    const target = join(dir, 'unopened.db');
+    const child = fork(resolve(__dirname, '../../src/tools/projection-build.child.js'), [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const messages: Array<{ kind: string; message?: string }> = [];
+    child.on('message', (message: { kind: string }) => messages.push(message));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    const notALog = join(dir, 'not-a-log.db');
+    writeFileSync(notALog, 'this is not an SQLite database, and long enough to have a header of its own\n'.repeat(20));
+    child.send({ log: { store: 'sqlite', file: notALog }, target });
+    assert.equal(await withTimeout(exited, 10_000), 0);
+    const last = messages.at(-1);
+    assert.equal(last?.kind, 'failed');
+    assert.match(last?.message ?? '', /not a database|not an SQLite/i, 'with SQLite\'s reason');
+    assert.equal(existsSync(target), false);
+  });
+
   it('the real build process ignores a signal to the server\'s process group, and builds', async () => {
     const big = join(dir, 'big');
     mkdirSync(big);
