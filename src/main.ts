@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -11,6 +12,7 @@ import { restrictUmask, secureDataDirectory } from './config/data-directory';
 import { hasCredentials, redactConnectionString } from './config/connection-string';
 import { createEventStore, logLocation } from './event-store/create-event-store';
 import { configureHttp } from './http/configure-http';
+import { StartingGate } from './http/starting-gate';
 import { createRootLogger } from './logging/root-logger';
 import { PinoNestLogger } from './logging/pino-nest-logger';
 import { RootLogger } from './logging/root-logger.provider';
@@ -20,6 +22,8 @@ import { Metrics } from './metrics/metrics';
 import { RunSandbox } from './runs/execution/run-sandbox';
 import { RunsReadModel } from './runs/runs.read-model';
 import { processProjectionBuilder } from './projections/build-process';
+import { ProjectionEngine } from './projections/projection-engine';
+import { ViewRenderer } from './web/view-renderer';
 import { Startup } from './startup';
 
 /** The connection string in use, so that no error message can print it whole. */
@@ -57,20 +61,29 @@ async function main(): Promise<void> {
   app.use(requestLog(root));
   app.use(httpMetrics(app.get(Metrics)));
   configureHttp(app);
+  const sandbox = app.get(RunSandbox);
+  const engine = app.get(ProjectionEngine);
+  // Listening from here on, and answering 503 with what the server is doing until it has started (see starting-gate.ts).
+  const gate = new StartingGate({ store: store.kind, sandbox: sandbox.kind, version: config.version, progress: () => engine.buildProgress, views: app.get(ViewRenderer) });
+  app.use(gate.middleware);
   app.enableShutdownHooks();
-  await app.listen(config.port, config.host);
-  const address = app.getHttpServer().address();
+  const server = app.getHttpServer();
+  await listen(server, config.port, config.host);
+  const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const keys = app.get(KeyService);
-  const sandbox = app.get(RunSandbox);
-  const runs = app.get(RunsReadModel);
   const url = `http://${host}:${port}/`;
+  // The start-up lines are written at any ENDERCOMPUTE_LOG_LEVEL: whoever starts the server needs the address and the key.
+  const banner = root.child({ context: 'Server' }, { level: 'info' });
+  banner.info(`EnderCompute is listening at ${url} and answers 503 until it has started`);
+  // Builds or catches up the read models, recovers runs, starts the scheduler (startup.ts).
+  await app.init();
+  gate.open();
+  const keys = app.get(KeyService);
+  const runs = app.get(RunsReadModel);
   // The connection string may hold a password: it is only ever shown redacted.
   const where = connection === null ? `embedded log in ${config.dataDir}` : `EventStoreDB at ${redactConnectionString(connection)}`;
   const recovered = { lost: app.get(Startup).lostAtStart, queued: runs.queued(new Date()).length };
-  // The start-up lines are written at any ENDERCOMPUTE_LOG_LEVEL: whoever starts the server needs the address and the key.
-  const banner = root.child({ context: 'Server' }, { level: 'info' });
   banner.info(`Event store: ${where}`);
   // The generated key is shown once, here, to whoever started the server: the one line of the log that holds a key.
   banner.info(keys.isGenerated ? `Key (renewed every Monday 00:00): ${keys.currentKey}` : 'Key: the one set in ENDERCOMPUTE_KEY');
@@ -96,6 +109,17 @@ main().catch((error: unknown) => {
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });
+
+/** Listens at `port` on `host`; rejects with why it cannot (the port is taken, the address is not this machine's). */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
 
 /** The projection build process's file: beside the bundle (dist/server), or under tools/ in tsc's output (dist/src). */
 function buildProcessFile(): string {

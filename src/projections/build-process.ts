@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { LogLocation } from '../event-store/create-event-store';
-import type { EngineReporter, ProjectionBuilder } from './projection-engine';
+import type { BuildProgress, EngineReporter, ProjectionBuilder } from './projection-engine';
 
 /** What the server sends its build process: the log to read and where to install the result. */
 export interface BuildRequest {
@@ -8,9 +8,10 @@ export interface BuildRequest {
   target: string;
 }
 
-/** What a build process tells the server: its progress lines, then how the build ended. */
+/** What a build process tells the server: its lines and how far it has come, then how the build ended. */
 export type BuildMessage =
   | { kind: 'line'; level: keyof EngineReporter; text: string }
+  | ({ kind: 'progress' } & BuildProgress)
   | { kind: 'built'; applied: number }
   | { kind: 'failed'; message: string };
 
@@ -36,10 +37,10 @@ const STDERR_TAIL_CHARS = 2000;
  * channel (a connection string with credentials is never on a command line); the child
  * ends when the channel closes, so it does not outlive the server. Resolves false when
  * the child cannot be started, reports a failure, dies, or is stopped through `signal`;
- * its lines reach `reporter`. Never rejects.
+ * its lines reach `reporter`, and how far it has come `onProgress`. Never rejects.
  */
 export function processProjectionBuilder(entry: string, log: LogLocation, node = process.execPath): ProjectionBuilder {
-  return (target, reporter, signal) =>
+  return (target, reporter, signal, onProgress) =>
     new Promise<boolean>((resolve) => {
       if (signal.aborted) {
         resolve(false);
@@ -62,6 +63,7 @@ export function processProjectionBuilder(entry: string, log: LogLocation, node =
       });
       child.on('message', (message: BuildMessage) => {
         if (message.kind === 'line') reporter[message.level](message.text);
+        else if (message.kind === 'progress') onProgress({ applied: message.applied, percent: message.percent, stage: message.stage });
         else if (message.kind === 'built') built = true;
         else reporter.warn(`Projections: the build process stopped: ${message.message}`);
       });

@@ -63,7 +63,17 @@ export const PROJECTION_BUILDER = Symbol('PROJECTION_BUILDER');
  * could not (a failed event, a crash, `signal` aborted), and the engine then builds in its
  * own thread, which stops on a failed event exactly as it always did.
  */
-export type ProjectionBuilder = (target: string, reporter: EngineReporter, signal: AbortSignal) => Promise<boolean>;
+export type ProjectionBuilder = (target: string, reporter: EngineReporter, signal: AbortSignal, onProgress: (progress: BuildProgress) => void) => Promise<boolean>;
+
+/** How far a build of the read models from the whole log has come (what a starting server shows: see `http/starting-gate.ts`). */
+export interface BuildProgress {
+  /** Events applied so far. */
+  applied: number;
+  /** The share of the log applied, by position up to the head the build set out to reach: 0–100, whole percent. */
+  percent: number;
+  /** `applying` the log's events, then `indexing`: building the indexes left out while applying (see `Projection.finishBuild`). */
+  stage: 'applying' | 'indexing';
+}
 
 /** Where the engine's lines go: the server's log (Nest) or the offline tool's output. */
 export interface EngineReporter {
@@ -123,6 +133,12 @@ export class ProjectionEngine {
   private closed = false;
   /** The database is new and filled from the whole log: the projections build their query indexes at the end. */
   private building = false;
+  /** While building in this thread: the head the build set out to reach (see {@link buildProgress}). */
+  private buildHead: Position | null = null;
+  private buildStage: BuildProgress['stage'] = 'applying';
+  /** While a {@link ProjectionBuilder} builds: how far it says it has come. */
+  private builderProgress: BuildProgress | null = null;
+  private readonly buildListeners = new Set<(progress: BuildProgress) => void>();
   /** Aborts a build running elsewhere (its own process) when the engine closes first. */
   private readonly closing = new AbortController();
 
@@ -158,7 +174,15 @@ export class ProjectionEngine {
       let existing = this.openExisting(this.file, identity, head);
       if ('reason' in existing && head !== null && this.builder !== null) {
         this.reporter.warn(`Projections: building ${basename(this.file)} from the log: ${existing.reason} (in a process of its own)`);
-        const built = await this.builder(this.file, this.reporter, this.closing.signal);
+        this.builderProgress = { applied: 0, percent: 0, stage: 'applying' };
+        let built: boolean;
+        try {
+          built = await this.builder(this.file, this.reporter, this.closing.signal, (progress) => {
+            this.builderProgress = progress;
+          });
+        } finally {
+          this.builderProgress = null;
+        }
         if (this.closed) return;
         if (built) {
           // Events appended while it was built are caught up below, as on a warm start.
@@ -285,6 +309,32 @@ export class ProjectionEngine {
     return this.position;
   }
 
+  /**
+   * How far the build of the read models from the whole log has come, here or in a
+   * {@link ProjectionBuilder}'s process; null when no build is under way (a warm start
+   * catching up from its checkpoint, or serving).
+   */
+  get buildProgress(): BuildProgress | null {
+    if (this.builderProgress) return this.builderProgress;
+    if (!this.buildHead) return null;
+    return { applied: this.eventsApplied, percent: percentOf(this.position, this.buildHead), stage: this.buildStage };
+  }
+
+  /**
+   * Called while this engine builds from the whole log: after each batch it applied, and
+   * once as it begins the indexes (which take a while and call nothing). Returns an
+   * unsubscribe function. The build process passes it on to the server.
+   */
+  onBuildProgress(listener: (progress: BuildProgress) => void): () => void {
+    this.buildListeners.add(listener);
+    return () => this.buildListeners.delete(listener);
+  }
+
+  private tellBuildProgress(): void {
+    const progress = this.buildProgress;
+    if (progress) for (const listener of this.buildListeners) listener(progress);
+  }
+
   /** Why the read models stopped (an event a projection cannot apply, a lost subscription), or null. */
   get stoppedBecause(): UnavailableError | null {
     return this.failure;
@@ -390,6 +440,7 @@ export class ProjectionEngine {
     }
     const started = performance.now();
     const before = this.eventsApplied;
+    if (rebuilding) this.buildHead = head;
     const progress = rebuilding
       ? setInterval(() => this.reporter.warn(`Projections: rebuilding: ${this.progressText(head)}`), PROGRESS_EVERY_MS)
       : null;
@@ -402,6 +453,10 @@ export class ProjectionEngine {
       if (this.closed || this.failure) return;
       this.subscribe(this.position ?? after);
       await this.waitFor(head, Number.POSITIVE_INFINITY);
+      if (rebuilding) {
+        this.buildStage = 'indexing';
+        this.tellBuildProgress();
+      }
       this.finishBuilding();
     } catch (error) {
       // Stopped (an event a projection cannot apply): the server still starts, and says why it cannot serve.
@@ -409,6 +464,8 @@ export class ProjectionEngine {
       throw error;
     } finally {
       if (progress) clearInterval(progress);
+      this.buildHead = null;
+      this.buildStage = 'applying';
     }
     const seconds = (performance.now() - started) / 1000;
     const applied = this.eventsApplied - before;
@@ -485,8 +542,7 @@ export class ProjectionEngine {
 
   private progressText(head: Position): string {
     const at = this.position;
-    const percent = at && head.commit > 0n ? Number((at.commit * 100n) / head.commit) : 0;
-    return `${this.eventsApplied} events applied, at position ${at ? formatPosition(at) : 'start'} of ${formatPosition(head)} (${percent}%)`;
+    return `${this.eventsApplied} events applied, at position ${at ? formatPosition(at) : 'start'} of ${formatPosition(head)} (${percentOf(at, head)}%)`;
   }
 
   /** Swaps a database built at start in for the one in use, once it caught up: one rename. */
@@ -555,6 +611,7 @@ export class ProjectionEngine {
     this.eventsApplied += events.length;
     this.totalApplied += events.length;
     this.releaseWaiters();
+    if (this.buildHead) this.tellBuildProgress();
     for (const listener of this.commitListeners) listener(events);
     this.scheduleNotify(events);
     return null;
@@ -703,6 +760,12 @@ export function rebuildReason(
     }
   }
   return null;
+}
+
+/** How far `at` is towards `head`, in whole percent (0–100): by commit position, which grows with the log's bytes on EventStoreDB. */
+function percentOf(at: Position | null, head: Position): number {
+  if (!at || head.commit <= 0n) return 0;
+  return Math.min(100, Number((at.commit * 100n) / head.commit));
 }
 
 /** SQLite reporting a damaged file (`SQLITE_CORRUPT…`, `SQLITE_NOTADB`). */

@@ -11,6 +11,9 @@ import type { BuildMessage, BuildRequest } from '../projections/build-process';
 import { ProjectionEngine, type EngineReporter } from '../projections/projection-engine';
 import { serverProjections } from './server-projections';
 
+/** How often at most the build tells the server how far it has come, in ms. */
+const PROGRESS_MESSAGE_MS = 200;
+
 function tell(message: BuildMessage): Promise<void> {
   return new Promise((resolve) => {
     if (!process.connected) resolve();
@@ -31,8 +34,17 @@ async function build({ log, target }: BuildRequest): Promise<BuildMessage> {
   let outcome: BuildMessage;
   try {
     store = openLogAt(log);
+    const engine = new ProjectionEngine(store, serverProjections(), null, reporter);
+    // The server shows how far the build has come to whoever asks while it starts: a few times a second, and each new stage at once.
+    let told = { at: 0, stage: '' };
+    engine.onBuildProgress((progress) => {
+      const now = performance.now();
+      if (progress.stage === told.stage && now - told.at < PROGRESS_MESSAGE_MS) return;
+      told = { at: now, stage: progress.stage };
+      void tell({ kind: 'progress', ...progress });
+    });
     // Installed only while the server still waits for it (a server that went away and started again builds anew).
-    const applied = await new ProjectionEngine(store, serverProjections(), null, reporter).rebuild(target, () => process.connected);
+    const applied = await engine.rebuild(target, () => process.connected);
     outcome = { kind: 'built', applied };
   } catch (error) {
     outcome = { kind: 'failed', message: error instanceof Error ? error.message : String(error) };

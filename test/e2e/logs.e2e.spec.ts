@@ -146,11 +146,12 @@ describe('The logs of the built server', () => {
     await getJson(server, '/api/runs');
     assert.equal((await fetch(`${server.url}/api/runs`)).status, 401);
     await server.stop();
-    // The start-up lines (store, key, sandbox, runner, address) are written at any level; nothing else below warn.
+    // The start-up lines (where it listens, store, key, sandbox, runner, address) are written at any level; nothing else below warn.
     const info = parseLogLines(server.output()).filter((line) => line.level === 'info');
-    assert.deepEqual(info.map((line) => line.context), ['Server', 'Server', 'Server', 'Server', 'Server'], JSON.stringify(info));
-    assert.match(String(info[3].msg), /^Runner: /);
-    assert.match(String(info[4].msg), /is running at/);
+    assert.deepEqual(info.map((line) => line.context), ['Server', 'Server', 'Server', 'Server', 'Server', 'Server'], JSON.stringify(info));
+    assert.match(String(info[0].msg), /^EnderCompute is listening at http:/);
+    assert.match(String(info[4].msg), /^Runner: /);
+    assert.match(String(info[5].msg), /is running at/);
 
     const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-test-'));
     try {

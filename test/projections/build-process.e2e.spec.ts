@@ -7,30 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatPosition } from '../../src/event-store/event-store.port';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { startEsdbDouble, type EsdbDouble } from '../esdb-double/esdb-double';
 import { createJob, getJson, runAndWait } from '../support/rest';
+import { childrenOf } from '../support/run-processes';
 import { expectJson, startServer, type ServerProcess } from '../support/server-process';
-
-/** The server's child processes (a build process would be one), by pid: every process whose parent it is. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The fields after the command name (which may hold spaces): state, then the parent's pid.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
-    } catch {
-      // Ended meanwhile.
-    }
-  }
-  return children;
-}
 
 describe('The build of the read models in a process of its own', () => {
   const servers: ServerProcess[] = [];

@@ -26,38 +26,42 @@ function childScript(name: string, body: string): string {
 }
 
 const LOG = { store: 'sqlite' as const, file: join(dir, 'events.db') };
+const ignoreProgress = (): void => undefined;
 
 describe('Building the read models in a process of its own', () => {
-  it('passes on the child\'s lines and resolves true once it built', async () => {
+  it('passes on the child\'s lines and progress, and resolves true once it built', async () => {
     const entry = childScript(
       'builds',
       `process.send({ kind: 'line', level: 'warn', text: 'building ' + request.target + ' from ' + request.log.file });
+       process.send({ kind: 'progress', applied: 2, percent: 66, stage: 'applying' });
        process.send({ kind: 'built', applied: 3 }, () => process.exit(0));`,
     );
     const reporter = recordingReporter();
-    assert.equal(await processProjectionBuilder(entry, LOG)('/data/projections.db', reporter, new AbortController().signal), true);
+    const progress: unknown[] = [];
+    assert.equal(await processProjectionBuilder(entry, LOG)('/data/projections.db', reporter, new AbortController().signal, (done) => progress.push(done)), true);
     assert.deepEqual(reporter.lines, [`warn: building /data/projections.db from ${LOG.file}`]);
+    assert.deepEqual(progress, [{ applied: 2, percent: 66, stage: 'applying' }]);
   });
 
   it('resolves false when the child fails, dies or ends without building, saying why', async () => {
     const failing = childScript('fails', `process.send({ kind: 'failed', message: 'no room' }, () => process.exit(0));`);
     const reporter = recordingReporter();
-    assert.equal(await processProjectionBuilder(failing, LOG)('/x', reporter, new AbortController().signal), false);
+    assert.equal(await processProjectionBuilder(failing, LOG)('/x', reporter, new AbortController().signal, ignoreProgress), false);
     assert.deepEqual(reporter.lines, ['warn: Projections: the build process stopped: no room']);
 
     const dying = childScript('dies', `process.stderr.write('Error: out of its mind\\n'); process.exit(3);`);
     const died = recordingReporter();
-    assert.equal(await processProjectionBuilder(dying, LOG)('/x', died, new AbortController().signal), false);
+    assert.equal(await processProjectionBuilder(dying, LOG)('/x', died, new AbortController().signal, ignoreProgress), false);
     assert.deepEqual(died.lines, ['warn: Projections: the build process ended with exit code 3: Error: out of its mind']);
 
     const killed = childScript('killed', `process.kill(process.pid, 'SIGKILL');`);
     const wasKilled = recordingReporter();
-    assert.equal(await processProjectionBuilder(killed, LOG)('/x', wasKilled, new AbortController().signal), false);
+    assert.equal(await processProjectionBuilder(killed, LOG)('/x', wasKilled, new AbortController().signal, ignoreProgress), false);
     assert.deepEqual(wasKilled.lines, ['warn: Projections: the build process ended with SIGKILL']);
 
     const unstartable = recordingReporter();
     const noNode = join(dir, 'no-such-node');
-    assert.equal(await withTimeout(processProjectionBuilder(failing, LOG, noNode)('/x', unstartable, new AbortController().signal), 10_000), false);
+    assert.equal(await withTimeout(processProjectionBuilder(failing, LOG, noNode)('/x', unstartable, new AbortController().signal, ignoreProgress), 10_000), false);
     assert.match(unstartable.lines.join('\n'), /warn: Projections: the build process could not be started or reached: spawn .*no-such-node ENOENT/);
   });
 
@@ -66,7 +70,7 @@ describe('Building the read models in a process of its own', () => {
     const slow = childScript('slow', `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000);`);
     const stopping = new AbortController();
     const reporter = recordingReporter();
-    const outcome = processProjectionBuilder(slow, LOG)('/x', reporter, stopping.signal);
+    const outcome = processProjectionBuilder(slow, LOG)('/x', reporter, stopping.signal, ignoreProgress);
     await waitForFile(pidFile);
     stopping.abort();
     assert.equal(await outcome, false);

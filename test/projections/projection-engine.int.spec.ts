@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { formatPosition } from '../../src/event-store/event-store.port';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { readStoredState } from '../../src/projections/projection-database';
-import { ProjectionEngine, ProjectionStoppedError } from '../../src/projections/projection-engine';
+import { type BuildProgress, ProjectionEngine, ProjectionStoppedError } from '../../src/projections/projection-engine';
 import { createTemplates, newEvent, recordingReporter, testProjections } from './engine-fixtures';
 
 const dirs: string[] = [];
@@ -144,6 +144,43 @@ describe('The projection engine and its database', () => {
     assert.equal(again.counting.count, 32);
     assert.equal(again.scripts.size, 32);
     await again.stop();
+  });
+
+  it('tells how far a build from the whole log has come: after each batch, then as it builds the indexes', async () => {
+    const dir = dataDir();
+    const store = SqliteEventStore.open(join(dir, 'events.db'));
+    // Appended together: one transaction per turn rather than one per template.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => createTemplates(store, i * 500, 500)));
+    const engine = new ProjectionEngine(store, testProjections().all, join(dir, 'projections.db'), recordingReporter());
+    const seen: BuildProgress[] = [];
+    let unlikeTheGetter = 0;
+    engine.onBuildProgress((progress) => {
+      seen.push(progress);
+      if (JSON.stringify(progress) !== JSON.stringify(engine.buildProgress)) unlikeTheGetter++;
+    });
+    assert.equal(engine.buildProgress, null, 'no build before the start');
+    await engine.start();
+    assert.equal(engine.buildProgress, null, 'none once started');
+    const applying = seen.filter((progress) => progress.stage === 'applying');
+    assert.ok(applying.length >= 2, `a word per batch (${applying.length})`);
+    for (let i = 1; i < applying.length; i++) {
+      assert.ok(applying[i].applied > applying[i - 1].applied && applying[i].percent >= applying[i - 1].percent, 'it only moves forward');
+    }
+    assert.deepEqual(seen.at(-1), { applied: engine.appliedCount, percent: 100, stage: 'indexing' }, 'last: the whole log applied, the indexes under way');
+    assert.equal(seen.filter((progress) => progress.stage === 'indexing').length, 1);
+    assert.equal(unlikeTheGetter, 0, 'what it tells is what buildProgress answers');
+
+    // A warm start catches up from its checkpoint: no build, nothing to tell.
+    await engine.close();
+    await createTemplates(store, 10_000, 5);
+    const warm = new ProjectionEngine(store, testProjections().all, join(dir, 'projections.db'), recordingReporter());
+    const told: BuildProgress[] = [];
+    warm.onBuildProgress((progress) => told.push(progress));
+    await warm.start();
+    assert.equal(warm.appliedCount, 5);
+    assert.deepEqual(told, []);
+    await warm.close();
+    await store.close();
   });
 
   it('keeps the previous database when a rebuild does not finish', async () => {

@@ -41,3 +41,19 @@ export function processState(pid: number): string | null {
 export function uniqueSleep(): string {
   return `9${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}.${String(process.hrtime.bigint() % 1000000n).padStart(6, '0')}`;
 }
+
+/** The pids of `pid`'s child processes: every process whose parent it is. */
+export function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The fields after the command name (which may hold spaces): state, then the parent's pid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return children;
+}

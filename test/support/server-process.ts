@@ -23,6 +23,11 @@ export interface ServerOptions {
    * (and {@link onServerDisk}) see the mount.
    */
   diskMiB?: number;
+  /**
+   * `ready` (the default): resolve once the server has started and says it is running.
+   * `listening`: as soon as it listens, while it still starts (it answers 503 until then).
+   */
+  until?: 'ready' | 'listening';
 }
 
 export interface ServerProcess {
@@ -111,7 +116,7 @@ export function productionNodeFlags(): string[] {
 /**
  * Starts `node dist/server/main.js` on a free port, with the Node flags `npm run start:prod`
  * gives it (so every test runs the server within the heap it ships with), and resolves
- * once it serves.
+ * once it serves (or, with `until: 'listening'`, once it listens).
  */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
@@ -134,7 +139,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     const check = (): void => {
       // The start-up lines are JSON log lines: the address and the generated key are in their messages.
       const messages = parseLogLines(printed).map((line) => String(line.msg ?? ''));
-      const match = messages.map((message) => /running at (http:\/\/[^\s/]+)\//.exec(message)).find(Boolean);
+      const address = options.until === 'listening' ? /is listening at (http:\/\/[^\s/]+)\// : /running at (http:\/\/[^\s/]+)\//;
+      const match = messages.map((message) => address.exec(message)).find(Boolean);
       if (match) {
         const generated = messages.map((message) => /^Key \(renewed every Monday 00:00\): (\S+)$/.exec(message)).find(Boolean);
         if (options.generatedKey && generated) key = generated[1]!;

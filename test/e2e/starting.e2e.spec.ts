@@ -1,0 +1,163 @@
+/**
+ * A server listens before it has started: while it builds its read models from the log
+ * (seconds to minutes on a long history), every request is answered 503 with
+ * `Retry-After` and what it is doing (health, API, pages, htmx requests), instead of the
+ * connection being refused; nothing is read or changed meanwhile. The build is held by
+ * stopping the build process (SIGSTOP) as soon as it is forked, so the test does not
+ * race it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
+import { createTemplates } from '../projections/engine-fixtures';
+import { browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
+import { heading } from '../support/pages';
+import { childrenOf } from '../support/run-processes';
+import { eventually, expectJson, startServer, type ServerProcess } from '../support/server-process';
+
+/** The server's build process, once it is forked: the child running `projection-build.child.js`. */
+function buildProcessOf(server: ServerProcess): number | undefined {
+  return childrenOf(server.child.pid!).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('projection-build.child');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Stops the server's build process (SIGSTOP) as soon as it shows: it takes a few hundred ms just to load. Answers its pid. */
+async function holdBuildProcess(server: ServerProcess): Promise<number> {
+  let builder: number | undefined;
+  for (let i = 0; i < 2000 && builder === undefined; i++) {
+    builder = buildProcessOf(server);
+    if (builder === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.ok(builder !== undefined, 'the build process was forked');
+  process.kill(builder, 'SIGSTOP');
+  return builder;
+}
+
+/** Lets a held build process go on (it may have ended already). */
+function resume(pid: number): void {
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch {
+    // Gone: it finished.
+  }
+}
+
+async function seededDataDir(templates: number): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-starting-'));
+  const store = SqliteEventStore.open(join(dataDir, 'events.db'));
+  // Appended together: one transaction per turn rather than one per template.
+  await Promise.all(Array.from({ length: 10 }, (_, i) => createTemplates(store, i * (templates / 10), templates / 10)));
+  await store.close();
+  return dataDir;
+}
+
+describe('A server that is starting', () => {
+  const servers: ServerProcess[] = [];
+  after(async () => {
+    for (const server of servers) {
+      await server.kill();
+      server.cleanup();
+    }
+  });
+
+  it('answers 503 with what it is doing while it builds its read models, changes nothing, then serves', async () => {
+    const server = await startServer({ dataDir: await seededDataDir(20_000), until: 'listening' });
+    servers.push(server);
+    const builder = await holdBuildProcess(server);
+    try {
+      // Health: no key needed, 503 with the stage and how far the build has come.
+      const health = await fetch(`${server.url}/api/health`);
+      assert.equal(health.headers.get('retry-after'), '2');
+      const starting = await expectJson<{ status: string; store: string; sandbox: string; version: string; message: string; progress: { applied: number; percent: number; stage: string } }>(health, 503);
+      assert.equal(starting.status, 'starting');
+      assert.equal(starting.store, 'sqlite');
+      assert.equal(starting.progress.stage, 'applying');
+      assert.ok(starting.progress.percent >= 0 && starting.progress.percent < 100, JSON.stringify(starting.progress));
+      assert.match(starting.message, /^EnderCompute is starting: it is building its read models from the event log, \d+% done \([\d,]+ events applied\); try again in a moment$/);
+
+      // The API, with the key: the error body, naming the same; a change is refused, not queued.
+      const list = await server.request('/api/scripts');
+      assert.equal(list.headers.get('retry-after'), '2');
+      const refused = await expectJson<{ statusCode: number; error: string; message: string }>(list, 503);
+      assert.deepEqual(Object.keys(refused), ['statusCode', 'error', 'message']);
+      assert.match(refused.message, /^EnderCompute is starting: it is building its read models/);
+      const create = await server.request('/api/scripts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'made while starting', interpreter: 'bash', body: 'echo no' }),
+      });
+      assert.equal(create.status, 503);
+
+      // A page: a page of its own that says so, shows the progress and reloads itself.
+      const page = await fetch(`${server.url}/scripts`, { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 503);
+      assert.equal(page.headers.get('cache-control'), 'no-store');
+      assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/, 'the pages\' security headers');
+      const html = await page.text();
+      assert.match(html, /<meta http-equiv="refresh" content="2">/);
+      assert.match(html, /<h1>EnderCompute is starting<\/h1>/);
+      assert.match(html, /It is building its read models from the event log, \d+% done/);
+      assert.match(html, /<progress class="starting-progress" max="100" value="\d+">/);
+      // htmx: a part of a page gets the message where the page shows messages; a navigation loads the starting page whole.
+      const part = await fetch(`${server.url}/scripts`, { headers: { 'hx-request': 'true', 'hx-request-type': 'partial' } });
+      assert.equal(part.status, 503);
+      assert.equal(part.headers.get('hx-retarget'), '#flash');
+      assert.match(await part.text(), /<p class="alert-message">EnderCompute is starting: it is building its read models/);
+      const navigation = await fetch(`${server.url}/scripts?q=x`, { headers: { 'hx-request': 'true', 'hx-boosted': 'true' } });
+      assert.equal(navigation.status, 503);
+      assert.equal(navigation.headers.get('hx-redirect'), '/scripts?q=x');
+      const elsewhere = await fetch(`${server.url}//elsewhere.example/scripts`, { headers: { 'hx-request': 'true', 'hx-boosted': 'true' } });
+      assert.equal(elsewhere.headers.get('hx-redirect'), '/', 'never to another host');
+    } finally {
+      resume(builder);
+    }
+
+    const ok = await eventually(async () => {
+      const response = await fetch(`${server.url}/api/health`);
+      return response.status === 200 ? ((await response.json()) as { status: string; sandbox: string }) : undefined;
+    }, 60_000, 'the server to start');
+    assert.equal(ok.status, 'ok');
+    const scripts = await expectJson<{ items: Array<{ name: string }> }>(await server.request('/api/scripts'), 200);
+    assert.equal(scripts.items.length, 20_000, 'every template of the log');
+    assert.equal(scripts.items.some((script) => script.name === 'made while starting'), false, 'the change refused while starting was not made');
+    const page = await server.request('/scripts', { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    const messages = server.logLines().map((line) => String(line.msg));
+    const listening = messages.findIndex((message) => /^EnderCompute is listening at http:\/\/\S+ and answers 503 until it has started$/.test(message));
+    const running = messages.findIndex((message) => /is running at/.test(message));
+    assert.ok(listening >= 0 && running > listening, 'it says where it listens first, then that it runs');
+  });
+
+  it('in a browser: shows the build\'s progress, and turns into EnderCompute by itself once started', async () => {
+    assert.ok(browserAvailable(), `chromium is needed at ${CHROMIUM}: apt-get install -y chromium`);
+    const server = await startServer({ dataDir: await seededDataDir(20_000), until: 'listening' });
+    servers.push(server);
+    const builder = await holdBuildProcess(server);
+    const browser = await launchBrowser();
+    try {
+      const page = browser.page;
+      await page.goto(`${server.url}/scripts`);
+      assert.equal(await heading(page), 'EnderCompute is starting');
+      assert.match(await page.locator('main').innerText(), /It is building its read models from the event log, \d+% done[\s\S]*reloads itself every 2 seconds/);
+      assert.equal(await page.locator('progress.starting-progress').isVisible(), true);
+      await browser.screenshot('starting');
+      resume(builder);
+      // It reloads itself and becomes EnderCompute at the same address: here the key form, as for any first visit.
+      await page.locator('#key-form').waitFor({ state: 'visible', timeout: 60_000 });
+      assert.match(page.url(), /\/scripts$/);
+      // The browser reports each 503 it loaded as a console error; anything else (a CSP violation) is a fault.
+      assert.deepEqual(browser.problems.filter((problem) => !/status of 503/.test(problem)), []);
+    } finally {
+      resume(builder);
+      await browser.close();
+    }
+  });
+});
