@@ -16,10 +16,9 @@ import { join, resolve } from 'node:path';
 import { loadDotEnv } from '../config/app-config';
 import { readConnectionString, redactConnectionString } from '../config/connection-string';
 import { restrictUmask } from '../config/data-directory';
-import { EsdbEventStore } from '../event-store/esdb-event-store';
+import { logLocation, openLogAt } from '../event-store/create-event-store';
 import type { EventStore } from '../event-store/event-store.port';
 import { checkLogFileHeader } from '../event-store/sqlite/log-file-check';
-import { SqliteEventStore } from '../event-store/sqlite-event-store';
 import { PROJECTIONS_FILE, READY_SUFFIX } from '../projections/projection-database';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { serverProjections } from './server-projections';
@@ -55,12 +54,12 @@ function openLog(dataDir: string): { store: EventStore; label: string } {
   const problems: string[] = [];
   const { connectionString } = readConnectionString(process.env, problems);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  if (connectionString !== null) return { store: EsdbEventStore.connect(connectionString), label: `EventStoreDB at ${redactConnectionString(connectionString)}` };
-  const file = join(dataDir, 'events.db');
+  const location = logLocation({ eventStoreConnectionString: connectionString, dataDir });
+  if (location.store === 'esdb') return { store: openLogAt(location), label: `EventStoreDB at ${redactConnectionString(location.connectionString)}` };
   // Opening would create a missing log: a typo in the path must not rebuild from nothing.
-  if (!existsSync(file)) throw new UsageError(`There is no event log at ${file}: is ${dataDir} the server's data directory?`);
-  checkLogFileHeader(file);
-  return { store: SqliteEventStore.open(file), label: file };
+  if (!existsSync(location.file)) throw new UsageError(`There is no event log at ${location.file}: is ${dataDir} the server's data directory?`);
+  checkLogFileHeader(location.file);
+  return { store: openLogAt(location), label: location.file };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
