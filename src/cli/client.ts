@@ -13,6 +13,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** A 503 with `Retry-After` (a server that is starting): how long it asks to wait, in ms; null otherwise. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -74,8 +76,15 @@ export class ApiClient {
       } catch {
         // Not JSON: keep the text.
       }
-      throw new ApiError(response.status, `${response.status}: ${message}`);
+      throw new ApiError(response.status, `${response.status}: ${message}`, retryAfterMs(response));
     }
     return response;
   }
+}
+
+/** A 503's `Retry-After` in seconds (the form EnderCompute sends), in ms; null for any other answer or form. */
+function retryAfterMs(response: Response): number | null {
+  const header = response.headers.get('retry-after');
+  if (response.status !== 503 || header === null || !/^\d{1,5}$/.test(header.trim())) return null;
+  return Number(header.trim()) * 1000;
 }

@@ -38,6 +38,9 @@ interface SseEvent {
  * goes silent is reopened with `Last-Event-ID: <bytes received>`, so nothing is
  * repeated or lost. Refusals (4xx) are thrown as {@link ApiError}; after
  * `maxAttempts` attempts in a row that brought no event, the last error is thrown.
+ * A server that answers it is starting (503 with `Retry-After`: it restarted and
+ * rebuilds its read models, which can take minutes) is waited for as it asks, and
+ * such answers do not count toward `maxAttempts`.
  */
 export async function followOutput(api: ApiClient, runId: string, write: (bytes: Buffer) => void, options: FollowOptions = {}): Promise<RunEnd> {
   const idleMs = options.idleMs ?? 45_000;
@@ -81,10 +84,12 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
       clearTimeout(idle);
       abort.abort();
     }
-    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included).
+    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included), but not a
+    // server that says it is starting.
+    const starting = problem?.retryAfterMs ?? null;
     if (heard) failures = 0;
-    else if (++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
-    await new Promise((resolve) => setTimeout(resolve, retryMs));
+    else if (starting === null && ++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(retryMs, starting ?? 0)));
   }
 }
 

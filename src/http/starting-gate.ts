@@ -38,8 +38,9 @@ export interface StartingGateOptions {
  * - `GET /api/health`: {@link StartingHealth};
  * - any other API route (and anything that does not ask for HTML): the API's error body;
  * - a page: a page that says so, shows the build's progress and reloads itself; an htmx
- *   request for part of a page gets the message where the page shows messages, and an
- *   htmx navigation loads the starting page in full.
+ *   request for part of a page reloads the page (`HX-Refresh`), an htmx navigation loads
+ *   the starting page in full (`HX-Redirect`), and a form sent through htmx gets the
+ *   message where the page shows messages.
  * Nothing is read or changed by a request answered here. It needs no key: it says no
  * more than health does. Static files are served before it (the page uses them).
  */
@@ -79,15 +80,19 @@ export class StartingGate {
       return;
     }
     const views = this.options.views;
-    if (isHtmx && (wantsFragment(request) || request.method !== 'GET')) {
+    if (isHtmx && request.method !== 'GET') {
+      // A form sent: the message where the page shows messages, the form left as it was, to send again.
       response.setHeader('HX-Retarget', '#flash');
       response.setHeader('HX-Reswap', 'innerHTML');
       views.send(response, 503, views.render('partials/flash', { flash: { kind: 'error', message } }, request));
       return;
     }
+    // A part of a page (a live panel polling, a search): the whole page is reloaded, and is the starting page until the
+    // server is ready, rather than a stale panel under a message that outlives the start.
+    if (isHtmx && wantsFragment(request)) response.setHeader('HX-Refresh', 'true');
     // An htmx navigation: the browser loads the page whole, where the starting page reloads itself. Only to a path
     // of this server: `//host/…` (or `/\host`) would send the browser elsewhere.
-    if (isHtmx) response.setHeader('HX-Redirect', /^\/(?![/\\])/.test(request.originalUrl) ? request.originalUrl : '/');
+    else if (isHtmx) response.setHeader('HX-Redirect', /^\/(?![/\\])/.test(request.originalUrl) ? request.originalUrl : '/');
     const detail = startingDetail(progress);
     views.send(response, 503, views.render('pages/starting', { detail, progress, retryAfterSeconds: STARTING_RETRY_AFTER_SECONDS }, request));
   }

@@ -13,7 +13,7 @@ import { eventually, type ServerProcess, startServer } from '../support/server-p
  * after it has passed one whole `output` event on, as a flaky network would,
  * and notes the `Last-Event-ID` of every stream request.
  */
-function cuttingProxy(target: URL, mode: 'cut' | 'refuse' = 'cut'): { server: Server; streams: Array<string | undefined>; cut: Promise<void> } {
+function cuttingProxy(target: URL, mode: 'cut' | 'refuse' | 'starting' = 'cut'): { server: Server; streams: Array<string | undefined>; cut: Promise<void> } {
   const streams: Array<string | undefined> = [];
   let cutDone: () => void = () => undefined;
   const cut = new Promise<void>((resolve) => (cutDone = resolve));
@@ -23,6 +23,11 @@ function cuttingProxy(target: URL, mode: 'cut' | 'refuse' = 'cut'): { server: Se
     const cutThis = isStream && streams.length === 1;
     if (isStream && mode === 'refuse') {
       res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ statusCode: 403, message: 'Not for you' }));
+      return;
+    }
+    // A server that restarted and is still starting, for longer than the follower's ten attempts in a row.
+    if (isStream && mode === 'starting' && streams.length <= STARTING_ANSWERS) {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' }).end(JSON.stringify({ statusCode: 503, message: 'EnderCompute is starting; try again in a moment' }));
       return;
     }
     const upstream = httpRequest(
@@ -49,6 +54,9 @@ function cuttingProxy(target: URL, mode: 'cut' | 'refuse' = 'cut'): { server: Se
   });
   return { server, streams, cut };
 }
+
+/** How many stream requests the `starting` proxy answers 503 (the follower gives up after 10 failed attempts in a row). */
+const STARTING_ANSWERS = 12;
 
 describe('endercompute runs output --follow on the live stream (built server)', () => {
   const gates = scriptGates('endercompute-follow-');
@@ -101,6 +109,23 @@ describe('endercompute runs output --follow on the live stream (built server)', 
       assert.equal(result.code, 1);
       assert.equal(result.stderr, '403: Not for you\n');
       assert.equal(proxy.streams.length, 1);
+    } finally {
+      proxy.server.closeAllConnections();
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
+  });
+
+  it('waits for a server that says it is starting (503 with Retry-After), however many attempts that takes', async () => {
+    const jobId = await createJob(server, 'After a restart', 'bash', 'echo "still here"\n');
+    const run = await requestRun(server, jobId);
+    const proxy = cuttingProxy(new URL(server.url), 'starting');
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+      const result = await runCli({ url: proxyUrl, key: server.key }, ['runs', 'output', run.id, '--follow']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.toString(), 'still here\n');
+      assert.equal(proxy.streams.length, STARTING_ANSWERS + 1, 'asked again after each 503, then followed');
     } finally {
       proxy.server.closeAllConnections();
       await new Promise((resolve) => proxy.server.close(resolve));

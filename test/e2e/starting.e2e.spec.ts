@@ -106,11 +106,19 @@ describe('A server that is starting', () => {
       assert.match(html, /<h1>EnderCompute is starting<\/h1>/);
       assert.match(html, /It is building its read models from the event log, \d+% done/);
       assert.match(html, /<progress class="starting-progress" max="100" value="\d+">/);
-      // htmx: a part of a page gets the message where the page shows messages; a navigation loads the starting page whole.
+      // htmx: a part of a page (a live panel polling) reloads the page, which is then the starting page; a form sent
+      // gets the message where the page shows messages; a navigation loads the starting page whole.
       const part = await fetch(`${server.url}/scripts`, { headers: { 'hx-request': 'true', 'hx-request-type': 'partial' } });
       assert.equal(part.status, 503);
-      assert.equal(part.headers.get('hx-retarget'), '#flash');
-      assert.match(await part.text(), /<p class="alert-message">EnderCompute is starting: it is building its read models/);
+      assert.equal(part.headers.get('hx-refresh'), 'true');
+      const form = await fetch(`${server.url}/scripts`, {
+        method: 'POST',
+        headers: { 'hx-request': 'true', 'hx-request-type': 'partial', 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: 'name=x',
+      });
+      assert.equal(form.status, 503);
+      assert.equal(form.headers.get('hx-retarget'), '#flash');
+      assert.match(await form.text(), /<p class="alert-message">EnderCompute is starting: it is building its read models/);
       const navigation = await fetch(`${server.url}/scripts?q=x`, { headers: { 'hx-request': 'true', 'hx-boosted': 'true' } });
       assert.equal(navigation.status, 503);
       assert.equal(navigation.headers.get('hx-redirect'), '/scripts?q=x');
