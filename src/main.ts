@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   // Listening from here on, and answering 503 with what the server is doing until it has started (see starting-gate.ts).
   const gate = new StartingGate({ store: store.kind, sandbox: sandbox.kind, version: config.version, progress: () => engine.buildProgress, views: app.get(ViewRenderer) });
   app.use(gate.middleware);
+  app.use(gate.errorMiddleware);
   app.enableShutdownHooks();
   const server = app.getHttpServer();
   await listen(server, config.port, config.host);
@@ -77,7 +78,16 @@ async function main(): Promise<void> {
   const banner = root.child({ context: 'Server' }, { level: 'info' });
   banner.info(`EnderCompute is listening at ${url} and answers 503 until it has started`);
   // Builds or catches up the read models, recovers runs, starts the scheduler (startup.ts).
-  await app.init();
+  const startup = app.get(Startup);
+  try {
+    await app.init();
+  } catch (error) {
+    // Stopped while starting (a signal): a step cut short by the closing log is no failure to report.
+    if (startup.stopping) return;
+    throw error;
+  }
+  // Stopped while starting: Nest's shutdown ends the process; it never served.
+  if (startup.stopping) return;
   gate.open();
   const keys = app.get(KeyService);
   const runs = app.get(RunsReadModel);

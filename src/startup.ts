@@ -25,6 +25,13 @@ import { ScheduleTicker } from './schedules/schedule-ticker';
 export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
   /** How many runs recovery ended as `lost` at this start (for the start-up line). */
   lostAtStart = 0;
+  /**
+   * The server is stopping. A signal during the start does not wait for it (Nest's
+   * application runs its shutdown hooks at once): the engine's close ends a build (its
+   * file is derived, and the next start builds again), and the steps after it are not
+   * taken on a log that is being closed.
+   */
+  stopping = false;
 
   constructor(
     private readonly projections: ProjectionEngine,
@@ -42,11 +49,13 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.runnerIdFile !== null) writeRunnerId(this.config.runnerIdFile, this.config.runnerId);
     await this.projections.start();
+    if (this.stopping) return;
     await this.keys.start();
     // Stopped on an event a projection cannot apply: health and every read answer 503 with
     // why. Recovery, the scheduler and retention would act on a view that lacks that event.
-    if (this.projections.stoppedBecause) return;
+    if (this.projections.stoppedBecause || this.stopping) return;
     this.lostAtStart = await this.recovery.recover();
+    if (this.stopping) return;
     // After recovery: the local runner says it is online once its leftovers are settled.
     await this.presence.start();
     // Job servers' runs: their silence is judged on the caught-up view, after recovery settled this runner's own.
@@ -58,6 +67,7 @@ export class Startup implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     this.scheduler.stop();
     this.schedules.stop();
     this.retention.onApplicationShutdown();

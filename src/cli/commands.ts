@@ -287,11 +287,17 @@ function requested(run: Run): string {
 async function follow(input: CommandInput, run: Run): Promise<number> {
   const decoder = new TextDecoder();
   let offset = 0;
-  const end: RunEnd = await followOutput(input.api, run.id, (bytes) => {
-    if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'output', offset, text: decoder.decode(bytes, { stream: true }) })));
-    else input.bytes(bytes);
-    offset += bytes.length;
-  });
+  const end: RunEnd = await followOutput(
+    input.api,
+    run.id,
+    (bytes) => {
+      if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'output', offset, text: decoder.decode(bytes, { stream: true }) })));
+      else input.bytes(bytes);
+      offset += bytes.length;
+    },
+    // On stderr, beside the output: why the output pauses (the server restarted and is starting).
+    { onStarting: (message) => input.note(`\n${message} (waiting for it to start, to follow on)`) },
+  );
   if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end })));
   else input.note(`\n${run.jobName} #${run.number}: ${end.status}${end.exitCode !== null ? ` (exit code ${end.exitCode})` : ''}${end.reason ? ` — ${end.reason}` : ''}`);
   return end.status === 'succeeded' ? 0 : end.exitCode !== null && end.exitCode > 0 ? end.exitCode : 1;

@@ -23,7 +23,12 @@ export interface FollowOptions {
   retryMs?: number;
   /** Attempts in a row that bring nothing before giving up. */
   maxAttempts?: number;
+  /** Told once, with the server's message, when the server answers that it is starting (the follower then waits). */
+  onStarting?: (message: string) => void;
 }
+
+/** The longest wait between attempts a `Retry-After` may ask for, in ms: a start is watched, not slept through. */
+const MAX_STARTING_WAIT_MS = 30_000;
 
 /** One parsed server-sent event. */
 interface SseEvent {
@@ -39,8 +44,9 @@ interface SseEvent {
  * repeated or lost. Refusals (4xx) are thrown as {@link ApiError}; after
  * `maxAttempts` attempts in a row that brought no event, the last error is thrown.
  * A server that answers it is starting (503 with `Retry-After`: it restarted and
- * rebuilds its read models, which can take minutes) is waited for as it asks, and
- * such answers do not count toward `maxAttempts`.
+ * rebuilds its read models, which can take minutes) is waited for as it asks (at
+ * most {@link MAX_STARTING_WAIT_MS} at a time; `onStarting` is told once), and such
+ * answers do not count toward `maxAttempts`.
  */
 export async function followOutput(api: ApiClient, runId: string, write: (bytes: Buffer) => void, options: FollowOptions = {}): Promise<RunEnd> {
   const idleMs = options.idleMs ?? 45_000;
@@ -48,6 +54,7 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
   const maxAttempts = options.maxAttempts ?? 10;
   let offset = 0;
   let failures = 0;
+  let toldStarting = false;
   for (;;) {
     let heard = false;
     let problem: ApiError | undefined;
@@ -87,9 +94,13 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
     // Attempts that bring no event count toward giving up (a stream that keeps ending at once included), but not a
     // server that says it is starting.
     const starting = problem?.retryAfterMs ?? null;
+    if (starting !== null && !toldStarting) {
+      toldStarting = true;
+      options.onStarting?.(problem!.message);
+    }
     if (heard) failures = 0;
     else if (starting === null && ++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(retryMs, starting ?? 0)));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(retryMs, Math.min(starting ?? 0, MAX_STARTING_WAIT_MS))));
   }
 }
 

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
 import type { StoreKind } from '../event-store/event-store.port';
 import type { BuildProgress } from '../projections/projection-engine';
 import type { ViewRenderer } from '../web/view-renderer';
@@ -57,6 +57,19 @@ export class StartingGate {
   readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
     if (this.started) {
       next();
+      return;
+    }
+    this.answer(request, response);
+  };
+
+  /**
+   * Right after {@link middleware}: a body the parsers before it refused (bad JSON, too
+   * large, nested too deep) skips every plain middleware, the gate included, and Nest's
+   * error filter exists only once the server has started; until then it gets the same 503.
+   */
+  readonly errorMiddleware: ErrorRequestHandler = (error: unknown, request: Request, response: Response, next: NextFunction): void => {
+    if (this.started || response.headersSent) {
+      next(error);
       return;
     }
     this.answer(request, response);

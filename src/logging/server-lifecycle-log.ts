@@ -25,7 +25,8 @@ export class ServerLifecycleLog implements OnApplicationShutdown {
 
   /** The server begins to stop (`signal`: what stopped it, if a signal did). */
   stopping(signal?: string): void {
-    const executing = this.runs.executingRuns(this.config.runnerId).length;
+    // Stopped during the start, before the read models were opened: nothing of this server runs yet.
+    const executing = this.runs.isOpen ? this.runs.executingRuns(this.config.runnerId).length : 0;
     this.log.info({ event: 'server stopping', signal: signal ?? null, runsExecuting: executing }, `Stopping${signal ? ` on ${signal}` : ''}; ${executing} run(s) of this server still going`);
   }
 

@@ -162,7 +162,10 @@ export class RunnerPresence {
     if (this.localTimer) clearInterval(this.localTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.localTimer = this.sweepTimer = null;
+    const started = this.started;
     this.started = false;
+    // Stopped during the start: this runner never said it was here (the next start's recovery settles the last one's).
+    if (!started) return;
     await this.sweeping;
     if (this.runners.get(this.config.runnerId)?.connected) await this.disconnect(this.config.runnerId).catch((error: unknown) => this.warn('the goodbye', error));
   }

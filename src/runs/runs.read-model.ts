@@ -219,6 +219,11 @@ export class RunsReadModel implements Projection {
     return this.s.exists.get(runId) !== undefined || this.s.admission.get(runId) !== undefined;
   }
 
+  /** Whether it has a database: not before the engine opened one at start (a build in another process may take a while). */
+  get isOpen(): boolean {
+    return this.statements !== null;
+  }
+
   private get s(): Statements {
     if (!this.statements) throw new Error('The runs read model has no database yet (open it first)');
     return this.statements;

@@ -57,7 +57,7 @@ async function build({ log, target }: BuildRequest): Promise<BuildMessage> {
 // The server is gone (stopped, killed): nobody waits for this build, and its next start builds again.
 process.on('disconnect', () => process.exit(1));
 // A signal to the server's whole process group (Ctrl-C, a service manager's stop) is the server's to act on: it
-// waits for this build to end its start, then stops, as it did when it built in its own process.
+// ends this build itself (SIGKILL) as it stops, and its next start builds again.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 process.once('message', (request: BuildRequest) => {
   void build(request)

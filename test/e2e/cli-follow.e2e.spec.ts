@@ -126,6 +126,8 @@ describe('endercompute runs output --follow on the live stream (built server)', 
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.toString(), 'still here\n');
       assert.equal(proxy.streams.length, STARTING_ANSWERS + 1, 'asked again after each 503, then followed');
+      assert.equal(result.stderr.split('EnderCompute is starting').length - 1, 1, `said once why it waits: ${result.stderr}`);
+      assert.match(result.stderr, /^\n503: EnderCompute is starting; try again in a moment \(waiting for it to start, to follow on\)\n/);
     } finally {
       proxy.server.closeAllConnections();
       await new Promise((resolve) => proxy.server.close(resolve));

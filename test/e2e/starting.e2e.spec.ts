@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { createTemplates } from '../projections/engine-fixtures';
-import { browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
+import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
 import { heading } from '../support/pages';
-import { childrenOf } from '../support/run-processes';
+import { childrenOf, processState } from '../support/run-processes';
 import { eventually, expectJson, startServer, type ServerProcess } from '../support/server-process';
 
 /** The server's build process, once it is forked: the child running `projection-build.child.js`. */
@@ -95,6 +95,9 @@ describe('A server that is starting', () => {
         body: JSON.stringify({ name: 'made while starting', interpreter: 'bash', body: 'echo no' }),
       });
       assert.equal(create.status, 503);
+      // A body the parsers refuse gets the same answer (Nest's error filter does not exist yet).
+      const unparsable = await server.request('/api/scripts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name": ' });
+      assert.match((await expectJson<{ message: string }>(unparsable, 503)).message, /^EnderCompute is starting/);
 
       // A page: a page of its own that says so, shows the progress and reloads itself.
       const page = await fetch(`${server.url}/scripts`, { headers: { accept: 'text/html' } });
@@ -144,13 +147,37 @@ describe('A server that is starting', () => {
     assert.ok(listening >= 0 && running > listening, 'it says where it listens first, then that it runs');
   });
 
+  it('stops at once when told to while it builds: the build ends with it, it never served, and the next start builds again', async () => {
+    const dataDir = await seededDataDir(20_000);
+    const server = await startServer({ dataDir, until: 'listening' });
+    servers.push(server);
+    const builder = await holdBuildProcess(server);
+    const asked = performance.now();
+    await server.stop();
+    assert.ok(performance.now() - asked < 10_000, 'it did not wait for the build');
+    // Ended: gone, or a zombie left to whatever reaps orphans here.
+    await eventually(async () => (['Z', 'X', null].includes(processState(builder)) ? true : undefined), 10_000, `the build process to end with the server (${processState(builder)}): ${server.output()}`);
+    const printed = server.output();
+    assert.doesNotMatch(printed, /is running at|could not start/, 'it never served, and a start cut short is no failure');
+    // Its stop hooks run on read models that were never opened: none of them may fail.
+    assert.deepEqual(server.logLines().filter((line) => line.level === 'error' || line.level === 'fatal'), []);
+    assert.match(printed, /"event":"server stopping","signal":"SIGTERM","runsExecuting":0/);
+
+    const again = await startServer({ dataDir });
+    servers.push(again);
+    assert.match(again.output(), /Projections: building projections\.db from the log/);
+    const scripts = await expectJson<{ items: unknown[] }>(await again.request('/api/scripts'), 200);
+    assert.equal(scripts.items.length, 20_000);
+  });
+
   it('in a browser: shows the build\'s progress, and turns into EnderCompute by itself once started', async () => {
     assert.ok(browserAvailable(), `chromium is needed at ${CHROMIUM}: apt-get install -y chromium`);
     const server = await startServer({ dataDir: await seededDataDir(20_000), until: 'listening' });
     servers.push(server);
     const builder = await holdBuildProcess(server);
-    const browser = await launchBrowser();
+    let browser: Browser | undefined;
     try {
+      browser = await launchBrowser();
       const page = browser.page;
       await page.goto(`${server.url}/scripts`);
       assert.equal(await heading(page), 'EnderCompute is starting');
@@ -165,7 +192,7 @@ describe('A server that is starting', () => {
       assert.deepEqual(browser.problems.filter((problem) => !/status of 503/.test(problem)), []);
     } finally {
       resume(builder);
-      await browser.close();
+      await browser?.close();
     }
   });
 });

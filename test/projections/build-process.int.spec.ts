@@ -115,7 +115,7 @@ describe('Building the read models in a process of its own', () => {
     await store.close();
     const target = join(big, 'projections.db');
     const child = fork(resolve(__dirname, '../../src/tools/projection-build.child.js'), [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-    const messages: Array<{ kind: string }> = [];
+    const messages: Array<{ kind: string; stage?: string }> = [];
     child.on('message', (message: { kind: string }) => messages.push(message));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     await new Promise((ready) => child.once('spawn', ready));
@@ -129,6 +129,10 @@ describe('Building the read models in a process of its own', () => {
     assert.equal(await withTimeout(exited, 30_000), 0);
     assert.deepEqual(messages.at(-1), { kind: 'built', applied: 3000 });
     assert.equal(existsSync(target), true);
+    // How far it came, for the server to show: its batch applied, then the indexes begun.
+    const progress = messages.filter((message) => message.kind === 'progress');
+    assert.deepEqual(progress.at(-1), { kind: 'progress', applied: 3000, percent: 100, stage: 'indexing' });
+    assert.ok(progress.some((message) => message.stage === 'applying'), JSON.stringify(progress));
   });
 });
 

@@ -25,7 +25,8 @@ export interface ServerOptions {
   diskMiB?: number;
   /**
    * `ready` (the default): resolve once the server has started and says it is running.
-   * `listening`: as soon as it listens, while it still starts (it answers 503 until then).
+   * `listening`: as soon as it listens, while it still starts (it answers 503 until then);
+   * not with `generatedKey`, whose key it prints once started.
    */
   until?: 'ready' | 'listening';
 }
@@ -119,6 +120,7 @@ export function productionNodeFlags(): string[] {
  * once it serves (or, with `until: 'listening'`, once it listens).
  */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
+  if (options.until === 'listening' && options.generatedKey) throw new Error('A generated key is printed once the server has started: wait until it is ready');
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'endercompute-test-'));
   let key = options.key ?? TEST_KEY;
   const server = [process.execPath, ...productionNodeFlags(), SERVER_ENTRY];
