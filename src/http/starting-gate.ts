@@ -41,8 +41,9 @@ export interface StartingGateOptions {
  *   request for part of a page reloads the page (`HX-Refresh`), an htmx navigation loads
  *   the starting page in full (`HX-Redirect`), and a form sent through htmx gets the
  *   message where the page shows messages.
- * Nothing is read or changed by a request answered here. It needs no key: it says no
- * more than health does. Static files are served before it (the page uses them).
+ * Nothing is read or changed by a request answered here. It needs no key: it says what
+ * health says, and how far the build has come. Static files are served before it (the
+ * page uses them).
  */
 export class StartingGate {
   private started = false;
