@@ -295,8 +295,6 @@ async function follow(input: CommandInput, run: Run): Promise<number> {
       else input.bytes(bytes);
       offset += bytes.length;
     },
-    // On stderr, beside the output: why the output pauses (the server restarted and is starting).
-    { onStarting: (message) => input.note(`\n${message} (waiting for it to start, to follow on)`) },
   );
   if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end })));
   else input.note(`\n${run.jobName} #${run.number}: ${end.status}${end.exitCode !== null ? ` (exit code ${end.exitCode})` : ''}${end.reason ? ` — ${end.reason}` : ''}`);

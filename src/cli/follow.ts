@@ -23,12 +23,7 @@ export interface FollowOptions {
   retryMs?: number;
   /** Attempts in a row that bring nothing before giving up. */
   maxAttempts?: number;
-  /** Told once, with the server's message, when the server answers that it is starting (the follower then waits). */
-  onStarting?: (message: string) => void;
 }
-
-/** The longest wait between attempts a `Retry-After` may ask for, in ms: a start is watched, not slept through. */
-const MAX_STARTING_WAIT_MS = 30_000;
 
 /** One parsed server-sent event. */
 interface SseEvent {
@@ -43,10 +38,9 @@ interface SseEvent {
  * goes silent is reopened with `Last-Event-ID: <bytes received>`, so nothing is
  * repeated or lost. Refusals (4xx) are thrown as {@link ApiError}; after
  * `maxAttempts` attempts in a row that brought no event, the last error is thrown.
- * A server that answers it is starting (503 with `Retry-After`: it restarted and
- * rebuilds its read models, which can take minutes) is waited for as it asks (at
- * most {@link MAX_STARTING_WAIT_MS} at a time; `onStarting` is told once), and such
- * answers do not count toward `maxAttempts`.
+ * A server that answers it is starting (it restarted and rebuilds its read models) is
+ * waited for by `api` itself (see `StartWait`), and does not count as an attempt; once
+ * `api` stops waiting, its error is thrown.
  */
 export async function followOutput(api: ApiClient, runId: string, write: (bytes: Buffer) => void, options: FollowOptions = {}): Promise<RunEnd> {
   const idleMs = options.idleMs ?? 45_000;
@@ -54,18 +48,20 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
   const maxAttempts = options.maxAttempts ?? 10;
   let offset = 0;
   let failures = 0;
-  let toldStarting = false;
   for (;;) {
     let heard = false;
     let problem: ApiError | undefined;
     const abort = new AbortController();
-    let idle = setTimeout(() => abort.abort(), idleMs);
+    let idle: NodeJS.Timeout | undefined;
     try {
+      // No answer within `idleMs` is silence too; a wait for a starting server between requests is not.
       const response = await api.raw(
         `/api/runs/${encodeURIComponent(runId)}/output/stream`,
         { accept: 'text/event-stream', ...(offset > 0 ? { 'last-event-id': String(offset) } : {}) },
         abort.signal,
+        idleMs,
       );
+      idle = setTimeout(() => abort.abort(), idleMs);
       if (!response.body) throw new ApiError(0, 'The server sent no stream');
       for await (const event of sseEvents(response.body, () => {
         clearTimeout(idle);
@@ -84,23 +80,18 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
       }
       // The answer ended without `end`: the connection was cut. Resume.
     } catch (error) {
-      // A refusal will not change by asking again; a lost connection or a server error may.
-      if (error instanceof ApiError && error.status >= 400 && error.status < 500) throw error;
+      // A refusal will not change by asking again, nor a start `api` waited for as long as it waits; a lost connection
+      // or a server error may.
+      if (error instanceof ApiError && ((error.status >= 400 && error.status < 500) || error.retryAfterMs !== null)) throw error;
       problem = error instanceof ApiError ? error : new ApiError(0, `Lost the output stream of run ${runId}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       clearTimeout(idle);
       abort.abort();
     }
-    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included), but not a
-    // server that says it is starting.
-    const starting = problem?.retryAfterMs ?? null;
-    if (starting !== null && !toldStarting) {
-      toldStarting = true;
-      options.onStarting?.(problem!.message);
-    }
+    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included).
     if (heard) failures = 0;
-    else if (starting === null && ++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(retryMs, Math.min(starting ?? 0, MAX_STARTING_WAIT_MS))));
+    else if (++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }
 

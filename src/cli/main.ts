@@ -7,12 +7,13 @@
  * with `--follow`, the run's own exit code.
  */
 import { CommanderError } from 'commander';
-import { ApiClient } from './client';
-import { UsageError } from './commands';
+import { ApiClient, DEFAULT_START_WAIT_MS } from './client';
+import { UsageError, wholeNumberOption } from './commands';
 import { cleanText } from './format';
 import { LocalFileError } from './local-file';
 import { buildProgram } from './program';
 import { packageVersion } from '../shared/version';
+import { START_WAIT_SECONDS } from '../shared/whole-number';
 
 async function main(argv: string[]): Promise<number> {
   let code = 0;
@@ -24,14 +25,25 @@ async function main(argv: string[]): Promise<number> {
       key: key ?? '',
       actor: (options.as as string | undefined) ?? process.env.ENDERCOMPUTE_ACTOR ?? process.env.USER ?? null,
     };
+    const waitForStart = (options.waitForStart as string | undefined) ?? process.env.ENDERCOMPUTE_WAIT_FOR_START;
+    const note = (text: string): void => void process.stderr.write(`${cleanText(text)}\n`);
+    // Whether output written so far ends mid-line, so that a note on stderr starts a line of its own.
+    let midLine = false;
+    const startWait = {
+      limitMs: waitForStart === undefined ? DEFAULT_START_WAIT_MS : wholeNumberOption('--wait-for-start', waitForStart, START_WAIT_SECONDS) * 1000,
+      onStarting: (message: string) => note(`${midLine ? '\n' : ''}${message} (waiting for it to start)`),
+    };
     code = await handler({
-      api: new ApiClient(connection, packageVersion()),
+      api: new ApiClient(connection, packageVersion(), startWait),
       options,
       words,
       json: options.json === true,
       out: (text) => process.stdout.write(`${text}\n`),
-      bytes: (bytes) => process.stdout.write(bytes),
-      note: (text) => process.stderr.write(`${cleanText(text)}\n`),
+      bytes: (bytes) => {
+        if (bytes.length > 0) midLine = bytes[bytes.length - 1] !== 0x0a;
+        process.stdout.write(bytes);
+      },
+      note,
     });
   }, packageVersion());
   if (argv.length === 0) {

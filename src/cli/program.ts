@@ -31,7 +31,7 @@ export const NOT_REST_COMMANDS: readonly string[] = ['completion', 'backup', 're
 /** Collects a repeatable option: `--tag a --tag b` → `['a', 'b']`; absent stays undefined (so `jobs update` leaves it unchanged). */
 const many = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-const CONNECTION = 'Connection (or ENDERCOMPUTE_URL, ENDERCOMPUTE_KEY, ENDERCOMPUTE_ACTOR):';
+const CONNECTION = 'Connection (or ENDERCOMPUTE_URL, ENDERCOMPUTE_KEY, ENDERCOMPUTE_ACTOR, ENDERCOMPUTE_WAIT_FOR_START):';
 
 /** The options every command takes, before or after its name. */
 function withGlobals(command: Command): Command {
@@ -39,6 +39,7 @@ function withGlobals(command: Command): Command {
     .addOption(new Option('--url <url>', 'the server (default http://127.0.0.1:3000)').helpGroup(CONNECTION))
     .addOption(new Option('--key <key>', 'the shared or a named key').helpGroup(CONNECTION))
     .addOption(new Option('--as <name>', 'who you are, recorded with every action (default $USER)').helpGroup(CONNECTION))
+    .addOption(new Option('--wait-for-start <seconds>', 'how long to wait for a server that is starting (default 600; 0: not at all)').helpGroup(CONNECTION))
     .addOption(new Option('--json', 'print JSON instead of tables and messages').helpGroup(CONNECTION));
 }
 

@@ -58,6 +58,8 @@ export const RUNNER_CONCURRENCY = JOB_CONCURRENCY;
 export const KEEP_RUNS = { min: 1, max: 1_000_000 } satisfies WholeNumberRange;
 /** A run's `delaySeconds`: a (leap) year at most. */
 export const DELAY_SECONDS = { min: 0, max: 366 * 24 * 3600, unit: 'seconds' } satisfies WholeNumberRange;
+/** The CLI's `--wait-for-start`: how long it waits for a server that is starting, a day at most. */
+export const START_WAIT_SECONDS = { min: 0, max: 24 * 3600, unit: 'seconds' } satisfies WholeNumberRange;
 /** `limit` of `GET /api/runs`. */
 export const RUNS_PAGE = { min: 1, max: 500 } satisfies WholeNumberRange;
 /** `limit` of `GET /api/events`. */

@@ -55,7 +55,7 @@ function cuttingProxy(target: URL, mode: 'cut' | 'refuse' | 'starting' = 'cut'):
   return { server, streams, cut };
 }
 
-/** How many stream requests the `starting` proxy answers 503 (the follower gives up after 10 failed attempts in a row). */
+/** How many stream requests the `starting` proxy answers 503 (more than the 10 failed attempts in a row a follower gives up after). */
 const STARTING_ANSWERS = 12;
 
 describe('endercompute runs output --follow on the live stream (built server)', () => {
@@ -127,7 +127,7 @@ describe('endercompute runs output --follow on the live stream (built server)', 
       assert.equal(result.stdout.toString(), 'still here\n');
       assert.equal(proxy.streams.length, STARTING_ANSWERS + 1, 'asked again after each 503, then followed');
       assert.equal(result.stderr.split('EnderCompute is starting').length - 1, 1, `said once why it waits: ${result.stderr}`);
-      assert.match(result.stderr, /^\n503: EnderCompute is starting; try again in a moment \(waiting for it to start, to follow on\)\n/);
+      assert.match(result.stderr, /^503: EnderCompute is starting; try again in a moment \(waiting for it to start\)\n/);
     } finally {
       proxy.server.closeAllConnections();
       await new Promise((resolve) => proxy.server.close(resolve));

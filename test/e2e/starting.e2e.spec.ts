@@ -7,13 +7,14 @@
  * race it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { createTemplates } from '../projections/engine-fixtures';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
+import { runCli } from '../support/cli';
 import { heading } from '../support/pages';
 import { childrenOf, processState } from '../support/run-processes';
 import { eventually, expectJson, startServer, type ServerProcess } from '../support/server-process';
@@ -145,6 +146,42 @@ describe('A server that is starting', () => {
     const listening = messages.findIndex((message) => /^EnderCompute is listening at http:\/\/\S+ and answers 503 until it has started$/.test(message));
     const running = messages.findIndex((message) => /is running at/.test(message));
     assert.ok(listening >= 0 && running > listening, 'it says where it listens first, then that it runs');
+  });
+
+  it('is waited for by the CLI: a command sent while it starts is carried out once, after the start; --wait-for-start 0 does not wait', async () => {
+    const server = await startServer({ dataDir: await seededDataDir(2_000), until: 'listening' });
+    servers.push(server);
+    const builder = await holdBuildProcess(server);
+    const body = join(mkdtempSync(join(tmpdir(), 'endercompute-cli-')), 'waited.sh');
+    writeFileSync(body, 'echo waited\n');
+    let created: ReturnType<typeof runCli>;
+    try {
+      const impatient = await runCli(server, ['scripts', 'list', '--wait-for-start', '0']);
+      assert.equal(impatient.code, 1);
+      assert.match(impatient.stderr, /^503: EnderCompute is starting: it is building its read models from the event log/);
+      assert.doesNotMatch(impatient.stderr, /waiting/);
+
+      // A change (a POST) sent while it starts: the CLI says once why it waits, and sends it again once started.
+      let settled = false;
+      created = runCli(server, ['scripts', 'create', 'waited for', '--file', body, '--interpreter', 'bash', '--json']);
+      void created.then(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(settled, false, 'the CLI waits while the server starts');
+    } finally {
+      resume(builder);
+    }
+    const result = await created;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout.toString()).name, 'waited for');
+    assert.equal(result.stderr.split('EnderCompute is starting').length - 1, 1, `said once why it waits: ${result.stderr}`);
+    assert.match(result.stderr, /^503: EnderCompute is starting: .* \(waiting for it to start\)\n$/);
+    const scripts = await expectJson<{ items: Array<{ name: string }> }>(await server.request('/api/scripts'), 200);
+    assert.equal(scripts.items.filter((script) => script.name === 'waited for').length, 1, 'made once');
+
+    const wrong = await runCli(server, ['scripts', 'list', '--wait-for-start', 'soon']);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /^--wait-for-start must be a whole number of seconds from 0 to 86400, not "soon"/);
+    rmSync(dirname(body), { recursive: true });
   });
 
   it('stops at once when told to while it builds: the build ends with it, it never served, and the next start builds again', async () => {
