@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openLocalBlob } from './local-file';
+import { LocalFileError, openLocalBlob } from './local-file';
+import { STARTING_HEADER } from '../shared/starting-header';
 
 /** Where the CLI talks to, with which key and name. */
 export interface Connection {
@@ -16,6 +17,8 @@ export class ApiError extends Error {
     message: string,
     /** A 503 with `Retry-After` (a server that is starting): how long it asks to wait, in ms; null otherwise. */
     readonly retryAfterMs: number | null = null,
+    /** The answer carries {@link STARTING_HEADER}: the server's starting gate answered, and kept nothing of the request. */
+    readonly fromStartingGate = false,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -27,9 +30,9 @@ export class ApiError extends Error {
  * its read models: `503` with `Retry-After`, docs/API.md "Errors").
  */
 export interface StartWait {
-  /** How long to wait for it in all, in ms; 0 does not wait (the 503 is thrown at once). */
+  /** How long to wait for one start, in ms, whatever the number of requests; 0 does not wait (the 503 is thrown at once). */
   limitMs: number;
-  /** Told once per client, with the server's message, when it first waits. */
+  /** Told once a start, with the server's message, when the client first waits for it. */
   onStarting?: (message: string) => void;
 }
 
@@ -39,13 +42,21 @@ export const DEFAULT_START_WAIT_MS = 600_000;
 const MIN_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
 
+type Body = string | FormData | undefined;
+
 /**
  * A small REST client for the CLI: JSON in, JSON out, errors carry the server's message.
- * A request a starting server answered is sent again once it has started (see
- * {@link StartWait}): the server keeps nothing of a request it answers so, so even a
- * `POST` is safe to repeat.
+ *
+ * A request a starting server answered is sent again once it has started, for at most
+ * {@link StartWait.limitMs} from the first such answer until one request succeeds (a
+ * start, however many requests the command makes meanwhile). A `GET` is sent again on
+ * any `503` with `Retry-After`; any other method only when the answer came from the
+ * server's starting gate ({@link STARTING_HEADER}), which kept nothing of it, so a run
+ * is never requested twice because a proxy answered 503.
  */
 export class ApiClient {
+  /** When the start being waited for was first met (Date.now() ms); null while the server answers. */
+  private startingSince: number | null = null;
   private toldStarting = false;
 
   constructor(
@@ -53,6 +64,11 @@ export class ApiClient {
     private readonly version: string,
     private readonly startWait: StartWait = { limitMs: 0 },
   ) {}
+
+  /** The same connection, without waiting for a start: for a question about the server itself (`health`). */
+  withoutStartWait(): ApiClient {
+    return new ApiClient(this.connection, this.version);
+  }
 
   async json<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const response = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), {
@@ -76,51 +92,52 @@ export class ApiClient {
   /**
    * The raw response (for output bytes, or a live stream to read as it comes),
    * after checking its status; `signal` aborts the request and its body;
-   * `answerTimeoutMs`: how long each attempt waits for the answer's status and
-   * headers before it fails (the waits for a starting server between attempts do
-   * not count).
+   * `answerTimeoutMs`: how long each attempt waits for the answer (its status and
+   * headers, and the body of an error) before it fails; the waits for a starting
+   * server between attempts do not count.
    */
   async raw(path: string, headers: Record<string, string> = {}, signal?: AbortSignal, answerTimeoutMs?: number): Promise<Response> {
     return this.send('GET', path, undefined, headers, signal, answerTimeoutMs);
   }
 
-  /** {@link sendOnce}, again while the server answers it is starting, for at most {@link StartWait.limitMs} in all. */
-  private async send(
-    method: string,
-    path: string,
-    body: string | FormData | undefined,
-    headers: Record<string, string>,
-    signal?: AbortSignal,
-    answerTimeoutMs?: number,
-  ): Promise<Response> {
-    const deadline = Date.now() + this.startWait.limitMs;
+  /** {@link sendOnce}, again while the server answers it is starting (see the class). */
+  private async send(method: string, path: string, body: Body, headers: Record<string, string>, signal?: AbortSignal, answerTimeoutMs?: number): Promise<Response> {
     for (;;) {
       try {
-        return await this.sendOnce(method, path, body, headers, signal, answerTimeoutMs);
+        const response = await this.sendOnce(method, path, body, headers, signal, answerTimeoutMs);
+        this.startingSince = null;
+        this.toldStarting = false;
+        return response;
       } catch (error) {
-        const retryAfterMs = error instanceof ApiError ? error.retryAfterMs : null;
-        if (retryAfterMs === null || signal?.aborted) throw error;
-        const waitMs = Math.min(Math.max(retryAfterMs, MIN_RETRY_MS), MAX_RETRY_MS);
-        if (Date.now() + waitMs > deadline) throw error;
-        if (!this.toldStarting) {
-          this.toldStarting = true;
-          this.startWait.onStarting?.((error as ApiError).message);
-        }
+        const waitMs = this.waitBeforeSendingAgain(method, error);
+        if (waitMs === null || signal?.aborted) throw error;
         // An abort ends the wait; the next attempt then fails at once with it.
         await sleep(waitMs, undefined, { signal }).catch(() => undefined);
       }
     }
   }
 
-  /** One request; a status of 400 or more is thrown as an {@link ApiError} with the server's message. */
-  private async sendOnce(
-    method: string,
-    path: string,
-    body: string | FormData | undefined,
-    headers: Record<string, string>,
-    signal?: AbortSignal,
-    answerTimeoutMs?: number,
-  ): Promise<Response> {
+  /** How long to wait before sending again after `error`, in ms; null: not at all (not a start, not safe to repeat, or waited long enough). */
+  private waitBeforeSendingAgain(method: string, error: unknown): number | null {
+    if (!(error instanceof ApiError) || error.retryAfterMs === null) return null;
+    if (method !== 'GET' && !error.fromStartingGate) return null;
+    const now = Date.now();
+    this.startingSince ??= now;
+    const left = this.startingSince + this.startWait.limitMs - now;
+    if (left <= 0) return null;
+    if (!this.toldStarting) {
+      this.toldStarting = true;
+      this.startWait.onStarting?.(error.message);
+    }
+    return Math.min(Math.max(error.retryAfterMs, MIN_RETRY_MS), MAX_RETRY_MS, left);
+  }
+
+  /**
+   * One request; a status of 400 or more is thrown as an {@link ApiError} with the server's message.
+   *
+   * @throws LocalFileError when a file being sent changed or went away since it was opened.
+   */
+  private async sendOnce(method: string, path: string, body: Body, headers: Record<string, string>, signal?: AbortSignal, answerTimeoutMs?: number): Promise<Response> {
     const all: Record<string, string> = {
       authorization: `Bearer ${this.connection.key}`,
       'user-agent': `endercompute-cli/${this.version}`,
@@ -128,31 +145,48 @@ export class ApiClient {
     };
     if (this.connection.actor) all['x-actor'] = encodeURIComponent(this.connection.actor);
     // This attempt's own signal: `signal` aborts it, request and body, and so does no answer within `answerTimeoutMs`.
+    // Only an attempt that succeeds keeps listening to `signal` (for its body): a failed one lets go, or a long wait for a
+    // start would pile up listeners on one signal.
     const attempt = new AbortController();
     const abort = (): void => attempt.abort();
     if (signal?.aborted) abort();
     else signal?.addEventListener('abort', abort, { once: true });
     const answerTimer = answerTimeoutMs === undefined ? undefined : setTimeout(abort, answerTimeoutMs);
-    let response: Response;
     try {
-      response = await fetch(new URL(path, this.connection.url), { method, headers: all, body, signal: attempt.signal });
+      let response: Response;
+      try {
+        response = await fetch(new URL(path, this.connection.url), { method, headers: all, body, signal: attempt.signal });
+      } catch (error) {
+        const cause = error instanceof Error ? (error.cause as Error | undefined) : undefined;
+        if (cause?.name === 'NotReadableError') throw new LocalFileError('Cannot read a file being sent: it changed or was removed since the command began');
+        throw new ApiError(0, `Cannot reach EnderCompute at ${this.connection.url}: ${cause?.message ?? (error instanceof Error ? error.message : String(error))}`);
+      }
+      if (response.status >= 400) throw await errorOf(response);
+      return response;
     } catch (error) {
-      throw new ApiError(0, `Cannot reach EnderCompute at ${this.connection.url}: ${error instanceof Error ? (error.cause as Error | undefined)?.message ?? error.message : String(error)}`);
+      signal?.removeEventListener('abort', abort);
+      throw error;
     } finally {
       clearTimeout(answerTimer);
     }
-    if (response.status >= 400) {
-      const text = await response.text();
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? text;
-      } catch {
-        // Not JSON: keep the text.
-      }
-      throw new ApiError(response.status, `${response.status}: ${message}`, retryAfterMs(response));
-    }
-    return response;
   }
+}
+
+/** The {@link ApiError} of an answer of 400 or more, with the message of its body (its status alone if the body is cut off). */
+async function errorOf(response: Response): Promise<ApiError> {
+  let message: string;
+  try {
+    const text = await response.text();
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      // Not JSON: keep the text.
+      message = text;
+    }
+  } catch {
+    message = `${response.statusText} (the answer was cut off)`;
+  }
+  return new ApiError(response.status, `${response.status}: ${message}`, retryAfterMs(response), response.headers.get(STARTING_HEADER) === 'starting');
 }
 
 /** A 503's `Retry-After` in seconds (the form EnderCompute sends), in ms; null for any other answer or form. */

@@ -91,7 +91,8 @@ function runRow(run: Run): Array<string | number | null> {
   return [run.id, `${run.jobName} #${run.number}`, status, run.requestedBy, runTime(run), duration(run.durationMs)];
 }
 
-export const health: Command = async (input) => print(input, await input.api.json('GET', '/api/health'), () => 'ok');
+/** The server's health, as it is now: a server that is starting is said to be so (exit 1), not waited for. */
+export const health: Command = async (input) => print(input, await input.api.withoutStartWait().json('GET', '/api/health'), () => 'ok');
 
 export const scripts: Record<string, Command> = {
   list: async (input) => {

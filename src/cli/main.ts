@@ -25,12 +25,17 @@ async function main(argv: string[]): Promise<number> {
       key: key ?? '',
       actor: (options.as as string | undefined) ?? process.env.ENDERCOMPUTE_ACTOR ?? process.env.USER ?? null,
     };
-    const waitForStart = (options.waitForStart as string | undefined) ?? process.env.ENDERCOMPUTE_WAIT_FOR_START;
+    // An empty variable is as good as none (`ENDERCOMPUTE_WAIT_FOR_START= endercompute …`).
+    const fromEnvironment = options.waitForStart === undefined && (process.env.ENDERCOMPUTE_WAIT_FOR_START ?? '') !== '';
+    const waitForStart = fromEnvironment ? process.env.ENDERCOMPUTE_WAIT_FOR_START : (options.waitForStart as string | undefined);
     const note = (text: string): void => void process.stderr.write(`${cleanText(text)}\n`);
     // Whether output written so far ends mid-line, so that a note on stderr starts a line of its own.
     let midLine = false;
     const startWait = {
-      limitMs: waitForStart === undefined ? DEFAULT_START_WAIT_MS : wholeNumberOption('--wait-for-start', waitForStart, START_WAIT_SECONDS) * 1000,
+      limitMs:
+        waitForStart === undefined
+          ? DEFAULT_START_WAIT_MS
+          : wholeNumberOption(fromEnvironment ? 'ENDERCOMPUTE_WAIT_FOR_START' : '--wait-for-start', waitForStart, START_WAIT_SECONDS) * 1000,
       onStarting: (message: string) => note(`${midLine ? '\n' : ''}${message} (waiting for it to start)`),
     };
     code = await handler({

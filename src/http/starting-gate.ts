@@ -4,6 +4,7 @@ import type { BuildProgress } from '../projections/projection-engine';
 import type { ViewRenderer } from '../web/view-renderer';
 import { wantsFragment } from '../web/view-renderer';
 import { errorBody } from './error-body';
+import { STARTING_HEADER } from '../shared/starting-header';
 
 /** Seconds a client is told to wait before asking again (`Retry-After`, and the page's reload). */
 export const STARTING_RETRY_AFTER_SECONDS = 2;
@@ -80,6 +81,8 @@ export class StartingGate {
     const progress = this.options.progress();
     const message = startingMessage(progress);
     response.setHeader('Retry-After', String(STARTING_RETRY_AFTER_SECONDS));
+    // Tells a client that this 503 is the gate's, which kept nothing of the request: even a POST may be sent again.
+    response.setHeader(STARTING_HEADER, 'starting');
     response.setHeader('Cache-Control', 'no-store');
     const path = request.path;
     if (path === '/api/health' || path === '/api/health/') {

@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { createTemplates } from '../projections/engine-fixtures';
 import { type Browser, browserAvailable, CHROMIUM, launchBrowser } from '../support/browser';
-import { runCli } from '../support/cli';
+import { runCli, type RunningCli, startCli } from '../support/cli';
 import { heading } from '../support/pages';
 import { childrenOf, processState } from '../support/run-processes';
 import { eventually, expectJson, startServer, type ServerProcess } from '../support/server-process';
@@ -87,6 +87,7 @@ describe('A server that is starting', () => {
       // The API, with the key: the error body, naming the same; a change is refused, not queued.
       const list = await server.request('/api/scripts');
       assert.equal(list.headers.get('retry-after'), '2');
+      assert.equal(list.headers.get('endercompute-status'), 'starting', 'the gate\'s mark, which a proxy\'s 503 lacks');
       const refused = await expectJson<{ statusCode: number; error: string; message: string }>(list, 503);
       assert.deepEqual(Object.keys(refused), ['statusCode', 'error', 'message']);
       assert.match(refused.message, /^EnderCompute is starting: it is building its read models/);
@@ -148,39 +149,42 @@ describe('A server that is starting', () => {
     assert.ok(listening >= 0 && running > listening, 'it says where it listens first, then that it runs');
   });
 
-  it('is waited for by the CLI: a command sent while it starts is carried out once, after the start; --wait-for-start 0 does not wait', async () => {
+  it('is waited for by the CLI: a command sent while it starts is carried out once, after the start; --wait-for-start 0 and health do not wait', async () => {
     const server = await startServer({ dataDir: await seededDataDir(2_000), until: 'listening' });
     servers.push(server);
     const builder = await holdBuildProcess(server);
     const body = join(mkdtempSync(join(tmpdir(), 'endercompute-cli-')), 'waited.sh');
     writeFileSync(body, 'echo waited\n');
-    let created: ReturnType<typeof runCli>;
+    let created: RunningCli;
     try {
       const impatient = await runCli(server, ['scripts', 'list', '--wait-for-start', '0']);
       assert.equal(impatient.code, 1);
       assert.match(impatient.stderr, /^503: EnderCompute is starting: it is building its read models from the event log/);
       assert.doesNotMatch(impatient.stderr, /waiting/);
+      const health = await runCli(server, ['health']);
+      assert.equal(health.code, 1, 'health says how the server is now');
+      assert.match(health.stderr, /^503: EnderCompute is starting/);
 
       // A change (a POST) sent while it starts: the CLI says once why it waits, and sends it again once started.
-      let settled = false;
-      created = runCli(server, ['scripts', 'create', 'waited for', '--file', body, '--interpreter', 'bash', '--json']);
-      void created.then(() => (settled = true));
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      assert.equal(settled, false, 'the CLI waits while the server starts');
+      created = startCli(server, ['scripts', 'create', 'waited for', '--file', body, '--interpreter', 'bash', '--json']);
+      await eventually(async () => (created.stderrSoFar().includes('(waiting for it to start)') ? true : undefined), 30_000, 'the CLI to wait');
     } finally {
       resume(builder);
     }
-    const result = await created;
+    const result = await created.result;
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout.toString()).name, 'waited for');
-    assert.equal(result.stderr.split('EnderCompute is starting').length - 1, 1, `said once why it waits: ${result.stderr}`);
-    assert.match(result.stderr, /^503: EnderCompute is starting: .* \(waiting for it to start\)\n$/);
+    assert.match(result.stderr, /^503: EnderCompute is starting: [^\n]* \(waiting for it to start\)\n$/, 'said once why it waits, and nothing else');
     const scripts = await expectJson<{ items: Array<{ name: string }> }>(await server.request('/api/scripts'), 200);
     assert.equal(scripts.items.filter((script) => script.name === 'waited for').length, 1, 'made once');
 
     const wrong = await runCli(server, ['scripts', 'list', '--wait-for-start', 'soon']);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /^--wait-for-start must be a whole number of seconds from 0 to 86400, not "soon"/);
+    const wrongVariable = await runCli(server, ['scripts', 'list'], { ENDERCOMPUTE_WAIT_FOR_START: '10m' });
+    assert.equal(wrongVariable.code, 2);
+    assert.match(wrongVariable.stderr, /^ENDERCOMPUTE_WAIT_FOR_START must be a whole number of seconds/);
+    assert.equal((await runCli(server, ['scripts', 'list'], { ENDERCOMPUTE_WAIT_FOR_START: '' })).code, 0, 'an empty variable is none');
     rmSync(dirname(body), { recursive: true });
   });
 

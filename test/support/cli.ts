@@ -20,6 +20,19 @@ export function runCli(server: Target, args: string[], env: Record<string, strin
   return collect(process.execPath, [CLI_ENTRY, ...args], { ENDERCOMPUTE_URL: server.url, ENDERCOMPUTE_KEY: server.key, ...env }, cwd);
 }
 
+/** A CLI process under way: what it has written to stderr so far, and its result once it ends. */
+export interface RunningCli {
+  stderrSoFar(): string;
+  result: Promise<CliResult>;
+}
+
+/** {@link runCli}, watched while it runs. */
+export function startCli(server: Target, args: string[], env: Record<string, string> = {}): RunningCli {
+  let stderr = '';
+  const result = collect(process.execPath, [CLI_ENTRY, ...args], { ENDERCOMPUTE_URL: server.url, ENDERCOMPUTE_KEY: server.key, ...env }, undefined, (chunk) => (stderr += chunk));
+  return { stderrSoFar: () => stderr, result };
+}
+
 /**
  * Runs one line of shell as a person would type it (bash parses the quotes,
  * `--`, `<(…)`), with `endercompute` meaning the built CLI; `setup` runs first
@@ -35,13 +48,16 @@ export function runShellLine(line: string, options: { cwd: string; setup?: strin
   return collect('bash', ['--norc', '--noprofile', '-c', script], { ENDERCOMPUTE_TEST_NODE: process.execPath, ENDERCOMPUTE_TEST_CLI: CLI_ENTRY }, options.cwd);
 }
 
-function collect(command: string, args: string[], env: Record<string, string>, cwd?: string): Promise<CliResult> {
+function collect(command: string, args: string[], env: Record<string, string>, cwd?: string, onStderr?: (text: string) => void): Promise<CliResult> {
   return new Promise((done) => {
     const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
     const stdout: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      onStderr?.(chunk.toString());
+    });
     child.on('close', (code) => done({ code, stdout: Buffer.concat(stdout), stderr }));
   });
 }
