@@ -41,8 +41,7 @@ import { RunExecutor } from './runs/execution/run-executor';
 import { REMOTE_RUNS_CONTROLLERS, REMOTE_RUNS_PROVIDERS } from './runs/remote/remote-runs.module';
 import { RunRecovery } from './runs/execution/run-recovery';
 import { OutputRetention } from './runs/retention/output-retention';
-import { RunSandbox, selectSandbox } from './runs/execution/run-sandbox';
-import { requireOutputChannel } from './runs/runner/output-channel';
+import { prepareRuns, RunSandbox } from './runs/execution/run-sandbox';
 import { JobConcurrency } from './runs/execution/job-concurrency';
 import { RunScheduler } from './runs/execution/run-scheduler';
 import { OnlineRunners } from './runners/online-runners';
@@ -91,7 +90,7 @@ export class AppModule {
    */
   static forRoot(
     config: AppConfig,
-    overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore; logger?: RootLogger; projectionBuilder?: ProjectionBuilder } = {},
+    overrides: { clock?: Clock; ids?: IdGenerator; store?: EventStore; logger?: RootLogger; projectionBuilder?: ProjectionBuilder; sandbox?: RunSandbox } = {},
   ): DynamicModule {
     const feed = new AppendFeed();
     return {
@@ -113,14 +112,9 @@ export class AppModule {
         ProjectionLag,
         Metrics,
         HealthDetailsReader,
-        // Chosen (and proven to work) once, before anything can start a run; so is the channel every run writes into.
-        {
-          provide: RunSandbox,
-          useFactory: async () => {
-            await requireOutputChannel();
-            return selectSandbox(config);
-          },
-        },
+        // Chosen (and proven to work) once, before anything can start a run (by `main.ts` before Nest, so that a setting that
+        // does not work is one plain message); so is the channel every run writes into.
+        { provide: RunSandbox, useFactory: async () => overrides.sandbox ?? (await prepareRuns(config)) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
         { provide: APP_PIPE, useClass: DtoValidationPipe },

@@ -19,7 +19,7 @@ import { RootLogger } from './logging/root-logger.provider';
 import { requestLog } from './logging/request-log';
 import { httpMetrics } from './metrics/http-metrics';
 import { Metrics } from './metrics/metrics';
-import { RunSandbox } from './runs/execution/run-sandbox';
+import { prepareRuns } from './runs/execution/run-sandbox';
 import { RunsReadModel } from './runs/runs.read-model';
 import { processProjectionBuilder } from './projections/build-process';
 import { ProjectionEngine } from './projections/projection-engine';
@@ -53,7 +53,9 @@ async function main(): Promise<void> {
   const store = createEventStore(config);
   // Read models built from the log are built in a process of their own, with a heap sized for it (see build-process.ts).
   const projectionBuilder = processProjectionBuilder(buildProcessFile(), logLocation(config));
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store, logger: new RootLogger(root), projectionBuilder }), {
+  // Before Nest too, for the same reason: a sandbox setting that does not work is one plain message.
+  const sandbox = await prepareRuns(config);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { store, logger: new RootLogger(root), projectionBuilder, sandbox }), {
     bodyParser: false,
     logger: nestLogger,
   });
@@ -61,7 +63,6 @@ async function main(): Promise<void> {
   app.use(requestLog(root));
   app.use(httpMetrics(app.get(Metrics)));
   configureHttp(app);
-  const sandbox = app.get(RunSandbox);
   const engine = app.get(ProjectionEngine);
   // Listening from here on, and answering 503 with what the server is doing until it has started (see starting-gate.ts).
   const gate = new StartingGate({ store: store.kind, sandbox: sandbox.kind, version: config.version, progress: () => engine.buildProgress, views: app.get(ViewRenderer) });

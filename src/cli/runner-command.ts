@@ -10,8 +10,7 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/app-config';
 import { JobServer } from '../jobserver/job-server';
-import { selectSandbox } from '../runs/execution/run-sandbox';
-import { requireOutputChannel } from '../runs/runner/output-channel';
+import { prepareRuns } from '../runs/execution/run-sandbox';
 import { MAX_BATCH_BYTES_LIMIT } from '../runs/runner/process-runner';
 import { labelProblems, normalizeLabels } from '../runners/placement';
 import { packageVersion } from '../shared/version';
@@ -88,8 +87,7 @@ async function runJobServer(options: RunnerOptions): Promise<number> {
   }
   const name = identity.name;
   if (options.name !== undefined && options.name !== name) throw new UsageError(`--name ${options.name}, but the token belongs to runner ${name}`);
-  await requireOutputChannel();
-  const sandbox = await selectSandbox(config);
+  const sandbox = await prepareRuns(config);
   if (sandbox.warning !== null) log(`warning: ${sandbox.warning}`);
 
   const server = new JobServer({

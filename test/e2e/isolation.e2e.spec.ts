@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createJob, getJson, outputOf, postJson, requestRun, waitForRun, type Run } from '../support/rest';
 import { processesWithArgument, uniqueSleep } from '../support/run-processes';
-import { eventually, startServer, type ServerProcess } from '../support/server-process';
+import { spawn } from 'node:child_process';
+import { eventually, exitedAndRead, productionNodeFlags, SERVER_ENTRY, serverEnvironment, startServer, type ServerProcess } from '../support/server-process';
 
 const ALICE_KEY = 'alice-key-0123456789abcdef';
 const BOB_KEY = 'bob-key-0123456789abcdefgh';
@@ -186,16 +187,45 @@ describe('Choosing the sandbox', { timeout: 60_000 }, () => {
     }
   });
 
+  /** Starts a server that must refuse to start: its exit code and what it wrote where. */
+  async function refusedStart(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-refused-'));
+    const child = spawn(process.execPath, [...productionNodeFlags(), SERVER_ENTRY], { env: serverEnvironment(dataDir, 'test-key-0123456789abcdef', env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await exitedAndRead(child);
+    rmSync(dataDir, { recursive: true, force: true });
+    return { code, stdout, stderr };
+  }
+
+  /** A start refused with one plain message on stderr, and no stack trace anywhere. */
+  function assertPlainRefusal(refused: { code: number | null; stdout: string; stderr: string }, message: RegExp): void {
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, message);
+    assert.equal(refused.stderr.split('\n').filter((line) => line !== '').length, 1, refused.stderr);
+    assert.doesNotMatch(refused.stdout + refused.stderr, /"stack"|\n\s+at /, 'no stack trace');
+  }
+
   it('ENDERCOMPUTE_SANDBOX=bwrap with a missing bubblewrap refuses to start, saying how to install it', async () => {
-    await assert.rejects(
-      startServer({ env: { ENDERCOMPUTE_SANDBOX: 'bwrap', ENDERCOMPUTE_BWRAP: '/nonexistent/bwrap' } }),
-      (error: Error) => {
-        assert.match(error.message, /exited with 1 before serving/);
-        assert.match(error.message, /ENDERCOMPUTE_SANDBOX=bwrap, but the sandbox does not work here: no bubblewrap: interpreter \/nonexistent\/bwrap does not exist/);
-        assert.match(error.message, /apt-get install bubblewrap/);
-        return true;
-      },
+    assertPlainRefusal(
+      await refusedStart({ ENDERCOMPUTE_SANDBOX: 'bwrap', ENDERCOMPUTE_BWRAP: '/nonexistent/bwrap' }),
+      /^EnderCompute could not start: ENDERCOMPUTE_SANDBOX=bwrap, but the sandbox does not work here: no bubblewrap: interpreter \/nonexistent\/bwrap does not exist\. To fix it, install bubblewrap \(Debian\/Ubuntu: apt-get install bubblewrap;/,
     );
+  });
+
+  it('a sandbox bind that does not exist, or that breaks the sandbox, refuses to start even under auto: never jobs unisolated', async () => {
+    assertPlainRefusal(
+      await refusedStart({ ENDERCOMPUTE_SANDBOX_BIND: '/nonexistent-endercompute:rw' }),
+      /^EnderCompute could not start: ENDERCOMPUTE_SANDBOX_BIND names paths that do not exist: \/nonexistent-endercompute$/m,
+    );
+    for (const bind of ['/dev:ro', '/:rw']) {
+      assertPlainRefusal(
+        await refusedStart({ ENDERCOMPUTE_SANDBOX_BIND: bind }),
+        /^EnderCompute could not start: ENDERCOMPUTE_SANDBOX_BIND breaks the sandbox \(it works without it\): .+\. Bind only the paths jobs need/,
+      );
+    }
   });
 
   it('a data directory left open to others is tightened at start, and the server says so', async () => {

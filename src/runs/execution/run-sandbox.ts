@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AppConfig } from '../../config/app-config';
 import { resolveInterpreter } from '../runner/interpreter';
+import { requireOutputChannel } from '../runner/output-channel';
 import { startProcess } from '../runner/process-runner';
 import type { SandboxSettings } from '../runner/sandbox';
 
@@ -30,6 +31,9 @@ const INSTALL_HINT = 'install bubblewrap (Debian/Ubuntu: apt-get install bubblew
  * - `none`: no sandbox, with a warning;
  * - `bwrap`: the sandbox, or an Error saying what is wrong and how to fix it;
  * - `auto`: the sandbox where it works, otherwise none with a warning saying why.
+ * Either way, `ENDERCOMPUTE_SANDBOX_BIND` naming a path that does not exist, or binds
+ * without which the sandbox works, is an Error: a setting that asks for isolation never
+ * ends in none.
  */
 export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
   if (config.sandboxMode === 'none') {
@@ -48,13 +52,30 @@ export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
     const binds = config.sandboxBinds.map((bind) => ({ ...bind, path: realpathSync(bind.path) }));
     const settings: SandboxSettings = { bwrapPath: bwrap.path, perlPath: perl.path, hidden: hiddenPaths(config), binds };
     const failure = await probe(settings, config.dataDir);
-    return failure ?? { settings };
+    if (failure === null) return { settings };
+    // A sandbox that works without the binds is broken by them: a configuration error (a bind over /dev, over /), never
+    // a reason to run jobs unisolated.
+    if (binds.length > 0 && (await probe({ ...settings, binds: [] }, config.dataDir)) === null) {
+      throw new Error(`ENDERCOMPUTE_SANDBOX_BIND breaks the sandbox (it works without it): ${failure}. Bind only the paths jobs need, such as a cache or a tool's directory`);
+    }
+    return failure;
   })();
   if (typeof problem !== 'string') return { kind: 'bwrap', settings: problem.settings, warning: null };
   if (config.sandboxMode === 'bwrap') {
     throw new Error(`ENDERCOMPUTE_SANDBOX=bwrap, but the sandbox does not work here: ${problem}. To fix it, ${INSTALL_HINT}`);
   }
   return { kind: 'none', settings: null, warning: `no working sandbox (${problem}): jobs run as the server's user with access to its files, keys and processes; ${INSTALL_HINT}` };
+}
+
+/**
+ * What a server or a job server checks before it can start any run: the output channel
+ * every run writes into works here, and the sandbox ({@link selectSandbox}).
+ *
+ * @throws Error saying what does not work and how to fix it.
+ */
+export async function prepareRuns(config: AppConfig): Promise<RunSandbox> {
+  await requireOutputChannel();
+  return selectSandbox(config);
 }
 
 /**
