@@ -4,7 +4,7 @@ import type { JobView } from '../jobs/job.view';
 import type { RunView } from '../runs/run.view';
 import type { ScriptView } from '../scripts/scripts.read-model';
 import { DownloadError, safeSegments, writeArtifact, type ListedArtifact } from './artifact-download';
-import { cleanText, duration, table, terminalSafeJson, when } from './format';
+import { cleanText, duration, shellWord, table, terminalSafeJson, when } from './format';
 import { followOutput, type RunEnd } from './follow';
 import { DELAY_SECONDS, EVENTS_PAGE, JOB_CONCURRENCY, KEEP_RUNS, RUNS_PAGE, TIMEOUT_SECONDS, wholeNumberFromText, wholeNumberWanted, type WholeNumberRange } from '../shared/whole-number';
 
@@ -305,17 +305,30 @@ async function follow(input: CommandInput, run: Run): Promise<number> {
 export const runs: Record<string, Command> = {
   list: async (input) => {
     const query = new URLSearchParams();
-    for (const [key, option] of [['status', 'status'], ['jobId', 'job'], ['by', 'by'], ['q', 'search'], ['before', 'before']] as const) {
+    // The options that choose the runs, again in the hint to the next page: a page of the same list, not of all runs.
+    const again: string[] = [];
+    for (const [key, option] of [['status', 'status'], ['jobId', 'job'], ['by', 'by'], ['q', 'search']] as const) {
       const value = text(input.options[option]);
-      if (value !== undefined) query.set(key, value);
+      if (value === undefined) continue;
+      query.set(key, value);
+      again.push(`--${option}`, shellWord(value));
     }
+    const before = text(input.options.before);
+    if (before !== undefined) query.set('before', before);
     const limit = text(input.options.limit);
-    if (limit !== undefined) query.set('limit', String(wholeNumberOption('--limit', limit, RUNS_PAGE)));
+    if (limit !== undefined) {
+      const wanted = wholeNumberOption('--limit', limit, RUNS_PAGE);
+      query.set('limit', String(wanted));
+      again.push('--limit', String(wanted));
+    }
     const byFinish = input.options.finished === true;
-    if (byFinish) query.set('sort', 'finished');
+    if (byFinish) {
+      query.set('sort', 'finished');
+      again.push('--finished');
+    }
     const page = await input.api.json<{ items: Run[]; next: string | null }>('GET', `/api/runs?${query}`);
     return print(input, page, () =>
-      table(['ID', 'RUN', 'STATUS', 'BY', 'WHEN', 'DURATION'], page.items.map(runRow)) + (page.next ? `\n(more: --before ${page.next}${byFinish ? ' --finished' : ''})` : ''),
+      table(['ID', 'RUN', 'STATUS', 'BY', 'WHEN', 'DURATION'], page.items.map(runRow)) + (page.next ? `\n(more: ${[...again, '--before', page.next].join(' ')})` : ''),
     );
   },
   show: async (input) => {

@@ -44,3 +44,8 @@ export function duration(ms: number | null | undefined): string {
   const minutes = Math.floor(seconds / 60);
   return minutes < 60 ? `${minutes} min ${seconds % 60} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
+
+/** `text` as one word a POSIX shell reads back as it is: bare when that is safe, else in single quotes (a hint to copy, such as the next page's options). */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}

@@ -251,12 +251,18 @@ describe('The CLI against the built server', () => {
     const byFinish = await ok(['runs', 'list', '--finished', '--limit', '2']);
     assert.deepEqual(rows(byFinish).slice(0, 2), [slow, quick]);
     assert.match(byFinish, new RegExp(`^${slow}\\s+Slow #1\\s+succeeded\\s+carol\\s+finished \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`, 'm'));
-    // The next page continues in the same order.
-    const more = /\(more: (--before \d+ --finished)\)$/.exec(byFinish.trim());
+    // The next page continues in the same order, of the same list.
+    const more = /\(more: (--limit 2 --finished --before \d+)\)$/.exec(byFinish.trim());
     assert.ok(more, byFinish);
-    const next = await ok(['runs', 'list', '--limit', '1', ...more[1].split(' ')]);
+    const next = await ok(['runs', 'list', ...more[1].split(' ')]);
     const finishedAll = (await getJson<{ items: Run[] }>(server, '/api/runs?sort=finished')).items.map((r) => r.id);
-    assert.deepEqual(rows(next), [finishedAll[2]]);
+    assert.deepEqual(rows(next), finishedAll.slice(2, 4));
+    // Its filters too.
+    const firstSucceeded = await ok(['runs', 'list', '--status', 'succeeded', '--by', 'carol', '--limit', '1']);
+    const hint = /\(more: (--status succeeded --by carol --limit 1 --before \d+)\)$/.exec(firstSucceeded.trim());
+    assert.ok(hint, firstSucceeded);
+    const succeededAll = (await getJson<{ items: Run[] }>(server, '/api/runs?status=succeeded&by=carol')).items.map((r) => r.id);
+    assert.deepEqual(rows(await ok(['runs', 'list', ...hint[1].split(' ')])), [succeededAll[1]]);
   });
 
   it('says a run is requested, not started, and that a cancel is requested while the run is still going', async () => {
