@@ -58,11 +58,14 @@ export function nameContentProblems(value: string): string[] {
 /**
  * Problems with the name of something addressed by id or name (a template, a job):
  * its characters, and its shape — a name that looks like an id (12 letters and digits
- * of the id alphabet) could be taken for another one's id, so it is refused.
+ * of the id alphabet) could be taken for another one's id, and `.` or `..` cannot be
+ * part of an address, so both are refused.
  */
 export function addressableNameProblems(value: string): string[] {
   const problems = nameContentProblems(value);
   if (looksLikeId(value)) problems.push('must not look like an id (12 letters and digits): ids and names are accepted in the same places');
+  // URLs take a `.` or `..` segment for this folder or the parent (RFC 3986 §5.2.4, even as %2E): /api/jobs/.. is /api/.
+  if (value === '.' || value === '..') problems.push(`must not be "${value}": in an address it means the folder or its parent, so nothing could reach it by name`);
   return problems;
 }
 

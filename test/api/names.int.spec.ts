@@ -108,9 +108,19 @@ describe('REST: names and ids', () => {
         assert.match(refused.problems.join('; '), /name must not look like an id/);
         await expectJson(await t.request(`${path}/${first.id}`, { method: 'PUT', json: { name } }), 400);
       }
+      // Nor a name that is a dot segment of an address (/api/jobs/.. is /api/), trimmed or not.
+      for (const name of ['.', '..', ' .. ']) {
+        const refused = await expectJson<{ problems: string[] }>(await t.request(path, { method: 'POST', json: { name, ...extra } }), 400);
+        assert.match(refused.problems.join('; '), /name must not be "\.\.?": in an address it means the folder or its parent/);
+        await expectJson(await t.request(`${path}/${first.id}`, { method: 'PUT', json: { name } }), 400);
+      }
       assert.equal(await t.head(), head);
-      // Names that merely resemble ids are fine: other lengths, letters ids never use, spaces.
-      for (const name of ['abcdefghjkm', 'nightlybuild', 'abcd efghjkmn']) await expectJson(await t.request(path, { method: 'POST', json: { name, ...extra } }), 201);
+      // Names that merely resemble ids are fine: other lengths, letters ids never use, spaces; dots among other characters.
+      for (const name of ['abcdefghjkm', 'nightlybuild', 'abcd efghjkmn', '...', '.hidden', 'v1..2']) {
+        const made = await expectJson<Named>(await t.request(path, { method: 'POST', json: { name, ...extra } }), 201);
+        // Reachable by its name.
+        assert.equal((await expectJson<Named>(await t.request(`${path}/${encodeURIComponent(name)}`), 200)).id, made.id, name);
+      }
 
       await expectStatus(await t.request(`${path}/${first.id}`, { method: 'DELETE' }), 204);
       for (let attempt = 0; attempt < 2; attempt++) {
