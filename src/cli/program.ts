@@ -114,7 +114,7 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
     .option('--arg <value>', 'an argument for this run, after the job\'s (repeatable)', many)
     .option('--env <NAME=value>', 'an environment variable for this run (repeatable)', many)
     .option('--file <path>', 'an extra input file for this run (repeatable)', many)
-    .option('--at <iso-time>', 'run at this time')
+    .option('--at <iso-time>', 'run at this time (ISO 8601 with a time zone: 2026-12-01T08:00:00+01:00)')
     .addOption(new Option('--delay <seconds>', `run in this many seconds (${span(DELAY_SECONDS)}: up to 366 days)`).conflicts('at'))
     .option('--follow', "stream the output; exit with the run's exit code");
 

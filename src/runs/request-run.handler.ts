@@ -88,9 +88,16 @@ export async function requestRunOfJob(
   throw new ConflictError(`Could not request a run of job ${jobId}: it kept changing at the same moment, try again`);
 }
 
+/** An `at` that says which time zone it is in: it ends in `Z` or an offset (`+01:00`, `-0500`). */
+const WITH_TIME_ZONE = /T.*(?:[zZ]|[+-]\d{2}:?\d{2})$/;
+
 /**
  * When a run asked for `at` or `delaySeconds` should start: null for now. A time
- * already past (or a clock a little ahead) simply means now.
+ * already past (or a clock a little ahead) simply means now. `at` must name its time
+ * zone, as `asOf` must: a time without one (`2030-06-01T09:00`, a date alone) would
+ * be taken as UTC, hours away from what a person east or west of it meant.
+ *
+ * @throws ValidationError for both fields at once, an `at` without a time zone, or one that is no time.
  */
 export function scheduledTimeOf(input: { at?: string; delaySeconds?: number }, now: Date): string | null {
   if (input.at !== undefined && input.delaySeconds !== undefined) {
@@ -98,6 +105,9 @@ export function scheduledTimeOf(input: { at?: string; delaySeconds?: number }, n
   }
   if (input.delaySeconds !== undefined) return input.delaySeconds > 0 ? new Date(now.getTime() + input.delaySeconds * 1000).toISOString() : null;
   if (input.at === undefined) return null;
+  if (!WITH_TIME_ZONE.test(input.at)) {
+    throw new ValidationError([`at: ${JSON.stringify(input.at.slice(0, 60))} has no time zone: add Z or an offset such as +01:00, as in 2026-12-01T08:00:00+01:00`]);
+  }
   const at = Date.parse(input.at);
   if (Number.isNaN(at)) throw new ValidationError(['at: is not a valid time']);
   return at > now.getTime() ? new Date(at).toISOString() : null;

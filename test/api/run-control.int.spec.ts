@@ -110,6 +110,12 @@ describe('REST: queue and run control', () => {
     const later = await expectJson<Run>(await post(`/api/runs/${waiting.id}/reschedule`, { delaySeconds: 3600 }, 'bob'), 202);
     assert.equal(later.status, 'scheduled');
     assert.ok(Date.parse(later.scheduledFor ?? '') > Date.now() + 3500_000);
+    // A new time says which time zone it is in, as a new run's does.
+    const zoneless = await post(`/api/runs/${waiting.id}/reschedule`, { at: '2099-06-01T09:00' }, 'bob');
+    assert.equal(zoneless.status, 400);
+    assert.match(await messageOf(zoneless), /at: "2099-06-01T09:00" has no time zone: add Z or an offset/);
+    const inBerlin = await expectJson<Run>(await post(`/api/runs/${waiting.id}/reschedule`, { at: '2099-06-01T09:00:00+02:00' }, 'bob'), 202);
+    assert.equal(inBerlin.scheduledFor, '2099-06-01T07:00:00.000Z');
     const back = await expectJson<Run>(await post(`/api/runs/${waiting.id}/reschedule`, {}, 'bob'), 202);
     assert.deepEqual([back.status, back.scheduledFor], ['queued', null]);
 
@@ -125,7 +131,7 @@ describe('REST: queue and run control', () => {
     const events = await expectJson<{ items: Array<{ type: string; metadata: { actor: string } }> }>(await t.request(`/api/events?stream=run-${waiting.id}`), 200);
     assert.deepEqual(
       events.items.map((e) => `${e.type} by ${e.metadata.actor}`),
-      ['RunRequested by anonymous', 'RunRescheduled by bob', 'RunRescheduled by bob', 'RunCancelRequested by carol', 'RunFinished by carol'],
+      ['RunRequested by anonymous', 'RunRescheduled by bob', 'RunRescheduled by bob', 'RunRescheduled by bob', 'RunCancelRequested by carol', 'RunFinished by carol'],
     );
   });
 
