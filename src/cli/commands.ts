@@ -298,7 +298,11 @@ async function follow(input: CommandInput, run: Run): Promise<number> {
     },
   );
   if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end })));
-  else input.note(`\n${run.jobName} #${run.number}: ${end.status}${end.exitCode !== null ? ` (exit code ${end.exitCode})` : ''}${end.reason ? ` — ${end.reason}` : ''}`);
+  else {
+    // Nothing was written for a run whose output expired: say why, as `runs output` (a 410) does.
+    if (end.outputExpired) input.note(`Its output expired ${when(end.outputExpiredAt)} (${end.outputExpiredBy === 'age' ? 'ENDERCOMPUTE_KEEP_OUTPUT_DAYS' : "the job's keepRuns"}): nothing of it is kept`);
+    input.note(`\n${run.jobName} #${run.number}: ${end.status}${end.exitCode !== null ? ` (exit code ${end.exitCode})` : ''}${end.reason ? ` — ${end.reason}` : ''}`);
+  }
   return end.status === 'succeeded' ? 0 : end.exitCode !== null && end.exitCode > 0 ? end.exitCode : 1;
 }
 

@@ -14,6 +14,10 @@ export interface RunEnd {
   outputBytes: number;
   droppedBytes: number;
   durationMs: number | null;
+  /** True when the run's output expired under the retention rules (nothing of it is sent), with when and by which rule. */
+  outputExpired?: boolean;
+  outputExpiredAt?: string;
+  outputExpiredBy?: 'keepRuns' | 'age';
 }
 
 export interface FollowOptions {

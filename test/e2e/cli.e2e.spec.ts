@@ -75,6 +75,15 @@ describe('The CLI against the built server', () => {
       return /#1\s+succeeded \(output expired\)/.test(text) ? text : undefined;
     }, 15_000, 'run #1 listed with its output expired');
     assert.match(listed, /Keeper #2\s+succeeded\s/, 'the run kept is listed as it is');
+    // Following it writes nothing and says why, as `runs output` (a 410) does.
+    const first = (JSON.parse(await ok(['runs', 'list', '--job', 'keeper', '--json'])) as { items: Array<{ id: string; number: number }> }).items.find((r) => r.number === 1)!;
+    const followed = await cli(['runs', 'output', first.id, '--follow']);
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stdout, '');
+    assert.match(followed.stderr, /^Its output expired \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(the job's keepRuns\): nothing of it is kept\n\nKeeper #1: succeeded \(exit code 0\)\n$/);
+    const read = await cli(['runs', 'output', first.id]);
+    assert.equal(read.code, 1);
+    assert.match(read.stderr, /^410: /);
   });
 
   it('takes an option\'s value whatever it looks like, and words after -- as words', async () => {
