@@ -65,6 +65,11 @@ export class ApiClient {
     private readonly startWait: StartWait = { limitMs: 0 },
   ) {}
 
+  /** How long a start is waited for, in ms ({@link StartWait.limitMs}): a follow gives a restarting server as long. */
+  get startWaitLimitMs(): number {
+    return this.startWait.limitMs;
+  }
+
   /** The same connection, without waiting for a start: for a question about the server itself (`health`). */
   withoutStartWait(): ApiClient {
     return new ApiClient(this.connection, this.version);

@@ -296,6 +296,11 @@ async function follow(input: CommandInput, run: Run): Promise<number> {
       else input.bytes(bytes);
       offset += bytes.length;
     },
+    {
+      // A restart: the server is gone for a while, then starting (which `api` waits for), then back.
+      unreachableMs: input.api.startWaitLimitMs,
+      onUnreachable: (message) => input.note(`\n${message} (trying again for up to ${Math.round(input.api.startWaitLimitMs / 1000)} s: it may be restarting)`),
+    },
   );
   if (input.json) input.out(terminalSafeJson(JSON.stringify({ type: 'end', id: run.id, jobName: run.jobName, number: run.number, ...end })));
   else {

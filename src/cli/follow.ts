@@ -27,6 +27,14 @@ export interface FollowOptions {
   retryMs?: number;
   /** Attempts in a row that bring nothing before giving up. */
   maxAttempts?: number;
+  /**
+   * How long a server that does not answer at all (refused connections: a restart under
+   * way) is tried before giving up, in ms, however many attempts that takes; 0: only
+   * `maxAttempts`. Counted from the first such attempt, again after any event.
+   */
+  unreachableMs?: number;
+  /** Told once each time the server has not answered for `maxAttempts` attempts and the follower keeps trying. */
+  onUnreachable?: (message: string) => void;
 }
 
 /** One parsed server-sent event. */
@@ -44,14 +52,18 @@ interface SseEvent {
  * `maxAttempts` attempts in a row that brought no event, the last error is thrown.
  * A server that answers it is starting (it restarted and rebuilds its read models) is
  * waited for by `api` itself (see `StartWait`), and does not count as an attempt; once
- * `api` stops waiting, its error is thrown.
+ * `api` stops waiting, its error is thrown. A server that does not answer at all is
+ * tried for `unreachableMs` before the attempts count.
  */
 export async function followOutput(api: ApiClient, runId: string, write: (bytes: Buffer) => void, options: FollowOptions = {}): Promise<RunEnd> {
   const idleMs = options.idleMs ?? 45_000;
   const retryMs = options.retryMs ?? 1_000;
   const maxAttempts = options.maxAttempts ?? 10;
+  const unreachableMs = options.unreachableMs ?? 0;
   let offset = 0;
   let failures = 0;
+  /** When the server stopped answering at all (Date.now() ms), while it does not. */
+  let silentSince: number | null = null;
   for (;;) {
     let heard = false;
     let problem: ApiError | undefined;
@@ -92,9 +104,19 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
       clearTimeout(idle);
       abort.abort();
     }
-    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included).
-    if (heard) failures = 0;
-    else if (++failures >= maxAttempts) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
+    // Attempts that bring no event count toward giving up (a stream that keeps ending at once included), but a server
+    // that does not answer at all is given `unreachableMs` first: it is restarting.
+    if (heard) {
+      failures = 0;
+      silentSince = null;
+    } else {
+      failures++;
+      const noAnswer = problem?.status === 0;
+      silentSince = noAnswer ? (silentSince ?? Date.now()) : null;
+      const waitingOut = silentSince !== null && Date.now() - silentSince < unreachableMs;
+      if (failures >= maxAttempts && !waitingOut) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);
+      if (failures === maxAttempts) options.onUnreachable?.(problem!.message);
+    }
     await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }

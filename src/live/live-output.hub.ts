@@ -1,4 +1,5 @@
-import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Injectable } from '@nestjs/common';
 import { LIVE_SEND_BURST_BYTES, LIVE_SEND_BYTES_PER_SECOND, LiveSendBudget } from './live-send-budget';
 import { RunFeed } from './run-feed';
 import type { Waker } from './waker';
@@ -12,7 +13,7 @@ import type { Waker } from './waker';
  * show (a status, a finish: see {@link wakeRun} and {@link wakeAll}).
  */
 @Injectable()
-export class LiveOutputHub implements BeforeApplicationShutdown {
+export class LiveOutputHub {
   private readonly feeds = new Map<string, RunFeed>();
   /** Every attached viewer, and how to end it when the server stops. */
   private readonly viewers = new Map<Waker, () => void>();
@@ -21,9 +22,30 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
   /** The send budget each run's feed gets (see {@link LiveSendBudget}); tests lower it to see it hold. */
   sendRate = { bytesPerSecond: LIVE_SEND_BYTES_PER_SECOND, burstBytes: LIVE_SEND_BURST_BYTES };
 
-  /** Ends every stream so the HTTP server can close; clients resume with `Last-Event-ID`. */
-  beforeApplicationShutdown(): void {
+  /** How often {@link endViewers} looks whether the viewers owed an end have had it, in ms. */
+  private static readonly SETTLE_POLL_MS = 20;
+  /** Feeds of runs whose process ended here after the stop began: their viewers are owed the `end` event. */
+  private readonly endedWhileStopping = new Set<RunFeed>();
+
+  /**
+   * The server is stopping: new viewers are refused (503, "reconnect in a moment"); those
+   * attached keep watching while the runs here get their grace to finish (`RunShutdown`).
+   */
+  beginStop(): void {
     this.stopping = true;
+  }
+
+  /**
+   * Ends every stream so the HTTP server can close; clients resume with `Last-Event-ID`.
+   * First, for at most `settleMs`, the viewers of runs that ended here during the stop
+   * get their `end` event (a run cancelled by the stop included), so that a follower
+   * learns how the run ended rather than losing the stream with the server.
+   */
+  async endViewers(settleMs: number): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + settleMs;
+    while (Date.now() < deadline && [...this.endedWhileStopping].some((feed) => feed.viewers.size > 0)) await sleep(LiveOutputHub.SETTLE_POLL_MS);
+    this.endedWhileStopping.clear();
     for (const end of [...this.viewers.values()]) end();
   }
 
@@ -50,6 +72,7 @@ export class LiveOutputHub implements BeforeApplicationShutdown {
   runEnded(runId: string): void {
     const feed = this.feeds.get(runId);
     if (!feed) return;
+    if (this.stopping && feed.viewers.size > 0) this.endedWhileStopping.add(feed);
     feed.local = false;
     feed.wakeViewers();
     this.releaseIfUnused(feed);

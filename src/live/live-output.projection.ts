@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RecordedEvent } from '../event-store/event-store.port';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { decodeOutput, storedOutputLength } from '../runs/output-encoding';
@@ -18,7 +18,7 @@ import { LiveOutputHub } from './live-output.hub';
 const QUEUE_EVENTS = new Set(['RunRequested', 'RunClaimed', 'RunFinished', 'RunRescheduled']);
 
 @Injectable()
-export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
+export class LiveOutputProjection implements OnModuleInit, OnApplicationShutdown {
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -33,7 +33,8 @@ export class LiveOutputProjection implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  onModuleDestroy(): void {
+  /** After the HTTP server has closed: while the server stops, viewers still learn how the runs it ends ended (see `RunShutdown`). */
+  onApplicationShutdown(): void {
     this.unsubscribe?.();
   }
 

@@ -141,8 +141,9 @@ describe('endercompute runs output --follow on the live stream (built server)', 
       const jobId = await createJob(other, 'Forever', 'bash', `echo waiting\n${gate.wait}\n`);
       const run = await requestRun(other, jobId);
       await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+      // Waits 3 s for a restart, then gives up after its ten attempts.
       const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
-        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key },
+        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key, ENDERCOMPUTE_WAIT_FOR_START: '3' },
       });
       let stdout = '';
       let stderr = '';
@@ -154,6 +155,64 @@ describe('endercompute runs output --follow on the live stream (built server)', 
       assert.equal(await exited, 1);
       assert.equal(stdout, 'waiting\n');
       assert.match(stderr, /^Cannot reach EnderCompute at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    } finally {
+      gate.open();
+      other.cleanup();
+    }
+  });
+  it('follows on across a restart that keeps the server away for longer than its ten attempts, and says why it keeps trying', async () => {
+    const [first, second] = [gates.gate(), gates.gate()];
+    const jobId = await createJob(server, 'Restarted', 'bash', `echo "before"\n${first.wait}\necho "after"\n${second.wait}\n`);
+    const run = await requestRun(server, jobId);
+    const proxy = cuttingProxy(new URL(server.url));
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.server.address() as AddressInfo).port;
+    try {
+      const following = runCli({ url: `http://127.0.0.1:${port}`, key: server.key }, ['runs', 'output', run.id, '--follow']);
+      // The stream is cut after the first output, and the address refuses connections for 13 s (a restart).
+      await proxy.cut;
+      proxy.server.closeAllConnections();
+      await new Promise((resolve) => proxy.server.close(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 13_000));
+      first.open();
+      await new Promise<void>((resolve) => proxy.server.listen(port, '127.0.0.1', resolve));
+      await eventually(async () => ((await getJson<Run>(server, `/api/runs/${run.id}`)).outputBytes >= 'before\nafter\n'.length ? true : undefined), 15_000, 'the rest of the output');
+      second.open();
+      const result = await following;
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.toString(), 'before\nafter\n');
+      assert.match(
+        result.stderr,
+        /^\nCannot reach EnderCompute at http:\/\/127\.0\.0\.1:\d+: [^\n]*ECONNREFUSED[^\n]* \(trying again for up to 600 s: it may be restarting\)\n\nRestarted #1: succeeded \(exit code 0\)\n$/,
+      );
+    } finally {
+      first.open();
+      second.open();
+      proxy.server.closeAllConnections();
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
+  });
+
+  it('learns how a run ended when the server stops and cancels it: the stream sends the end before it closes', async () => {
+    const gate = gates.gate();
+    const other = await startServer({ env: { ...gates.sandboxEnv, ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '1' } });
+    try {
+      const jobId = await createJob(other, 'Interrupted', 'bash', `echo working\n${gate.wait}\n`);
+      const run = await requestRun(other, jobId);
+      await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+      const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
+        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key, ENDERCOMPUTE_WAIT_FOR_START: '3' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()) === 'working\n' ? resolve() : undefined)));
+      // A graceful stop: the run gets its second of grace, then is cancelled; the follower is told so.
+      await other.stop();
+      assert.equal(await exited, 1);
+      assert.equal(stdout, 'working\n');
+      assert.match(stderr, /^\nInterrupted #1: cancelled — .*stop/i);
     } finally {
       gate.open();
       other.cleanup();
