@@ -141,17 +141,31 @@ function jobFields(input: CommandInput): Record<string, unknown> {
   return {
     scriptId: text(input.options.script),
     description: text(input.options.description),
-    args: input.options.arg !== undefined ? list(input.options.arg) : undefined,
-    env: envOf(list(input.options.env)),
-    tags: input.options.tag !== undefined ? list(input.options.tag) : undefined,
+    args: replacedList(input, 'arg', 'args'),
+    // `--no-env` shares its key with `--env`: false once given.
+    env: input.options.env === false ? {} : envOf(list(input.options.env)),
+    tags: replacedList(input, 'tag', 'tags'),
     timeoutSeconds: timeout === undefined ? undefined : timeout === 'none' ? null : wholeNumberOption('--timeout', timeout, TIMEOUT_SECONDS, 'none'),
     keepWorkdir,
     keepRuns: keep === undefined ? undefined : keep === 'all' ? null : wholeNumberOption('--keep-runs', keep, KEEP_RUNS, 'all'),
-    artifacts: input.options.artifact !== undefined ? list(input.options.artifact) : undefined,
+    artifacts: replacedList(input, 'artifact', 'artifacts'),
     runsOn: runsOnOf(input),
     maxConcurrent: atOnce === undefined ? undefined : atOnce === 'none' ? null : wholeNumberOption('--max-concurrent', atOnce, JOB_CONCURRENCY, 'none'),
     schedules: schedulesOf(input),
   };
+}
+
+/**
+ * A list a job option replaces whole: `--<one> x` (repeatable) → those values, `--no-<all>`
+ * → an empty list (commander sets `<all>` to false), neither → undefined (unchanged).
+ *
+ * @throws UsageError when both are given.
+ */
+function replacedList(input: CommandInput, one: string, all: string): string[] | undefined {
+  const given = input.options[one] !== undefined ? list(input.options[one]) : undefined;
+  if (input.options[all] !== false) return given;
+  if (given !== undefined) throw new UsageError(`give either --${one} or --no-${all}, not both`);
+  return [];
 }
 
 /**

@@ -170,13 +170,17 @@ export function buildProgram(dispatch: Dispatch, version: string): Command {
 function jobOptions(command: Command): Command {
   return command
     .option('--arg <value>', 'an argument (repeatable; on update, replaces them all)', many)
+    .option('--no-args', 'no arguments (clears --arg)')
     .option('--env <NAME=value>', 'an environment variable (repeatable; on update, replaces them all)', many)
+    .option('--no-env', 'no environment variables of its own (clears --env)')
     .option('--tag <tag>', 'a tag (repeatable; on update, replaces them all)', many)
+    .option('--no-tags', 'no tags (clears --tag)')
     .option('--timeout <seconds|none>', `the time limit of each run in seconds (${span(TIMEOUT_SECONDS)}: up to a week; none: no limit)`)
     .option('--description <text>', 'what it is for')
     .option('--keep-runs <N|all>', `keep the output of only the newest N finished runs (${span(KEEP_RUNS)}; all: every run)`)
     .option('--keep-workdir', "keep each run's work directory after it ends, for debugging")
     .option('--artifact <pattern>', 'a glob of files each run keeps, relative to the work directory (repeatable; on update, replaces them all)', many)
+    .option('--no-artifacts', 'keeps no files (clears --artifact)')
     .option('--runs-on <label>', 'a runner label its runs need: they go only to a runner with every one (repeatable; on update, replaces them all)', many)
     .option('--any-runner', 'its runs may go to any runner (clears --runs-on)')
     .option('--max-concurrent <N|none>', `how many of its runs may run at once (${span(JOB_CONCURRENCY)}; none: no limit of its own)`)

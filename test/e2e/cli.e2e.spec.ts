@@ -199,6 +199,8 @@ describe('The CLI against the built server', () => {
       [['jobs', 'update', 'limited', '--max-concurrent', '0'], '--max-concurrent must be a whole number from 1 to 1024, or none, not "0"'],
       [['jobs', 'update', 'limited', '--time-zone', 'Europe/Berlin'], '--time-zone is the time zone of the --schedule patterns: give them with it'],
       [['jobs', 'update', 'limited', '--schedule', '@daily', '--no-schedules'], 'give either --schedule (with --time-zone) or --no-schedules, not both'],
+      [['jobs', 'update', 'limited', '--tag', 'x', '--no-tags'], 'give either --tag or --no-tags, not both'],
+      [['jobs', 'update', 'limited', '--no-args', '--arg', 'x'], 'give either --arg or --no-args, not both'],
     ];
     for (const [args, message] of usage) {
       const result = await cli(args, { ENDERCOMPUTE_RUNNER_TOKEN: 'unused' });
@@ -210,6 +212,13 @@ describe('The CLI against the built server', () => {
     assert.deepEqual([job.version, job.timeoutSeconds, job.keepRuns], [before.version, 60, 5]);
     assert.equal((await cli(['jobs', 'show', 'zz2'])).code, 1);
     assert.deepEqual((await getJson<{ items: unknown[] }>(server, '/api/runs?jobId=limited')).items, []);
+    // Lists are replaced whole, and cleared with --no-…; other fields stay.
+    await ok(['jobs', 'update', 'limited', '--arg', 'a', '--env', 'A=1', '--tag', 'nightly', '--artifact', 'out/*']);
+    type Lists = { args: string[]; env: Record<string, string>; tags: string[]; artifacts: string[]; timeoutSeconds: number };
+    const listsOf = async (): Promise<unknown[]> => getJson<Lists>(server, '/api/jobs/limited').then((j) => [j.args, j.env, j.tags, j.artifacts, j.timeoutSeconds]);
+    assert.deepEqual(await listsOf(), [['a'], { A: '1' }, ['nightly'], ['out/*'], 60]);
+    await ok(['jobs', 'update', 'limited', '--no-args', '--no-env', '--no-tags', '--no-artifacts']);
+    assert.deepEqual(await listsOf(), [[], {}, [], [], 60]);
     // The words and the numbers it takes still work.
     await ok(['jobs', 'update', 'limited', '--timeout', 'none', '--keep-runs', 'all']);
     assert.deepEqual(await getJson<{ timeoutSeconds: null; keepRuns: null }>(server, '/api/jobs/limited').then((j) => [j.timeoutSeconds, j.keepRuns]), [null, null]);
