@@ -101,7 +101,8 @@ export class ApiOutputStream {
         continue;
       }
       if (run.phase === 'finished' && sent >= run.outputBytes && !feed.local) {
-        await connection.write(sseMessage({ id: sent, event: 'end', data: JSON.stringify(this.summary(run)) }));
+        // The run's size, not `sent`: a resume from past the end (a bogus Last-Event-ID) gets nothing, as /output does.
+        await connection.write(sseMessage({ id: run.outputBytes, event: 'end', data: JSON.stringify(this.summary(run)) }));
         return;
       }
       await connection.waker.sleep(Math.min(connection.heartbeatInMs, msUntilDue(run, this.clock.now())));

@@ -153,6 +153,9 @@ describe('the live output stream (API)', () => {
     }
     const atEnd = await readToEnd(await stream(run.id, { 'last-event-id': String(whole.length) }), whole.length);
     assert.equal(atEnd.bytes.length, 0, 'resuming at the end gives just the end');
+    // Past the end, as /output does: nothing, and the end's id is the run's true size.
+    const pastEnd = await readToEnd(await stream(run.id, {}, `?offset=${whole.length + 999_999}`), whole.length + 999_999);
+    assert.deepEqual([pastEnd.bytes.length, pastEnd.endId], [0, String(whole.length)]);
     const bad = await t.request(`/api/runs/${run.id}/output/stream`, { headers: { 'last-event-id': 'abc' } });
     assert.equal(bad.status, 400);
   });
