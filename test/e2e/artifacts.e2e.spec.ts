@@ -49,6 +49,7 @@ const RELEASE_SCRIPT = [
   'echo "built by run $ENDERCOMPUTE_RUN_NUMBER" > "$ENDERCOMPUTE_ARTIFACTS_DIR/notes/summary.txt"',
   'ln -s /etc/passwd "$ENDERCOMPUTE_ARTIFACTS_DIR/passwd"',
   'ln -s /etc "$ENDERCOMPUTE_ARTIFACTS_DIR/etc"',
+  'mkfifo "$ENDERCOMPUTE_ARTIFACTS_DIR/pipe"',
   'echo built',
   'exit "${1:-0}"',
 ].join('\n');
@@ -112,12 +113,13 @@ describe('artifacts on the embedded log (API, CLI, browser)', () => {
       { path: 'notes/summary.txt', size: 'built by run 1\n'.length, sha256: sha256(Buffer.from('built by run 1\n')) },
       { path: 'reports/unit/a.xml', size: REPORT.length, sha256: sha256(REPORT) },
     ]);
-    // Links in $ENDERCOMPUTE_ARTIFACTS_DIR are named as skipped; links the patterns meet are never taken.
+    // Links (and a FIFO) in $ENDERCOMPUTE_ARTIFACTS_DIR are named as skipped; links the patterns meet are never taken.
     assert.deepEqual(
-      listed.skipped.map((s) => [s.path, s.reason]),
+      listed.skipped.map((s) => [s.path, s.reason]).sort(),
       [
         ['etc', 'it is a symbolic link (links are never followed)'],
         ['passwd', 'it is a symbolic link (links are never followed)'],
+        ['pipe', 'it is not a regular file'],
       ],
     );
     assert.deepEqual(failed.artifactsSkipped, listed.skipped, 'the run names them too');

@@ -129,7 +129,8 @@ export async function collectArtifacts(workdir: string, patterns: readonly strin
 
 /**
  * The regular files below `dir`, as `/`-separated paths relative to it, in path
- * order. Links are not descended; a link found is recorded as skipped.
+ * order. Links are not descended; a link found is recorded as skipped, and so is
+ * anything else that is neither a file nor a directory (a FIFO, a socket).
  */
 async function filesBelow(dir: string, skipped: SkippedArtifact[]): Promise<string[]> {
   const found: string[] = [];
@@ -141,6 +142,8 @@ async function filesBelow(dir: string, skipped: SkippedArtifact[]): Promise<stri
       if (entry.isSymbolicLink()) skipped.push({ path, size: 0, reason: 'it is a symbolic link (links are never followed)' });
       else if (entry.isDirectory()) await walk(join(absolute, entry.name), path);
       else if (entry.isFile()) found.push(path);
+      // A FIFO, a socket, a device: nothing to keep, but said, as nothing is dropped silently.
+      else skipped.push({ path, size: 0, reason: 'it is not a regular file' });
     }
   };
   await walk(dir, '');
