@@ -28,8 +28,9 @@ export interface FollowOptions {
   /** Attempts in a row that bring nothing before giving up. */
   maxAttempts?: number;
   /**
-   * How long a server that does not answer at all (refused connections: a restart under
-   * way) is tried before giving up, in ms, however many attempts that takes; 0: only
+   * How long a server that does not answer (refused connections, a proxy's 502 or 504, a
+   * stopping server's 503: a restart under way) is tried before giving up, in ms, however
+   * many attempts that takes; 0: only
    * `maxAttempts`. Counted from the first such attempt, again after any event.
    */
   unreachableMs?: number;
@@ -111,7 +112,8 @@ export async function followOutput(api: ApiClient, runId: string, write: (bytes:
       silentSince = null;
     } else {
       failures++;
-      const noAnswer = problem?.status === 0;
+      // No answer from EnderCompute itself: a refused connection, or a proxy's 502/504, or a stopping server's 503.
+      const noAnswer = problem !== undefined && (problem.status === 0 || problem.status === 502 || problem.status === 503 || problem.status === 504);
       silentSince = noAnswer ? (silentSince ?? Date.now()) : null;
       const waitingOut = silentSince !== null && Date.now() - silentSince < unreachableMs;
       if (failures >= maxAttempts && !waitingOut) throw problem ?? new ApiError(0, `The output stream of run ${runId} kept ending before the run did`);

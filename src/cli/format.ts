@@ -47,5 +47,6 @@ export function duration(ms: number | null | undefined): string {
 
 /** `text` as one word a POSIX shell reads back as it is: bare when that is safe, else in single quotes (a hint to copy, such as the next page's options). */
 export function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+  // Not bare with a leading `=`: zsh expands `=ls` to the path of ls.
+  return /^[\w@%+:,./-][\w@%+=:,./-]*$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -8,7 +8,7 @@
  * are positional, e.g. more run arguments); options apply to the command they
  * follow, so a value like `--arg --json` is never read as the global flag.
  */
-import { Argument, Command, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { type Command as Handler, events, health, jobs, runs, scripts } from './commands';
 import { completionScript } from './completion';
 import { addBackupCommands } from './backup-commands';
@@ -30,6 +30,11 @@ export const NOT_REST_COMMANDS: readonly string[] = ['completion', 'backup', 're
 
 /** Collects a repeatable option: `--tag a --tag b` → `['a', 'b']`; absent stays undefined (so `jobs update` leaves it unchanged). */
 const many = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+/** {@link many} for `--env`, whose `--no-env` shares its key (false once given). */
+const manyEnv = (value: string, previous: string[] | false | undefined): string[] => {
+  if (previous === false) throw new InvalidArgumentError('give either --env or --no-env, not both');
+  return many(value, previous);
+};
 
 const CONNECTION = 'Connection (or ENDERCOMPUTE_URL, ENDERCOMPUTE_KEY, ENDERCOMPUTE_ACTOR, ENDERCOMPUTE_WAIT_FOR_START):';
 
@@ -171,7 +176,7 @@ function jobOptions(command: Command): Command {
   return command
     .option('--arg <value>', 'an argument (repeatable; on update, replaces them all)', many)
     .option('--no-args', 'no arguments (clears --arg)')
-    .option('--env <NAME=value>', 'an environment variable (repeatable; on update, replaces them all)', many)
+    .option('--env <NAME=value>', 'an environment variable (repeatable; on update, replaces them all)', manyEnv)
     .option('--no-env', 'no environment variables of its own (clears --env)')
     .option('--tag <tag>', 'a tag (repeatable; on update, replaces them all)', many)
     .option('--no-tags', 'no tags (clears --tag)')

@@ -88,8 +88,8 @@ export async function requestRunOfJob(
   throw new ConflictError(`Could not request a run of job ${jobId}: it kept changing at the same moment, try again`);
 }
 
-/** An `at` that says which time zone it is in: it ends in `Z` or an offset (`+01:00`, `-0500`). */
-const WITH_TIME_ZONE = /T.*(?:[zZ]|[+-]\d{2}:?\d{2})$/;
+/** An `at` that says which time zone it is in: it ends in `Z` or an offset (`+01:00`, `-0500`, `+01`). */
+const WITH_TIME_ZONE = /T.*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/;
 
 /**
  * When a run asked for `at` or `delaySeconds` should start: null for now. A time

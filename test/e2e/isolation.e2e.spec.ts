@@ -188,9 +188,11 @@ describe('Choosing the sandbox', { timeout: 60_000 }, () => {
   });
 
   /** Starts a server that must refuse to start: its exit code and what it wrote where. */
-  async function refusedStart(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async function refusedStart(env: Record<string, string> | ((dataDir: string) => Record<string, string>)): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const dataDir = mkdtempSync(join(tmpdir(), 'endercompute-refused-'));
-    const child = spawn(process.execPath, [...productionNodeFlags(), SERVER_ENTRY], { env: serverEnvironment(dataDir, 'test-key-0123456789abcdef', env) });
+    const child = spawn(process.execPath, [...productionNodeFlags(), SERVER_ENTRY], {
+      env: serverEnvironment(dataDir, 'test-key-0123456789abcdef', typeof env === 'function' ? env(dataDir) : env),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -219,6 +221,11 @@ describe('Choosing the sandbox', { timeout: 60_000 }, () => {
     assertPlainRefusal(
       await refusedStart({ ENDERCOMPUTE_SANDBOX_BIND: '/nonexistent-endercompute:rw' }),
       /^EnderCompute could not start: ENDERCOMPUTE_SANDBOX_BIND names paths that do not exist: \/nonexistent-endercompute$/m,
+    );
+    // A bind of a path the sandbox hides (the data dir with the log and the keys) would show it.
+    assertPlainRefusal(
+      await refusedStart((dataDir) => ({ ENDERCOMPUTE_SANDBOX_BIND: `${dataDir}:ro` })),
+      /^EnderCompute could not start: ENDERCOMPUTE_SANDBOX_BIND names paths the sandbox hides from jobs \(the data directory, HOME, secrets\): \/\S+endercompute-refused-\S+$/m,
     );
     for (const bind of ['/dev:ro', '/:rw']) {
       assertPlainRefusal(

@@ -33,6 +33,7 @@ describe('Job servers (endercompute runner)', () => {
   let dataDir: string;
   let port: string;
   const runners: JobServerProcess[] = [];
+  let firstWorkDirParent = '';
   const env = {
     ENDERCOMPUTE_RUNNER_TOKENS: `js-a=${TOKEN_A},js-b=${TOKEN_B}`,
     ENDERCOMPUTE_RUNNER_LOST_SECONDS: String(LOST_SECONDS),
@@ -43,7 +44,11 @@ describe('Job servers (endercompute runner)', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'endercompute-jobserver-data-'));
     server = await startServer({ dataDir, env });
     port = new URL(server.url).port;
-    runners.push(await startJobServer({ url: server.url, token: TOKEN_A, labels: ['remote-a'], name: 'js-a' }));
+    // A work dir that does not exist yet, as on a job server's first start: it is made, and hidden from runs all the same.
+    // Outside /tmp, which a run sees as its own temporary directory anyway.
+    firstWorkDirParent = mkdtempSync(join(existsSync('/var/tmp') ? '/var/tmp' : tmpdir(), 'endercompute-jobserver-'));
+    const workDir = join(firstWorkDirParent, 'new-work-dir');
+    runners.push(await startJobServer({ url: server.url, token: TOKEN_A, labels: ['remote-a'], name: 'js-a', workDir }));
   });
   after(async () => {
     for (const runner of runners) {
@@ -52,6 +57,7 @@ describe('Job servers (endercompute runner)', () => {
     }
     await server.kill();
     server.cleanup();
+    rmSync(firstWorkDirParent, { recursive: true, force: true });
   });
 
   const finishedRun = (id: string, timeoutMs: number): Promise<Run> => waitForRun(server, id, timeoutMs) as Promise<Run>;
@@ -65,6 +71,15 @@ describe('Job servers (endercompute runner)', () => {
     await postJson(server, '/api/scripts', { name, interpreter: 'bash', body }, 201);
     return (await postJson<{ id: string }>(server, '/api/jobs', { name, scriptId: name, runsOn, ...extra }, 201)).id;
   };
+
+  it('hides its work dir from runs (other runs\' directories, the spool, cached input files), even one it made at its start', async () => {
+    const jobId = await job('remote-peek', 'for d in spool files; do test -e "$1/$d" && echo "sees $d"; done; echo "own dir: $(test -w . && echo writable)"', ['remote-a'], {
+      args: [runners[0]!.workDir],
+    });
+    const run = await finishedRun((await postJson<{ id: string }>(server, `/api/jobs/${jobId}/runs`, {}, 202)).id, 30_000);
+    assert.equal(run.status, 'succeeded');
+    assert.equal((await outputOf(server, run.id)).toString(), 'own dir: writable\n');
+  });
 
   it('executes a run placed by label on the job server, with its args, env, input file and exit code', async () => {
     const jobId = await job('remote-basics', 'echo "args: $*"; echo "greeting: $GREETING"; cat data.txt; echo "runner: $ENDERCOMPUTE_RUN_ID"; exit 3', ['remote-a'], {

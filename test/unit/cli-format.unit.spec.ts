@@ -7,7 +7,8 @@ describe('shellWord: a value the CLI prints for a person to paste back into a sh
   it('stays bare when the shell reads it as it is, and is quoted so that bash reads it back exactly otherwise', () => {
     assert.equal(shellWord('release-build_2.0'), 'release-build_2.0');
     assert.equal(shellWord('a@b:c,d=e+f%g/h'), 'a@b:c,d=e+f%g/h');
-    for (const value of ['release build', "carol's job", '$(rm -rf ~)', '`id`', 'a;b', '*', '', 'tab\there', "'", 'ünïcode']) {
+    // `=ls` is bare-safe in bash but zsh expands it to a path: quoted too.
+    for (const value of ['release build', "carol's job", '$(rm -rf ~)', '`id`', 'a;b', '*', '', 'tab\there', "'", 'ünïcode', '=ls', '~root']) {
       const word = shellWord(value);
       assert.notEqual(word, value, `${JSON.stringify(value)} is quoted`);
       // What bash makes of it: printf prints the one argument it got.

@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AppConfig } from '../../config/app-config';
@@ -50,7 +50,13 @@ export async function selectSandbox(config: AppConfig): Promise<RunSandbox> {
     // A bind is made at the real path: a symlink on the way (a checkout's node_modules, /var/run)
     // cannot be a mount point, and through the system's read-only view it leads to the real path anyway.
     const binds = config.sandboxBinds.map((bind) => ({ ...bind, path: realpathSync(bind.path) }));
-    const settings: SandboxSettings = { bwrapPath: bwrap.path, perlPath: perl.path, hidden: hiddenPaths(config), binds };
+    // The data dir (a job server's work dir) is hidden even when it is new: made first, so that it exists to be covered.
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const hidden = hiddenPaths(config);
+    // A bind at a hidden path is mounted after its cover and would show it: the data dir (the log, keys), HOME, secrets.
+    const exposing = binds.filter((bind) => hidden.some((item) => realpathSync(item.path) === bind.path)).map((bind) => bind.path);
+    if (exposing.length > 0) throw new Error(`ENDERCOMPUTE_SANDBOX_BIND names paths the sandbox hides from jobs (the data directory, HOME, secrets): ${exposing.join(', ')}`);
+    const settings: SandboxSettings = { bwrapPath: bwrap.path, perlPath: perl.path, hidden, binds };
     const failure = await probe(settings, config.dataDir);
     if (failure === null) return { settings };
     // A sandbox that works without the binds is broken by them: a configuration error (a bind over /dev, over /), never
@@ -115,7 +121,8 @@ async function probe(settings: SandboxSettings, dataDir: string): Promise<string
     const exit = await running.done;
     if (exit.startError !== null) return exit.startError;
     if (exit.exitCode !== 0 || output.trim() !== 'ok') {
-      return `a test script in the sandbox ended with ${exit.signal ?? `exit code ${exit.exitCode}`}: ${output.trim().slice(0, 500)}`;
+      // On one line: it is quoted in a start refusal or warning.
+      return `a test script in the sandbox ended with ${exit.signal ?? `exit code ${exit.exitCode}`}: ${output.replace(/\s+/g, ' ').trim().slice(0, 500)}`;
     }
     return null;
   } finally {
