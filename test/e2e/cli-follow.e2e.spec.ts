@@ -134,32 +134,43 @@ describe('endercompute runs output --follow on the live stream (built server)', 
     }
   });
 
-  it('gives up with exit 1 and says why when the server stays gone', async () => {
+  /**
+   * A server of its own with a run that prints `line` and then waits, followed by the CLI
+   * (waiting 3 s for a restart); resolves once the follower has printed the line.
+   */
+  async function followedOnOwnServer(jobName: string, line: string, env: Record<string, string> = {}) {
     const gate = gates.gate();
-    const other = await startServer({ env: gates.sandboxEnv });
-    try {
-      const jobId = await createJob(other, 'Forever', 'bash', `echo waiting\n${gate.wait}\n`);
-      const run = await requestRun(other, jobId);
-      await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
-      // Waits 3 s for a restart, then gives up after its ten attempts.
-      const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
-        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key, ENDERCOMPUTE_WAIT_FOR_START: '3' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-      // Once the follower has the output so far, the server dies and does not come back.
-      await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()) === 'waiting\n' ? resolve() : undefined)));
-      await other.kill();
-      assert.equal(await exited, 1);
-      assert.equal(stdout, 'waiting\n');
-      assert.match(stderr, /^Cannot reach EnderCompute at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
-    } finally {
+    const other = await startServer({ env: { ...gates.sandboxEnv, ...env } });
+    const jobId = await createJob(other, jobName, 'bash', `echo ${line}\n${gate.wait}\n`);
+    const run = await requestRun(other, jobId);
+    await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
+    const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
+      env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key, ENDERCOMPUTE_WAIT_FOR_START: '3' },
+    });
+    const printed = { stdout: '', stderr: '' };
+    child.stderr.on('data', (chunk: Buffer) => (printed.stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => ((printed.stdout += chunk.toString()) === `${line}\n` ? resolve() : undefined)));
+    const done = (): void => {
       gate.open();
       other.cleanup();
+    };
+    return { other, exited, printed, done };
+  }
+
+  it('gives up with exit 1 and says why when the server stays gone', async () => {
+    const { other, exited, printed, done } = await followedOnOwnServer('Forever', 'waiting');
+    try {
+      // The server dies and does not come back: after 3 s and its ten attempts, the follower gives up.
+      await other.kill();
+      assert.equal(await exited, 1);
+      assert.equal(printed.stdout, 'waiting\n');
+      assert.match(printed.stderr, /^Cannot reach EnderCompute at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    } finally {
+      done();
     }
   });
+
   it('follows on across a restart that keeps the server away for longer than its ten attempts, and says why it keeps trying', async () => {
     const [first, second] = [gates.gate(), gates.gate()];
     const jobId = await createJob(server, 'Restarted', 'bash', `echo "before"\n${first.wait}\necho "after"\n${second.wait}\n`);
@@ -194,28 +205,15 @@ describe('endercompute runs output --follow on the live stream (built server)', 
   });
 
   it('learns how a run ended when the server stops and cancels it: the stream sends the end before it closes', async () => {
-    const gate = gates.gate();
-    const other = await startServer({ env: { ...gates.sandboxEnv, ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '1' } });
+    const { other, exited, printed, done } = await followedOnOwnServer('Interrupted', 'working', { ENDERCOMPUTE_SHUTDOWN_GRACE_SECONDS: '1' });
     try {
-      const jobId = await createJob(other, 'Interrupted', 'bash', `echo working\n${gate.wait}\n`);
-      const run = await requestRun(other, jobId);
-      await eventually(async () => ((await getJson<Run>(other, `/api/runs/${run.id}`)).outputBytes > 0 ? true : undefined), 15_000, 'the run to print');
-      const child = spawn(process.execPath, [CLI_ENTRY, 'runs', 'output', run.id, '--follow'], {
-        env: { PATH: process.env.PATH ?? '', ENDERCOMPUTE_URL: other.url, ENDERCOMPUTE_KEY: other.key, ENDERCOMPUTE_WAIT_FOR_START: '3' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-      await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()) === 'working\n' ? resolve() : undefined)));
       // A graceful stop: the run gets its second of grace, then is cancelled; the follower is told so.
       await other.stop();
       assert.equal(await exited, 1);
-      assert.equal(stdout, 'working\n');
-      assert.match(stderr, /^\nInterrupted #1: cancelled — .*stop/i);
+      assert.equal(printed.stdout, 'working\n');
+      assert.match(printed.stderr, /^\nInterrupted #1: cancelled — .*stop/i);
     } finally {
-      gate.open();
-      other.cleanup();
+      done();
     }
   });
 });
