@@ -30,8 +30,8 @@ export interface FollowOptions {
   /**
    * How long a server that does not answer (refused connections, a proxy's 502 or 504, a
    * stopping server's 503: a restart under way) is tried before giving up, in ms, however
-   * many attempts that takes; 0: only
-   * `maxAttempts`. Counted from the first such attempt, again after any event.
+   * many attempts that takes; 0: only `maxAttempts`. Counted from the first such attempt,
+   * again after any event.
    */
   unreachableMs?: number;
   /** Told once each time the server has not answered for `maxAttempts` attempts and the follower keeps trying. */
@@ -53,8 +53,8 @@ interface SseEvent {
  * `maxAttempts` attempts in a row that brought no event, the last error is thrown.
  * A server that answers it is starting (it restarted and rebuilds its read models) is
  * waited for by `api` itself (see `StartWait`), and does not count as an attempt; once
- * `api` stops waiting, its error is thrown. A server that does not answer at all is
- * tried for `unreachableMs` before the attempts count.
+ * `api` stops waiting, its error is thrown. A server that does not answer (see
+ * `unreachableMs`) is tried for that long before the attempts count.
  */
 export async function followOutput(api: ApiClient, runId: string, write: (bytes: Buffer) => void, options: FollowOptions = {}): Promise<RunEnd> {
   const idleMs = options.idleMs ?? 45_000;
