@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { openOutputChannel } from '../src/runs/runner/output-channel';
-import { GROW_OUTPUT_BUFFER } from '../src/runs/runner/sandbox';
+import { GROW_OUTPUT_BUFFER, outputWriteAheadBytes } from '../src/runs/runner/sandbox';
 
 /** The size of the buffer the floor reads into: a run's batches are 4 MiB. */
 const READ_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -16,20 +16,24 @@ const READ_BUFFER_BYTES = 4 * 1024 * 1024;
 /**
  * `interpreter script` run with its stdout and stderr on the run's own output channel
  * (`src/runs/runner/output-channel.ts`), its send buffer grown as the sandbox's init
- * grows it, read into one reused buffer and dropped: spawn → the process's exit and
+ * grows it, read as a run's channel is read (in large pieces, `read-pacing.ts`) into one
+ * reused buffer and dropped: spawn → the process's exit and
  * the channel's end, in ms. What the server pays to read a run's output before it
  * stores a byte of it.
  */
 export async function readThroughChannel(interpreter: string, script: string): Promise<{ ms: number; bytes: number }> {
   const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   let bytes = 0;
-  const channel = await openOutputChannel({
-    target: () => buffer,
-    read: (chunk) => {
-      bytes += chunk.length;
-      return true;
+  const channel = await openOutputChannel(
+    {
+      target: () => buffer,
+      read: (chunk) => {
+        bytes += chunk.length;
+        return true;
+      },
     },
-  });
+    outputWriteAheadBytes(true),
+  );
   const started = performance.now();
   const child = spawn('perl', ['-e', `${GROW_OUTPUT_BUFFER} exec @ARGV or exit 127;`, interpreter, script], {
     stdio: ['ignore', channel.writer, channel.writer],

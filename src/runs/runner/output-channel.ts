@@ -23,6 +23,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processExists } from '../../shared/process-exists';
+import { ReadPacing } from './read-pacing';
 
 /** Bytes of the token that proves a connection to a channel's listener is this process's own. */
 const TOKEN_BYTES = 16;
@@ -108,10 +109,18 @@ export interface ChannelReader {
 export interface OutputChannel {
   reader: Socket;
   writer: Socket;
+  /**
+   * `true`: read nothing until released with `false` (batches wait to be stored). Use
+   * this rather than `reader.pause()`: reading also rests a moment after short reads
+   * (see `read-pacing.ts`), and the two must not undo each other.
+   */
+  hold(held: boolean): void;
 }
 
 /**
- * Opens a channel whose reading end reads through `sink`.
+ * Opens a channel whose reading end reads through `sink`. `writeAheadBytes`: the send
+ * buffer the process's end will have (bytes; see `outputWriteAheadBytes` in
+ * `sandbox.ts`): with enough of it, reading rests after short reads (`read-pacing.ts`).
  *
  * The reading end first sends a random token, and the listener takes the first
  * connection that sends it (see {@link listenForOwn}): its directory is this user's
@@ -122,10 +131,10 @@ export interface OutputChannel {
  *   connection fails (too many open files), strangers kept connecting, or pairing took
  *   longer than {@link PAIRING_TIMEOUT_MS}.
  */
-export async function openOutputChannel(sink: ChannelReader): Promise<OutputChannel> {
+export async function openOutputChannel(sink: ChannelReader, writeAheadBytes = 0): Promise<OutputChannel> {
   const dir = listenerDirectory();
   try {
-    return await pair(join(dir, 'channel.sock'), sink);
+    return await pair(join(dir, 'channel.sock'), sink, writeAheadBytes);
   } finally {
     // The listener is closed by now (its path removed): nothing connects here again.
     rmSync(dir, { recursive: true, force: true });
@@ -133,16 +142,23 @@ export async function openOutputChannel(sink: ChannelReader): Promise<OutputChan
 }
 
 /** Listens at `path`, connects the reading end to it, and resolves with the pair once the listener took it. */
-async function pair(path: string, sink: ChannelReader): Promise<OutputChannel> {
+async function pair(path: string, sink: ChannelReader, writeAheadBytes: number): Promise<OutputChannel> {
   const token = randomBytes(TOKEN_BYTES);
   const listener = await listenForOwn(path, token);
   const reader = connect({
     path,
     onread: {
       buffer: () => sink.target(),
-      callback: (length, buffer) => sink.read(Buffer.from(buffer.buffer, buffer.byteOffset, length)),
+      callback: (length, buffer) => {
+        const more = sink.read(Buffer.from(buffer.buffer, buffer.byteOffset, length));
+        pacing.afterRead(length, buffer.length);
+        return more;
+      },
     },
   });
+  // Reads come in later turns: the callback above never runs before this is set.
+  const pacing = new ReadPacing(reader, writeAheadBytes);
+  reader.once('close', () => pacing.stop());
   let timer: NodeJS.Timeout | undefined;
   const failed = new Promise<never>((_, reject) => {
     reader.once('error', reject);
@@ -151,7 +167,7 @@ async function pair(path: string, sink: ChannelReader): Promise<OutputChannel> {
   reader.write(token);
   try {
     const writer = await Promise.race([listener.accepted, failed]);
-    return { reader, writer };
+    return { reader, writer, hold: (held) => pacing.hold(held) };
   } catch (error) {
     listener.close();
     reader.destroy();

@@ -16,7 +16,7 @@ import { openOutputChannel, type OutputChannel } from './output-channel';
 import { readProcessStartTicks } from './process-group';
 import { buildRunEnvironment } from './run-environment';
 import type { OutputBatch, ProcessExit, RunnerHooks, RunnerOptions, RunningProcess, RunSpec } from './runner.types';
-import { runHome, runTmp, visibleSearchPath, type SandboxSettings } from './sandbox';
+import { outputWriteAheadBytes, runHome, runTmp, visibleSearchPath, type SandboxSettings } from './sandbox';
 import { prepareWorkDirectory } from './work-directory';
 
 export type { RunnerOptions } from './runner.types';
@@ -87,7 +87,7 @@ export async function startProcess(
 
   // The batcher exists before the process: the output channel reads into its buffers.
   let bytesRead = 0;
-  let reader: Socket | null = null;
+  let channel: OutputChannel | null = null;
   let launched: Launched | null = null;
   const batcher = new OutputBatcher({
     flushIntervalMs: settings.flushIntervalMs,
@@ -97,29 +97,28 @@ export async function startProcess(
     prepare: hooks.prepareOutput === undefined ? undefined : (bytes) => hooks.prepareOutput?.(bytes),
     onLiveChunk: hooks.onLiveChunk === undefined ? undefined : (stream, chunk, offset) => hooks.onLiveChunk?.(stream, chunk, offset),
     liveHeldFrom: hooks.liveHeldFrom === undefined ? undefined : () => hooks.liveHeldFrom?.() ?? Number.POSITIVE_INFINITY,
-    onPressure: (paused) => {
-      if (paused) reader?.pause();
-      else reader?.resume();
-    },
+    onPressure: (paused) => channel?.hold(paused),
     // Output can no longer be stored (disk full, …): stop the run rather than lose output silently.
     onFailure: () => {
       launched?.signal('SIGKILL');
     },
   });
-  let channel: OutputChannel;
   try {
-    channel = await openOutputChannel({
-      target: () => batcher.readTarget(),
-      read: (bytes) => {
-        bytesRead += bytes.length;
-        batcher.pushRead(bytes);
-        return true;
+    channel = await openOutputChannel(
+      {
+        target: () => batcher.readTarget(),
+        read: (bytes) => {
+          bytesRead += bytes.length;
+          batcher.pushRead(bytes);
+          return true;
+        },
       },
-    });
+      // The sandbox's init grows the send buffer of the process's end; /bin/sh cannot.
+      outputWriteAheadBytes(sandbox !== null),
+    );
   } catch (error) {
     return notStarted(`cannot open the run's output channel: ${messageOf(error)}`);
   }
-  reader = channel.reader;
   if (hooks.stillWanted?.() === false) {
     channel.reader.destroy();
     channel.writer.destroy();
