@@ -8,8 +8,8 @@
  * two cores the three (`yes`, `head`, the server) took 290 ms of the channel alone,
  * 160 ms of it the server's CPU. Resting a millisecond after a short read lets the
  * channel's buffer (the send buffer the init grows, `sandbox.ts`) fill meanwhile:
- * the same 100 MB came in about 120 reads of about 1 MiB, in 210 ms, with 40–50 ms
- * of the server's CPU (docs/DESIGN.md, "Reading in large pieces").
+ * the same 100 MB came in about 120 reads of about 0.8 MiB, in 194–230 ms, with 40–50
+ * ms of the server's CPU (docs/DESIGN.md, "Reading in large pieces").
  *
  * A short read is one that neither reached {@link GATHER_BYTES} nor filled the room
  * it was given; a read that filled its room is followed by another at once. Output
@@ -25,7 +25,7 @@
 
 /** A read at least this large (bytes) is not followed by a rest: the writer is fast and reads are already large. */
 export const GATHER_BYTES = 1024 * 1024;
-/** How long reading rests after a short read (ms). The buffer of the channel holds 4 MiB or more: a millisecond of `yes` is about 0.5 MiB. */
+/** How long reading rests after a short read (ms). When it rests at all, the writer can write 4 MiB ahead: a millisecond of `yes` is about 0.5 MiB. */
 export const REST_MS = 1;
 
 /** How much the writer must be able to write ahead (its send buffer, bytes) for reading to rest at all: four rests' worth of a writer at 1 GB/s. */
