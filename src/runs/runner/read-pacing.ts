@@ -8,7 +8,7 @@
  * two cores the three (`yes`, `head`, the server) took 290 ms of the channel alone,
  * 160 ms of it the server's CPU. Resting a millisecond after a short read lets the
  * channel's buffer (the send buffer the init grows, `sandbox.ts`) fill meanwhile:
- * the same 100 MB came in about 120 reads of about 0.8 MiB, in 194–230 ms, with 40–50
+ * the same 100 MB came in about 120 reads of about 0.8 MiB, in 194–229 ms, with 40–50
  * ms of the server's CPU (docs/DESIGN.md, "Reading in large pieces").
  *
  * A short read is one that neither reached {@link GATHER_BYTES} nor filled the room
