@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { openOutputChannel } from '../src/runs/runner/output-channel';
-import { GROW_OUTPUT_BUFFER, outputWriteAheadBytes } from '../src/runs/runner/sandbox';
+import { outputWriteAheadBytes } from '../src/runs/runner/read-pacing';
+import { GROW_OUTPUT_BUFFER } from '../src/runs/runner/sandbox';
 
 /** The size of the buffer the floor reads into: a run's batches are 4 MiB. */
 const READ_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -29,7 +30,6 @@ export async function readThroughChannel(interpreter: string, script: string): P
       target: () => buffer,
       read: (chunk) => {
         bytes += chunk.length;
-        return true;
       },
     },
     outputWriteAheadBytes(true),

@@ -101,8 +101,8 @@ function removeAbandonedDirectories(parent: string): void {
 export interface ChannelReader {
   /** The buffer the next read lands in (its start). Called before every read. */
   target(): Buffer;
-  /** `bytes`: the part of the last target that was filled. Return false to stop reading (resume with `reader.resume()`). */
-  read(bytes: Buffer): boolean;
+  /** `bytes`: the part of the last target that was filled. To stop reading, the owner holds the channel ({@link OutputChannel.hold}). */
+  read(bytes: Buffer): void;
 }
 
 /** A connected pair: `writer` goes to the process, `reader` stays here. */
@@ -120,7 +120,7 @@ export interface OutputChannel {
 /**
  * Opens a channel whose reading end reads through `sink`. `writeAheadBytes`: the send
  * buffer the process's end will have (bytes; see `outputWriteAheadBytes` in
- * `sandbox.ts`): with enough of it, reading rests after short reads (`read-pacing.ts`).
+ * `read-pacing.ts`): with enough of it, reading rests after short reads (`read-pacing.ts`).
  *
  * The reading end first sends a random token, and the listener takes the first
  * connection that sends it (see {@link listenForOwn}): its directory is this user's
@@ -150,9 +150,10 @@ async function pair(path: string, sink: ChannelReader, writeAheadBytes: number):
     onread: {
       buffer: () => sink.target(),
       callback: (length, buffer) => {
-        const more = sink.read(Buffer.from(buffer.buffer, buffer.byteOffset, length));
+        sink.read(Buffer.from(buffer.buffer, buffer.byteOffset, length));
         pacing.afterRead(length, buffer.length);
-        return more;
+        // Reading stops through the hold and the rests (`pacing`), never by this answer.
+        return true;
       },
     },
   });

@@ -16,7 +16,8 @@ import { openOutputChannel, type OutputChannel } from './output-channel';
 import { readProcessStartTicks } from './process-group';
 import { buildRunEnvironment } from './run-environment';
 import type { OutputBatch, ProcessExit, RunnerHooks, RunnerOptions, RunningProcess, RunSpec } from './runner.types';
-import { outputWriteAheadBytes, runHome, runTmp, visibleSearchPath, type SandboxSettings } from './sandbox';
+import { runHome, runTmp, visibleSearchPath, type SandboxSettings } from './sandbox';
+import { outputWriteAheadBytes } from './read-pacing';
 import { prepareWorkDirectory } from './work-directory';
 
 export type { RunnerOptions } from './runner.types';
@@ -110,7 +111,6 @@ export async function startProcess(
         read: (bytes) => {
           bytesRead += bytes.length;
           batcher.pushRead(bytes);
-          return true;
         },
       },
       // The sandbox's init grows the send buffer of the process's end; /bin/sh cannot.

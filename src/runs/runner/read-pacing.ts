@@ -13,7 +13,8 @@
  *
  * A short read is one that neither reached {@link GATHER_BYTES} nor filled the room
  * it was given; a read that filled its room is followed by another at once. Output
- * reaches live viewers at most {@link REST_MS} later than it would have.
+ * reaches live viewers about {@link REST_MS} later than it would have (a timer of 1 ms
+ * fires after 1–2).
  *
  * Resting needs room for the writer to go on meanwhile: with the kernel's default
  * send buffer (208 KiB, doubled to 416 KiB when granted) the writer filled it within
@@ -23,6 +24,9 @@
  * which are not followed by rests, before it could fill the buffer.
  */
 
+import { readFileSync } from 'node:fs';
+import { OUTPUT_SEND_BUFFER_BYTES } from './sandbox';
+
 /** A read at least this large (bytes) is not followed by a rest: the writer is fast and reads are already large. */
 export const GATHER_BYTES = 1024 * 1024;
 /** How long reading rests after a short read (ms). When it rests at all, the writer can write 4 MiB ahead: a millisecond of `yes` is about 0.5 MiB. */
@@ -30,6 +34,31 @@ export const REST_MS = 1;
 
 /** How much the writer must be able to write ahead (its send buffer, bytes) for reading to rest at all: four rests' worth of a writer at 1 GB/s. */
 export const REST_NEEDS_WRITE_AHEAD_BYTES = 4 * GATHER_BYTES;
+
+/** Linux's defaults when its settings cannot be read (`net.core.wmem_default` and `wmem_max`). */
+const KERNEL_DEFAULT_SEND_BUFFER_BYTES = 212_992;
+
+/**
+ * The send buffer a run's end of the output channel has (bytes): with the init's
+ * request (`GROW_OUTPUT_BUFFER` in `sandbox.ts`), twice the smaller of it and
+ * `net.core.wmem_max` (Linux doubles what it grants); without it (a run outside the
+ * sandbox), `net.core.wmem_default`. Read from /proc/sys once; Linux's defaults
+ * when that cannot be read.
+ */
+export function outputWriteAheadBytes(grown: boolean): number {
+  sendBufferSettings ??= { max: kernelSetting('wmem_max'), fallback: kernelSetting('wmem_default') };
+  return grown ? 2 * Math.min(OUTPUT_SEND_BUFFER_BYTES, sendBufferSettings.max) : sendBufferSettings.fallback;
+}
+let sendBufferSettings: { max: number; fallback: number } | undefined;
+
+function kernelSetting(name: string): number {
+  try {
+    const value = Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim());
+    return Number.isSafeInteger(value) && value > 0 ? value : KERNEL_DEFAULT_SEND_BUFFER_BYTES;
+  } catch {
+    return KERNEL_DEFAULT_SEND_BUFFER_BYTES;
+  }
+}
 
 /** The part of a socket that pacing drives. */
 export interface Pausable {
@@ -48,7 +77,7 @@ export class ReadPacing {
   private stopped = false;
   private readonly rests: boolean;
 
-  /** `writeAheadBytes`: the send buffer of the writer's end, as the kernel sized it (see `sandbox.ts`, `outputWriteAheadBytes`). */
+  /** `writeAheadBytes`: the send buffer of the writer's end, as the kernel sized it (see {@link outputWriteAheadBytes}). */
   constructor(
     private readonly socket: Pausable,
     writeAheadBytes: number,

@@ -14,7 +14,6 @@
  *
  * This file is pure: it builds arguments and texts, and never runs anything.
  */
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
 /** How the server runs jobs: in a bubblewrap sandbox, or (explicitly opted out) as plain processes. */
@@ -153,31 +152,6 @@ export function parseInitStatus(line: string): { exitCode: number; signal: null 
 export const OUTPUT_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 /** The init's line that asks for it (Linux: SOL_SOCKET 1, SO_SNDBUF 7). */
 export const GROW_OUTPUT_BUFFER = `setsockopt(STDOUT, 1, 7, ${OUTPUT_SEND_BUFFER_BYTES});`;
-
-/** Linux's defaults when its settings cannot be read (`net.core.wmem_default` and `wmem_max`). */
-const KERNEL_DEFAULT_SEND_BUFFER_BYTES = 212_992;
-
-/**
- * The send buffer a run's end of the output channel has (bytes): with the init's
- * request ({@link GROW_OUTPUT_BUFFER}), twice the smaller of it and
- * `net.core.wmem_max` (Linux doubles what it grants); without it (a run outside the
- * sandbox), `net.core.wmem_default`. Read from /proc/sys once; Linux's defaults
- * when that cannot be read.
- */
-export function outputWriteAheadBytes(grown: boolean): number {
-  sendBufferSettings ??= { max: kernelSetting('wmem_max'), fallback: kernelSetting('wmem_default') };
-  return grown ? 2 * Math.min(OUTPUT_SEND_BUFFER_BYTES, sendBufferSettings.max) : sendBufferSettings.fallback;
-}
-let sendBufferSettings: { max: number; fallback: number } | undefined;
-
-function kernelSetting(name: string): number {
-  try {
-    const value = Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim());
-    return Number.isSafeInteger(value) && value > 0 ? value : KERNEL_DEFAULT_SEND_BUFFER_BYTES;
-  } catch {
-    return KERNEL_DEFAULT_SEND_BUFFER_BYTES;
-  }
-}
 
 /** The signals the init carries out on the server's behalf (SIGKILL is done from outside: the whole sandbox goes). */
 export const INIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGSTOP', 'SIGCONT', 'SIGUSR1', 'SIGUSR2'] as const;
